@@ -1,0 +1,18 @@
+// Platform activities: the no-op the harness and the benchmarks' ceiling run, and reachability checks.
+import type { Db } from '../ledger/db';
+
+export function createPlatformActivities(deps: { db: Db }) {
+  return {
+    /** Does no work: a workflow running only this measures the cost of Temporal itself. */
+    async echo(message: string): Promise<string> {
+      return message;
+    },
+    /** The ledger database answers. */
+    async ledgerReachable(): Promise<boolean> {
+      await deps.db.raw('SELECT 1');
+      return true;
+    },
+  };
+}
+
+export type PlatformActivities = ReturnType<typeof createPlatformActivities>;

@@ -1,0 +1,50 @@
+// Runtime configuration, read from the environment once. Every variable and its default is listed in
+// README.md ("Configuration"); entry points (api/main.ts, workers/main.ts, scripts/stack.ts) call loadConfig().
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT_DIR = fileURLToPath(new URL('.', import.meta.url));
+
+export interface Config {
+  /** PostgreSQL connection string; when unset the launcher starts a private cluster under dataDir. */
+  databaseUrl: string | undefined;
+  /** Port of the private PostgreSQL cluster. */
+  pgPort: number;
+  temporalAddress: string;
+  temporalNamespace: string;
+  temporalPort: number;
+  temporalUiPort: number;
+  taskQueue: string;
+  apiPort: number;
+  apiHost: string;
+  simulatorPort: number;
+  simulatorUrl: string;
+  dataDir: string;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be an integer port, got '${raw}'`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const temporalPort = int(env, 'PAYBROKER_TEMPORAL_PORT', 7233);
+  const simulatorPort = int(env, 'PAYBROKER_SIMULATOR_PORT', 3100);
+  return {
+    databaseUrl: env.DATABASE_URL || undefined,
+    pgPort: int(env, 'PAYBROKER_PG_PORT', 55432),
+    temporalAddress: env.TEMPORAL_ADDRESS || `127.0.0.1:${temporalPort}`,
+    temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
+    temporalPort,
+    temporalUiPort: int(env, 'PAYBROKER_TEMPORAL_UI_PORT', 8233),
+    taskQueue: env.PAYBROKER_TASK_QUEUE || 'paybroker',
+    apiPort: int(env, 'PORT', 3000),
+    apiHost: env.PAYBROKER_API_HOST || '127.0.0.1',
+    simulatorPort,
+    simulatorUrl: env.PROCESSOR_URL || `http://127.0.0.1:${simulatorPort}`,
+    dataDir: env.PAYBROKER_DATA_DIR || join(ROOT_DIR, '.data'),
+  };
+}

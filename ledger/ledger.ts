@@ -1,0 +1,161 @@
+// Posting to the double-entry ledger. Amounts are bigint minor units; a positive amount debits the account,
+// a negative one credits it. The database enforces balance and append-only itself (see migrations/001);
+// this module validates first so callers get a precise error, and makes posting idempotent per key.
+import { isBalanced, isCurrency, sumByCurrency, toMinor } from '../domain/money';
+import type { Db } from './db';
+
+export const ACCOUNT_KINDS = ['processor_clearing', 'merchant_payable', 'seller_payable', 'buyer_receivable',
+  'broker_fee_revenue', 'refunds', 'payouts', 'suspense'] as const;
+export type AccountKind = (typeof ACCOUNT_KINDS)[number];
+
+/** Postings per entry: an entry is a business event, not a batch. */
+export const MAX_POSTINGS_PER_ENTRY = 100;
+
+export interface AccountInput {
+  id: string;
+  kind: AccountKind;
+  currency: string;
+  ownerId?: string;
+  name?: string;
+}
+
+export interface PostingInput {
+  accountId: string;
+  amountMinor: bigint | number;
+  currency: string;
+}
+
+export interface EntryInput {
+  idempotencyKey: string;
+  description: string;
+  postings: PostingInput[];
+  metadata?: Record<string, unknown>;
+}
+
+export interface Posting {
+  accountId: string;
+  amountMinor: bigint;
+  currency: string;
+}
+
+export interface Entry {
+  id: string;
+  idempotencyKey: string;
+  description: string;
+  metadata: Record<string, unknown>;
+  createdAt: Date;
+  postings: Posting[];
+}
+
+export class LedgerError extends Error {
+  constructor(readonly code: 'invalid_entry' | 'unbalanced' | 'unknown_account' | 'idempotency_conflict' | 'account_conflict',
+    message: string) {
+    super(message);
+    this.name = 'LedgerError';
+  }
+}
+
+export class Ledger {
+  constructor(private readonly db: Db) {}
+
+  /** Creates the account, or returns quietly when it exists with the same kind and currency. */
+  async openAccount(a: AccountInput): Promise<void> {
+    if (!isCurrency(a.currency)) throw new LedgerError('invalid_entry', `invalid currency '${a.currency}'`);
+    await this.db('accounts')
+      .insert({ id: a.id, kind: a.kind, currency: a.currency, owner_id: a.ownerId ?? null, name: a.name ?? null })
+      .onConflict('id').ignore();
+    const row = await this.db('accounts').where({ id: a.id }).first();
+    if (row.kind !== a.kind || row.currency !== a.currency) {
+      throw new LedgerError('account_conflict', `account ${a.id} exists as ${row.kind} ${row.currency}`);
+    }
+  }
+
+  /**
+   * Writes the entry and its postings in one short transaction. Posting a key that already exists writes
+   * nothing and returns the first entry (created: false), provided the postings are the same; different
+   * postings under a used key are an idempotency_conflict. Two connections posting one key at once: the
+   * second waits on the unique index, then sees the first's entry.
+   */
+  async post(input: EntryInput): Promise<{ entry: Entry; created: boolean }> {
+    const postings = validate(input);
+    const inserted = await this.db.transaction(async (trx) => {
+      const [row] = await trx('journal_entries')
+        .insert({ idempotency_key: input.idempotencyKey, description: input.description, metadata: input.metadata ?? {} })
+        .onConflict('idempotency_key').ignore()
+        .returning('id');
+      if (!row) return false;
+      await trx('postings').insert(postings.map((p) => ({
+        entry_id: row.id, account_id: p.accountId, currency: p.currency, amount_minor: p.amountMinor.toString(),
+      })));
+      return true;
+    }).catch((err: { code?: string; constraint?: string; detail?: string }) => {
+      if (err.code === '23503') throw new LedgerError('unknown_account', `unknown account or currency mismatch: ${err.detail}`);
+      throw err;
+    });
+    const entry = await this.entry(input.idempotencyKey);
+    if (!entry) throw new Error(`journal entry ${input.idempotencyKey} vanished after posting`);
+    if (!inserted && !samePostings(entry.postings, postings)) {
+      throw new LedgerError('idempotency_conflict',
+        `idempotency key '${input.idempotencyKey}' was already used for an entry with different postings`);
+    }
+    return { entry, created: inserted };
+  }
+
+  async entry(idempotencyKey: string): Promise<Entry | undefined> {
+    const e = await this.db('journal_entries').where({ idempotency_key: idempotencyKey }).first();
+    if (!e) return undefined;
+    const rows = await this.db('postings').where({ entry_id: e.id }).orderBy('id');
+    return {
+      id: String(e.id), idempotencyKey: e.idempotency_key, description: e.description, metadata: e.metadata,
+      createdAt: e.created_at,
+      postings: rows.map((r) => ({ accountId: r.account_id, currency: r.currency, amountMinor: BigInt(r.amount_minor) })),
+    };
+  }
+
+  /** Debits minus credits of the account, in its currency. */
+  async balance(accountId: string): Promise<{ amountMinor: bigint; currency: string }> {
+    const account = await this.db('accounts').where({ id: accountId }).first();
+    if (!account) throw new LedgerError('unknown_account', `unknown account ${accountId}`);
+    const { total } = await this.db('postings').where({ account_id: accountId })
+      .sum({ total: 'amount_minor' }).first() as { total: string | null };
+    return { amountMinor: BigInt(total ?? 0), currency: account.currency };
+  }
+
+  /** Sum of every posting per currency: zero for each currency when the whole journal balances. */
+  async trialBalance(): Promise<Map<string, bigint>> {
+    const rows = await this.db('postings').select('currency').sum({ total: 'amount_minor' }).groupBy('currency');
+    return new Map(rows.map((r) => [r.currency as string, BigInt(r.total as string)]));
+  }
+}
+
+function validate(input: EntryInput): Posting[] {
+  const bad = (msg: string) => new LedgerError('invalid_entry', msg);
+  if (typeof input.idempotencyKey !== 'string' || input.idempotencyKey.length < 1 || input.idempotencyKey.length > 255) {
+    throw bad('idempotencyKey must be 1 to 255 characters');
+  }
+  if (!Array.isArray(input.postings) || input.postings.length < 2) throw bad('an entry needs at least 2 postings');
+  if (input.postings.length > MAX_POSTINGS_PER_ENTRY) throw bad(`an entry takes at most ${MAX_POSTINGS_PER_ENTRY} postings`);
+  const postings = input.postings.map((p) => {
+    if (!isCurrency(p.currency)) throw bad(`invalid currency '${p.currency}'`);
+    let amountMinor: bigint;
+    try {
+      amountMinor = toMinor(p.amountMinor);
+    } catch (err) {
+      throw bad((err as Error).message);
+    }
+    if (amountMinor === 0n) throw bad(`posting to ${p.accountId} has a zero amount`);
+    return { accountId: p.accountId, currency: p.currency, amountMinor };
+  });
+  if (!isBalanced(postings)) {
+    const sums = [...sumByCurrency(postings)].filter(([, s]) => s !== 0n).map(([c, s]) => `${c} ${s}`).join(', ');
+    throw new LedgerError('unbalanced', `postings do not sum to zero per currency (${sums})`);
+  }
+  return postings;
+}
+
+function samePostings(a: Posting[], b: Posting[]): boolean {
+  const key = (p: Posting) => `${p.accountId}|${p.currency}|${p.amountMinor}`;
+  const sa = a.map(key).sort();
+  const sb = b.map(key).sort();
+  return sa.length === sb.length && sa.every((k, i) => k === sb[i]);
+}

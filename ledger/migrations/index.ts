@@ -1,0 +1,18 @@
+// Migrations are listed here explicitly (not discovered from the file system), so they load the same way
+// under tsx, vitest and a bundler. Append new ones; never edit or reorder applied ones.
+import type { Knex } from 'knex';
+import * as m001 from './001_ledger';
+import * as m002 from './002_api';
+
+type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
+
+const migrations: Array<[string, Migration]> = [
+  ['001_ledger', m001],
+  ['002_api', m002],
+];
+
+export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
+  getMigrations: async () => migrations,
+  getMigrationName: ([name]) => name,
+  getMigration: async ([, m]) => m,
+};

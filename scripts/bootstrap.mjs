@@ -1,0 +1,37 @@
+// First step of `npm start`, `npm test` and the other entry commands, on a fresh clone included.
+// Uses only Node built-ins: it installs the npm packages when they are missing or stale, then hands over
+// to scripts/provision.ts (Temporal CLI, PostgreSQL binaries), which may use them.
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const say = (msg) => console.log(`[paybroker] ${msg}`);
+
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 10)) {
+  console.error(`[paybroker] Node.js >= 20.10 is required; this is ${process.version}.`);
+  process.exit(1);
+}
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`[paybroker] '${cmd} ${args.join(' ')}' failed (exit ${r.status ?? r.signal}).`);
+    process.exit(r.status || 1);
+  }
+}
+
+const lock = join(root, 'package-lock.json');
+const installed = join(root, 'node_modules', '.package-lock.json');
+const stale = !existsSync(installed) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(installed).mtimeMs);
+if (stale) {
+  const args = existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund'];
+  say(`installing npm packages (npm ${args[0]}) ...`);
+  run('npm', args);
+} else {
+  say('npm packages: up to date');
+}
+
+run(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'provision.ts')]);

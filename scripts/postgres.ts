@@ -1,0 +1,120 @@
+// The private PostgreSQL cluster used when DATABASE_URL is not set: initialised under the data directory on
+// first use, started and stopped by the launcher (and by the test setup, with fast non-durable settings).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import pg from 'pg';
+import { isPortFree, PortInUseError } from './ports';
+
+export const PG_SUPERUSER = 'paybroker';
+export const PG_DATABASE = 'paybroker';
+
+/** The directory holding initdb, pg_ctl and postgres: PAYBROKER_PG_BIN, Debian's layout, then PATH. */
+export function findPgBinDir(): string | undefined {
+  const candidates: string[] = [];
+  if (process.env.PAYBROKER_PG_BIN) candidates.push(process.env.PAYBROKER_PG_BIN);
+  const debianRoot = '/usr/lib/postgresql';
+  if (existsSync(debianRoot)) {
+    const versions = readdirSync(debianRoot).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    candidates.push(...versions.map((v) => join(debianRoot, v, 'bin')));
+  }
+  const onPath = spawnSync('sh', ['-c', 'command -v pg_ctl'], { encoding: 'utf8' }).stdout.trim();
+  if (onPath) candidates.push(dirname(onPath));
+  return candidates.find((dir) => ['initdb', 'pg_ctl', 'postgres'].every((b) => existsSync(join(dir, b))));
+}
+
+export const PG_MISSING_MESSAGE =
+  'PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found. Install them ' +
+  '(Debian/Ubuntu: apt-get install postgresql), point PAYBROKER_PG_BIN at their directory, ' +
+  'or set DATABASE_URL to an existing PostgreSQL database.';
+
+/** PostgreSQL refuses to run as root; when we are root the cluster runs as the 'postgres' OS user. */
+function runAs(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+  if (!line) {
+    throw new Error('Running as root, and PostgreSQL will not run as root: create a "postgres" user ' +
+      '(apt-get install postgresql does) or run as an ordinary user, or set DATABASE_URL.');
+  }
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+export interface ClusterOptions {
+  dataDir: string;
+  port: number;
+  /** Non-durable settings for tests (fsync off): never for `npm start`. */
+  fast?: boolean;
+  log?: (msg: string) => void;
+}
+
+export interface Cluster {
+  url: string;
+  stop(): void;
+}
+
+export async function startPrivateCluster(opts: ClusterOptions): Promise<Cluster> {
+  const log = opts.log ?? (() => {});
+  const bin = findPgBinDir();
+  if (!bin) throw new Error(PG_MISSING_MESSAGE);
+  const owner = runAs();
+  const pgDir = join(opts.dataDir, 'pg');
+  const logFile = join(opts.dataDir, 'postgres.log');
+  mkdirSync(opts.dataDir, { recursive: true });
+  if (owner) chownSync(opts.dataDir, owner.uid, owner.gid);
+
+  const run = (cmd: string, args: string[]) =>
+    execFileSync(join(bin, cmd), args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', ...owner });
+
+  if (!existsSync(join(pgDir, 'PG_VERSION'))) {
+    log(`initialising a PostgreSQL cluster in ${pgDir} (${bin})`);
+    mkdirSync(pgDir, { recursive: true, mode: 0o700 });
+    if (owner) chownSync(pgDir, owner.uid, owner.gid);
+    run('initdb', ['-D', pgDir, '-U', PG_SUPERUSER, '--auth=trust', '-E', 'UTF8', '--locale=C']);
+  }
+
+  const running = spawnSync(join(bin, 'pg_ctl'), ['status', '-D', pgDir], { ...owner }).status === 0;
+  if (running) {
+    log(`PostgreSQL is already running from ${pgDir}; using it`);
+  } else {
+    if (!(await isPortFree(opts.port))) throw new PortInUseError('PostgreSQL', opts.port, 'PAYBROKER_PG_PORT');
+    const settings = [
+      `-p ${opts.port}`, `-c listen_addresses=127.0.0.1`, `-c unix_socket_directories=''`, '-c max_connections=200',
+      ...(opts.fast ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : []),
+    ].join(' ');
+    try {
+      run('pg_ctl', ['start', '-D', pgDir, '-w', '-t', '60', '-l', logFile, '-o', settings]);
+    } catch (err) {
+      const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
+      throw new Error(`PostgreSQL failed to start (${(err as Error).message.trim()}).\n${tail}`);
+    }
+  }
+  const port = running ? portOf(pgDir) ?? opts.port : opts.port;
+  const url = `postgres://${PG_SUPERUSER}@127.0.0.1:${port}/${PG_DATABASE}`;
+  await ensureDatabase(`postgres://${PG_SUPERUSER}@127.0.0.1:${port}/postgres`, PG_DATABASE);
+  return {
+    url,
+    stop() {
+      spawnSync(join(bin, 'pg_ctl'), ['stop', '-D', pgDir, '-m', 'fast', '-w'], { stdio: 'ignore', ...owner });
+    },
+  };
+}
+
+/** The port an already running cluster listens on (line 4 of postmaster.pid). */
+function portOf(pgDir: string): number | undefined {
+  const pidFile = join(pgDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  const port = Number(readFileSync(pidFile, 'utf8').split('\n')[3]);
+  return Number.isInteger(port) && port > 0 ? port : undefined;
+}
+
+export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) await client.query(`CREATE DATABASE "${name.replace(/"/g, '')}"`);
+  } finally {
+    await client.end();
+  }
+}

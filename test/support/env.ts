@@ -1,0 +1,44 @@
+// Helpers every layer's tests share: the run's database, Temporal client and a worker on a private task queue.
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { createDb, type Db } from '../../ledger/db';
+import { workerOptions } from '../../workers/options';
+
+let runtimeInstalled = false;
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+}
+
+export const uid = (prefix = '') => `${prefix}${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+
+export function testDb(poolMax = 5): Db {
+  return createDb(inject('databaseUrl'), { poolMax, applicationName: 'paybroker-test' });
+}
+
+export async function temporalClient(): Promise<{ client: Client; close(): Promise<void> }> {
+  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  return { client: new Client({ connection, namespace: 'default' }), close: () => connection.close() };
+}
+
+/** Starts a worker with the run's workflow bundle on a fresh task queue; stop() shuts it down and waits. */
+export async function startWorker(activities: object, taskQueue = uid('tq-')) {
+  quietRuntime();
+  const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  const worker = await Worker.create(workerOptions({
+    connection, namespace: 'default', taskQueue, activities, workflowBundlePath: inject('workflowBundlePath'),
+  }));
+  const running = worker.run();
+  return {
+    taskQueue,
+    worker,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}

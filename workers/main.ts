@@ -1,0 +1,35 @@
+// Worker process: connects to Temporal and PostgreSQL, runs every workflow and activity on the task queue,
+// and on SIGTERM/SIGINT stops polling, drains in-flight work (shutdownGraceTime), then closes connections.
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { loadConfig } from '../config';
+import { createActivities } from '../activities';
+import { createDb } from '../ledger/db';
+import { workerOptions } from './options';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  if (!config.databaseUrl) throw new Error('DATABASE_URL is required (npm start sets it for the private cluster)');
+  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  const db = createDb(config.databaseUrl, { applicationName: 'paybroker-worker', poolMax: 20 });
+  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  try {
+    const worker = await Worker.create(workerOptions({
+      connection,
+      namespace: config.temporalNamespace,
+      taskQueue: config.taskQueue,
+      activities: createActivities({ db }),
+      workflowBundlePath: process.env.PAYBROKER_WORKFLOW_BUNDLE || undefined,
+    }));
+    console.log(`worker polling task queue '${config.taskQueue}' on ${config.temporalAddress}`);
+    await worker.run();
+    console.log('worker stopped');
+  } finally {
+    await connection.close();
+    await db.destroy();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,18 @@
+// Paybroker's custom search attributes, kept current by the workflows so operators can filter in the Web UI.
+// The launcher and the test setup register each of them on the dev server at start.
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const OrderState = defineSearchAttributeKey('OrderState', SearchAttributeType.KEYWORD);
+export const MerchantId = defineSearchAttributeKey('MerchantId', SearchAttributeType.KEYWORD);
+export const CustomerId = defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD);
+export const OrderTotalMinor = defineSearchAttributeKey('OrderTotalMinor', SearchAttributeType.INT);
+export const NeedsAttention = defineSearchAttributeKey('NeedsAttention', SearchAttributeType.BOOL);
+
+/** name → type as the Temporal CLI spells it in `--search-attribute name=Type`. */
+export const SEARCH_ATTRIBUTES: Record<string, 'Keyword' | 'Int' | 'Bool'> = {
+  OrderState: 'Keyword',
+  MerchantId: 'Keyword',
+  CustomerId: 'Keyword',
+  OrderTotalMinor: 'Int',
+  NeedsAttention: 'Bool',
+};
