@@ -123,8 +123,9 @@ export class Ledger {
 
   /** Sum of every posting per currency: zero for each currency when the whole journal balances. */
   async trialBalance(): Promise<Map<string, bigint>> {
-    const rows = await this.db('postings').select('currency').sum({ total: 'amount_minor' }).groupBy('currency');
-    return new Map(rows.map((r) => [r.currency as string, BigInt(r.total as string)]));
+    const rows: Array<{ currency: string; total: string }> =
+      await this.db('postings').select('currency').sum({ total: 'amount_minor' }).groupBy('currency');
+    return new Map(rows.map((r) => [r.currency, BigInt(r.total)]));
   }
 }
 

@@ -50,6 +50,8 @@ export interface ClusterOptions {
 
 export interface Cluster {
   url: string;
+  /** It was already running (a launcher left it, or `npm start` runs beside `npm run seed`). */
+  reused: boolean;
   stop(): void;
 }
 
@@ -94,6 +96,7 @@ export async function startPrivateCluster(opts: ClusterOptions): Promise<Cluster
   await ensureDatabase(`postgres://${PG_SUPERUSER}@127.0.0.1:${port}/postgres`, PG_DATABASE);
   return {
     url,
+    reused: running,
     stop() {
       spawnSync(join(bin, 'pg_ctl'), ['stop', '-D', pgDir, '-m', 'fast', '-w'], { stdio: 'ignore', ...owner });
     },

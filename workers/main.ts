@@ -1,6 +1,6 @@
 // Worker process: connects to Temporal and PostgreSQL, runs every workflow and activity on the task queue,
 // and on SIGTERM/SIGINT stops polling, drains in-flight work (shutdownGraceTime), then closes connections.
-import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createActivities } from '../activities';
 import { createDb } from '../ledger/db';
@@ -9,7 +9,7 @@ import { workerOptions } from './options';
 async function main(): Promise<void> {
   const config = loadConfig();
   if (!config.databaseUrl) throw new Error('DATABASE_URL is required (npm start sets it for the private cluster)');
-  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  Runtime.install({ logger: new DefaultLogger(process.env.PAYBROKER_WORKER_LOG_LEVEL === 'INFO' ? 'INFO' : 'WARN'), shutdownSignals: ['SIGINT', 'SIGTERM'] });
   const db = createDb(config.databaseUrl, { applicationName: 'paybroker-worker', poolMax: 20 });
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   try {

@@ -7,7 +7,7 @@ import { createDb, type Db } from '../../ledger/db';
 import { workerOptions } from '../../workers/options';
 
 let runtimeInstalled = false;
-function quietRuntime(): void {
+export function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });

@@ -1,0 +1,43 @@
+// The express app: /v1 routes, authentication, body limits and the error shape. No listening here, so tests
+// and the launcher can mount it on any port.
+import express from 'express';
+import type { Db } from '../ledger/db';
+import { authenticate } from './auth';
+import { ApiError, errorHandler, notFoundRoute } from './errors';
+import { openApiDocument } from './openapi';
+import { healthRoutes } from './routes/health';
+import { principalRoutes } from './routes/principals';
+
+/** Largest request body accepted, in bytes (413 body_too_large past it). */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export interface AppDeps {
+  db: Db;
+  temporalPing: () => Promise<void>;
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  const v1 = express.Router();
+  v1.use((req, _res, next) => {
+    const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
+    if (hasBody && !req.is('application/json')) {
+      throw new ApiError(415, 'invalid_request_error', 'unsupported_media_type', 'Send request bodies as application/json');
+    }
+    next();
+  });
+  v1.use(express.json({ limit: MAX_BODY_BYTES, strict: true }));
+  v1.use(healthRoutes(deps));
+  v1.get('/openapi.json', (_req, res) => { res.json(openApiDocument); });
+  v1.use(authenticate(deps.db));
+  v1.use(principalRoutes(deps.db));
+
+  app.use('/v1', v1);
+  app.use(notFoundRoute);
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,62 @@
+// Principals (merchants, buyer apps, operators) and their API keys. A key is shown once, when it is made;
+// only its SHA-256 is stored. Key format: pb_<key id>_<secret>.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Db } from '../ledger/db';
+
+export type PrincipalKind = 'merchant' | 'buyer_app' | 'operator';
+
+export interface Principal {
+  id: string;
+  kind: PrincipalKind;
+  name: string;
+}
+
+const PREFIX: Record<PrincipalKind, string> = { merchant: 'mer', buyer_app: 'app', operator: 'op' };
+/** Keys per principal that are not revoked. */
+export const MAX_ACTIVE_KEYS_PER_PRINCIPAL = 10;
+
+const token = (bytes: number) => randomBytes(bytes).toString('base64url');
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
+
+export function newPrincipalId(kind: PrincipalKind): string {
+  return `${PREFIX[kind]}_${token(12).replace(/[-_]/g, 'x')}`;
+}
+
+export async function createPrincipal(db: Db, kind: PrincipalKind, name: string, id = newPrincipalId(kind)):
+  Promise<{ principal: Principal; apiKey: string }> {
+  return db.transaction(async (trx) => {
+    await trx('principals').insert({ id, kind, name });
+    if (kind === 'merchant') await trx('merchants').insert({ id, name });
+    const apiKey = await issueKey(trx, id);
+    return { principal: { id, kind, name }, apiKey };
+  });
+}
+
+export async function issueKey(db: Db, principalId: string): Promise<string> {
+  const keyId = token(9).replace(/[-_]/g, 'x');
+  const secret = token(24);
+  const apiKey = `pb_${keyId}_${secret}`;
+  await db('api_keys').insert({ id: keyId, principal_id: principalId, secret_sha256: sha256(apiKey) });
+  return apiKey;
+}
+
+export async function activeKeyCount(db: Db, principalId: string): Promise<number> {
+  const row = await db('api_keys').where({ principal_id: principalId }).whereNull('revoked_at').count({ n: '*' }).first();
+  return Number(row?.n ?? 0);
+}
+
+/** The principal an API key belongs to, or undefined for an unknown, malformed or revoked key. */
+export async function principalForKey(db: Db, apiKey: string): Promise<Principal | undefined> {
+  const m = /^pb_([A-Za-z0-9]{12})_[A-Za-z0-9_-]{32}$/.exec(apiKey);
+  if (!m) return undefined;
+  const row = await db('api_keys as k').join('principals as p', 'p.id', 'k.principal_id')
+    .where('k.id', m[1]).whereNull('k.revoked_at')
+    .first('p.id', 'p.kind', 'p.name', 'k.secret_sha256');
+  if (!row || !timingSafeEqual(row.secret_sha256, sha256(apiKey))) return undefined;
+  return { id: row.id, kind: row.kind, name: row.name };
+}
+
+export async function getPrincipal(db: Db, id: string): Promise<(Principal & { createdAt: Date }) | undefined> {
+  const row = await db('principals').where({ id }).first();
+  return row && { id: row.id, kind: row.kind, name: row.name, createdAt: row.created_at };
+}

@@ -1,0 +1,16 @@
+// The local operator key: made on first start, kept in <data dir>/dev-operator-key (mode 600), printed at start.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createPrincipal, principalForKey } from '../api/principals';
+import type { Db } from '../ledger/db';
+
+export async function ensureDevOperatorKey(db: Db, dataDir: string): Promise<string> {
+  const file = join(dataDir, 'dev-operator-key');
+  if (existsSync(file)) {
+    const key = readFileSync(file, 'utf8').trim();
+    if ((await principalForKey(db, key))?.kind === 'operator') return key;
+  }
+  const { apiKey } = await createPrincipal(db, 'operator', 'Local operator');
+  writeFileSync(file, `${apiKey}\n`, { mode: 0o600 });
+  return apiKey;
+}

@@ -1,0 +1,60 @@
+// A private PostgreSQL and Temporal dev server on free ports in a temporary directory, with the schema migrated
+// and the workflows bundled: used by the tests' global setup and by `npm run histories:record`.
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { loadConfig } from '../../config';
+import { createDb, migrate } from '../../ledger/db';
+import { startPrivateCluster } from '../../scripts/postgres';
+import { freePort } from '../../scripts/ports';
+import { ensureTemporalCli, startTemporalDevServer } from '../../scripts/temporal-cli';
+import { WORKFLOWS_PATH } from '../../workers/options';
+
+export interface TestStack {
+  dir: string;
+  databaseUrl: string;
+  temporalAddress: string;
+  workflowBundlePath: string;
+  temporalCliPath: string;
+  stop(): Promise<void>;
+}
+
+const quietLogger = {
+  log: () => {}, trace: () => {}, debug: () => {}, info: () => {},
+  warn: (m: string) => console.warn(m), error: (m: string) => console.error(m),
+};
+
+export async function startTestStack(log: (msg: string) => void): Promise<TestStack> {
+  const base = join(loadConfig().dataDir, 'tests');
+  mkdirSync(base, { recursive: true });
+  const dir = mkdtempSync(join(base, 'run-'));
+  chmodSync(dir, 0o755); // PostgreSQL runs as its own user when we are root, and must reach its directory
+
+  const cli = ensureTemporalCli(log);
+  const [pgStart, temporalStart] = await Promise.allSettled([
+    freePort().then((port) => startPrivateCluster({ dataDir: join(dir, 'postgres'), port, fast: true, log })),
+    freePort().then((port) => startTemporalDevServer({ cli, port, fast: true, logFile: join(dir, 'temporal.log') })),
+  ]);
+  if (pgStart.status === 'rejected' || temporalStart.status === 'rejected') {
+    if (pgStart.status === 'fulfilled') pgStart.value.stop();
+    if (temporalStart.status === 'fulfilled') await temporalStart.value.stop();
+    throw pgStart.status === 'rejected' ? pgStart.reason : (temporalStart as PromiseRejectedResult).reason;
+  }
+  const cluster = pgStart.value;
+  const temporal = temporalStart.value;
+  const db = createDb(cluster.url);
+  await migrate(db);
+  await db.destroy();
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  const workflowBundlePath = join(dir, 'workflow-bundle.js');
+  writeFileSync(workflowBundlePath, code);
+
+  return {
+    dir, databaseUrl: cluster.url, temporalAddress: temporal.address, workflowBundlePath, temporalCliPath: cli,
+    async stop() {
+      await temporal.stop();
+      cluster.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
