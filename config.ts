@@ -16,7 +16,8 @@ export interface Config {
   temporalUiPort: number;
   taskQueue: string;
   apiPort: number;
-  apiHost: string;
+  /** Interface the API and the simulator listen on (127.0.0.1; 0.0.0.0 in containers). */
+  bindHost: string;
   simulatorPort: number;
   simulatorUrl: string;
   dataDir: string;
@@ -42,7 +43,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalUiPort: int(env, 'PAYBROKER_TEMPORAL_UI_PORT', 8233),
     taskQueue: env.PAYBROKER_TASK_QUEUE || 'paybroker',
     apiPort: int(env, 'PORT', 3000),
-    apiHost: env.PAYBROKER_API_HOST || '127.0.0.1',
+    bindHost: env.PAYBROKER_BIND_HOST || '127.0.0.1',
     simulatorPort,
     simulatorUrl: env.PROCESSOR_URL || `http://127.0.0.1:${simulatorPort}`,
     dataDir: env.PAYBROKER_DATA_DIR || join(ROOT_DIR, '.data'),

@@ -14,8 +14,8 @@ async function main(): Promise<void> {
     db,
     temporalPing: async () => { await connection.workflowService.getSystemInfo({}); },
   });
-  const server = app.listen(config.apiPort, config.apiHost, () => {
-    console.log(`API listening on http://${config.apiHost}:${config.apiPort}/v1`);
+  const server = app.listen(config.apiPort, config.bindHost, () => {
+    console.log(`API listening on http://${config.bindHost}:${config.apiPort}/v1`);
   });
   server.keepAliveTimeout = 65_000;
   const stop = () => {

@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   startService('worker', 'workers/main.ts', env);
   startService('api', 'api/main.ts', env);
 
-  const api = `http://${config.apiHost}:${config.apiPort}/v1`;
+  const api = `http://127.0.0.1:${config.apiPort}/v1`;
   const ui = `http://127.0.0.1:${config.temporalUiPort}`;
   await waitFor('the processor simulator', () => ok(`${config.simulatorUrl}/health`), 60_000, 200);
   await waitFor('the API (health green)', () => ok(`${api}/health`), 120_000, 250);
