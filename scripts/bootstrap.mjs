@@ -27,7 +27,9 @@ const lock = join(root, 'package-lock.json');
 const installed = join(root, 'node_modules', '.package-lock.json');
 const stale = !existsSync(installed) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(installed).mtimeMs);
 if (stale) {
-  const args = existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund'];
+  // Not `npm ci`: the registry reachable here lacks some platforms' optional binaries (e.g. @swc/core-darwin-*),
+  // which npm leaves out of the lock file and `npm ci` then refuses; `npm install` follows the lock file all the same.
+  const args = ['install', '--no-audit', '--no-fund'];
   say(`installing npm packages (npm ${args[0]}) ...`);
   run('npm', args);
 } else {
