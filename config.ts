@@ -2,6 +2,7 @@
 // README.md ("Configuration"); entry points (api/main.ts, workers/main.ts, scripts/stack.ts) call loadConfig().
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { msToNumber } from '@temporalio/common/lib/time';
 
 export const ROOT_DIR = fileURLToPath(new URL('.', import.meta.url));
 
@@ -21,6 +22,27 @@ export interface Config {
   simulatorPort: number;
   simulatorUrl: string;
   dataDir: string;
+  /** How often captures are submitted in settlement batches (a Temporal Schedule). */
+  settlementIntervalMs: number;
+  /** Orders: how long to wait out an unreachable processor, and the longest pause between tries. */
+  processorDeadlineMs: number;
+  processorMaxBackoffMs: number;
+  /** Orders: reauthorize this long before an authorization expires. */
+  reauthLeadMs: number;
+  /** Orders stay open for refunds this long after their last capture. */
+  refundWindowMs: number;
+}
+
+function duration(env: NodeJS.ProcessEnv, name: string, fallback: string): number {
+  const raw = env[name] || fallback;
+  let ms: number;
+  try {
+    ms = msToNumber(raw as Parameters<typeof msToNumber>[0]);
+  } catch {
+    throw new Error(`${name} must be a duration such as '30s', '5 minutes' or '1 day', got '${raw}'`);
+  }
+  if (!Number.isFinite(ms) || ms <= 0) throw new Error(`${name} must be a positive duration, got '${raw}'`);
+  return ms;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -47,5 +69,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     simulatorPort,
     simulatorUrl: env.PROCESSOR_URL || `http://127.0.0.1:${simulatorPort}`,
     dataDir: env.PAYBROKER_DATA_DIR || join(ROOT_DIR, '.data'),
+    settlementIntervalMs: duration(env, 'PAYBROKER_SETTLEMENT_INTERVAL', '1 day'),
+    processorDeadlineMs: duration(env, 'PAYBROKER_PROCESSOR_DEADLINE', '24 hours'),
+    processorMaxBackoffMs: duration(env, 'PAYBROKER_PROCESSOR_MAX_BACKOFF', '5 minutes'),
+    reauthLeadMs: duration(env, 'PAYBROKER_REAUTH_LEAD', '1 day'),
+    refundWindowMs: duration(env, 'PAYBROKER_REFUND_WINDOW', '90 days'),
   };
 }

@@ -1,7 +1,10 @@
 // Worker process: connects to Temporal and PostgreSQL, runs every workflow and activity on the task queue,
 // and on SIGTERM/SIGINT stops polling, drains in-flight work (shutdownGraceTime), then closes connections.
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
 import { loadConfig } from '../config';
+import { HttpProcessorClient } from '../processors/http-client';
+import { ensureSettlementSchedule } from './schedules';
 import { createActivities } from '../activities';
 import { createDb } from '../ledger/db';
 import { workerOptions } from './options';
@@ -17,9 +20,11 @@ async function main(): Promise<void> {
       connection,
       namespace: config.temporalNamespace,
       taskQueue: config.taskQueue,
-      activities: createActivities({ db }),
+      activities: createActivities({ db, processor: new HttpProcessorClient({ baseUrl: config.simulatorUrl }) }),
       workflowBundlePath: process.env.PAYBROKER_WORKFLOW_BUNDLE || undefined,
     }));
+    await ensureSettlementSchedule(new Client({ connection, namespace: config.temporalNamespace }), config.taskQueue,
+      config.settlementIntervalMs);
     console.log(`worker polling task queue '${config.taskQueue}' on ${config.temporalAddress}`);
     await worker.run();
     console.log('worker stopped');

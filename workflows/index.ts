@@ -1,2 +1,4 @@
 // Every workflow the worker runs; this file is the worker bundle's entry point.
 export { pingWorkflow } from './ping';
+export { orderWorkflow } from './order';
+export { settlementBatchWorkflow } from './settlementBatch';

@@ -1,0 +1,123 @@
+// Activities of the card order: processor calls (each with the idempotency key the workflow derived from its
+// id and step) and the books (ledger postings, the orders read model, captures, the problems log). Each is
+// safe to run twice.
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Db } from '../ledger/db';
+import type { Ledger } from '../ledger/ledger';
+import {
+  type Authorization, type AuthorizeRequest, type Capture, type ProcessorClient, ProcessorRejectedError, type Refund,
+  type VoidResult,
+} from '../processors/client';
+import type { OrderView } from '../domain/order';
+import { accounts } from './accounts';
+
+export interface OrderActivityDeps {
+  processor: ProcessorClient;
+  ledger: Ledger;
+  db: Db;
+}
+
+/** A business refusal by the processor ends the step; everything else (unreachable, 5xx) is retried. */
+async function processorCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof ProcessorRejectedError) {
+      throw ApplicationFailure.create({ type: 'ProcessorRejected', message: err.message, nonRetryable: true, details: [err.code] });
+    }
+    throw err;
+  }
+}
+
+export interface CapturePosting {
+  orderId: string;
+  merchantId: string;
+  captureId: string;
+  currency: string;
+  amountMinor: number;
+  feeMinor: number;
+}
+
+export interface RefundPosting extends CapturePosting {
+  refundId: string;
+}
+
+export interface ProblemInput {
+  workflowId: string;
+  merchantId: string | null;
+  kind: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export function createOrderActivities(deps: OrderActivityDeps) {
+  const { processor, ledger, db } = deps;
+  return {
+    async authorize(req: AuthorizeRequest, idempotencyKey: string): Promise<Authorization> {
+      return processorCall(() => processor.authorize(req, idempotencyKey));
+    },
+    async capture(authorizationId: string, amountMinor: number, idempotencyKey: string): Promise<Capture> {
+      return processorCall(() => processor.capture(authorizationId, amountMinor, idempotencyKey));
+    },
+    async voidAuthorization(authorizationId: string, idempotencyKey: string): Promise<VoidResult> {
+      return processorCall(() => processor.void(authorizationId, idempotencyKey));
+    },
+    async refund(captureId: string, amountMinor: number, idempotencyKey: string): Promise<Refund> {
+      return processorCall(() => processor.refund(captureId, amountMinor, idempotencyKey));
+    },
+    async reauthorize(authorizationId: string, amountMinor: number, idempotencyKey: string): Promise<Authorization> {
+      return processorCall(() => processor.reauthorize(authorizationId, amountMinor, idempotencyKey));
+    },
+
+    /** Cash in transit at the processor, owed to the merchant less the broker's fee; and the capture's row. */
+    async postCapture(p: CapturePosting): Promise<void> {
+      const a = accounts(p.currency, p.merchantId);
+      await Promise.all([ledger.openAccount(a.clearing), ledger.openAccount(a.merchant), ledger.openAccount(a.fees)]);
+      await ledger.post({
+        idempotencyKey: `capture:${p.captureId}`,
+        description: `capture ${p.captureId} of order ${p.orderId}`,
+        metadata: { orderId: p.orderId, captureId: p.captureId },
+        postings: [
+          { accountId: a.clearing.id, amountMinor: p.amountMinor, currency: p.currency },
+          { accountId: a.merchant.id, amountMinor: -(p.amountMinor - p.feeMinor), currency: p.currency },
+          ...(p.feeMinor > 0 ? [{ accountId: a.fees.id, amountMinor: -p.feeMinor, currency: p.currency }] : []),
+        ].filter((x) => x.amountMinor !== 0),
+      });
+      await db('captures').insert({
+        id: p.captureId, order_id: p.orderId, merchant_id: p.merchantId, currency: p.currency, amount_minor: p.amountMinor,
+      }).onConflict('id').ignore();
+    },
+
+    /** The reverse of a capture's posting, in the refund's proportion. */
+    async postRefund(p: RefundPosting): Promise<void> {
+      const a = accounts(p.currency, p.merchantId);
+      await ledger.post({
+        idempotencyKey: `refund:${p.refundId}`,
+        description: `refund ${p.refundId} of capture ${p.captureId}, order ${p.orderId}`,
+        metadata: { orderId: p.orderId, captureId: p.captureId, refundId: p.refundId },
+        postings: [
+          { accountId: a.clearing.id, amountMinor: -p.amountMinor, currency: p.currency },
+          { accountId: a.merchant.id, amountMinor: p.amountMinor - p.feeMinor, currency: p.currency },
+          { accountId: a.fees.id, amountMinor: p.feeMinor, currency: p.currency },
+        ].filter((x) => x.amountMinor !== 0),
+      });
+    },
+
+    async saveOrder(view: OrderView): Promise<void> {
+      await db('orders').where({ id: view.id }).update({
+        state: view.state, needs_attention: view.needsAttention, view: JSON.stringify(view), updated_at: db.fn.now(),
+      });
+    },
+
+    /** Every failure that needs a person; one row per workflow and kind of problem and key. */
+    async recordProblem(p: ProblemInput): Promise<void> {
+      await db('problems').insert({
+        key: `${p.workflowId}:${p.kind}:${(p.details?.key as string | undefined) ?? ''}`,
+        workflow_id: p.workflowId, merchant_id: p.merchantId, kind: p.kind, message: p.message,
+        details: JSON.stringify(p.details ?? {}),
+      }).onConflict('key').ignore();
+    },
+  };
+}
+
+export type OrderActivities = ReturnType<typeof createOrderActivities>;

@@ -1,0 +1,377 @@
+// The card order as a state machine over integer money. The workflow (workflows/order.ts) tells the story and
+// calls the processor; this class holds what has happened and decides what may happen next.
+//
+//   confirmed → authorized_plus_avs | authorized_minus_avs (review) | failed_authorization
+//             → partially_shipped → shipped → partially_refunded|refunded / partially_returned|returned
+//   voided (cancelled before any capture, AVS rejected, review rejected or timed out)
+//   awaiting_processor while the processor is unreachable (then back to the state before it)
+import { applyBps, type PricedOrder, unitsAmount } from './pricing';
+import type { AvsDecision, AvsPolicy } from './avs';
+
+export type OrderState =
+  | 'confirmed' | 'awaiting_processor' | 'authorized_plus_avs' | 'authorized_minus_avs' | 'failed_authorization'
+  | 'partially_shipped' | 'shipped' | 'voided'
+  | 'partially_refunded' | 'refunded' | 'partially_returned' | 'returned';
+
+export interface OrderPolicy {
+  avsPolicy: AvsPolicy;
+  /** Broker fee on every capture, in basis points. */
+  feeBps: number;
+  /** How long an operator has to decide an AVS review; undecided → rejected. */
+  reviewTimeoutMs: number;
+  /** How long to keep trying an unreachable processor before giving up. */
+  processorDeadlineMs: number;
+  processorMaxBackoffMs: number;
+  /** Reauthorize this long before the authorization expires when goods are still unshipped. */
+  reauthLeadMs: number;
+  /** The order stays open for refunds this long after its last capture. */
+  refundWindowMs: number;
+}
+
+export interface Address {
+  name?: string;
+  line1: string;
+  line2?: string;
+  city: string;
+  region?: string;
+  postalCode: string;
+  country: string;
+}
+
+export interface OrderInput {
+  orderId: string;
+  merchantId: string;
+  customerId: string;
+  clientOrderId: string;
+  priced: PricedOrder;
+  shipping: { optionId: string; address: Address } | null;
+  payment: { token: string; billingPostalCode: string };
+  policy: OrderPolicy;
+}
+
+export interface Units { sku: string; quantity: number }
+
+export interface AuthorizationRecord {
+  id: string;
+  amountMinor: number;
+  avsCode: string;
+  expiresAt: string;
+  status: 'active' | 'voided' | 'replaced';
+}
+
+export interface CaptureRecord {
+  id: string;
+  authorizationId: string;
+  amountMinor: number;
+  feeMinor: number;
+  shipmentId: string | null;
+  refundedMinor: number;
+  feeRefundedMinor: number;
+}
+
+export interface ShipmentRecord {
+  id: string;
+  items: Units[];
+  trackingNumber: string;
+  amountMinor: number;
+  captureId: string;
+}
+
+export interface RefundRecord {
+  id: string;
+  kind: 'refund' | 'return';
+  amountMinor: number;
+  items: Units[] | null;
+  parts: Array<{ captureId: string; processorRefundId: string; amountMinor: number; feeMinor: number }>;
+}
+
+export interface OrderView {
+  id: string;
+  merchantId: string;
+  customerId: string;
+  clientOrderId: string;
+  state: OrderState;
+  currency: string;
+  totalMinor: number;
+  authorizedMinor: number;
+  capturedMinor: number;
+  refundedMinor: number;
+  priced: PricedOrder;
+  authorizations: AuthorizationRecord[];
+  captures: CaptureRecord[];
+  shipments: ShipmentRecord[];
+  refunds: RefundRecord[];
+  failure: { code: string; message: string } | null;
+  needsAttention: boolean;
+  attentionReasons: string[];
+  review: { decision: 'approve' | 'reject' | 'timeout' } | null;
+}
+
+export class OrderRuleError extends Error {
+  constructor(readonly code: string, message: string, readonly param?: string) {
+    super(message);
+    this.name = 'OrderRuleError';
+  }
+}
+
+export const AUTHORIZED_STATES: ReadonlySet<OrderState> = new Set(['authorized_plus_avs', 'authorized_minus_avs']);
+export const FINAL_STATES: ReadonlySet<OrderState> = new Set(['failed_authorization', 'voided', 'refunded', 'returned']);
+
+export class Order {
+  state: OrderState = 'confirmed';
+  private stateBeforeOutage: OrderState | null = null;
+  authorizations: AuthorizationRecord[] = [];
+  captures: CaptureRecord[] = [];
+  shipments: ShipmentRecord[] = [];
+  refunds: RefundRecord[] = [];
+  failure: { code: string; message: string } | null = null;
+  attentionReasons: string[] = [];
+  review: { decision: 'approve' | 'reject' | 'timeout' } | null = null;
+
+  constructor(readonly input: OrderInput) {}
+
+  get priced(): PricedOrder { return this.input.priced; }
+  get authorization(): AuthorizationRecord | undefined { return this.authorizations.find((a) => a.status === 'active'); }
+  get capturedMinor(): number { return this.captures.reduce((s, c) => s + c.amountMinor, 0); }
+  get refundedMinor(): number { return this.refunds.reduce((s, r) => s + r.amountMinor, 0); }
+  get needsAttention(): boolean { return this.attentionReasons.length > 0; }
+  get isFinal(): boolean { return FINAL_STATES.has(this.state); }
+
+  /** Captured on the active authorization. */
+  capturedOn(authId: string): number {
+    return this.captures.filter((c) => c.authorizationId === authId).reduce((s, c) => s + c.amountMinor, 0);
+  }
+
+  hardUnitsOrdered(): Units[] {
+    return this.priced.lines.filter((l) => l.kind === 'hard').map((l) => ({ sku: l.sku, quantity: l.quantity }));
+  }
+
+  softUnits(): Units[] {
+    return this.priced.lines.filter((l) => l.kind === 'soft').map((l) => ({ sku: l.sku, quantity: l.quantity }));
+  }
+
+  shippedQuantity(sku: string): number {
+    return this.shipments.reduce((s, sh) => s + (sh.items.find((i) => i.sku === sku)?.quantity ?? 0), 0);
+  }
+
+  /** Hard-goods units not shipped yet. */
+  unshippedUnits(): Units[] {
+    return this.hardUnitsOrdered().map((u) => ({ sku: u.sku, quantity: u.quantity - this.shippedQuantity(u.sku) }))
+      .filter((u) => u.quantity > 0);
+  }
+
+  /** What is still to be captured: unshipped goods, and shipping with tax until the first shipment. */
+  uncapturedOrderMinor(): number {
+    return this.priced.totalMinor - this.capturedMinor;
+  }
+
+  // --- authorization ---------------------------------------------------------------------------------
+
+  enterAwaitingProcessor(): void {
+    if (this.state !== 'awaiting_processor') this.stateBeforeOutage = this.state;
+    this.state = 'awaiting_processor';
+  }
+
+  leaveAwaitingProcessor(): void {
+    if (this.state === 'awaiting_processor') this.state = this.stateBeforeOutage ?? 'confirmed';
+    this.stateBeforeOutage = null;
+  }
+
+  /** The state to show underneath an outage (the one the order returns to). */
+  get settledState(): OrderState {
+    return this.state === 'awaiting_processor' ? this.stateBeforeOutage ?? 'confirmed' : this.state;
+  }
+
+  authorizationFailed(code: string, message: string): void {
+    this.leaveAwaitingProcessor();
+    this.state = 'failed_authorization';
+    this.failure = { code, message };
+  }
+
+  authorized(a: { id: string; amountMinor: number; avsCode: string; expiresAt: string }, decision: AvsDecision): void {
+    this.leaveAwaitingProcessor();
+    this.authorizations.push({ ...a, status: 'active' });
+    if (decision === 'accept') this.state = 'authorized_plus_avs';
+    else this.state = 'authorized_minus_avs';
+  }
+
+  reviewed(decision: 'approve' | 'reject' | 'timeout'): void {
+    this.review = { decision };
+  }
+
+  /** Replaces the active authorization with a new one (reauthorization); the old one is to be voided. */
+  reauthorized(a: { id: string; amountMinor: number; avsCode: string; expiresAt: string }): AuthorizationRecord {
+    const old = this.authorization!;
+    old.status = 'replaced';
+    this.authorizations.push({ ...a, status: 'active' });
+    return old;
+  }
+
+  voided(code: string, message: string): void {
+    const a = this.authorization;
+    if (a) a.status = 'voided';
+    this.leaveAwaitingProcessor();
+    if (this.captures.length === 0) {
+      this.state = 'voided';
+      if (code !== 'cancelled') this.failure = { code, message };
+    }
+  }
+
+  /** Reauthorization time: the lead before expiry, or now if that has passed. */
+  reauthorizeAtMs(): number | null {
+    const a = this.authorization;
+    if (!a || this.unshippedUnits().length === 0) return null;
+    return Date.parse(a.expiresAt) - this.input.policy.reauthLeadMs;
+  }
+
+  // --- shipments and captures ------------------------------------------------------------------------
+
+  /** Checks a shipment against the order and returns the amount to capture for it. */
+  shipmentAmount(items: Units[]): number {
+    const state = this.settledState;
+    if (!this.authorization || state === 'confirmed' || FINAL_STATES.has(state)) {
+      throw new OrderRuleError('order_not_shippable', `An order in state ${state} cannot ship`);
+    }
+    if (this.review === null && this.settledState === 'authorized_minus_avs') {
+      throw new OrderRuleError('order_in_review', 'The order awaits an AVS review decision');
+    }
+    if (items.length === 0) throw new OrderRuleError('parameter_invalid', 'A shipment has at least one item', 'items');
+    const seen = new Set<string>();
+    for (const [i, it] of items.entries()) {
+      const line = this.priced.lines.find((l) => l.sku === it.sku);
+      if (!line) throw new OrderRuleError('unknown_sku', `The order has no item ${it.sku}`, `items.${i}.sku`);
+      if (line.kind !== 'hard') throw new OrderRuleError('not_shippable', `${it.sku} is a soft good; it is captured at authorization`, `items.${i}.sku`);
+      if (seen.has(it.sku)) throw new OrderRuleError('duplicate_sku', `${it.sku} appears twice`, `items.${i}.sku`);
+      seen.add(it.sku);
+      const left = line.quantity - this.shippedQuantity(it.sku);
+      if (!Number.isInteger(it.quantity) || it.quantity < 1 || it.quantity > left) {
+        throw new OrderRuleError('over_shipment', `${it.sku}: ${left} unit(s) left to ship, not ${it.quantity}`, `items.${i}.quantity`);
+      }
+    }
+    const firstShipment = this.shipments.length === 0;
+    const shipping = firstShipment ? this.priced.shippingMinor + this.priced.shippingTaxMinor : 0;
+    return unitsAmount(this.priced, items) + shipping;
+  }
+
+  /** A capture may not exceed what the active authorization has left. */
+  assertCapturable(amountMinor: number): AuthorizationRecord {
+    const a = this.authorization;
+    if (!a) throw new OrderRuleError('no_authorization', 'The order has no active authorization');
+    const left = a.amountMinor - this.capturedOn(a.id);
+    if (amountMinor > left) throw new OrderRuleError('over_capture', `Capture of ${amountMinor} exceeds the ${left} left on ${a.id}`);
+    return a;
+  }
+
+  feeFor(amountMinor: number): number {
+    return applyBps(amountMinor, this.input.policy.feeBps);
+  }
+
+  captured(c: { id: string; authorizationId: string; amountMinor: number; shipmentId: string | null }): CaptureRecord {
+    const rec = { ...c, feeMinor: this.feeFor(c.amountMinor), refundedMinor: 0, feeRefundedMinor: 0 };
+    this.captures.push(rec);
+    return rec;
+  }
+
+  shipped(s: Omit<ShipmentRecord, 'amountMinor'> & { amountMinor: number }): void {
+    this.shipments.push(s);
+    if (this.refunds.length === 0) this.state = this.unshippedUnits().length === 0 ? 'shipped' : 'partially_shipped';
+  }
+
+  /** Soft goods only and all captured: nothing will ship, the order counts as shipped. */
+  softGoodsCaptured(): void {
+    if (this.hardUnitsOrdered().length === 0) this.state = 'shipped';
+  }
+
+  // --- refunds and returns ---------------------------------------------------------------------------
+
+  refundableMinor(): number {
+    return this.capturedMinor - this.refundedMinor;
+  }
+
+  returnedQuantity(sku: string): number {
+    return this.refunds.reduce((s, r) => s + (r.items?.find((i) => i.sku === sku)?.quantity ?? 0), 0);
+  }
+
+  /** The amount of a refund (an amount) or a return (shipped units, at their price and tax). */
+  refundAmount(req: { kind: 'refund' | 'return'; amountMinor?: number; items?: Units[] }): number {
+    if (this.captures.length === 0) throw new OrderRuleError('nothing_captured', 'Nothing has been captured; cancel the order instead');
+    let amount: number;
+    if (req.kind === 'return') {
+      if (!req.items?.length) throw new OrderRuleError('parameter_missing', 'A return names the items returned', 'items');
+      for (const [i, it] of req.items.entries()) {
+        const line = this.priced.lines.find((l) => l.sku === it.sku);
+        if (!line) throw new OrderRuleError('unknown_sku', `The order has no item ${it.sku}`, `items.${i}.sku`);
+        const delivered = line.kind === 'soft' ? line.quantity : this.shippedQuantity(it.sku);
+        const left = delivered - this.returnedQuantity(it.sku);
+        if (!Number.isInteger(it.quantity) || it.quantity < 1 || it.quantity > left) {
+          throw new OrderRuleError('over_return', `${it.sku}: ${left} unit(s) can be returned, not ${it.quantity}`, `items.${i}.quantity`);
+        }
+      }
+      amount = unitsAmount(this.priced, req.items);
+    } else {
+      if (req.amountMinor === undefined) throw new OrderRuleError('parameter_missing', 'A refund names its amountMinor', 'amountMinor');
+      amount = req.amountMinor;
+    }
+    if (!Number.isSafeInteger(amount) || amount < 1) throw new OrderRuleError('parameter_invalid', 'The refund must be at least 1 minor unit', 'amountMinor');
+    if (amount > this.refundableMinor()) {
+      throw new OrderRuleError('over_refund', `Refund of ${amount} exceeds the ${this.refundableMinor()} refundable`, 'amountMinor');
+    }
+    return amount;
+  }
+
+  /**
+   * Splits a refund over captures, newest first, and the broker's fee back in proportion; a capture's last
+   * refund returns exactly the fee left on it, so fee refunds never exceed the fee taken.
+   */
+  allocateRefund(amountMinor: number): Array<{ captureId: string; amountMinor: number; feeMinor: number }> {
+    const parts: Array<{ captureId: string; amountMinor: number; feeMinor: number }> = [];
+    let left = amountMinor;
+    for (const c of [...this.captures].reverse()) {
+      if (left === 0) break;
+      const room = c.amountMinor - c.refundedMinor;
+      const take = Math.min(room, left);
+      if (take === 0) continue;
+      const feeLeft = c.feeMinor - c.feeRefundedMinor;
+      const fee = take === room ? feeLeft : Math.min(feeLeft, applyBps(take, this.input.policy.feeBps));
+      parts.push({ captureId: c.id, amountMinor: take, feeMinor: fee });
+      left -= take;
+    }
+    if (left !== 0) throw new OrderRuleError('over_refund', 'Refund exceeds what was captured');
+    return parts;
+  }
+
+  refunded(r: RefundRecord): void {
+    for (const p of r.parts) {
+      const c = this.captures.find((x) => x.id === p.captureId)!;
+      c.refundedMinor += p.amountMinor;
+      c.feeRefundedMinor += p.feeMinor;
+    }
+    this.refunds.push(r);
+    const whole = this.refundedMinor === this.capturedMinor && this.unshippedUnits().length === 0;
+    const anyReturn = this.refunds.some((x) => x.kind === 'return');
+    this.state = anyReturn ? (whole ? 'returned' : 'partially_returned') : (whole ? 'refunded' : 'partially_refunded');
+  }
+
+  // --- attention -------------------------------------------------------------------------------------
+
+  flag(reason: string): void {
+    if (!this.attentionReasons.includes(reason)) this.attentionReasons.push(reason);
+  }
+
+  clearFlag(reason: string): void {
+    this.attentionReasons = this.attentionReasons.filter((r) => r !== reason);
+  }
+
+  view(): OrderView {
+    const i = this.input;
+    return {
+      id: i.orderId, merchantId: i.merchantId, customerId: i.customerId, clientOrderId: i.clientOrderId,
+      state: this.state, currency: this.priced.currency, totalMinor: this.priced.totalMinor,
+      authorizedMinor: this.authorization?.amountMinor ?? 0, capturedMinor: this.capturedMinor,
+      refundedMinor: this.refundedMinor, priced: this.priced,
+      authorizations: this.authorizations, captures: this.captures,
+      shipments: this.shipments, refunds: this.refunds, failure: this.failure,
+      needsAttention: this.needsAttention, attentionReasons: this.attentionReasons, review: this.review,
+    };
+  }
+}

@@ -1,0 +1,358 @@
+// The card order: authorize with AVS → (review) → capture soft goods at once and hard goods per shipment →
+// refunds and returns → close after the refund window. Cancellation voids; ageing authorizations are
+// reauthorized; while the processor is unreachable the order waits in awaiting_processor, by policy.
+// Rules live in domain/order.ts; this file is the story, and every processor call carries an idempotency
+// key derived from the order id and the step, so a retried activity never charges twice.
+import * as wf from '@temporalio/workflow';
+import type { OrderActivities } from '../activities/orders';
+import { avsDecision } from '../domain/avs';
+import { Order, OrderRuleError, type OrderInput, type OrderView, type Units } from '../domain/order';
+import { NeedsAttention, OrderState } from './searchAttributes';
+
+export type { OrderInput, OrderView } from '../domain/order';
+
+export interface ShipRequest { shipmentId: string; items: Units[]; trackingNumber: string }
+export interface RefundRequest { refundId: string; kind: 'refund' | 'return'; amountMinor?: number; items?: Units[]; reason?: string }
+export interface ReviewRequest { decision: 'approve' | 'reject' }
+export interface CancelRequest { cancelId: string }
+
+/** An update's answer: done, or still waiting on an unreachable processor (the order carries on by itself). */
+export interface OrderReply { outcome: 'done' | 'pending'; order: OrderView }
+
+export const submitUpdate = wf.defineUpdate<OrderReply>('submit');
+export const shipUpdate = wf.defineUpdate<OrderReply, [ShipRequest]>('ship');
+export const cancelUpdate = wf.defineUpdate<OrderReply, [CancelRequest]>('cancel');
+export const refundUpdate = wf.defineUpdate<OrderReply, [RefundRequest]>('refund');
+export const reviewUpdate = wf.defineUpdate<OrderReply, [ReviewRequest]>('review');
+export const statusQuery = wf.defineQuery<OrderView>('status');
+
+export const orderWorkflowId = (merchantId: string, clientOrderId: string) => `order-${merchantId}-${clientOrderId}`;
+
+/** Commands (shipments, cancels, refunds, reviews) one order accepts in its life. */
+export const MAX_COMMANDS_PER_ORDER = 200;
+
+const processor = wf.proxyActivities<OrderActivities>({
+  startToCloseTimeout: '15 seconds',
+  // A few quick tries inside the activity; longer outages are waited out by the workflow (withProcessor).
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 3,
+    nonRetryableErrorTypes: ['ProcessorRejected'] },
+});
+const books = wf.proxyActivities<OrderActivities>({
+  startToCloseTimeout: '10 seconds',
+  // The ledger and the read model must be written: retry until they are.
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity,
+    nonRetryableErrorTypes: ['LedgerError'] },
+});
+
+type Command =
+  | { id: string; kind: 'ship'; req: ShipRequest }
+  | { id: string; kind: 'cancel' }
+  | { id: string; kind: 'refund'; req: RefundRequest }
+  | { id: string; kind: 'review'; req: ReviewRequest };
+
+type Outcome = { ok: true } | { ok: false; code: string; message: string };
+
+const UNREACHABLE = Symbol('unreachable');
+
+export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
+  const order = new Order(input);
+  const { policy } = input;
+  const id = input.orderId;
+  const queue: Command[] = [];
+  const outcomes = new Map<string, Outcome>();
+  let authorizationDecided = false;
+  let reviewDeadlineMs = 0;
+  let reauthFailed = false;
+  let lastCaptureMs = 0;
+
+  // --- messages --------------------------------------------------------------------------------------
+  const known = (cmdId: string) => outcomes.has(cmdId) || queue.some((c) => c.id === cmdId);
+  const admit = (cmdId: string) => {
+    if (!known(cmdId) && outcomes.size + queue.length >= MAX_COMMANDS_PER_ORDER) {
+      throw new OrderRuleError('too_many_updates', `An order accepts at most ${MAX_COMMANDS_PER_ORDER} commands`);
+    }
+  };
+  const reply = async (cmd: Command): Promise<OrderReply> => {
+    if (!known(cmd.id)) queue.push(cmd);
+    await wf.condition(() => outcomes.has(cmd.id) || order.state === 'awaiting_processor');
+    const outcome = outcomes.get(cmd.id);
+    if (outcome && !outcome.ok) throw wf.ApplicationFailure.create({ type: outcome.code, message: outcome.message, nonRetryable: true });
+    return { outcome: outcome ? 'done' : 'pending', order: order.view() };
+  };
+  const ruleError = (fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof OrderRuleError) {
+        throw wf.ApplicationFailure.create({ type: err.code, message: err.message, nonRetryable: true, details: [err.param ?? null] });
+      }
+      throw err;
+    }
+  };
+
+  wf.setHandler(statusQuery, () => order.view());
+  wf.setHandler(submitUpdate, async (): Promise<OrderReply> => {
+    await wf.condition(() => authorizationDecided || order.state === 'awaiting_processor');
+    return { outcome: authorizationDecided ? 'done' : 'pending', order: order.view() };
+  });
+  wf.setHandler(shipUpdate, (req) => reply({ id: `ship:${req.shipmentId}`, kind: 'ship', req }), {
+    validator: (req) => ruleError(() => {
+      const cmdId = `ship:${req.shipmentId}`;
+      admit(cmdId);
+      if (!known(cmdId)) order.shipmentAmount(req.items);
+    }),
+  });
+  wf.setHandler(cancelUpdate, (req) => reply({ id: `cancel:${req.cancelId}`, kind: 'cancel' }), {
+    validator: (req) => ruleError(() => admit(`cancel:${req.cancelId}`)),
+  });
+  wf.setHandler(refundUpdate, (req) => reply({ id: `refund:${req.refundId}`, kind: 'refund', req }), {
+    validator: (req) => ruleError(() => {
+      const cmdId = `refund:${req.refundId}`;
+      admit(cmdId);
+      if (!known(cmdId)) order.refundAmount(req);
+    }),
+  });
+  wf.setHandler(reviewUpdate, (req) => reply({ id: `review:${req.decision}`, kind: 'review', req }), {
+    validator: (_req) => ruleError(() => {
+      if (order.review || order.settledState !== 'authorized_minus_avs') {
+        throw new OrderRuleError('not_in_review', `The order is not awaiting a review (state ${order.settledState})`);
+      }
+    }),
+  });
+
+  // --- helpers ---------------------------------------------------------------------------------------
+  let shownState = order.state;
+  let shownAttention = false;
+  const publish = () => {
+    if (order.state === shownState && order.needsAttention === shownAttention) return;
+    shownState = order.state;
+    shownAttention = order.needsAttention;
+    wf.upsertSearchAttributes([{ key: OrderState, value: order.state }, { key: NeedsAttention, value: order.needsAttention }]);
+  };
+  const save = async () => {
+    publish();
+    await books.saveOrder(order.view());
+  };
+  const problem = async (kind: string, message: string, details: Record<string, unknown> = {}) => {
+    order.flag(kind);
+    publish();
+    await books.recordProblem({ workflowId: id, merchantId: input.merchantId, kind, message, details });
+  };
+
+  /** Calls the processor, waiting out outages (capped exponential backoff) until the policy's deadline. */
+  async function withProcessor<T>(call: () => Promise<T>): Promise<T | typeof UNREACHABLE> {
+    const deadline = Date.now() + policy.processorDeadlineMs;
+    let backoffMs = 1000;
+    for (;;) {
+      try {
+        const result = await call();
+        if (order.state === 'awaiting_processor') {
+          order.leaveAwaitingProcessor();
+          publish();
+        }
+        return result;
+      } catch (err) {
+        if (!isUnavailable(err)) throw err;
+        const left = deadline - Date.now();
+        if (left <= 0) return UNREACHABLE;
+        if (order.state !== 'awaiting_processor') {
+          order.enterAwaitingProcessor();
+          publish();
+        }
+        await wf.sleep(Math.min(backoffMs, left));
+        backoffMs = Math.min(backoffMs * 2, policy.processorMaxBackoffMs);
+      }
+    }
+  }
+
+  async function voidActive(reason: string, message: string): Promise<boolean> {
+    const auth = order.authorization;
+    if (!auth) return true;
+    const result = await withProcessor(() => processor.voidAuthorization(auth.id, `${id}:void:${auth.id}`)).catch(rejection);
+    if (result === UNREACHABLE || isRejection(result)) {
+      await problem('void_failed', `Voiding ${auth.id} failed: ${describe(result)}`, { key: auth.id });
+      return false;
+    }
+    order.voided(reason, message);
+    return true;
+  }
+
+  async function capture(amountMinor: number, shipmentId: string | null): Promise<Outcome> {
+    const auth = order.assertCapturable(amountMinor);
+    const key = `${id}:capture:${shipmentId ?? 'soft-goods'}`;
+    const result = await withProcessor(() => processor.capture(auth.id, amountMinor, key)).catch(rejection);
+    if (result === UNREACHABLE || isRejection(result)) {
+      const message = `Capture of ${amountMinor} on ${auth.id} failed: ${describe(result)}`;
+      await problem('capture_failed', message, { key: shipmentId ?? 'soft-goods' });
+      return { ok: false, code: result === UNREACHABLE ? 'processor_unreachable' : result.code, message };
+    }
+    const rec = order.captured({ id: result.id, authorizationId: auth.id, amountMinor, shipmentId });
+    lastCaptureMs = Date.now();
+    await books.postCapture({ orderId: id, merchantId: input.merchantId, captureId: rec.id, currency: order.priced.currency,
+      amountMinor, feeMinor: rec.feeMinor });
+    return { ok: true };
+  }
+
+  async function captureSoftGoods(): Promise<void> {
+    const soft = order.softUnits();
+    if (soft.length === 0) return;
+    const amount = soft.reduce((s, u) => {
+      const l = order.priced.lines.find((x) => x.sku === u.sku)!;
+      return s + (l.unitPriceMinor + l.unitTaxMinor) * u.quantity;
+    }, 0);
+    if (amount > 0 && (await capture(amount, null)).ok) order.softGoodsCaptured();
+    await save();
+  }
+
+  async function run(cmd: Command): Promise<Outcome> {
+    try {
+      switch (cmd.kind) {
+        case 'review': {
+          order.reviewed(cmd.req.decision);
+          if (cmd.req.decision === 'reject') await voidActive('review_rejected', 'An operator rejected the order in AVS review');
+          else await captureSoftGoods();
+          return { ok: true };
+        }
+        case 'ship': {
+          const amount = order.shipmentAmount(cmd.req.items);
+          const shipmentId = cmd.req.shipmentId;
+          const captured = await capture(amount, shipmentId);
+          if (!captured.ok) return captured;
+          const captureId = order.captures[order.captures.length - 1].id;
+          order.shipped({ id: shipmentId, items: cmd.req.items, trackingNumber: cmd.req.trackingNumber, amountMinor: amount, captureId });
+          return { ok: true };
+        }
+        case 'cancel': {
+          if (order.isFinal) throw new OrderRuleError('order_closed', `The order is ${order.state}`);
+          if (!order.authorization || order.unshippedUnits().length === 0 && order.captures.length > 0) {
+            throw new OrderRuleError('nothing_to_cancel', 'Everything has been captured; refund instead');
+          }
+          return (await voidActive('cancelled', 'Cancelled by the merchant'))
+            ? { ok: true } : { ok: false, code: 'void_failed', message: 'The processor did not void the authorization' };
+        }
+        case 'refund': {
+          const amount = order.refundAmount(cmd.req);
+          const parts = order.allocateRefund(amount);
+          const done: Array<{ captureId: string; processorRefundId: string; amountMinor: number; feeMinor: number }> = [];
+          for (const p of parts) {
+            const key = `${id}:refund:${cmd.req.refundId}:${p.captureId}`;
+            const r = await withProcessor(() => processor.refund(p.captureId, p.amountMinor, key)).catch(rejection);
+            if (r === UNREACHABLE || isRejection(r)) {
+              const message = `Refund ${cmd.req.refundId} on ${p.captureId} failed: ${describe(r)}`;
+              await problem('refund_failed', message, { key: cmd.req.refundId });
+              if (done.length) order.refunded({ id: cmd.req.refundId, kind: cmd.req.kind, amountMinor: sum(done), items: null, parts: done });
+              return { ok: false, code: 'refund_failed', message };
+            }
+            await books.postRefund({ orderId: id, merchantId: input.merchantId, captureId: p.captureId, refundId: r.id,
+              currency: order.priced.currency, amountMinor: p.amountMinor, feeMinor: p.feeMinor });
+            done.push({ ...p, processorRefundId: r.id });
+          }
+          order.refunded({ id: cmd.req.refundId, kind: cmd.req.kind, amountMinor: amount, items: cmd.req.items ?? null, parts: done });
+          return { ok: true };
+        }
+      }
+    } catch (err) {
+      if (err instanceof OrderRuleError) return { ok: false, code: err.code, message: err.message };
+      throw err;
+    }
+  }
+
+  async function reauthorize(): Promise<void> {
+    const old = order.authorization!;
+    const amount = order.uncapturedOrderMinor();
+    const result = await withProcessor(() => processor.reauthorize(old.id, amount, `${id}:reauth:${old.id}`)).catch(rejection);
+    if (result === UNREACHABLE || isRejection(result) || result.status !== 'approved') {
+      reauthFailed = true;
+      const why = result === UNREACHABLE || isRejection(result) ? describe(result) : `declined (${result.declineCode})`;
+      await problem('reauthorization_failed', `Reauthorizing ${amount} to replace ${old.id} failed: ${why}`, { key: old.id });
+      return;
+    }
+    order.reauthorized({ id: result.id, amountMinor: result.amountMinor, avsCode: result.avsCode, expiresAt: result.expiresAt! });
+    const voided = await withProcessor(() => processor.voidAuthorization(old.id, `${id}:void:${old.id}`)).catch(rejection);
+    if (voided === UNREACHABLE || isRejection(voided)) {
+      await problem('void_failed', `Voiding the replaced authorization ${old.id} failed: ${describe(voided)}`, { key: old.id });
+    }
+  }
+
+  // --- the story -------------------------------------------------------------------------------------
+  const auth = await withProcessor(() => processor.authorize({
+    token: input.payment.token, amountMinor: order.priced.totalMinor, currency: order.priced.currency,
+    postalCode: input.payment.billingPostalCode, reference: id,
+  }, `${id}:authorize`)).catch(rejection);
+
+  if (auth === UNREACHABLE) {
+    order.authorizationFailed('processor_unreachable', 'The processor could not be reached before the deadline');
+    authorizationDecided = true;
+    await problem('authorization_failed', 'The processor was unreachable until the deadline; the order failed');
+  } else if (isRejection(auth)) {
+    order.authorizationFailed(auth.code, auth.message);
+    authorizationDecided = true;
+  } else if (auth.status !== 'approved') {
+    order.authorizationFailed(auth.declineCode ?? 'declined', `The card was declined (${auth.declineCode ?? 'declined'})`);
+    authorizationDecided = true;
+  } else {
+    const decision = avsDecision(policy.avsPolicy, auth.avsCode);
+    order.authorized({ id: auth.id, amountMinor: auth.amountMinor, avsCode: auth.avsCode, expiresAt: auth.expiresAt! },
+      decision === 'accept' ? 'accept' : 'review');
+    if (decision === 'reject') {
+      await voidActive('avs_rejected', `AVS code ${auth.avsCode} is rejected by the merchant's policy`);
+      order.state = 'failed_authorization';
+    }
+    authorizationDecided = true;
+    if (decision === 'review') reviewDeadlineMs = Date.now() + policy.reviewTimeoutMs;
+    if (decision === 'accept') await captureSoftGoods();
+  }
+  await save();
+
+  while (!order.isFinal) {
+    const inReview = order.settledState === 'authorized_minus_avs' && !order.review;
+    const reauthAt = reauthFailed ? null : order.reauthorizeAtMs();
+    const closeAt = order.unshippedUnits().length === 0 && order.captures.length > 0 ? lastCaptureMs + policy.refundWindowMs : null;
+    const wakeAt = Math.min(...[inReview ? reviewDeadlineMs : Infinity, reauthAt ?? Infinity, closeAt ?? Infinity]);
+    const timeout = wakeAt === Infinity ? undefined : Math.max(0, wakeAt - Date.now());
+    const woken = timeout === undefined
+      ? (await wf.condition(() => queue.length > 0), true)
+      : await wf.condition(() => queue.length > 0, timeout);
+    if (woken && queue.length > 0) {
+      const cmd = queue.shift()!;
+      outcomes.set(cmd.id, await run(cmd));
+      await save();
+      continue;
+    }
+    if (inReview && Date.now() >= reviewDeadlineMs) {
+      order.reviewed('timeout');
+      await voidActive('review_timeout', 'No review decision before the deadline');
+    } else if (reauthAt !== null && Date.now() >= reauthAt) {
+      await reauthorize();
+    } else if (closeAt !== null && Date.now() >= closeAt) {
+      break;
+    }
+    await save();
+  }
+  await save();
+  return order.view();
+}
+
+function isUnavailable(err: unknown): boolean {
+  if (!(err instanceof wf.ActivityFailure)) return false;
+  const cause = err.cause;
+  return cause instanceof wf.TimeoutFailure ||
+    (cause instanceof wf.ApplicationFailure && cause.type !== 'ProcessorRejected');
+}
+
+interface Rejection { rejected: true; code: string; message: string }
+function rejection(err: unknown): Rejection {
+  if (err instanceof wf.ActivityFailure && err.cause instanceof wf.ApplicationFailure && err.cause.type === 'ProcessorRejected') {
+    return { rejected: true, code: String(err.cause.details?.[0] ?? 'processor_rejected'), message: err.cause.message };
+  }
+  throw err;
+}
+function isRejection(x: unknown): x is Rejection {
+  return typeof x === 'object' && x !== null && (x as Rejection).rejected === true;
+}
+function describe(x: Rejection | typeof UNREACHABLE): string {
+  return x === UNREACHABLE ? 'the processor was unreachable until the deadline' : `${x.code}: ${x.message}`;
+}
+function sum(parts: Array<{ amountMinor: number }>): number {
+  return parts.reduce((s, p) => s + p.amountMinor, 0);
+}

@@ -1,0 +1,39 @@
+// Submits every capture not yet in a settlement batch to the processor, in batches of at most
+// MAX_CAPTURES_PER_BATCH. Started by a Temporal Schedule (daily by default; see workers/schedules.ts).
+// Each capture ends up in exactly one batch: the processor refuses a capture twice, and the batch's
+// idempotency key is derived from this run, so a retried submission returns the same batch.
+import * as wf from '@temporalio/workflow';
+import type { SettlementBatchActivities } from '../activities/settlementBatches';
+
+export const MAX_CAPTURES_PER_BATCH = 1000;
+/** Batches per run; the rest waits for the next run (and keeps the history small). */
+export const MAX_BATCHES_PER_RUN = 100;
+
+export interface SettlementBatchInput { capturesPerBatch?: number }
+export interface SettlementBatchResult { batches: Array<{ id: string; captureCount: number; totals: Record<string, number> }> }
+
+export const settlementScheduleId = 'settlement-batches';
+
+const processor = wf.proxyActivities<SettlementBatchActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: Infinity,
+    nonRetryableErrorTypes: ['ProcessorRejected'] },
+});
+const books = wf.proxyActivities<SettlementBatchActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity },
+});
+
+export async function settlementBatchWorkflow(input: SettlementBatchInput = {}): Promise<SettlementBatchResult> {
+  const size = Math.min(Math.max(1, input.capturesPerBatch ?? MAX_CAPTURES_PER_BATCH), MAX_CAPTURES_PER_BATCH);
+  const { workflowId, runId } = wf.workflowInfo();
+  const result: SettlementBatchResult = { batches: [] };
+  for (let n = 0; n < MAX_BATCHES_PER_RUN; n++) {
+    const captureIds = await books.unbatchedCaptures(size);
+    if (captureIds.length === 0) break;
+    const batch = await processor.submitBatch(captureIds, `${workflowId}:${runId}:batch:${n}`);
+    await books.recordBatch({ batch, workflowId });
+    result.batches.push({ id: batch.id, captureCount: batch.captureIds.length, totals: batch.totals });
+  }
+  return result;
+}
