@@ -1,19 +1,24 @@
 // The express app: /v1 routes, authentication, body limits and the error shape. No listening here, so tests
 // and the launcher can mount it on any port.
 import express from 'express';
+import type { Client } from '@temporalio/client';
 import type { Db } from '../ledger/db';
 import { authenticate } from './auth';
 import { ApiError, errorHandler, notFoundRoute } from './errors';
 import { openApiDocument } from './openapi';
 import { healthRoutes } from './routes/health';
+import { orderRoutes, type OrderTiming } from './routes/orders';
 import { principalRoutes } from './routes/principals';
+import { problemRoutes } from './routes/problems';
 
 /** Largest request body accepted, in bytes (413 body_too_large past it). */
 export const MAX_BODY_BYTES = 64 * 1024;
 
 export interface AppDeps {
   db: Db;
-  temporalPing: () => Promise<void>;
+  temporal: Client;
+  taskQueue: string;
+  timing: OrderTiming;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -31,10 +36,12 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
   v1.use(express.json({ limit: MAX_BODY_BYTES, strict: true }));
-  v1.use(healthRoutes(deps));
+  v1.use(healthRoutes({ db: deps.db, temporalPing: async () => { await deps.temporal.workflowService.getSystemInfo({}); } }));
   v1.get('/openapi.json', (_req, res) => { res.json(openApiDocument); });
   v1.use(authenticate(deps.db));
   v1.use(principalRoutes(deps.db));
+  v1.use(orderRoutes(deps));
+  v1.use(problemRoutes(deps.db));
 
   app.use('/v1', v1);
   app.use(notFoundRoute);

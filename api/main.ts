@@ -1,5 +1,5 @@
 // API process: the express app on PORT, with PostgreSQL and a Temporal client; stops cleanly on SIGTERM/SIGINT.
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { createDb, migrate } from '../ledger/db';
 import { createApp } from './app';
@@ -11,8 +11,9 @@ async function main(): Promise<void> {
   await migrate(db);
   const connection = await Connection.connect({ address: config.temporalAddress });
   const app = createApp({
-    db,
-    temporalPing: async () => { await connection.workflowService.getSystemInfo({}); },
+    db, temporal: new Client({ connection, namespace: config.temporalNamespace }), taskQueue: config.taskQueue,
+    timing: { processorDeadlineMs: config.processorDeadlineMs, processorMaxBackoffMs: config.processorMaxBackoffMs,
+      reauthLeadMs: config.reauthLeadMs, refundWindowMs: config.refundWindowMs },
   });
   const server = app.listen(config.apiPort, config.bindHost, () => {
     console.log(`API listening on http://${config.bindHost}:${config.apiPort}/v1`);

@@ -22,11 +22,13 @@ export function newPrincipalId(kind: PrincipalKind): string {
   return `${PREFIX[kind]}_${token(12).replace(/[-_]/g, 'x')}`;
 }
 
-export async function createPrincipal(db: Db, kind: PrincipalKind, name: string, id = newPrincipalId(kind)):
-  Promise<{ principal: Principal; apiKey: string }> {
+/** Makes the principal and its first key; a merchant also gets its settings row (columns of `merchants`). */
+export async function createPrincipal(db: Db, kind: PrincipalKind, name: string,
+  merchantColumns: Record<string, unknown> = {}): Promise<{ principal: Principal; apiKey: string }> {
+  const id = newPrincipalId(kind);
   return db.transaction(async (trx) => {
     await trx('principals').insert({ id, kind, name });
-    if (kind === 'merchant') await trx('merchants').insert({ id, name });
+    if (kind === 'merchant') await trx('merchants').insert({ id, name, ...merchantColumns });
     const apiKey = await issueKey(trx, id);
     return { principal: { id, kind, name }, apiKey };
   });

@@ -1,15 +1,427 @@
-// The processor simulator: a real HTTP service with its own state, modelled on card processor APIs.
-// The platform gives it its process and health endpoint; the card order issue fills in the processor API.
-import express from 'express';
-import type { Db } from '../../ledger/db';
+// The processor simulator: a real HTTP service with its state in PostgreSQL (schema processor_sim), modelled on
+// card processor APIs. Two listeners:
+//
+// public API, JSON, base /v1 (every POST needs an Idempotency-Key):
+//   POST /v1/tokens                              {cardNumber, expMonth, expYear, cvc?}      201 card token
+//   POST /v1/authorizations                      {token, amountMinor, currency, postalCode, reference}
+//                                                201 authorization (declines are 201 with status 'declined';
+//                                                an unknown token is declined invalid_token, AVS U)
+//   POST /v1/authorizations/:id/captures         {amountMinor}   201 capture; 409 over_capture,
+//                                                authorization_expired, authorization_voided, authorization_declined
+//   POST /v1/authorizations/:id/void             {}              200 {authorizationId, releasedMinor}; 409 already_voided
+//   POST /v1/authorizations/:id/reauthorize      {amountMinor}   201 a new authorization on the same card; 409 authorization_voided
+//   POST /v1/captures/:id/refunds                {amountMinor}   201 refund; 409 over_refund
+//   POST /v1/settlement-batches                  {captureIds}    201 batch; 409 capture_already_settled; 404 unknown capture
+//   POST /v1/payouts                             {destination, amountMinor, currency}   201 payout
+//   GET  /v1/transactions/:id                    any object by id (its `object` field names the kind) or 404
+//   GET  /health
+// Errors are { error: { code, message } }: 4xx for refusals, 5xx only for faults. An Idempotency-Key repeated
+// with the same request returns the first response (Idempotent-Replayed: true) without a second effect; with a
+// different request, 422 idempotency_key_reused. The key, the effect and the response commit in one transaction.
+//
+// admin API (its own port, loopback, no auth), so "down" can close the public listener while admin stays up:
+//   GET|PUT /admin/faults   POST /admin/reset-faults   GET|PUT /admin/config   GET /admin/stats[?scope=database]
+//   GET /admin/authorizations?reference=X   GET /admin/captures?authorizationId=X   GET /health
+import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import { createDb, type Db } from '../../ledger/db';
+import { Faults, faultSettingsSchema, FaultSettingsError, OPERATIONS, type Operation } from './faults';
+import { migrateSimulator } from './migrations';
+import * as p from './processor';
+import { SimError, type EffectName, type Outcome } from './processor';
 
-export function createSimulatorApp(deps: { db: Db }): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.get('/health', async (_req, res) => {
-    await deps.db.raw('SELECT 1');
-    res.json({ status: 'ok', service: 'processor-simulator' });
+export { AVS_BY_POSTAL_CODE, TEST_CARDS } from './cards';
+
+/** Largest request body accepted, in bytes (413 body_too_large past it). */
+export const MAX_BODY_BYTES = 256 * 1024;
+/** Captures per settlement batch. */
+export const MAX_BATCH_CAPTURES = 1000;
+export const IDEMPOTENCY_KEY_MAX_LENGTH = 255;
+/** Authorizations can be captured for this long unless configured otherwise (7 days). */
+export const DEFAULT_AUTH_VALIDITY_SECONDS = 7 * 24 * 3600;
+export const MAX_AUTH_VALIDITY_SECONDS = 366 * 24 * 3600;
+
+export interface SimulatorOptions {
+  databaseUrl: string;
+  /** Public API port (0: any free port). */
+  port: number;
+  /** Admin API port; default port + 1 (any free port when port is 0). */
+  adminPort?: number;
+  /** Interface of the public API; default 127.0.0.1. */
+  host?: string;
+  /** Interface of the admin API; default 127.0.0.1 (loopback only: it has no authentication). */
+  adminHost?: string;
+  authValiditySeconds?: number;
+}
+
+export interface RunningSimulator {
+  url: string;
+  adminUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface SimulatorConfig {
+  authValiditySeconds: number;
+}
+
+export type SimulatorStats = Record<EffectName, number> & {
+  /** 'process': effects this process applied since it started; 'database': rows in the simulator's schema. */
+  scope: 'process' | 'database';
+  since: string;
+  /** HTTP calls received per operation by this process since it started (including faulted ones). */
+  requests: Record<Operation, number>;
+};
+
+// ---- request validation ----
+
+const amountMinor = z.number().int().min(1);
+const currency = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code (3 capital letters)');
+const objectId = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be an id');
+
+const tokenBody = z.strictObject({
+  cardNumber: z.string().min(1).max(32),
+  expMonth: z.number().int().min(1).max(12),
+  expYear: z.number().int().min(2000).max(2100),
+  cvc: z.string().regex(/^\d{3,4}$/).optional(),
+});
+const authorizeBody = z.strictObject({
+  token: z.string().min(1).max(100),
+  amountMinor,
+  currency,
+  postalCode: z.string().min(1).max(20),
+  reference: z.string().min(1).max(255),
+});
+const amountBody = z.strictObject({ amountMinor });
+const voidBody = z.strictObject({});
+const batchBody = z.strictObject({ captureIds: z.array(objectId).min(1).max(MAX_BATCH_CAPTURES) });
+const payoutBody = z.strictObject({ destination: z.string().min(1).max(200), amountMinor, currency });
+const configBody = z.strictObject({ authValiditySeconds: z.number().int().min(1).max(MAX_AUTH_VALIDITY_SECONDS) });
+
+function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (issue.code === 'unrecognized_keys') {
+    throw new SimError(400, 'unknown_parameter', `Unknown parameter: ${[...issue.path, issue.keys[0]].join('.')}`);
+  }
+  const path = issue.path.join('.');
+  const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k as PropertyKey], body);
+  throw new SimError(400, value === undefined ? 'parameter_missing' : 'parameter_invalid', path ? `${path}: ${issue.message}` : issue.message);
+}
+
+function pathId(req: Request, name: string): string {
+  const v = req.params[name];
+  if (typeof v !== 'string' || !/^[A-Za-z0-9_-]{1,100}$/.test(v)) throw new SimError(400, 'parameter_invalid', `Invalid ${name}`);
+  return v;
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+// ---- responses ----
+
+declare module 'express-serve-static-core' {
+  interface Locals {
+    /** lost_response fault: the effect is committed, then the connection is dropped instead of answering. */
+    loseResponse?: boolean;
+  }
+}
+
+function reply(res: Response, status: number, body: unknown): void {
+  if (res.locals.loseResponse) {
+    res.req.socket.destroy();
+    return;
+  }
+  res.status(status).json(body);
+}
+
+const errorBody = (code: string, message: string) => ({ error: { code, message } });
+
+function toSimError(err: unknown): SimError {
+  if (err instanceof SimError) return err;
+  if (err instanceof FaultSettingsError) return new SimError(400, 'parameter_invalid', err.message);
+  const e = err as { type?: string };
+  if (e.type === 'entity.too.large') return new SimError(413, 'body_too_large', `The request body exceeds ${MAX_BODY_BYTES} bytes`);
+  if (e.type === 'entity.parse.failed') return new SimError(400, 'invalid_json', 'The request body is not valid JSON');
+  if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported') return new SimError(415, 'unsupported_encoding', 'Unsupported encoding');
+  return new SimError(500, 'internal_error', 'An internal error occurred');
+}
+
+const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
+  const e = toSimError(err);
+  if (e.code === 'internal_error') console.error(`processor simulator: ${req.method} ${req.originalUrl} failed:`, err);
+  if (res.headersSent) return;
+  reply(res, e.status, errorBody(e.code, e.message));
+};
+
+const jsonOnly: RequestHandler = (req, _res, next) => {
+  const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
+  if (hasBody && !req.is('application/json')) throw new SimError(415, 'unsupported_media_type', 'Send request bodies as application/json');
+  next();
+};
+
+// ---- the service ----
+
+class Simulator {
+  readonly faults = new Faults();
+  readonly config: SimulatorConfig;
+  readonly since = new Date().toISOString();
+  private readonly effects = Object.fromEntries(
+    (['tokens', 'authorizations', 'approvedAuthorizations', 'captures', 'voids', 'refunds', 'reauthorizations', 'batches', 'payouts'] as const)
+      .map((k) => [k, 0])) as Record<EffectName, number>;
+  private readonly requests = Object.fromEntries(OPERATIONS.map((op) => [op, 0])) as Record<Operation, number>;
+
+  constructor(readonly db: Db, authValiditySeconds: number) {
+    this.config = { authValiditySeconds };
+  }
+
+  async stats(scope: 'process' | 'database'): Promise<SimulatorStats> {
+    const counts = scope === 'database' ? await p.databaseStats(this.db) : { ...this.effects };
+    return { scope, since: this.since, ...counts, requests: { ...this.requests } };
+  }
+
+  /** Counts the call as received. */
+  received(op: Operation): RequestHandler {
+    return (_req, _res, next) => {
+      this.requests[op] += 1;
+      next();
+    };
+  }
+
+  /**
+   * Applies the current fault to the call, before any effect. Runs after the body is read, so a slow call
+   * whose client has given up still takes effect, as it would at a real processor.
+   */
+  fault(op: Operation): RequestHandler {
+    return async (_req, res, next) => {
+      const action = this.faults.decide(op);
+      if (action.kind === 'unavailable') {
+        res.status(503).json(errorBody('processor_unavailable', 'The processor is unavailable; retry with the same Idempotency-Key'));
+        return;
+      }
+      if (action.kind === 'delay') await new Promise((r) => setTimeout(r, action.ms));
+      if (action.kind === 'lose_response') res.locals.loseResponse = true;
+      next();
+    };
+  }
+
+  /**
+   * One mutating call: claims the Idempotency-Key, applies the effect and stores the response in one short
+   * transaction. A concurrent request with the same key waits on the key's unique index until the first
+   * commits, then replays its response; if the first rolls back (a fault), the second runs instead.
+   */
+  async mutate<S extends z.ZodType>(req: Request, res: Response, op: Operation, schema: S,
+    run: (trx: Knex.Transaction, body: z.infer<S>) => Promise<Outcome>): Promise<void> {
+    const key = req.get('idempotency-key');
+    if (key === undefined) throw new SimError(400, 'idempotency_key_missing', 'Send an Idempotency-Key header with every POST');
+    if (key.length < 1 || key.length > IDEMPOTENCY_KEY_MAX_LENGTH || !/^[\x21-\x7e]+$/.test(key)) {
+      throw new SimError(400, 'idempotency_key_invalid', `Idempotency-Key must be 1 to ${IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters`);
+    }
+    const raw: unknown = req.body ?? {};
+    const body = parse(schema, raw);
+    const requestSha256 = createHash('sha256').update(`${req.method} ${req.baseUrl}${req.path}\n${canonical(raw)}`).digest();
+    const T = 'processor_sim.idempotency_keys';
+
+    const result = await this.db.transaction(async (trx) => {
+      const claimed = await trx(T).insert({ key, operation: op, request_sha256: requestSha256 })
+        .onConflict('key').ignore().returning('key');
+      if (claimed.length === 0) {
+        const stored = await trx(T).where({ key }).first();
+        if (!stored.request_sha256.equals(requestSha256)) {
+          throw new SimError(422, 'idempotency_key_reused',
+            'This Idempotency-Key was used with a different request; use a new key for a new request');
+        }
+        return { status: stored.response_status as number, body: stored.response_body as unknown, effects: [] as EffectName[], replayed: true };
+      }
+      let out: Outcome;
+      try {
+        out = await run(trx, body);
+      } catch (err) {
+        // refusals are checked before any write, so the transaction holds only the key: store the refusal too
+        if (!(err instanceof SimError) || err.status >= 500) throw err;
+        out = { status: err.status, body: errorBody(err.code, err.message), effects: [] };
+      }
+      await trx(T).where({ key }).update({ response_status: out.status, response_body: JSON.stringify(out.body) });
+      return { ...out, replayed: false };
+    });
+
+    for (const e of result.effects) this.effects[e] += 1;
+    if (result.replayed) res.set('Idempotent-Replayed', 'true');
+    reply(res, result.status, result.body);
+  }
+
+  publicApp(): express.Express {
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('etag', false);
+    app.set('query parser', 'simple');
+    app.get('/health', async (_req, res) => {
+      await this.db.raw('SELECT 1');
+      const f = this.faults.current;
+      if (f.mode === 'down' && f.operations === null) {
+        res.status(503).json({ status: 'down', service: 'processor-simulator' });
+        return;
+      }
+      res.json({ status: 'ok', service: 'processor-simulator' });
+    });
+
+    const v1 = express.Router();
+    const json = [jsonOnly, express.json({ limit: MAX_BODY_BYTES, strict: true })];
+    const post = (path: string, op: Operation, handler: RequestHandler) =>
+      v1.post(path, this.received(op), ...json, this.fault(op), handler);
+    const validity = () => this.config.authValiditySeconds;
+
+    post('/tokens', 'tokenize', (req, res) => this.mutate(req, res, 'tokenize', tokenBody, (trx, b) => p.tokenize(trx, b)));
+    post('/authorizations', 'authorize', (req, res) =>
+      this.mutate(req, res, 'authorize', authorizeBody, (trx, b) => p.authorize(trx, b, validity())));
+    post('/authorizations/:id/captures', 'capture', (req, res) =>
+      this.mutate(req, res, 'capture', amountBody, (trx, b) => p.capture(trx, pathId(req, 'id'), b.amountMinor)));
+    post('/authorizations/:id/void', 'void', (req, res) =>
+      this.mutate(req, res, 'void', voidBody, (trx) => p.voidAuthorization(trx, pathId(req, 'id'))));
+    post('/authorizations/:id/reauthorize', 'reauthorize', (req, res) =>
+      this.mutate(req, res, 'reauthorize', amountBody, (trx, b) => p.reauthorize(trx, pathId(req, 'id'), b.amountMinor, validity())));
+    post('/captures/:id/refunds', 'refund', (req, res) =>
+      this.mutate(req, res, 'refund', amountBody, (trx, b) => p.refund(trx, pathId(req, 'id'), b.amountMinor)));
+    post('/settlement-batches', 'settle', (req, res) =>
+      this.mutate(req, res, 'settle', batchBody, (trx, b) => {
+        if (new Set(b.captureIds).size !== b.captureIds.length) throw new SimError(400, 'parameter_invalid', 'captureIds: duplicate capture id');
+        return p.settleBatch(trx, b.captureIds);
+      }));
+    post('/payouts', 'payout', (req, res) => this.mutate(req, res, 'payout', payoutBody, (trx, b) => p.payout(trx, b)));
+    v1.get('/transactions/:id', this.received('query'), this.fault('query'), async (req, res) => {
+      const id = pathId(req, 'id');
+      const found = await p.getTransaction(this.db, id);
+      if (!found) throw p.notFound('transaction', id);
+      reply(res, 200, found);
+    });
+
+    app.use('/v1', v1);
+    app.use((req) => { throw new SimError(404, 'route_not_found', `No route ${req.method} ${req.path}`); });
+    app.use(errorHandler);
+    return app;
+  }
+
+  adminApp(setFaults: (apply: () => void) => Promise<void>): express.Express {
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('etag', false);
+    app.set('query parser', 'simple');
+    app.use(jsonOnly, express.json({ limit: 64 * 1024, strict: true }));
+    const query = (req: Request, name: string): string => {
+      const v = req.query[name];
+      if (typeof v !== 'string' || v.length < 1 || v.length > 255) throw new SimError(400, 'parameter_missing', `Query parameter ${name} is required`);
+      return v;
+    };
+
+    app.get('/health', (_req, res) => { res.json({ status: 'ok', service: 'processor-simulator-admin' }); });
+    app.get('/admin/faults', (_req, res) => { res.json(this.faults.current); });
+    app.put('/admin/faults', async (req, res) => {
+      const settings = parse(faultSettingsSchema, req.body ?? {});
+      await setFaults(() => { this.faults.set(settings); });
+      res.json(this.faults.current);
+    });
+    app.post('/admin/reset-faults', async (_req, res) => {
+      await setFaults(() => { this.faults.clear(); });
+      res.json(this.faults.current);
+    });
+    app.get('/admin/config', (_req, res) => { res.json(this.config); });
+    app.put('/admin/config', (req, res) => {
+      const body = parse(configBody, req.body ?? {});
+      this.config.authValiditySeconds = body.authValiditySeconds;
+      res.json(this.config);
+    });
+    app.get('/admin/stats', async (req, res) => {
+      const scope = req.query.scope === undefined ? 'process' : req.query.scope;
+      if (scope !== 'process' && scope !== 'database') throw new SimError(400, 'parameter_invalid', "scope must be 'process' or 'database'");
+      res.json(await this.stats(scope));
+    });
+    app.get('/admin/authorizations', async (req, res) => {
+      res.json({ data: await p.authorizationsByReference(this.db, query(req, 'reference')) });
+    });
+    app.get('/admin/captures', async (req, res) => {
+      res.json({ data: await p.capturesByAuthorization(this.db, query(req, 'authorizationId')) });
+    });
+    app.use((req) => { throw new SimError(404, 'route_not_found', `No route ${req.method} ${req.path}`); });
+    app.use(errorHandler);
+    return app;
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
   });
-  app.use((_req, res) => { res.status(404).json({ error: { code: 'route_not_found' } }); });
-  return app;
+}
+
+function close(server: Server): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  return closed;
+}
+
+const urlHost = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host);
+
+/** Migrates the simulator's schema, then serves the public API on port and the admin API on adminPort. */
+export async function startSimulator(opts: SimulatorOptions): Promise<RunningSimulator> {
+  const host = opts.host ?? '127.0.0.1';
+  const adminHost = opts.adminHost ?? '127.0.0.1';
+  const validity = opts.authValiditySeconds ?? DEFAULT_AUTH_VALIDITY_SECONDS;
+  if (!Number.isInteger(validity) || validity < 1 || validity > MAX_AUTH_VALIDITY_SECONDS) {
+    throw new RangeError(`authValiditySeconds must be an integer from 1 to ${MAX_AUTH_VALIDITY_SECONDS}, got ${validity}`);
+  }
+  const db = createDb(opts.databaseUrl, { applicationName: 'processor-simulator' });
+  const publicServer = createServer();
+  const adminServer = createServer();
+  try {
+    await migrateSimulator(db);
+    const sim = new Simulator(db, validity);
+    publicServer.on('request', sim.publicApp());
+
+    let port = await listen(publicServer, opts.port, host);
+    let stopped = false;
+    // fault changes run one at a time: closing or reopening the public listener is part of the change
+    let changing = Promise.resolve();
+    const setFaults = (apply: () => void): Promise<void> => {
+      const next = changing.then(async () => {
+        apply();
+        if (stopped) return;
+        if (sim.faults.refusing) await close(publicServer);
+        else if (!publicServer.listening) port = await listen(publicServer, port, host);
+      });
+      changing = next.catch(() => {});
+      return next;
+    };
+    adminServer.on('request', sim.adminApp(setFaults));
+    const adminPort = await listen(adminServer, opts.adminPort ?? (opts.port === 0 ? 0 : opts.port + 1), adminHost);
+
+    return {
+      url: `http://${urlHost(host)}:${port}`,
+      adminUrl: `http://${urlHost(adminHost)}:${adminPort}`,
+      async stop() {
+        stopped = true;
+        await changing;
+        await Promise.all([close(publicServer), close(adminServer)]);
+        await db.destroy();
+      },
+    };
+  } catch (err) {
+    await Promise.all([close(publicServer), close(adminServer)]);
+    await db.destroy();
+    throw err;
+  }
 }

@@ -2,7 +2,7 @@
 // idempotency, validation, limits, health and the OpenAPI document.
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { createApp, MAX_BODY_BYTES } from '../../api/app';
 import { errorHandler } from '../../api/errors';
 import { authenticate } from '../../api/auth';
@@ -21,10 +21,13 @@ let operator: string;
 let merchantA: { id: string; key: string };
 let merchantB: { id: string; key: string };
 
+const timing = { processorDeadlineMs: 60_000, processorMaxBackoffMs: 5_000, reauthLeadMs: 60_000, refundWindowMs: 60_000 };
+const appWith = (temporal: Client) => createApp({ db, temporal, taskQueue: 'api-test', timing });
+
 beforeAll(async () => {
   db = testDb();
   connection = await Connection.connect({ address: inject('temporalAddress') });
-  server = await listen(createApp({ db, temporalPing: async () => { await connection.workflowService.getSystemInfo({}); } }));
+  server = await listen(appWith(new Client({ connection })));
   base = `${server.base}/v1`;
   operator = (await createPrincipal(db, 'operator', 'Test operator')).apiKey;
   const a = await createPrincipal(db, 'merchant', 'Merchant A');
@@ -47,7 +50,7 @@ describe('health', () => {
 
   it('is 503 and names Temporal when Temporal does not answer', async () => {
     const dead = await Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 });
-    const s = await listen(createApp({ db, temporalPing: async () => { await dead.workflowService.getSystemInfo({}); } }));
+    const s = await listen(appWith(new Client({ connection: dead })));
     try {
       const r = await call(`${s.base}/v1`, '/health');
       expect(r.status).toBe(503);

@@ -9,6 +9,8 @@ declare module 'vitest' {
     temporalAddress: string;
     workflowBundlePath: string;
     temporalCliPath: string;
+    simulatorUrl: string;
+    simulatorAdminUrl: string;
   }
 }
 
@@ -20,5 +22,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('temporalAddress', stack.temporalAddress);
   project.provide('workflowBundlePath', stack.workflowBundlePath);
   project.provide('temporalCliPath', stack.temporalCliPath);
+  project.provide('simulatorUrl', stack.simulatorUrl);
+  project.provide('simulatorAdminUrl', stack.simulatorAdminUrl);
   return () => stack.stop();
 }

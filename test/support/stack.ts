@@ -9,6 +9,7 @@ import { startPrivateCluster } from '../../scripts/postgres';
 import { freePort } from '../../scripts/ports';
 import { ensureTemporalCli, startTemporalDevServer } from '../../scripts/temporal-cli';
 import { WORKFLOWS_PATH } from '../../workers/options';
+import { startSimulator } from '../../processors/simulator/server';
 
 export interface TestStack {
   dir: string;
@@ -16,6 +17,9 @@ export interface TestStack {
   temporalAddress: string;
   workflowBundlePath: string;
   temporalCliPath: string;
+  /** A processor simulator shared by the run: tests that set faults start their own instead. */
+  simulatorUrl: string;
+  simulatorAdminUrl: string;
   stop(): Promise<void>;
 }
 
@@ -45,13 +49,16 @@ export async function startTestStack(log: (msg: string) => void): Promise<TestSt
   const db = createDb(cluster.url);
   await migrate(db);
   await db.destroy();
+  const simulator = await startSimulator({ databaseUrl: cluster.url, port: 0 });
   const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
   const workflowBundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(workflowBundlePath, code);
 
   return {
     dir, databaseUrl: cluster.url, temporalAddress: temporal.address, workflowBundlePath, temporalCliPath: cli,
+    simulatorUrl: simulator.url, simulatorAdminUrl: simulator.adminUrl,
     async stop() {
+      await simulator.stop();
       await temporal.stop();
       cluster.stop();
       rmSync(dir, { recursive: true, force: true });

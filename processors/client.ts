@@ -1,0 +1,110 @@
+// The processor interface the broker's activities use. The simulator (processors/simulator) and real
+// processors plug in behind it; processors/http-client.ts speaks the simulator's HTTP API.
+// Amounts are integer minor units. Every mutating call carries an idempotency key: repeating a call with the
+// same key returns the first result and has no second effect.
+
+export type AvsCode = 'Y' | 'A' | 'Z' | 'N' | 'U' | 'S' | 'R';
+
+export interface CardInput {
+  cardNumber: string;
+  expMonth: number;
+  expYear: number;
+  cvc?: string;
+}
+
+export interface CardToken {
+  token: string;
+  last4: string;
+  brand: string;
+}
+
+export interface AuthorizeRequest {
+  token: string;
+  amountMinor: number;
+  currency: string;
+  /** Billing postal code, checked by AVS. */
+  postalCode: string;
+  /** The broker's reference (e.g. the order's workflow id), kept on the processor's record. */
+  reference: string;
+}
+
+export interface Authorization {
+  id: string;
+  status: 'approved' | 'declined';
+  /** Set when declined: card_declined, insufficient_funds, expired_card, invalid_token, ... */
+  declineCode?: string;
+  avsCode: AvsCode;
+  amountMinor: number;
+  currency: string;
+  /** ISO timestamp after which the authorization can no longer be captured (approved only). */
+  expiresAt?: string;
+  reference: string;
+}
+
+export interface Capture {
+  id: string;
+  authorizationId: string;
+  amountMinor: number;
+  currency: string;
+}
+
+export interface VoidResult {
+  authorizationId: string;
+  /** Uncaptured amount released by the void. */
+  releasedMinor: number;
+}
+
+export interface Refund {
+  id: string;
+  captureId: string;
+  amountMinor: number;
+  currency: string;
+}
+
+export interface SettlementBatch {
+  id: string;
+  captureIds: string[];
+  /** Total captured per currency in the batch. */
+  totals: Record<string, number>;
+}
+
+export interface Payout {
+  id: string;
+  destination: string;
+  amountMinor: number;
+  currency: string;
+}
+
+export interface ProcessorClient {
+  tokenize(card: CardInput, idempotencyKey: string): Promise<CardToken>;
+  authorize(req: AuthorizeRequest, idempotencyKey: string): Promise<Authorization>;
+  /** Partial and multiple captures, up to the authorized amount, before expiry. */
+  capture(authorizationId: string, amountMinor: number, idempotencyKey: string): Promise<Capture>;
+  /** Releases the uncaptured remainder of an authorization. */
+  void(authorizationId: string, idempotencyKey: string): Promise<VoidResult>;
+  /** Partial refunds, up to the captured amount less earlier refunds. */
+  refund(captureId: string, amountMinor: number, idempotencyKey: string): Promise<Refund>;
+  /** A new authorization for amountMinor on the same card (the old one is left as it is). */
+  reauthorize(authorizationId: string, amountMinor: number, idempotencyKey: string): Promise<Authorization>;
+  /** Submits captures for settlement; a capture can be in one batch only. */
+  settleBatch(captureIds: string[], idempotencyKey: string): Promise<SettlementBatch>;
+  payout(destination: string, amountMinor: number, currency: string, idempotencyKey: string): Promise<Payout>;
+  /** Any transaction by id (authorization, capture, refund, batch, payout), or undefined. */
+  getTransaction(id: string): Promise<Record<string, unknown> | undefined>;
+}
+
+/** The processor could not be reached or failed (network error, timeout, 5xx): retry with the same key. */
+export class ProcessorUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProcessorUnavailableError';
+  }
+}
+
+/** The processor refused the request for a business reason (4xx): retrying will not help. */
+export class ProcessorRejectedError extends Error {
+  constructor(readonly code: string, message: string, readonly status: number) {
+    super(message);
+    this.name = 'ProcessorRejectedError';
+  }
+}

@@ -1,0 +1,240 @@
+// ProcessorClient over the processor simulator's HTTP API (processors/simulator/server.ts), and SimulatorAdmin
+// over its admin API for tests and benchmarks.
+// Failure mapping: no answer (network error, connection refused, connection closed without a response,
+// timeout), a 5xx or an unreadable success → ProcessorUnavailableError (retry with the same idempotency key);
+// a 4xx → ProcessorRejectedError(code, message, status). A decline is not an error: it is an Authorization
+// with status 'declined' (an unknown token is declined 'invalid_token').
+import {
+  ProcessorRejectedError, ProcessorUnavailableError,
+  type Authorization, type AuthorizeRequest, type AvsCode, type CardInput, type CardToken, type Capture, type Payout,
+  type ProcessorClient, type Refund, type SettlementBatch, type VoidResult,
+} from './client';
+import type { FaultSettings, FaultState } from './simulator/faults';
+import type { SimulatorConfig, SimulatorStats } from './simulator/server';
+
+export const DEFAULT_PROCESSOR_TIMEOUT_MS = 10_000;
+
+type Json = Record<string, unknown>;
+
+export interface HttpProcessorClientOptions {
+  /** The processor's base URL without /v1, e.g. http://127.0.0.1:3100. */
+  baseUrl: string;
+  /** Per call, including reading the response; default 10 s. */
+  timeoutMs?: number;
+}
+
+function describe(err: unknown): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'timed out';
+  return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
+}
+
+export class HttpProcessorClient implements ProcessorClient {
+  private readonly baseUrl: string;
+  private readonly timeoutMs: number;
+
+  constructor(opts: HttpProcessorClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_PROCESSOR_TIMEOUT_MS;
+  }
+
+  async tokenize(card: CardInput, idempotencyKey: string): Promise<CardToken> {
+    const b = await this.post('/tokens', card, idempotencyKey);
+    return { token: str(b, 'token'), last4: str(b, 'last4'), brand: str(b, 'brand') };
+  }
+
+  async authorize(req: AuthorizeRequest, idempotencyKey: string): Promise<Authorization> {
+    const { token, amountMinor, currency, postalCode, reference } = req;
+    return toAuthorization(await this.post('/authorizations', { token, amountMinor, currency, postalCode, reference }, idempotencyKey));
+  }
+
+  async capture(authorizationId: string, amountMinor: number, idempotencyKey: string): Promise<Capture> {
+    const b = await this.post(`/authorizations/${enc(authorizationId)}/captures`, { amountMinor }, idempotencyKey);
+    return { id: str(b, 'id'), authorizationId: str(b, 'authorizationId'), amountMinor: int(b, 'amountMinor'), currency: str(b, 'currency') };
+  }
+
+  async void(authorizationId: string, idempotencyKey: string): Promise<VoidResult> {
+    const b = await this.post(`/authorizations/${enc(authorizationId)}/void`, {}, idempotencyKey);
+    return { authorizationId: str(b, 'authorizationId'), releasedMinor: int(b, 'releasedMinor') };
+  }
+
+  async refund(captureId: string, amountMinor: number, idempotencyKey: string): Promise<Refund> {
+    const b = await this.post(`/captures/${enc(captureId)}/refunds`, { amountMinor }, idempotencyKey);
+    return { id: str(b, 'id'), captureId: str(b, 'captureId'), amountMinor: int(b, 'amountMinor'), currency: str(b, 'currency') };
+  }
+
+  async reauthorize(authorizationId: string, amountMinor: number, idempotencyKey: string): Promise<Authorization> {
+    return toAuthorization(await this.post(`/authorizations/${enc(authorizationId)}/reauthorize`, { amountMinor }, idempotencyKey));
+  }
+
+  async settleBatch(captureIds: string[], idempotencyKey: string): Promise<SettlementBatch> {
+    const b = await this.post('/settlement-batches', { captureIds }, idempotencyKey);
+    if (!Array.isArray(b.captureIds) || !b.totals || typeof b.totals !== 'object') throw malformed('captureIds/totals');
+    return { id: str(b, 'id'), captureIds: b.captureIds as string[], totals: b.totals as Record<string, number> };
+  }
+
+  async payout(destination: string, amountMinor: number, currency: string, idempotencyKey: string): Promise<Payout> {
+    const b = await this.post('/payouts', { destination, amountMinor, currency }, idempotencyKey);
+    return { id: str(b, 'id'), destination: str(b, 'destination'), amountMinor: int(b, 'amountMinor'), currency: str(b, 'currency') };
+  }
+
+  async getTransaction(id: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      return await this.call('GET', `/transactions/${enc(id)}`);
+    } catch (err) {
+      if (err instanceof ProcessorRejectedError && err.status === 404 && err.code === 'resource_missing') return undefined;
+      throw err;
+    }
+  }
+
+  private post(path: string, body: unknown, idempotencyKey: string): Promise<Json> {
+    return this.call('POST', path, body, idempotencyKey);
+  }
+
+  private async call(method: 'GET' | 'POST', path: string, body?: unknown, idempotencyKey?: string): Promise<Json> {
+    const what = `processor ${method} /v1${path}`;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
+    let status: number;
+    let text: string;
+    try {
+      const res = await fetch(`${this.baseUrl}/v1${path}`, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      status = res.status;
+      text = await res.text();
+    } catch (err) {
+      throw new ProcessorUnavailableError(`${what}: no response (${describe(err)})`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (status >= 500) {
+      const e = errorOf(parsed);
+      throw new ProcessorUnavailableError(`${what}: ${status}${e ? ` ${e.code}: ${e.message}` : ''}`);
+    }
+    if (status >= 400) {
+      const e = errorOf(parsed) ?? { code: `http_${status}`, message: text.slice(0, 200) || `HTTP ${status}` };
+      throw new ProcessorRejectedError(e.code, `${what}: ${e.message}`, status);
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      // the call may have taken effect: retrying with the same key returns its result
+      throw new ProcessorUnavailableError(`${what}: ${status} with an unreadable body`);
+    }
+    return parsed as Json;
+  }
+}
+
+const enc = encodeURIComponent;
+
+function errorOf(body: unknown): { code: string; message: string } | undefined {
+  const e = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  if (!e || typeof e.code !== 'string') return undefined;
+  return { code: e.code, message: typeof e.message === 'string' ? e.message : e.code };
+}
+
+const malformed = (field: string) => new ProcessorUnavailableError(`processor response lacks a valid '${field}'`);
+
+function str(b: Json, field: string): string {
+  const v = b[field];
+  if (typeof v !== 'string') throw malformed(field);
+  return v;
+}
+
+function int(b: Json, field: string): number {
+  const v = b[field];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw malformed(field);
+  return v;
+}
+
+function toAuthorization(b: Json): Authorization {
+  const status = str(b, 'status');
+  if (status !== 'approved' && status !== 'declined') throw malformed('status');
+  const a: Authorization = {
+    id: str(b, 'id'), status, avsCode: str(b, 'avsCode') as AvsCode, amountMinor: int(b, 'amountMinor'),
+    currency: str(b, 'currency'), reference: str(b, 'reference'),
+  };
+  if (typeof b.declineCode === 'string') a.declineCode = b.declineCode;
+  if (typeof b.expiresAt === 'string') a.expiresAt = b.expiresAt;
+  return a;
+}
+
+// ---- the simulator's admin API ----
+
+/** An authorization as the simulator keeps it (the contract's fields and its capture/void state). */
+export interface SimulatorAuthorization extends Authorization {
+  object: 'authorization';
+  capturedMinor: number;
+  voided: boolean;
+  releasedMinor?: number;
+  reauthorizedFrom?: string;
+  createdAt: string;
+}
+
+export interface SimulatorCapture extends Capture {
+  object: 'capture';
+  refundedMinor: number;
+  batchId?: string;
+  createdAt: string;
+}
+
+export type { FaultSettings, FaultState, SimulatorConfig, SimulatorStats };
+
+/** The simulator's admin API (fault controls, configuration, counts), for tests and benchmarks. */
+export class SimulatorAdmin {
+  private readonly adminUrl: string;
+
+  constructor(opts: { adminUrl: string }) {
+    this.adminUrl = opts.adminUrl.replace(/\/+$/, '');
+  }
+
+  /** Replaces the fault settings; resolves once they are in force (a 'refuse' listener is closed). */
+  setFaults(settings: FaultSettings): Promise<FaultState> {
+    return this.call('PUT', '/admin/faults', settings);
+  }
+
+  faults(): Promise<FaultState> {
+    return this.call('GET', '/admin/faults');
+  }
+
+  clearFaults(): Promise<FaultState> {
+    return this.call('POST', '/admin/reset-faults');
+  }
+
+  setConfig(config: SimulatorConfig): Promise<SimulatorConfig> {
+    return this.call('PUT', '/admin/config', config);
+  }
+
+  config(): Promise<SimulatorConfig> {
+    return this.call('GET', '/admin/config');
+  }
+
+  /** Effects applied by this simulator process since it started ('database': rows over every process). */
+  stats(scope: 'process' | 'database' = 'process'): Promise<SimulatorStats> {
+    return this.call('GET', `/admin/stats?scope=${scope}`);
+  }
+
+  async authorizationsByReference(reference: string): Promise<SimulatorAuthorization[]> {
+    return (await this.call<{ data: SimulatorAuthorization[] }>('GET', `/admin/authorizations?reference=${enc(reference)}`)).data;
+  }
+
+  async capturesByAuthorization(authorizationId: string): Promise<SimulatorCapture[]> {
+    return (await this.call<{ data: SimulatorCapture[] }>('GET', `/admin/captures?authorizationId=${enc(authorizationId)}`)).data;
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(this.adminUrl + path, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(DEFAULT_PROCESSOR_TIMEOUT_MS),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`simulator admin ${method} ${path}: ${res.status} ${text}`);
+    return JSON.parse(text) as T;
+  }
+}

@@ -1,0 +1,71 @@
+// The simulator's card rules: Luhn and expiry checks at tokenization, brand by number prefix, the
+// deterministic test cards that decide authorizations, and AVS codes by billing postal code.
+//
+// Test cards (any future expiry, any CVC):
+//   4242424242424242  visa        approved
+//   4000000000000002  visa        declined  card_declined
+//   4000000000009995  visa        declined  insufficient_funds
+//   4000000000000069  visa        declined  expired_card (at authorization; it tokenizes fine)
+//   5555555555554444  mastercard  approved
+// Any other number that passes the Luhn check is approved. A card whose real expiry date has passed is
+// refused at tokenization (400 invalid_card) and declined expired_card at authorization.
+//
+// AVS by billing postal code:
+//   00000 → N (no match)     11111 → A (address only)   22222 → Z (postal code only)
+//   33333 → U (unavailable)  44444 → S (not supported)  55555 → R (retry)   anything else → Y (full match)
+// An authorization on an unknown token is declined invalid_token with AVS U.
+import type { AvsCode } from '../client';
+
+export interface TestCard {
+  brand: string;
+  /** undefined approves; otherwise the decline code every authorization on this card gets. */
+  declineCode?: string;
+}
+
+export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
+  '4242424242424242': { brand: 'visa' },
+  '4000000000000002': { brand: 'visa', declineCode: 'card_declined' },
+  '4000000000009995': { brand: 'visa', declineCode: 'insufficient_funds' },
+  '4000000000000069': { brand: 'visa', declineCode: 'expired_card' },
+  '5555555555554444': { brand: 'mastercard' },
+};
+
+export const AVS_BY_POSTAL_CODE: Readonly<Record<string, AvsCode>> = {
+  '00000': 'N',
+  '11111': 'A',
+  '22222': 'Z',
+  '33333': 'U',
+  '44444': 'S',
+  '55555': 'R',
+};
+
+export const avsCodeFor = (postalCode: string): AvsCode => AVS_BY_POSTAL_CODE[postalCode] ?? 'Y';
+
+export function luhnValid(cardNumber: string): boolean {
+  if (!/^\d{12,19}$/.test(cardNumber)) return false;
+  let sum = 0;
+  for (let i = 0; i < cardNumber.length; i++) {
+    let d = cardNumber.charCodeAt(cardNumber.length - 1 - i) - 48;
+    if (i % 2 === 1) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+export function brandOf(cardNumber: string): string {
+  const known = TEST_CARDS[cardNumber];
+  if (known) return known.brand;
+  if (/^4/.test(cardNumber)) return 'visa';
+  if (/^(5[1-5]|2(2[2-9]|[3-6]\d|7[01]|720))/.test(cardNumber)) return 'mastercard';
+  if (/^3[47]/.test(cardNumber)) return 'amex';
+  if (/^(6011|65)/.test(cardNumber)) return 'discover';
+  return 'unknown';
+}
+
+/** A card is good through the last day of its expiry month (UTC). */
+export function cardExpired(expMonth: number, expYear: number, nowMs: number): boolean {
+  return nowMs >= Date.UTC(expYear, expMonth, 1);
+}

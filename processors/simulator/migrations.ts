@@ -1,0 +1,137 @@
+// The simulator's own schema, processor_sim, beside (never inside) the broker's public schema. Migrations are
+// listed here explicitly, like ledger/migrations/index.ts; append new ones, never edit applied ones.
+// The tables enforce the money rules themselves: a capture total never exceeds the authorized amount, a refund
+// total never exceeds its capture, a capture is in at most one settlement batch.
+import knex, { type Knex } from 'knex';
+import type { Db } from '../../ledger/db';
+
+export const SIM_SCHEMA = 'processor_sim';
+
+type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
+
+const m001: Migration = {
+  async up(db) {
+    await db.raw(`
+      CREATE TABLE processor_sim.card_tokens (
+        token         text PRIMARY KEY,
+        last4         text NOT NULL,
+        brand         text NOT NULL,
+        exp_month     integer NOT NULL CHECK (exp_month BETWEEN 1 AND 12),
+        exp_year      integer NOT NULL,
+        -- the test card's decision (null approves); the card number itself is not kept
+        decline_code  text,
+        created_at    timestamptz NOT NULL DEFAULT now()
+      );
+
+      CREATE TABLE processor_sim.authorizations (
+        id                 text PRIMARY KEY,
+        token              text NOT NULL,  -- no foreign key: an unknown token is recorded as a decline
+        amount_minor       bigint NOT NULL CHECK (amount_minor > 0),
+        currency           text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
+        postal_code        text NOT NULL,
+        reference          text NOT NULL,
+        status             text NOT NULL CHECK (status IN ('approved', 'declined')),
+        decline_code       text,
+        avs_code           text NOT NULL CHECK (avs_code IN ('Y', 'A', 'Z', 'N', 'U', 'S', 'R')),
+        expires_at         timestamptz,
+        captured_minor     bigint NOT NULL DEFAULT 0 CHECK (captured_minor BETWEEN 0 AND amount_minor),
+        voided_at          timestamptz,
+        released_minor     bigint CHECK (released_minor >= 0),
+        reauthorized_from  text REFERENCES processor_sim.authorizations (id),
+        created_at         timestamptz NOT NULL DEFAULT now(),
+        CHECK ((status = 'approved') = (decline_code IS NULL)),
+        CHECK ((status = 'approved') = (expires_at IS NOT NULL)),
+        CHECK (status = 'approved' OR (captured_minor = 0 AND voided_at IS NULL)),
+        CHECK ((voided_at IS NULL) = (released_minor IS NULL))
+      );
+      CREATE INDEX authorizations_reference_idx ON processor_sim.authorizations (reference);
+
+      CREATE TABLE processor_sim.settlement_batches (
+        id           text PRIMARY KEY,
+        capture_ids  text[] NOT NULL CHECK (cardinality(capture_ids) > 0),
+        totals       jsonb NOT NULL,
+        created_at   timestamptz NOT NULL DEFAULT now()
+      );
+
+      CREATE TABLE processor_sim.captures (
+        id                text PRIMARY KEY,
+        authorization_id  text NOT NULL REFERENCES processor_sim.authorizations (id),
+        amount_minor      bigint NOT NULL CHECK (amount_minor > 0),
+        currency          text NOT NULL,
+        refunded_minor    bigint NOT NULL DEFAULT 0 CHECK (refunded_minor BETWEEN 0 AND amount_minor),
+        batch_id          text REFERENCES processor_sim.settlement_batches (id),
+        created_at        timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX captures_authorization_idx ON processor_sim.captures (authorization_id);
+
+      CREATE TABLE processor_sim.refunds (
+        id            text PRIMARY KEY,
+        capture_id    text NOT NULL REFERENCES processor_sim.captures (id),
+        amount_minor  bigint NOT NULL CHECK (amount_minor > 0),
+        currency      text NOT NULL,
+        created_at    timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX refunds_capture_idx ON processor_sim.refunds (capture_id);
+
+      CREATE TABLE processor_sim.payouts (
+        id            text PRIMARY KEY,
+        destination   text NOT NULL,
+        amount_minor  bigint NOT NULL CHECK (amount_minor > 0),
+        currency      text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
+        created_at    timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- One row per Idempotency-Key, written in the same transaction as the effect and its response.
+      CREATE TABLE processor_sim.idempotency_keys (
+        key              text PRIMARY KEY,
+        operation        text NOT NULL,
+        request_sha256   bytea NOT NULL,
+        response_status  integer,
+        response_body    json,  -- json, not jsonb: a replay sends the body with its keys in the first response's order
+        created_at       timestamptz NOT NULL DEFAULT now()
+      );
+    `);
+  },
+  async down(db) {
+    await db.raw(`DROP TABLE processor_sim.idempotency_keys, processor_sim.payouts, processor_sim.refunds,
+      processor_sim.captures, processor_sim.settlement_batches, processor_sim.authorizations, processor_sim.card_tokens`);
+  },
+};
+
+const migrations: Array<[string, Migration]> = [
+  ['001_processor_sim', m001],
+];
+
+export const simulatorMigrationSource: Knex.MigrationSource<[string, Migration]> = {
+  getMigrations: async () => migrations,
+  getMigrationName: ([name]) => name,
+  getMigration: async ([, m]) => m,
+};
+
+/** An arbitrary constant for pg_advisory_lock: serializes simulators that start at the same moment. */
+const MIGRATION_LOCK_ID = 0x70725f73696d; // "pr_sim"
+
+/**
+ * Creates the schema and applies pending migrations. Two simulators starting at once on a fresh database would
+ * race knex's creation of its migration tables, so the whole step runs under a session advisory lock, on a
+ * one-connection knex of its own (the lock and the migrations share that session).
+ */
+export async function migrateSimulator(db: Db): Promise<string[]> {
+  const own = knex({ ...(db.client.config as Knex.Config), pool: { min: 0, max: 1 } });
+  try {
+    await own.raw('SELECT pg_advisory_lock(?)', [MIGRATION_LOCK_ID]);
+    try {
+      await own.raw(`CREATE SCHEMA IF NOT EXISTS ${SIM_SCHEMA}`);
+      const [, applied] = await own.migrate.latest({
+        migrationSource: simulatorMigrationSource,
+        tableName: 'processor_sim_migrations',
+        schemaName: SIM_SCHEMA,
+      });
+      return applied as string[];
+    } finally {
+      await own.raw('SELECT pg_advisory_unlock(?)', [MIGRATION_LOCK_ID]);
+    }
+  } finally {
+    await own.destroy();
+  }
+}

@@ -1,0 +1,257 @@
+// The simulator's processor operations over PostgreSQL. Each runs inside the caller's short transaction (the
+// one that also claims the Idempotency-Key and stores the response), locks the rows it changes, and checks
+// every business rule before it writes, so a refusal (SimError, 4xx) leaves nothing behind but the stored
+// response. Amounts are bigint in the database and safe integers on the wire.
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { avsCodeFor, brandOf, cardExpired, luhnValid, TEST_CARDS } from './cards';
+
+/** A refusal or fault with its HTTP status and code: { error: { code, message } }. */
+export class SimError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+    this.name = 'SimError';
+  }
+}
+
+export const notFound = (what: string, id: string) => new SimError(404, 'resource_missing', `No such ${what}: ${id}`);
+const conflict = (code: string, message: string) => new SimError(409, code, message);
+
+/** Effects a call applied, counted by GET /admin/stats once its transaction has committed. */
+export type EffectName = 'tokens' | 'authorizations' | 'approvedAuthorizations' | 'captures' | 'voids' | 'refunds' |
+  'reauthorizations' | 'batches' | 'payouts';
+
+export interface Outcome {
+  status: number;
+  body: Record<string, unknown>;
+  effects: EffectName[];
+}
+
+const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
+const T = (table: string) => `processor_sim.${table}`;
+const num = (v: string | number | bigint) => Number(v);
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : undefined);
+
+// ---- views (the JSON objects; GET /v1/transactions/:id returns the same ones) ----
+
+type Row = Record<string, any>;
+
+export function tokenView(r: Row) {
+  return { object: 'card_token', token: r.token, last4: r.last4, brand: r.brand, expMonth: r.exp_month, expYear: r.exp_year,
+    createdAt: iso(r.created_at) };
+}
+
+export function authorizationView(r: Row) {
+  return {
+    object: 'authorization', id: r.id, status: r.status, declineCode: r.decline_code ?? undefined, avsCode: r.avs_code,
+    amountMinor: num(r.amount_minor), currency: r.currency, expiresAt: iso(r.expires_at), reference: r.reference,
+    capturedMinor: num(r.captured_minor), voided: r.voided_at !== null,
+    releasedMinor: r.released_minor === null ? undefined : num(r.released_minor), voidedAt: iso(r.voided_at),
+    reauthorizedFrom: r.reauthorized_from ?? undefined, createdAt: iso(r.created_at),
+  };
+}
+
+export function captureView(r: Row) {
+  return { object: 'capture', id: r.id, authorizationId: r.authorization_id, amountMinor: num(r.amount_minor),
+    currency: r.currency, refundedMinor: num(r.refunded_minor), batchId: r.batch_id ?? undefined, createdAt: iso(r.created_at) };
+}
+
+export function refundView(r: Row) {
+  return { object: 'refund', id: r.id, captureId: r.capture_id, amountMinor: num(r.amount_minor), currency: r.currency,
+    createdAt: iso(r.created_at) };
+}
+
+export function batchView(r: Row) {
+  return { object: 'settlement_batch', id: r.id, captureIds: r.capture_ids, totals: r.totals, createdAt: iso(r.created_at) };
+}
+
+export function payoutView(r: Row) {
+  return { object: 'payout', id: r.id, destination: r.destination, amountMinor: num(r.amount_minor), currency: r.currency,
+    createdAt: iso(r.created_at) };
+}
+
+// ---- operations ----
+
+export async function tokenize(trx: Knex.Transaction, card: { cardNumber: string; expMonth: number; expYear: number; cvc?: string }): Promise<Outcome> {
+  if (!luhnValid(card.cardNumber)) throw new SimError(400, 'invalid_card', 'The card number is not valid');
+  if (cardExpired(card.expMonth, card.expYear, Date.now())) throw new SimError(400, 'invalid_card', 'The card has expired');
+  const [row] = await trx(T('card_tokens')).insert({
+    token: newId('tok'), last4: card.cardNumber.slice(-4), brand: brandOf(card.cardNumber),
+    exp_month: card.expMonth, exp_year: card.expYear, decline_code: TEST_CARDS[card.cardNumber]?.declineCode ?? null,
+  }).returning('*');
+  return { status: 201, body: tokenView(row), effects: ['tokens'] };
+}
+
+interface NewAuthorization {
+  token: string;
+  amountMinor: number;
+  currency: string;
+  postalCode: string;
+  reference: string;
+  reauthorizedFrom?: string;
+}
+
+/** The card decides: unknown token, the test card's decline, a card past its expiry date, else approved. */
+async function insertAuthorization(trx: Knex.Transaction, a: NewAuthorization, validitySeconds: number): Promise<Row> {
+  const card = await trx(T('card_tokens')).where({ token: a.token }).first();
+  let declineCode: string | null = null;
+  if (!card) declineCode = 'invalid_token';
+  else if (card.decline_code) declineCode = card.decline_code;
+  else if (cardExpired(card.exp_month, card.exp_year, Date.now())) declineCode = 'expired_card';
+  const approved = declineCode === null;
+  const [row] = await trx(T('authorizations')).insert({
+    id: newId('auth'), token: a.token, amount_minor: a.amountMinor, currency: a.currency, postal_code: a.postalCode,
+    reference: a.reference, status: approved ? 'approved' : 'declined', decline_code: declineCode,
+    avs_code: card ? avsCodeFor(a.postalCode) : 'U',
+    expires_at: approved ? trx.raw('clock_timestamp() + make_interval(secs => ?)', [validitySeconds]) : null,
+    reauthorized_from: a.reauthorizedFrom ?? null,
+  }).returning('*');
+  return row;
+}
+
+export async function authorize(trx: Knex.Transaction, a: NewAuthorization, validitySeconds: number): Promise<Outcome> {
+  const row = await insertAuthorization(trx, a, validitySeconds);
+  const effects: EffectName[] = row.status === 'approved' ? ['authorizations', 'approvedAuthorizations'] : ['authorizations'];
+  return { status: 201, body: authorizationView(row), effects };
+}
+
+/** The authorization, locked, with `expired` read from the database clock. */
+async function lockAuthorization(trx: Knex.Transaction, id: string): Promise<Row> {
+  const row = await trx(T('authorizations')).where({ id }).forUpdate()
+    .first('*', trx.raw('(expires_at IS NOT NULL AND expires_at <= clock_timestamp()) AS expired'));
+  if (!row) throw notFound('authorization', id);
+  return row;
+}
+
+export async function capture(trx: Knex.Transaction, authorizationId: string, amountMinor: number): Promise<Outcome> {
+  const auth = await lockAuthorization(trx, authorizationId);
+  if (auth.status !== 'approved') throw conflict('authorization_declined', `Authorization ${auth.id} was declined`);
+  if (auth.voided_at) throw conflict('authorization_voided', `Authorization ${auth.id} was voided`);
+  if (auth.expired) throw conflict('authorization_expired', `Authorization ${auth.id} expired at ${iso(auth.expires_at)}`);
+  const remaining = BigInt(auth.amount_minor) - BigInt(auth.captured_minor);
+  if (BigInt(amountMinor) > remaining) {
+    throw conflict('over_capture', `Capturing ${amountMinor} exceeds the ${remaining} left on authorization ${auth.id}`);
+  }
+  await trx(T('authorizations')).where({ id: auth.id }).increment('captured_minor', amountMinor);
+  const [row] = await trx(T('captures')).insert({
+    id: newId('cap'), authorization_id: auth.id, amount_minor: amountMinor, currency: auth.currency,
+  }).returning('*');
+  return { status: 201, body: captureView(row), effects: ['captures'] };
+}
+
+export async function voidAuthorization(trx: Knex.Transaction, authorizationId: string): Promise<Outcome> {
+  const auth = await lockAuthorization(trx, authorizationId);
+  if (auth.status !== 'approved') throw conflict('authorization_declined', `Authorization ${auth.id} was declined`);
+  if (auth.voided_at) throw conflict('already_voided', `Authorization ${auth.id} was already voided`);
+  const released = BigInt(auth.amount_minor) - BigInt(auth.captured_minor);
+  await trx(T('authorizations')).where({ id: auth.id })
+    .update({ voided_at: trx.raw('clock_timestamp()'), released_minor: released.toString() });
+  return { status: 200, body: { object: 'void', authorizationId: auth.id, releasedMinor: Number(released) }, effects: ['voids'] };
+}
+
+export async function refund(trx: Knex.Transaction, captureId: string, amountMinor: number): Promise<Outcome> {
+  const cap = await trx(T('captures')).where({ id: captureId }).forUpdate().first();
+  if (!cap) throw notFound('capture', captureId);
+  const refundable = BigInt(cap.amount_minor) - BigInt(cap.refunded_minor);
+  if (BigInt(amountMinor) > refundable) {
+    throw conflict('over_refund', `Refunding ${amountMinor} exceeds the ${refundable} left to refund on capture ${cap.id}`);
+  }
+  await trx(T('captures')).where({ id: cap.id }).increment('refunded_minor', amountMinor);
+  const [row] = await trx(T('refunds')).insert({
+    id: newId('re'), capture_id: cap.id, amount_minor: amountMinor, currency: cap.currency,
+  }).returning('*');
+  return { status: 201, body: refundView(row), effects: ['refunds'] };
+}
+
+export async function reauthorize(trx: Knex.Transaction, authorizationId: string, amountMinor: number, validitySeconds: number): Promise<Outcome> {
+  // FOR SHARE: a concurrent void of the old authorization waits for (or precedes) this reauthorization
+  const old = await trx(T('authorizations')).where({ id: authorizationId }).forShare().first();
+  if (!old) throw notFound('authorization', authorizationId);
+  if (old.voided_at) throw conflict('authorization_voided', `Authorization ${old.id} was voided`);
+  const row = await insertAuthorization(trx, {
+    token: old.token, amountMinor, currency: old.currency, postalCode: old.postal_code, reference: old.reference,
+    reauthorizedFrom: old.id,
+  }, validitySeconds);
+  const effects: EffectName[] = ['authorizations', 'reauthorizations'];
+  if (row.status === 'approved') effects.push('approvedAuthorizations');
+  return { status: 201, body: authorizationView(row), effects };
+}
+
+export async function settleBatch(trx: Knex.Transaction, captureIds: string[]): Promise<Outcome> {
+  // locked in id order, so two batches over overlapping captures cannot deadlock
+  const rows: Row[] = await trx(T('captures')).whereIn('id', captureIds).orderBy('id').forUpdate();
+  const found = new Map(rows.map((r) => [r.id as string, r]));
+  const missing = captureIds.find((id) => !found.has(id));
+  if (missing) throw notFound('capture', missing);
+  const settled = rows.find((r) => r.batch_id !== null);
+  if (settled) throw conflict('capture_already_settled', `Capture ${settled.id} is already in settlement batch ${settled.batch_id}`);
+  const sums = new Map<string, bigint>();
+  for (const r of rows) sums.set(r.currency, (sums.get(r.currency) ?? 0n) + BigInt(r.amount_minor));
+  const totals: Record<string, number> = {};
+  for (const [currency, sum] of sums) {
+    if (sum > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new SimError(422, 'batch_total_too_large', `The ${currency} total of the batch exceeds a safe integer`);
+    }
+    totals[currency] = Number(sum);
+  }
+  const id = newId('bat');
+  const [row] = await trx(T('settlement_batches')).insert({ id, capture_ids: captureIds, totals }).returning('*');
+  await trx(T('captures')).whereIn('id', captureIds).update({ batch_id: id });
+  return { status: 201, body: batchView(row), effects: ['batches'] };
+}
+
+export async function payout(trx: Knex.Transaction, p: { destination: string; amountMinor: number; currency: string }): Promise<Outcome> {
+  const [row] = await trx(T('payouts')).insert({
+    id: newId('po'), destination: p.destination, amount_minor: p.amountMinor, currency: p.currency,
+  }).returning('*');
+  return { status: 201, body: payoutView(row), effects: ['payouts'] };
+}
+
+// ---- reads ----
+
+const BY_PREFIX: Array<[string, string, (r: Row) => Record<string, unknown>]> = [
+  ['tok_', 'card_tokens', tokenView],
+  ['auth_', 'authorizations', authorizationView],
+  ['cap_', 'captures', captureView],
+  ['re_', 'refunds', refundView],
+  ['bat_', 'settlement_batches', batchView],
+  ['po_', 'payouts', payoutView],
+];
+
+export async function getTransaction(db: Knex, id: string): Promise<Record<string, unknown> | undefined> {
+  const kind = BY_PREFIX.find(([prefix]) => id.startsWith(prefix));
+  if (!kind) return undefined;
+  const [, table, view] = kind;
+  const row = await db(T(table)).where(table === 'card_tokens' ? { token: id } : { id }).first();
+  return row ? view(row) : undefined;
+}
+
+export async function authorizationsByReference(db: Knex, reference: string) {
+  const rows = await db(T('authorizations')).where({ reference }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
+  return rows.map(authorizationView);
+}
+
+export async function capturesByAuthorization(db: Knex, authorizationId: string) {
+  const rows = await db(T('captures')).where({ authorization_id: authorizationId }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
+  return rows.map(captureView);
+}
+
+/** Effect counts over the whole database (every simulator process that shares it, since it was created). */
+export async function databaseStats(db: Knex): Promise<Record<EffectName, number>> {
+  const { rows: [r] } = await db.raw(`
+    SELECT
+      (SELECT count(*) FROM processor_sim.card_tokens) AS tokens,
+      (SELECT count(*) FROM processor_sim.authorizations) AS authorizations,
+      (SELECT count(*) FROM processor_sim.authorizations WHERE status = 'approved') AS approved_authorizations,
+      (SELECT count(*) FROM processor_sim.captures) AS captures,
+      (SELECT count(*) FROM processor_sim.authorizations WHERE voided_at IS NOT NULL) AS voids,
+      (SELECT count(*) FROM processor_sim.refunds) AS refunds,
+      (SELECT count(*) FROM processor_sim.authorizations WHERE reauthorized_from IS NOT NULL) AS reauthorizations,
+      (SELECT count(*) FROM processor_sim.settlement_batches) AS batches,
+      (SELECT count(*) FROM processor_sim.payouts) AS payouts`);
+  return {
+    tokens: num(r.tokens), authorizations: num(r.authorizations), approvedAuthorizations: num(r.approved_authorizations),
+    captures: num(r.captures), voids: num(r.voids), refunds: num(r.refunds), reauthorizations: num(r.reauthorizations),
+    batches: num(r.batches), payouts: num(r.payouts),
+  };
+}
