@@ -45,6 +45,8 @@ export interface OrderHarness {
 export interface StartOrder {
   items?: LineItemInput[];
   card?: string;
+  /** A token made earlier (e.g. before the processor is cut off). */
+  token?: string;
   postalCode?: string;
   policy?: Partial<OrderPolicy>;
   shipping?: string | null;
@@ -87,7 +89,7 @@ export async function orderHarness(opts: { privateSimulator?: boolean; authValid
       const input: OrderInput = {
         orderId: id, merchantId, customerId: 'cust-1', clientOrderId, priced,
         shipping: shippingId ? { optionId: shippingId, address } : null,
-        payment: { token: await tokenize(o.card), billingPostalCode: o.postalCode ?? POSTAL.Y },
+        payment: { token: o.token ?? await tokenize(o.card), billingPostalCode: o.postalCode ?? POSTAL.Y },
         policy: { avsPolicy: DEFAULT_AVS_POLICY, feeBps: MERCHANT_SETTINGS.feeBps!, ...FAST_POLICY, ...o.policy },
       };
       await db('orders').insert({
