@@ -6,11 +6,21 @@ import { type ProcessorClient, ProcessorRejectedError, type SettlementBatch } fr
 export function createSettlementBatchActivities(deps: { processor: ProcessorClient; db: Db }) {
   const { processor, db } = deps;
   return {
-    /** Oldest first, so every capture gets into a batch in time. */
-    async unbatchedCaptures(limit: number): Promise<string[]> {
-      const rows = await db('captures').whereNull('batch_id').orderBy([{ column: 'created_at' }, { column: 'id' }])
-        .limit(limit).select('id');
-      return rows.map((r) => r.id as string);
+    /**
+     * Claims up to `limit` captures no batch has claimed, oldest first, for this batch. Concurrent runs skip
+     * each other's rows, so a capture goes to one batch only; a retry with the same claim gets the same rows.
+     */
+    async claimCaptures(claim: string, limit: number): Promise<string[]> {
+      return db.transaction(async (trx) => {
+        const mine = await trx('captures').where({ batch_claim: claim }).orderBy([{ column: 'created_at' }, { column: 'id' }]).select('id');
+        if (mine.length) return mine.map((r) => r.id as string);
+        const { rows } = await trx.raw(`
+          UPDATE captures SET batch_claim = ? WHERE id IN (
+            SELECT id FROM captures WHERE batch_claim IS NULL ORDER BY created_at, id LIMIT ? FOR UPDATE SKIP LOCKED)
+          RETURNING id, created_at`, [claim, limit]);
+        return (rows as Array<{ id: string; created_at: Date }>)
+          .sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || a.id.localeCompare(b.id)).map((r) => r.id);
+      });
     },
     async submitBatch(captureIds: string[], idempotencyKey: string): Promise<SettlementBatch> {
       try {

@@ -1,7 +1,8 @@
 // Submits every capture not yet in a settlement batch to the processor, in batches of at most
 // MAX_CAPTURES_PER_BATCH. Started by a Temporal Schedule (daily by default; see workers/schedules.ts).
-// Each capture ends up in exactly one batch: the processor refuses a capture twice, and the batch's
-// idempotency key is derived from this run, so a retried submission returns the same batch.
+// Each capture ends up in exactly one batch: a batch first claims its captures in PostgreSQL (concurrent runs
+// skip each other's claims), the batch's idempotency key is its claim, so a retried submission returns the
+// same batch, and the processor itself refuses a capture in two batches.
 import * as wf from '@temporalio/workflow';
 import type { SettlementBatchActivities } from '../activities/settlementBatches';
 
@@ -29,9 +30,10 @@ export async function settlementBatchWorkflow(input: SettlementBatchInput = {}):
   const { workflowId, runId } = wf.workflowInfo();
   const result: SettlementBatchResult = { batches: [] };
   for (let n = 0; n < MAX_BATCHES_PER_RUN; n++) {
-    const captureIds = await books.unbatchedCaptures(size);
+    const key = `${workflowId}:${runId}:batch:${n}`;
+    const captureIds = await books.claimCaptures(key, size);
     if (captureIds.length === 0) break;
-    const batch = await processor.submitBatch(captureIds, `${workflowId}:${runId}:batch:${n}`);
+    const batch = await processor.submitBatch(captureIds, key);
     await books.recordBatch({ batch, workflowId });
     result.batches.push({ id: batch.id, captureCount: batch.captureIds.length, totals: batch.totals });
   }

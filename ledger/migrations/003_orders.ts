@@ -45,9 +45,12 @@ export async function up(db: Knex): Promise<void> {
       currency      char(3) NOT NULL,
       amount_minor  bigint NOT NULL CHECK (amount_minor > 0),
       batch_id      text REFERENCES settlement_batches (id),
+      -- the settlement run (and its batch number) that claimed the capture; one claim per capture
+      batch_claim   text,
       created_at    timestamptz NOT NULL DEFAULT now()
     );
-    CREATE INDEX captures_unbatched_idx ON captures (created_at) WHERE batch_id IS NULL;
+    CREATE INDEX captures_unclaimed_idx ON captures (created_at, id) WHERE batch_claim IS NULL;
+    CREATE INDEX captures_claim_idx ON captures (batch_claim) WHERE batch_claim IS NOT NULL;
     CREATE INDEX captures_order_idx ON captures (order_id);
 
     CREATE TABLE problems (

@@ -4,29 +4,21 @@ import { inject } from 'vitest';
 import type { Client } from '@temporalio/client';
 import { createActivities } from '../../activities';
 import { createPrincipal } from '../../api/principals';
-import { settingsColumns, type MerchantSettings } from '../../api/merchants';
-import { DEFAULT_AVS_POLICY } from '../../domain/avs';
+import { settingsColumns } from '../../api/merchants';
 import type { OrderInput, OrderPolicy } from '../../domain/order';
-import { priceOrder, type LineItemInput } from '../../domain/pricing';
+import type { LineItemInput } from '../../domain/pricing';
 import type { Db } from '../../ledger/db';
 import { Ledger } from '../../ledger/ledger';
 import { HttpProcessorClient, SimulatorAdmin } from '../../processors/http-client';
 import { startSimulator, type RunningSimulator } from '../../processors/simulator/server';
-import { orderWorkflow, orderWorkflowId } from '../../workflows/order';
+import { orderWorkflow } from '../../workflows/order';
+import { buildOrderInput, insertOrderRow, MERCHANT_SETTINGS } from './order-input';
+
+export { HARD_ITEMS } from './order-input';
 import { startWorker, temporalClient, testDb, uid } from './env';
 
 export const CARD = { approve: '4242424242424242', decline: '4000000000000002', insufficient: '4000000000009995' };
 export const POSTAL = { Y: '94107', N: '00000', A: '11111', Z: '22222' };
-
-export const MERCHANT_SETTINGS: MerchantSettings = {
-  currency: 'USD', feeBps: 250,
-  shippingOptions: [{ id: 'standard', label: 'Standard', priceMinor: 500 }, { id: 'express', label: 'Express', priceMinor: 1500 }],
-  taxRatesBps: { US: 0, 'US-CA': 725, DE: 1900 },
-};
-
-export const FAST_POLICY: Omit<OrderPolicy, 'avsPolicy' | 'feeBps'> = {
-  reviewTimeoutMs: 60_000, processorDeadlineMs: 60_000, processorMaxBackoffMs: 1_000, reauthLeadMs: 60_000, refundWindowMs: 2_000,
-};
 
 export interface OrderHarness {
   db: Db;
@@ -52,11 +44,6 @@ export interface StartOrder {
   shipping?: string | null;
 }
 
-export const HARD_ITEMS: LineItemInput[] = [
-  { sku: 'book', quantity: 2, unitPriceMinor: 1999, kind: 'hard' },
-  { sku: 'lamp', quantity: 1, unitPriceMinor: 4500, kind: 'hard' },
-];
-
 /** A private simulator (own ports, same database) when the test sets faults or its clock. */
 export async function orderHarness(opts: { privateSimulator?: boolean; authValiditySeconds?: number } = {}): Promise<OrderHarness> {
   const db = testDb(5);
@@ -77,27 +64,10 @@ export async function orderHarness(opts: { privateSimulator?: boolean; authValid
     db, ledger: new Ledger(db), client: temporal.client, processor, admin, taskQueue: worker.taskQueue, merchantId, simulator,
     tokenize,
     async start(o: StartOrder) {
-      const items = o.items ?? HARD_ITEMS;
-      const hard = items.some((i) => i.kind === 'hard');
-      const shippingId = o.shipping === undefined ? (hard ? 'standard' : null) : o.shipping;
-      const address = { line1: '1 Main St', city: 'San Francisco', region: 'CA', postalCode: '94107', country: 'US' };
-      const priced = priceOrder(items, shippingId, hard ? address : null, {
-        currency: 'USD', shippingOptions: MERCHANT_SETTINGS.shippingOptions!, taxRatesBps: MERCHANT_SETTINGS.taxRatesBps!,
-      });
-      const clientOrderId = uid('co-');
-      const id = orderWorkflowId(merchantId, clientOrderId);
-      const input: OrderInput = {
-        orderId: id, merchantId, customerId: 'cust-1', clientOrderId, priced,
-        shipping: shippingId ? { optionId: shippingId, address } : null,
-        payment: { token: o.token ?? await tokenize(o.card), billingPostalCode: o.postalCode ?? POSTAL.Y },
-        policy: { avsPolicy: DEFAULT_AVS_POLICY, feeBps: MERCHANT_SETTINGS.feeBps!, ...FAST_POLICY, ...o.policy },
-      };
-      await db('orders').insert({
-        id, merchant_id: merchantId, client_order_id: clientOrderId, customer_id: 'cust-1', request_sha256: Buffer.from('test'),
-        currency: 'USD', total_minor: priced.totalMinor, state: 'confirmed',
-      });
-      await temporal.client.workflow.start(orderWorkflow, { workflowId: id, taskQueue: worker.taskQueue, args: [input] });
-      return { id, input };
+      const input = buildOrderInput({ ...o, merchantId, clientOrderId: uid('co-'), token: o.token ?? await tokenize(o.card) });
+      await insertOrderRow(db, input);
+      await temporal.client.workflow.start(orderWorkflow, { workflowId: input.orderId, taskQueue: worker.taskQueue, args: [input] });
+      return { id: input.orderId, input };
     },
     async close() {
       await worker.stop();
