@@ -4,7 +4,7 @@ import { type SettlementBatchInput, settlementBatchWorkflow, settlementScheduleI
 
 export async function ensureSettlementSchedule(client: Client, taskQueue: string, intervalMs: number): Promise<void> {
   const options = {
-    scheduleId: settlementScheduleId,
+    scheduleId: settlementScheduleId(taskQueue),
     spec: { intervals: [{ every: intervalMs }] },
     action: { type: 'startWorkflow' as const, workflowType: settlementBatchWorkflow, taskQueue, args: [{}] as [SettlementBatchInput] },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
@@ -13,6 +13,6 @@ export async function ensureSettlementSchedule(client: Client, taskQueue: string
     await client.schedule.create(options);
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(settlementScheduleId).update((prev) => ({ ...prev, spec: options.spec, action: options.action }));
+    await client.schedule.getHandle(settlementScheduleId(taskQueue)).update((prev) => ({ ...prev, spec: options.spec, action: options.action }));
   }
 }

@@ -13,7 +13,8 @@ export const MAX_BATCHES_PER_RUN = 100;
 export interface SettlementBatchInput { capturesPerBatch?: number }
 export interface SettlementBatchResult { batches: Array<{ id: string; captureCount: number; totals: Record<string, number> }> }
 
-export const settlementScheduleId = 'settlement-batches';
+/** One schedule per task queue (a deployment runs one; tests run several side by side). */
+export const settlementScheduleId = (taskQueue: string) => `settlement-batches-${taskQueue}`;
 
 const processor = wf.proxyActivities<SettlementBatchActivities>({
   startToCloseTimeout: '1 minute',

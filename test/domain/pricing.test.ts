@@ -52,7 +52,7 @@ describe('priceOrder totals', () => {
     expect(p.taxMinor).toBe(739);
     expect(p.totalMinor).toBe(10937);
     expect(p.currency).toBe('USD');
-    // Not the naive "tax on the sum": 9698 + 500 = 10198 × 0.0725 = 739.355 → 739 here too, but per-unit tax is what adds up.
+    // Every unit plus shipping and its tax is the whole total.
     expect(unitsAmount(p, [{ sku: 'book', quantity: 2 }, { sku: 'lamp', quantity: 1 }, { sku: 'ebook', quantity: 1 }])
       + p.shippingMinor + p.shippingTaxMinor).toBe(p.totalMinor);
   });
@@ -135,7 +135,7 @@ describe('priceOrder refusals', () => {
     expect(priceOrder([soft('big', MAX_ORDER_TOTAL_MINOR)], null, null, MERCHANT).totalMinor).toBe(MAX_ORDER_TOTAL_MINOR);
     expect(pricingError(() => priceOrder([soft('big', MAX_ORDER_TOTAL_MINOR + 1)], null, null, MERCHANT)))
       .toEqual({ code: 'amount_too_large', param: 'items' });
-    // Reached through quantity and tax rather than one price: 10 000 × 1 000 000 = 10^10 at the limit, plus 1 cent of tax over it.
+    // Reached through quantity and tax rather than one price: 10 000 × 1 000 000 = 10^10 is at the limit; 5% tax on it is over.
     expect(priceOrder([soft('many', 1_000_000, MAX_QUANTITY)], null, null, MERCHANT).totalMinor).toBe(MAX_ORDER_TOTAL_MINOR);
     expect(pricingError(() => priceOrder([soft('many', 1_000_000, MAX_QUANTITY)], null, { country: 'US' }, MERCHANT)))
       .toEqual({ code: 'amount_too_large', param: 'items' });
@@ -215,9 +215,10 @@ describe('priceOrder properties', () => {
       let unit = 0;
       for (const l of items.filter((i) => i.kind === 'hard')) {
         for (let q = 0; q < l.quantity; q++) {
-          const s = shipments.get(assignment[unit++]) ?? new Map<string, number>();
+          const index = assignment[unit++];
+          const s = shipments.get(index) ?? new Map<string, number>();
           s.set(l.sku, (s.get(l.sku) ?? 0) + 1);
-          shipments.set(assignment[unit - 1], s);
+          shipments.set(index, s);
         }
       }
       const shipped = [...shipments.values()]

@@ -1,0 +1,52 @@
+// The three service processes `npm start` runs (API, worker, processor simulator), spawned on free ports
+// against the run's PostgreSQL and Temporal, each restartable and killable for real.
+import { freePort } from '../../scripts/ports';
+import { SimulatorAdmin } from '../../processors/http-client';
+import { uid } from './env';
+import { spawnService, type ServiceProcess } from './processes';
+
+export type ServiceName = 'api' | 'worker' | 'simulator';
+
+const ENTRY: Record<ServiceName, { entry: string; ready: RegExp }> = {
+  api: { entry: 'api/main.ts', ready: /API listening/ },
+  worker: { entry: 'workers/main.ts', ready: /worker polling/ },
+  simulator: { entry: 'processors/simulator/main.ts', ready: /simulator listening/ },
+};
+
+export interface Services {
+  base: string;
+  simulatorUrl: string;
+  admin: SimulatorAdmin;
+  taskQueue: string;
+  proc: Record<ServiceName, ServiceProcess>;
+  start(name: ServiceName): Promise<void>;
+  kill(name: ServiceName, signal?: NodeJS.Signals): Promise<number | string>;
+  stopAll(): Promise<void>;
+}
+
+export async function startServices(extraEnv: Record<string, string> = {}): Promise<Services> {
+  const [apiPort, simPort, simAdminPort] = [await freePort(), await freePort(), await freePort()];
+  const taskQueue = uid('svc-');
+  const env = {
+    PORT: String(apiPort), PAYBROKER_SIMULATOR_PORT: String(simPort), PAYBROKER_SIMULATOR_ADMIN_PORT: String(simAdminPort),
+    PROCESSOR_URL: `http://127.0.0.1:${simPort}`, PAYBROKER_TASK_QUEUE: taskQueue, ...extraEnv,
+  };
+  const proc = {} as Record<ServiceName, ServiceProcess>;
+  const s: Services = {
+    base: `http://127.0.0.1:${apiPort}/v1`,
+    simulatorUrl: `http://127.0.0.1:${simPort}`,
+    admin: new SimulatorAdmin({ adminUrl: `http://127.0.0.1:${simAdminPort}` }),
+    taskQueue,
+    proc,
+    async start(name) {
+      proc[name] = spawnService(ENTRY[name].entry, env);
+      await proc[name].waitForOutput(ENTRY[name].ready);
+    },
+    kill: (name, signal = 'SIGKILL') => proc[name].stop(signal),
+    async stopAll() {
+      await Promise.all(Object.values(proc).map((p) => p.stop('SIGKILL')));
+    },
+  };
+  await Promise.all((['simulator', 'worker', 'api'] as const).map((n) => s.start(n)));
+  return s;
+}
