@@ -39,12 +39,12 @@ export function allow(...kinds: PrincipalKind[]): RequestHandler {
 }
 
 /**
- * The object (owned by ownerId) may be shown to this principal. Others get 404, not 403, so ids of other
- * merchants' objects cannot be probed.
+ * The object (owned by ownerId; undefined when it does not exist) may be shown to this principal. Others get
+ * 404, not 403, so ids of other merchants' objects cannot be probed.
  */
-export function assertCanSee(principal: Principal, ownerId: string | undefined, what: string): void {
-  if (principal.kind === 'operator') return;
-  if (ownerId === undefined || ownerId !== principal.id) throw notFound(what);
+export function assertCanSee(principal: Principal, ownerId: string | undefined, what: string): asserts ownerId is string {
+  if (ownerId === undefined) throw notFound(what);
+  if (principal.kind !== 'operator' && ownerId !== principal.id) throw notFound(what);
 }
 
 export type AuthedRequest = Request;

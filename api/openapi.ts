@@ -10,6 +10,8 @@ const createdPrincipal = {
     description: 'The new API key, shown once. A replay of the same Idempotency-Key returns null here.' } } }],
 };
 
+const orderResponse = (description: string) => ({ description, ...json({ $ref: '#/components/schemas/Order' }) });
+
 const principalPaths = (path: string, what: string) => ({
   [path]: {
     post: {
@@ -52,8 +54,66 @@ export const openApiDocument = {
     },
     '/openapi.json': { get: { summary: 'This document', security: [], responses: { 200: { description: 'OpenAPI 3.1' } } } },
     '/me': { get: { summary: 'The principal of the API key', responses: { 200: { description: 'OK', ...json(principalSchema) }, default: error } } },
-    ...principalPaths('/merchants', 'merchant'),
+    '/merchants': {
+      post: {
+        summary: 'Create a merchant with its order settings and first API key (operator)',
+        parameters: [idempotencyKey],
+        requestBody: { required: true, ...json({ allOf: [{ type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 200 } } },
+          { $ref: '#/components/schemas/MerchantSettings' }] }) },
+        responses: { 201: { description: 'Created', ...json({ allOf: [{ $ref: '#/components/schemas/Merchant' },
+          { type: 'object', properties: { apiKey: { type: ['string', 'null'], description: 'Shown once; null on an idempotent replay' } } }] }) },
+        default: error },
+      },
+    },
+    '/merchants/{id}': {
+      get: { summary: 'A merchant (operators: any; a merchant: itself)', parameters: [idParam],
+        responses: { 200: { description: 'OK', ...json({ $ref: '#/components/schemas/Merchant' }) }, default: error } },
+      patch: { summary: "Change a merchant's name or order settings (operator); running orders keep the settings they started with",
+        parameters: [idParam], requestBody: { required: true, ...json({ $ref: '#/components/schemas/MerchantSettings' }) },
+        responses: { 200: { description: 'OK', ...json({ $ref: '#/components/schemas/Merchant' }) }, default: error } },
+    },
     ...principalPaths('/buyer-apps', 'buyer app'),
+    '/orders': {
+      post: {
+        summary: 'Create a card order (merchant). The client order id (or the Idempotency-Key) names the order: a repeat returns the same order (200).',
+        description: 'Answers 201 with the authorization outcome (state authorized_plus_avs, authorized_minus_avs or ' +
+          'failed_authorization), or 202 with a Location while the processor is unreachable (state awaiting_processor).',
+        parameters: [{ ...idempotencyKey, required: false }],
+        requestBody: { required: true, ...json({ $ref: '#/components/schemas/OrderRequest' }) },
+        responses: { 200: orderResponse('The existing order'), 201: orderResponse('Created'), 202: orderResponse('Accepted, waiting for the processor'), default: error },
+      },
+    },
+    '/orders/{id}': { get: { summary: 'An order (its merchant, operators)', parameters: [idParam], responses: { 200: orderResponse('OK'), default: error } } },
+    '/orders/{id}/shipments': {
+      post: { summary: 'Ship items: captures their price and tax (shipping with the first shipment)', parameters: [idParam, { ...idempotencyKey, required: false }],
+        requestBody: { required: true, ...json({ type: 'object', additionalProperties: false, required: ['items', 'trackingNumber'], properties: {
+          shipmentId: { type: 'string', description: 'Names the shipment (or use Idempotency-Key); a repeat returns the first result' },
+          items: { $ref: '#/components/schemas/Units' }, trackingNumber: { type: 'string' } } }) },
+        responses: { 200: orderResponse('Captured'), 202: orderResponse('Waiting for the processor'), default: error } },
+    },
+    '/orders/{id}/cancel': {
+      post: { summary: 'Cancel: voids the authorization (the unshipped rest, if something shipped)', parameters: [idParam, { ...idempotencyKey, required: false }],
+        responses: { 200: orderResponse('Voided'), 202: orderResponse('Waiting for the processor'), default: error } },
+    },
+    '/orders/{id}/refunds': {
+      post: { summary: 'Refund an amount, or return items (refunded at their price and tax)', parameters: [idParam, { ...idempotencyKey, required: false }],
+        requestBody: { required: true, ...json({ type: 'object', additionalProperties: false, properties: {
+          refundId: { type: 'string' }, kind: { enum: ['refund', 'return'], default: 'refund' }, amountMinor: { type: 'integer', minimum: 1 },
+          items: { $ref: '#/components/schemas/Units' }, reason: { type: 'string', maxLength: 500 } } }) },
+        responses: { 200: orderResponse('Refunded'), 202: orderResponse('Waiting for the processor'), default: error } },
+    },
+    '/orders/{id}/review': {
+      post: { summary: 'Decide an order held for AVS review (operator)', parameters: [idParam],
+        requestBody: { required: true, ...json({ type: 'object', additionalProperties: false, required: ['decision'], properties: { decision: { enum: ['approve', 'reject'] } } }) },
+        responses: { 200: orderResponse('Decided'), default: error } },
+    },
+    '/problems': {
+      get: { summary: 'Failures that need a person (operator), newest first', parameters: [
+        { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+        { name: 'workflowId', in: 'query', schema: { type: 'string' } },
+        { name: 'open', in: 'query', schema: { enum: ['true', 'false'] } }],
+        responses: { 200: { description: 'OK', ...json({ type: 'object', properties: { object: { const: 'list' }, data: { type: 'array', items: { type: 'object' } } } }) }, default: error } },
+    },
     '/api-keys': {
       post: {
         summary: 'Issue another API key for a principal (operator)',
@@ -74,6 +134,34 @@ export const openApiDocument = {
       Principal: { type: 'object', properties: {
         id: { type: 'string' }, object: { enum: ['merchant', 'buyer_app', 'operator'] }, name: { type: 'string' },
         createdAt: { type: 'string', format: 'date-time' } } },
+      MerchantSettings: { type: 'object', additionalProperties: false, properties: {
+        name: { type: 'string' }, currency: { type: 'string', pattern: '^[A-Z]{3}$' }, feeBps: { type: 'integer', minimum: 0, maximum: 5000 },
+        avsPolicy: { type: 'object', description: 'AVS code (Y A Z N U S R) → accept | review | reject; unnamed codes keep the default' },
+        shippingOptions: { type: 'array', maxItems: 20, items: { type: 'object', required: ['id', 'label', 'priceMinor'], properties: {
+          id: { type: 'string' }, label: { type: 'string' }, priceMinor: { type: 'integer', minimum: 0 } } } },
+        taxRatesBps: { type: 'object', description: '"US-CA" or "DE" → basis points', additionalProperties: { type: 'integer' } },
+        reviewTimeoutSeconds: { type: 'integer', minimum: 1 } } },
+      Merchant: { type: 'object', properties: { id: { type: 'string' }, object: { const: 'merchant' }, name: { type: 'string' },
+        currency: { type: 'string' }, feeBps: { type: 'integer' }, avsPolicy: { type: 'object' }, shippingOptions: { type: 'array' },
+        taxRatesBps: { type: 'object' }, reviewTimeoutSeconds: { type: 'integer' }, createdAt: { type: 'string', format: 'date-time' } } },
+      Units: { type: 'array', minItems: 1, items: { type: 'object', required: ['sku', 'quantity'], properties: { sku: { type: 'string' }, quantity: { type: 'integer', minimum: 1 } } } },
+      OrderRequest: { type: 'object', additionalProperties: false, required: ['customerId', 'items', 'payment'], properties: {
+        clientOrderId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }, customerId: { type: 'string' },
+        items: { type: 'array', minItems: 1, maxItems: 100, items: { type: 'object', required: ['sku', 'quantity', 'unitPriceMinor', 'kind'], properties: {
+          sku: { type: 'string' }, description: { type: 'string' }, quantity: { type: 'integer', minimum: 1, maximum: 10000 },
+          unitPriceMinor: { type: 'integer', minimum: 0 }, kind: { enum: ['hard', 'soft'] } } } },
+        shipping: { type: 'object', required: ['optionId', 'address'], properties: { optionId: { type: 'string' }, address: { type: 'object', required: ['line1', 'city', 'postalCode', 'country'] } } },
+        payment: { type: 'object', required: ['token', 'billingPostalCode'], properties: { token: { type: 'string', pattern: '^tok_' },
+          billingPostalCode: { type: 'string' }, billingCountry: { type: 'string' }, billingRegion: { type: 'string' } } } } },
+      Order: { type: 'object', properties: {
+        id: { type: 'string' }, object: { const: 'order' },
+        state: { enum: ['confirmed', 'awaiting_processor', 'authorized_plus_avs', 'authorized_minus_avs', 'failed_authorization',
+          'partially_shipped', 'shipped', 'voided', 'partially_refunded', 'refunded', 'partially_returned', 'returned'] },
+        currency: { type: 'string' }, totalMinor: { type: 'integer' }, authorizedMinor: { type: 'integer' }, capturedMinor: { type: 'integer' },
+        refundedMinor: { type: 'integer' }, priced: { type: 'object' }, authorizations: { type: 'array' },
+        captures: { type: 'array', description: 'each with its settlement batchId once batched' }, shipments: { type: 'array' },
+        refunds: { type: 'array' }, failure: { type: ['object', 'null'] }, needsAttention: { type: 'boolean' },
+        attentionReasons: { type: 'array', items: { type: 'string' } }, review: { type: ['object', 'null'] } } },
       Health: { type: 'object', properties: {
         status: { enum: ['ok', 'degraded'] },
         postgres: { $ref: '#/components/schemas/Probe' }, temporal: { $ref: '#/components/schemas/Probe' } } },

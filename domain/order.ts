@@ -217,7 +217,7 @@ export class Order {
     }
   }
 
-  /** Reauthorization time: the lead before expiry, or now if that has passed. */
+  /** Reauthorization time: the lead before expiry (possibly already past: then it is due now). */
   reauthorizeAtMs(): number | null {
     const a = this.authorization;
     if (!a || this.unshippedUnits().length === 0) return null;
@@ -232,8 +232,10 @@ export class Order {
     if (!this.authorization || state === 'confirmed' || FINAL_STATES.has(state)) {
       throw new OrderRuleError('order_not_shippable', `An order in state ${state} cannot ship`);
     }
-    if (this.review === null && this.settledState === 'authorized_minus_avs') {
-      throw new OrderRuleError('order_in_review', 'The order awaits an AVS review decision');
+    if (state === 'authorized_minus_avs' && this.review?.decision !== 'approve') {
+      throw this.review
+        ? new OrderRuleError('order_not_shippable', `The AVS review ended in ${this.review.decision}`)
+        : new OrderRuleError('order_in_review', 'The order awaits an AVS review decision');
     }
     if (items.length === 0) throw new OrderRuleError('parameter_invalid', 'A shipment has at least one item', 'items');
     const seen = new Set<string>();
@@ -298,9 +300,12 @@ export class Order {
     let amount: number;
     if (req.kind === 'return') {
       if (!req.items?.length) throw new OrderRuleError('parameter_missing', 'A return names the items returned', 'items');
+      const seen = new Set<string>();
       for (const [i, it] of req.items.entries()) {
         const line = this.priced.lines.find((l) => l.sku === it.sku);
         if (!line) throw new OrderRuleError('unknown_sku', `The order has no item ${it.sku}`, `items.${i}.sku`);
+        if (seen.has(it.sku)) throw new OrderRuleError('duplicate_sku', `${it.sku} appears twice`, `items.${i}.sku`);
+        seen.add(it.sku);
         const delivered = line.kind === 'soft' ? line.quantity : this.shippedQuantity(it.sku);
         const left = delivered - this.returnedQuantity(it.sku);
         if (!Number.isInteger(it.quantity) || it.quantity < 1 || it.quantity > left) {

@@ -556,3 +556,25 @@ describe('Order attention and view', () => {
     });
   });
 });
+
+describe('Order guards found by review', () => {
+  it('a return may not name a sku twice to return more than was delivered', () => {
+    const o = authorizedOrder();
+    captureSoft(o);
+    ship(o, 'shp_1', [{ sku: 'book', quantity: 1 }, { sku: 'lamp', quantity: 1 }]);
+    expect(ruleError(() => o.refundAmount({ kind: 'return', items: [{ sku: 'book', quantity: 1 }, { sku: 'book', quantity: 1 }] })))
+      .toMatchObject({ code: 'duplicate_sku', param: 'items.1.sku' });
+    expect(o.refundAmount({ kind: 'return', items: [{ sku: 'book', quantity: 1 }] })).toBe(BOOK_UNIT);
+  });
+
+  it('refuses a shipment after the review was rejected or timed out, allows it after approval', () => {
+    for (const d of ['reject', 'timeout'] as const) {
+      const o = authorizedOrder('review');
+      o.reviewed(d);
+      expect(ruleError(() => o.shipmentAmount([{ sku: 'book', quantity: 1 }])).code).toBe('order_not_shippable');
+    }
+    const approved = authorizedOrder('review');
+    approved.reviewed('approve');
+    expect(approved.shipmentAmount([{ sku: 'lamp', quantity: 1 }])).toBe(LAMP_UNIT + SHIPPING);
+  });
+});
