@@ -20,6 +20,8 @@ export interface Config {
   /** Interface the API and the simulator listen on (127.0.0.1; 0.0.0.0 in containers). */
   bindHost: string;
   simulatorPort: number;
+  /** The simulator's admin API (fault controls; loopback only). */
+  simulatorAdminPort: number;
   simulatorUrl: string;
   dataDir: string;
   /** How often captures are submitted in settlement batches (a Temporal Schedule). */
@@ -67,6 +69,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiPort: int(env, 'PORT', 3000),
     bindHost: env.PAYBROKER_BIND_HOST || '127.0.0.1',
     simulatorPort,
+    simulatorAdminPort: int(env, 'PAYBROKER_SIMULATOR_ADMIN_PORT', simulatorPort + 1),
     simulatorUrl: env.PROCESSOR_URL || `http://127.0.0.1:${simulatorPort}`,
     dataDir: env.PAYBROKER_DATA_DIR || join(ROOT_DIR, '.data'),
     settlementIntervalMs: duration(env, 'PAYBROKER_SETTLEMENT_INTERVAL', '1 day'),

@@ -84,6 +84,7 @@ async function main(): Promise<void> {
   const cli = ensureTemporalCli(say);
   await requirePortFree('The API', config.apiPort, 'PORT');
   await requirePortFree('The processor simulator', config.simulatorPort, 'PAYBROKER_SIMULATOR_PORT');
+  await requirePortFree("The processor simulator's admin API", config.simulatorAdminPort, 'PAYBROKER_SIMULATOR_ADMIN_PORT');
 
   let databaseUrl = config.databaseUrl;
   if (databaseUrl) {
@@ -129,7 +130,7 @@ async function main(): Promise<void> {
     OpenAPI        ${api}/openapi.json
     Temporal UI    ${temporal ? ui : '(external Temporal: ' + temporalAddress + ')'}
     Temporal gRPC  ${env.TEMPORAL_ADDRESS}
-    Simulator      ${config.simulatorUrl}
+    Simulator      ${config.simulatorUrl}         (admin, fault controls: http://127.0.0.1:${config.simulatorAdminPort}/admin/faults)
     PostgreSQL     ${databaseUrl.replace(/:[^:@/]*@/, ':***@')}
     Logs           ${logDir}
 

@@ -17,7 +17,7 @@ if (!config.databaseUrl) throw new Error('DATABASE_URL is required (npm start se
 const sim = await startSimulator({
   databaseUrl: config.databaseUrl,
   port: config.simulatorPort,
-  adminPort: intEnv('PAYBROKER_SIMULATOR_ADMIN_PORT', undefined, 0, 65535),
+  adminPort: config.simulatorAdminPort,
   host: config.bindHost,
   authValiditySeconds: intEnv('PAYBROKER_SIM_AUTH_VALIDITY_SECONDS', DEFAULT_AUTH_VALIDITY_SECONDS, 1, MAX_AUTH_VALIDITY_SECONDS),
 });
