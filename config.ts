@@ -33,6 +33,23 @@ export interface Config {
   reauthLeadMs: number;
   /** Orders stay open for refunds this long after their last capture. */
   refundWindowMs: number;
+  delivery: {
+    /** Webhook endpoints on private or loopback addresses are refused unless this is true. */
+    allowPrivate: boolean;
+    timeoutMs: number;
+    giveUpMs: number;
+    initialBackoffMs: number;
+    maxBackoffMs: number;
+    perDestinationInFlight: number;
+  };
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new Error(`${name} must be true or false, got '${raw}'`);
 }
 
 function duration(env: NodeJS.ProcessEnv, name: string, fallback: string): number {
@@ -77,5 +94,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     processorMaxBackoffMs: duration(env, 'PAYBROKER_PROCESSOR_MAX_BACKOFF', '5 minutes'),
     reauthLeadMs: duration(env, 'PAYBROKER_REAUTH_LEAD', '1 day'),
     refundWindowMs: duration(env, 'PAYBROKER_REFUND_WINDOW', '90 days'),
+    delivery: {
+      allowPrivate: bool(env, 'PAYBROKER_WEBHOOK_ALLOW_PRIVATE', false),
+      timeoutMs: duration(env, 'PAYBROKER_DELIVERY_TIMEOUT', '10s'),
+      giveUpMs: duration(env, 'PAYBROKER_DELIVERY_GIVE_UP', '3 days'),
+      initialBackoffMs: duration(env, 'PAYBROKER_DELIVERY_INITIAL_BACKOFF', '1s'),
+      maxBackoffMs: duration(env, 'PAYBROKER_DELIVERY_MAX_BACKOFF', '10 minutes'),
+      perDestinationInFlight: int(env, 'PAYBROKER_DELIVERY_PER_DESTINATION', 8),
+    },
+  };
+}
+
+/** The delivery activities' settings, from the configuration. */
+export function deliverySettings(c: Config) {
+  return {
+    allowPrivate: c.delivery.allowPrivate, timeoutMs: c.delivery.timeoutMs, perDestinationInFlight: c.delivery.perDestinationInFlight,
+    backoff: { initialMs: c.delivery.initialBackoffMs, maxMs: c.delivery.maxBackoffMs },
   };
 }

@@ -1,14 +1,21 @@
 // Assembles every activity the worker registers, over the real dependencies.
+import type { Client } from '@temporalio/client';
 import type { Db } from '../ledger/db';
 import { Ledger } from '../ledger/ledger';
 import type { ProcessorClient } from '../processors/client';
 import { createOrderActivities } from './orders';
 import { createPlatformActivities } from './platform';
 import { createSettlementBatchActivities } from './settlementBatches';
+import { createDeliveryActivities, type DeliverySettings } from './delivery';
+import { createWebhookEventActivities } from './webhookEvents';
 
 export interface ActivityDeps {
   db: Db;
   processor: ProcessorClient;
+  /** For enqueuing outbound messages (signal-with-start of delivery groups). */
+  temporal: Client;
+  taskQueue: string;
+  delivery: DeliverySettings;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -17,5 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPlatformActivities(deps),
     ...createOrderActivities({ ...deps, ledger }),
     ...createSettlementBatchActivities(deps),
+    ...createDeliveryActivities({ db: deps.db, settings: deps.delivery }),
+    ...createWebhookEventActivities(deps),
   };
 }

@@ -10,6 +10,7 @@ import { healthRoutes } from './routes/health';
 import { orderRoutes, type OrderTiming } from './routes/orders';
 import { principalRoutes } from './routes/principals';
 import { problemRoutes } from './routes/problems';
+import { webhookRoutes } from './routes/webhooks';
 
 /** Largest request body accepted, in bytes (413 body_too_large past it). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -19,6 +20,7 @@ export interface AppDeps {
   temporal: Client;
   taskQueue: string;
   timing: OrderTiming;
+  webhooks: { allowPrivate: boolean; giveUpMs: number };
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -42,6 +44,7 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(principalRoutes(deps.db));
   v1.use(orderRoutes(deps));
   v1.use(problemRoutes(deps.db));
+  v1.use(webhookRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, ...deps.webhooks }));
 
   app.use('/v1', v1);
   app.use(notFoundRoute);

@@ -14,6 +14,7 @@ async function main(): Promise<void> {
     db, temporal: new Client({ connection, namespace: config.temporalNamespace }), taskQueue: config.taskQueue,
     timing: { processorDeadlineMs: config.processorDeadlineMs, processorMaxBackoffMs: config.processorMaxBackoffMs,
       reauthLeadMs: config.reauthLeadMs, refundWindowMs: config.refundWindowMs },
+    webhooks: { allowPrivate: config.delivery.allowPrivate, giveUpMs: config.delivery.giveUpMs },
   });
   const server = app.listen(config.apiPort, config.bindHost, () => {
     console.log(`API listening on http://${config.bindHost}:${config.apiPort}/v1`);

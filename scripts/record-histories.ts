@@ -97,7 +97,9 @@ try {
     },
   };
   const worker = await Worker.create(workerOptions({
-    connection: workerConnection, namespace: 'default', taskQueue, activities: createActivities({ db, processor }),
+    connection: workerConnection, namespace: 'default', taskQueue,
+    activities: createActivities({ db, processor, temporal: client, taskQueue,
+      delivery: { allowPrivate: true, timeoutMs: 2_000, perDestinationInFlight: 8, backoff: { initialMs: 100, maxMs: 1_000 } } }),
     workflowBundlePath: stack.workflowBundlePath,
   }));
   await worker.runUntil(async () => {

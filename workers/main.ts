@@ -2,7 +2,7 @@
 // and on SIGTERM/SIGINT stops polling, drains in-flight work (shutdownGraceTime), then closes connections.
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
-import { loadConfig } from '../config';
+import { deliverySettings, loadConfig } from '../config';
 import { HttpProcessorClient } from '../processors/http-client';
 import { ensureSettlementSchedule } from './schedules';
 import { createActivities } from '../activities';
@@ -15,16 +15,19 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger(process.env.PAYBROKER_WORKER_LOG_LEVEL === 'INFO' ? 'INFO' : 'WARN'), shutdownSignals: ['SIGINT', 'SIGTERM'] });
   const db = createDb(config.databaseUrl, { applicationName: 'paybroker-worker', poolMax: 20 });
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const client = new Client({ connection, namespace: config.temporalNamespace });
   try {
     const worker = await Worker.create(workerOptions({
       connection,
       namespace: config.temporalNamespace,
       taskQueue: config.taskQueue,
-      activities: createActivities({ db, processor: new HttpProcessorClient({ baseUrl: config.simulatorUrl }) }),
+      activities: createActivities({
+        db, processor: new HttpProcessorClient({ baseUrl: config.simulatorUrl }), temporal: client, taskQueue: config.taskQueue,
+        delivery: deliverySettings(config),
+      }),
       workflowBundlePath: process.env.PAYBROKER_WORKFLOW_BUNDLE || undefined,
     }));
-    await ensureSettlementSchedule(new Client({ connection, namespace: config.temporalNamespace }), config.taskQueue,
-      config.settlementIntervalMs);
+    await ensureSettlementSchedule(client, config.taskQueue, config.settlementIntervalMs);
     console.log(`worker polling task queue '${config.taskQueue}' on ${config.temporalAddress}`);
     await worker.run();
     console.log('worker stopped');

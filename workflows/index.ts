@@ -2,3 +2,4 @@
 export { pingWorkflow } from './ping';
 export { orderWorkflow } from './order';
 export { settlementBatchWorkflow } from './settlementBatch';
+export { deliveryGroupWorkflow } from './deliveryGroup';

@@ -5,6 +5,7 @@
 // key derived from the order id and the step, so a retried activity never charges twice.
 import * as wf from '@temporalio/workflow';
 import type { OrderActivities } from '../activities/orders';
+import type { BusinessEvent, WebhookEventActivities } from '../activities/webhookEvents';
 import { avsDecision } from '../domain/avs';
 import { Order, OrderRuleError, type OrderInput, type OrderView, type Units } from '../domain/order';
 import { NeedsAttention, OrderState } from './searchAttributes';
@@ -43,6 +44,15 @@ const books = wf.proxyActivities<OrderActivities>({
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity,
     nonRetryableErrorTypes: ['LedgerError'] },
 });
+
+const events = wf.proxyActivities<WebhookEventActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity,
+    nonRetryableErrorTypes: ['DeliveryError'] },
+});
+
+/** Orders started before webhook events existed emit none (their histories have no such activities). */
+export const WEBHOOK_EVENTS_PATCH = 'order-webhook-events';
 
 type Command =
   | { id: string; kind: 'ship'; req: ShipRequest }
@@ -133,10 +143,16 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
     publish();
     await books.saveOrder(order.view());
   };
+  const emit = async (type: BusinessEvent['type'], key: string, data: Record<string, unknown>) => {
+    if (!wf.patched(WEBHOOK_EVENTS_PATCH)) return;
+    await events.emitEvent({ merchantId: input.merchantId, groupKey: id, type, eventKey: `${id}:${type}:${key}`,
+      data: { orderId: id, clientOrderId: input.clientOrderId, state: order.state, ...data } });
+  };
   const problem = async (kind: string, message: string, details: Record<string, unknown> = {}) => {
     order.flag(kind);
     publish();
     await books.recordProblem({ workflowId: id, merchantId: input.merchantId, kind, message, details });
+    await emit('order.needs_attention', `${kind}:${String(details.key ?? '')}`, { reason: kind, message });
   };
 
   /** Calls the processor, waiting out outages (capped exponential backoff) until the policy's deadline. */
@@ -174,6 +190,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
       return false;
     }
     order.voided(reason, message);
+    await emit('order.voided', auth.id, { authorizationId: auth.id, reason });
     return true;
   }
 
@@ -190,6 +207,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
     lastCaptureMs = Date.now();
     await books.postCapture({ orderId: id, merchantId: input.merchantId, captureId: rec.id, currency: order.priced.currency,
       amountMinor, feeMinor: rec.feeMinor });
+    await emit('order.captured', rec.id, { captureId: rec.id, amountMinor, currency: order.priced.currency, shipmentId });
     return { ok: true };
   }
 
@@ -248,6 +266,8 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
             done.push({ ...p, processorRefundId: r.id });
           }
           order.refunded({ id: cmd.req.refundId, kind: cmd.req.kind, amountMinor: amount, items: cmd.req.items ?? null, parts: done });
+          await emit('order.refunded', cmd.req.refundId, { refundId: cmd.req.refundId, kind: cmd.req.kind, amountMinor: amount,
+            currency: order.priced.currency });
           return { ok: true };
         }
       }
@@ -299,6 +319,10 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
       order.state = 'failed_authorization';
     }
     authorizationDecided = true;
+    if (decision !== 'reject') {
+      await emit('order.authorized', auth.id, { authorizationId: auth.id, amountMinor: auth.amountMinor,
+        currency: order.priced.currency, avsCode: auth.avsCode });
+    }
     if (decision === 'review') reviewDeadlineMs = Date.now() + policy.reviewTimeoutMs;
     if (decision === 'accept') await captureSoftGoods();
   }

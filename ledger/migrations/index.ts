@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import * as m001 from './001_ledger';
 import * as m002 from './002_api';
 import * as m003 from './003_orders';
+import * as m004 from './004_delivery';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -11,6 +12,7 @@ const migrations: Array<[string, Migration]> = [
   ['001_ledger', m001],
   ['002_api', m002],
   ['003_orders', m003],
+  ['004_delivery', m004],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -22,7 +22,7 @@ let merchantA: { id: string; key: string };
 let merchantB: { id: string; key: string };
 
 const timing = { processorDeadlineMs: 60_000, processorMaxBackoffMs: 5_000, reauthLeadMs: 60_000, refundWindowMs: 60_000 };
-const appWith = (temporal: Client) => createApp({ db, temporal, taskQueue: 'api-test', timing });
+const appWith = (temporal: Client) => createApp({ db, temporal, taskQueue: 'api-test', timing, webhooks: { allowPrivate: true, giveUpMs: 60_000 } });
 
 beforeAll(async () => {
   db = testDb();

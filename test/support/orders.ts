@@ -20,6 +20,9 @@ import { startWorker, temporalClient, testDb, uid } from './env';
 export const CARD = { approve: '4242424242424242', decline: '4000000000000002', insufficient: '4000000000009995' };
 export const POSTAL = { Y: '94107', N: '00000', A: '11111', Z: '22222' };
 
+/** Delivery settings for tests: loopback receivers allowed, quick retries. */
+export const TEST_DELIVERY = { allowPrivate: true, timeoutMs: 2_000, perDestinationInFlight: 8, backoff: { initialMs: 100, maxMs: 1_000 } };
+
 export interface OrderHarness {
   db: Db;
   ledger: Ledger;
@@ -45,7 +48,7 @@ export interface StartOrder {
 }
 
 /** A private simulator (own ports, same database) when the test sets faults or its clock. */
-export async function orderHarness(opts: { privateSimulator?: boolean; authValiditySeconds?: number } = {}): Promise<OrderHarness> {
+export async function orderHarness(opts: { privateSimulator?: boolean; authValiditySeconds?: number; perDestinationInFlight?: number } = {}): Promise<OrderHarness> {
   const db = testDb(5);
   const simulator = opts.privateSimulator
     ? await startSimulator({ databaseUrl: inject('databaseUrl'), port: 0, authValiditySeconds: opts.authValiditySeconds })
@@ -53,8 +56,10 @@ export async function orderHarness(opts: { privateSimulator?: boolean; authValid
   const url = simulator?.url ?? inject('simulatorUrl');
   const processor = new HttpProcessorClient({ baseUrl: url, timeoutMs: 5_000 });
   const admin = new SimulatorAdmin({ adminUrl: simulator?.adminUrl ?? inject('simulatorAdminUrl') });
-  const worker = await startWorker(createActivities({ db, processor }));
   const temporal = await temporalClient();
+  const taskQueue = uid('tq-');
+  const worker = await startWorker(createActivities({ db, processor, temporal: temporal.client, taskQueue,
+    delivery: { ...TEST_DELIVERY, perDestinationInFlight: opts.perDestinationInFlight ?? TEST_DELIVERY.perDestinationInFlight } }), taskQueue);
   const { principal } = await createPrincipal(db, 'merchant', 'Order test merchant', settingsColumns(MERCHANT_SETTINGS));
   const merchantId = principal.id;
   const tokenize = async (card = CARD.approve) =>

@@ -1,0 +1,92 @@
+// Delivering one queued message to its destination: signed with Standard Webhooks headers (the webhook-id is
+// the message id, the same on every attempt, so receivers can de-duplicate), posted with a timeout, and the
+// outcome classified for the group workflow, which owns retries, give-up and dead letters.
+import type { Db } from '../ledger/db';
+import { classifyStatus, type AttemptOutcome, type BackoffPolicy, type DeadLetterPolicy } from '../domain/delivery';
+import { webhookHeaders } from '../webhooks/signature';
+import { validateWebhookUrl, WebhookUrlError } from '../webhooks/url';
+
+export interface DeliverySettings {
+  /** Refuse destinations that resolve to private or loopback addresses unless true (tests, local use). */
+  allowPrivate: boolean;
+  timeoutMs: number;
+  backoff: BackoffPolicy;
+  /** Concurrent deliveries per destination from this worker; past it a group waits its turn. */
+  perDestinationInFlight: number;
+}
+
+export interface DeliveryPolicy {
+  giveUpMs: number;
+  onDeadLetter: DeadLetterPolicy;
+  backoff: BackoffPolicy;
+}
+
+export interface DeliverResult {
+  /** 'gone': the message was delivered or dropped already; 'busy': too many deliveries to this destination now. */
+  outcome: AttemptOutcome | 'gone' | 'busy';
+  status?: number;
+  error?: string;
+  policy: DeliveryPolicy | null;
+}
+
+export function createDeliveryActivities(deps: { db: Db; settings: DeliverySettings }) {
+  const { db, settings } = deps;
+  const inFlight = new Map<string, number>();
+
+  return {
+    async deliver(messageId: string): Promise<DeliverResult> {
+      const m = await db('delivery_messages as m').join('delivery_destinations as d', 'd.id', 'm.destination_id')
+        .where('m.id', messageId)
+        .first('m.id', 'm.body', 'm.state', 'd.id as destination_id', 'd.url', 'd.secret', 'd.on_dead_letter', 'd.give_up_seconds', 'd.disabled_at');
+      if (!m || m.state === 'delivered' || m.state === 'dropped') return { outcome: 'gone', policy: null };
+      const policy: DeliveryPolicy = { giveUpMs: m.give_up_seconds * 1000, onDeadLetter: m.on_dead_letter, backoff: settings.backoff };
+      if (m.disabled_at) return record(messageId, { outcome: 'permanent', error: 'the destination is disabled', policy });
+
+      const busy = inFlight.get(m.destination_id) ?? 0;
+      if (busy >= settings.perDestinationInFlight) return { outcome: 'busy', policy };
+      inFlight.set(m.destination_id, busy + 1);
+      try {
+        await validateWebhookUrl(m.url, { allowPrivate: settings.allowPrivate });
+        const headers = webhookHeaders(m.secret, m.id, m.body, Math.floor(Date.now() / 1000));
+        let status: number | null = null;
+        let error: string | undefined;
+        try {
+          const res = await fetch(m.url, {
+            method: 'POST', body: m.body, redirect: 'manual', signal: AbortSignal.timeout(settings.timeoutMs),
+            headers: { 'content-type': 'application/json', 'user-agent': 'Paybroker-Webhooks/1', ...headers },
+          });
+          status = res.status;
+          await res.body?.cancel();
+          if (status >= 300) error = `HTTP ${status}`;
+        } catch (err) {
+          const cause = (err as { cause?: { code?: string } }).cause;
+          error = cause?.code ?? (err as Error).name ?? 'network error';
+        }
+        return record(messageId, { outcome: classifyStatus(status), status: status ?? undefined, error, policy });
+      } catch (err) {
+        if (!(err instanceof WebhookUrlError)) throw err;
+        // A name that does not resolve may resolve later; a refused address or URL will not change.
+        const outcome = err.code === 'url_unresolvable' ? 'retry' : 'permanent';
+        return record(messageId, { outcome, error: `${err.code}: ${err.message}`, policy });
+      } finally {
+        inFlight.set(m.destination_id, (inFlight.get(m.destination_id) ?? 1) - 1);
+      }
+    },
+
+    /** The message is a dead letter (operators list, redeliver or drop it). */
+    async markDead(messageId: string, reason: string): Promise<void> {
+      await db('delivery_messages').where({ id: messageId }).whereIn('state', ['queued'])
+        .update({ state: 'dead', dead_at: db.fn.now(), last_error: reason.slice(0, 1000) });
+    },
+  };
+
+  async function record(messageId: string, r: DeliverResult): Promise<DeliverResult> {
+    await db('delivery_messages').where({ id: messageId }).whereIn('state', ['queued', 'dead']).update({
+      attempts: db.raw('attempts + 1'), last_status: r.status ?? null, last_error: r.error?.slice(0, 1000) ?? null,
+      ...(r.outcome === 'delivered' ? { state: 'delivered', delivered_at: db.fn.now() } : {}),
+    });
+    return r;
+  }
+}
+
+export type DeliveryActivities = ReturnType<typeof createDeliveryActivities>;
