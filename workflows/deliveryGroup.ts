@@ -38,7 +38,9 @@ export const BUSY_WAIT_MS = 250;
 export const IDLE_CLOSE_MS = 10 * 60_000;
 
 const { deliver } = wf.proxyActivities<DeliveryActivities>({
-  startToCloseTimeout: '30 seconds',
+  // Above the HTTP timeout (PAYBROKER_DELIVERY_TIMEOUT, 10 s by default); a worker that dies mid-attempt is
+  // noticed after this long and the attempt made again, with the same webhook-id.
+  startToCloseTimeout: '15 seconds',
   // One try per activity: the workflow owns the retry schedule (durable timers, give-up time, dead letters).
   retry: { maximumAttempts: 1 },
 });
