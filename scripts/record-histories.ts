@@ -1,10 +1,13 @@
-// `npm run histories:record`: runs each scenario below on a private stack (PostgreSQL, Temporal, processor
-// simulator) with the real activities and writes its event history to test/histories/<name>.json;
-// test/replay replays them all against today's code on every test run.
-// Re-record only when a workflow change is meant to be incompatible (and patch the workflow; see README).
-import { writeFileSync } from 'node:fs';
+// `npm run histories:record [-- name ...]`: runs scenarios on a private stack (PostgreSQL, Temporal, processor
+// simulator, a webhook receiver) with the real activities and writes each event history to
+// test/histories/<name>.json; test/replay replays them all against today's code on every test run.
+// Without names it records only the scenarios that have no history yet: the histories already there were
+// made by earlier versions of the workflows and are what proves a change safe for running workflows (for
+// example the order histories from before the webhook-events patch). Name a scenario to record it anew.
+import { existsSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowContinuedAsNewError, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { ROOT_DIR } from '../config';
@@ -15,6 +18,10 @@ import { createDb } from '../ledger/db';
 import { HttpProcessorClient } from '../processors/http-client';
 import { workerOptions } from '../workers/options';
 import { cancelUpdate, refundUpdate, reviewUpdate, shipUpdate, submitUpdate } from '../workflows/order';
+import { deliveryGroupWorkflow, deliveryGroupWorkflowId } from '../workflows/deliveryGroup';
+import { enqueueMessage, resolveDeadLetter } from '../activities/deliveryQueue';
+import { newWebhookSecret } from '../webhooks/signature';
+import { Receiver } from '../test/support/receiver';
 import { buildOrderInput, insertOrderRow, MERCHANT_SETTINGS, type OrderSpec } from '../test/support/order-input';
 import { startTestStack } from '../test/support/stack';
 
@@ -29,6 +36,10 @@ interface Scenario {
 interface Ctx {
   client: Client;
   taskQueue: string;
+  db: ReturnType<typeof createDb>;
+  receiver: Receiver;
+  /** A webhook endpoint of the history merchant, at the receiver. */
+  endpointId: string;
   order(name: string, spec?: Partial<OrderSpec> & { card?: string }): Promise<WorkflowHandle>;
 }
 
@@ -70,13 +81,50 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'order-with-webhook-events', start: (c) => c.order('webhooks'),
+    async drive(h) {
+      await h.executeUpdate(submitUpdate);
+      await ship(h, 's1', [{ sku: 'book', quantity: 2 }, { sku: 'lamp', quantity: 1 }]);
+      await h.executeUpdate(refundUpdate, { args: [{ refundId: 'r1', kind: 'refund', amountMinor: 500 }] });
+    },
+  },
+  {
+    name: 'deliveryGroup-dead-letter-redelivered-then-continued-as-new',
+    async start(c) {
+      const group = 'history-group';
+      const handle = await c.client.workflow.start(deliveryGroupWorkflow, {
+        taskQueue: c.taskQueue, workflowId: deliveryGroupWorkflowId(c.endpointId, group),
+        args: [{ destinationId: c.endpointId, groupKey: group, continueAsNewAfter: 3 }],
+      });
+      const deps = { db: c.db, temporal: c.client, taskQueue: c.taskQueue };
+      const ids = ['hist-m0', 'hist-m1', 'hist-m2', 'hist-m3'];
+      let fixed = false;
+      c.receiver.answer = (id) => (id === ids[0] && !fixed ? 400 : 200);
+      for (const id of ids) await enqueueMessage(deps, { id, destinationId: c.endpointId, groupKey: group, body: JSON.stringify({ id }) });
+      while ((await c.db('delivery_messages').where({ id: ids[0] }).first()).state !== 'dead') await new Promise((r) => setTimeout(r, 100));
+      fixed = true;
+      await resolveDeadLetter(deps, ids[0], 'redeliver');
+      // The first run ends by continuing as new after three messages, with the fourth still queued.
+      return c.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId, { followRuns: false });
+    },
+  },
+  {
     name: 'settlementBatch-two-per-batch', start: (c) => c.client.workflow.start('settlementBatchWorkflow', {
       taskQueue: c.taskQueue, workflowId: 'history-settlement-batch', args: [{ capturesPerBatch: 2 }],
     }),
   },
 ];
 
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((n) => !scenarios.some((s) => s.name === n));
+if (unknown.length) throw new Error(`no such scenario: ${unknown.join(', ')} (known: ${scenarios.map((s) => s.name).join(', ')})`);
+const fileOf = (name: string) => join(ROOT_DIR, 'test', 'histories', `${name}.json`);
+const toRecord = scenarios.filter((s) => (wanted.length ? wanted.includes(s.name) : !existsSync(fileOf(s.name))));
 const say = (msg: string) => console.log(`[histories] ${msg}`);
+if (toRecord.length === 0) {
+  say('every scenario has a recorded history; name scenarios to record them anew');
+  process.exit(0);
+}
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const stack = await startTestStack(say);
 const db = createDb(stack.databaseUrl);
@@ -87,8 +135,15 @@ try {
   const client = new Client({ connection });
   const taskQueue = 'record-histories';
   const { principal } = await createPrincipal(db, 'merchant', 'History merchant', settingsColumns(MERCHANT_SETTINGS));
+  const receiver = new Receiver();
+  await receiver.start();
+  receiver.secret = newWebhookSecret();
+  const endpointId = `we_${randomBytes(8).toString('hex')}`;
+  await db('delivery_destinations').insert({
+    id: endpointId, merchant_id: principal.id, url: receiver.url, secret: receiver.secret, give_up_seconds: 3600,
+  });
   const ctx: Ctx = {
-    client, taskQueue,
+    client, taskQueue, db, receiver, endpointId,
     async order(name, spec = {}) {
       const token = (await processor.tokenize({ cardNumber: spec.card ?? '4242424242424242', expMonth: 12, expYear: 2099 }, `tok-${name}`)).token;
       const input = buildOrderInput({ ...spec, merchantId: principal.id, clientOrderId: `history-${name}`, token, policy: { refundWindowMs: 1000, ...spec.policy } });
@@ -103,15 +158,16 @@ try {
     workflowBundlePath: stack.workflowBundlePath,
   }));
   await worker.runUntil(async () => {
-    for (const s of scenarios) {
+    for (const s of toRecord) {
       const handle = await s.start(ctx);
       await s.drive?.(handle);
-      await handle.result();
-      const file = join(ROOT_DIR, 'test', 'histories', `${s.name}.json`);
+      await handle.result().catch((err) => { if (!(err instanceof WorkflowContinuedAsNewError)) throw err; });
+      const file = fileOf(s.name);
       writeFileSync(file, historyToJSON(await handle.fetchHistory()) + '\n');
       say(`recorded ${file}`);
     }
   });
+  await receiver.stop();
 } finally {
   await connection.close();
   await workerConnection.close();
