@@ -107,6 +107,36 @@ export const openApiDocument = {
         requestBody: { required: true, ...json({ type: 'object', additionalProperties: false, required: ['decision'], properties: { decision: { enum: ['approve', 'reject'] } } }) },
         responses: { 200: orderResponse('Decided'), default: error } },
     },
+    '/webhook-endpoints': {
+      post: { summary: 'Register a webhook endpoint (merchant); the response carries its signing secret, shown once',
+        description: 'Events: order.authorized, order.captured, order.voided, order.refunded, order.needs_attention, settlement.credit_paid. ' +
+          'Deliveries carry Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature: v1,HMAC-SHA256 over ' +
+          'id.timestamp.body); a redelivery keeps its webhook-id. Events of one order arrive in order. URLs on private or ' +
+          'loopback addresses are refused unless the deployment allows them.',
+        parameters: [idempotencyKey],
+        requestBody: { required: true, ...json({ type: 'object', additionalProperties: false, required: ['url'], properties: {
+          url: { type: 'string', maxLength: 2048 }, description: { type: 'string', maxLength: 500 },
+          events: { type: 'array', items: { type: 'string' } }, onDeadLetter: { enum: ['hold', 'skip'], default: 'hold' },
+          giveUpSeconds: { type: 'integer', minimum: 1 } } }) },
+        responses: { 201: { description: 'Created', ...json({ type: 'object' }) }, default: error } },
+      get: { summary: "The merchant's endpoints (operators: all)", responses: { 200: { description: 'OK', ...json({ type: 'object' }) }, default: error } },
+    },
+    '/webhook-endpoints/{id}': {
+      delete: { summary: 'Disable an endpoint', parameters: [idParam], responses: { 200: { description: 'Disabled', ...json({ type: 'object' }) }, default: error } },
+    },
+    '/dead-letters': {
+      get: { summary: 'Messages that could not be delivered (operators: all; merchants: their endpoints)',
+        parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } }],
+        responses: { 200: { description: 'OK', ...json({ type: 'object' }) }, default: error } },
+    },
+    '/dead-letters/{id}/redeliver': {
+      post: { summary: 'Deliver a dead letter again (a held group then goes on in order)', parameters: [idParam],
+        responses: { 200: { description: 'Queued', ...json({ type: 'object' }) }, default: error } },
+    },
+    '/dead-letters/{id}/drop': {
+      post: { summary: 'Drop a dead letter (a held group goes on without it)', parameters: [idParam],
+        responses: { 200: { description: 'Dropped', ...json({ type: 'object' }) }, default: error } },
+    },
     '/problems': {
       get: { summary: 'Failures that need a person (operator), newest first', parameters: [
         { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },

@@ -22,7 +22,7 @@ let merchantA: { id: string; key: string };
 let merchantB: { id: string; key: string };
 
 const timing = { processorDeadlineMs: 60_000, processorMaxBackoffMs: 5_000, reauthLeadMs: 60_000, refundWindowMs: 60_000 };
-const appWith = (temporal: Client) => createApp({ db, temporal, taskQueue: 'api-test', timing, webhooks: { allowPrivate: true, giveUpMs: 60_000 } });
+const appWith = (temporal: Client) => createApp({ db, temporal, taskQueue: 'api-test', timing, webhooks: { allowPrivate: false, giveUpMs: 60_000 } });
 
 beforeAll(async () => {
   db = testDb();
@@ -274,6 +274,17 @@ describe('request validation', () => {
     const r = await call(base, '/nothing-here', { key: operator });
     expect(r.status).toBe(404);
     expect(r.body.error).toEqual({ type: 'not_found_error', code: 'route_not_found', message: expect.any(String), param: null });
+  });
+});
+
+describe('webhook endpoint URLs', () => {
+  it('refuses private and loopback addresses unless configuration allows them', async () => {
+    for (const url of ['http://127.0.0.1:8080/hooks', 'http://10.1.2.3/hooks', 'http://[::1]/hooks', 'http://localhost/hooks']) {
+      const r = await call(base, '/webhook-endpoints', { key: merchantA.key, idem: uid(), body: { url } });
+      expect(r.status, url).toBe(422);
+      expect(r.body.error).toMatchObject({ code: 'url_private_address', param: 'url' });
+    }
+    expect(await db('delivery_destinations').where({ merchant_id: merchantA.id }).count({ n: '*' }).first()).toEqual({ n: '0' });
   });
 });
 

@@ -1,0 +1,128 @@
+// Merchant webhooks over HTTP with the real processes: register an endpoint, receive an order's events in
+// order with valid Standard Webhooks signatures, and work a dead letter through the API.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPrincipal } from '../../api/principals';
+import { settingsColumns } from '../../api/merchants';
+import { MAX_ENDPOINTS_PER_MERCHANT } from '../../api/routes/webhooks';
+import type { Db } from '../../ledger/db';
+import { HttpProcessorClient } from '../../processors/http-client';
+import { testDb, uid } from '../support/env';
+import { call } from '../support/http';
+import { MERCHANT_SETTINGS } from '../support/order-input';
+import { Receiver } from '../support/receiver';
+import { startServices, type Services } from '../support/services';
+
+let db: Db;
+let svc: Services;
+let operator: string;
+
+beforeAll(async () => {
+  db = testDb(2);
+  svc = await startServices({ PAYBROKER_WEBHOOK_ALLOW_PRIVATE: 'true', PAYBROKER_DELIVERY_INITIAL_BACKOFF: '100ms' });
+  operator = (await createPrincipal(db, 'operator', 'webhook operator')).apiKey;
+});
+afterAll(async () => {
+  await svc?.stopAll();
+  await db.destroy();
+});
+
+async function merchantWithEndpoint(receiver: Receiver, extra: object = {}) {
+  const { principal, apiKey } = await createPrincipal(db, 'merchant', 'Hooked shop', settingsColumns(MERCHANT_SETTINGS));
+  const r = await call(svc.base, '/webhook-endpoints', { key: apiKey, idem: uid(), body: { url: receiver.url, ...extra } });
+  expect(r.status).toBe(201);
+  receiver.secret = r.body.secret;
+  return { merchantId: principal.id, key: apiKey, endpoint: r.body };
+}
+
+async function placeOrder(key: string) {
+  const token = (await new HttpProcessorClient({ baseUrl: svc.simulatorUrl })
+    .tokenize({ cardNumber: '4242424242424242', expMonth: 12, expYear: 2099 }, uid('tok-'))).token;
+  const r = await call(svc.base, '/orders', { key, body: {
+    clientOrderId: uid('co-'), customerId: 'c', items: [{ sku: 'mug', quantity: 1, unitPriceMinor: 1200, kind: 'hard' }],
+    shipping: { optionId: 'standard', address: { line1: '1 Main St', city: 'Austin', region: 'TX', postalCode: '73301', country: 'US' } },
+    payment: { token, billingPostalCode: '73301' } } });
+  expect(r.status).toBe(201);
+  return r.body.id as string;
+}
+
+describe('webhook endpoints', () => {
+  it('registers an endpoint with a signing secret shown once, and refuses bad URLs', async () => {
+    const { apiKey: key } = await createPrincipal(db, 'merchant', 'URL shop', settingsColumns(MERCHANT_SETTINGS));
+    const idem = uid();
+    const first = await call(svc.base, '/webhook-endpoints', { key, idem, body: { url: 'http://127.0.0.1:9/hooks' } });
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ object: 'webhook_endpoint', onDeadLetter: 'hold', secret: expect.stringMatching(/^whsec_/) });
+    const replay = await call(svc.base, '/webhook-endpoints', { key, idem, body: { url: 'http://127.0.0.1:9/hooks' } });
+    expect(replay.body.secret).toBeNull();
+    for (const [url, code] of [['http://user:pw@example.com/h', 'url_credentials'], ['ftp://example.com/h', 'url_scheme'], ['not a url', 'url_invalid']]) {
+      const r = await call(svc.base, '/webhook-endpoints', { key, idem: uid(), body: { url } });
+      expect(r.status).toBe(422);
+      expect(r.body.error).toMatchObject({ code, param: 'url' });
+    }
+    expect((await call(svc.base, '/webhook-endpoints', { key: operator, idem: uid(), body: { url: 'http://127.0.0.1:9/h' } })).status).toBe(403);
+  });
+
+  it(`allows ${MAX_ENDPOINTS_PER_MERCHANT} active endpoints per merchant and refuses one more`, async () => {
+    const { apiKey: key } = await createPrincipal(db, 'merchant', 'Many hooks', settingsColumns(MERCHANT_SETTINGS));
+    for (let i = 0; i < MAX_ENDPOINTS_PER_MERCHANT; i++) {
+      expect((await call(svc.base, '/webhook-endpoints', { key, idem: uid(), body: { url: `http://127.0.0.1:9/h${i}` } })).status).toBe(201);
+    }
+    const past = await call(svc.base, '/webhook-endpoints', { key, idem: uid(), body: { url: 'http://127.0.0.1:9/h' } });
+    expect(past.body.error.code).toBe('too_many_endpoints');
+    const list = await call(svc.base, '/webhook-endpoints', { key });
+    const removed = await call(svc.base, `/webhook-endpoints/${list.body.data[0].id}`, { key, method: 'DELETE' });
+    expect(removed.body.disabledAt).toBeTruthy();
+    expect((await call(svc.base, '/webhook-endpoints', { key, idem: uid(), body: { url: 'http://127.0.0.1:9/h' } })).status).toBe(201);
+  });
+});
+
+describe("an order's events", () => {
+  it('arrive in order, signed, each with its own webhook-id', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    try {
+      const { key } = await merchantWithEndpoint(receiver);
+      const id = await placeOrder(key);
+      await call(svc.base, `/orders/${id}/shipments`, { key, idem: 's', body: { items: [{ sku: 'mug', quantity: 1 }], trackingNumber: 'T' } });
+      await call(svc.base, `/orders/${id}/refunds`, { key, idem: 'r', body: { amountMinor: 300 } });
+      await expect.poll(() => receiver.unique().map((r) => r.body.type), { timeout: 20_000 })
+        .toEqual(['order.authorized', 'order.captured', 'order.refunded']);
+      const got = receiver.unique();
+      expect(got.every((r) => r.verified && r.body.data.orderId === id)).toBe(true);
+      expect(new Set(got.map((r) => r.webhookId)).size).toBe(3);
+      expect(got[2].body.data).toMatchObject({ amountMinor: 300, currency: 'USD', state: 'partially_refunded' });
+    } finally {
+      await receiver.stop();
+    }
+  });
+
+  it('a dead letter holds the order\'s later events until redelivered through the API', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    try {
+      const { key } = await merchantWithEndpoint(receiver);
+      let refuse = true;
+      receiver.answer = (_id, body) => (refuse && body.type === 'order.captured' ? 422 : 200);
+      const id = await placeOrder(key);
+      await call(svc.base, `/orders/${id}/shipments`, { key, idem: 's', body: { items: [{ sku: 'mug', quantity: 1 }], trackingNumber: 'T' } });
+      await call(svc.base, `/orders/${id}/refunds`, { key, idem: 'r', body: { amountMinor: 100 } });
+
+      await expect.poll(async () => (await call(svc.base, '/dead-letters', { key })).body.data.length, { timeout: 20_000 }).toBe(1);
+      const [dead] = (await call(svc.base, '/dead-letters', { key })).body.data;
+      expect(dead).toMatchObject({ eventType: 'order.captured', lastStatus: 422, groupKey: id });
+      expect(receiver.unique().map((r) => r.body.type)).toEqual(['order.authorized']);
+      const stranger = (await createPrincipal(db, 'merchant', 'Stranger', settingsColumns(MERCHANT_SETTINGS))).apiKey;
+      expect((await call(svc.base, '/dead-letters', { key: stranger })).body.data).toEqual([]);
+      expect((await call(svc.base, `/dead-letters/${dead.id}/redeliver`, { key: stranger, method: 'POST' })).status).toBe(404);
+
+      refuse = false;
+      const redo = await call(svc.base, `/dead-letters/${dead.id}/redeliver`, { key: operator, method: 'POST' });
+      expect(redo.body).toMatchObject({ action: 'redeliver', state: 'queued' });
+      await expect.poll(() => receiver.unique().map((r) => r.body.type), { timeout: 20_000 })
+        .toEqual(['order.authorized', 'order.captured', 'order.refunded']);
+      expect((await call(svc.base, `/dead-letters/${dead.id}/redeliver`, { key: operator, method: 'POST' })).body.error.code).toBe('not_a_dead_letter');
+    } finally {
+      await receiver.stop();
+    }
+  });
+});
