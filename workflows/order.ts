@@ -331,9 +331,11 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
   while (!order.isFinal) {
     const inReview = order.settledState === 'authorized_minus_avs' && !order.review;
     const reauthAt = reauthFailed ? null : order.reauthorizeAtMs();
-    const closeAt = order.unshippedUnits().length === 0 && order.captures.length > 0 ? lastCaptureMs + policy.refundWindowMs : null;
+    // Nothing more to capture (all shipped, or the rest cancelled): open for refunds until the window ends.
+    const settled = order.captures.length > 0 && (order.unshippedUnits().length === 0 || !order.authorization);
+    const closeAt = settled ? lastCaptureMs + policy.refundWindowMs : null;
     const wakeAt = Math.min(...[inReview ? reviewDeadlineMs : Infinity, reauthAt ?? Infinity, closeAt ?? Infinity]);
-    const timeout = wakeAt === Infinity ? undefined : Math.max(0, wakeAt - Date.now());
+    const timeout = wakeAt === Infinity ? undefined : Math.max(1, wakeAt - Date.now());
     const woken = timeout === undefined
       ? (await wf.condition(() => queue.length > 0), true)
       : await wf.condition(() => queue.length > 0, timeout);

@@ -196,3 +196,20 @@ describe('cancel, refund, return', () => {
     expect(row.view.capturedMinor).toBe(result.capturedMinor);
   });
 });
+
+describe('cancelling the rest of a partly shipped order', () => {
+  it('voids the unshipped remainder, keeps what was captured, and closes after the refund window', async () => {
+    const { id, input } = await h.start({ policy: { refundWindowMs: 500 } });
+    await submit(id);
+    const first = await ship(id, 's1', [{ sku: 'lamp', quantity: 1 }]);
+    const cancelled = await handle(id).executeUpdate(cancelUpdate, { args: [{ cancelId: 'rest' }] });
+    expect(cancelled.order.state).toBe('partially_shipped');
+    expect(cancelled.order.authorizations[0].status).toBe('voided');
+    expect(await refusal(ship(id, 's2', [{ sku: 'book', quantity: 1 }]))).toBe('order_not_shippable');
+    const result: OrderView = await handle(id).result();
+    expect(result.capturedMinor).toBe(first.order.capturedMinor);
+    expect(result.capturedMinor).toBeLessThan(input.priced.totalMinor);
+    const [auth] = await h.admin.authorizationsByReference(id);
+    expect(await h.processor.getTransaction(auth.id)).toMatchObject({ voidedAt: expect.any(String) });
+  });
+});
