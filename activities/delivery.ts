@@ -1,10 +1,11 @@
 // Delivering one queued message to its destination: signed with Standard Webhooks headers (the webhook-id is
 // the message id, the same on every attempt, so receivers can de-duplicate), posted with a timeout, and the
 // outcome classified for the group workflow, which owns retries, give-up and dead letters.
+import { Agent, fetch } from 'undici';
 import type { Db } from '../ledger/db';
 import { classifyStatus, type AttemptOutcome, type BackoffPolicy, type DeadLetterPolicy } from '../domain/delivery';
 import { webhookHeaders } from '../webhooks/signature';
-import { validateWebhookUrl, WebhookUrlError } from '../webhooks/url';
+import { guardedLookup, validateWebhookUrl, WebhookUrlError } from '../webhooks/url';
 
 export interface DeliverySettings {
   /** Refuse destinations that resolve to private or loopback addresses unless true (tests, local use). */
@@ -32,6 +33,8 @@ export interface DeliverResult {
 export function createDeliveryActivities(deps: { db: Db; settings: DeliverySettings }) {
   const { db, settings } = deps;
   const inFlight = new Map<string, number>();
+  // Connections go only to addresses checked at connect time (no DNS rebinding past validateWebhookUrl).
+  const dispatcher = new Agent({ connect: { lookup: guardedLookup(settings.allowPrivate) }, keepAliveTimeout: 10_000 });
 
   return {
     async deliver(messageId: string): Promise<DeliverResult> {
@@ -52,7 +55,7 @@ export function createDeliveryActivities(deps: { db: Db; settings: DeliverySetti
         let error: string | undefined;
         try {
           const res = await fetch(m.url, {
-            method: 'POST', body: m.body, redirect: 'manual', signal: AbortSignal.timeout(settings.timeoutMs),
+            method: 'POST', body: m.body, redirect: 'manual', signal: AbortSignal.timeout(settings.timeoutMs), dispatcher,
             headers: { 'content-type': 'application/json', 'user-agent': 'Paybroker-Webhooks/1', ...headers },
           });
           status = res.status;
@@ -60,6 +63,7 @@ export function createDeliveryActivities(deps: { db: Db; settings: DeliverySetti
           if (status >= 300) error = `HTTP ${status}`;
         } catch (err) {
           const cause = (err as { cause?: { code?: string } }).cause;
+          if (cause?.code === 'url_private_address') throw cause; // refused at connect time: permanent, below
           error = cause?.code ?? (err as Error).name ?? 'network error';
         }
         return record(messageId, { outcome: classifyStatus(status), status: status ?? undefined, error, policy });

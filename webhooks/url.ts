@@ -4,8 +4,9 @@
 // only to, public addresses.
 //
 // This checks the addresses at the time of the call. A name can resolve differently a moment later (DNS
-// rebinding), so the strongest guard is to connect to the very addresses checked here, or to check again
-// in the HTTP client's own lookup hook.
+// rebinding), so the sender also connects through guardedLookup, which checks the addresses it is about to
+// connect to.
+import { lookup as dnsCallbackLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 
@@ -84,6 +85,28 @@ export async function validateWebhookUrl(raw: string, opts: ValidateWebhookUrlOp
     }
   }
   return url;
+}
+
+/**
+ * A dns.lookup replacement for the HTTP client's connect: it refuses (with url_private_address) a host that
+ * resolves to any address isPrivateAddress refuses, at the moment of connecting, so a name cannot pass
+ * validateWebhookUrl and then rebind to an internal address.
+ */
+export function guardedLookup(allowPrivate: boolean) {
+  return (hostname: string, options: LookupOptions,
+    callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void): void => {
+    dnsCallbackLookup(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, '');
+      const list = addresses as LookupAddress[];
+      const refused = allowPrivate ? undefined : list.find((a) => isPrivateAddress(a.address));
+      if (refused) {
+        return callback(Object.assign(new WebhookUrlError('url_private_address',
+          `${hostname} resolves to ${refused.address}, which is not a public address`), { code: 'url_private_address' }), '');
+      }
+      if (options.all) return callback(null, list);
+      return callback(null, list[0].address, list[0].family);
+    });
+  };
 }
 
 async function defaultLookup(host: string): Promise<string[]> {

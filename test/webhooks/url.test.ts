@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  guardedLookup,
   isPrivateAddress,
   MAX_WEBHOOK_URL_LENGTH,
   validateWebhookUrl,
@@ -215,5 +216,23 @@ describe('validateWebhookUrl', () => {
     expect(err).toBeInstanceOf(Error);
     expect((err as WebhookUrlError).name).toBe('WebhookUrlError');
     expect((err as WebhookUrlError).message).toMatch(/ftp:/);
+  });
+});
+
+describe('guardedLookup (the connect-time check against DNS rebinding)', () => {
+  const resolve = (allowPrivate: boolean, host: string) => new Promise<{ err: (Error & { code?: string }) | null; address: unknown }>((done) => {
+    guardedLookup(allowPrivate)(host, { all: true }, (err, address) => done({ err, address }));
+  });
+
+  it('refuses to connect to a name that resolves to a loopback address', async () => {
+    const { err } = await resolve(false, 'localhost');
+    expect(err).toBeInstanceOf(WebhookUrlError);
+    expect(err?.code).toBe('url_private_address');
+  });
+
+  it('connects to it when private addresses are allowed', async () => {
+    const { err, address } = await resolve(true, 'localhost');
+    expect(err).toBeNull();
+    expect((address as Array<{ address: string }>).map((a) => a.address)).toEqual(expect.arrayContaining([expect.stringMatching(/^(127\.0\.0\.1|::1)$/)]));
   });
 });
