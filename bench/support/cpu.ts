@@ -35,6 +35,8 @@ export function findPid(...fragments: string[]): number | undefined {
   return undefined;
 }
 
+const MACHINE = '(machine)';
+
 export class CpuMeter {
   constructor(private readonly groups: Record<string, number | undefined>) {}
 
@@ -57,16 +59,26 @@ export class CpuMeter {
       }
       out[name] = (ticks * 1000) / ticksPerSecond;
     }
+    // The whole machine's busy time, so a reader sees what other processes took meanwhile.
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+    out[MACHINE] = ((user + nice + system + irq + softirq + steal) * 1000) / ticksPerSecond;
     return out;
   }
 }
 
-/** "api 1.2 s (60%), worker ..." for the CPU used between two samples over wallMs. */
+/** "temporal 85%, worker 42%, ...; other processes 3%" of one core, between two samples wallMs apart. */
 export function describeCpu(before: Record<string, number>, after: Record<string, number>, wallMs: number): string {
-  const parts = Object.keys(after).map((k) => {
-    const used = after[k] - (before[k] ?? 0);
-    return `${k} ${(used / 1000).toFixed(1)}s (${Math.round((used / wallMs) * 100)}%)`;
-  });
-  const total = Object.keys(after).reduce((s, k) => s + after[k] - (before[k] ?? 0), 0);
-  return parts.length ? `${parts.join(', ')}; all ${Math.round((total / wallMs) * 100)}% of one core` : 'n/a (no /proc)';
+  const pct = (k: string) => Math.round(((after[k] - (before[k] ?? 0)) / wallMs) * 100);
+  const groups = Object.keys(after).filter((k) => k !== MACHINE);
+  if (groups.length === 0) return 'n/a (no /proc)';
+  const ours = groups.reduce((s, k) => s + pct(k), 0);
+  return `${groups.map((k) => `${k} ${pct(k)}%`).join(', ')} (sum ${ours}%); other processes ${Math.max(0, pct(MACHINE) - ours)}%`;
+}
+
+/** Percent of one core that processes outside the groups used between two samples (NaN without /proc). */
+export function otherCpuPercent(before: Record<string, number>, after: Record<string, number>, wallMs: number): number {
+  if (!(MACHINE in after)) return NaN;
+  const used = (k: string) => after[k] - (before[k] ?? 0);
+  const ours = Object.keys(after).filter((k) => k !== MACHINE).reduce((s, k) => s + used(k), 0);
+  return Math.max(0, ((used(MACHINE) - ours) / wallMs) * 100);
 }

@@ -15,8 +15,8 @@ export interface ServiceProcess {
   stop(timeoutMs?: number): Promise<number | string>;
 }
 
-export function spawnService(name: string, entry: string, env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', ROOT_DIR + entry], {
+export function spawnService(name: string, entry: string, env: Record<string, string>, nodeArgs: string[] = []): ServiceProcess {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', ROOT_DIR + entry], {
     cwd: ROOT_DIR, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

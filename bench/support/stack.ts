@@ -1,0 +1,178 @@
+// The stack a benchmark runs against: PostgreSQL and the Temporal dev server from test/support/stack.ts (free
+// ports, non-durable fast settings), and the API, worker and processor simulator each as its own process, as
+// `npm start` runs them. Everything started is stopped by stop(), in reverse order, also after a failed start.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createWriteStream, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { createDb, type Db } from '../../ledger/db';
+import { freePort, waitFor } from '../../scripts/ports';
+import { startTestStack, type TestStack } from '../../test/support/stack';
+import { SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
+import { CpuMeter, findPid } from './cpu';
+import { spawnService, type ServiceProcess } from './processes';
+
+export type ServiceName = 'simulator' | 'worker' | 'api';
+
+const ENTRY: Record<ServiceName, { entry: string; ready: RegExp }> = {
+  simulator: { entry: 'processors/simulator/main.ts', ready: /simulator listening/ },
+  worker: { entry: 'workers/main.ts', ready: /worker polling/ },
+  api: { entry: 'api/main.ts', ready: /API listening/ },
+};
+
+export interface BenchStackOptions {
+  log: (msg: string) => void;
+  /** Another workflows entry (index.ts) for the worker instead of workflows/index.ts: to measure a proposed change. */
+  workflowsPath?: string;
+  /**
+   * Dynamic config for the Temporal dev server (KEY=JSON_VALUE each, e.g. history.transferProcessorMaxPollRPS=2000):
+   * when given, the bench runs its own dev server with these values (and the test stack's settings otherwise).
+   */
+  temporalDynamicConfig?: string[];
+  /** The API and the worker write V8 CPU profiles (--cpu-prof) into this directory when they stop. */
+  profileDir?: string;
+  /** Receives stop() at once, so a signal during the start can stop what has started so far. */
+  onStopReady?: (stop: () => Promise<void>) => void;
+}
+
+export interface BenchStack {
+  test: TestStack;
+  temporalAddress: string;
+  apiBase: string;
+  simulatorUrl: string;
+  taskQueue: string;
+  procs: Record<ServiceName, ServiceProcess>;
+  db: Db;
+  temporal: Client;
+  cpu: CpuMeter;
+  /** A service that has exited since the start, if any. */
+  crashed(): ServiceProcess | undefined;
+  /** Registers something to stop before the stack itself (stopped in reverse order of registration). */
+  onStop(what: string, run: () => unknown): void;
+  stop(): Promise<void>;
+}
+
+const quietLogger = {
+  log() {}, trace() {}, debug() {}, info() {}, warn: (m: string) => console.warn(m), error: (m: string) => console.error(m),
+};
+
+export async function startBenchStack(opts: BenchStackOptions): Promise<BenchStack> {
+  const cleanups: Array<{ what: string; run: () => unknown }> = [];
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      while (cleanups.length) {
+        const c = cleanups.pop()!;
+        try {
+          await c.run();
+        } catch (err) {
+          console.error(`stopping ${c.what} failed:`, err);
+        }
+      }
+    })();
+    return stopping;
+  };
+  opts.onStopReady?.(stop);
+
+  try {
+    opts.log('starting PostgreSQL and the Temporal dev server (non-durable fast settings), bundling workflows ...');
+    const test = await startTestStack(opts.log);
+    cleanups.push({ what: 'PostgreSQL and Temporal', run: () => test.stop() });
+
+    let temporalAddress = test.temporalAddress;
+    if (opts.temporalDynamicConfig?.length) {
+      const port = await freePort();
+      const dev = await startTunedDevServer(test.temporalCliPath, port, opts.temporalDynamicConfig, join(test.dir, 'temporal-tuned.log'));
+      cleanups.push({ what: 'tuned Temporal dev server', run: () => dev.stop() });
+      temporalAddress = dev.address;
+    }
+
+    let workflowBundlePath = test.workflowBundlePath;
+    if (opts.workflowsPath) {
+      const { code } = await bundleWorkflowCode({ workflowsPath: resolve(opts.workflowsPath), logger: quietLogger });
+      workflowBundlePath = join(test.dir, 'bench-workflow-bundle.js');
+      writeFileSync(workflowBundlePath, code);
+    }
+
+    const [apiPort, simPort, simAdminPort] = [await freePort(), await freePort(), await freePort()];
+    const taskQueue = `bench-${randomUUID().slice(0, 8)}`;
+    const env = {
+      DATABASE_URL: test.databaseUrl, TEMPORAL_ADDRESS: temporalAddress, PAYBROKER_WORKFLOW_BUNDLE: workflowBundlePath,
+      PORT: String(apiPort), PROCESSOR_URL: `http://127.0.0.1:${simPort}`, PAYBROKER_SIMULATOR_PORT: String(simPort),
+      PAYBROKER_SIMULATOR_ADMIN_PORT: String(simAdminPort), PAYBROKER_TASK_QUEUE: taskQueue,
+    };
+    const profile = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(opts.profileDir)}`] : [];
+    opts.log('starting the simulator, worker and API processes ...');
+    const procs = {} as Record<ServiceName, ServiceProcess>;
+    for (const name of ['simulator', 'worker', 'api'] as const) {
+      procs[name] = spawnService(name, ENTRY[name].entry, env, name === 'simulator' ? [] : profile);
+      // SIGTERM: the API closes, the worker drains in-flight tasks, then the simulator stops.
+      cleanups.push({ what: name, run: () => procs[name].stop() });
+    }
+    try {
+      await Promise.all(Object.entries(procs).map(([name, p]) => p.waitForOutput(ENTRY[name as ServiceName].ready)));
+    } catch (err) {
+      for (const p of Object.values(procs)) if (!(err as Error).message.includes(p.output())) console.error(`--- ${p.name} output ---\n${p.output()}`);
+      throw err;
+    }
+
+    const db = createDb(test.databaseUrl, { poolMax: 2, applicationName: 'paybroker-bench' });
+    cleanups.push({ what: 'bench database pool', run: () => db.destroy() });
+    const connection = await Connection.connect({ address: temporalAddress });
+    cleanups.push({ what: 'Temporal client', run: () => connection.close() });
+
+    const cpu = new CpuMeter({
+      postgres: findPid(`${test.dir}/postgres`), temporal: findPid('start-dev', `--port ${temporalAddress.split(':')[1]} `),
+      api: procs.api.child.pid, worker: procs.worker.child.pid, simulator: procs.simulator.child.pid, bench: process.pid,
+    });
+    return {
+      test, temporalAddress, apiBase: `http://127.0.0.1:${apiPort}/v1`, simulatorUrl: `http://127.0.0.1:${simPort}`, taskQueue, procs, db,
+      temporal: new Client({ connection, namespace: 'default' }), cpu,
+      crashed: () => Object.values(procs).find((p) => p.child.exitCode !== null || p.child.signalCode !== null),
+      onStop: (what, run) => { cleanups.push({ what, run }); },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** The dev server as startTemporalDevServer runs it for the tests (in memory, fast pragmas), plus dynamic config. */
+async function startTunedDevServer(cli: string, port: number, dynamicConfig: string[], logFile: string) {
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', 'default', '--headless',
+    '--log-level', 'warn', '--log-format', 'text', '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF'];
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  for (const kv of dynamicConfig) args.push('--dynamic-config-value', kv);
+  const out = createWriteStream(logFile, { flags: 'a' });
+  const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.pipe(out);
+  child.stderr!.pipe(out);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const address = `127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+    out.end();
+  };
+  try {
+    await waitFor('the tuned Temporal dev server', async () => {
+      if (child.exitCode !== null) throw new Error(`the tuned Temporal dev server exited; see ${logFile}`);
+      const conn = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        await conn.workflowService.describeNamespace({ namespace: 'default' });
+        return true;
+      } finally {
+        await conn.close();
+      }
+    }, 120_000, 250);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { address, stop };
+}
