@@ -89,6 +89,15 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'order-local-books-with-webhook-events', start: (c) => c.order('local-books'),
+    async drive(h) {
+      await h.executeUpdate(submitUpdate);
+      await ship(h, 's1', [{ sku: 'book', quantity: 1 }]);
+      await ship(h, 's2', [{ sku: 'book', quantity: 1 }, { sku: 'lamp', quantity: 1 }]);
+      await h.executeUpdate(refundUpdate, { args: [{ refundId: 'r1', kind: 'return', items: [{ sku: 'lamp', quantity: 1 }] }] });
+    },
+  },
+  {
     name: 'deliveryGroup-dead-letter-redelivered-then-continued-as-new',
     async start(c) {
       const group = 'history-group';
