@@ -98,6 +98,17 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'order-local-processor-review-approved-shipped-refunded', start: (c) => c.order('local-processor', { postalCode: '11111' }),
+    async drive(h) {
+      await h.executeUpdate(submitUpdate);
+      await h.executeUpdate(reviewUpdate, { args: [{ decision: 'approve' }] });
+      await ship(h, 's1', [{ sku: 'book', quantity: 2 }]);
+      await ship(h, 's2', [{ sku: 'lamp', quantity: 1 }]);
+      await h.executeUpdate(refundUpdate, { args: [{ refundId: 'r1', kind: 'refund', amountMinor: 700 }] });
+    },
+  },
+  { name: 'order-local-processor-declined', start: (c) => c.order('local-declined', { card: '4000000000000002' }) },
+  {
     name: 'deliveryGroup-dead-letter-redelivered-then-continued-as-new',
     async start(c) {
       const group = 'history-group';
