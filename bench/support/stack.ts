@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { createDb, type Db } from '../../ledger/db';
 import { freePort, waitFor } from '../../scripts/ports';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../../scripts/temporal-cli';
 import { startTestStack, type TestStack } from '../../test/support/stack';
 import { SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
 import { CpuMeter, findPid } from './cpu';
@@ -28,7 +29,7 @@ export interface BenchStackOptions {
   workflowsPath?: string;
   /**
    * Dynamic config for the Temporal dev server (KEY=JSON_VALUE each, e.g. history.transferProcessorMaxPollRPS=2000):
-   * when given, the bench runs its own dev server with these values (and the test stack's settings otherwise).
+   * when given, the bench runs its own dev server with these values added to the test stack's settings.
    */
   temporalDynamicConfig?: string[];
   /** The API and the worker write V8 CPU profiles (--cpu-prof) into this directory when they stop. */
@@ -140,11 +141,12 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
   }
 }
 
-/** The dev server as startTemporalDevServer runs it for the tests (in memory, fast pragmas), plus dynamic config. */
+/** The dev server as startTemporalDevServer runs it for the tests (in memory, fast pragmas, its dynamic config), plus more. */
 async function startTunedDevServer(cli: string, port: number, dynamicConfig: string[], logFile: string) {
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', 'default', '--headless',
     '--log-level', 'warn', '--log-format', 'text', '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF'];
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  for (const [key, value] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG)) args.push('--dynamic-config-value', `${key}=${value}`);
   for (const kv of dynamicConfig) args.push('--dynamic-config-value', kv);
   const out = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
