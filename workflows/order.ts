@@ -91,7 +91,9 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
   let lastCaptureMs = 0;
 
   // --- messages --------------------------------------------------------------------------------------
-  const known = (cmdId: string) => outcomes.has(cmdId) || queue.some((c) => c.id === cmdId);
+  let running: string | null = null;
+  /** Done, running or queued: a repeat (a client retrying after a 202) waits for the first instead of running again. */
+  const known = (cmdId: string) => outcomes.has(cmdId) || running === cmdId || queue.some((c) => c.id === cmdId);
   const admit = (cmdId: string) => {
     if (!known(cmdId) && outcomes.size + queue.length >= MAX_COMMANDS_PER_ORDER) {
       throw new OrderRuleError('too_many_updates', `An order accepts at most ${MAX_COMMANDS_PER_ORDER} commands`);
@@ -356,7 +358,9 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
       : await wf.condition(() => queue.length > 0, timeout);
     if (woken && queue.length > 0) {
       const cmd = queue.shift()!;
+      running = cmd.id;
       outcomes.set(cmd.id, await run(cmd));
+      running = null;
       await save();
       continue;
     }

@@ -86,3 +86,24 @@ describe('reauthorization', () => {
     expect((await handle.query(statusQuery)).authorizations).toHaveLength(1);
   });
 });
+
+describe('a command repeated while it runs', () => {
+  it('a shipment repeated during an outage waits for the first: one capture, and the repeat answers done', async () => {
+    h = await orderHarness({ privateSimulator: true });
+    const { id, input } = await h.start({});
+    const handle = h.client.workflow.getHandle(id);
+    await handle.executeUpdate(submitUpdate);
+    await h.admin.setFaults({ mode: 'down', downStyle: '503', operations: ['capture'] });
+    const req = { shipmentId: 'all', trackingNumber: 'T', items: [{ sku: 'book', quantity: 2 }, { sku: 'lamp', quantity: 1 }] };
+    expect((await handle.executeUpdate(shipUpdate, { args: [req] })).outcome).toBe('pending');
+    expect((await handle.executeUpdate(shipUpdate, { args: [req] })).outcome).toBe('pending'); // the client retries after its 202
+    await h.admin.clearFaults();
+    await expect.poll(async () => (await handle.query(statusQuery)).state, { timeout: 15_000 }).toBe('shipped');
+    const repeat = await handle.executeUpdate(shipUpdate, { args: [req] });
+    expect(repeat.outcome).toBe('done');
+    expect(repeat.order.captures).toHaveLength(1);
+    const [auth] = await h.admin.authorizationsByReference(id);
+    expect(await h.admin.capturesByAuthorization(auth.id)).toHaveLength(1);
+    expect((await orderLedger(h.db, id)).clearing).toBe(BigInt(input.priced.totalMinor));
+  });
+});
