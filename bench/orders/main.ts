@@ -268,6 +268,13 @@ correctness
 ${rule}`);
   for (const f of failures.slice(0, 10)) console.log(`  failed: ${f.failure}`);
   for (const o of badBooks.slice(0, 10)) console.log(`  books: ${o.id} ${JSON.stringify(byId.get(o.id) ?? null)}, expected ${o.totalMinor}`);
+  if (failures.length || badBooks.length) {
+    // What the services said (errors the API mapped to 500, worker warnings), for the failures above.
+    for (const p of [b.procs.api, b.procs.worker]) {
+      const tail = p.output().trim().split('\n').slice(-30).join('\n    ');
+      if (tail) console.log(`  --- last lines of the ${p.name}'s output ---\n    ${tail}`);
+    }
+  }
   return failures.length === 0 && badBooks.length === 0 && unbalanced.length === 0 && balance.size > 0;
 }
 
