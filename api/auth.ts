@@ -1,5 +1,5 @@
 // Bearer API keys → principals, and the per-object rule: a principal sees only its own objects; operators see all.
-import type { Request, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import type { Db } from '../ledger/db';
 import { ApiError, forbidden, notFound } from './errors';
 import { principalForKey, type Principal, type PrincipalKind } from './principals';
@@ -47,4 +47,3 @@ export function assertCanSee(principal: Principal, ownerId: string | undefined, 
   if (principal.kind !== 'operator' && ownerId !== principal.id) throw notFound(what);
 }
 
-export type AuthedRequest = Request;

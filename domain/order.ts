@@ -114,7 +114,6 @@ export class OrderRuleError extends Error {
   }
 }
 
-export const AUTHORIZED_STATES: ReadonlySet<OrderState> = new Set(['authorized_plus_avs', 'authorized_minus_avs']);
 export const FINAL_STATES: ReadonlySet<OrderState> = new Set(['failed_authorization', 'voided', 'refunded', 'returned']);
 
 export class Order {

@@ -7,6 +7,7 @@ import * as wf from '@temporalio/workflow';
 import type { OrderActivities } from '../activities/orders';
 import type { BusinessEvent, WebhookEventActivities } from '../activities/webhookEvents';
 import { avsDecision } from '../domain/avs';
+import { unitsAmount } from '../domain/pricing';
 import { Order, OrderRuleError, type OrderInput, type OrderView, type Units } from '../domain/order';
 import { NeedsAttention, OrderState } from './searchAttributes';
 
@@ -231,10 +232,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
   async function captureSoftGoods(): Promise<void> {
     const soft = order.softUnits();
     if (soft.length === 0) return;
-    const amount = soft.reduce((s, u) => {
-      const l = order.priced.lines.find((x) => x.sku === u.sku)!;
-      return s + (l.unitPriceMinor + l.unitTaxMinor) * u.quantity;
-    }, 0);
+    const amount = unitsAmount(order.priced, soft);
     if (amount > 0 && (await capture(amount, null)).ok) order.softGoodsCaptured();
     await save();
   }

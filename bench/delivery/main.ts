@@ -37,16 +37,10 @@ import { CONTINUE_AS_NEW_AFTER, deliveryGroupWorkflowId } from '../../workflows/
 import { CpuMeter, describeCpu, findPid } from '../support/cpu';
 import { JsonClient } from '../support/http';
 import { spawnService, type ServiceProcess } from '../support/processes';
+import { intEnv } from '../support/env';
 import { fmtSummary, ms, summarize } from '../support/stats';
 
 // --- settings ----------------------------------------------------------------------------------------------
-function intEnv(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got '${raw}'`);
-  return n;
-}
 
 const S = {
   messages: intEnv('BENCH_MESSAGES', 3000, 1, 1_000_000),

@@ -26,16 +26,10 @@ import type { pingWorkflow } from '../../workflows/ping';
 import { describeCpu, otherCpuPercent } from '../support/cpu';
 import { JsonClient, type JsonReply } from '../support/http';
 import { startBenchStack, type BenchStack } from '../support/stack';
+import { intEnv } from '../support/env';
 import { closedLoop, fmtSummary, ms, openLoop, summarize } from '../support/stats';
 
 // --- settings ----------------------------------------------------------------------------------------------
-function intEnv(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, got '${raw}'`);
-  return n;
-}
 
 const S = {
   orders: intEnv('BENCH_ORDERS', 200, 1, 100_000),
