@@ -80,6 +80,20 @@ const emptyBody = z.strictObject({});
 /** How long a POST waits for the processor's answer before replying 202 (the workflow carries on). */
 export const ORDER_REPLY_WAIT_MS = 5000;
 
+/** Tries of a repeated order POST before it answers from the order's current view. */
+export const REPEAT_SUBMIT_TRIES = 3;
+
+async function retrying<T>(fn: () => Promise<T>, tries: number): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= tries) throw err;
+      await new Promise((r) => setTimeout(r, 100 * i));
+    }
+  }
+}
+
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
 /** The id an order-creating or order-changing request names itself by: the body's, else the Idempotency-Key. */
@@ -109,10 +123,10 @@ export function orderRoutes(deps: OrderRouteDeps): Router {
   async function currentView(row: { id: string; view: OrderView | null }): Promise<OrderView> {
     try {
       return await temporal.workflow.getHandle(row.id).query(statusQuery);
-    } catch (err) {
+    } catch {
       if (row.view) return row.view;
-      if (err instanceof WorkflowNotFoundError) throw new ApiError(503, 'service_unavailable_error', 'order_unavailable', 'The order is not available right now; retry');
-      throw err;
+      // Not started yet, or not answering: the client retries (the order itself goes on).
+      throw new ApiError(503, 'service_unavailable_error', 'order_unavailable', 'The order is not available right now; retry');
     }
   }
 
@@ -180,23 +194,25 @@ export function orderRoutes(deps: OrderRouteDeps): Router {
       policy: { avsPolicy: merchant.avsPolicy, feeBps: merchant.feeBps, reviewTimeoutMs: merchant.reviewTimeoutSeconds * 1000,
         ...deps.timing },
     };
+    const submit = () => bounded(id, temporal.workflow.executeUpdateWithStart(submitUpdate, {
+      startWorkflowOperation: new WithStartWorkflowOperation(orderWorkflow, {
+        workflowId: id, taskQueue: deps.taskQueue, args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: MerchantId, value: merchantId }, { key: CustomerId, value: body.customerId },
+          { key: OrderTotalMinor, value: priced.totalMinor }, { key: OrderState, value: 'confirmed' },
+          { key: NeedsAttention, value: false },
+        ],
+      }),
+    }));
     let reply: OrderReply;
-    try {
-      reply = await bounded(id, temporal.workflow.executeUpdateWithStart(submitUpdate, {
-        startWorkflowOperation: new WithStartWorkflowOperation(orderWorkflow, {
-          workflowId: id, taskQueue: deps.taskQueue, args: [input],
-          workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          typedSearchAttributes: [
-            { key: MerchantId, value: merchantId }, { key: CustomerId, value: body.customerId },
-            { key: OrderTotalMinor, value: priced.totalMinor }, { key: OrderState, value: 'confirmed' },
-            { key: NeedsAttention, value: false },
-          ],
-        }),
-      }));
-    } catch (err) {
-      // The order's workflow has closed already (a repeat long after): answer from what it left.
-      if (inserted.length === 0) reply = { outcome: 'done', order: await currentView(await db('orders').where({ id }).first()) };
-      else throw err;
+    if (inserted.length) {
+      reply = await submit();
+    } else {
+      // A repeat: it may race the first request's start (concurrent identical POSTs), or find the order closed
+      // (a repeat long after). Try again briefly, then answer from what the order shows or left.
+      reply = await retrying(submit, REPEAT_SUBMIT_TRIES).catch(async () =>
+        ({ outcome: 'done' as const, order: await currentView(await db('orders').where({ id }).first()) }));
     }
     await send(res, reply, inserted.length ? 201 : 200);
   });
