@@ -75,6 +75,60 @@ export interface Payout {
   currency: string;
 }
 
+/** Lines per batch file (charge or payout); the simulator refuses a larger file, and an empty one, with 400. */
+export const MAX_BATCH_FILE_LINES = 5000;
+
+/**
+ * One line of a charge batch file: a direct sale on the card behind the token (no separate authorize/capture).
+ * Its idempotency key is the line's own, global across files: a key already applied returns its first result.
+ */
+export interface ChargeLine {
+  idempotencyKey: string;
+  token: string;
+  amountMinor: number;
+  currency: string;
+  reference: string;
+}
+
+export interface ChargeLineResult {
+  idempotencyKey: string;
+  reference: string;
+  status: 'succeeded' | 'failed';
+  /** Set when succeeded. */
+  chargeId?: string;
+  /** Set when failed: card_declined, insufficient_funds, invalid_token, expired_card, idempotency_key_reused, ... */
+  declineCode?: string;
+  amountMinor: number;
+  currency: string;
+}
+
+/** One line of a payout batch file, with its own idempotency key (global across files, like a charge line's). */
+export interface PayoutLine {
+  idempotencyKey: string;
+  destination: string;
+  amountMinor: number;
+  currency: string;
+  reference: string;
+}
+
+export interface PayoutLineResult {
+  idempotencyKey: string;
+  reference: string;
+  status: 'paid' | 'failed';
+  /** Set when paid. */
+  payoutId?: string;
+  /** Set when failed: destination_rejected, idempotency_key_reused, ... */
+  failureCode?: string;
+  amountMinor: number;
+  currency: string;
+}
+
+export interface BatchFileResult<R> {
+  id: string;
+  /** One per line, in the order of the lines. */
+  results: R[];
+}
+
 export interface ProcessorClient {
   tokenize(card: CardInput, idempotencyKey: string): Promise<CardToken>;
   authorize(req: AuthorizeRequest, idempotencyKey: string): Promise<Authorization>;
@@ -89,6 +143,14 @@ export interface ProcessorClient {
   /** Submits captures for settlement; a capture can be in one batch only. */
   settleBatch(captureIds: string[], idempotencyKey: string): Promise<SettlementBatch>;
   payout(destination: string, amountMinor: number, currency: string, idempotencyKey: string): Promise<Payout>;
+  /**
+   * Charges up to MAX_BATCH_FILE_LINES lines in one file. A declined line is a result with status 'failed', not
+   * an error; a line whose key was applied before (in this or an earlier file) returns its first result, and
+   * the same key with a different token, amount or currency fails that line with idempotency_key_reused.
+   */
+  submitChargeBatch(lines: ChargeLine[], idempotencyKey: string): Promise<BatchFileResult<ChargeLineResult>>;
+  /** Pays out up to MAX_BATCH_FILE_LINES lines in one file, with the same per-line idempotency as charges. */
+  submitPayoutBatch(lines: PayoutLine[], idempotencyKey: string): Promise<BatchFileResult<PayoutLineResult>>;
   /** Any transaction by id (authorization, capture, refund, batch, payout), or undefined. */
   getTransaction(id: string): Promise<Record<string, unknown> | undefined>;
 }

@@ -3,11 +3,13 @@
 // Failure mapping: no answer (network error, connection refused, connection closed without a response,
 // timeout), a 5xx or an unreadable success → ProcessorUnavailableError (retry with the same idempotency key);
 // a 4xx → ProcessorRejectedError(code, message, status). A decline is not an error: it is an Authorization
-// with status 'declined' (an unknown token is declined 'invalid_token').
+// with status 'declined' (an unknown token is declined 'invalid_token'); a failed line of a batch file is a
+// result with status 'failed'.
 import {
   ProcessorRejectedError, ProcessorUnavailableError,
-  type Authorization, type AuthorizeRequest, type AvsCode, type CardInput, type CardToken, type Capture, type Payout,
-  type ProcessorClient, type Refund, type SettlementBatch, type VoidResult,
+  type Authorization, type AuthorizeRequest, type AvsCode, type BatchFileResult, type CardInput, type CardToken, type Capture,
+  type ChargeLine, type ChargeLineResult, type Payout, type PayoutLine, type PayoutLineResult, type ProcessorClient, type Refund,
+  type SettlementBatch, type VoidResult,
 } from './client';
 import type { FaultSettings, FaultState } from './simulator/faults';
 import type { SimulatorConfig, SimulatorStats } from './simulator/server';
@@ -76,6 +78,20 @@ export class HttpProcessorClient implements ProcessorClient {
   async payout(destination: string, amountMinor: number, currency: string, idempotencyKey: string): Promise<Payout> {
     const b = await this.post('/payouts', { destination, amountMinor, currency }, idempotencyKey);
     return { id: str(b, 'id'), destination: str(b, 'destination'), amountMinor: int(b, 'amountMinor'), currency: str(b, 'currency') };
+  }
+
+  async submitChargeBatch(lines: ChargeLine[], idempotencyKey: string): Promise<BatchFileResult<ChargeLineResult>> {
+    const body = { lines: lines.map(({ idempotencyKey: k, token, amountMinor, currency, reference }) =>
+      ({ idempotencyKey: k, token, amountMinor, currency, reference })) };
+    const b = await this.post('/charge-batches', body, idempotencyKey);
+    return { id: str(b, 'id'), results: resultsOf(b, lines.length).map(toChargeLineResult) };
+  }
+
+  async submitPayoutBatch(lines: PayoutLine[], idempotencyKey: string): Promise<BatchFileResult<PayoutLineResult>> {
+    const body = { lines: lines.map(({ idempotencyKey: k, destination, amountMinor, currency, reference }) =>
+      ({ idempotencyKey: k, destination, amountMinor, currency, reference })) };
+    const b = await this.post('/payout-batches', body, idempotencyKey);
+    return { id: str(b, 'id'), results: resultsOf(b, lines.length).map(toPayoutLineResult) };
   }
 
   async getTransaction(id: string): Promise<Record<string, unknown> | undefined> {
@@ -163,6 +179,39 @@ function toAuthorization(b: Json): Authorization {
   return a;
 }
 
+/** A batch file's results: one object per line. */
+function resultsOf(b: Json, lineCount: number): Json[] {
+  const r = b.results;
+  if (!Array.isArray(r) || r.length !== lineCount || !r.every((x) => x && typeof x === 'object' && !Array.isArray(x))) {
+    throw malformed('results');
+  }
+  return r as Json[];
+}
+
+function toChargeLineResult(b: Json): ChargeLineResult {
+  const status = str(b, 'status');
+  if (status !== 'succeeded' && status !== 'failed') throw malformed('status');
+  const r: ChargeLineResult = {
+    idempotencyKey: str(b, 'idempotencyKey'), reference: str(b, 'reference'), status, amountMinor: int(b, 'amountMinor'),
+    currency: str(b, 'currency'),
+  };
+  if (status === 'succeeded') r.chargeId = str(b, 'chargeId');
+  else r.declineCode = str(b, 'declineCode');
+  return r;
+}
+
+function toPayoutLineResult(b: Json): PayoutLineResult {
+  const status = str(b, 'status');
+  if (status !== 'paid' && status !== 'failed') throw malformed('status');
+  const r: PayoutLineResult = {
+    idempotencyKey: str(b, 'idempotencyKey'), reference: str(b, 'reference'), status, amountMinor: int(b, 'amountMinor'),
+    currency: str(b, 'currency'),
+  };
+  if (status === 'paid') r.payoutId = str(b, 'payoutId');
+  else r.failureCode = str(b, 'failureCode');
+  return r;
+}
+
 // ---- the simulator's admin API ----
 
 /** An authorization as the simulator keeps it (the contract's fields and its capture/void state). */
@@ -179,6 +228,36 @@ export interface SimulatorCapture extends Capture {
   object: 'capture';
   refundedMinor: number;
   batchId?: string;
+  createdAt: string;
+}
+
+/** A charge line as the simulator keeps it (a failed one has no id). */
+export interface SimulatorCharge {
+  object: 'charge';
+  id?: string;
+  idempotencyKey: string;
+  fileId: string;
+  status: 'succeeded' | 'failed';
+  declineCode?: string;
+  token: string;
+  amountMinor: number;
+  currency: string;
+  reference: string;
+  createdAt: string;
+}
+
+/** A payout line as the simulator keeps it (a failed one has no id). */
+export interface SimulatorBatchPayout {
+  object: 'batch_payout';
+  id?: string;
+  idempotencyKey: string;
+  fileId: string;
+  status: 'paid' | 'failed';
+  failureCode?: string;
+  destination: string;
+  amountMinor: number;
+  currency: string;
+  reference: string;
   createdAt: string;
 }
 
@@ -224,6 +303,16 @@ export class SimulatorAdmin {
 
   async capturesByAuthorization(authorizationId: string): Promise<SimulatorCapture[]> {
     return (await this.call<{ data: SimulatorCapture[] }>('GET', `/admin/captures?authorizationId=${enc(authorizationId)}`)).data;
+  }
+
+  /** Charge lines (of batch files) with this reference, as applied (a repeated line adds none). */
+  async chargesByReference(reference: string): Promise<SimulatorCharge[]> {
+    return (await this.call<{ data: SimulatorCharge[] }>('GET', `/admin/charges?reference=${enc(reference)}`)).data;
+  }
+
+  /** Payout lines (of batch files) with this reference, as applied. */
+  async batchPayoutsByReference(reference: string): Promise<SimulatorBatchPayout[]> {
+    return (await this.call<{ data: SimulatorBatchPayout[] }>('GET', `/admin/payouts?reference=${enc(reference)}`)).data;
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {

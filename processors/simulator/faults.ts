@@ -1,9 +1,11 @@
 // Fault controls of the simulator (set through the admin API): the processor down (connections refused, or
 // 503 without effect), slow, flaky (a seeded share of calls fail with 503 before any effect), or losing the
-// response after the effect is committed. A fault may be limited to some operations and to the next N calls.
+// response after the effect is committed (for a batch file: after every line of it is applied). A fault may be limited to some operations and to the next N calls.
 import { z } from 'zod';
 
-export const OPERATIONS = ['tokenize', 'authorize', 'capture', 'void', 'refund', 'reauthorize', 'settle', 'payout', 'query'] as const;
+export const OPERATIONS = [
+  'tokenize', 'authorize', 'capture', 'void', 'refund', 'reauthorize', 'settle', 'payout', 'query', 'charge_batch', 'payout_batch',
+] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 export const FAULT_MODES = ['none', 'down', 'slow', 'flaky', 'lost_response'] as const;

@@ -1,7 +1,8 @@
 // The simulator's own schema, processor_sim, beside (never inside) the broker's public schema. Migrations are
 // listed here explicitly, like ledger/migrations/index.ts; append new ones, never edit applied ones.
 // The tables enforce the money rules themselves: a capture total never exceeds the authorized amount, a refund
-// total never exceeds its capture, a capture is in at most one settlement batch.
+// total never exceeds its capture, a capture is in at most one settlement batch, a batch file line's idempotency
+// key is applied at most once.
 import knex, { type Knex } from 'knex';
 import type { Db } from '../../ledger/db';
 
@@ -98,8 +99,59 @@ const m001: Migration = {
   },
 };
 
+// Batch files of charges (direct sales) and of payouts. A line's own idempotency key is the primary key of its
+// row, so a key is applied once across every file; a failed line is kept too (its first result is final).
+const m002: Migration = {
+  async up(db) {
+    await db.raw(`
+      CREATE TABLE processor_sim.batch_files (
+        id          text PRIMARY KEY,
+        kind        text NOT NULL CHECK (kind IN ('charge', 'payout')),
+        line_count  integer NOT NULL CHECK (line_count > 0),
+        created_at  timestamptz NOT NULL DEFAULT now()
+      );
+
+      CREATE TABLE processor_sim.charges (
+        idempotency_key  text PRIMARY KEY,  -- the line's key, global across files
+        id               text UNIQUE,       -- set when succeeded
+        file_id          text NOT NULL REFERENCES processor_sim.batch_files (id),
+        token            text NOT NULL,     -- no foreign key: an unknown token is recorded as a failed line
+        amount_minor     bigint NOT NULL CHECK (amount_minor > 0),
+        currency         text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
+        reference        text NOT NULL,
+        status           text NOT NULL CHECK (status IN ('succeeded', 'failed')),
+        decline_code     text,
+        created_at       timestamptz NOT NULL DEFAULT now(),
+        CHECK ((status = 'succeeded') = (id IS NOT NULL)),
+        CHECK ((status = 'succeeded') = (decline_code IS NULL))
+      );
+      CREATE INDEX charges_reference_idx ON processor_sim.charges (reference);
+
+      CREATE TABLE processor_sim.batch_payouts (
+        idempotency_key  text PRIMARY KEY,  -- the line's key, global across files
+        id               text UNIQUE,       -- set when paid
+        file_id          text NOT NULL REFERENCES processor_sim.batch_files (id),
+        destination      text NOT NULL,
+        amount_minor     bigint NOT NULL CHECK (amount_minor > 0),
+        currency         text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
+        reference        text NOT NULL,
+        status           text NOT NULL CHECK (status IN ('paid', 'failed')),
+        failure_code     text,
+        created_at       timestamptz NOT NULL DEFAULT now(),
+        CHECK ((status = 'paid') = (id IS NOT NULL)),
+        CHECK ((status = 'paid') = (failure_code IS NULL))
+      );
+      CREATE INDEX batch_payouts_reference_idx ON processor_sim.batch_payouts (reference);
+    `);
+  },
+  async down(db) {
+    await db.raw('DROP TABLE processor_sim.batch_payouts, processor_sim.charges, processor_sim.batch_files');
+  },
+};
+
 const migrations: Array<[string, Migration]> = [
   ['001_processor_sim', m001],
+  ['002_batch_files', m002],
 ];
 
 export const simulatorMigrationSource: Knex.MigrationSource<[string, Migration]> = {

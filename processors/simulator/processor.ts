@@ -19,12 +19,22 @@ const conflict = (code: string, message: string) => new SimError(409, code, mess
 
 /** Effects a call applied, counted by GET /admin/stats once its transaction has committed. */
 export type EffectName = 'tokens' | 'authorizations' | 'approvedAuthorizations' | 'captures' | 'voids' | 'refunds' |
-  'reauthorizations' | 'batches' | 'payouts';
+  'reauthorizations' | 'batches' | 'payouts' |
+  // batch files, and the lines they applied (a repeated or refused line is not applied)
+  'chargeFiles' | 'chargeLines' | 'succeededChargeLines' | 'payoutFiles' | 'payoutLines' | 'paidPayoutLines';
+
+export const EFFECT_NAMES: readonly EffectName[] = [
+  'tokens', 'authorizations', 'approvedAuthorizations', 'captures', 'voids', 'refunds', 'reauthorizations', 'batches',
+  'payouts', 'chargeFiles', 'chargeLines', 'succeededChargeLines', 'payoutFiles', 'payoutLines', 'paidPayoutLines',
+];
 
 export interface Outcome {
   status: number;
   body: Record<string, unknown>;
+  /** One each. */
   effects: EffectName[];
+  /** Many of a kind (a batch file's lines). */
+  counts?: Partial<Record<EffectName, number>>;
 }
 
 const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
@@ -70,6 +80,28 @@ export function payoutView(r: Row) {
     createdAt: iso(r.created_at) };
 }
 
+/** A charge line as kept (admin lookups; GET /v1/transactions/:id for a succeeded one). */
+export function chargeView(r: Row) {
+  return {
+    object: 'charge', id: r.id ?? undefined, idempotencyKey: r.idempotency_key, fileId: r.file_id, status: r.status,
+    declineCode: r.decline_code ?? undefined, token: r.token, amountMinor: num(r.amount_minor), currency: r.currency,
+    reference: r.reference, createdAt: iso(r.created_at),
+  };
+}
+
+/** A payout line as kept (admin lookups; GET /v1/transactions/:id for a paid one). */
+export function batchPayoutView(r: Row) {
+  return {
+    object: 'batch_payout', id: r.id ?? undefined, idempotencyKey: r.idempotency_key, fileId: r.file_id, status: r.status,
+    failureCode: r.failure_code ?? undefined, destination: r.destination, amountMinor: num(r.amount_minor),
+    currency: r.currency, reference: r.reference, createdAt: iso(r.created_at),
+  };
+}
+
+export function batchFileView(r: Row) {
+  return { object: r.kind === 'charge' ? 'charge_batch' : 'payout_batch', id: r.id, lineCount: r.line_count, createdAt: iso(r.created_at) };
+}
+
 // ---- operations ----
 
 export async function tokenize(trx: Knex.Transaction, card: { cardNumber: string; expMonth: number; expYear: number; cvc?: string }): Promise<Outcome> {
@@ -91,13 +123,17 @@ interface NewAuthorization {
   reauthorizedFrom?: string;
 }
 
-/** The card decides: unknown token, the test card's decline, a card past its expiry date, else approved. */
+/** The card decides: unknown token, the test card's decline, a card past its expiry date, else null (approved). */
+function declineCodeOf(card: Row | undefined, nowMs: number): string | null {
+  if (!card) return 'invalid_token';
+  if (card.decline_code) return card.decline_code;
+  if (cardExpired(card.exp_month, card.exp_year, nowMs)) return 'expired_card';
+  return null;
+}
+
 async function insertAuthorization(trx: Knex.Transaction, a: NewAuthorization, validitySeconds: number): Promise<Row> {
   const card = await trx(T('card_tokens')).where({ token: a.token }).first();
-  let declineCode: string | null = null;
-  if (!card) declineCode = 'invalid_token';
-  else if (card.decline_code) declineCode = card.decline_code;
-  else if (cardExpired(card.exp_month, card.exp_year, Date.now())) declineCode = 'expired_card';
+  const declineCode = declineCodeOf(card, Date.now());
   const approved = declineCode === null;
   const [row] = await trx(T('authorizations')).insert({
     id: newId('auth'), token: a.token, amount_minor: a.amountMinor, currency: a.currency, postal_code: a.postalCode,
@@ -207,6 +243,146 @@ export async function payout(trx: Knex.Transaction, p: { destination: string; am
   return { status: 201, body: payoutView(row), effects: ['payouts'] };
 }
 
+// ---- batch files ----
+//
+// A file is applied set-based, whatever its size: one insert of the file, one read of the cards (charges), one
+// multi-row insert of its lines from arrays (unnest) that skips keys already applied (ON CONFLICT DO NOTHING),
+// and one read of the rows behind those keys. Lines are inserted in key order, so two files sharing keys
+// that run at once wait on each other's keys in the same order and cannot deadlock; the second then finds the
+// first's committed rows. A line is compared with its key's row (inserted now or by an earlier file, or an
+// earlier line of this file): the same content returns that row's result, other content fails the line
+// idempotency_key_reused without effect.
+
+export interface ChargeLineInput {
+  idempotencyKey: string;
+  token: string;
+  amountMinor: number;
+  currency: string;
+  reference: string;
+}
+
+export interface PayoutLineInput {
+  idempotencyKey: string;
+  destination: string;
+  amountMinor: number;
+  currency: string;
+  reference: string;
+}
+
+/** Payout lines to a destination starting with this fail with destination_rejected (for tests). */
+export const REJECTED_DESTINATION_PREFIX = 'fail_';
+
+/** An array parameter with null elements (pg sends them as NULL; knex's types allow no nulls in arrays). */
+const withNulls = (values: Array<string | null>) => values as string[];
+
+/** The first line of each key, in file order. */
+function firstPerKey<L extends { idempotencyKey: string }>(lines: L[]): L[] {
+  const seen = new Map<string, L>();
+  for (const l of lines) if (!seen.has(l.idempotencyKey)) seen.set(l.idempotencyKey, l);
+  return [...seen.values()];
+}
+
+/** The file's row, then its lines: the inserted ones and, by key, the ones applied before. */
+async function applyLines<L extends { idempotencyKey: string }>(trx: Knex.Transaction, kind: 'charge' | 'payout',
+  lines: L[], insert: (fileId: string, firsts: L[]) => Promise<Row[]>) {
+  const [file] = await trx(T('batch_files')).insert({ id: newId(kind === 'charge' ? 'chf' : 'pof'), kind, line_count: lines.length })
+    .returning('*');
+  const firsts = firstPerKey(lines);
+  const inserted = await insert(file.id, firsts);
+  const byKey = new Map<string, Row>(inserted.map((r) => [r.idempotency_key, r]));
+  const earlier = firsts.filter((l) => !byKey.has(l.idempotencyKey)).map((l) => l.idempotencyKey);
+  if (earlier.length > 0) {
+    const table = kind === 'charge' ? 'charges' : 'batch_payouts';
+    const { rows } = await trx.raw(`SELECT * FROM ${T(table)} WHERE idempotency_key = ANY(?::text[])`, [earlier]);
+    for (const r of rows as Row[]) byKey.set(r.idempotency_key, r);
+  }
+  const rowOf = (l: L): Row => {
+    const row = byKey.get(l.idempotencyKey);
+    if (!row) throw new Error(`batch file ${file.id}: no row for line key ${l.idempotencyKey} after ON CONFLICT DO NOTHING`);
+    return row;
+  };
+  return { file, inserted, rowOf };
+}
+
+const reused = (l: { idempotencyKey: string; reference: string; amountMinor: number; currency: string }) =>
+  ({ idempotencyKey: l.idempotencyKey, reference: l.reference, status: 'failed' as const, amountMinor: l.amountMinor, currency: l.currency });
+
+export async function chargeBatch(trx: Knex.Transaction, lines: ChargeLineInput[]): Promise<Outcome> {
+  const { file, inserted, rowOf } = await applyLines(trx, 'charge', lines, async (fileId, firsts) => {
+    const tokens = [...new Set(firsts.map((l) => l.token))];
+    const { rows: cards } = await trx.raw(`SELECT * FROM ${T('card_tokens')} WHERE token = ANY(?::text[])`, [tokens]);
+    const cardOf = new Map<string, Row>((cards as Row[]).map((c) => [c.token, c]));
+    const now = Date.now();
+    const declineCodes = firsts.map((l) => declineCodeOf(cardOf.get(l.token), now));
+    const { rows } = await trx.raw(`
+      INSERT INTO ${T('charges')} (idempotency_key, id, file_id, token, amount_minor, currency, reference, status, decline_code)
+      SELECT l.key, l.id, ?, l.token, l.amount_minor, l.currency, l.reference,
+             CASE WHEN l.decline_code IS NULL THEN 'succeeded' ELSE 'failed' END, l.decline_code
+      FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[])
+           AS l(key, id, token, amount_minor, currency, reference, decline_code)
+      ORDER BY l.key
+      ON CONFLICT (idempotency_key) DO NOTHING
+      RETURNING *`, [
+      fileId, firsts.map((l) => l.idempotencyKey), withNulls(declineCodes.map((c) => (c === null ? newId('ch') : null))),
+      firsts.map((l) => l.token), firsts.map((l) => l.amountMinor), firsts.map((l) => l.currency),
+      firsts.map((l) => l.reference), withNulls(declineCodes),
+    ]);
+    return rows;
+  });
+  const results = lines.map((l) => {
+    const r = rowOf(l);
+    if (r.token !== l.token || num(r.amount_minor) !== l.amountMinor || r.currency !== l.currency) {
+      return { ...reused(l), declineCode: 'idempotency_key_reused' };
+    }
+    return {
+      idempotencyKey: r.idempotency_key, reference: r.reference, status: r.status, chargeId: r.id ?? undefined,
+      declineCode: r.decline_code ?? undefined, amountMinor: num(r.amount_minor), currency: r.currency,
+    };
+  });
+  return {
+    status: 201,
+    body: { ...batchFileView(file), results },
+    effects: ['chargeFiles'],
+    counts: { chargeLines: inserted.length, succeededChargeLines: inserted.filter((r) => r.status === 'succeeded').length },
+  };
+}
+
+export async function payoutBatch(trx: Knex.Transaction, lines: PayoutLineInput[]): Promise<Outcome> {
+  const { file, inserted, rowOf } = await applyLines(trx, 'payout', lines, async (fileId, firsts) => {
+    const failureCodes = firsts.map((l) => (l.destination.startsWith(REJECTED_DESTINATION_PREFIX) ? 'destination_rejected' : null));
+    const { rows } = await trx.raw(`
+      INSERT INTO ${T('batch_payouts')} (idempotency_key, id, file_id, destination, amount_minor, currency, reference, status, failure_code)
+      SELECT l.key, l.id, ?, l.destination, l.amount_minor, l.currency, l.reference,
+             CASE WHEN l.failure_code IS NULL THEN 'paid' ELSE 'failed' END, l.failure_code
+      FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[])
+           AS l(key, id, destination, amount_minor, currency, reference, failure_code)
+      ORDER BY l.key
+      ON CONFLICT (idempotency_key) DO NOTHING
+      RETURNING *`, [
+      fileId, firsts.map((l) => l.idempotencyKey), withNulls(failureCodes.map((c) => (c === null ? newId('bpo') : null))),
+      firsts.map((l) => l.destination), firsts.map((l) => l.amountMinor), firsts.map((l) => l.currency),
+      firsts.map((l) => l.reference), withNulls(failureCodes),
+    ]);
+    return rows;
+  });
+  const results = lines.map((l) => {
+    const r = rowOf(l);
+    if (r.destination !== l.destination || num(r.amount_minor) !== l.amountMinor || r.currency !== l.currency) {
+      return { ...reused(l), failureCode: 'idempotency_key_reused' };
+    }
+    return {
+      idempotencyKey: r.idempotency_key, reference: r.reference, status: r.status, payoutId: r.id ?? undefined,
+      failureCode: r.failure_code ?? undefined, amountMinor: num(r.amount_minor), currency: r.currency,
+    };
+  });
+  return {
+    status: 201,
+    body: { ...batchFileView(file), results },
+    effects: ['payoutFiles'],
+    counts: { payoutLines: inserted.length, paidPayoutLines: inserted.filter((r) => r.status === 'paid').length },
+  };
+}
+
 // ---- reads ----
 
 const BY_PREFIX: Array<[string, string, (r: Row) => Record<string, unknown>]> = [
@@ -216,6 +392,10 @@ const BY_PREFIX: Array<[string, string, (r: Row) => Record<string, unknown>]> = 
   ['re_', 'refunds', refundView],
   ['bat_', 'settlement_batches', batchView],
   ['po_', 'payouts', payoutView],
+  ['ch_', 'charges', chargeView],
+  ['bpo_', 'batch_payouts', batchPayoutView],
+  ['chf_', 'batch_files', batchFileView],
+  ['pof_', 'batch_files', batchFileView],
 ];
 
 export async function getTransaction(db: Knex, id: string): Promise<Record<string, unknown> | undefined> {
@@ -229,6 +409,16 @@ export async function getTransaction(db: Knex, id: string): Promise<Record<strin
 export async function authorizationsByReference(db: Knex, reference: string) {
   const rows = await db(T('authorizations')).where({ reference }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
   return rows.map(authorizationView);
+}
+
+export async function chargesByReference(db: Knex, reference: string) {
+  const rows = await db(T('charges')).where({ reference }).orderBy([{ column: 'created_at' }, { column: 'idempotency_key' }]);
+  return rows.map(chargeView);
+}
+
+export async function batchPayoutsByReference(db: Knex, reference: string) {
+  const rows = await db(T('batch_payouts')).where({ reference }).orderBy([{ column: 'created_at' }, { column: 'idempotency_key' }]);
+  return rows.map(batchPayoutView);
 }
 
 export async function capturesByAuthorization(db: Knex, authorizationId: string) {
@@ -248,10 +438,18 @@ export async function databaseStats(db: Knex): Promise<Record<EffectName, number
       (SELECT count(*) FROM processor_sim.refunds) AS refunds,
       (SELECT count(*) FROM processor_sim.authorizations WHERE reauthorized_from IS NOT NULL) AS reauthorizations,
       (SELECT count(*) FROM processor_sim.settlement_batches) AS batches,
-      (SELECT count(*) FROM processor_sim.payouts) AS payouts`);
+      (SELECT count(*) FROM processor_sim.payouts) AS payouts,
+      (SELECT count(*) FROM processor_sim.batch_files WHERE kind = 'charge') AS charge_files,
+      (SELECT count(*) FROM processor_sim.charges) AS charge_lines,
+      (SELECT count(*) FROM processor_sim.charges WHERE status = 'succeeded') AS succeeded_charge_lines,
+      (SELECT count(*) FROM processor_sim.batch_files WHERE kind = 'payout') AS payout_files,
+      (SELECT count(*) FROM processor_sim.batch_payouts) AS payout_lines,
+      (SELECT count(*) FROM processor_sim.batch_payouts WHERE status = 'paid') AS paid_payout_lines`);
   return {
     tokens: num(r.tokens), authorizations: num(r.authorizations), approvedAuthorizations: num(r.approved_authorizations),
     captures: num(r.captures), voids: num(r.voids), refunds: num(r.refunds), reauthorizations: num(r.reauthorizations),
     batches: num(r.batches), payouts: num(r.payouts),
+    chargeFiles: num(r.charge_files), chargeLines: num(r.charge_lines), succeededChargeLines: num(r.succeeded_charge_lines),
+    payoutFiles: num(r.payout_files), payoutLines: num(r.payout_lines), paidPayoutLines: num(r.paid_payout_lines),
   };
 }

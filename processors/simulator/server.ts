@@ -13,6 +13,16 @@
 //   POST /v1/captures/:id/refunds                {amountMinor}   201 refund; 409 over_refund
 //   POST /v1/settlement-batches                  {captureIds}    201 batch; 409 capture_already_settled; 404 unknown capture
 //   POST /v1/payouts                             {destination, amountMinor, currency}   201 payout
+//   POST /v1/charge-batches                      {lines: [{idempotencyKey, token, amountMinor, currency, reference}]}
+//                                                201 {id, results}: one direct sale (no authorize/capture) per line,
+//                                                decided by the card like an authorization; results in line order
+//   POST /v1/payout-batches                      {lines: [{idempotencyKey, destination, amountMinor, currency, reference}]}
+//                                                201 {id, results}: a destination starting fail_ fails destination_rejected
+//   (a batch file has 1 to MAX_BATCH_FILE_LINES lines, else 400, in a body of up to MAX_BATCH_FILE_BODY_BYTES.
+//   Each line's own idempotency key is applied once across every file of its kind: a line whose key was applied
+//   before, in this file or an earlier one, returns its first result without a second effect; with a different
+//   token/destination, amount or currency, the line fails idempotency_key_reused (the reference is not compared).
+//   A failed line is a result, not an error. /admin/stats counts files and applied lines.)
 //   GET  /v1/transactions/:id                    any object by id (its `object` field names the kind) or 404
 //   GET  /health
 // Errors are { error: { code, message } }: 4xx for refusals, 5xx only for faults. An Idempotency-Key repeated
@@ -21,7 +31,8 @@
 //
 // admin API (its own port, loopback, no auth), so "down" can close the public listener while admin stays up:
 //   GET|PUT /admin/faults   POST /admin/reset-faults   GET|PUT /admin/config   GET /admin/stats[?scope=database]
-//   GET /admin/authorizations?reference=X   GET /admin/captures?authorizationId=X   GET /health
+//   GET /admin/authorizations?reference=X   GET /admin/captures?authorizationId=X
+//   GET /admin/charges?reference=X   GET /admin/payouts?reference=X (batch file lines)   GET /health
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -29,15 +40,22 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler, t
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { createDb, type Db } from '../../ledger/db';
+import { MAX_BATCH_FILE_LINES } from '../client';
 import { Faults, faultSettingsSchema, FaultSettingsError, OPERATIONS, type Operation } from './faults';
 import { migrateSimulator } from './migrations';
 import * as p from './processor';
-import { SimError, type EffectName, type Outcome } from './processor';
+import { EFFECT_NAMES, SimError, type EffectName, type Outcome } from './processor';
 
 export { AVS_BY_POSTAL_CODE, TEST_CARDS } from './cards';
 
 /** Largest request body accepted, in bytes (413 body_too_large past it). */
 export const MAX_BODY_BYTES = 256 * 1024;
+/**
+ * Largest body of a batch file (POST /v1/charge-batches, /v1/payout-batches): a full file of lines whose fields
+ * are all at their longest fits, so the line count is the limit that binds.
+ */
+export const MAX_BATCH_FILE_BODY_BYTES = 4 * 1024 * 1024;
+export { MAX_BATCH_FILE_LINES };
 /** Captures per settlement batch. */
 export const MAX_BATCH_CAPTURES = 1000;
 export const IDEMPOTENCY_KEY_MAX_LENGTH = 255;
@@ -99,6 +117,17 @@ const amountBody = z.strictObject({ amountMinor });
 const voidBody = z.strictObject({});
 const batchBody = z.strictObject({ captureIds: z.array(objectId).min(1).max(MAX_BATCH_CAPTURES) });
 const payoutBody = z.strictObject({ destination: z.string().min(1).max(200), amountMinor, currency });
+/** A batch file line's own idempotency key: like the Idempotency-Key header. */
+const lineKey = z.string().min(1).max(IDEMPOTENCY_KEY_MAX_LENGTH).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII');
+const reference = z.string().min(1).max(255);
+const chargeBatchBody = z.strictObject({
+  lines: z.array(z.strictObject({ idempotencyKey: lineKey, token: z.string().min(1).max(100), amountMinor, currency, reference }))
+    .min(1).max(MAX_BATCH_FILE_LINES),
+});
+const payoutBatchBody = z.strictObject({
+  lines: z.array(z.strictObject({ idempotencyKey: lineKey, destination: z.string().min(1).max(200), amountMinor, currency, reference }))
+    .min(1).max(MAX_BATCH_FILE_LINES),
+});
 const configBody = z.strictObject({ authValiditySeconds: z.number().int().min(1).max(MAX_AUTH_VALIDITY_SECONDS) });
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
@@ -149,8 +178,8 @@ const errorBody = (code: string, message: string) => ({ error: { code, message }
 function toSimError(err: unknown): SimError {
   if (err instanceof SimError) return err;
   if (err instanceof FaultSettingsError) return new SimError(400, 'parameter_invalid', err.message);
-  const e = err as { type?: string };
-  if (e.type === 'entity.too.large') return new SimError(413, 'body_too_large', `The request body exceeds ${MAX_BODY_BYTES} bytes`);
+  const e = err as { type?: string; limit?: number };
+  if (e.type === 'entity.too.large') return new SimError(413, 'body_too_large', `The request body exceeds ${e.limit ?? MAX_BODY_BYTES} bytes`);
   if (e.type === 'entity.parse.failed') return new SimError(400, 'invalid_json', 'The request body is not valid JSON');
   if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported') return new SimError(415, 'unsupported_encoding', 'Unsupported encoding');
   return new SimError(500, 'internal_error', 'An internal error occurred');
@@ -175,9 +204,7 @@ class Simulator {
   readonly faults = new Faults();
   readonly config: SimulatorConfig;
   readonly since = new Date().toISOString();
-  private readonly effects = Object.fromEntries(
-    (['tokens', 'authorizations', 'approvedAuthorizations', 'captures', 'voids', 'refunds', 'reauthorizations', 'batches', 'payouts'] as const)
-      .map((k) => [k, 0])) as Record<EffectName, number>;
+  private readonly effects = Object.fromEntries(EFFECT_NAMES.map((k) => [k, 0])) as Record<EffectName, number>;
   private readonly requests = Object.fromEntries(OPERATIONS.map((op) => [op, 0])) as Record<Operation, number>;
 
   constructor(readonly db: Db, authValiditySeconds: number) {
@@ -240,7 +267,8 @@ class Simulator {
           throw new SimError(422, 'idempotency_key_reused',
             'This Idempotency-Key was used with a different request; use a new key for a new request');
         }
-        return { status: stored.response_status as number, body: stored.response_body as unknown, effects: [] as EffectName[], replayed: true };
+        return { status: stored.response_status as number, body: stored.response_body as unknown, effects: [] as EffectName[],
+          counts: undefined, replayed: true };
       }
       let out: Outcome;
       try {
@@ -255,6 +283,7 @@ class Simulator {
     });
 
     for (const e of result.effects) this.effects[e] += 1;
+    for (const [e, n] of Object.entries(result.counts ?? {}) as Array<[EffectName, number]>) this.effects[e] += n;
     if (result.replayed) res.set('Idempotent-Replayed', 'true');
     reply(res, result.status, result.body);
   }
@@ -275,9 +304,9 @@ class Simulator {
     });
 
     const v1 = express.Router();
-    const json = [jsonOnly, express.json({ limit: MAX_BODY_BYTES, strict: true })];
-    const post = (path: string, op: Operation, handler: RequestHandler) =>
-      v1.post(path, this.received(op), ...json, this.fault(op), handler);
+    const json = (limit: number) => [jsonOnly, express.json({ limit, strict: true })];
+    const post = (path: string, op: Operation, handler: RequestHandler, limit = MAX_BODY_BYTES) =>
+      v1.post(path, this.received(op), ...json(limit), this.fault(op), handler);
     const validity = () => this.config.authValiditySeconds;
 
     post('/tokens', 'tokenize', (req, res) => this.mutate(req, res, 'tokenize', tokenBody, (trx, b) => p.tokenize(trx, b)));
@@ -297,6 +326,10 @@ class Simulator {
         return p.settleBatch(trx, b.captureIds);
       }));
     post('/payouts', 'payout', (req, res) => this.mutate(req, res, 'payout', payoutBody, (trx, b) => p.payout(trx, b)));
+    post('/charge-batches', 'charge_batch', (req, res) =>
+      this.mutate(req, res, 'charge_batch', chargeBatchBody, (trx, b) => p.chargeBatch(trx, b.lines)), MAX_BATCH_FILE_BODY_BYTES);
+    post('/payout-batches', 'payout_batch', (req, res) =>
+      this.mutate(req, res, 'payout_batch', payoutBatchBody, (trx, b) => p.payoutBatch(trx, b.lines)), MAX_BATCH_FILE_BODY_BYTES);
     v1.get('/transactions/:id', this.received('query'), this.fault('query'), async (req, res) => {
       const id = pathId(req, 'id');
       const found = await p.getTransaction(this.db, id);
@@ -349,6 +382,12 @@ class Simulator {
     });
     app.get('/admin/captures', async (req, res) => {
       res.json({ data: await p.capturesByAuthorization(this.db, query(req, 'authorizationId')) });
+    });
+    app.get('/admin/charges', async (req, res) => {
+      res.json({ data: await p.chargesByReference(this.db, query(req, 'reference')) });
+    });
+    app.get('/admin/payouts', async (req, res) => {
+      res.json({ data: await p.batchPayoutsByReference(this.db, query(req, 'reference')) });
     });
     app.use((req) => { throw new SimError(404, 'route_not_found', `No route ${req.method} ${req.path}`); });
     app.use(errorHandler);
