@@ -26,6 +26,11 @@ export interface Config {
   dataDir: string;
   /** How often captures are submitted in settlement batches (a Temporal Schedule). */
   settlementIntervalMs: number;
+  /** Micro-payments: length of a settlement period (a Temporal Schedule ticks once per period), the grace a
+   *  close waits before freezing the period, and the dunning retries after a failed period charge. */
+  periodMs: number;
+  periodGraceMs: number;
+  dunningDelaysMs: number[];
   /** Orders: how long to wait out an unreachable processor, and the longest pause between tries. */
   processorDeadlineMs: number;
   processorMaxBackoffMs: number;
@@ -64,6 +69,12 @@ function duration(env: NodeJS.ProcessEnv, name: string, fallback: string): numbe
   return ms;
 }
 
+/** A comma-separated list of durations, each as duration() takes it. */
+function durations(env: NodeJS.ProcessEnv, name: string, fallback: string): number[] {
+  const raw = env[name] || fallback;
+  return raw.split(',').map((part, i) => duration({ [`${name}[${i}]`]: part.trim() }, `${name}[${i}]`, part.trim()));
+}
+
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -90,6 +101,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     simulatorUrl: env.PROCESSOR_URL || `http://127.0.0.1:${simulatorPort}`,
     dataDir: env.PAYBROKER_DATA_DIR || join(ROOT_DIR, '.data'),
     settlementIntervalMs: duration(env, 'PAYBROKER_SETTLEMENT_INTERVAL', '1 day'),
+    periodMs: duration(env, 'PAYBROKER_SETTLEMENT_PERIOD', '1 day'),
+    periodGraceMs: duration(env, 'PAYBROKER_SETTLEMENT_GRACE', '5 minutes'),
+    dunningDelaysMs: durations(env, 'PAYBROKER_DUNNING_DELAYS', '1 hour, 1 day, 3 days'),
     processorDeadlineMs: duration(env, 'PAYBROKER_PROCESSOR_DEADLINE', '24 hours'),
     processorMaxBackoffMs: duration(env, 'PAYBROKER_PROCESSOR_MAX_BACKOFF', '5 minutes'),
     reauthLeadMs: duration(env, 'PAYBROKER_REAUTH_LEAD', '1 day'),

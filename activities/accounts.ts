@@ -8,3 +8,9 @@ export function accounts(currency: string, merchantId: string): Record<'clearing
     fees: { id: `broker-fees:${currency}`, kind: 'broker_fee_revenue', currency, name: 'Broker fee revenue' },
   };
 }
+
+/** A micro-payment buyer's and seller's accounts (the ids the compact payment rows imply; see migrations/005). */
+export const buyerReceivable = (buyerId: string, currency: string): AccountInput =>
+  ({ id: `buyer-receivable:${buyerId}:${currency}`, kind: 'buyer_receivable', currency, ownerId: buyerId });
+export const sellerPayable = (sellerId: string, currency: string): AccountInput =>
+  ({ id: `seller-payable:${sellerId}:${currency}`, kind: 'seller_payable', currency, ownerId: sellerId });

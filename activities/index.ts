@@ -6,6 +6,7 @@ import type { ProcessorClient } from '../processors/client';
 import { createOrderActivities } from './orders';
 import { createPlatformActivities } from './platform';
 import { createSettlementBatchActivities } from './settlementBatches';
+import { createSettlementPeriodActivities } from './settlementPeriods';
 import { createDeliveryActivities, type DeliverySettings } from './delivery';
 import { createWebhookEventActivities } from './webhookEvents';
 
@@ -16,6 +17,8 @@ export interface ActivityDeps {
   temporal: Client;
   taskQueue: string;
   delivery: DeliverySettings;
+  /** Delays of the dunning retries after a failed period charge. */
+  dunningDelaysMs?: number[];
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -24,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPlatformActivities(deps),
     ...createOrderActivities({ ...deps, ledger }),
     ...createSettlementBatchActivities(deps),
+    ...createSettlementPeriodActivities({ ...deps, ledger }),
     ...createDeliveryActivities({ db: deps.db, settings: deps.delivery }),
     ...createWebhookEventActivities(deps),
   };

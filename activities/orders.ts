@@ -1,32 +1,20 @@
 // Activities of the card order: processor calls (each with the idempotency key the workflow derived from its
 // id and step) and the books (ledger postings, the orders read model, captures, the problems log). Each is
 // safe to run twice.
-import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../ledger/db';
 import type { Ledger } from '../ledger/ledger';
 import {
-  type Authorization, type AuthorizeRequest, type Capture, type ProcessorClient, ProcessorRejectedError, type Refund,
+  type Authorization, type AuthorizeRequest, type Capture, type ProcessorClient, type Refund,
   type VoidResult,
 } from '../processors/client';
 import type { OrderView } from '../domain/order';
 import { accounts } from './accounts';
+import { processorCall } from './processorCall';
 
 export interface OrderActivityDeps {
   processor: ProcessorClient;
   ledger: Ledger;
   db: Db;
-}
-
-/** A business refusal by the processor ends the step; everything else (unreachable, 5xx) is retried. */
-async function processorCall<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    if (err instanceof ProcessorRejectedError) {
-      throw ApplicationFailure.create({ type: 'ProcessorRejected', message: err.message, nonRetryable: true, details: [err.code] });
-    }
-    throw err;
-  }
 }
 
 export interface CapturePosting {
@@ -85,6 +73,7 @@ export function createOrderActivities(deps: OrderActivityDeps) {
       });
       await db('captures').insert({
         id: p.captureId, order_id: p.orderId, merchant_id: p.merchantId, currency: p.currency, amount_minor: p.amountMinor,
+        fee_minor: p.feeMinor,
       }).onConflict('id').ignore();
     },
 

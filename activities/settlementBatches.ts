@@ -1,7 +1,7 @@
 // Activities of the settlement batch run: which captures are not in a batch yet, submit them, record the batch.
-import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../ledger/db';
-import { type ProcessorClient, ProcessorRejectedError, type SettlementBatch } from '../processors/client';
+import type { ProcessorClient, SettlementBatch } from '../processors/client';
+import { processorCall } from './processorCall';
 
 export function createSettlementBatchActivities(deps: { processor: ProcessorClient; db: Db }) {
   const { processor, db } = deps;
@@ -23,14 +23,7 @@ export function createSettlementBatchActivities(deps: { processor: ProcessorClie
       });
     },
     async submitBatch(captureIds: string[], idempotencyKey: string): Promise<SettlementBatch> {
-      try {
-        return await processor.settleBatch(captureIds, idempotencyKey);
-      } catch (err) {
-        if (err instanceof ProcessorRejectedError) {
-          throw ApplicationFailure.create({ type: 'ProcessorRejected', message: err.message, nonRetryable: true, details: [err.code] });
-        }
-        throw err;
-      }
+      return processorCall(() => processor.settleBatch(captureIds, idempotencyKey));
     },
     /** Marks each capture with its batch; a capture already in a batch keeps its first one. */
     async recordBatch(b: { batch: SettlementBatch; workflowId: string }): Promise<number> {

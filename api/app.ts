@@ -5,11 +5,15 @@ import type { Client } from '@temporalio/client';
 import type { Db } from '../ledger/db';
 import { authenticate } from './auth';
 import { ApiError, errorHandler, notFoundRoute } from './errors';
+import type { GrantSigner } from './grants';
 import { openApiDocument } from './openapi';
 import { healthRoutes } from './routes/health';
+import { MAX_BATCH_BODY_BYTES, micropaymentRoutes } from './routes/micropayments';
 import { orderRoutes, type OrderTiming } from './routes/orders';
+import { partyRoutes } from './routes/parties';
 import { principalRoutes } from './routes/principals';
 import { problemRoutes } from './routes/problems';
+import { settlementRoutes } from './routes/settlement';
 import { webhookRoutes } from './routes/webhooks';
 
 /** Largest request body accepted, in bytes (413 body_too_large past it). */
@@ -21,6 +25,9 @@ export interface AppDeps {
   taskQueue: string;
   timing: OrderTiming;
   webhooks: { allowPrivate: boolean; giveUpMs: number };
+  grants: GrantSigner;
+  /** Settlement periods: the grace a close waits before freezing the period. */
+  periods: { graceMs: number };
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -37,6 +44,7 @@ export function createApp(deps: AppDeps): express.Express {
     }
     next();
   });
+  v1.use('/micropayments/batch', express.json({ limit: MAX_BATCH_BODY_BYTES, strict: true }));
   v1.use(express.json({ limit: MAX_BODY_BYTES, strict: true }));
   v1.use(healthRoutes({ db: deps.db, temporalPing: async () => { await deps.temporal.workflowService.getSystemInfo({}); } }));
   v1.get('/openapi.json', (_req, res) => { res.json(openApiDocument); });
@@ -44,6 +52,9 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(principalRoutes(deps.db));
   v1.use(orderRoutes(deps));
   v1.use(problemRoutes(deps.db));
+  v1.use(partyRoutes(deps.db));
+  v1.use(micropaymentRoutes({ db: deps.db, grants: deps.grants }));
+  v1.use(settlementRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, graceMs: deps.periods.graceMs }));
   v1.use(webhookRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, ...deps.webhooks }));
 
   app.use('/v1', v1);

@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { createDb, migrate } from '../ledger/db';
 import { createApp } from './app';
+import { GrantSigner } from './grants';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
     timing: { processorDeadlineMs: config.processorDeadlineMs, processorMaxBackoffMs: config.processorMaxBackoffMs,
       reauthLeadMs: config.reauthLeadMs, refundWindowMs: config.refundWindowMs },
     webhooks: { allowPrivate: config.delivery.allowPrivate, giveUpMs: config.delivery.giveUpMs },
+    grants: await GrantSigner.load(db), periods: { graceMs: config.periodGraceMs },
   });
   const server = app.listen(config.apiPort, config.bindHost, () => {
     console.log(`API listening on http://${config.bindHost}:${config.apiPort}/v1`);

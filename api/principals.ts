@@ -3,7 +3,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../ledger/db';
 
-export type PrincipalKind = 'merchant' | 'buyer_app' | 'operator';
+export type PrincipalKind = 'merchant' | 'buyer_app' | 'operator' | 'buyer';
 
 export interface Principal {
   id: string;
@@ -11,7 +11,7 @@ export interface Principal {
   name: string;
 }
 
-const PREFIX: Record<PrincipalKind, string> = { merchant: 'mer', buyer_app: 'app', operator: 'op' };
+const PREFIX: Record<PrincipalKind, string> = { merchant: 'mer', buyer_app: 'app', operator: 'op', buyer: 'buy' };
 /** Keys per principal that are not revoked. */
 export const MAX_ACTIVE_KEYS_PER_PRINCIPAL = 10;
 
@@ -22,13 +22,17 @@ export function newPrincipalId(kind: PrincipalKind): string {
   return `${PREFIX[kind]}_${token(12).replace(/[-_]/g, 'x')}`;
 }
 
-/** Makes the principal and its first key; a merchant also gets its settings row (columns of `merchants`). */
+/**
+ * Makes the principal and its first key; a merchant also gets its settings row (columns of `merchants`).
+ * `more` writes the rows that belong with it (a buyer's, a seller's) in the same transaction.
+ */
 export async function createPrincipal(db: Db, kind: PrincipalKind, name: string,
-  merchantColumns: Record<string, unknown> = {}): Promise<{ principal: Principal; apiKey: string }> {
+  merchantColumns: Record<string, unknown> = {}, more?: (trx: Db, id: string) => Promise<void>): Promise<{ principal: Principal; apiKey: string }> {
   const id = newPrincipalId(kind);
   return db.transaction(async (trx) => {
     await trx('principals').insert({ id, kind, name });
     if (kind === 'merchant') await trx('merchants').insert({ id, name, ...merchantColumns });
+    await more?.(trx, id);
     const apiKey = await issueKey(trx, id);
     return { principal: { id, kind, name }, apiKey };
   });

@@ -10,6 +10,8 @@ export type AccountKind = (typeof ACCOUNT_KINDS)[number];
 
 /** Postings per entry: an entry is a business event, not a batch. */
 export const MAX_POSTINGS_PER_ENTRY = 100;
+/** Entries per postMany call. */
+export const MAX_ENTRIES_PER_CALL = 10_000;
 
 export interface AccountInput {
   id: string;
@@ -101,6 +103,43 @@ export class Ledger {
     return { entry, created: inserted };
   }
 
+  /**
+   * Many entries in one short transaction, set-based (for settlement runs that post one entry per buyer or
+   * seller). Keys already used are skipped: the caller's keys are derived from what the entry is about, so a
+   * repeat carries the same postings. Returns how many entries were written now.
+   */
+  async postMany(inputs: EntryInput[]): Promise<number> {
+    if (inputs.length === 0) return 0;
+    if (inputs.length > MAX_ENTRIES_PER_CALL) throw new LedgerError('invalid_entry', `at most ${MAX_ENTRIES_PER_CALL} entries per call`);
+    const checked = inputs.map((i) => ({ input: i, postings: validate(i) }));
+    return this.db.transaction(async (trx) => {
+      const { rows } = await trx.raw(`
+        INSERT INTO journal_entries (idempotency_key, description, metadata)
+        SELECT * FROM unnest(?::text[], ?::text[], ?::jsonb[])
+        ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key`, [
+        checked.map((c) => c.input.idempotencyKey), checked.map((c) => c.input.description),
+        checked.map((c) => JSON.stringify(c.input.metadata ?? {})),
+      ]) as { rows: Array<{ id: string; idempotency_key: string }> };
+      if (rows.length === 0) return 0;
+      const ids = new Map(rows.map((r) => [r.idempotency_key, r.id]));
+      const entryIds: string[] = []; const accountIds: string[] = []; const currencies: string[] = []; const amounts: string[] = [];
+      for (const c of checked) {
+        const id = ids.get(c.input.idempotencyKey);
+        if (id === undefined) continue;
+        ids.delete(c.input.idempotencyKey); // a key twice in one call is posted once
+        for (const p of c.postings) {
+          entryIds.push(id); accountIds.push(p.accountId); currencies.push(p.currency); amounts.push(p.amountMinor.toString());
+        }
+      }
+      await trx.raw(`INSERT INTO postings (entry_id, account_id, currency, amount_minor)
+        SELECT * FROM unnest(?::bigint[], ?::text[], ?::char(3)[], ?::bigint[])`, [entryIds, accountIds, currencies, amounts]);
+      return rows.length;
+    }).catch((err: { code?: string; detail?: string }) => {
+      if (err.code === '23503') throw new LedgerError('unknown_account', `unknown account or currency mismatch: ${err.detail}`);
+      throw err;
+    });
+  }
+
   async entry(idempotencyKey: string): Promise<Entry | undefined> {
     const e = await this.db('journal_entries').where({ idempotency_key: idempotencyKey }).first();
     if (!e) return undefined;
@@ -112,11 +151,11 @@ export class Ledger {
     };
   }
 
-  /** Debits minus credits of the account, in its currency. */
+  /** Debits minus credits of the account, in its currency (with the postings micro-payments imply). */
   async balance(accountId: string): Promise<{ amountMinor: bigint; currency: string }> {
     const account = await this.db('accounts').where({ id: accountId }).first();
     if (!account) throw new LedgerError('unknown_account', `unknown account ${accountId}`);
-    const { total } = await this.db('postings').where({ account_id: accountId })
+    const { total } = await this.db('ledger_postings').where({ account_id: accountId })
       .sum({ total: 'amount_minor' }).first() as { total: string | null };
     return { amountMinor: BigInt(total ?? 0), currency: account.currency };
   }
@@ -124,7 +163,7 @@ export class Ledger {
   /** Sum of every posting per currency: zero for each currency when the whole journal balances. */
   async trialBalance(): Promise<Map<string, bigint>> {
     const rows: Array<{ currency: string; total: string }> =
-      await this.db('postings').select('currency').sum({ total: 'amount_minor' }).groupBy('currency');
+      await this.db('ledger_postings').select('currency').sum({ total: 'amount_minor' }).groupBy('currency');
     return new Map(rows.map((r) => [r.currency, BigInt(r.total)]));
   }
 }

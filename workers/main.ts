@@ -4,7 +4,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { Client } from '@temporalio/client';
 import { deliverySettings, loadConfig } from '../config';
 import { HttpProcessorClient } from '../processors/http-client';
-import { ensureSettlementSchedule } from './schedules';
+import { ensureSettlementPeriodSchedule, ensureSettlementSchedule } from './schedules';
 import { createActivities } from '../activities';
 import { createDb } from '../ledger/db';
 import { workerOptions } from './options';
@@ -23,11 +23,12 @@ async function main(): Promise<void> {
       taskQueue: config.taskQueue,
       activities: createActivities({
         db, processor: new HttpProcessorClient({ baseUrl: config.simulatorUrl }), temporal: client, taskQueue: config.taskQueue,
-        delivery: deliverySettings(config),
+        delivery: deliverySettings(config), dunningDelaysMs: config.dunningDelaysMs,
       }),
       workflowBundlePath: process.env.PAYBROKER_WORKFLOW_BUNDLE || undefined,
     }));
     await ensureSettlementSchedule(client, config.taskQueue, config.settlementIntervalMs);
+    await ensureSettlementPeriodSchedule(client, config.taskQueue, config.periodMs, config.periodGraceMs);
     console.log(`worker polling task queue '${config.taskQueue}' on ${config.temporalAddress}`);
     await worker.run();
     console.log('worker stopped');

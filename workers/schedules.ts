@@ -1,18 +1,31 @@
-// Temporal Schedules the worker keeps in place at start: settlement batches every settlementIntervalMs.
-import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
+// Temporal Schedules the worker keeps in place at start: settlement batches every settlementIntervalMs, and
+// the close of a micro-payment settlement period every periodMs.
+import { type Client, ScheduleAlreadyRunning, type ScheduleOptionsStartWorkflowAction, ScheduleOverlapPolicy } from '@temporalio/client';
+import type { Workflow } from '@temporalio/common';
 import { type SettlementBatchInput, settlementBatchWorkflow, settlementScheduleId } from '../workflows/settlementBatch';
+import { type SettlementPeriodInput, settlementPeriodScheduleId, settlementPeriodWorkflow } from '../workflows/settlementPeriod';
 
 export async function ensureSettlementSchedule(client: Client, taskQueue: string, intervalMs: number): Promise<void> {
+  await ensureSchedule(client, settlementScheduleId(taskQueue), intervalMs,
+    { type: 'startWorkflow', workflowType: settlementBatchWorkflow, taskQueue, args: [{}] as [SettlementBatchInput] });
+}
+
+export async function ensureSettlementPeriodSchedule(client: Client, taskQueue: string, periodMs: number, graceMs: number): Promise<void> {
+  await ensureSchedule(client, settlementPeriodScheduleId(taskQueue), periodMs,
+    { type: 'startWorkflow', workflowType: settlementPeriodWorkflow, taskQueue, args: [{ graceMs }] as [SettlementPeriodInput] });
+}
+
+/** Creates the schedule, or brings an existing one's interval and action up to date. */
+async function ensureSchedule(client: Client, scheduleId: string, everyMs: number,
+  action: ScheduleOptionsStartWorkflowAction<Workflow>): Promise<void> {
   const options = {
-    scheduleId: settlementScheduleId(taskQueue),
-    spec: { intervals: [{ every: intervalMs }] },
-    action: { type: 'startWorkflow' as const, workflowType: settlementBatchWorkflow, taskQueue, args: [{}] as [SettlementBatchInput] },
+    scheduleId, spec: { intervals: [{ every: everyMs }] }, action,
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
   };
   try {
     await client.schedule.create(options);
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(settlementScheduleId(taskQueue)).update((prev) => ({ ...prev, spec: options.spec, action: options.action }));
+    await client.schedule.getHandle(scheduleId).update((prev) => ({ ...prev, spec: options.spec, action: options.action }));
   }
 }

@@ -3,3 +3,5 @@ export { pingWorkflow } from './ping';
 export { orderWorkflow } from './order';
 export { settlementBatchWorkflow } from './settlementBatch';
 export { deliveryGroupWorkflow } from './deliveryGroup';
+export { settlementPeriodWorkflow } from './settlementPeriod';
+export { dunningWorkflow } from './dunning';

@@ -5,6 +5,7 @@ import * as m001 from './001_ledger';
 import * as m002 from './002_api';
 import * as m003 from './003_orders';
 import * as m004 from './004_delivery';
+import * as m005 from './005_micropayments';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -13,6 +14,7 @@ const migrations: Array<[string, Migration]> = [
   ['002_api', m002],
   ['003_orders', m003],
   ['004_delivery', m004],
+  ['005_micropayments', m005],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { createApp, MAX_BODY_BYTES } from '../../api/app';
 import { errorHandler } from '../../api/errors';
+import { GrantSigner } from '../../api/grants';
 import { authenticate } from '../../api/auth';
 import { idempotent, IDEMPOTENCY_KEY_MAX_LENGTH } from '../../api/idempotency';
 import { openApiDocument } from '../../api/openapi';
@@ -22,10 +23,14 @@ let merchantA: { id: string; key: string };
 let merchantB: { id: string; key: string };
 
 const timing = { processorDeadlineMs: 60_000, processorMaxBackoffMs: 5_000, reauthLeadMs: 60_000, refundWindowMs: 60_000 };
-const appWith = (temporal: Client) => createApp({ db, temporal, taskQueue: 'api-test', timing, webhooks: { allowPrivate: false, giveUpMs: 60_000 } });
+let grants: GrantSigner;
+const appWith = (temporal: Client) => createApp({
+  db, temporal, taskQueue: 'api-test', timing, webhooks: { allowPrivate: false, giveUpMs: 60_000 }, grants, periods: { graceMs: 0 },
+});
 
 beforeAll(async () => {
   db = testDb();
+  grants = await GrantSigner.load(db);
   connection = await Connection.connect({ address: inject('temporalAddress') });
   server = await listen(appWith(new Client({ connection })));
   base = `${server.base}/v1`;

@@ -1,0 +1,62 @@
+// Access grants: what a recorded micro-payment hands the buyer for the seller's site. A grant is signed
+// (HMAC-SHA256 with a secret kept in PostgreSQL, shared by every API process), expires GRANT_REDEEM_SECONDS
+// after the purchase, and is redeemed once (POST /v1/grants/verify). The same payment always yields the same
+// grant, so a replayed recording returns the grant of the first.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { GRANT_REDEEM_SECONDS } from '../domain/micropayments';
+import type { Db } from '../ledger/db';
+
+export interface GrantClaims {
+  /** payment number (without mp_) */
+  p: string;
+  /** seller and item */
+  s: string;
+  i: string;
+  /** redeem before (unix seconds) */
+  e: number;
+  /** access the purchase gives, until (unix seconds) */
+  a: number;
+}
+
+const PREFIX = 'grt_';
+const KEY_ID = 'grant-v1';
+
+export class GrantSigner {
+  private constructor(private readonly secret: Buffer) {}
+
+  /** Loads the signing secret, making it on first use (concurrent first uses agree on one). */
+  static async load(db: Db): Promise<GrantSigner> {
+    await db('signing_keys').insert({ id: KEY_ID, secret: randomBytes(32) }).onConflict('id').ignore();
+    const row = await db('signing_keys').where({ id: KEY_ID }).first('secret');
+    return new GrantSigner(row.secret as Buffer);
+  }
+
+  issue(p: { id: string; sellerId: string; itemId: string; createdAt: Date; grantSeconds: number }): { grant: string; expiresAt: Date; accessUntil: Date } {
+    const created = Math.floor(p.createdAt.getTime() / 1000);
+    const claims: GrantClaims = { p: p.id, s: p.sellerId, i: p.itemId, e: created + GRANT_REDEEM_SECONDS, a: created + p.grantSeconds };
+    const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
+    return { grant: `${PREFIX}${body}.${this.sign(body)}`, expiresAt: new Date(claims.e * 1000), accessUntil: new Date(claims.a * 1000) };
+  }
+
+  /** The claims of a well-formed grant with a valid signature, else undefined (expiry is the caller's). */
+  open(grant: string): GrantClaims | undefined {
+    if (typeof grant !== 'string' || grant.length > 1000 || !grant.startsWith(PREFIX)) return undefined;
+    const [body, sig, ...rest] = grant.slice(PREFIX.length).split('.');
+    if (!body || !sig || rest.length > 0) return undefined;
+    const expected = Buffer.from(this.sign(body));
+    const given = Buffer.from(sig);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    try {
+      const c = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as GrantClaims;
+      if (typeof c.p !== 'string' || typeof c.s !== 'string' || typeof c.i !== 'string' ||
+        !Number.isInteger(c.e) || !Number.isInteger(c.a)) return undefined;
+      return c;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private sign(body: string): string {
+    return createHmac('sha256', this.secret).update(body).digest('base64url');
+  }
+}

@@ -1,0 +1,192 @@
+// Recording micro-payments (one, or a batch) between programs holding rule-set tokens, refunds, and the access
+// grants sellers' sites verify. Recording is synchronous: no workflow per payment, one short transaction per
+// request (see ledger/micropayments.ts); the settlement period workflow invoices and credits at the period's end.
+import { Router } from 'express';
+import { z } from 'zod';
+import { MAX_BATCH_PAYMENTS, microFee, paymentId, paymentNumber, periodId } from '../../domain/micropayments';
+import { evaluateRules } from '../../domain/rules';
+import type { Db } from '../../ledger/db';
+import { getPayment, type PaymentToRecord, recordPayments, type RecordedPayment, refundPayment } from '../../ledger/micropayments';
+import { allow, assertCanSee, principalOf } from '../auth';
+import { ApiError, notFound } from '../errors';
+import type { GrantSigner } from '../grants';
+import type { Principal } from '../principals';
+import { currency, itemId, itemsByKey, partyId, ruleSetsByToken, ruleSetToken, sellersById } from '../parties';
+import { parseBody, pathId } from '../validation';
+
+/** Largest body of POST /v1/micropayments/batch (the other routes keep the API's 64 KiB). */
+export const MAX_BATCH_BODY_BYTES = 512 * 1024;
+
+const paymentSchema = z.strictObject({
+  clientId: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'letters, digits, _ . : and -, at most 100'),
+  buyerToken: ruleSetToken,
+  sellerToken: ruleSetToken.optional(),
+  sellerId: partyId,
+  itemId,
+  currency,
+  /** The price the buyer's program expects; refused when the item's price differs. */
+  amountMinor: z.number().int().min(1).optional(),
+});
+type PaymentBody = z.infer<typeof paymentSchema>;
+const batchSchema = z.strictObject({ payments: z.array(paymentSchema).min(1).max(MAX_BATCH_PAYMENTS) });
+const refundSchema = z.strictObject({ reason: z.string().max(500).optional() });
+const verifySchema = z.strictObject({ grant: z.string().min(1).max(1000) });
+
+interface Refusal { status: number; code: string; message: string; param?: string }
+const refuse = (code: string, message: string, param?: string, status = 422): Refusal => ({ status, code, message, param });
+
+/** Checks every payment against its parties, terms and rule sets; a handful of queries for the whole batch. */
+async function resolve(db: Db, caller: Principal, bodies: PaymentBody[], nowMs: number): Promise<Array<PaymentToRecord | Refusal>> {
+  const tokens = [...new Set(bodies.flatMap((b) => (b.sellerToken ? [b.buyerToken, b.sellerToken] : [b.buyerToken])))];
+  const sellerIds = [...new Set(bodies.map((b) => b.sellerId))];
+  const itemKeys = [...new Map(bodies.map((b) => [`${b.sellerId}/${b.itemId}`, { sellerId: b.sellerId, itemId: b.itemId }])).values()];
+  const [ruleSets, sellers, items] = await Promise.all([ruleSetsByToken(db, tokens), sellersById(db, sellerIds), itemsByKey(db, itemKeys)]);
+
+  return bodies.map((b): PaymentToRecord | Refusal => {
+    const rs = ruleSets.get(b.buyerToken);
+    if (!rs || rs.party !== 'buyer' || !rs.buyer) return refuse('invalid_buyer_token', 'The buyer token is unknown or revoked', 'buyerToken');
+    const buyer = rs.buyer;
+    if (caller.kind === 'buyer' && caller.id !== rs.ownerId) return refuse('invalid_buyer_token', 'The buyer token is unknown or revoked', 'buyerToken');
+    if (caller.kind === 'merchant' && caller.id !== b.sellerId) {
+      return refuse('forbidden', 'A seller records payments to itself only', 'sellerId', 403);
+    }
+    if (buyer.suspendedAt) return refuse('buyer_suspended', `The buyer is suspended: ${buyer.suspendedReason ?? 'unpaid invoice'}`, 'buyerToken');
+    const seller = sellers.get(b.sellerId);
+    if (!seller) return refuse('unknown_seller', `No seller ${b.sellerId}`, 'sellerId');
+    const item = items.get(`${b.sellerId}/${b.itemId}`);
+    if (!item) return refuse('unknown_item', `Seller ${b.sellerId} has no item ${b.itemId}`, 'itemId');
+    if (b.currency !== item.currency || b.currency !== buyer.currency) {
+      return refuse('currency_mismatch', `The item is sold in ${item.currency} and the buyer pays in ${buyer.currency}`, 'currency');
+    }
+    if (b.amountMinor !== undefined && b.amountMinor !== item.priceMinor) {
+      return refuse('price_mismatch', `The item costs ${item.priceMinor}, not ${b.amountMinor}`, 'amountMinor');
+    }
+    let sellerRules = null;
+    if (b.sellerToken) {
+      const srs = ruleSets.get(b.sellerToken);
+      if (!srs || srs.party !== 'seller' || srs.ownerId !== b.sellerId) {
+        return refuse('invalid_seller_token', 'The seller token is unknown, revoked or not this seller\'s', 'sellerToken');
+      }
+      sellerRules = srs.rules;
+    } else if (seller.hasRules) {
+      return refuse('seller_token_required', `Seller ${b.sellerId} requires its rule-set token with each payment`, 'sellerToken');
+    }
+    const decision = evaluateRules(rs.rules, sellerRules, {
+      amountMinor: item.priceMinor, sellerId: b.sellerId, category: item.category, buyerClass: buyer.buyerClass, atMs: nowMs,
+    });
+    if (!decision.allowed) return refuse(decision.code, decision.message, decision.party === 'buyer' ? 'buyerToken' : 'sellerToken');
+    return {
+      buyerId: rs.ownerId, sellerId: b.sellerId, itemId: b.itemId, clientId: b.clientId, ruleSetId: rs.id, currency: b.currency,
+      amountMinor: item.priceMinor, feeMinor: microFee(item.priceMinor, seller.feeBps), grantSeconds: item.grantSeconds,
+      caps: decision.caps,
+    };
+  });
+}
+
+const isRefusal = (x: PaymentToRecord | Refusal): x is Refusal => 'code' in x;
+
+export function micropaymentRoutes(deps: { db: Db; grants: GrantSigner }): Router {
+  const { db, grants } = deps;
+  const r = Router();
+
+  const view = (p: RecordedPayment, withGrant: boolean, refundedAt?: Date | null) => ({
+    id: paymentId(p.id), object: 'micropayment', periodId: periodId(p.periodSeq), buyerId: p.buyerId, sellerId: p.sellerId,
+    itemId: p.itemId, clientId: p.clientId, currency: p.currency, amountMinor: p.amountMinor, feeMinor: p.feeMinor,
+    createdAt: p.createdAt.toISOString(),
+    ...(refundedAt !== undefined ? { refunded: refundedAt !== null, refundedAt: refundedAt?.toISOString() ?? null } : {}),
+    ...(withGrant ? { grant: grantView(p) } : {}),
+  });
+  const grantView = (p: RecordedPayment) => {
+    const g = grants.issue(p);
+    return { token: g.grant, expiresAt: g.expiresAt.toISOString(), accessUntil: g.accessUntil.toISOString() };
+  };
+
+  const recorders = ['buyer', 'buyer_app', 'merchant', 'operator'] as const;
+
+  r.post('/micropayments', allow(...recorders), async (req, res) => {
+    const body = parseBody(paymentSchema, req);
+    const now = Date.now();
+    const [resolved] = await resolve(db, principalOf(res), [body], now);
+    if (isRefusal(resolved)) throw new ApiError(resolved.status, resolved.status === 403 ? 'permission_error' : 'unprocessable_error', resolved.code, resolved.message, resolved.param);
+    const [outcome] = await recordPayments(db, [resolved], now);
+    if (outcome.status === 'refused') {
+      throw new ApiError(422, 'unprocessable_error', outcome.code, outcome.message, outcome.code === 'client_id_reused' ? 'clientId' : 'buyerToken');
+    }
+    if (outcome.status === 'replayed') res.set('Idempotent-Replayed', 'true');
+    res.status(outcome.status === 'recorded' ? 201 : 200).json(view(outcome.payment, true));
+  });
+
+  /**
+   * Up to MAX_BATCH_PAYMENTS payments in one request: each is recorded, replayed or refused on its own (a
+   * malformed body refuses the whole batch and writes nothing). 200 with one result per payment, in order.
+   */
+  r.post('/micropayments/batch', allow(...recorders), async (req, res) => {
+    const { payments } = parseBody(batchSchema, req);
+    const now = Date.now();
+    const resolved = await resolve(db, principalOf(res), payments, now);
+    const accepted = resolved.filter((x): x is PaymentToRecord => !isRefusal(x));
+    const outcomes = await recordPayments(db, accepted, now);
+    let k = 0;
+    const counts = { recorded: 0, replayed: 0, refused: 0 };
+    const results = resolved.map((x, index) => {
+      if (isRefusal(x)) {
+        counts.refused++;
+        return { index, clientId: payments[index].clientId, status: 'refused', error: { code: x.code, message: x.message, param: x.param ?? null } };
+      }
+      const o = outcomes[k++];
+      counts[o.status]++;
+      if (o.status === 'refused') {
+        return { index, clientId: payments[index].clientId, status: 'refused', error: { code: o.code, message: o.message, param: o.code === 'client_id_reused' ? 'clientId' : 'buyerToken' } };
+      }
+      return { index, clientId: payments[index].clientId, status: o.status, payment: view(o.payment, true) };
+    });
+    res.json({ object: 'micropayment_batch', ...counts, results });
+  });
+
+  r.get('/micropayments/:id', async (req, res) => {
+    const n = paymentNumber(pathId(req, 'id'));
+    const p = n === undefined ? undefined : await getPayment(db, n);
+    const who = principalOf(res);
+    if (!p || (who.kind !== 'operator' && who.id !== p.buyerId && who.id !== p.sellerId)) throw notFound('micropayment');
+    res.json(view(p, false, p.refundedAt));
+  });
+
+  /** A full refund by the seller (or an operator), booked in the period open now; the grant stops working. */
+  r.post('/micropayments/:id/refund', allow('merchant', 'operator'), async (req, res) => {
+    const n = paymentNumber(pathId(req, 'id'));
+    const p = n === undefined ? undefined : await getPayment(db, n);
+    assertCanSee(principalOf(res), p?.sellerId, 'micropayment');
+    const { reason } = parseBody(refundSchema, req);
+    const refund = await refundPayment(db, p!, reason);
+    if (!refund.created) res.set('Idempotent-Replayed', 'true');
+    res.status(refund.created ? 201 : 200).json({
+      object: 'micropayment_refund', paymentId: paymentId(p!.id), amountMinor: p!.amountMinor, currency: p!.currency,
+      periodId: periodId(refund.periodSeq), createdAt: refund.createdAt.toISOString(),
+    });
+  });
+
+  /**
+   * The seller's site redeems a grant once before showing the content. Refused: forged or malformed
+   * (grant_invalid), another seller's (grant_invalid), expired (grant_expired), refunded (grant_revoked),
+   * redeemed before (grant_already_used).
+   */
+  r.post('/grants/verify', allow('merchant', 'operator'), async (req, res) => {
+    const { grant } = parseBody(verifySchema, req);
+    const who = principalOf(res);
+    const claims = grants.open(grant);
+    const invalid = () => new ApiError(422, 'unprocessable_error', 'grant_invalid', 'The grant is not valid', 'grant');
+    if (!claims || (who.kind !== 'operator' && claims.s !== who.id)) throw invalid();
+    if (Date.now() >= claims.e * 1000) throw new ApiError(422, 'unprocessable_error', 'grant_expired', 'The grant has expired', 'grant');
+    const p = await getPayment(db, claims.p);
+    if (!p || p.sellerId !== claims.s || p.itemId !== claims.i) throw invalid();
+    if (p.refundedAt) throw new ApiError(422, 'unprocessable_error', 'grant_revoked', 'The payment was refunded', 'grant');
+    const { rows } = await db.raw('INSERT INTO grant_redemptions (payment_id) VALUES (?) ON CONFLICT DO NOTHING RETURNING redeemed_at', [p.id]);
+    if (rows.length === 0) throw new ApiError(409, 'conflict_error', 'grant_already_used', 'The grant was redeemed before', 'grant');
+    res.json({
+      object: 'grant_verification', valid: true, paymentId: paymentId(p.id), buyerId: p.buyerId, sellerId: p.sellerId, itemId: p.itemId,
+      accessUntil: new Date(claims.a * 1000).toISOString(), redeemedAt: (rows[0].redeemed_at as Date).toISOString(),
+    });
+  });
+
+  return r;
+}

@@ -1,0 +1,169 @@
+// Micro-payment parties: buyers (a payment token and a currency) and sellers (a payout destination and the
+// broker's fee rate) are made by operators; sellers publish their items' terms; buyers and sellers register
+// rule sets and hand the rule sets' tokens to their programs.
+import { Router } from 'express';
+import { z } from 'zod';
+import { accounts, buyerReceivable, sellerPayable } from '../../activities/accounts';
+import { MAX_ITEMS_PER_SELLER, MAX_RULE_SETS_PER_OWNER } from '../../domain/micropayments';
+import type { Db } from '../../ledger/db';
+import { Ledger } from '../../ledger/ledger';
+import { allow, assertCanSee, principalOf } from '../auth';
+import { ApiError, forbidden, notFound } from '../errors';
+import { idempotent } from '../idempotency';
+import { getMerchant } from '../merchants';
+import { createPrincipal } from '../principals';
+import { name, parseBody, pathId } from '../validation';
+import {
+  buyerRulesSchema, buyerView, currency, getBuyer, getSeller, itemOf, itemTermsSchema, itemView, newRuleSetId, newRuleSetToken,
+  ruleSetOf, ruleSetView, sellerRulesSchema, sellerView, sha256,
+} from '../parties';
+
+const paymentToken = z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, 'a processor card token');
+const buyerClass = z.string().regex(/^[a-z0-9_-]{1,40}$/);
+const buyerBody = z.strictObject({ name, currency, paymentToken, buyerClass: buyerClass.optional() });
+const buyerPatch = z.strictObject({ paymentToken: paymentToken.optional(), buyerClass: buyerClass.optional(), reinstate: z.literal(true).optional() });
+const payoutDestination = z.string().regex(/^[A-Za-z0-9_:.-]{1,200}$/);
+const feeBps = z.number().int().min(0).max(5000);
+const sellerBody = z.union([
+  z.strictObject({ name, currency, payoutDestination, feeBps }),
+  // an existing merchant becomes a seller (its card-order captures are then credited with its sales)
+  z.strictObject({ merchantId: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/), payoutDestination, feeBps }),
+]);
+const ruleSetBody = { buyer: z.strictObject({ rules: buyerRulesSchema }), seller: z.strictObject({ rules: sellerRulesSchema }) };
+
+export function partyRoutes(db: Db): Router {
+  const r = Router();
+
+  r.post('/buyers', allow('operator'), idempotent(db), async (req, res) => {
+    const body = parseBody(buyerBody, req);
+    const { principal, apiKey } = await createPrincipal(db, 'buyer', body.name, {}, async (trx, id) => {
+      await trx('buyers').insert({ id, currency: body.currency, payment_token: body.paymentToken, buyer_class: body.buyerClass ?? 'standard' });
+      await new Ledger(trx).openAccount(buyerReceivable(id, body.currency));
+    });
+    res.locals.idempotencyRedact = ['apiKey'];
+    res.status(201).json({ ...buyerView((await getBuyer(db, principal.id))!), apiKey });
+  });
+
+  r.get('/buyers/:id', async (req, res) => {
+    const b = await getBuyer(db, pathId(req, 'id'));
+    assertCanSee(principalOf(res), b?.id, 'buyer');
+    res.json(buyerView(b!));
+  });
+
+  /** The buyer updates its card; an operator also sets the class or reinstates a suspended buyer. */
+  r.patch('/buyers/:id', allow('operator', 'buyer'), async (req, res) => {
+    const b = await getBuyer(db, pathId(req, 'id'));
+    const who = principalOf(res);
+    assertCanSee(who, b?.id, 'buyer');
+    const body = parseBody(buyerPatch, req);
+    if (who.kind !== 'operator' && (body.buyerClass !== undefined || body.reinstate)) {
+      throw forbidden('Only an operator may change a buyer\'s class or reinstate a buyer');
+    }
+    const cols: Record<string, unknown> = {};
+    if (body.paymentToken !== undefined) cols.payment_token = body.paymentToken;
+    if (body.buyerClass !== undefined) cols.buyer_class = body.buyerClass;
+    if (body.reinstate) { cols.suspended_at = null; cols.suspended_reason = null; }
+    if (Object.keys(cols).length) await db('buyers').where({ id: b!.id }).update(cols);
+    res.json(buyerView((await getBuyer(db, b!.id))!));
+  });
+
+  r.post('/sellers', allow('operator'), idempotent(db), async (req, res) => {
+    const body = parseBody(sellerBody, req);
+    const sellerRow = (trx: Db, id: string, cur: string) => Promise.all([
+      trx('sellers').insert({ id, currency: cur, payout_destination: body.payoutDestination, fee_bps: body.feeBps }),
+      new Ledger(trx).openAccount(sellerPayable(id, cur)),
+      new Ledger(trx).openAccount(accounts(cur, id).fees),
+    ]);
+    if ('merchantId' in body) {
+      const m = await getMerchant(db, body.merchantId);
+      if (!m) throw new ApiError(422, 'unprocessable_error', 'unknown_merchant', `No merchant ${body.merchantId}`, 'merchantId');
+      if (await getSeller(db, m.id)) throw new ApiError(409, 'conflict_error', 'already_a_seller', `Merchant ${m.id} is a seller already`, 'merchantId');
+      await db.transaction((trx) => sellerRow(trx, m.id, m.currency));
+      res.status(201).json(sellerView((await getSeller(db, m.id))!));
+      return;
+    }
+    const { principal, apiKey } = await createPrincipal(db, 'merchant', body.name, { currency: body.currency, fee_bps: body.feeBps },
+      async (trx, id) => { await sellerRow(trx, id, body.currency); });
+    res.locals.idempotencyRedact = ['apiKey'];
+    res.status(201).json({ ...sellerView((await getSeller(db, principal.id))!), apiKey });
+  });
+
+  r.get('/sellers/:id', async (req, res) => {
+    const s = await getSeller(db, pathId(req, 'id'));
+    if (!s) throw notFound('seller');
+    res.json(sellerView(s)); // sellers' terms are public to every API key
+  });
+
+  /** Publishes (or changes) an item's terms; payments already recorded keep the price they were made at. */
+  r.put('/sellers/:id/items/:itemId', allow('merchant', 'operator'), async (req, res) => {
+    const s = await getSeller(db, pathId(req, 'id'));
+    assertCanSee(principalOf(res), s?.id, 'seller');
+    const id = pathId(req, 'itemId');
+    const terms = parseBody(itemTermsSchema, req);
+    if (terms.currency !== s!.currency) {
+      throw new ApiError(422, 'unprocessable_error', 'currency_mismatch', `The seller sells in ${s!.currency}`, 'currency');
+    }
+    const existing = await db('items').where({ seller_id: s!.id, id }).first('id');
+    if (!existing) {
+      const { n } = (await db('items').where({ seller_id: s!.id }).count({ n: '*' }).first()) as { n: string };
+      if (Number(n) >= MAX_ITEMS_PER_SELLER) {
+        throw new ApiError(422, 'unprocessable_error', 'too_many_items', `A seller may publish at most ${MAX_ITEMS_PER_SELLER} items`);
+      }
+    }
+    const cols = { title: terms.title, category: terms.category, price_minor: terms.priceMinor, currency: terms.currency,
+      grant_seconds: terms.grantSeconds, updated_at: db.fn.now() };
+    const [row] = await db('items').insert({ seller_id: s!.id, id, ...cols }).onConflict(['seller_id', 'id']).merge(cols).returning('*');
+    res.status(existing ? 200 : 201).json(itemView(itemOf(row)));
+  });
+
+  r.get('/sellers/:id/items', async (req, res) => {
+    const s = await getSeller(db, pathId(req, 'id'));
+    if (!s) throw notFound('seller');
+    const rows = await db('items').where({ seller_id: s.id }).orderBy('id').limit(MAX_ITEMS_PER_SELLER);
+    res.json({ object: 'list', data: rows.map((row) => itemView(itemOf(row))) });
+  });
+
+  r.get('/sellers/:id/items/:itemId', async (req, res) => {
+    const row = await db('items').where({ seller_id: pathId(req, 'id'), id: pathId(req, 'itemId') }).first();
+    if (!row) throw notFound('item');
+    res.json(itemView(itemOf(row)));
+  });
+
+  /** A buyer's or a seller's rule set; its token is shown once. */
+  r.post('/rule-sets', allow('buyer', 'merchant'), idempotent(db), async (req, res) => {
+    const who = principalOf(res);
+    const party = who.kind === 'buyer' ? 'buyer' : 'seller';
+    if (party === 'seller' && !(await getSeller(db, who.id))) throw forbidden('Only sellers and buyers hold rule sets');
+    const { rules } = parseBody(ruleSetBody[party], req);
+    const { n } = (await db('rule_sets').where({ owner_id: who.id }).whereNull('revoked_at').count({ n: '*' }).first()) as { n: string };
+    if (Number(n) >= MAX_RULE_SETS_PER_OWNER) {
+      throw new ApiError(422, 'unprocessable_error', 'too_many_rule_sets', `A party may hold at most ${MAX_RULE_SETS_PER_OWNER} active rule sets`);
+    }
+    const token = newRuleSetToken();
+    const [row] = await db('rule_sets').insert({ id: newRuleSetId(), owner_id: who.id, party, token_sha256: sha256(token), rules: JSON.stringify(rules) })
+      .returning('*');
+    res.locals.idempotencyRedact = ['token'];
+    res.status(201).json({ ...ruleSetView(ruleSetOf(row)), token });
+  });
+
+  r.get('/rule-sets', allow('buyer', 'merchant'), async (_req, res) => {
+    const rows = await db('rule_sets').where({ owner_id: principalOf(res).id }).orderBy('created_at', 'desc').limit(100);
+    res.json({ object: 'list', data: rows.map((row) => ruleSetView(ruleSetOf(row))) });
+  });
+
+  r.get('/rule-sets/:id', async (req, res) => {
+    const row = await db('rule_sets').where({ id: pathId(req, 'id') }).first();
+    assertCanSee(principalOf(res), row?.owner_id, 'rule set');
+    res.json(ruleSetView(ruleSetOf(row)));
+  });
+
+  /** Revokes the rule set: its token authorizes nothing from now on. */
+  r.delete('/rule-sets/:id', async (req, res) => {
+    const row = await db('rule_sets').where({ id: pathId(req, 'id') }).first();
+    assertCanSee(principalOf(res), row?.owner_id, 'rule set');
+    const [updated] = await db('rule_sets').where({ id: row.id }).update({ revoked_at: db.raw('coalesce(revoked_at, now())') }).returning('*');
+    res.json(ruleSetView(ruleSetOf(updated)));
+  });
+
+  return r;
+}

@@ -1,0 +1,211 @@
+// Recording micro-payments: one short transaction per request (single or batch), set-based. Each recorded
+// payment is a compact journal entry (see migrations/005) in the period open at the time. Spending caps are
+// counted in rule_set_spend rows that the transaction locks, so parallel payments cannot together pass a cap.
+import { dayKey } from '../domain/micropayments';
+import type { Db } from './db';
+
+export interface PaymentToRecord {
+  buyerId: string;
+  sellerId: string;
+  itemId: string;
+  clientId: string;
+  ruleSetId: string;
+  currency: string;
+  amountMinor: number;
+  feeMinor: number;
+  grantSeconds: number;
+  caps: { perDayMinor: number | null; perPeriodMinor: number | null };
+}
+
+export interface RecordedPayment {
+  id: string;
+  periodSeq: number;
+  buyerId: string;
+  sellerId: string;
+  itemId: string;
+  clientId: string;
+  currency: string;
+  amountMinor: number;
+  feeMinor: number;
+  grantSeconds: number;
+  createdAt: Date;
+}
+
+export type CapRefusal = 'daily_cap_exceeded' | 'period_cap_exceeded';
+export type RecordOutcome =
+  | { status: 'recorded' | 'replayed'; payment: RecordedPayment }
+  | { status: 'refused'; code: CapRefusal | 'client_id_reused'; message: string };
+
+interface PaymentRow {
+  id: string; period_seq: number; buyer_id: string; seller_id: string; item_id: string; client_id: string;
+  currency: string; amount_minor: string; fee_minor: string; grant_seconds: number; created_at: Date;
+}
+
+const COLUMNS = 'id, period_seq, buyer_id, seller_id, item_id, client_id, currency, amount_minor, fee_minor, grant_seconds, created_at';
+
+function fromRow(r: PaymentRow): RecordedPayment {
+  return {
+    id: String(r.id), periodSeq: r.period_seq, buyerId: r.buyer_id, sellerId: r.seller_id, itemId: r.item_id,
+    clientId: r.client_id, currency: r.currency, amountMinor: Number(r.amount_minor), feeMinor: Number(r.fee_minor),
+    grantSeconds: r.grant_seconds, createdAt: r.created_at,
+  };
+}
+
+const pairKey = (buyerId: string, clientId: string) => `${buyerId}\u0000${clientId}`;
+const sameContent = (p: PaymentToRecord, r: RecordedPayment) =>
+  p.sellerId === r.sellerId && p.itemId === r.itemId && p.currency === r.currency && p.amountMinor === r.amountMinor;
+
+function replayOrReuse(p: PaymentToRecord, existing: RecordedPayment): RecordOutcome {
+  return sameContent(p, existing)
+    ? { status: 'replayed', payment: existing }
+    : { status: 'refused', code: 'client_id_reused', message: `clientId '${p.clientId}' was already used for a different payment` };
+}
+
+/**
+ * Records the payments in order. A payment whose (buyer, clientId) exists is a replay (same content) or
+ * client_id_reused; one that would take its rule set past a per-day or per-period cap is refused and
+ * later ones are still tried. Everything else is written in the period open now.
+ */
+export async function recordPayments(db: Db, payments: PaymentToRecord[], nowMs: number): Promise<RecordOutcome[]> {
+  const outcomes: Array<RecordOutcome | undefined> = new Array(payments.length);
+  // within the request, a repeated (buyer, clientId) answers like a repeat of the first
+  const firstOf = new Map<string, number>();
+  const repeatOf = new Map<number, number>();
+  payments.forEach((p, i) => {
+    const k = pairKey(p.buyerId, p.clientId);
+    const first = firstOf.get(k);
+    if (first === undefined) firstOf.set(k, i); else repeatOf.set(i, first);
+  });
+  const capped = payments.some((p, i) => !repeatOf.has(i) && (p.caps.perDayMinor !== null || p.caps.perPeriodMinor !== null));
+
+  await db.transaction(async (trx) => {
+    const { rows: [{ seq }] } = await trx.raw('SELECT open_period_for_recording() AS seq') as { rows: Array<{ seq: number }> };
+    if (seq === null) throw new Error('no settlement period is open');
+
+    const candidates = payments.map((_, i) => i).filter((i) => !repeatOf.has(i));
+    let toInsert = candidates;
+    // counters: key → { spent (locked), cap, added }
+    const counters = new Map<string, { ruleSetId: string; kind: 'd' | 'p'; key: number; spent: number; cap: number; added: number }>();
+    const day = dayKey(nowMs);
+
+    if (capped) {
+      // payments that exist already do not count again
+      const existing = await existingPayments(trx, candidates.map((i) => payments[i]));
+      toInsert = [];
+      for (const i of candidates) {
+        const e = existing.get(pairKey(payments[i].buyerId, payments[i].clientId));
+        if (e) outcomes[i] = replayOrReuse(payments[i], e); else toInsert.push(i);
+      }
+      for (const i of toInsert) {
+        const p = payments[i];
+        if (p.caps.perDayMinor !== null) counters.set(`${p.ruleSetId}|d|${day}`, { ruleSetId: p.ruleSetId, kind: 'd', key: day, spent: 0, cap: p.caps.perDayMinor, added: 0 });
+        if (p.caps.perPeriodMinor !== null) counters.set(`${p.ruleSetId}|p|${seq}`, { ruleSetId: p.ruleSetId, kind: 'p', key: seq, spent: 0, cap: p.caps.perPeriodMinor, added: 0 });
+      }
+      const list = [...counters.entries()].sort(([a], [b]) => (a < b ? -1 : 1)); // one lock order for everyone
+      if (list.length > 0) {
+        // creates missing counters and locks them all; a no-op update returns the current value
+        const { rows } = await trx.raw(`
+          INSERT INTO rule_set_spend (rule_set_id, window_kind, window_key)
+          SELECT * FROM unnest(?::text[], ?::char(1)[], ?::integer[]) ORDER BY 1, 2, 3
+          ON CONFLICT (rule_set_id, window_kind, window_key) DO UPDATE SET spent_minor = rule_set_spend.spent_minor
+          RETURNING rule_set_id, window_kind, window_key, spent_minor`,
+        [list.map(([, c]) => c.ruleSetId), list.map(([, c]) => c.kind), list.map(([, c]) => c.key)]) as {
+          rows: Array<{ rule_set_id: string; window_kind: 'd' | 'p'; window_key: number; spent_minor: string }> };
+        for (const r of rows) counters.get(`${r.rule_set_id}|${r.window_kind}|${r.window_key}`)!.spent = Number(r.spent_minor);
+      }
+      const admitted: number[] = [];
+      for (const i of toInsert) {
+        const p = payments[i];
+        const d = p.caps.perDayMinor !== null ? counters.get(`${p.ruleSetId}|d|${day}`)! : undefined;
+        const per = p.caps.perPeriodMinor !== null ? counters.get(`${p.ruleSetId}|p|${seq}`)! : undefined;
+        if (d && d.spent + d.added + p.amountMinor > d.cap) {
+          outcomes[i] = { status: 'refused', code: 'daily_cap_exceeded',
+            message: `${p.amountMinor} would take the rule set past its daily cap of ${d.cap} (${d.spent + d.added} spent today)` };
+        } else if (per && per.spent + per.added + p.amountMinor > per.cap) {
+          outcomes[i] = { status: 'refused', code: 'period_cap_exceeded',
+            message: `${p.amountMinor} would take the rule set past its period cap of ${per.cap} (${per.spent + per.added} spent this period)` };
+        } else {
+          if (d) d.added += p.amountMinor;
+          if (per) per.added += p.amountMinor;
+          admitted.push(i);
+        }
+      }
+      toInsert = admitted;
+    }
+
+    const inserted = toInsert.length === 0 ? [] : (await trx.raw(`
+      INSERT INTO micro_payments (period_seq, buyer_id, seller_id, item_id, client_id, rule_set_id, currency,
+        amount_minor, fee_minor, grant_seconds)
+      SELECT ?::integer, * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::char(3)[], ?::bigint[], ?::bigint[], ?::integer[])
+      ON CONFLICT (buyer_id, client_id) DO NOTHING
+      RETURNING ${COLUMNS}`, [seq,
+      ...(['buyerId', 'sellerId', 'itemId', 'clientId', 'ruleSetId', 'currency', 'amountMinor', 'feeMinor', 'grantSeconds'] as const)
+          .map((f) => toInsert.map((i) => payments[i][f]) as string[])]) as { rows: PaymentRow[] }).rows;
+    const byPair = new Map(inserted.map((r) => [pairKey(r.buyer_id, r.client_id), fromRow(r)]));
+    const lost: number[] = [];
+    for (const i of toInsert) {
+      const r = byPair.get(pairKey(payments[i].buyerId, payments[i].clientId));
+      if (r) outcomes[i] = { status: 'recorded', payment: r }; else lost.push(i);
+    }
+    if (lost.length > 0) {
+      // written meanwhile by a concurrent request with the same clientId: theirs stands, ours did not count
+      const existing = await existingPayments(trx, lost.map((i) => payments[i]));
+      for (const i of lost) {
+        const p = payments[i];
+        outcomes[i] = replayOrReuse(p, existing.get(pairKey(p.buyerId, p.clientId))!);
+        const d = counters.get(`${p.ruleSetId}|d|${day}`); if (d && p.caps.perDayMinor !== null) d.added -= p.amountMinor;
+        const per = counters.get(`${p.ruleSetId}|p|${seq}`); if (per && p.caps.perPeriodMinor !== null) per.added -= p.amountMinor;
+      }
+    }
+    const changed = [...counters.values()].filter((c) => c.added !== 0);
+    if (changed.length > 0) {
+      await trx.raw(`
+        UPDATE rule_set_spend s SET spent_minor = s.spent_minor + u.added
+        FROM unnest(?::text[], ?::char(1)[], ?::integer[], ?::bigint[]) AS u (rule_set_id, window_kind, window_key, added)
+        WHERE s.rule_set_id = u.rule_set_id AND s.window_kind = u.window_kind AND s.window_key = u.window_key`,
+      [changed.map((c) => c.ruleSetId), changed.map((c) => c.kind), changed.map((c) => c.key), changed.map((c) => c.added)]);
+    }
+  });
+
+  for (const [i, first] of repeatOf) {
+    const o = outcomes[first]!;
+    outcomes[i] = o.status === 'refused' ? o : replayOrReuse(payments[i], o.payment);
+  }
+  return outcomes as RecordOutcome[];
+}
+
+async function existingPayments(db: Db, ps: PaymentToRecord[]): Promise<Map<string, RecordedPayment>> {
+  if (ps.length === 0) return new Map();
+  const { rows } = await db.raw(`
+    SELECT ${COLUMNS} FROM micro_payments
+    WHERE (buyer_id, client_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))`,
+  [ps.map((p) => p.buyerId), ps.map((p) => p.clientId)]) as { rows: PaymentRow[] };
+  return new Map(rows.map((r) => [pairKey(r.buyer_id, r.client_id), fromRow(r)]));
+}
+
+export async function getPayment(db: Db, id: string): Promise<(RecordedPayment & { refundedAt: Date | null }) | undefined> {
+  const { rows } = await db.raw(`
+    SELECT ${COLUMNS.split(', ').map((c) => `p.${c}`).join(', ')}, r.created_at AS refunded_at
+    FROM micro_payments p LEFT JOIN micro_refunds r ON r.payment_id = p.id WHERE p.id = ?`, [id]) as {
+    rows: Array<PaymentRow & { refunded_at: Date | null }> };
+  return rows[0] && { ...fromRow(rows[0]), refundedAt: rows[0].refunded_at };
+}
+
+/**
+ * Refunds a payment in full, in the period open now (a compact reversing entry). A second refund of the same
+ * payment writes nothing and returns the first (created: false).
+ */
+export async function refundPayment(db: Db, p: RecordedPayment, reason: string | undefined):
+  Promise<{ created: boolean; periodSeq: number; createdAt: Date }> {
+  return db.transaction(async (trx) => {
+    const { rows: [{ seq }] } = await trx.raw('SELECT open_period_for_recording() AS seq') as { rows: Array<{ seq: number }> };
+    const { rows } = await trx.raw(`
+      INSERT INTO micro_refunds (payment_id, period_seq, buyer_id, seller_id, currency, amount_minor, fee_minor, reason)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (payment_id) DO NOTHING RETURNING period_seq, created_at`,
+    [p.id, seq, p.buyerId, p.sellerId, p.currency, p.amountMinor, p.feeMinor, reason ?? null]) as {
+      rows: Array<{ period_seq: number; created_at: Date }> };
+    if (rows[0]) return { created: true, periodSeq: rows[0].period_seq, createdAt: rows[0].created_at };
+    const first = await trx('micro_refunds').where({ payment_id: p.id }).first('period_seq', 'created_at');
+    return { created: false, periodSeq: first.period_seq, createdAt: first.created_at };
+  });
+}

@@ -1,0 +1,119 @@
+// A settlement period's close. A Temporal Schedule ticks once per period (a day by default); the tick starts
+// `settlement-period-sp_<n>` for the period open then, which:
+//   waits the grace interval → freezes the period (later payments go to the next one) → aggregates one invoice
+//   per buyer and one credit per seller → charges the invoices in processor files (a failed charge starts
+//   dunning) → pays the credits in payout files → closes the period with its totals.
+// Every step is idempotent per period, buyer and seller (see activities/settlementPeriods.ts), so a worker
+// killed anywhere in a close resumes without charging, crediting or skipping anyone twice. The charge and
+// payout loops continue-as-new every MAX_FILES_PER_RUN files, so the history stays small for any number of
+// buyers.
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import * as wf from '@temporalio/workflow';
+import type { PeriodTotals, SettlementPeriodActivities, StepResult } from '../activities/settlementPeriods';
+import { periodId } from '../domain/micropayments';
+
+export type ClosePhase = 'grace' | 'freeze' | 'aggregate' | 'charge' | 'credit' | 'close' | 'closed';
+
+export interface CloseProgress {
+  phase: ClosePhase;
+  frozenAt: string | null;
+  /** the last buyer/seller id the charge/credit phase covered */
+  cursor: string | null;
+  invoices: { submitted: number; paid: number; failed: number };
+  credits: { submitted: number; paid: number; failed: number };
+  totals: PeriodTotals | null;
+}
+
+export interface SettlementPeriodInput {
+  /** The period to close; unset for the Schedule's tick (which starts the close of the period open then). */
+  periodSeq?: number;
+  graceMs?: number;
+  /** Lines per processor file (at most the processor's limit). */
+  fileLines?: number;
+  /** Where a run continued-as-new left off. */
+  resume?: CloseProgress;
+}
+
+export type SettlementPeriodResult =
+  | { kind: 'tick'; periodId: string; started: boolean }
+  | { kind: 'closed'; periodId: string; progress: CloseProgress };
+
+export const MAX_FILES_PER_RUN = 40;
+export const DEFAULT_FILE_LINES = 5000;
+export const settlementPeriodWorkflowId = (seq: number) => `settlement-period-${periodId(seq)}`;
+export const settlementPeriodScheduleId = (taskQueue: string) => `settlement-periods-${taskQueue}`;
+export const progressQuery = wf.defineQuery<CloseProgress>('progress');
+
+const books = wf.proxyActivities<SettlementPeriodActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity },
+});
+const processor = wf.proxyActivities<SettlementPeriodActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: Infinity,
+    nonRetryableErrorTypes: ['ProcessorRejected'] },
+});
+
+export async function settlementPeriodWorkflow(input: SettlementPeriodInput = {}): Promise<SettlementPeriodResult> {
+  if (input.periodSeq === undefined) return tick(input);
+  const seq = input.periodSeq;
+  const fileLines = Math.max(1, Math.min(input.fileLines ?? DEFAULT_FILE_LINES, DEFAULT_FILE_LINES));
+  const p: CloseProgress = input.resume ?? {
+    phase: 'grace', frozenAt: null, cursor: null, totals: null,
+    invoices: { submitted: 0, paid: 0, failed: 0 }, credits: { submitted: 0, paid: 0, failed: 0 },
+  };
+  wf.setHandler(progressQuery, () => p);
+  let files = 0;
+
+  if (p.phase === 'grace') {
+    if ((input.graceMs ?? 0) > 0) await wf.sleep(input.graceMs!);
+    p.phase = 'freeze';
+  }
+  if (p.phase === 'freeze') {
+    p.frozenAt = (await books.freezePeriod(seq, wf.workflowInfo().workflowId)).frozenAt;
+    p.phase = 'aggregate';
+  }
+  if (p.phase === 'aggregate') {
+    p.totals = await books.aggregatePeriod(seq);
+    p.phase = 'charge';
+    p.cursor = null;
+  }
+  const loop = async (step: (after: string | null) => Promise<StepResult>, counts: CloseProgress['invoices'], then: ClosePhase) => {
+    for (;;) {
+      if (files >= MAX_FILES_PER_RUN) await wf.continueAsNew<typeof settlementPeriodWorkflow>({ periodSeq: seq, fileLines, resume: p });
+      const r = await step(p.cursor);
+      files++;
+      counts.submitted += r.submitted;
+      counts.paid += r.succeeded;
+      counts.failed += r.failed;
+      if (r.last === null) break;
+      p.cursor = r.last;
+    }
+    p.phase = then;
+    p.cursor = null;
+  };
+  if (p.phase === 'charge') await loop((after) => processor.chargeInvoices(seq, after, fileLines), p.invoices, 'credit');
+  if (p.phase === 'credit') await loop((after) => processor.creditSellers(seq, after, fileLines), p.credits, 'close');
+  if (p.phase === 'close') {
+    p.totals = await books.closePeriod(seq);
+    p.phase = 'closed';
+  }
+  return { kind: 'closed', periodId: periodId(seq), progress: p };
+}
+
+/** The Schedule's tick: start the close of the period open now (once; a second tick finds it started). */
+async function tick(input: SettlementPeriodInput): Promise<SettlementPeriodResult> {
+  const seq = await books.openPeriodSeq();
+  try {
+    await wf.startChild(settlementPeriodWorkflow, {
+      workflowId: settlementPeriodWorkflowId(seq),
+      args: [{ periodSeq: seq, graceMs: input.graceMs, fileLines: input.fileLines }],
+      parentClosePolicy: wf.ParentClosePolicy.ABANDON,
+      workflowIdReusePolicy: wf.WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    });
+    return { kind: 'tick', periodId: periodId(seq), started: true };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { kind: 'tick', periodId: periodId(seq), started: false };
+    throw err;
+  }
+}
