@@ -1,5 +1,5 @@
 // A settlement period's close. A Temporal Schedule ticks once per period (a day by default); the tick starts
-// `settlement-period-sp_<n>` for the period open then, which:
+// `settlement-period-<task queue>-sp_<n>` for the period open then, which:
 //   waits the grace interval → freezes the period (later payments go to the next one) → aggregates one invoice
 //   per buyer and one credit per seller → charges the invoices in processor files (a failed charge starts
 //   dunning) → pays the credits in payout files → closes the period with its totals.
@@ -40,7 +40,8 @@ export type SettlementPeriodResult =
 
 export const MAX_FILES_PER_RUN = 40;
 export const DEFAULT_FILE_LINES = 5000;
-export const settlementPeriodWorkflowId = (seq: number) => `settlement-period-${periodId(seq)}`;
+/** One deployment (task queue) closes its periods; tests run several side by side on one Temporal server. */
+export const settlementPeriodWorkflowId = (taskQueue: string, seq: number) => `settlement-period-${taskQueue}-${periodId(seq)}`;
 export const settlementPeriodScheduleId = (taskQueue: string) => `settlement-periods-${taskQueue}`;
 export const progressQuery = wf.defineQuery<CloseProgress>('progress');
 
@@ -106,7 +107,7 @@ async function tick(input: SettlementPeriodInput): Promise<SettlementPeriodResul
   const seq = await books.openPeriodSeq();
   try {
     await wf.startChild(settlementPeriodWorkflow, {
-      workflowId: settlementPeriodWorkflowId(seq),
+      workflowId: settlementPeriodWorkflowId(wf.workflowInfo().taskQueue, seq),
       args: [{ periodSeq: seq, graceMs: input.graceMs, fileLines: input.fileLines }],
       parentClosePolicy: wf.ParentClosePolicy.ABANDON,
       workflowIdReusePolicy: wf.WorkflowIdReusePolicy.REJECT_DUPLICATE,

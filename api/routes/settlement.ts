@@ -48,7 +48,7 @@ export function settlementRoutes(deps: { db: Db; temporal: Client; taskQueue: st
     const { graceSeconds } = parseBody(closeBody, req);
     const open = await db('settlement_periods').where({ state: 'open' }).first('seq');
     const seq: number = open.seq;
-    const workflowId = settlementPeriodWorkflowId(seq);
+    const workflowId = settlementPeriodWorkflowId(deps.taskQueue, seq);
     let started = true;
     try {
       await deps.temporal.workflow.start(settlementPeriodWorkflow, {

@@ -1,0 +1,127 @@
+// Micro-payment tests' harness. Settlement periods are global to a database (one period is open at a time), so
+// each harness gets a database of its own on the run's PostgreSQL; the API runs in-process on a real port and a
+// worker with the real activities (processor simulator over HTTP, ledger) runs on a private task queue.
+import { inject } from 'vitest';
+import type { Client } from '@temporalio/client';
+import { createActivities } from '../../activities';
+import { createApp } from '../../api/app';
+import { GrantSigner } from '../../api/grants';
+import { createPrincipal } from '../../api/principals';
+import { createDb, type Db, migrate } from '../../ledger/db';
+import { Ledger } from '../../ledger/ledger';
+import { HttpProcessorClient, SimulatorAdmin } from '../../processors/http-client';
+import type { SettlementPeriodResult } from '../../workflows/settlementPeriod';
+import { startWorker, temporalClient, uid } from './env';
+import { call, type Call, listen } from './http';
+import { CARD, TEST_DELIVERY } from './orders';
+
+export { CARD };
+
+/** A database of its own on the run's cluster, migrated. */
+export async function freshDatabase(): Promise<{ url: string; db: Db; drop(): Promise<void> }> {
+  const main = inject('databaseUrl');
+  const name = uid('micro_');
+  const admin = createDb(main, { poolMax: 1 });
+  await admin.raw(`CREATE DATABASE ${name}`);
+  const url = new URL(main);
+  url.pathname = `/${name}`;
+  const db = createDb(url.toString(), { poolMax: 10, applicationName: 'paybroker-test' });
+  await migrate(db);
+  return {
+    url: url.toString(), db,
+    async drop() {
+      await db.destroy();
+      await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.destroy();
+    },
+  };
+}
+
+export interface MicroHarness {
+  db: Db;
+  databaseUrl: string;
+  ledger: Ledger;
+  base: string;
+  operator: string;
+  client: Client;
+  taskQueue: string;
+  processor: HttpProcessorClient;
+  admin: SimulatorAdmin;
+  api(path: string, c?: Call): ReturnType<typeof call>;
+  tokenize(card?: string): Promise<string>;
+  buyer(o?: { card?: string; currency?: string; buyerClass?: string; rules?: object }): Promise<{ id: string; key: string; token: string }>;
+  seller(o?: { feeBps?: number; currency?: string; payout?: string; rules?: object; items?: ItemSpec[] }):
+    Promise<{ id: string; key: string; token?: string }>;
+  /** Closes the open period through the API (no grace) and waits for the close to finish. */
+  closePeriod(): Promise<Extract<SettlementPeriodResult, { kind: 'closed' }>>;
+  stopWorker(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ItemSpec { id: string; priceMinor: number; category?: string; grantSeconds?: number }
+
+export async function microHarness(opts: { dunningDelaysMs?: number[]; worker?: boolean } = {}): Promise<MicroHarness> {
+  const fresh = await freshDatabase();
+  const { db } = fresh;
+  const processor = new HttpProcessorClient({ baseUrl: inject('simulatorUrl'), timeoutMs: 10_000 });
+  const admin = new SimulatorAdmin({ adminUrl: inject('simulatorAdminUrl') });
+  const temporal = await temporalClient();
+  const taskQueue = uid('tq-micro-');
+  const worker = opts.worker === false ? undefined : await startWorker(createActivities({
+    db, processor, temporal: temporal.client, taskQueue, delivery: TEST_DELIVERY, dunningDelaysMs: opts.dunningDelaysMs ?? [50, 50, 50],
+  }), taskQueue);
+  const server = await listen(createApp({
+    db, temporal: temporal.client, taskQueue, webhooks: { allowPrivate: true, giveUpMs: 60_000 },
+    timing: { processorDeadlineMs: 60_000, processorMaxBackoffMs: 1_000, reauthLeadMs: 60_000, refundWindowMs: 60_000 },
+    grants: await GrantSigner.load(db), periods: { graceMs: 0 },
+  }));
+  const base = `${server.base}/v1`;
+  const operator = (await createPrincipal(db, 'operator', 'Micro test operator')).apiKey;
+  const api = (path: string, c: Call = {}) => call(base, path, c);
+  const must = async (path: string, c: Call, status = 201) => {
+    const r = await api(path, { idem: uid('idem-'), ...c });
+    if (r.status !== status) throw new Error(`${c.method ?? 'POST'} ${path} → ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+  let workerStopped: Promise<void> | undefined;
+  const stopWorker = () => (workerStopped ??= worker ? worker.stop() : Promise.resolve());
+  const tokenize = async (card = CARD.approve) =>
+    (await processor.tokenize({ cardNumber: card, expMonth: 12, expYear: 2099 }, uid('tok-'))).token;
+
+  return {
+    db, databaseUrl: fresh.url, ledger: new Ledger(db), base, operator, client: temporal.client, taskQueue, processor, admin, api, tokenize,
+    async buyer(o = {}) {
+      const b = await must('/buyers', { key: operator, body: {
+        name: 'Buyer', currency: o.currency ?? 'USD', paymentToken: await tokenize(o.card), ...(o.buyerClass ? { buyerClass: o.buyerClass } : {}),
+      } });
+      const rs = await must('/rule-sets', { key: b.apiKey, body: { rules: o.rules ?? {} } });
+      return { id: b.id, key: b.apiKey, token: rs.token };
+    },
+    async seller(o = {}) {
+      const s = await must('/sellers', { key: operator, body: {
+        name: 'Seller', currency: o.currency ?? 'USD', payoutDestination: o.payout ?? `acct_${uid()}`, feeBps: o.feeBps ?? 1000,
+      } });
+      for (const it of o.items ?? [{ id: 'article', priceMinor: 5 }]) {
+        await must(`/sellers/${s.id}/items/${it.id}`, { method: 'PUT', key: s.apiKey, body: {
+          title: `Item ${it.id}`, category: it.category ?? 'news', priceMinor: it.priceMinor, currency: o.currency ?? 'USD',
+          grantSeconds: it.grantSeconds ?? 86_400,
+        } });
+      }
+      const token = o.rules ? (await must('/rule-sets', { key: s.apiKey, body: { rules: o.rules } })).token as string : undefined;
+      return { id: s.id, key: s.apiKey, token };
+    },
+    async closePeriod() {
+      const r = await must('/settlement-periods/close', { key: operator, body: { graceSeconds: 0 } }, 202);
+      const result = await temporal.client.workflow.getHandle(r.workflowId).result() as SettlementPeriodResult;
+      if (result.kind !== 'closed') throw new Error('expected a close');
+      return result;
+    },
+    stopWorker,
+    async close() {
+      await server.close();
+      await stopWorker();
+      await temporal.close();
+      await fresh.drop();
+    },
+  };
+}
