@@ -1,0 +1,161 @@
+// Settlement periods end to end (API → ledger → settlement workflow → processor simulator batch files): a close
+// with hundreds of buyers and sellers checked against an independent computation, late payments landing in the
+// next period, dunning to suspension and dunning recovered by a new card.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities';
+import { dunningWorkflowId } from '../../workflows/dunning';
+import { TEST_DELIVERY } from '../support/orders';
+import { uid } from '../support/env';
+import { CARD, microHarness, type MicroHarness } from '../support/micro';
+
+/** A seeded generator, so a failure can be reproduced. */
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+describe('a period close with hundreds of buyers and sellers', () => {
+  let h: MicroHarness;
+  beforeAll(async () => { h = await microHarness({ dunningDelaysMs: [60_000] }); }, 60_000);
+  afterAll(async () => { await h.close(); });
+
+  it('invoices every buyer and credits every seller exactly what an independent computation gives; the ledger balances', async () => {
+    const random = rng(20261122);
+    const SELLERS = 120;
+    const BUYERS = 300;
+    const sellers: Array<{ id: string; key: string; feeBps: number; items: Array<{ id: string; priceMinor: number }> }> = [];
+    for (let i = 0; i < SELLERS; i++) {
+      const feeBps = Math.floor(random() * 3000);
+      const items = Array.from({ length: 1 + Math.floor(random() * 3) }, (_, k) => ({ id: `it${k}`, priceMinor: 1 + Math.floor(random() * 500) }));
+      sellers.push({ ...(await h.seller({ feeBps, items })), feeBps, items });
+    }
+    const buyers: Array<{ id: string; key: string; token: string; declines: boolean }> = [];
+    for (let i = 0; i < BUYERS; i++) {
+      const declines = i % 50 === 7; // six buyers whose card is declined
+      buyers.push({ ...(await h.buyer({ card: declines ? CARD.decline : CARD.approve })), declines });
+    }
+    // one seller also has card-order captures in the period (the real capture activity books them)
+    const cardSeller = sellers[0];
+    const { postCapture } = createActivities({ db: h.db, processor: h.processor, temporal: h.client, taskQueue: h.taskQueue, delivery: TEST_DELIVERY });
+    const orderId = uid('order-');
+    await h.db('orders').insert({ id: orderId, merchant_id: cardSeller.id, client_order_id: uid(), customer_id: 'c1', request_sha256: Buffer.from('x'),
+      currency: 'USD', total_minor: 10_000, state: 'shipped' });
+    await postCapture({ orderId, merchantId: cardSeller.id, captureId: uid('cap_'), currency: 'USD', amountMinor: 10_000, feeMinor: 250 });
+
+    // about 3,000 payments in batches of 1,000, every one expected by the independent books
+    const expectedInvoice = new Map<string, number>();
+    const expectedCredit = new Map<string, number>([[cardSeller.id, 10_000 - 250]]);
+    const all: Array<{ clientId: string; buyerToken: string; sellerId: string; itemId: string; currency: string }> = [];
+    const meta: Array<{ buyer: string; seller: string; price: number; feeBps: number }> = [];
+    for (let n = 0; n < 3000; n++) {
+      const b = buyers[Math.floor(random() * BUYERS)];
+      const s = sellers[Math.floor(random() * SELLERS)];
+      const item = s.items[Math.floor(random() * s.items.length)];
+      all.push({ clientId: `p${n}`, buyerToken: b.token, sellerId: s.id, itemId: item.id, currency: 'USD' });
+      meta.push({ buyer: b.id, seller: s.id, price: item.priceMinor, feeBps: s.feeBps });
+    }
+    const ids: string[] = [];
+    for (let i = 0; i < all.length; i += 1000) {
+      const r = await h.api('/micropayments/batch', { key: h.operator, body: { payments: all.slice(i, i + 1000) } });
+      expect(r.body.recorded).toBe(Math.min(1000, all.length - i));
+      ids.push(...r.body.results.map((x: { payment: { id: string } }) => x.payment.id));
+    }
+    const refunded = new Set([3, 500, 1999]);
+    for (const i of refunded) {
+      const seller = sellers.find((s) => s.id === meta[i].seller)!;
+      expect((await h.api(`/micropayments/${ids[i]}/refund`, { key: seller.key, idem: uid(), body: {} })).status).toBe(201);
+    }
+    meta.forEach((m, i) => {
+      const fee = Math.floor(m.price * m.feeBps / 10_000 + 0.5);
+      const sign = refunded.has(i) ? 0 : 1; // a refund in the same period cancels the sale for both sides
+      expectedInvoice.set(m.buyer, (expectedInvoice.get(m.buyer) ?? 0) + sign * m.price);
+      expectedCredit.set(m.seller, (expectedCredit.get(m.seller) ?? 0) + sign * (m.price - fee));
+    });
+
+    const result = await h.closePeriod();
+    expect(result.progress.phase).toBe('closed');
+    const [lateBuyer, lateSeller] = [await h.buyer(), await h.seller()];
+    const late = await h.api('/micropayments', { key: h.operator, body: {
+      clientId: 'after-freeze', buyerToken: lateBuyer.token, sellerId: lateSeller.id, itemId: 'article', currency: 'USD' } });
+    expect(late.body.periodId).toBe('sp_2');
+
+    const invoices: Array<{ buyer_id: string; amount_minor: string; state: string }> = await h.db('invoices').where({ period_seq: 1 });
+    expect(new Map(invoices.map((i) => [i.buyer_id, Number(i.amount_minor)]))).toEqual(expectedInvoice);
+    const decliners = new Set(buyers.filter((b) => b.declines && expectedInvoice.get(b.id)).map((b) => b.id));
+    const stateOf = (amount: string, failed: boolean) => (Number(amount) <= 0 ? 'nothing_due' : failed ? 'failed' : 'paid');
+    for (const inv of invoices) expect(inv.state).toBe(stateOf(inv.amount_minor, decliners.has(inv.buyer_id)));
+    const credits: Array<{ seller_id: string; amount_minor: string; state: string }> = await h.db('seller_credits').where({ period_seq: 1 });
+    expect(new Map(credits.map((c) => [c.seller_id, Number(c.amount_minor)]))).toEqual(expectedCredit);
+    for (const c of credits) expect(c.state).toBe(stateOf(c.amount_minor, false));
+    const due = invoices.filter((i) => Number(i.amount_minor) > 0).length;
+    expect(result.progress.invoices).toEqual({ submitted: due, paid: due - decliners.size, failed: decliners.size });
+
+    // the processor charged each paying buyer once and paid each seller once, the amounts of the books
+    for (const b of buyers.slice(0, 40)) {
+      const charges = await h.admin.chargesByReference(`invoice:sp_1:${b.id}`);
+      const due = expectedInvoice.get(b.id);
+      expect(charges.filter((c) => c.status === 'succeeded').map((c) => c.amountMinor)).toEqual(due && !b.declines ? [due] : []);
+    }
+    for (const s of sellers.slice(0, 40)) {
+      const payouts = await h.admin.batchPayoutsByReference(`credit:sp_1:${s.id}`);
+      expect(payouts.map((p) => p.amountMinor)).toEqual(expectedCredit.has(s.id) ? [expectedCredit.get(s.id)] : []);
+    }
+
+    // the books: what paying buyers owed is settled, sellers are paid out, what the decliners owe stays
+    for (const [, total] of await h.ledger.trialBalance()) expect(total).toBe(0n);
+    for (const b of buyers.slice(0, 60)) {
+      const owed = (await h.ledger.balance(`buyer-receivable:${b.id}:USD`)).amountMinor;
+      expect(owed).toBe(BigInt(decliners.has(b.id) ? expectedInvoice.get(b.id)! : 0));
+    }
+    for (const s of sellers.slice(0, 60)) expect((await h.ledger.balance(`seller-payable:${s.id}:USD`)).amountMinor).toBe(0n);
+    expect((await h.ledger.balance(`merchant-payable:${cardSeller.id}:USD`)).amountMinor).toBe(0n);
+
+    const period = await h.api('/settlement-periods/sp_1', { key: h.operator });
+    expect(period.body).toMatchObject({ state: 'closed', totals: { paymentCount: 3000, buyers: invoices.length, sellers: credits.length } });
+    const statement = await h.api(`/accounts/${sellers[1].id}/statement?periodId=sp_1`, { key: sellers[1].key });
+    expect(statement.body.credits[0]).toMatchObject({ periodId: 'sp_1', amountMinor: expectedCredit.get(sellers[1].id) ?? 0, state: 'paid' });
+    expect((await h.api(`/accounts/${sellers[1].id}/statement`, { key: buyers[0].key })).status).toBe(404);
+  }, 180_000);
+});
+
+describe('dunning', () => {
+  let h: MicroHarness;
+  beforeAll(async () => { h = await microHarness({ dunningDelaysMs: [1_500, 1_500] }); }, 60_000);
+  afterAll(async () => { await h.close(); });
+
+  it('retries a declined period charge, suspends the buyer after the last retry and keeps the debt; a new card pays', async () => {
+    const seller = await h.seller({ items: [{ id: 'article', priceMinor: 25 }] });
+    const stuck = await h.buyer({ card: CARD.decline });
+    const rescued = await h.buyer({ card: CARD.insufficient });
+    for (const b of [stuck, rescued]) {
+      for (let i = 0; i < 3; i++) {
+        const r = await h.api('/micropayments', { key: b.key, body: { clientId: `c${i}`, buyerToken: b.token, sellerId: seller.id, itemId: 'article', currency: 'USD' } });
+        expect(r.status).toBe(201);
+      }
+    }
+    await h.closePeriod();
+    // the rescued buyer puts a good card on file before the first retry
+    expect((await h.api(`/buyers/${rescued.id}`, { method: 'PATCH', key: rescued.key, body: { paymentToken: await h.tokenize(CARD.approve) } })).status).toBe(200);
+
+    const [stuckRun, rescuedRun] = await Promise.all([stuck, rescued].map((b) => h.client.workflow.getHandle(dunningWorkflowId('sp_1', b.id)).result()));
+    expect(stuckRun).toEqual({ outcome: 'suspended', attempts: 2 });
+    expect(rescuedRun).toEqual({ outcome: 'paid', attempts: 1 });
+
+    expect(await h.db('invoices').where({ buyer_id: stuck.id }).first('state', 'attempts')).toEqual({ state: 'unpaid', attempts: 3 });
+    expect(await h.db('invoices').where({ buyer_id: rescued.id }).first('state')).toEqual({ state: 'paid' });
+    expect((await h.ledger.balance(`buyer-receivable:${stuck.id}:USD`)).amountMinor).toBe(75n);
+    expect((await h.ledger.balance(`buyer-receivable:${rescued.id}:USD`)).amountMinor).toBe(0n);
+    expect((await h.admin.chargesByReference(`invoice:sp_1:${rescued.id}`)).filter((c) => c.status === 'succeeded')).toHaveLength(1);
+    const problems = await h.db('problems').where({ kind: 'buyer_suspended' }).whereRaw(`details->>'buyerId' = ?`, [stuck.id]);
+    expect(problems).toHaveLength(1);
+
+    const refused = await h.api('/micropayments', { key: stuck.key, body: { clientId: 'after', buyerToken: stuck.token, sellerId: seller.id, itemId: 'article', currency: 'USD' } });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.code).toBe('buyer_suspended');
+    const statement = await h.api(`/accounts/${stuck.id}/statement?periodId=sp_1`, { key: stuck.key });
+    expect(statement.body).toMatchObject({ suspended: true, balances: { owedMinor: 75 }, invoices: [{ state: 'unpaid', amountMinor: 75 }] });
+  }, 60_000);
+});
