@@ -2,6 +2,7 @@
 // seller: rows are keyed (period, buyer) and (period, seller), processor lines carry keys derived from them,
 // ledger entries likewise, so a step repeated after a crash charges, credits and posts nothing twice.
 import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { PERIOD_LOCK_KEY } from '../ledger/migrations/005_micropayments';
 import type { Db } from '../ledger/db';
@@ -47,6 +48,23 @@ const fileKey = (kind: string, seq: number, lineKeys: string[]) =>
 const chargeKey = (seq: number, buyerId: string) => `period-charge:${periodId(seq)}:${buyerId}`;
 const payoutKey = (seq: number, sellerId: string) => `period-payout:${periodId(seq)}:${sellerId}`;
 
+/** How often a close's long steps heartbeat while they run (the workflow's heartbeatTimeout is a few of these). */
+export const HEARTBEAT_EVERY_MS = 1_000;
+
+/**
+ * Runs the step heartbeating, so a worker that dies in the middle of it is noticed within the heartbeat
+ * timeout (seconds), not the step's start-to-close timeout (minutes, for large files).
+ */
+async function heartbeating<T>(step: () => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+  try {
+    return await step();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
   const { db, ledger, processor } = deps;
 
@@ -76,7 +94,7 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
     }
   }
 
-  return {
+  const steps = {
     /** The period open now (for the scheduled tick). */
     async openPeriodSeq(): Promise<number> {
       const row = await db('settlement_periods').where({ state: 'open' }).first('seq');
@@ -300,6 +318,13 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
         }).onConflict('key').ignore();
       });
     },
+  };
+  // the steps that can take long heartbeat (dunning's one-line retries and the bookkeeping steps are short)
+  return {
+    ...steps,
+    aggregatePeriod: (seq: number) => heartbeating(() => steps.aggregatePeriod(seq)),
+    chargeInvoices: (seq: number, after: string | null, limit: number) => heartbeating(() => steps.chargeInvoices(seq, after, limit)),
+    creditSellers: (seq: number, after: string | null, limit: number) => heartbeating(() => steps.creditSellers(seq, after, limit)),
   };
 }
 

@@ -45,12 +45,15 @@ export const settlementPeriodWorkflowId = (taskQueue: string, seq: number) => `s
 export const settlementPeriodScheduleId = (taskQueue: string) => `settlement-periods-${taskQueue}`;
 export const progressQuery = wf.defineQuery<CloseProgress>('progress');
 
+// The long steps heartbeat every second (activities/settlementPeriods.ts): a dead worker is noticed in seconds.
 const books = wf.proxyActivities<SettlementPeriodActivities>({
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '5 seconds',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity },
 });
 const processor = wf.proxyActivities<SettlementPeriodActivities>({
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '5 seconds',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: Infinity,
     nonRetryableErrorTypes: ['ProcessorRejected'] },
 });

@@ -5,6 +5,7 @@ import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/c
 import { z } from 'zod';
 import { periodTotals } from '../../activities/settlementPeriods';
 import { periodId, periodSeq } from '../../domain/micropayments';
+import { MAX_BATCH_FILE_LINES } from '../../processors/client';
 import type { Db } from '../../ledger/db';
 import { Ledger } from '../../ledger/ledger';
 import { buyerReceivable, sellerPayable, accounts } from '../../activities/accounts';
@@ -14,7 +15,11 @@ import { badRequest, notFound } from '../errors';
 import { getBuyer, getSeller } from '../parties';
 import { parseBody, pathId } from '../validation';
 
-const closeBody = z.strictObject({ graceSeconds: z.number().int().min(0).max(24 * 3600).optional() });
+const closeBody = z.strictObject({
+  graceSeconds: z.number().int().min(0).max(24 * 3600).optional(),
+  /** Lines per processor charge/payout file (default and most: the processor's limit). */
+  fileLines: z.number().int().min(1).max(MAX_BATCH_FILE_LINES).optional(),
+});
 /** Invoices and credits listed on a statement. */
 export const STATEMENT_HISTORY = 12;
 
@@ -45,7 +50,7 @@ export function settlementRoutes(deps: { db: Db; temporal: Client; taskQueue: st
 
   /** Closes the open period now: freeze after graceSeconds (default: the configured grace), invoice, credit. */
   r.post('/settlement-periods/close', allow('operator'), async (req, res) => {
-    const { graceSeconds } = parseBody(closeBody, req);
+    const { graceSeconds, fileLines } = parseBody(closeBody, req);
     const open = await db('settlement_periods').where({ state: 'open' }).first('seq');
     const seq: number = open.seq;
     const workflowId = settlementPeriodWorkflowId(deps.taskQueue, seq);
@@ -53,7 +58,7 @@ export function settlementRoutes(deps: { db: Db; temporal: Client; taskQueue: st
     try {
       await deps.temporal.workflow.start(settlementPeriodWorkflow, {
         workflowId, taskQueue: deps.taskQueue,
-        args: [{ periodSeq: seq, graceMs: graceSeconds !== undefined ? graceSeconds * 1000 : deps.graceMs }],
+        args: [{ periodSeq: seq, graceMs: graceSeconds !== undefined ? graceSeconds * 1000 : deps.graceMs, fileLines }],
       });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

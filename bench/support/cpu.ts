@@ -40,6 +40,11 @@ const MACHINE = '(machine)';
 export class CpuMeter {
   constructor(private readonly groups: Record<string, number | undefined>) {}
 
+  /** A meter over these groups and more (a process a benchmark starts itself, such as a ceiling's server). */
+  with(more: Record<string, number | undefined>): CpuMeter {
+    return new CpuMeter({ ...this.groups, ...more });
+  }
+
   /** CPU milliseconds per group so far; a group's tree excludes processes that belong to another group. */
   sample(): Record<string, number> {
     const out: Record<string, number> = {};

@@ -20,6 +20,10 @@ export class JsonClient {
     return this.send('POST', path, JSON.stringify(body), headers);
   }
 
+  put(path: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonReply> {
+    return this.send('PUT', path, JSON.stringify(body), headers);
+  }
+
   get(path: string, headers: Record<string, string> = {}): Promise<JsonReply> {
     return this.send('GET', path, undefined, headers);
   }

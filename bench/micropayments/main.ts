@@ -1,0 +1,334 @@
+// npm run bench:micropayments — recording micro-payments over HTTP against the real API process (with the worker
+// and the simulator running beside it, as `npm start` runs them), each figure compared with a ceiling measured in
+// the same run:
+//
+//   a. ceiling (single)  a bare express endpoint in its own process (bench/micropayments/echo.ts: the API's express,
+//                        express.json with its 64 KiB limit) that parses the same single-payment body and echoes it;
+//                        BENCH_SINGLE requests, BENCH_CONCURRENCY keep-alive connections, by the same load generator
+//   b. single            POST /v1/micropayments, BENCH_SINGLE payments with distinct clientIds, same bodies, same load
+//                        generator, same concurrency (each buyer's program with its own API key): payments/s, latency,
+//                        failures; target ≥ 50% of (a)
+//   d. ceiling (batch)   the rows (c) writes, INSERTed by this process with plain pg into the same micro_payments table
+//                        of the same PostgreSQL, same period: one multi-row INSERT per BENCH_BATCH_SIZE rows,
+//                        BENCH_BATCH_INFLIGHT statements at once on as many connections: rows/s
+//   c. batch             POST /v1/micropayments/batch, BENCH_BATCH_PAYMENTS payments in requests of BENCH_BATCH_SIZE
+//                        (each from one seller's site, the seller's API key), BENCH_BATCH_INFLIGHT in flight: payments/s;
+//                        targets ≥ 25,000 payments/s and ≥ 50% of (d)
+//
+// The ceilings run first (d before c: the table grows by the same rows in both). Before each timed phase,
+// BENCH_WARMUP single requests or BENCH_BATCH_WARMUP batches go to the same target untimed (JIT, connections,
+// caches). The load generator (bench/support/load.ts: undici, one request per connection at a time) runs in this
+// process with every body built beforehand; its CPU is the `bench` figure of each phase.
+//
+// Then checks that every payment the API accepted is in micro_payments once with its amount and fee, that no
+// request failed, and that the ledger's trial balance is zero. Exits non-zero on an error or a failed check, not on a
+// missed target. PostgreSQL and Temporal are those of the tests (startTestStack): non-durable fast settings.
+//
+// Setup (untimed): BENCH_BUYERS buyers (a card token at the simulator, POST /v1/buyers, a rule set without caps)
+// and BENCH_SELLERS sellers with BENCH_ITEMS items each, all through the API. Other knobs: BENCH_SETUP_CONCURRENCY.
+import { randomBytes } from 'node:crypto';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import pg from 'pg';
+import { createPrincipal } from '../../api/principals';
+import { Ledger } from '../../ledger/ledger';
+import { describeCpu, otherCpuPercent } from '../support/cpu';
+import { intEnv } from '../support/env';
+import { JsonClient } from '../support/http';
+import { LoadClient, type LoadResult } from '../support/load';
+import { benchFee, type BenchBuyer, type BenchItem, type BenchSeller, createBuyer, createSeller, tokenizeCard } from '../support/micro';
+import { spawnService } from '../support/processes';
+import { startBenchStack, type BenchStack } from '../support/stack';
+import { closedLoop, fmtSummary, ms, summarize } from '../support/stats';
+
+// --- settings ----------------------------------------------------------------------------------------------
+
+const S = {
+  buyers: intEnv('BENCH_BUYERS', 1000, 1, 100_000),
+  sellers: intEnv('BENCH_SELLERS', 100, 1, 10_000),
+  items: intEnv('BENCH_ITEMS', 3, 1, 3),
+  single: intEnv('BENCH_SINGLE', 20_000, 1, 1_000_000),
+  concurrency: intEnv('BENCH_CONCURRENCY', 32, 1, 1_000),
+  warmup: intEnv('BENCH_WARMUP', 2_000, 0, 100_000),
+  batchPayments: intEnv('BENCH_BATCH_PAYMENTS', 200_000, 1, 10_000_000),
+  batchSize: intEnv('BENCH_BATCH_SIZE', 1000, 1, 1000),
+  batchInflight: intEnv('BENCH_BATCH_INFLIGHT', 4, 1, 64),
+  batchWarmup: intEnv('BENCH_BATCH_WARMUP', 8, 0, 1_000),
+  setupConcurrency: intEnv('BENCH_SETUP_CONCURRENCY', 16, 1, 256),
+};
+const batches = Math.ceil(S.batchPayments / S.batchSize);
+
+const TARGET_SINGLE_RATIO = 0.5;
+const TARGET_BATCH_PER_SECOND = 25_000;
+const TARGET_BATCH_RATIO = 0.5;
+
+/** Items every seller publishes (the first BENCH_ITEMS of them). */
+const ITEMS: BenchItem[] = [
+  { id: 'article', priceMinor: 5, category: 'news', grantSeconds: 86_400 },
+  { id: 'video', priceMinor: 25, category: 'video', grantSeconds: 3_600 },
+  { id: 'report', priceMinor: 120, category: 'research', grantSeconds: 30 * 86_400 },
+].slice(0, S.items);
+
+const log = (msg: string) => console.log(`[bench] ${msg}`);
+
+/** One payment as the API would record it: what the bench sends, and what it expects in micro_payments. */
+interface Payment { buyer: BenchBuyer; seller: BenchSeller; item: BenchItem; clientId: string }
+
+async function run(b: BenchStack): Promise<boolean> {
+  const started = performance.now();
+  const runTag = randomBytes(3).toString('hex');
+  const setup = new JsonClient(b.apiBase, S.setupConcurrency);
+  b.onStop('HTTP client', () => setup.close());
+
+  // --- setup (untimed): an operator in the database, parties over the API -----------------------------------------
+  const operatorKey = (await createPrincipal(b.db, 'operator', 'bench operator')).apiKey;
+  log(`setup: ${S.sellers} sellers with ${ITEMS.length} item(s) each, ${S.buyers} buyers (card token, buyer, rule set) over the API ...`);
+  const t0 = performance.now();
+  const sellers: BenchSeller[] = new Array(S.sellers);
+  await closedLoop(S.sellers, S.setupConcurrency, async (k) => {
+    sellers[k] = await createSeller(setup, operatorKey, `${runTag}-${k}`, 500 + (k % 10) * 100, ITEMS);
+  });
+  const buyers: BenchBuyer[] = new Array(S.buyers);
+  await closedLoop(S.buyers, S.setupConcurrency, async (k) => {
+    const card = await tokenizeCard(b.simulatorUrl, `bench-tok-${runTag}-${k}`);
+    buyers[k] = await createBuyer(setup, operatorKey, card, `${runTag}-${k}`);
+  });
+  const setupMs = performance.now() - t0;
+
+  // Single payments: payment i is buyer i mod B (with the buyer's key) buying an item of some seller.
+  const single = (tag: string, i: number): Payment => ({
+    buyer: buyers[i % S.buyers], seller: sellers[(i * 7 + Math.floor(i / S.buyers)) % S.sellers], item: ITEMS[i % ITEMS.length],
+    clientId: `${tag}-${runTag}-${i}`,
+  });
+  const singleBody = (p: Payment) => JSON.stringify({
+    clientId: p.clientId, buyerToken: p.buyer.ruleSetToken, sellerId: p.seller.id, itemId: p.item.id, currency: 'USD',
+    amountMinor: p.item.priceMinor,
+  });
+  const singleRequests = (tag: string, n: number) => Array.from({ length: n }, (_, i) => {
+    const p = single(tag, i);
+    return { payment: p, body: singleBody(p), headers: { authorization: `Bearer ${p.buyer.apiKey}` } };
+  });
+  // Batch k: one seller's site records BENCH_BATCH_SIZE payments of many buyers, with the seller's key.
+  const batchOf = (tag: string, k: number): Payment[] => Array.from({ length: Math.min(S.batchSize, S.batchPayments - k * S.batchSize) }, (_, j) => {
+    const i = k * S.batchSize + j;
+    return { buyer: buyers[i % S.buyers], seller: sellers[k % S.sellers], item: ITEMS[i % ITEMS.length], clientId: `${tag}-${runTag}-${i}` };
+  });
+  const batchRequests = (tag: string, n: number) => Array.from({ length: n }, (_, k) => {
+    const ps = batchOf(tag, k);
+    return {
+      payments: ps, headers: { authorization: `Bearer ${ps[0].seller.apiKey}` },
+      body: JSON.stringify({ payments: ps.map((p) => JSON.parse(singleBody(p))) }),
+    };
+  });
+
+  const echo = spawnService('echo', 'bench/micropayments/echo.ts', {});
+  b.onStop('echo server', () => echo.stop());
+  await echo.waitForOutput(/echo listening on http:\/\/[\d.:]+/);
+  const echoOrigin = /echo listening on (http:\/\/[\d.:]+)/.exec(echo.output())![1];
+  const cpu = b.cpu.with({ echo: echo.child.pid });
+  const apiOrigin = new URL(b.apiBase).origin;
+
+  log(`building request bodies (untimed): ${S.warmup + S.single} single, ${S.batchWarmup + batches} batches ...`);
+  const warmSingle = singleRequests('warm', S.warmup);
+  const timedSingle = singleRequests('single', S.single);
+  const warmBatch = batchRequests('warmbatch', Math.min(S.batchWarmup, batches));
+  const timedBatch = batchRequests('batch', batches);
+  const warmRaw = batchRequests('warmraw', Math.min(S.batchWarmup, batches)).map((r) => r.payments);
+  const timedRaw = batchRequests('raw', batches).map((r) => r.payments);
+
+  // --- a. ceiling of single recording: the echo endpoint -------------------------------------------------------
+  const singleCheck = (want: number, marker: string) => (status: number, text: string) =>
+    status === want && text.includes(marker) ? undefined : `${status} ${text.slice(0, 300)}`;
+  const echoClient = new LoadClient(echoOrigin, S.concurrency);
+  b.onStop('echo load client', () => echoClient.close());
+  const sendSingle = (client: LoadClient, path: string, reqs: typeof timedSingle, want: number, marker: (i: number) => string) =>
+    client.run({
+      requests: reqs.length, request: (i) => ({ path, body: reqs[i].body, headers: reqs[i].headers }),
+      check: (status, text, i) => singleCheck(want, marker(i))(status, text),
+    });
+  log(`a. ceiling: ${S.warmup} untimed + ${S.single} single bodies to the echo endpoint, ${S.concurrency} connections ...`);
+  await sendSingle(echoClient, '/v1/echo', warmSingle, 200, (i) => warmSingle[i].payment.clientId);
+  const cpuA0 = cpu.sample();
+  const echoRes = await sendSingle(echoClient, '/v1/echo', timedSingle, 200, (i) => timedSingle[i].payment.clientId);
+  const cpuA1 = cpu.sample();
+  await echoClient.close();
+
+  // --- b. single recording --------------------------------------------------------------------------------------
+  const apiClient = new LoadClient(apiOrigin, S.concurrency);
+  b.onStop('API load client', () => apiClient.close());
+  log(`b. single: ${S.warmup} untimed + ${S.single} POST /v1/micropayments, ${S.concurrency} connections ...`);
+  const warmSingleRes = await sendSingle(apiClient, '/v1/micropayments', warmSingle, 201, (i) => warmSingle[i].payment.clientId);
+  const loadBefore = loadavg()[0];
+  const cpuB0 = cpu.sample();
+  const singleRes = await sendSingle(apiClient, '/v1/micropayments', timedSingle, 201, (i) => timedSingle[i].payment.clientId);
+  const cpuB1 = cpu.sample();
+  await apiClient.close();
+
+  // --- d. ceiling of batch recording: the same rows by plain multi-row INSERTs ----------------------------------
+  const { rows: [{ seq: openSeq }] } = await b.db.raw("SELECT seq FROM settlement_periods WHERE state = 'open'") as { rows: Array<{ seq: number }> };
+  const pool = new pg.Pool({ connectionString: b.test.databaseUrl, max: S.batchInflight, application_name: 'paybroker-bench-ceiling' });
+  b.onStop('ceiling pool', () => pool.end());
+  // the API's rows: period, buyer, seller, item, clientId, rule set, currency, amount, fee, grant seconds (id and
+  // created_at by default)
+  const insertRows = async (ps: Payment[]) => {
+    await pool.query(`
+      INSERT INTO micro_payments (period_seq, buyer_id, seller_id, item_id, client_id, rule_set_id, currency, amount_minor, fee_minor, grant_seconds)
+      SELECT $1::integer, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::char(3)[], $8::bigint[], $9::bigint[], $10::integer[])`, [
+      openSeq, ps.map((p) => p.buyer.id), ps.map((p) => p.seller.id), ps.map((p) => p.item.id), ps.map((p) => p.clientId),
+      ps.map((p) => p.buyer.ruleSetId), ps.map(() => 'USD'), ps.map((p) => p.item.priceMinor),
+      ps.map((p) => benchFee(p.item.priceMinor, p.seller.feeBps)), ps.map((p) => p.item.grantSeconds),
+    ]);
+  };
+  const insertAll = async (all: Payment[][]) => {
+    const latencies: number[] = [];
+    const wallMs = await closedLoop(all.length, S.batchInflight, async (k) => {
+      const t = performance.now();
+      await insertRows(all[k]);
+      latencies.push(performance.now() - t);
+    });
+    return { wallMs, latencies };
+  };
+  log(`d. ceiling: ${warmRaw.length} untimed + ${timedRaw.length} multi-row INSERTs of ${S.batchSize} rows, ${S.batchInflight} at once ...`);
+  await insertAll(warmRaw);
+  const cpuD0 = cpu.sample();
+  const raw = await insertAll(timedRaw);
+  const cpuD1 = cpu.sample();
+  const rawRows = timedRaw.reduce((n, ps) => n + ps.length, 0);
+  const rawPerSecond = rawRows / (raw.wallMs / 1000);
+
+  // --- c. batch recording ---------------------------------------------------------------------------------------
+  const batchClient = new LoadClient(apiOrigin, S.batchInflight);
+  b.onStop('batch load client', () => batchClient.close());
+  const sendBatches = (reqs: typeof timedBatch) => batchClient.run({
+    requests: reqs.length, request: (k) => ({ path: '/v1/micropayments/batch', body: reqs[k].body, headers: reqs[k].headers }),
+    check: (status, text, k) => {
+      const head = /"recorded":(\d+),"replayed":(\d+),"refused":(\d+)/.exec(text.slice(0, 200));
+      return status === 200 && head && Number(head[1]) === reqs[k].payments.length
+        ? undefined : `${status} ${text.slice(0, 300)}${head ? '' : ' (no counts)'}`;
+    },
+  });
+  log(`c. batch: ${warmBatch.length} untimed + ${timedBatch.length} POST /v1/micropayments/batch of ${S.batchSize}, ${S.batchInflight} in flight ...`);
+  const warmBatchRes = await sendBatches(warmBatch);
+  const cpuC0 = cpu.sample();
+  const batchRes = await sendBatches(timedBatch);
+  const cpuC1 = cpu.sample();
+  await batchClient.close();
+  const failedBatches = new Set(batchRes.failedRequests);
+  const batchPayments = timedBatch.reduce((n, r, k) => n + (failedBatches.has(k) ? 0 : r.payments.length), 0);
+  const batchPerSecond = batchPayments / (batchRes.wallMs / 1000);
+
+  const crashed = b.crashed();
+  if (crashed) throw new Error(`${crashed.name} exited during the run:\n${crashed.output()}`);
+
+  // --- correctness: what the API accepted is in the table once, with its amount and fee; the ledger balances ----
+  log('verifying the recorded payments and the ledger ...');
+  const expected: Array<{ tag: string; payments: Payment[] }> = [
+    { tag: 'warm', payments: warmSingle.map((r) => r.payment) }, { tag: 'single', payments: timedSingle.map((r) => r.payment) },
+    { tag: 'warmbatch', payments: warmBatch.flatMap((r) => r.payments) }, { tag: 'batch', payments: timedBatch.flatMap((r) => r.payments) },
+  ];
+  const books: string[] = [];
+  for (const { tag, payments } of expected) {
+    const { rows: [got] } = await b.db.raw(`
+      SELECT count(*) AS n, count(DISTINCT client_id) AS distinct_ids, coalesce(sum(amount_minor), 0) AS amount,
+        coalesce(sum(fee_minor), 0) AS fee, count(*) FILTER (WHERE period_seq <> ?) AS other_period
+      FROM micro_payments WHERE client_id LIKE ?`, [openSeq, `${tag}-${runTag}-%`]) as { rows: Array<Record<string, string>> };
+    const want = {
+      n: payments.length, amount: payments.reduce((s, p) => s + p.item.priceMinor, 0),
+      fee: payments.reduce((s, p) => s + benchFee(p.item.priceMinor, p.seller.feeBps), 0),
+    };
+    if (Number(got.n) !== want.n || Number(got.distinct_ids) !== want.n || Number(got.amount) !== want.amount
+      || Number(got.fee) !== want.fee || Number(got.other_period) !== 0) {
+      books.push(`${tag}: ${JSON.stringify(got)} in micro_payments, expected ${JSON.stringify(want)} in ${`sp_${openSeq}`}`);
+    }
+  }
+  const balance = await new Ledger(b.db).trialBalance();
+  const unbalanced = [...balance].filter(([, total]) => total !== 0n);
+  const failedRequests = warmSingleRes.failed + singleRes.failed + warmBatchRes.failed + batchRes.failed;
+
+  // --- report --------------------------------------------------------------------------------------------------
+  const singleRatio = singleRes.perSecond / echoRes.perSecond;
+  const batchRatio = batchPerSecond / rawPerSecond;
+  const others = Math.max(otherCpuPercent(cpuA0, cpuA1, echoRes.wallMs), otherCpuPercent(cpuB0, cpuB1, singleRes.wallMs),
+    otherCpuPercent(cpuD0, cpuD1, raw.wallMs), otherCpuPercent(cpuC0, cpuC1, batchRes.wallMs));
+  const met = (yes: boolean) => (yes ? 'MET' : 'MISSED');
+  const pct = (r: number) => `${(r * 100).toFixed(1)}%`;
+  const fmtLoad = (r: LoadResult, n: number, unit: string) =>
+    `${n} in ${(r.wallMs / 1000).toFixed(2)} s, ${r.failed} failed = ${r.perSecond.toFixed(0)} ${unit}/s`;
+  const failureLines = (r: LoadResult) => r.failures.map((f) => `\n              failed ${f}`).join('');
+  const rule = '-'.repeat(110);
+  console.log(`
+${rule}
+Paybroker micro-payments recording benchmark
+  machine     ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; load average before (b): ${loadBefore.toFixed(2)}
+  stack       PostgreSQL (fsync=off, synchronous_commit=off, full_page_writes=off) and the Temporal dev server of the
+              tests: NON-DURABLE fast settings, so the figures are upper bounds. API (api/main.ts, pool of 20), worker and
+              simulator are separate processes as \`npm start\` runs them; the echo server (a) is one more. The load
+              generator (undici, keep-alive, bodies built beforehand) and the plain-pg ceiling (d) run in this process.
+  settings    BENCH_BUYERS=${S.buyers} BENCH_SELLERS=${S.sellers} BENCH_ITEMS=${S.items} BENCH_SINGLE=${S.single} BENCH_CONCURRENCY=${S.concurrency} BENCH_WARMUP=${S.warmup}
+              BENCH_BATCH_PAYMENTS=${S.batchPayments} BENCH_BATCH_SIZE=${S.batchSize} BENCH_BATCH_INFLIGHT=${S.batchInflight} BENCH_BATCH_WARMUP=${S.batchWarmup}
+  parties     ${S.buyers} buyers (rule sets without caps) and ${S.sellers} sellers with items ${ITEMS.map((i) => `${i.id} ${i.priceMinor}`).join(', ')} (USD minor
+              units), fees 5-14%; made over the API in ${(setupMs / 1000).toFixed(1)} s (untimed)
+  payment     ${timedSingle[0].body.length}-byte body {clientId, buyerToken, sellerId, itemId, currency, amountMinor}; a batch body is ${
+    (timedBatch[0].body.length / 1024).toFixed(0)} KiB
+
+a. ceiling    bare express echo (express.json, 64 KiB limit), same bodies, ${S.concurrency} connections:
+              ${fmtLoad(echoRes, S.single, 'requests')}
+              latency ${fmtSummary(summarize(echoRes.latenciesMs))}
+              cpu: ${describeCpu(cpuA0, cpuA1, echoRes.wallMs)}${failureLines(echoRes)}
+b. single     POST /v1/micropayments (201 with a grant), ${S.concurrency} connections:
+              ${fmtLoad(singleRes, S.single, 'payments')} = ${pct(singleRatio)} of (a)
+              latency ${fmtSummary(summarize(singleRes.latenciesMs))}
+              cpu: ${describeCpu(cpuB0, cpuB1, singleRes.wallMs)}${failureLines(singleRes)}
+d. ceiling    multi-row INSERT … SELECT unnest(…) of the same rows into micro_payments (sp_${openSeq}), plain pg from this
+              process, ${S.batchSize} rows per statement, ${S.batchInflight} at once: ${rawRows} rows in ${(raw.wallMs / 1000).toFixed(2)} s = ${rawPerSecond.toFixed(0)} rows/s
+              statement ${fmtSummary(summarize(raw.latencies))}
+              cpu: ${describeCpu(cpuD0, cpuD1, raw.wallMs)}
+c. batch      POST /v1/micropayments/batch, ${S.batchSize} payments per request (one seller's), ${S.batchInflight} in flight:
+              ${batchPayments} payments in ${(batchRes.wallMs / 1000).toFixed(2)} s (${timedBatch.length} requests, ${batchRes.failed} failed) = ${batchPerSecond.toFixed(0)} payments/s = ${pct(batchRatio)} of (d)
+              request ${fmtSummary(summarize(batchRes.latenciesMs))}
+              cpu: ${describeCpu(cpuC0, cpuC1, batchRes.wallMs)}${failureLines(batchRes)}
+
+targets
+  single ≥ ${TARGET_SINGLE_RATIO * 100}% of the echo ceiling (a)                 ${pct(singleRatio)} (${singleRes.perSecond.toFixed(0)} of ${echoRes.perSecond.toFixed(0)}/s)   ${met(singleRatio >= TARGET_SINGLE_RATIO)}
+  single: no failed request                              ${singleRes.failed} failed   ${met(singleRes.failed === 0)}
+  batch ≥ ${TARGET_BATCH_PER_SECOND.toLocaleString('en-US')} payments/s                              ${batchPerSecond.toFixed(0)}/s   ${met(batchPerSecond >= TARGET_BATCH_PER_SECOND)}
+  batch ≥ ${TARGET_BATCH_RATIO * 100}% of the INSERT ceiling (d)               ${pct(batchRatio)} (${batchPerSecond.toFixed(0)} of ${rawPerSecond.toFixed(0)}/s)   ${met(batchRatio >= TARGET_BATCH_RATIO)}
+
+correctness
+  requests    ${failedRequests} failed (warm-up included)
+  payments    ${expected.reduce((n, e) => n + e.payments.length, 0)} sent through the API: ${books.length ? `MISMATCH in ${books.length} group(s)` : 'each in micro_payments once, in the open period, with its amount and fee'}
+  ledger      trial balance ${balance.size === 0 ? 'empty: NO POSTINGS' : `${[...balance].map(([c, t]) => `${c} ${t}`).join(', ')}: ${unbalanced.length ? 'NOT ZERO' : 'zero per currency'}`}
+  run time    ${((performance.now() - started) / 1000).toFixed(1)} s after the stack started${others > 20
+    ? `\n  WARNING     other processes on this machine used up to ${Math.round(others)}% of a core during a phase: the figures are disturbed` : ''}
+${rule}`);
+  for (const m of books) console.log(`  books: ${m}`);
+  if (failedRequests || books.length) {
+    const tail = b.procs.api.output().trim().split('\n').slice(-30).join('\n    ');
+    if (tail) console.log(`  --- last lines of the API's output ---\n    ${tail}`);
+  }
+  return failedRequests === 0 && books.length === 0 && unbalanced.length === 0 && balance.size > 0;
+}
+
+// --- main --------------------------------------------------------------------------------------------------
+let stopStack: () => Promise<void> = async () => {};
+let exitCode = 0;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    console.error(`[bench] ${sig}: stopping everything`);
+    void stopStack().finally(() => process.exit(130));
+  });
+}
+try {
+  const t0 = performance.now();
+  const stack = await startBenchStack({ log, onStopReady: (stop) => { stopStack = stop; } });
+  log(`stack ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  if (!(await run(stack))) {
+    console.error('[bench] correctness check FAILED');
+    exitCode = 1;
+  }
+} catch (err) {
+  console.error('[bench] error:', err);
+  exitCode = 1;
+}
+log('stopping everything ...');
+await stopStack();
+process.exit(exitCode);

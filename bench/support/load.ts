@@ -1,0 +1,85 @@
+// A closed-loop HTTP load generator over undici: a fixed number of keep-alive connections, each sending its next
+// request as soon as the previous reply has been read in full. One request per connection at a time (no
+// pipelining), so `concurrency` is both the connections and the requests in flight. The same generator drives a
+// benchmark and its ceiling, so both see the same client cost.
+import { Pool } from 'undici';
+
+/** Longest a request may take before it counts as failed. */
+export const LOAD_REQUEST_TIMEOUT_MS = 30_000;
+/** Failure messages kept for the report (all are counted). */
+const MAX_FAILURE_MESSAGES = 10;
+
+export interface LoadOptions {
+  /** e.g. http://127.0.0.1:8080 */
+  origin: string;
+  concurrency: number;
+  /** Requests sent, numbered 0..requests-1. */
+  requests: number;
+  /** The i-th request (POST with a JSON body). */
+  request: (i: number) => { path: string; body: string; headers: Record<string, string> };
+  /** undefined when the reply is as expected, else what was wrong with it. */
+  check: (status: number, text: string, i: number) => string | undefined;
+}
+
+export interface LoadResult {
+  wallMs: number;
+  /** Round trip of each request that succeeded (send → last byte of the reply), ms. */
+  latenciesMs: number[];
+  failed: number;
+  /** Numbers of the requests that failed, and the first few messages. */
+  failedRequests: number[];
+  failures: string[];
+  /** Requests per second that succeeded. */
+  perSecond: number;
+}
+
+/** Keep-alive connections to one origin; reuse it for a warm-up and the timed run so both use the same sockets. */
+export class LoadClient {
+  private readonly pool: Pool;
+  private closing: Promise<void> | undefined;
+
+  constructor(origin: string, readonly concurrency: number) {
+    this.pool = new Pool(origin, {
+      connections: concurrency, pipelining: 1, keepAliveTimeout: 60_000,
+      headersTimeout: LOAD_REQUEST_TIMEOUT_MS, bodyTimeout: LOAD_REQUEST_TIMEOUT_MS,
+    });
+  }
+
+  async run(o: Omit<LoadOptions, 'origin' | 'concurrency'>): Promise<LoadResult> {
+    const latenciesMs: number[] = [];
+    const failures: string[] = [];
+    const failedRequests: number[] = [];
+    const fail = (i: number, msg: string) => {
+      failedRequests.push(i);
+      if (failures.length < MAX_FAILURE_MESSAGES) failures.push(`#${i}: ${msg}`);
+    };
+    let next = 0;
+    const start = performance.now();
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, o.requests) }, async () => {
+      while (next < o.requests) {
+        const i = next++;
+        const r = o.request(i);
+        const t0 = performance.now();
+        try {
+          const res = await this.pool.request({
+            path: r.path, method: 'POST', body: r.body, headers: { 'content-type': 'application/json', ...r.headers },
+          });
+          const text = await res.body.text();
+          const t1 = performance.now();
+          const problem = o.check(res.statusCode, text, i);
+          if (problem === undefined) latenciesMs.push(t1 - t0); else fail(i, problem);
+        } catch (err) {
+          fail(i, (err as Error).message);
+        }
+      }
+    }));
+    const wallMs = performance.now() - start;
+    return { wallMs, latenciesMs, failed: failedRequests.length, failedRequests, failures, perSecond: latenciesMs.length / (wallMs / 1000) };
+  }
+
+  /** Closes the connections; later calls do nothing. */
+  close(): Promise<void> {
+    this.closing ??= this.pool.close();
+    return this.closing;
+  }
+}

@@ -1,0 +1,60 @@
+// Micro-payment parties for the benchmarks, made through the API as an operator, a buyer and a seller make them
+// (as test/support/micro.ts does): a buyer is a card token from the simulator, POST /v1/buyers, then its rule set
+// (POST /v1/rule-sets with the buyer's key); a seller is POST /v1/sellers, then PUT of each item's terms.
+import { HttpProcessorClient } from '../../processors/http-client';
+import type { JsonClient, JsonReply } from './http';
+
+/** The simulator's always-approved test card. */
+export const APPROVED_CARD = '4242424242424242';
+
+export interface BenchBuyer {
+  id: string;
+  apiKey: string;
+  /** The buyer's rule set and its token, which the buyer's program presents with each payment. */
+  ruleSetId: string;
+  ruleSetToken: string;
+  paymentToken: string;
+}
+
+export interface BenchItem { id: string; priceMinor: number; category: string; grantSeconds: number }
+
+export interface BenchSeller { id: string; apiKey: string; feeBps: number; items: BenchItem[] }
+
+const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+
+function must(what: string, r: JsonReply, status: number): any {
+  if (r.status !== status) throw new Error(`${what}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+  return r.body;
+}
+
+/** Card tokens at the simulator, one per key (the key makes a repeated run of the same tag return the same token). */
+export async function tokenizeCard(simulatorUrl: string, idempotencyKey: string, card = APPROVED_CARD): Promise<string> {
+  const sim = new HttpProcessorClient({ baseUrl: simulatorUrl });
+  return (await sim.tokenize({ cardNumber: card, expMonth: 12, expYear: 2099 }, idempotencyKey)).token;
+}
+
+/** A buyer (no caps: an empty rule set) with its rule set, through the API. */
+export async function createBuyer(api: JsonClient, operatorKey: string, paymentToken: string, tag: string,
+  rules: Record<string, unknown> = {}): Promise<BenchBuyer> {
+  const b = must('POST /v1/buyers', await api.post('/buyers', { name: `Bench buyer ${tag}`, currency: 'USD', paymentToken },
+    { ...auth(operatorKey), 'idempotency-key': `bench-buyer-${tag}` }), 201);
+  const rs = must('POST /v1/rule-sets', await api.post('/rule-sets', { rules },
+    { ...auth(b.apiKey), 'idempotency-key': `bench-rule-set-${tag}` }), 201);
+  return { id: b.id, apiKey: b.apiKey, ruleSetId: rs.id, ruleSetToken: rs.token, paymentToken };
+}
+
+/** A seller with its items' terms, through the API. */
+export async function createSeller(api: JsonClient, operatorKey: string, tag: string, feeBps: number, items: BenchItem[]): Promise<BenchSeller> {
+  const s = must('POST /v1/sellers', await api.post('/sellers', {
+    name: `Bench seller ${tag}`, currency: 'USD', payoutDestination: `acct_bench_${tag}`, feeBps,
+  }, { ...auth(operatorKey), 'idempotency-key': `bench-seller-${tag}` }), 201);
+  for (const it of items) {
+    must(`PUT /v1/sellers/${s.id}/items/${it.id}`, await api.put(`/sellers/${s.id}/items/${it.id}`, {
+      title: `Item ${it.id}`, category: it.category, priceMinor: it.priceMinor, currency: 'USD', grantSeconds: it.grantSeconds,
+    }, auth(s.apiKey)), 201);
+  }
+  return { id: s.id, apiKey: s.apiKey, feeBps, items };
+}
+
+/** The broker's fee as domain/micropayments.ts microFee computes it (half up, never above the amount). */
+export const benchFee = (amountMinor: number, feeBps: number) => Math.min(amountMinor, Math.floor((amountMinor * feeBps + 5_000) / 10_000));
