@@ -6,6 +6,9 @@ import type { BuyerRules, SellerRules } from '../domain/rules';
 import { MAX_RULE_LIST_ENTRIES } from '../domain/rules';
 import { MAX_GRANT_SECONDS, MAX_MICROPAYMENT_MINOR } from '../domain/micropayments';
 import type { Db } from '../ledger/db';
+import { Ledger } from '../ledger/ledger';
+import { accounts, buyerReceivable, sellerPayable } from '../activities/accounts';
+import { createPrincipal } from './principals';
 
 export interface Buyer { id: string; name: string; currency: string; paymentToken: string; buyerClass: string; suspendedAt: Date | null; suspendedReason: string | null; createdAt: Date }
 export interface Seller { id: string; name: string; currency: string; payoutDestination: string; feeBps: number; createdAt: Date }
@@ -113,6 +116,48 @@ export async function itemsByKey(db: Db, keys: Array<{ sellerId: string; itemId:
     SELECT i.* FROM items i WHERE (i.seller_id, i.id) IN (SELECT * FROM unnest(?::text[], ?::text[]))`,
   [keys.map((k) => k.sellerId), keys.map((k) => k.itemId)]);
   return new Map((rows as Array<Record<string, any>>).map((r) => [`${r.seller_id}/${r.id}`, itemOf(r)]));
+}
+
+/** A buyer: its principal and first API key, its row and its receivable account, in one transaction. */
+export async function createBuyer(db: Db, b: { name: string; currency: string; paymentToken: string; buyerClass?: string }):
+  Promise<{ id: string; apiKey: string }> {
+  const { principal, apiKey } = await createPrincipal(db, 'buyer', b.name, {}, async (trx, id) => {
+    await trx('buyers').insert({ id, currency: b.currency, payment_token: b.paymentToken, buyer_class: b.buyerClass ?? 'standard' });
+    await new Ledger(trx).openAccount(buyerReceivable(id, b.currency));
+  });
+  return { id: principal.id, apiKey };
+}
+
+/** A merchant's seller row and the accounts its sales are booked to. */
+export async function addSellerRows(trx: Db, id: string, s: { currency: string; payoutDestination: string; feeBps: number }): Promise<void> {
+  await trx('sellers').insert({ id, currency: s.currency, payout_destination: s.payoutDestination, fee_bps: s.feeBps });
+  const ledger = new Ledger(trx);
+  await ledger.openAccount(sellerPayable(id, s.currency));
+  await ledger.openAccount(accounts(s.currency, id).fees);
+}
+
+/** A seller that is a new merchant: principal, first API key, merchant and seller rows, accounts. */
+export async function createSeller(db: Db, s: { name: string; currency: string; payoutDestination: string; feeBps: number }):
+  Promise<{ id: string; apiKey: string }> {
+  const { principal, apiKey } = await createPrincipal(db, 'merchant', s.name, { currency: s.currency, fee_bps: s.feeBps },
+    (trx, id) => addSellerRows(trx, id, s));
+  return { id: principal.id, apiKey };
+}
+
+export async function putItem(db: Db, sellerId: string, id: string, t: z.infer<typeof itemTermsSchema>): Promise<Item> {
+  const cols = { title: t.title, category: t.category, price_minor: t.priceMinor, currency: t.currency, grant_seconds: t.grantSeconds,
+    updated_at: db.fn.now() };
+  const [row] = await db('items').insert({ seller_id: sellerId, id, ...cols }).onConflict(['seller_id', 'id']).merge(cols).returning('*');
+  return itemOf(row);
+}
+
+/** A rule set and its token (only the token's hash is kept). */
+export async function createRuleSet(db: Db, ownerId: string, party: 'buyer' | 'seller', rules: BuyerRules | SellerRules):
+  Promise<{ ruleSet: RuleSet; token: string }> {
+  const token = newRuleSetToken();
+  const [row] = await db('rule_sets').insert({ id: newRuleSetId(), owner_id: ownerId, party, token_sha256: sha256(token), rules: JSON.stringify(rules) })
+    .returning('*');
+  return { ruleSet: ruleSetOf(row), token };
 }
 
 export const buyerView = (b: Buyer) => ({

@@ -24,6 +24,9 @@ import { newWebhookSecret } from '../webhooks/signature';
 import { Receiver } from '../test/support/receiver';
 import { buildOrderInput, insertOrderRow, MERCHANT_SETTINGS, type OrderSpec } from '../test/support/order-input';
 import { startTestStack } from '../test/support/stack';
+import { createBuyer, createRuleSet, createSeller, putItem } from '../api/parties';
+import { microFee } from '../domain/micropayments';
+import { type PaymentToRecord, recordPayments } from '../ledger/micropayments';
 
 interface Scenario {
   name: string;
@@ -35,6 +38,7 @@ interface Scenario {
 
 interface Ctx {
   client: Client;
+  processor: HttpProcessorClient;
   taskQueue: string;
   db: ReturnType<typeof createDb>;
   receiver: Receiver;
@@ -133,7 +137,49 @@ const scenarios: Scenario[] = [
       taskQueue: c.taskQueue, workflowId: 'history-settlement-batch', args: [{ capturesPerBatch: 2 }],
     }),
   },
+  {
+    // three buyers (one card declines) and two sellers, two lines per processor file
+    name: 'settlementPeriod-close-two-per-file',
+    async start(c) {
+      const seller = [await microSeller(c, 'a', 500), await microSeller(c, 'b', 0)];
+      const cards = ['4242424242424242', '4242424242424242', '4000000000000002'];
+      const payments: PaymentToRecord[] = [];
+      for (const [i, card] of cards.entries()) {
+        const token = (await c.processor.tokenize({ cardNumber: card, expMonth: 12, expYear: 2099 }, `tok-close-${i}`)).token;
+        const buyer = await createBuyer(c.db, { name: `History buyer ${i}`, currency: 'USD', paymentToken: token });
+        const { ruleSet } = await createRuleSet(c.db, buyer.id, 'buyer', {});
+        for (const [k, s] of seller.entries()) {
+          payments.push({ buyerId: buyer.id, sellerId: s.id, itemId: 'article', clientId: `h-${i}-${k}`, ruleSetId: ruleSet.id, currency: 'USD',
+            amountMinor: 25, feeMinor: microFee(25, s.feeBps), grantSeconds: 3600, caps: { perDayMinor: null, perPeriodMinor: null } });
+        }
+      }
+      await recordPayments(c.db, payments, Date.now());
+      const { seq } = await c.db('settlement_periods').where({ state: 'open' }).first('seq');
+      return c.client.workflow.start('settlementPeriodWorkflow', {
+        taskQueue: c.taskQueue, workflowId: 'history-settlement-period', args: [{ periodSeq: seq, graceMs: 100, fileLines: 2 }],
+      });
+    },
+  },
+  {
+    name: 'dunning-retried-then-suspended',
+    async start(c) {
+      const token = (await c.processor.tokenize({ cardNumber: '4000000000000002', expMonth: 12, expYear: 2099 }, 'tok-dunning')).token;
+      const buyer = await createBuyer(c.db, { name: 'History debtor', currency: 'USD', paymentToken: token });
+      const { seq } = await c.db('settlement_periods').where({ state: 'open' }).first('seq');
+      await c.db('invoices').insert({ period_seq: seq, buyer_id: buyer.id, currency: 'USD', payment_count: 1, gross_minor: 40, refunded_minor: 0,
+        amount_minor: 40, state: 'failed', charge_token: token, attempts: 1 });
+      return c.client.workflow.start('dunningWorkflow', {
+        taskQueue: c.taskQueue, workflowId: 'history-dunning', args: [{ periodSeq: seq, buyerId: buyer.id, delaysMs: [50, 50] }],
+      });
+    },
+  },
 ];
+
+async function microSeller(c: Ctx, name: string, feeBps: number) {
+  const s = await createSeller(c.db, { name: `History seller ${name}`, currency: 'USD', payoutDestination: `acct_history_${name}`, feeBps });
+  await putItem(c.db, s.id, 'article', { title: 'Article', category: 'news', priceMinor: 25, currency: 'USD', grantSeconds: 3600 });
+  return { id: s.id, feeBps };
+}
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((n) => !scenarios.some((s) => s.name === n));
@@ -163,7 +209,7 @@ try {
     id: endpointId, merchant_id: principal.id, url: receiver.url, secret: receiver.secret, give_up_seconds: 3600,
   });
   const ctx: Ctx = {
-    client, taskQueue, db, receiver, endpointId,
+    client, processor, taskQueue, db, receiver, endpointId,
     async order(name, spec = {}) {
       const token = (await processor.tokenize({ cardNumber: spec.card ?? '4242424242424242', expMonth: 12, expYear: 2099 }, `tok-${name}`)).token;
       const input = buildOrderInput({ ...spec, merchantId: principal.id, clientOrderId: `history-${name}`, token, policy: { refundWindowMs: 1000, ...spec.policy } });

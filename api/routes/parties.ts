@@ -3,19 +3,16 @@
 // rule sets and hand the rule sets' tokens to their programs.
 import { Router } from 'express';
 import { z } from 'zod';
-import { accounts, buyerReceivable, sellerPayable } from '../../activities/accounts';
 import { MAX_ITEMS_PER_SELLER, MAX_RULE_SETS_PER_OWNER } from '../../domain/micropayments';
 import type { Db } from '../../ledger/db';
-import { Ledger } from '../../ledger/ledger';
 import { allow, assertCanSee, principalOf } from '../auth';
 import { ApiError, forbidden, notFound } from '../errors';
 import { idempotent } from '../idempotency';
 import { getMerchant } from '../merchants';
-import { createPrincipal } from '../principals';
 import { name, parseBody, pathId } from '../validation';
 import {
-  buyerRulesSchema, buyerView, currency, getBuyer, getSeller, itemOf, itemTermsSchema, itemView, newRuleSetId, newRuleSetToken,
-  ruleSetOf, ruleSetView, sellerRulesSchema, sellerView, sha256,
+  addSellerRows, buyerRulesSchema, buyerView, createBuyer, createRuleSet, createSeller, currency, getBuyer, getSeller, itemOf,
+  itemTermsSchema, itemView, putItem, ruleSetOf, ruleSetView, sellerRulesSchema, sellerView,
 } from '../parties';
 
 const paymentToken = z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, 'a processor card token');
@@ -36,12 +33,9 @@ export function partyRoutes(db: Db): Router {
 
   r.post('/buyers', allow('operator'), idempotent(db), async (req, res) => {
     const body = parseBody(buyerBody, req);
-    const { principal, apiKey } = await createPrincipal(db, 'buyer', body.name, {}, async (trx, id) => {
-      await trx('buyers').insert({ id, currency: body.currency, payment_token: body.paymentToken, buyer_class: body.buyerClass ?? 'standard' });
-      await new Ledger(trx).openAccount(buyerReceivable(id, body.currency));
-    });
+    const { id, apiKey } = await createBuyer(db, body);
     res.locals.idempotencyRedact = ['apiKey'];
-    res.status(201).json({ ...buyerView((await getBuyer(db, principal.id))!), apiKey });
+    res.status(201).json({ ...buyerView((await getBuyer(db, id))!), apiKey });
   });
 
   r.get('/buyers/:id', async (req, res) => {
@@ -69,23 +63,17 @@ export function partyRoutes(db: Db): Router {
 
   r.post('/sellers', allow('operator'), idempotent(db), async (req, res) => {
     const body = parseBody(sellerBody, req);
-    const sellerRow = (trx: Db, id: string, cur: string) => Promise.all([
-      trx('sellers').insert({ id, currency: cur, payout_destination: body.payoutDestination, fee_bps: body.feeBps }),
-      new Ledger(trx).openAccount(sellerPayable(id, cur)),
-      new Ledger(trx).openAccount(accounts(cur, id).fees),
-    ]);
     if ('merchantId' in body) {
       const m = await getMerchant(db, body.merchantId);
       if (!m) throw new ApiError(422, 'unprocessable_error', 'unknown_merchant', `No merchant ${body.merchantId}`, 'merchantId');
       if (await getSeller(db, m.id)) throw new ApiError(409, 'conflict_error', 'already_a_seller', `Merchant ${m.id} is a seller already`, 'merchantId');
-      await db.transaction((trx) => sellerRow(trx, m.id, m.currency));
+      await db.transaction((trx) => addSellerRows(trx, m.id, { ...body, currency: m.currency }));
       res.status(201).json(sellerView((await getSeller(db, m.id))!));
       return;
     }
-    const { principal, apiKey } = await createPrincipal(db, 'merchant', body.name, { currency: body.currency, fee_bps: body.feeBps },
-      async (trx, id) => { await sellerRow(trx, id, body.currency); });
+    const { id, apiKey } = await createSeller(db, body);
     res.locals.idempotencyRedact = ['apiKey'];
-    res.status(201).json({ ...sellerView((await getSeller(db, principal.id))!), apiKey });
+    res.status(201).json({ ...sellerView((await getSeller(db, id))!), apiKey });
   });
 
   r.get('/sellers/:id', async (req, res) => {
@@ -110,10 +98,7 @@ export function partyRoutes(db: Db): Router {
         throw new ApiError(422, 'unprocessable_error', 'too_many_items', `A seller may publish at most ${MAX_ITEMS_PER_SELLER} items`);
       }
     }
-    const cols = { title: terms.title, category: terms.category, price_minor: terms.priceMinor, currency: terms.currency,
-      grant_seconds: terms.grantSeconds, updated_at: db.fn.now() };
-    const [row] = await db('items').insert({ seller_id: s!.id, id, ...cols }).onConflict(['seller_id', 'id']).merge(cols).returning('*');
-    res.status(existing ? 200 : 201).json(itemView(itemOf(row)));
+    res.status(existing ? 200 : 201).json(itemView(await putItem(db, s!.id, id, terms)));
   });
 
   r.get('/sellers/:id/items', async (req, res) => {
@@ -139,11 +124,9 @@ export function partyRoutes(db: Db): Router {
     if (Number(n) >= MAX_RULE_SETS_PER_OWNER) {
       throw new ApiError(422, 'unprocessable_error', 'too_many_rule_sets', `A party may hold at most ${MAX_RULE_SETS_PER_OWNER} active rule sets`);
     }
-    const token = newRuleSetToken();
-    const [row] = await db('rule_sets').insert({ id: newRuleSetId(), owner_id: who.id, party, token_sha256: sha256(token), rules: JSON.stringify(rules) })
-      .returning('*');
+    const { ruleSet, token } = await createRuleSet(db, who.id, party, rules);
     res.locals.idempotencyRedact = ['token'];
-    res.status(201).json({ ...ruleSetView(ruleSetOf(row)), token });
+    res.status(201).json({ ...ruleSetView(ruleSet), token });
   });
 
   r.get('/rule-sets', allow('buyer', 'merchant'), async (_req, res) => {
