@@ -97,7 +97,7 @@ const apiKeyRow = (principalId: string) => {
  * Returns the rows written; fails unless each copy wrote as many rows as the template has.
  */
 async function copyRows(trx: Db, table: string, keyColumn: string, templateKey: string,
-  vars: Record<string, { type: string; values: unknown[] }>, set: Record<string, string>): Promise<number> {
+  vars: Record<string, { type: string; values: string[] | number[] }>, set: Record<string, string>): Promise<number> {
   const { rows: cols } = await trx.raw(`SELECT column_name FROM information_schema.columns
     WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position`, [table]) as { rows: Array<{ column_name: string }> };
   const names = Object.keys(vars);
@@ -140,11 +140,11 @@ async function makeParties(b: BenchStack, api: JsonClient, operatorKey: string, 
   const rowsWritten: Record<string, number> = {};
   const count = (what: string, n: number) => { rowsWritten[what] = (rowsWritten[what] ?? 0) + n; };
   await b.db.transaction(async (trx) => {
-    const text = (values: unknown[]) => ({ type: 'text', values });
+    const text = (values: string[]) => ({ type: 'text', values });
     if (buyerIds.length > 0) {
       const ids = text(buyerIds);
       count('principals', await copyRows(trx, 'principals', 'id', buyer0.id, { id: ids, n: { type: 'integer', values: buyerIds.map((_, i) => i + 1) } },
-        { id: 'u.id', name: `'Bench buyer ${runTag}-' || u.n` }));
+        { id: 'u.id', name: `'Bench buyer ${runTag}-' || u.n`, created_at: 'now()' }));
       count('api_keys', await copyRows(trx, 'api_keys', 'principal_id', buyer0.id,
         { key_id: text(buyerKeys.map((k) => k.keyId)), principal_id: text(buyerIds), secret: text(buyerKeys.map((k) => k.sha256Hex)) },
         { id: 'u.key_id', principal_id: 'u.principal_id', secret_sha256: "decode(u.secret, 'hex')", created_at: 'now()' }));
@@ -164,8 +164,9 @@ async function makeParties(b: BenchStack, api: JsonClient, operatorKey: string, 
       count('api_keys', await copyRows(trx, 'api_keys', 'principal_id', seller0.id,
         { key_id: text(sellerKeys.map((k) => k.keyId)), principal_id: ids, secret: text(sellerKeys.map((k) => k.sha256Hex)) },
         { id: 'u.key_id', principal_id: 'u.principal_id', secret_sha256: "decode(u.secret, 'hex')", created_at: 'now()' }));
-      count('merchants', await copyRows(trx, 'merchants', 'id', seller0.id, { id: ids, n },
-        { id: 'u.id', name: `'Bench seller ${runTag}-' || u.n`, created_at: 'now()' }));
+      // (POST /v1/sellers gives the merchant row the seller's fee rate too)
+      count('merchants', await copyRows(trx, 'merchants', 'id', seller0.id, { id: ids, n, fee: { type: 'integer', values: sellerIds.map((_, i) => feeBpsOf(i + 1)) } },
+        { id: 'u.id', name: `'Bench seller ${runTag}-' || u.n`, fee_bps: 'u.fee', created_at: 'now()' }));
       count('sellers', await copyRows(trx, 'sellers', 'id', seller0.id,
         { id: ids, n, fee: { type: 'integer', values: sellerIds.map((_, i) => feeBpsOf(i + 1)) } },
         { id: 'u.id', payout_destination: `'acct_bench_${runTag}_' || u.n`, fee_bps: 'u.fee', created_at: 'now()' }));
@@ -490,7 +491,7 @@ close         POST /v1/settlement-periods/close → result: ${(wallMs / 1000).to
   phases      (from the history; times after the POST was sent)
 ${phases.map((p) => `    ${(PHASE_LABEL[p.phase] ?? p.phase).padEnd(36)} ${ms(p.to - p.from).padStart(10)}   ${rel(p.from)} → ${rel(p.to)}   activities run ${ms(p.runMs)}, queued ${ms(p.queueMs)}`).join('\n')}
     before the first activity            ${ms(firstScheduled - epoch0).padStart(10)}   (POST, workflow start ${rel(h.started)}, first workflow task)
-    after the last activity              ${ms(t0 + wallMs - (lastDone - epoch0) - t0).padStart(10)}   (workflow completed ${rel(h.completed)}, result seen ${rel(epoch0 + wallMs)})
+    after the last activity              ${ms(wallMs - (lastDone - epoch0)).padStart(10)}   (workflow completed ${rel(h.completed)}, result seen ${rel(epoch0 + wallMs)})
     between activities (workflow)        ${ms(lastDone - firstScheduled - phases.reduce((s, p) => s + (p.to - p.from), 0)).padStart(10)}
   activities  ${typeLines.join('\n              ')}
               sum of run times ${ms(activityMs)} = ${((activityMs / wallMs) * 100).toFixed(0)}% of the wall time
