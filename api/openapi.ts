@@ -1,5 +1,7 @@
 // The OpenAPI 3.1 document served at /v1/openapi.json. Every route of the app is listed here; a test checks
 // that each documented operation is routed.
+import { micropaymentPaths } from './openapiMicropayments';
+
 const error = { $ref: '#/components/responses/Error' };
 const idempotencyKey = { $ref: '#/components/parameters/IdempotencyKey' };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,100}$' } };
@@ -144,6 +146,7 @@ export const openApiDocument = {
         { name: 'open', in: 'query', schema: { enum: ['true', 'false'] } }],
         responses: { 200: { description: 'OK', ...json({ type: 'object', properties: { object: { const: 'list' }, data: { type: 'array', items: { type: 'object' } } } }) }, default: error } },
     },
+    ...micropaymentPaths,
     '/api-keys': {
       post: {
         summary: 'Issue another API key for a principal (operator)',
@@ -162,7 +165,7 @@ export const openApiDocument = {
     },
     schemas: {
       Principal: { type: 'object', properties: {
-        id: { type: 'string' }, object: { enum: ['merchant', 'buyer_app', 'operator'] }, name: { type: 'string' },
+        id: { type: 'string' }, object: { enum: ['merchant', 'buyer_app', 'operator', 'buyer'] }, name: { type: 'string' },
         createdAt: { type: 'string', format: 'date-time' } } },
       MerchantSettings: { type: 'object', additionalProperties: false, properties: {
         name: { type: 'string' }, currency: { type: 'string', pattern: '^[A-Z]{3}$' }, feeBps: { type: 'integer', minimum: 0, maximum: 5000 },
