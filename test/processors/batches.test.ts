@@ -348,23 +348,20 @@ describe('faults', () => {
   });
 });
 
-describe('speed', () => {
-  it(`charges 10,000 lines (two files of ${MAX_BATCH_FILE_LINES}) in well under two seconds`, async () => {
+describe('full files', () => {
+  // (speed is measured by bench:settlement, which charges 10,000 buyers; here only the outcome is checked)
+  it(`charges 10,000 lines in two files of ${MAX_BATCH_FILE_LINES}, each line once, by its card`, async () => {
     const tokens = await Promise.all([VISA, MASTERCARD, DECLINED].map(tokenOf));
     const reference = uid('bulk-');
     const files = [0, 1].map((f) => Array.from({ length: MAX_BATCH_FILE_LINES }, (_, i) =>
       charge(tokens[(f * MAX_BATCH_FILE_LINES + i) % 3], 100 + i, reference)));
-    const started = performance.now();
     const results: ChargeLineResult[] = [];
     const d = await effectsOf(async () => {
       for (const lines of files) results.push(...(await client.submitChargeBatch(lines, key())).results);
     });
-    const elapsedMs = performance.now() - started;
-    console.log(`[batches] 10,000 charge lines in two files: ${elapsedMs.toFixed(0)} ms (including two /admin/stats calls)`);
     expect(results).toHaveLength(10_000);
     const succeeded = results.filter((r) => r.status === 'succeeded').length;
     expect(succeeded).toBe(6_667);
     expect(d).toMatchObject({ chargeFiles: 2, chargeLines: 10_000, succeededChargeLines: succeeded });
-    expect(elapsedMs).toBeLessThan(4_000);
   });
 });
