@@ -56,7 +56,12 @@ export const HEARTBEAT_EVERY_MS = 1_000;
  * timeout (seconds), not the step's start-to-close timeout (minutes, for large files).
  */
 async function heartbeating<T>(step: () => Promise<T>): Promise<T> {
-  const ctx = Context.current();
+  let ctx: Context;
+  try {
+    ctx = Context.current();
+  } catch {
+    return step(); // called outside an activity (a test, a script)
+  }
   const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
   try {
     return await step();
@@ -111,7 +116,8 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
       const frozenAt: Date = await db.transaction(async (trx) => {
         await trx.raw('SELECT pg_advisory_xact_lock(?)', [PERIOD_LOCK_KEY]);
         const [row] = await trx('settlement_periods').where({ seq, state: 'open' })
-          .update({ state: 'frozen', frozen_at: trx.fn.now(), workflow_id: workflowId }).returning('frozen_at');
+          // the moment the lock was granted: every payment of the period was begun before it
+          .update({ state: 'frozen', frozen_at: trx.raw('clock_timestamp()'), workflow_id: workflowId }).returning('frozen_at');
         if (row) {
           await trx('settlement_periods').insert({ seq: seq + 1, state: 'open' });
           return row.frozen_at;

@@ -78,17 +78,21 @@ export async function recordPayments(db: Db, payments: PaymentToRecord[], nowMs:
   });
   const capped = payments.some((p, i) => !repeatOf.has(i) && (p.caps.perDayMinor !== null || p.caps.perPeriodMinor !== null));
 
-  await db.transaction(async (trx) => {
+  const candidates = payments.map((_, i) => i).filter((i) => !repeatOf.has(i));
+  if (!capped) {
+    // one statement, one round trip: the period lock is held shared just while it runs
+    const inserted = await insertPayments(db, '(SELECT open_period_for_recording())', [], candidates.map((i) => payments[i]));
+    await settleInserted(db, payments, candidates, inserted, outcomes, () => {});
+  } else await db.transaction(async (trx) => {
     const { rows: [{ seq }] } = await trx.raw('SELECT open_period_for_recording() AS seq') as { rows: Array<{ seq: number }> };
     if (seq === null) throw new Error('no settlement period is open');
 
-    const candidates = payments.map((_, i) => i).filter((i) => !repeatOf.has(i));
     let toInsert = candidates;
     // counters: key → { spent (locked), cap, added }
     const counters = new Map<string, { ruleSetId: string; kind: 'd' | 'p'; key: number; spent: number; cap: number; added: number }>();
     const day = dayKey(nowMs);
 
-    if (capped) {
+    {
       // payments that exist already do not count again
       const existing = await existingPayments(trx, candidates.map((i) => payments[i]));
       toInsert = [];
@@ -133,30 +137,12 @@ export async function recordPayments(db: Db, payments: PaymentToRecord[], nowMs:
       toInsert = admitted;
     }
 
-    const inserted = toInsert.length === 0 ? [] : (await trx.raw(`
-      INSERT INTO micro_payments (period_seq, buyer_id, seller_id, item_id, client_id, rule_set_id, currency,
-        amount_minor, fee_minor, grant_seconds)
-      SELECT ?::integer, * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::char(3)[], ?::bigint[], ?::bigint[], ?::integer[])
-      ON CONFLICT (buyer_id, client_id) DO NOTHING
-      RETURNING ${COLUMNS}`, [seq,
-      ...(['buyerId', 'sellerId', 'itemId', 'clientId', 'ruleSetId', 'currency', 'amountMinor', 'feeMinor', 'grantSeconds'] as const)
-          .map((f) => toInsert.map((i) => payments[i][f]) as string[])]) as { rows: PaymentRow[] }).rows;
-    const byPair = new Map(inserted.map((r) => [pairKey(r.buyer_id, r.client_id), fromRow(r)]));
-    const lost: number[] = [];
-    for (const i of toInsert) {
-      const r = byPair.get(pairKey(payments[i].buyerId, payments[i].clientId));
-      if (r) outcomes[i] = { status: 'recorded', payment: r }; else lost.push(i);
-    }
-    if (lost.length > 0) {
-      // written meanwhile by a concurrent request with the same clientId: theirs stands, ours did not count
-      const existing = await existingPayments(trx, lost.map((i) => payments[i]));
-      for (const i of lost) {
-        const p = payments[i];
-        outcomes[i] = replayOrReuse(p, existing.get(pairKey(p.buyerId, p.clientId))!);
-        const d = counters.get(`${p.ruleSetId}|d|${day}`); if (d && p.caps.perDayMinor !== null) d.added -= p.amountMinor;
-        const per = counters.get(`${p.ruleSetId}|p|${seq}`); if (per && p.caps.perPeriodMinor !== null) per.added -= p.amountMinor;
-      }
-    }
+    const inserted = await insertPayments(trx, '?::integer', [seq], toInsert.map((i) => payments[i]));
+    await settleInserted(trx, payments, toInsert, inserted, outcomes, (p) => {
+      // (written meanwhile by a concurrent request with the same clientId: ours did not count)
+      const d = counters.get(`${p.ruleSetId}|d|${day}`); if (d && p.caps.perDayMinor !== null) d.added -= p.amountMinor;
+      const per = counters.get(`${p.ruleSetId}|p|${seq}`); if (per && p.caps.perPeriodMinor !== null) per.added -= p.amountMinor;
+    });
     const changed = [...counters.values()].filter((c) => c.added !== 0);
     if (changed.length > 0) {
       await trx.raw(`
@@ -172,6 +158,35 @@ export async function recordPayments(db: Db, payments: PaymentToRecord[], nowMs:
     outcomes[i] = o.status === 'refused' ? o : replayOrReuse(payments[i], o.payment);
   }
   return outcomes as RecordOutcome[];
+}
+
+async function insertPayments(db: Db, periodSql: string, periodBindings: number[], ps: PaymentToRecord[]): Promise<PaymentRow[]> {
+  if (ps.length === 0) return [];
+  const fields = ['buyerId', 'sellerId', 'itemId', 'clientId', 'ruleSetId', 'currency', 'amountMinor', 'feeMinor', 'grantSeconds'] as const;
+  const { rows } = await db.raw(`
+    INSERT INTO micro_payments (period_seq, buyer_id, seller_id, item_id, client_id, rule_set_id, currency,
+      amount_minor, fee_minor, grant_seconds)
+    SELECT ${periodSql}, * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::char(3)[], ?::bigint[], ?::bigint[], ?::integer[])
+    ON CONFLICT (buyer_id, client_id) DO NOTHING
+    RETURNING ${COLUMNS}`, [...periodBindings, ...fields.map((f) => ps.map((p) => p[f]) as string[])]) as { rows: PaymentRow[] };
+  return rows;
+}
+
+/** Outcomes of the payments an INSERT was given: recorded, or (the clientId taken meanwhile) replay or reuse. */
+async function settleInserted(db: Db, payments: PaymentToRecord[], given: number[], inserted: PaymentRow[],
+  outcomes: Array<RecordOutcome | undefined>, onTaken: (p: PaymentToRecord) => void): Promise<void> {
+  const byPair = new Map(inserted.map((r) => [pairKey(r.buyer_id, r.client_id), fromRow(r)]));
+  const taken: number[] = [];
+  for (const i of given) {
+    const r = byPair.get(pairKey(payments[i].buyerId, payments[i].clientId));
+    if (r) outcomes[i] = { status: 'recorded', payment: r }; else taken.push(i);
+  }
+  if (taken.length === 0) return;
+  const existing = await existingPayments(db, taken.map((i) => payments[i]));
+  for (const i of taken) {
+    outcomes[i] = replayOrReuse(payments[i], existing.get(pairKey(payments[i].buyerId, payments[i].clientId))!);
+    onTaken(payments[i]);
+  }
 }
 
 async function existingPayments(db: Db, ps: PaymentToRecord[]): Promise<Map<string, RecordedPayment>> {

@@ -25,7 +25,8 @@
 // missed target. PostgreSQL and Temporal are those of the tests (startTestStack): non-durable fast settings.
 //
 // Setup (untimed): BENCH_BUYERS buyers (a card token at the simulator, POST /v1/buyers, a rule set without caps)
-// and BENCH_SELLERS sellers with BENCH_ITEMS items each, all through the API. Other knobs: BENCH_SETUP_CONCURRENCY.
+// and BENCH_SELLERS sellers with BENCH_ITEMS items each, all through the API. Other knobs: BENCH_SETUP_CONCURRENCY,
+// BENCH_PROFILE=dir (V8 CPU profiles of the API and the worker, written when they stop; setup included).
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import pg from 'pg';
@@ -319,7 +320,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 try {
   const t0 = performance.now();
-  const stack = await startBenchStack({ log, onStopReady: (stop) => { stopStack = stop; } });
+  const stack = await startBenchStack({ log, profileDir: process.env.BENCH_PROFILE || undefined, onStopReady: (stop) => { stopStack = stop; } });
   log(`stack ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   if (!(await run(stack))) {
     console.error('[bench] correctness check FAILED');

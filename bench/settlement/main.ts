@@ -24,8 +24,13 @@
 // target. PostgreSQL and Temporal are those of the tests (startTestStack): non-durable fast settings.
 //
 // Other knobs: BENCH_SAMPLE_MS (sample pg_stat_activity this often during the close, to show which statements the
-// time goes to; 0 turns it off), BENCH_SETUP_CONCURRENCY (card tokens made at once), BENCH_TIMEOUT_SECONDS.
+// time goes to; 0 turns it off), BENCH_EXPLAIN_MS=n (diagnosis, off by default: auto_explain with ANALYZE and
+// BUFFERS for the close's statements slower than n ms, printed after the report; the instrumentation slows the
+// close, so its wall time is then not the benchmark's figure), BENCH_SETUP_CONCURRENCY (card tokens made at once),
+// BENCH_TIMEOUT_SECONDS.
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { tsToMs } from '@temporalio/common/lib/time';
 import pg from 'pg';
@@ -48,6 +53,7 @@ const S = {
   buyers: intEnv('BENCH_BUYERS', 10_000, 1, 1_000_000),
   sellers: intEnv('BENCH_SELLERS', 1_000, 1, 100_000),
   sampleMs: intEnv('BENCH_SAMPLE_MS', 50, 0, 10_000),
+  explainMs: intEnv('BENCH_EXPLAIN_MS', 0, 0, 3_600_000),
   setupConcurrency: intEnv('BENCH_SETUP_CONCURRENCY', 16, 1, 256),
   timeoutSeconds: intEnv('BENCH_TIMEOUT_SECONDS', 900, 10, 86_400),
   vacuum: process.env.BENCH_VACUUM !== '0',
@@ -366,6 +372,25 @@ async function run(b: BenchStack): Promise<boolean> {
   const ceilingMs = Math.min(await scan(), await scan());
   await ceilingClient.end();
 
+  // --- diagnosis (BENCH_EXPLAIN_MS): plans of the close's slow statements, for sessions opened from now on ---------
+  const pgLog = join(b.test.dir, 'postgres', 'postgres.log');
+  let pgLogFrom = 0;
+  let sessionsBefore = 0;
+  if (S.explainMs > 0) {
+    const admin = new pg.Client({ connectionString: b.test.databaseUrl, application_name: 'paybroker-bench-admin' });
+    await admin.connect();
+    await admin.query("LOAD 'auto_explain'"); // so that ALTER SYSTEM knows its settings
+    for (const [k, v] of [['session_preload_libraries', 'auto_explain'], ['auto_explain.log_min_duration', `${S.explainMs}ms`],
+      ['auto_explain.log_analyze', 'on'], ['auto_explain.log_buffers', 'on'], ['auto_explain.log_triggers', 'on'], ['auto_explain.log_nested_statements', 'on']]) {
+      await admin.query(`ALTER SYSTEM SET ${k} = '${v}'`);
+    }
+    await admin.query('SELECT pg_reload_conf()');
+    await admin.end();
+    pgLogFrom = existsSync(pgLog) ? statSync(pgLog).size : 0;
+    const { rows: [x] } = await b.db.raw("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name IN ('paybroker-worker', 'processor-simulator')");
+    sessionsBefore = x.n;
+  }
+
   // --- the close (timed) -----------------------------------------------------------------------------------------
   const sampler = new StatementSampler(b.test.databaseUrl, S.sampleMs);
   await sampler.start();
@@ -511,6 +536,14 @@ correctness
   run time    ${((performance.now() - started) / 1000).toFixed(1)} s after the stack started${others > 20
     ? `\n  WARNING     other processes on this machine used ${Math.round(others)}% of a core during the close: the figures are disturbed` : ''}
 ${rule}`);
+  if (S.explainMs > 0) {
+    const text = existsSync(pgLog) ? readFileSync(pgLog).subarray(pgLogFrom).toString('utf8') : '';
+    const plans = text.split(/\n(?=\S)/).filter((e) => e.includes('duration:') && e.includes('plan:'));
+    console.log(`\nBENCH_EXPLAIN_MS=${S.explainMs}: auto_explain (ANALYZE, BUFFERS) plans of statements slower than ${S.explainMs} ms since the close began`
+      + ` (the close ran instrumented: its wall time above is NOT the benchmark's figure; ${sessionsBefore} worker/simulator session(s) opened before`
+      + ` the close were not instrumented):\n`);
+    for (const p of plans) console.log(`${p.trim()}\n`);
+  }
   for (const p of problems) console.log(`  problem: ${p}`);
   if (problems.length) {
     const tail = b.procs.worker.output().trim().split('\n').slice(-30).join('\n    ');

@@ -3,6 +3,7 @@
 // next period, dunning to suspension and dunning recovered by a new card.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
+import { createSettlementPeriodActivities } from '../../activities/settlementPeriods';
 import { dunningWorkflowId } from '../../workflows/dunning';
 import { TEST_DELIVERY } from '../support/orders';
 import { uid } from '../support/env';
@@ -157,5 +158,45 @@ describe('dunning', () => {
     expect(refused.body.error.code).toBe('buyer_suspended');
     const statement = await h.api(`/accounts/${stuck.id}/statement?periodId=sp_1`, { key: stuck.key });
     expect(statement.body).toMatchObject({ suspended: true, balances: { owedMinor: 75 }, invoices: [{ state: 'unpaid', amountMinor: 75 }] });
+  }, 60_000);
+});
+
+describe('freezing a period while payments are being recorded', () => {
+  let h: MicroHarness;
+  beforeAll(async () => { h = await microHarness({ worker: false }); }, 60_000);
+  afterAll(async () => { await h.close(); });
+
+  it('puts every payment in exactly one period, and none into the period after it froze', async () => {
+    const seller = await h.seller();
+    const buyers = await Promise.all(Array.from({ length: 8 }, () => h.buyer()));
+    const steps = createSettlementPeriodActivities({ db: h.db, ledger: h.ledger, processor: h.processor, temporal: h.client, taskQueue: h.taskQueue });
+    let stop = false;
+    let sent = 0;
+    const writers = buyers.map(async (b, w) => {
+      for (let n = 0; !stop; n++) {
+        const payments = Array.from({ length: 20 }, (_, k) => ({
+          clientId: `w${w}-${n}-${k}`, buyerToken: b.token, sellerId: seller.id, itemId: 'article', currency: 'USD' }));
+        const r = await h.api('/micropayments/batch', { key: h.operator, body: { payments } });
+        expect(r.body.recorded).toBe(20);
+        sent += 20;
+      }
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    await steps.freezePeriod(1, 'test-freeze');
+    const totals = await steps.aggregatePeriod(1); // aggregated while the writers go on
+    await new Promise((r) => setTimeout(r, 300));
+    stop = true;
+    await Promise.all(writers);
+
+    const perPeriod: Array<{ period_seq: number; n: string }> = await h.db('micro_payments').groupBy('period_seq').select('period_seq').count({ n: '*' });
+    const count = new Map(perPeriod.map((r) => [r.period_seq, Number(r.n)]));
+    expect((count.get(1) ?? 0) + (count.get(2) ?? 0)).toBe(sent);
+    expect(count.get(1)).toBeGreaterThan(0);
+    expect(count.get(2)).toBeGreaterThan(0);
+    // the invoices written at the freeze account for every payment period 1 holds now
+    expect(totals.paymentCount).toBe(count.get(1));
+    const frozen = await h.db('settlement_periods').where({ seq: 1 }).first('frozen_at');
+    const late = await h.db('micro_payments').where({ period_seq: 1 }).where('created_at', '>', frozen.frozen_at).count({ n: '*' }).first();
+    expect(Number(late!.n)).toBe(0);
   }, 60_000);
 });
