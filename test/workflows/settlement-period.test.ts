@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { createSettlementPeriodActivities } from '../../activities/settlementPeriods';
 import { dunningWorkflowId } from '../../workflows/dunning';
+import { MAX_FILES_PER_RUN, settlementPeriodWorkflow, settlementPeriodWorkflowId } from '../../workflows/settlementPeriod';
 import { TEST_DELIVERY } from '../support/orders';
 import { uid } from '../support/env';
 import { CARD, microHarness, type MicroHarness } from '../support/micro';
@@ -199,4 +200,39 @@ describe('freezing a period while payments are being recorded', () => {
     const late = await h.db('micro_payments').where({ period_seq: 1 }).where('created_at', '>', frozen.frozen_at).count({ n: '*' }).first();
     expect(Number(late!.n)).toBe(0);
   }, 60_000);
+});
+
+describe('the Schedule\'s tick and long closes', () => {
+  let h: MicroHarness;
+  beforeAll(async () => { h = await microHarness(); }, 60_000);
+  afterAll(async () => { await h.close(); });
+
+  it('a tick starts the close of the open period once; a second tick during the grace finds it started', async () => {
+    const seller = await h.seller();
+    const b = await h.buyer();
+    await h.api('/micropayments', { key: h.operator, body: { clientId: 'x', buyerToken: b.token, sellerId: seller.id, itemId: 'article', currency: 'USD' } });
+    const tick = () => h.client.workflow.execute(settlementPeriodWorkflow, { taskQueue: h.taskQueue, workflowId: uid('tick-'), args: [{ graceMs: 1_500 }] });
+    expect(await tick()).toEqual({ kind: 'tick', periodId: 'sp_1', started: true });
+    expect(await tick()).toEqual({ kind: 'tick', periodId: 'sp_1', started: false });
+    const closed = await h.client.workflow.getHandle(settlementPeriodWorkflowId(h.taskQueue, 1)).result();
+    expect(closed).toMatchObject({ kind: 'closed', progress: { phase: 'closed', invoices: { paid: 1 }, credits: { paid: 1 } } });
+  });
+
+  it(`continues as new after ${MAX_FILES_PER_RUN} processor files and still charges everyone once`, async () => {
+    const seller = await h.seller();
+    const buyers = await Promise.all(Array.from({ length: MAX_FILES_PER_RUN + 5 }, () => h.buyer()));
+    await h.api('/micropayments/batch', { key: h.operator, body: { payments: buyers.map((b) => ({
+      clientId: 'only', buyerToken: b.token, sellerId: seller.id, itemId: 'article', currency: 'USD' })) } });
+    const { seq } = await h.db('settlement_periods').where({ state: 'open' }).first('seq');
+    const handle = await h.client.workflow.start(settlementPeriodWorkflow, {
+      taskQueue: h.taskQueue, workflowId: settlementPeriodWorkflowId(h.taskQueue, seq), args: [{ periodSeq: seq, fileLines: 1 }] });
+    const result = await h.client.workflow.getHandle(handle.workflowId).result();
+    expect(result).toMatchObject({ kind: 'closed', progress: { invoices: { submitted: buyers.length, paid: buyers.length, failed: 0 } } });
+    const runs = [];
+    for await (const w of h.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` })) runs.push(w.runId);
+    expect(runs.length).toBe(2);
+    for (const b of buyers) {
+      expect((await h.admin.chargesByReference(`invoice:sp_${seq}:${b.id}`)).filter((c) => c.status === 'succeeded')).toHaveLength(1);
+    }
+  }, 120_000);
 });
