@@ -39,7 +39,8 @@ import { LoadClient, type LoadResult } from '../support/load';
 import { benchFee, type BenchBuyer, type BenchItem, type BenchSeller, createBuyer, createSeller, tokenizeCard } from '../support/micro';
 import { spawnService } from '../support/processes';
 import { startBenchStack, type BenchStack } from '../support/stack';
-import { closedLoop, fmtSummary, ms, summarize } from '../support/stats';
+import { codeVersion } from '../support/version';
+import { closedLoop, fmtSummary, summarize } from '../support/stats';
 
 // --- settings ----------------------------------------------------------------------------------------------
 
@@ -264,6 +265,7 @@ Paybroker micro-payments recording benchmark
               tests: NON-DURABLE fast settings, so the figures are upper bounds. API (api/main.ts, pool of 20), worker and
               simulator are separate processes as \`npm start\` runs them; the echo server (a) is one more. The load
               generator (undici, keep-alive, bodies built beforehand) and the plain-pg ceiling (d) run in this process.
+  code        ${codeVersion()}
   settings    BENCH_BUYERS=${S.buyers} BENCH_SELLERS=${S.sellers} BENCH_ITEMS=${S.items} BENCH_SINGLE=${S.single} BENCH_CONCURRENCY=${S.concurrency} BENCH_WARMUP=${S.warmup}
               BENCH_BATCH_PAYMENTS=${S.batchPayments} BENCH_BATCH_SIZE=${S.batchSize} BENCH_BATCH_INFLIGHT=${S.batchInflight} BENCH_BATCH_WARMUP=${S.batchWarmup}
   parties     ${S.buyers} buyers (rule sets without caps) and ${S.sellers} sellers with items ${ITEMS.map((i) => `${i.id} ${i.priceMinor}`).join(', ')} (USD minor

@@ -44,6 +44,7 @@ import { intEnv } from '../support/env';
 import { JsonClient } from '../support/http';
 import { benchFee, type BenchItem, createBuyer, createSeller, tokenizeCard } from '../support/micro';
 import { startBenchStack, type BenchStack } from '../support/stack';
+import { codeVersion } from '../support/version';
 import { closedLoop, ms } from '../support/stats';
 
 // --- settings ----------------------------------------------------------------------------------------------
@@ -285,7 +286,9 @@ async function readHistory(b: BenchStack, workflowId: string): Promise<CloseHist
 class StatementSampler {
   private readonly client: pg.Client;
   private timer: NodeJS.Timeout | undefined;
-  private busy = false;
+  private inFlight: Promise<void> | undefined;
+  private failure: Error | undefined;
+  private stopping: Promise<void> | undefined;
   readonly counts = new Map<string, { samples: number; app: string; waits: Map<string, number> }>();
   samples = 0;
 
@@ -296,31 +299,33 @@ class StatementSampler {
   async start(): Promise<void> {
     if (this.everyMs === 0) return;
     await this.client.connect();
-    this.timer = setInterval(() => void this.sample(), this.everyMs);
+    this.timer = setInterval(() => {
+      this.inFlight ??= this.sample().catch((err: Error) => { this.failure ??= err; }).finally(() => { this.inFlight = undefined; });
+    }, this.everyMs);
   }
 
   private async sample(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      const { rows } = await this.client.query(`SELECT application_name AS app, coalesce(wait_event_type || ':' || wait_event, 'cpu') AS wait, query
-        FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()`);
-      this.samples++;
-      for (const r of rows as Array<{ app: string; wait: string; query: string }>) {
-        const q = r.query.replace(/\s+/g, ' ').trim().slice(0, 150);
-        const c = this.counts.get(q) ?? { samples: 0, app: r.app, waits: new Map() };
-        c.samples++;
-        c.waits.set(r.wait, (c.waits.get(r.wait) ?? 0) + 1);
-        this.counts.set(q, c);
-      }
-    } finally {
-      this.busy = false;
+    const { rows } = await this.client.query(`SELECT application_name AS app, coalesce(wait_event_type || ':' || wait_event, 'cpu') AS wait, query
+      FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()`);
+    this.samples++;
+    for (const r of rows as Array<{ app: string; wait: string; query: string }>) {
+      const q = r.query.replace(/\s+/g, ' ').trim().slice(0, 150);
+      const c = this.counts.get(q) ?? { samples: 0, app: r.app, waits: new Map() };
+      c.samples++;
+      c.waits.set(r.wait, (c.waits.get(r.wait) ?? 0) + 1);
+      this.counts.set(q, c);
     }
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    if (this.everyMs > 0) await this.client.end();
+  /** Stops sampling (after the sample in flight); a failed sample fails the run here. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      clearInterval(this.timer);
+      await this.inFlight;
+      if (this.timer) await this.client.end();
+      if (this.failure) throw new Error(`sampling pg_stat_activity failed: ${this.failure.message}`);
+    })();
+    return this.stopping;
   }
 }
 
@@ -394,6 +399,7 @@ async function run(b: BenchStack): Promise<boolean> {
   // --- the close (timed) -----------------------------------------------------------------------------------------
   const sampler = new StatementSampler(b.test.databaseUrl, S.sampleMs);
   await sampler.start();
+  b.onStop('statement sampler', () => sampler.stop().catch(() => {}));
   log(`closing sp_${seq}: POST /v1/settlement-periods/close {graceSeconds: 0} → the workflow's result ...`);
   const loadBefore = loadavg()[0];
   const cpu0 = b.cpu.sample();
@@ -503,6 +509,7 @@ Paybroker settlement period close benchmark
   stack       PostgreSQL (fsync=off, synchronous_commit=off, full_page_writes=off; otherwise default settings) and the
               Temporal dev server of the tests: NON-DURABLE fast settings, so the figures are upper bounds. API, worker
               (workers/main.ts, pool of 20) and simulator are separate processes as \`npm start\` runs them.
+  code        ${codeVersion()}
   settings    BENCH_PAYMENTS=${S.payments} BENCH_BUYERS=${S.buyers} BENCH_SELLERS=${S.sellers} BENCH_SAMPLE_MS=${S.sampleMs} BENCH_VACUUM=${S.vacuum ? 1 : 0}
   period      sp_${seq}: ${S.payments} payments (${(expected.gross / 100).toFixed(2)} USD; items ${ITEMS.map((i) => i.priceMinor).join('/')} minor units, fees 5-14%)
               of ${S.buyers} buyers to ${S.sellers} sellers; micro_payments ${size.total} (heap ${size.heap})
