@@ -34,7 +34,7 @@ export interface RecordedPayment {
 export type CapRefusal = 'daily_cap_exceeded' | 'period_cap_exceeded';
 export type RecordOutcome =
   | { status: 'recorded' | 'replayed'; payment: RecordedPayment }
-  | { status: 'refused'; code: CapRefusal | 'client_id_reused'; message: string };
+  | { status: 'refused'; code: CapRefusal | 'client_id_reused' | 'authorization_changed'; message: string };
 
 interface PaymentRow {
   id: string; period_seq: number; buyer_id: string; seller_id: string; item_id: string; client_id: string;
@@ -166,13 +166,20 @@ async function insertPayments(db: Db, periodSql: string, periodBindings: number[
   const { rows } = await db.raw(`
     INSERT INTO micro_payments (period_seq, buyer_id, seller_id, item_id, client_id, rule_set_id, currency,
       amount_minor, fee_minor, grant_seconds)
-    SELECT ${periodSql}, * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::char(3)[], ?::bigint[], ?::bigint[], ?::integer[])
+    SELECT ${periodSql}, u.* FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::char(3)[], ?::bigint[], ?::bigint[], ?::integer[])
+      AS u (buyer_id, seller_id, item_id, client_id, rule_set_id, currency, amount_minor, fee_minor, grant_seconds)
+    -- the rule set and the buyer as they are now (the caller may have read them from a cache)
+    WHERE EXISTS (SELECT 1 FROM rule_sets r JOIN buyers b ON b.id = r.owner_id
+                  WHERE r.id = u.rule_set_id AND r.revoked_at IS NULL AND b.suspended_at IS NULL)
     ON CONFLICT (buyer_id, client_id) DO NOTHING
     RETURNING ${COLUMNS}`, [...periodBindings, ...fields.map((f) => ps.map((p) => p[f]) as string[])]) as { rows: PaymentRow[] };
   return rows;
 }
 
-/** Outcomes of the payments an INSERT was given: recorded, or (the clientId taken meanwhile) replay or reuse. */
+/**
+ * Outcomes of the payments an INSERT was given: recorded; or, not written, a replay or reuse (the clientId was
+ * taken) or authorization_changed (the rule set was revoked or the buyer suspended).
+ */
 async function settleInserted(db: Db, payments: PaymentToRecord[], given: number[], inserted: PaymentRow[],
   outcomes: Array<RecordOutcome | undefined>, onTaken: (p: PaymentToRecord) => void): Promise<void> {
   const byPair = new Map(inserted.map((r) => [pairKey(r.buyer_id, r.client_id), fromRow(r)]));
@@ -184,7 +191,9 @@ async function settleInserted(db: Db, payments: PaymentToRecord[], given: number
   if (taken.length === 0) return;
   const existing = await existingPayments(db, taken.map((i) => payments[i]));
   for (const i of taken) {
-    outcomes[i] = replayOrReuse(payments[i], existing.get(pairKey(payments[i].buyerId, payments[i].clientId))!);
+    const e = existing.get(pairKey(payments[i].buyerId, payments[i].clientId));
+    outcomes[i] = e ? replayOrReuse(payments[i], e)
+      : { status: 'refused', code: 'authorization_changed', message: 'The rule set was revoked or the buyer suspended' };
     onTaken(payments[i]);
   }
 }

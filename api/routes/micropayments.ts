@@ -11,7 +11,8 @@ import { allow, assertCanSee, principalOf } from '../auth';
 import { ApiError, notFound } from '../errors';
 import type { GrantSigner } from '../grants';
 import type { Principal } from '../principals';
-import { currency, itemId, itemsByKey, partyId, ruleSetsByToken, ruleSetToken, sellersById } from '../parties';
+import { currency, type Item, itemId, itemsByKey, partyId, ruleSetsByToken, ruleSetToken, sellersById } from '../parties';
+import { TtlCache } from '../ttlCache';
 import { parseBody, pathId } from '../validation';
 
 /** Largest body of POST /v1/micropayments/batch (the other routes keep the API's 64 KiB). */
@@ -35,12 +36,42 @@ const verifySchema = z.strictObject({ grant: z.string().min(1).max(1000) });
 interface Refusal { status: number; code: string; message: string; param?: string }
 const refuse = (code: string, message: string, param?: string, status = 422): Refusal => ({ status, code, message, param });
 
+/** How stale a process's copy of rule sets, sellers and items may be (revocation and suspension are rechecked by the INSERT). */
+export const RESOLVE_CACHE_MS = 1_000;
+
+interface Lookups {
+  ruleSets(tokens: string[]): Promise<Map<string, RuleSetWithBuyer>>;
+  sellers(ids: string[]): Promise<Map<string, SellerWithRules>>;
+  items(keys: string[]): Promise<Map<string, Item>>;
+}
+type RuleSetWithBuyer = Awaited<ReturnType<typeof ruleSetsByToken>> extends Map<string, infer V> ? V : never;
+type SellerWithRules = Awaited<ReturnType<typeof sellersById>> extends Map<string, infer V> ? V : never;
+
+const splitItemKey = (k: string) => { const i = k.indexOf('/'); return { sellerId: k.slice(0, i), itemId: k.slice(i + 1) }; };
+function freshLookups(db: Db): Lookups {
+  return {
+    ruleSets: (tokens) => ruleSetsByToken(db, tokens),
+    sellers: (ids) => sellersById(db, ids),
+    items: (keys) => itemsByKey(db, keys.map(splitItemKey)),
+  };
+}
+function cachedLookups(db: Db): Lookups {
+  const fresh = freshLookups(db);
+  const [ruleSets, sellers, items] = [new TtlCache<RuleSetWithBuyer>(RESOLVE_CACHE_MS), new TtlCache<SellerWithRules>(RESOLVE_CACHE_MS),
+    new TtlCache<Item>(RESOLVE_CACHE_MS)];
+  return {
+    ruleSets: (tokens) => ruleSets.getMany(tokens, fresh.ruleSets),
+    sellers: (ids) => sellers.getMany(ids, fresh.sellers),
+    items: (keys) => items.getMany(keys, fresh.items),
+  };
+}
+
 /** Checks every payment against its parties, terms and rule sets; a handful of queries for the whole batch. */
-async function resolve(db: Db, caller: Principal, bodies: PaymentBody[], nowMs: number): Promise<Array<PaymentToRecord | Refusal>> {
+async function resolve(lookups: Lookups, caller: Principal, bodies: PaymentBody[], nowMs: number): Promise<Array<PaymentToRecord | Refusal>> {
   const tokens = [...new Set(bodies.flatMap((b) => (b.sellerToken ? [b.buyerToken, b.sellerToken] : [b.buyerToken])))];
   const sellerIds = [...new Set(bodies.map((b) => b.sellerId))];
-  const itemKeys = [...new Map(bodies.map((b) => [`${b.sellerId}/${b.itemId}`, { sellerId: b.sellerId, itemId: b.itemId }])).values()];
-  const [ruleSets, sellers, items] = await Promise.all([ruleSetsByToken(db, tokens), sellersById(db, sellerIds), itemsByKey(db, itemKeys)]);
+  const itemKeys = [...new Set(bodies.map((b) => `${b.sellerId}/${b.itemId}`))];
+  const [ruleSets, sellers, items] = await Promise.all([lookups.ruleSets(tokens), lookups.sellers(sellerIds), lookups.items(itemKeys)]);
 
   return bodies.map((b): PaymentToRecord | Refusal => {
     const rs = ruleSets.get(b.buyerToken);
@@ -83,7 +114,34 @@ async function resolve(db: Db, caller: Principal, bodies: PaymentBody[], nowMs: 
   });
 }
 
-const isRefusal = (x: PaymentToRecord | Refusal): x is Refusal => 'code' in x;
+const isRefusal = (x: object): x is Refusal => 'code' in x;
+
+type Answer = Refusal | { kind: 'recorded' | 'replayed'; payment: RecordedPayment };
+
+/**
+ * Resolves (from the cache) and records, one answer per payment. A payment the INSERT found no longer authorized
+ * (its rule set revoked or its buyer suspended since the cache read them) is resolved afresh once, which names
+ * the precise refusal.
+ */
+async function resolveAndRecord(db: Db, lookups: Lookups, caller: Principal, bodies: PaymentBody[], nowMs: number, fresh = false):
+  Promise<Answer[]> {
+  const resolved = await resolve(lookups, caller, bodies, nowMs);
+  const accepted = resolved.flatMap((x, i) => (isRefusal(x) ? [] : [i]));
+  const outcomes = await recordPayments(db, accepted.map((i) => resolved[i] as PaymentToRecord), nowMs);
+  const answers = resolved as Answer[];
+  const stale: number[] = [];
+  accepted.forEach((i, k) => {
+    const o = outcomes[k];
+    if (o.status !== 'refused') answers[i] = { kind: o.status, payment: o.payment };
+    else if (o.code === 'authorization_changed' && !fresh) stale.push(i);
+    else answers[i] = refuse(o.code, o.message, o.code === 'client_id_reused' ? 'clientId' : 'buyerToken');
+  });
+  if (stale.length > 0) {
+    const again = await resolveAndRecord(db, freshLookups(db), caller, stale.map((i) => bodies[i]), nowMs, true);
+    stale.forEach((i, k) => { answers[i] = again[k]; });
+  }
+  return answers;
+}
 
 export function micropaymentRoutes(deps: { db: Db; grants: GrantSigner }): Router {
   const { db, grants } = deps;
@@ -102,18 +160,14 @@ export function micropaymentRoutes(deps: { db: Db; grants: GrantSigner }): Route
   };
 
   const recorders = ['buyer', 'buyer_app', 'merchant', 'operator'] as const;
+  const lookups = cachedLookups(db);
 
   r.post('/micropayments', allow(...recorders), async (req, res) => {
     const body = parseBody(paymentSchema, req);
-    const now = Date.now();
-    const [resolved] = await resolve(db, principalOf(res), [body], now);
-    if (isRefusal(resolved)) throw new ApiError(resolved.status, resolved.status === 403 ? 'permission_error' : 'unprocessable_error', resolved.code, resolved.message, resolved.param);
-    const [outcome] = await recordPayments(db, [resolved], now);
-    if (outcome.status === 'refused') {
-      throw new ApiError(422, 'unprocessable_error', outcome.code, outcome.message, outcome.code === 'client_id_reused' ? 'clientId' : 'buyerToken');
-    }
-    if (outcome.status === 'replayed') res.set('Idempotent-Replayed', 'true');
-    res.status(outcome.status === 'recorded' ? 201 : 200).json(view(outcome.payment, true));
+    const [a] = await resolveAndRecord(db, lookups, principalOf(res), [body], Date.now());
+    if (isRefusal(a)) throw new ApiError(a.status, a.status === 403 ? 'permission_error' : 'unprocessable_error', a.code, a.message, a.param);
+    if (a.kind === 'replayed') res.set('Idempotent-Replayed', 'true');
+    res.status(a.kind === 'recorded' ? 201 : 200).json(view(a.payment, true));
   });
 
   /**
@@ -122,23 +176,16 @@ export function micropaymentRoutes(deps: { db: Db; grants: GrantSigner }): Route
    */
   r.post('/micropayments/batch', allow(...recorders), async (req, res) => {
     const { payments } = parseBody(batchSchema, req);
-    const now = Date.now();
-    const resolved = await resolve(db, principalOf(res), payments, now);
-    const accepted = resolved.filter((x): x is PaymentToRecord => !isRefusal(x));
-    const outcomes = await recordPayments(db, accepted, now);
-    let k = 0;
+    const answers = await resolveAndRecord(db, lookups, principalOf(res), payments, Date.now());
     const counts = { recorded: 0, replayed: 0, refused: 0 };
-    const results = resolved.map((x, index) => {
-      if (isRefusal(x)) {
+    const results = answers.map((a, index) => {
+      const clientId = payments[index].clientId;
+      if (isRefusal(a)) {
         counts.refused++;
-        return { index, clientId: payments[index].clientId, status: 'refused', error: { code: x.code, message: x.message, param: x.param ?? null } };
+        return { index, clientId, status: 'refused', error: { code: a.code, message: a.message, param: a.param ?? null } };
       }
-      const o = outcomes[k++];
-      counts[o.status]++;
-      if (o.status === 'refused') {
-        return { index, clientId: payments[index].clientId, status: 'refused', error: { code: o.code, message: o.message, param: o.code === 'client_id_reused' ? 'clientId' : 'buyerToken' } };
-      }
-      return { index, clientId: payments[index].clientId, status: o.status, payment: view(o.payment, true) };
+      counts[a.kind]++;
+      return { index, clientId, status: a.kind, payment: view(a.payment, true) };
     });
     res.json({ object: 'micropayment_batch', ...counts, results });
   });

@@ -123,6 +123,21 @@ describe('rule sets', () => {
     expect((await h.api(`/rule-sets/${rs.id}`, { key: buyer.key })).status).toBe(404);
   });
 
+  it('refuses at once a token revoked, or a buyer suspended, right after a payment that used them', async () => {
+    const b = await h.buyer();
+    expect((await pay(b)).status).toBe(201); // the API now holds b's rule set in its short-lived cache
+    const rs = await h.db('rule_sets').where({ owner_id: b.id }).first('id');
+    await h.db('rule_sets').where({ id: rs.id }).update({ revoked_at: h.db.fn.now() }); // as another API process would
+    const before = await paymentCount(b.id);
+    expect((await pay(b)).body.error).toMatchObject({ code: 'invalid_buyer_token', param: 'buyerToken' });
+    const c = await h.buyer();
+    expect((await pay(c)).status).toBe(201);
+    await h.db('buyers').where({ id: c.id }).update({ suspended_at: h.db.fn.now(), suspended_reason: 'test' });
+    expect((await pay(c)).body.error.code).toBe('buyer_suspended');
+    expect(await paymentCount(b.id)).toBe(before);
+    expect(await paymentCount(c.id)).toBe(1);
+  });
+
   it('holds a daily cap under concurrency: 30 parallel payments of 5 against a cap of 50 record exactly 10', async () => {
     const capped = await h.buyer({ rules: { maxPerDayMinor: 50 } });
     const results = await Promise.all(Array.from({ length: 30 }, () => pay(capped)));
