@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { BuyerRules, SellerRules } from '../domain/rules';
 import { MAX_RULE_LIST_ENTRIES } from '../domain/rules';
 import { MAX_GRANT_SECONDS, MAX_MICROPAYMENT_MINOR } from '../domain/micropayments';
-import type { Db } from '../ledger/db';
+import { type Db, prepared } from '../ledger/db';
 import { Ledger } from '../ledger/ledger';
 import { accounts, buyerReceivable, sellerPayable } from '../activities/accounts';
 import { createPrincipal } from './principals';
@@ -84,9 +84,10 @@ export async function getSeller(db: Db, id: string): Promise<Seller | undefined>
 export async function ruleSetsByToken(db: Db, tokens: string[]): Promise<Map<string, RuleSet & { buyer?: Buyer }>> {
   if (tokens.length === 0) return new Map();
   const hashes = tokens.map(sha256);
-  const rows = await db('rule_sets as r').leftJoin('buyers as b', 'b.id', 'r.owner_id')
-    .whereIn('r.token_sha256', hashes).whereNull('r.revoked_at')
-    .select('r.*', 'b.currency', 'b.payment_token', 'b.buyer_class', 'b.suspended_at', 'b.suspended_reason', 'b.created_at as buyer_created_at');
+  const rows = await prepared<Record<string, any>>(db, 'rule-sets-by-token', `
+    SELECT r.*, b.currency, b.payment_token, b.buyer_class, b.suspended_at, b.suspended_reason, b.created_at AS buyer_created_at
+    FROM rule_sets r LEFT JOIN buyers b ON b.id = r.owner_id
+    WHERE r.token_sha256 = ANY($1::bytea[]) AND r.revoked_at IS NULL`, [hashes]);
   const byHash = new Map(rows.map((r) => [(r.token_sha256 as Buffer).toString('hex'), r]));
   const out = new Map<string, RuleSet & { buyer?: Buyer }>();
   tokens.forEach((t, i) => {
@@ -102,20 +103,20 @@ export async function ruleSetsByToken(db: Db, tokens: string[]): Promise<Map<str
 /** Sellers by id, and whether each holds an active rule set (its payments must then present one). */
 export async function sellersById(db: Db, ids: string[]): Promise<Map<string, Seller & { hasRules: boolean }>> {
   if (ids.length === 0) return new Map();
-  const { rows } = await db.raw(`
+  const rows = await prepared<Record<string, any>>(db, 'sellers-by-id', `
     SELECT s.*, '' AS name,
       EXISTS (SELECT 1 FROM rule_sets r WHERE r.owner_id = s.id AND r.party = 'seller' AND r.revoked_at IS NULL) AS has_rules
-    FROM sellers s WHERE s.id = ANY(?::text[])`, [ids]);
-  return new Map((rows as Array<Record<string, any>>).map((r) => [r.id, { ...sellerOf(r), hasRules: r.has_rules }]));
+    FROM sellers s WHERE s.id = ANY($1::text[])`, [ids]);
+  return new Map(rows.map((r) => [r.id, { ...sellerOf(r), hasRules: r.has_rules }]));
 }
 
 /** Items keyed `${sellerId}/${itemId}`. */
 export async function itemsByKey(db: Db, keys: Array<{ sellerId: string; itemId: string }>): Promise<Map<string, Item>> {
   if (keys.length === 0) return new Map();
-  const { rows } = await db.raw(`
-    SELECT i.* FROM items i WHERE (i.seller_id, i.id) IN (SELECT * FROM unnest(?::text[], ?::text[]))`,
+  const rows = await prepared<Record<string, any>>(db, 'items-by-key', `
+    SELECT i.* FROM items i WHERE (i.seller_id, i.id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
   [keys.map((k) => k.sellerId), keys.map((k) => k.itemId)]);
-  return new Map((rows as Array<Record<string, any>>).map((r) => [`${r.seller_id}/${r.id}`, itemOf(r)]));
+  return new Map(rows.map((r) => [`${r.seller_id}/${r.id}`, itemOf(r)]));
 }
 
 /** A buyer: its principal and first API key, its row and its receivable account, in one transaction. */

@@ -1,7 +1,7 @@
 // Principals (merchants, buyer apps, operators) and their API keys. A key is shown once, when it is made;
 // only its SHA-256 is stored. Key format: pb_<key id>_<secret>.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Db } from '../ledger/db';
+import { type Db, prepared } from '../ledger/db';
 
 export type PrincipalKind = 'merchant' | 'buyer_app' | 'operator' | 'buyer';
 
@@ -55,9 +55,10 @@ export async function activeKeyCount(db: Db, principalId: string): Promise<numbe
 export async function principalForKey(db: Db, apiKey: string): Promise<Principal | undefined> {
   const m = /^pb_([A-Za-z0-9]{12})_[A-Za-z0-9_-]{32}$/.exec(apiKey);
   if (!m) return undefined;
-  const row = await db('api_keys as k').join('principals as p', 'p.id', 'k.principal_id')
-    .where('k.id', m[1]).whereNull('k.revoked_at')
-    .first('p.id', 'p.kind', 'p.name', 'k.secret_sha256');
+  // every request runs this: a prepared statement
+  const [row] = await prepared<{ id: string; kind: PrincipalKind; name: string; secret_sha256: Buffer }>(db, 'principal-for-key', `
+    SELECT p.id, p.kind, p.name, k.secret_sha256 FROM api_keys k JOIN principals p ON p.id = k.principal_id
+    WHERE k.id = $1 AND k.revoked_at IS NULL`, [m[1]]);
   if (!row || !timingSafeEqual(row.secret_sha256, sha256(apiKey))) return undefined;
   return { id: row.id, kind: row.kind, name: row.name };
 }

@@ -17,3 +17,22 @@ export async function migrate(db: Db): Promise<string[]> {
   const [, applied] = await db.migrate.latest({ migrationSource });
   return applied as string[];
 }
+
+/**
+ * A named prepared statement on a pooled connection (parsed and planned once per connection): for the few
+ * statements on hot paths, where knex's per-query work and PostgreSQL's parse and plan would dominate.
+ * `name` must be unique per statement text.
+ */
+export async function prepared<R>(db: Db, name: string, text: string, values: unknown[]): Promise<R[]> {
+  const client = db.client as { acquireConnection(): Promise<PgConnection>; releaseConnection(c: PgConnection): Promise<void> };
+  const conn = await client.acquireConnection();
+  try {
+    return (await conn.query({ name, text, values })).rows as R[];
+  } finally {
+    await client.releaseConnection(conn);
+  }
+}
+
+interface PgConnection {
+  query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+}

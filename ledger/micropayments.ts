@@ -2,7 +2,7 @@
 // payment is a compact journal entry (see migrations/005) in the period open at the time. Spending caps are
 // counted in rule_set_spend rows that the transaction locks, so parallel payments cannot together pass a cap.
 import { dayKey } from '../domain/micropayments';
-import type { Db } from './db';
+import { type Db, prepared } from './db';
 
 export interface PaymentToRecord {
   buyerId: string;
@@ -81,7 +81,7 @@ export async function recordPayments(db: Db, payments: PaymentToRecord[], nowMs:
   const candidates = payments.map((_, i) => i).filter((i) => !repeatOf.has(i));
   if (!capped) {
     // one statement, one round trip: the period lock is held shared just while it runs
-    const inserted = await insertPayments(db, '(SELECT open_period_for_recording())', [], candidates.map((i) => payments[i]));
+    const inserted = await insertPayments(db, candidates.map((i) => payments[i]));
     await settleInserted(db, payments, candidates, inserted, outcomes, () => {});
   } else await db.transaction(async (trx) => {
     const { rows: [{ seq }] } = await trx.raw('SELECT open_period_for_recording() AS seq') as { rows: Array<{ seq: number }> };
@@ -137,7 +137,7 @@ export async function recordPayments(db: Db, payments: PaymentToRecord[], nowMs:
       toInsert = admitted;
     }
 
-    const inserted = await insertPayments(trx, '?::integer', [seq], toInsert.map((i) => payments[i]));
+    const inserted = await insertPayments(trx, toInsert.map((i) => payments[i]), seq);
     await settleInserted(trx, payments, toInsert, inserted, outcomes, (p) => {
       // (written meanwhile by a concurrent request with the same clientId: ours did not count)
       const d = counters.get(`${p.ruleSetId}|d|${day}`); if (d && p.caps.perDayMinor !== null) d.added -= p.amountMinor;
@@ -160,25 +160,36 @@ export async function recordPayments(db: Db, payments: PaymentToRecord[], nowMs:
   return outcomes as RecordOutcome[];
 }
 
-async function insertPayments(db: Db, periodSql: string, periodBindings: number[], ps: PaymentToRecord[]): Promise<PaymentRow[]> {
+const insertSql = (period: string, n: (i: number) => string) => `
+  INSERT INTO micro_payments (period_seq, buyer_id, seller_id, item_id, client_id, rule_set_id, currency,
+    amount_minor, fee_minor, grant_seconds)
+  SELECT ${period}, u.* FROM unnest(${n(1)}::text[], ${n(2)}::text[], ${n(3)}::text[], ${n(4)}::text[], ${n(5)}::text[],
+      ${n(6)}::char(3)[], ${n(7)}::bigint[], ${n(8)}::bigint[], ${n(9)}::integer[])
+    AS u (buyer_id, seller_id, item_id, client_id, rule_set_id, currency, amount_minor, fee_minor, grant_seconds)
+  -- the rule set, the buyer and the price as they are now (the caller may have read them from a cache)
+  WHERE EXISTS (SELECT 1 FROM rule_sets r JOIN buyers b ON b.id = r.owner_id
+                WHERE r.id = u.rule_set_id AND r.revoked_at IS NULL AND b.suspended_at IS NULL)
+    AND EXISTS (SELECT 1 FROM items i WHERE i.seller_id = u.seller_id AND i.id = u.item_id AND i.price_minor = u.amount_minor)
+  ON CONFLICT (buyer_id, client_id) DO NOTHING
+  RETURNING ${COLUMNS}`;
+/** In the period open now, in a statement of its own (the period lock is held just while it runs): prepared. */
+const INSERT_IN_OPEN_PERIOD = insertSql('(SELECT open_period_for_recording())', (i) => `$${i}`);
+/** In a transaction that already holds the period lock (the period is the first binding). */
+const INSERT_IN_PERIOD = insertSql('?::integer', () => '?');
+
+const columnsOf = (ps: PaymentToRecord[]) =>
+  (['buyerId', 'sellerId', 'itemId', 'clientId', 'ruleSetId', 'currency', 'amountMinor', 'feeMinor', 'grantSeconds'] as const)
+    .map((f) => ps.map((p) => p[f]) as string[]);
+
+async function insertPayments(db: Db, ps: PaymentToRecord[], periodSeq?: number): Promise<PaymentRow[]> {
   if (ps.length === 0) return [];
-  const fields = ['buyerId', 'sellerId', 'itemId', 'clientId', 'ruleSetId', 'currency', 'amountMinor', 'feeMinor', 'grantSeconds'] as const;
-  const { rows } = await db.raw(`
-    INSERT INTO micro_payments (period_seq, buyer_id, seller_id, item_id, client_id, rule_set_id, currency,
-      amount_minor, fee_minor, grant_seconds)
-    SELECT ${periodSql}, u.* FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::char(3)[], ?::bigint[], ?::bigint[], ?::integer[])
-      AS u (buyer_id, seller_id, item_id, client_id, rule_set_id, currency, amount_minor, fee_minor, grant_seconds)
-    -- the rule set and the buyer as they are now (the caller may have read them from a cache)
-    WHERE EXISTS (SELECT 1 FROM rule_sets r JOIN buyers b ON b.id = r.owner_id
-                  WHERE r.id = u.rule_set_id AND r.revoked_at IS NULL AND b.suspended_at IS NULL)
-    ON CONFLICT (buyer_id, client_id) DO NOTHING
-    RETURNING ${COLUMNS}`, [...periodBindings, ...fields.map((f) => ps.map((p) => p[f]) as string[])]) as { rows: PaymentRow[] };
-  return rows;
+  if (periodSeq === undefined) return prepared<PaymentRow>(db, 'record-micropayments', INSERT_IN_OPEN_PERIOD, columnsOf(ps));
+  return ((await db.raw(INSERT_IN_PERIOD, [periodSeq, ...columnsOf(ps)])) as { rows: PaymentRow[] }).rows;
 }
 
 /**
  * Outcomes of the payments an INSERT was given: recorded; or, not written, a replay or reuse (the clientId was
- * taken) or authorization_changed (the rule set was revoked or the buyer suspended).
+ * taken) or authorization_changed (the rule set was revoked, the buyer suspended or the item's price changed).
  */
 async function settleInserted(db: Db, payments: PaymentToRecord[], given: number[], inserted: PaymentRow[],
   outcomes: Array<RecordOutcome | undefined>, onTaken: (p: PaymentToRecord) => void): Promise<void> {
@@ -193,7 +204,7 @@ async function settleInserted(db: Db, payments: PaymentToRecord[], given: number
   for (const i of taken) {
     const e = existing.get(pairKey(payments[i].buyerId, payments[i].clientId));
     outcomes[i] = e ? replayOrReuse(payments[i], e)
-      : { status: 'refused', code: 'authorization_changed', message: 'The rule set was revoked or the buyer suspended' };
+      : { status: 'refused', code: 'authorization_changed', message: 'The rule set was revoked, the buyer suspended or the price changed' };
     onTaken(payments[i]);
   }
 }

@@ -36,8 +36,12 @@ const verifySchema = z.strictObject({ grant: z.string().min(1).max(1000) });
 interface Refusal { status: number; code: string; message: string; param?: string }
 const refuse = (code: string, message: string, param?: string, status = 422): Refusal => ({ status, code, message, param });
 
-/** How stale a process's copy of rule sets, sellers and items may be (revocation and suspension are rechecked by the INSERT). */
-export const RESOLVE_CACHE_MS = 1_000;
+/**
+ * How stale a process's copy of rule sets, sellers and items may be. What matters to money is rechecked by the
+ * INSERT (revocation, suspension, the item's price); a buyer's class, an item's category or a seller's new rule
+ * set reach recording within this.
+ */
+export const RESOLVE_CACHE_MS = 10_000;
 
 interface Lookups {
   ruleSets(tokens: string[]): Promise<Map<string, RuleSetWithBuyer>>;
@@ -120,8 +124,8 @@ type Answer = Refusal | { kind: 'recorded' | 'replayed'; payment: RecordedPaymen
 
 /**
  * Resolves (from the cache) and records, one answer per payment. A payment the INSERT found no longer authorized
- * (its rule set revoked or its buyer suspended since the cache read them) is resolved afresh once, which names
- * the precise refusal.
+ * (its rule set revoked, its buyer suspended or its item's price changed since the cache read them) is resolved
+ * afresh once, which names the precise refusal.
  */
 async function resolveAndRecord(db: Db, lookups: Lookups, caller: Principal, bodies: PaymentBody[], nowMs: number, fresh = false):
   Promise<Answer[]> {

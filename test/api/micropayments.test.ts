@@ -138,6 +138,18 @@ describe('rule sets', () => {
     expect(await paymentCount(c.id)).toBe(1);
   });
 
+  it('charges the price as it is now, even right after a payment at the old price', async () => {
+    const s = await h.seller({ items: [{ id: 'daily', priceMinor: 7 }] });
+    const b = await h.buyer();
+    const first = await pay(b, { sellerId: s.id, itemId: 'daily' });
+    expect(first.body.amountMinor).toBe(7);
+    await h.db('items').where({ seller_id: s.id, id: 'daily' }).update({ price_minor: 9 }); // as another API process would
+    const second = await pay(b, { sellerId: s.id, itemId: 'daily' });
+    expect(second.status).toBe(201);
+    expect(second.body.amountMinor).toBe(9);
+    expect((await pay(b, { sellerId: s.id, itemId: 'daily', amountMinor: 7 })).body.error.code).toBe('price_mismatch');
+  });
+
   it('holds a daily cap under concurrency: 30 parallel payments of 5 against a cap of 50 record exactly 10', async () => {
     const capped = await h.buyer({ rules: { maxPerDayMinor: 50 } });
     const results = await Promise.all(Array.from({ length: 30 }, () => pay(capped)));
