@@ -166,10 +166,11 @@ const insertSql = (period: string, n: (i: number) => string) => `
   SELECT ${period}, u.* FROM unnest(${n(1)}::text[], ${n(2)}::text[], ${n(3)}::text[], ${n(4)}::text[], ${n(5)}::text[],
       ${n(6)}::char(3)[], ${n(7)}::bigint[], ${n(8)}::bigint[], ${n(9)}::integer[])
     AS u (buyer_id, seller_id, item_id, client_id, rule_set_id, currency, amount_minor, fee_minor, grant_seconds)
-  -- the rule set, the buyer and the price as they are now (the caller may have read them from a cache)
-  WHERE EXISTS (SELECT 1 FROM rule_sets r JOIN buyers b ON b.id = r.owner_id
-                WHERE r.id = u.rule_set_id AND r.revoked_at IS NULL AND b.suspended_at IS NULL)
-    AND EXISTS (SELECT 1 FROM items i WHERE i.seller_id = u.seller_id AND i.id = u.item_id AND i.price_minor = u.amount_minor)
+  -- the rule set, the buyer and the price as they are now (the caller may have read them from a cache); written
+  -- as lookups by primary key per row, so no plan (a prepared statement's generic one included) scans tables
+  WHERE (SELECT r.revoked_at IS NULL AND b.suspended_at IS NULL FROM rule_sets r JOIN buyers b ON b.id = r.owner_id
+         WHERE r.id = u.rule_set_id)
+    AND (SELECT i.price_minor FROM items i WHERE i.seller_id = u.seller_id AND i.id = u.item_id) = u.amount_minor
   ON CONFLICT (buyer_id, client_id) DO NOTHING
   RETURNING ${COLUMNS}`;
 /** In the period open now, in a statement of its own (the period lock is held just while it runs): prepared. */
