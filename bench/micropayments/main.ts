@@ -38,7 +38,7 @@ import { JsonClient } from '../support/http';
 import { LoadClient, type LoadResult } from '../support/load';
 import { benchFee, type BenchBuyer, type BenchItem, type BenchSeller, createBuyer, createSeller, tokenizeCard } from '../support/micro';
 import { spawnService } from '../support/processes';
-import { startBenchStack, type BenchStack } from '../support/stack';
+import { benchMain, type BenchStack } from '../support/stack';
 import { codeVersion } from '../support/version';
 import { closedLoop, fmtSummary, summarize } from '../support/stats';
 
@@ -312,26 +312,4 @@ ${rule}`);
 }
 
 // --- main --------------------------------------------------------------------------------------------------
-let stopStack: () => Promise<void> = async () => {};
-let exitCode = 0;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    console.error(`[bench] ${sig}: stopping everything`);
-    void stopStack().finally(() => process.exit(130));
-  });
-}
-try {
-  const t0 = performance.now();
-  const stack = await startBenchStack({ log, profileDir: process.env.BENCH_PROFILE || undefined, onStopReady: (stop) => { stopStack = stop; } });
-  log(`stack ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  if (!(await run(stack))) {
-    console.error('[bench] correctness check FAILED');
-    exitCode = 1;
-  }
-} catch (err) {
-  console.error('[bench] error:', err);
-  exitCode = 1;
-}
-log('stopping everything ...');
-await stopStack();
-process.exit(exitCode);
+await benchMain({ log, profileDir: process.env.BENCH_PROFILE || undefined }, run);

@@ -25,7 +25,7 @@ import { MERCHANT_SETTINGS } from '../../test/support/order-input';
 import type { pingWorkflow } from '../../workflows/ping';
 import { describeCpu, otherCpuPercent } from '../support/cpu';
 import { JsonClient, type JsonReply } from '../support/http';
-import { startBenchStack, type BenchStack } from '../support/stack';
+import { benchMain, type BenchStack } from '../support/stack';
 import { intEnv } from '../support/env';
 import { closedLoop, fmtSummary, ms, openLoop, summarize } from '../support/stats';
 
@@ -273,30 +273,7 @@ ${rule}`);
 }
 
 // --- main --------------------------------------------------------------------------------------------------
-let stopStack: () => Promise<void> = async () => {};
-let exitCode = 0;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    console.error(`[bench] ${sig}: stopping everything`);
-    void stopStack().finally(() => process.exit(130));
-  });
-}
-try {
-  const t0 = performance.now();
-  const stack = await startBenchStack({
-    log, workflowsPath: process.env.BENCH_WORKFLOWS || undefined, profileDir: process.env.BENCH_PROFILE || undefined,
-    temporalDynamicConfig: process.env.BENCH_TEMPORAL_DYNAMIC_CONFIG?.split(',').filter(Boolean),
-    onStopReady: (stop) => { stopStack = stop; },
-  });
-  log(`stack ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  if (!(await run(stack))) {
-    console.error('[bench] correctness check FAILED');
-    exitCode = 1;
-  }
-} catch (err) {
-  console.error('[bench] error:', err);
-  exitCode = 1;
-}
-log('stopping everything ...');
-await stopStack();
-process.exit(exitCode);
+await benchMain({
+  log, workflowsPath: process.env.BENCH_WORKFLOWS || undefined, profileDir: process.env.BENCH_PROFILE || undefined,
+  temporalDynamicConfig: process.env.BENCH_TEMPORAL_DYNAMIC_CONFIG?.split(',').filter(Boolean),
+}, run);

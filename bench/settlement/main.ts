@@ -43,7 +43,7 @@ import { describeCpu, otherCpuPercent } from '../support/cpu';
 import { intEnv } from '../support/env';
 import { JsonClient } from '../support/http';
 import { benchFee, type BenchItem, createBuyer, createSeller, tokenizeCard } from '../support/micro';
-import { startBenchStack, type BenchStack } from '../support/stack';
+import { benchMain, type BenchStack } from '../support/stack';
 import { codeVersion } from '../support/version';
 import { closedLoop, ms } from '../support/stats';
 
@@ -560,26 +560,4 @@ ${rule}`);
 }
 
 // --- main --------------------------------------------------------------------------------------------------
-let stopStack: () => Promise<void> = async () => {};
-let exitCode = 0;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    console.error(`[bench] ${sig}: stopping everything`);
-    void stopStack().finally(() => process.exit(130));
-  });
-}
-try {
-  const t0 = performance.now();
-  const stack = await startBenchStack({ log, onStopReady: (stop) => { stopStack = stop; } });
-  log(`stack ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  if (!(await run(stack))) {
-    console.error('[bench] correctness check FAILED');
-    exitCode = 1;
-  }
-} catch (err) {
-  console.error('[bench] error:', err);
-  exitCode = 1;
-}
-log('stopping everything ...');
-await stopStack();
-process.exit(exitCode);
+await benchMain({ log }, run);

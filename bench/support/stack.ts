@@ -178,3 +178,33 @@ async function startTunedDevServer(cli: string, port: number, dynamicConfig: str
   }
   return { address, stop };
 }
+
+/**
+ * A benchmark's main: starts the stack, runs the benchmark, stops everything (also on SIGINT/SIGTERM) and exits
+ * non-zero on an error or a failed correctness check (not on a missed target).
+ */
+export async function benchMain(options: Omit<BenchStackOptions, 'onStopReady'>, run: (stack: BenchStack) => Promise<boolean>): Promise<never> {
+  let stopStack: () => Promise<void> = async () => {};
+  let exitCode = 0;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      console.error(`[bench] ${sig}: stopping everything`);
+      void stopStack().finally(() => process.exit(130));
+    });
+  }
+  try {
+    const t0 = performance.now();
+    const stack = await startBenchStack({ ...options, onStopReady: (stop) => { stopStack = stop; } });
+    options.log(`stack ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    if (!(await run(stack))) {
+      console.error('[bench] correctness check FAILED');
+      exitCode = 1;
+    }
+  } catch (err) {
+    console.error('[bench] error:', err);
+    exitCode = 1;
+  }
+  options.log('stopping everything ...');
+  await stopStack();
+  process.exit(exitCode);
+}
