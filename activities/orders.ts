@@ -90,6 +90,11 @@ export function createOrderActivities(deps: OrderActivityDeps) {
           { accountId: a.fees.id, amountMinor: p.feeMinor, currency: p.currency },
         ].filter((x) => x.amountMinor !== 0),
       });
+      // (a seller's period credit for card orders is its captures less these)
+      await db('card_refunds').insert({
+        id: p.refundId, capture_id: p.captureId, merchant_id: p.merchantId, currency: p.currency, amount_minor: p.amountMinor,
+        fee_minor: p.feeMinor,
+      }).onConflict('id').ignore();
     },
 
     async saveOrder(view: OrderView): Promise<void> {

@@ -91,6 +91,7 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
       try {
         await deps.temporal.workflow.start(dunningWorkflow, {
           workflowId: dunningWorkflowId(periodId(seq), buyerId), taskQueue: deps.taskQueue,
+          workflowIdReusePolicy: 'REJECT_DUPLICATE', // one dunning per invoice, even after it has ended
           args: [{ periodSeq: seq, buyerId, delaysMs: deps.dunningDelaysMs ?? DEFAULT_DUNNING_DELAYS_MS }],
         });
       } catch (err) {
@@ -109,8 +110,8 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
 
     /**
      * Freezes the period and opens the next: waits for payments being written into it (they hold the period
-     * lock shared), after which every payment lands in the next period. Then assigns the sellers' card-order
-     * captures made before the freeze to it. Repeating it changes nothing.
+     * lock shared), after which every payment lands in the next period. The sellers' card-order captures and
+     * refunds made before the freeze are assigned to it in the same transaction. Repeating it changes nothing.
      */
     async freezePeriod(seq: number, workflowId: string): Promise<{ frozenAt: string }> {
       const frozenAt: Date = await db.transaction(async (trx) => {
@@ -118,23 +119,25 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
         const [row] = await trx('settlement_periods').where({ seq, state: 'open' })
           // the moment the lock was granted: every payment of the period was begun before it
           .update({ state: 'frozen', frozen_at: trx.raw('clock_timestamp()'), workflow_id: workflowId }).returning('frozen_at');
-        if (row) {
-          await trx('settlement_periods').insert({ seq: seq + 1, state: 'open' });
-          return row.frozen_at;
+        if (!row) {
+          const p = await trx('settlement_periods').where({ seq }).first();
+          if (!p || p.state === 'open') throw new Error(`settlement period ${periodId(seq)} does not exist`);
+          return p.frozen_at;
         }
-        const p = await trx('settlement_periods').where({ seq }).first();
-        if (!p || p.state === 'open') throw new Error(`settlement period ${periodId(seq)} does not exist`);
-        return p.frozen_at;
+        await trx('settlement_periods').insert({ seq: seq + 1, state: 'open' });
+        for (const table of ['captures', 'card_refunds']) {
+          await trx.raw(`UPDATE ${table} SET period_seq = ? WHERE period_seq IS NULL AND created_at < ?
+            AND merchant_id IN (SELECT id FROM sellers)`, [seq, row.frozen_at]);
+        }
+        return row.frozen_at;
       });
-      await db.raw(`
-        UPDATE captures SET period_seq = ? WHERE period_seq IS NULL AND created_at < ?
-          AND merchant_id IN (SELECT id FROM sellers)`, [seq, frozenAt]);
       return { frozenAt: frozenAt.toISOString() };
     },
 
     /**
      * One invoice per buyer (purchases less refunds of the period) and one credit per seller (sales less fees,
-     * less refunds net of their fees, plus card-order captures net of fees), written once in one transaction.
+     * less refunds net of their fees, plus card-order captures less card refunds, net of fees), written once in
+     * one transaction. A party's previous invoice or credit that came out negative is carried into this one.
      */
     async aggregatePeriod(seq: number): Promise<PeriodTotals> {
       await db.transaction(async (trx) => {
@@ -144,32 +147,42 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
           return; // aggregated before
         }
         await trx.raw(`
-          INSERT INTO invoices (period_seq, buyer_id, currency, payment_count, gross_minor, refunded_minor, amount_minor, state, charge_token)
-          SELECT :seq, t.buyer_id, t.currency, sum(t.n), sum(t.gross), sum(t.refunded), sum(t.gross) - sum(t.refunded),
-            CASE WHEN sum(t.gross) - sum(t.refunded) > 0 THEN 'pending' ELSE 'nothing_due' END, b.payment_token
-          FROM (
-            SELECT buyer_id, currency, count(*) AS n, sum(amount_minor) AS gross, 0 AS refunded
-              FROM micro_payments WHERE period_seq = :seq GROUP BY buyer_id, currency
-            UNION ALL
-            SELECT buyer_id, currency, 0, 0, sum(amount_minor) FROM micro_refunds WHERE period_seq = :seq GROUP BY buyer_id, currency
-          ) t JOIN buyers b ON b.id = t.buyer_id
-          GROUP BY t.buyer_id, t.currency, b.payment_token`, { seq });
+          WITH t AS (
+                 SELECT buyer_id, currency, sum(n) AS n, sum(gross) AS gross, sum(refunded) AS refunded FROM (
+                   SELECT buyer_id, currency, count(*) AS n, sum(amount_minor) AS gross, 0 AS refunded
+                     FROM micro_payments WHERE period_seq = :seq GROUP BY buyer_id, currency
+                   UNION ALL
+                   SELECT buyer_id, currency, 0, 0, sum(amount_minor) FROM micro_refunds WHERE period_seq = :seq GROUP BY buyer_id, currency
+                 ) x GROUP BY buyer_id, currency),
+               prev AS (SELECT DISTINCT ON (i.buyer_id) i.buyer_id, least(i.amount_minor, 0) AS carried FROM invoices i
+                        WHERE i.period_seq < :seq AND i.buyer_id IN (SELECT buyer_id FROM t) ORDER BY i.buyer_id, i.period_seq DESC),
+               v AS (SELECT t.*, coalesce(prev.carried, 0) AS carried, t.gross - t.refunded + coalesce(prev.carried, 0) AS due
+                     FROM t LEFT JOIN prev ON prev.buyer_id = t.buyer_id)
+          INSERT INTO invoices (period_seq, buyer_id, currency, payment_count, gross_minor, refunded_minor, carried_minor, amount_minor,
+            state, charge_token)
+          SELECT :seq, v.buyer_id, v.currency, v.n, v.gross, v.refunded, v.carried, v.due,
+            CASE WHEN v.due > 0 THEN 'pending' ELSE 'nothing_due' END, b.payment_token
+          FROM v JOIN buyers b ON b.id = v.buyer_id`, { seq });
         await trx.raw(`
           WITH m AS (SELECT seller_id, count(*) AS n, sum(amount_minor) AS sales, sum(fee_minor) AS fee
                        FROM micro_payments WHERE period_seq = :seq GROUP BY seller_id),
                r AS (SELECT seller_id, sum(amount_minor - fee_minor) AS refunded FROM micro_refunds WHERE period_seq = :seq GROUP BY seller_id),
-               c AS (SELECT merchant_id AS seller_id, sum(amount_minor - coalesce(fee_minor, 0)) AS card
-                       FROM captures WHERE period_seq = :seq GROUP BY merchant_id),
+               c AS (SELECT merchant_id AS seller_id, sum(card) AS card FROM (
+                       SELECT merchant_id, amount_minor - coalesce(fee_minor, 0) AS card FROM captures WHERE period_seq = :seq
+                       UNION ALL
+                       SELECT merchant_id, -(amount_minor - fee_minor) FROM card_refunds WHERE period_seq = :seq) x GROUP BY merchant_id),
                ids AS (SELECT seller_id FROM m UNION SELECT seller_id FROM r UNION SELECT seller_id FROM c),
+               prev AS (SELECT DISTINCT ON (k.seller_id) k.seller_id, least(k.amount_minor, 0) AS carried FROM seller_credits k
+                        WHERE k.period_seq < :seq AND k.seller_id IN (SELECT seller_id FROM ids) ORDER BY k.seller_id, k.period_seq DESC),
                t AS (SELECT ids.seller_id, s.currency, coalesce(m.n, 0) AS n, coalesce(m.sales, 0) AS sales, coalesce(m.fee, 0) AS fee,
-                       coalesce(r.refunded, 0) AS refunded, coalesce(c.card, 0) AS card
+                       coalesce(r.refunded, 0) AS refunded, coalesce(c.card, 0) AS card, coalesce(prev.carried, 0) AS carried
                      FROM ids JOIN sellers s ON s.id = ids.seller_id
                      LEFT JOIN m ON m.seller_id = ids.seller_id LEFT JOIN r ON r.seller_id = ids.seller_id
-                     LEFT JOIN c ON c.seller_id = ids.seller_id)
+                     LEFT JOIN c ON c.seller_id = ids.seller_id LEFT JOIN prev ON prev.seller_id = ids.seller_id)
           INSERT INTO seller_credits (period_seq, seller_id, currency, payment_count, sales_minor, fee_minor, refunded_minor,
-            card_minor, amount_minor, state)
-          SELECT :seq, seller_id, currency, n, sales, fee, refunded, card, sales - fee - refunded + card,
-            CASE WHEN sales - fee - refunded + card > 0 THEN 'pending' ELSE 'nothing_due' END
+            card_minor, carried_minor, amount_minor, state)
+          SELECT :seq, seller_id, currency, n, sales, fee, refunded, card, carried, sales - fee - refunded + card + carried,
+            CASE WHEN sales - fee - refunded + card + carried > 0 THEN 'pending' ELSE 'nothing_due' END
           FROM t`, { seq });
       });
       return periodTotals(db, seq);
@@ -188,8 +201,13 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
           .select('buyer_id', 'currency', 'amount_minor', 'state', 'charge_token');
       const last = rows.at(-1)?.buyer_id ?? null;
       const pending = rows.filter((r) => r.state === 'pending');
+      // a step repeated after a crash: the dunning of invoices it marked failed may not have started yet
+      const failedBefore = rows.filter((r) => r.state === 'failed').map((r) => r.buyer_id);
       const result: StepResult = { last, submitted: pending.length, succeeded: 0, failed: 0 };
-      if (pending.length === 0) return result;
+      if (pending.length === 0) {
+        await startDunning(seq, failedBefore);
+        return result;
+      }
       const lines = pending.map((r) => ({
         idempotencyKey: chargeKey(seq, r.buyer_id), token: r.charge_token, amountMinor: Number(r.amount_minor),
         currency: r.currency.trim(), reference: `invoice:${periodId(seq)}:${r.buyer_id}`,
@@ -210,10 +228,9 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
           decline_code = u.decline_code, attempts = 1, paid_at = CASE WHEN u.ok THEN now() END
         FROM unnest(?::text[], ?::boolean[], ?::text[], ?::text[]) AS u (buyer_id, ok, charge_id, decline_code)
         WHERE i.period_seq = ? AND i.buyer_id = u.buyer_id AND i.state = 'pending'`, [
-
         pending.map((r) => r.buyer_id), file.results.map((x) => x.status === 'succeeded'),
         file.results.map((x) => x.chargeId ?? null), file.results.map((x) => x.declineCode ?? null), seq] as never);
-      await startDunning(seq, failed);
+      await startDunning(seq, [...failedBefore, ...failed]);
       result.succeeded = entries.length;
       result.failed = failed.length;
       return result;
@@ -222,13 +239,13 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
     /** Pays the next `limit` sellers' credits after the cursor in one processor payout file. */
     async creditSellers(seq: number, after: string | null, limit: number): Promise<StepResult> {
       const rows: Array<{ seller_id: string; currency: string; amount_minor: string; state: string; sales_minor: string;
-        fee_minor: string; refunded_minor: string; card_minor: string; payout_destination: string }> =
+        fee_minor: string; refunded_minor: string; card_minor: string; carried_minor: string; payout_destination: string }> =
         await db('seller_credits as c').join('sellers as s', 's.id', 'c.seller_id')
           .where({ 'c.period_seq': seq }).whereNot({ 'c.state': 'nothing_due' })
           .modify((q) => { if (after !== null) q.where('c.seller_id', '>', after); })
           .orderBy('c.seller_id').limit(Math.min(limit, MAX_BATCH_FILE_LINES))
           .select('c.seller_id', 'c.currency', 'c.amount_minor', 'c.state', 'c.sales_minor', 'c.fee_minor', 'c.refunded_minor',
-            'c.card_minor', 's.payout_destination');
+            'c.card_minor', 'c.carried_minor', 's.payout_destination');
       const last = rows.at(-1)?.seller_id ?? null;
       const pending = rows.filter((r) => r.state === 'pending');
       const result: StepResult = { last, submitted: pending.length, succeeded: 0, failed: 0 };
@@ -244,7 +261,8 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
         const r = pending[i];
         const cur = lines[i].currency;
         if (res.status !== 'paid') { failed.push({ sellerId: r.seller_id, code: res.failureCode ?? 'payout_failed' }); return; }
-        const micro = Number(r.sales_minor) - Number(r.fee_minor) - Number(r.refunded_minor);
+        // (a negative credit carried from before is settled on the seller-payable account)
+        const micro = Number(r.sales_minor) - Number(r.fee_minor) - Number(r.refunded_minor) + Number(r.carried_minor);
         const card = Number(r.card_minor);
         entries.push({
           idempotencyKey: `payout:${periodId(seq)}:${r.seller_id}`,
@@ -260,13 +278,7 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
       // (a seller's merchant-payable account exists when it has card captures: the capture opened it)
       await openClearing(lines);
       await ledger.postMany(entries);
-      await db.raw(`
-        UPDATE seller_credits c SET state = CASE WHEN u.ok THEN 'paid' ELSE 'failed' END, payout_id = u.payout_id,
-          failure_code = u.failure_code, paid_at = CASE WHEN u.ok THEN now() END
-        FROM unnest(?::text[], ?::boolean[], ?::text[], ?::text[]) AS u (seller_id, ok, payout_id, failure_code)
-        WHERE c.period_seq = ? AND c.seller_id = u.seller_id AND c.state = 'pending'`, [
-        pending.map((r) => r.seller_id), file.results.map((x) => x.status === 'paid'),
-        file.results.map((x) => x.payoutId ?? null), file.results.map((x) => x.failureCode ?? null), seq] as never);
+      // the problems first: a crash before the UPDATE repeats the step, which finds them written
       for (const f of failed) {
         await db('problems').insert({
           key: `settlement-period-${periodId(seq)}:payout_failed:${f.sellerId}`, workflow_id: `settlement-period-${periodId(seq)}`,
@@ -274,6 +286,13 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
           details: JSON.stringify({ periodId: periodId(seq), sellerId: f.sellerId, code: f.code }),
         }).onConflict('key').ignore();
       }
+      await db.raw(`
+        UPDATE seller_credits c SET state = CASE WHEN u.ok THEN 'paid' ELSE 'failed' END, payout_id = u.payout_id,
+          failure_code = u.failure_code, paid_at = CASE WHEN u.ok THEN now() END
+        FROM unnest(?::text[], ?::boolean[], ?::text[], ?::text[]) AS u (seller_id, ok, payout_id, failure_code)
+        WHERE c.period_seq = ? AND c.seller_id = u.seller_id AND c.state = 'pending'`, [
+        pending.map((r) => r.seller_id), file.results.map((x) => x.status === 'paid'),
+        file.results.map((x) => x.payoutId ?? null), file.results.map((x) => x.failureCode ?? null), seq] as never);
       result.succeeded = entries.length;
       result.failed = failed.length;
       return result;
@@ -289,11 +308,14 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
 
     /** A dunning retry of a failed invoice, with the buyer's card as it is now. */
     async retryCharge(seq: number, buyerId: string, attempt: number): Promise<'paid' | 'failed' | 'settled'> {
-      const inv = await db('invoices as i').join('buyers as b', 'b.id', 'i.buyer_id')
-        .where({ 'i.period_seq': seq, 'i.buyer_id': buyerId }).first('i.state', 'i.amount_minor', 'i.currency', 'b.payment_token');
+      // the attempt's card is pinned when it first runs: a retried attempt charges the same card, whatever the
+      // buyer has put on file since (the next attempt takes the new one)
+      await db.raw(`UPDATE invoices i SET retry_attempt = ?, retry_token = b.payment_token FROM buyers b
+        WHERE b.id = i.buyer_id AND i.period_seq = ? AND i.buyer_id = ? AND i.retry_attempt IS DISTINCT FROM ?`, [attempt, seq, buyerId, attempt]);
+      const inv = await db('invoices').where({ period_seq: seq, buyer_id: buyerId }).first('state', 'amount_minor', 'currency', 'retry_token');
       if (!inv || inv.state === 'paid') return 'settled';
       const line = {
-        idempotencyKey: `${chargeKey(seq, buyerId)}:retry-${attempt}`, token: inv.payment_token, amountMinor: Number(inv.amount_minor),
+        idempotencyKey: `${chargeKey(seq, buyerId)}:retry-${attempt}`, token: inv.retry_token, amountMinor: Number(inv.amount_minor),
         currency: inv.currency.trim(), reference: `invoice:${periodId(seq)}:${buyerId}`,
       };
       const file = await processorCall(() => processor.submitChargeBatch([line], `dunning:${line.idempotencyKey}`));
@@ -325,13 +347,9 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
       });
     },
   };
-  // the steps that can take long heartbeat (dunning's one-line retries and the bookkeeping steps are short)
-  return {
-    ...steps,
-    aggregatePeriod: (seq: number) => heartbeating(() => steps.aggregatePeriod(seq)),
-    chargeInvoices: (seq: number, after: string | null, limit: number) => heartbeating(() => steps.chargeInvoices(seq, after, limit)),
-    creditSellers: (seq: number, after: string | null, limit: number) => heartbeating(() => steps.creditSellers(seq, after, limit)),
-  };
+  // every step heartbeats (the workflow gives them a heartbeat timeout of seconds)
+  return Object.fromEntries(Object.entries(steps).map(([name, step]) =>
+    [name, (...args: unknown[]) => heartbeating(() => (step as (...a: unknown[]) => Promise<unknown>)(...args))])) as typeof steps;
 }
 
 /** What the period's invoices and credits add up to, per currency. */

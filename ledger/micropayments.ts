@@ -93,14 +93,7 @@ export async function recordPayments(db: Db, payments: PaymentToRecord[], nowMs:
     const day = dayKey(nowMs);
 
     {
-      // payments that exist already do not count again
-      const existing = await existingPayments(trx, candidates.map((i) => payments[i]));
-      toInsert = [];
       for (const i of candidates) {
-        const e = existing.get(pairKey(payments[i].buyerId, payments[i].clientId));
-        if (e) outcomes[i] = replayOrReuse(payments[i], e); else toInsert.push(i);
-      }
-      for (const i of toInsert) {
         const p = payments[i];
         if (p.caps.perDayMinor !== null) counters.set(`${p.ruleSetId}|d|${day}`, { ruleSetId: p.ruleSetId, kind: 'd', key: day, spent: 0, cap: p.caps.perDayMinor, added: 0 });
         if (p.caps.perPeriodMinor !== null) counters.set(`${p.ruleSetId}|p|${seq}`, { ruleSetId: p.ruleSetId, kind: 'p', key: seq, spent: 0, cap: p.caps.perPeriodMinor, added: 0 });
@@ -116,6 +109,14 @@ export async function recordPayments(db: Db, payments: PaymentToRecord[], nowMs:
         [list.map(([, c]) => c.ruleSetId), list.map(([, c]) => c.kind), list.map(([, c]) => c.key)]) as {
           rows: Array<{ rule_set_id: string; window_kind: 'd' | 'p'; window_key: number; spent_minor: string }> };
         for (const r of rows) counters.get(`${r.rule_set_id}|${r.window_kind}|${r.window_key}`)!.spent = Number(r.spent_minor);
+      }
+      // payments that exist already do not count again: looked for once the counters are locked, so a concurrent
+      // request with the same clientId has either committed (and is seen here) or waits for us
+      const existing = await existingPayments(trx, candidates.map((i) => payments[i]));
+      toInsert = [];
+      for (const i of candidates) {
+        const e = existing.get(pairKey(payments[i].buyerId, payments[i].clientId));
+        if (e) outcomes[i] = replayOrReuse(payments[i], e); else toInsert.push(i);
       }
       const admitted: number[] = [];
       for (const i of toInsert) {

@@ -15,7 +15,8 @@ import {
   itemTermsSchema, itemView, putItem, ruleSetOf, ruleSetView, sellerRulesSchema, sellerView,
 } from '../parties';
 
-const paymentToken = z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, 'a processor card token');
+/** A processor card token (the processor takes at most 100 characters). */
+const paymentToken = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'a processor card token: letters, digits, _ and -, at most 100');
 const buyerClass = z.string().regex(/^[a-z0-9_-]{1,40}$/);
 const buyerBody = z.strictObject({ name, currency, paymentToken, buyerClass: buyerClass.optional() });
 const buyerPatch = z.strictObject({ paymentToken: paymentToken.optional(), buyerClass: buyerClass.optional(), reinstate: z.literal(true).optional() });

@@ -7,11 +7,10 @@ import { periodTotals } from '../../activities/settlementPeriods';
 import { periodId, periodSeq } from '../../domain/micropayments';
 import { MAX_BATCH_FILE_LINES } from '../../processors/client';
 import type { Db } from '../../ledger/db';
-import { Ledger } from '../../ledger/ledger';
 import { buyerReceivable, sellerPayable, accounts } from '../../activities/accounts';
 import { settlementPeriodWorkflow, settlementPeriodWorkflowId } from '../../workflows/settlementPeriod';
 import { allow, assertCanSee, principalOf } from '../auth';
-import { badRequest, notFound } from '../errors';
+import { ApiError, badRequest, notFound } from '../errors';
 import { getBuyer, getSeller } from '../parties';
 import { parseBody, pathId } from '../validation';
 
@@ -19,6 +18,8 @@ const closeBody = z.strictObject({
   graceSeconds: z.number().int().min(0).max(24 * 3600).optional(),
   /** Lines per processor charge/payout file (default and most: the processor's limit). */
   fileLines: z.number().int().min(1).max(MAX_BATCH_FILE_LINES).optional(),
+  /** A frozen period whose close failed: resume it. */
+  periodId: z.string().regex(/^sp_[1-9][0-9]{0,8}$/).optional(),
 });
 /** Invoices and credits listed on a statement. */
 export const STATEMENT_HISTORY = 12;
@@ -35,9 +36,26 @@ const creditView = (r: Record<string, any>) => ({
   amountMinor: Number(r.amount_minor), state: r.state, payoutId: r.payout_id, failureCode: r.failure_code, paidAt: iso(r.paid_at),
 });
 
+/**
+ * An account's balance as Ledger.balance gives it, read by the party's own rows (by index) instead of through the
+ * ledger_postings view, which would read every micro-payment: ordinary postings plus the postings the party's
+ * micro-payments and refunds imply (see migrations/005).
+ */
+async function partyBalance(db: Db, party: 'buyer' | 'seller' | null, partyId: string, accountId: string): Promise<{ amountMinor: bigint }> {
+  const implied = party === 'buyer'
+    ? `(SELECT coalesce(sum(amount_minor), 0) FROM micro_payments WHERE buyer_id = :partyId)
+       - (SELECT coalesce(sum(amount_minor), 0) FROM micro_refunds WHERE buyer_id = :partyId)`
+    : party === 'seller'
+      ? `(SELECT coalesce(sum(fee_minor - amount_minor), 0) FROM micro_payments WHERE seller_id = :partyId)
+         + (SELECT coalesce(sum(amount_minor - fee_minor), 0) FROM micro_refunds WHERE seller_id = :partyId)`
+      : '0';
+  const { rows: [r] } = await db.raw(`SELECT (SELECT coalesce(sum(amount_minor), 0) FROM postings WHERE account_id = :accountId)
+    + ${implied} AS balance`, { partyId, accountId });
+  return { amountMinor: BigInt(r.balance) };
+}
+
 export function settlementRoutes(deps: { db: Db; temporal: Client; taskQueue: string; graceMs: number }): Router {
   const { db } = deps;
-  const ledger = new Ledger(db);
   const r = Router();
 
   async function periodParam(req: { query: Record<string, unknown> }): Promise<number> {
@@ -48,16 +66,30 @@ export function settlementRoutes(deps: { db: Db; temporal: Client; taskQueue: st
     return seq;
   }
 
-  /** Closes the open period now: freeze after graceSeconds (default: the configured grace), invoice, credit. */
+  /**
+   * Closes the open period now: freeze after graceSeconds (default: the configured grace), invoice, credit.
+   * With periodId, resumes the close of a frozen period whose close failed (every step is idempotent); a
+   * close that is running or has finished is not started again.
+   */
   r.post('/settlement-periods/close', allow('operator'), async (req, res) => {
-    const { graceSeconds, fileLines } = parseBody(closeBody, req);
-    const open = await db('settlement_periods').where({ state: 'open' }).first('seq');
-    const seq: number = open.seq;
+    const { graceSeconds, fileLines, periodId: wanted } = parseBody(closeBody, req);
+    let seq: number;
+    if (wanted !== undefined) {
+      const s = periodSeq(wanted);
+      const p = s === undefined ? undefined : await db('settlement_periods').where({ seq: s }).first('seq', 'state');
+      if (!p) throw new ApiError(422, 'unprocessable_error', 'unknown_period', `No settlement period ${wanted}`, 'periodId');
+      if (p.state !== 'frozen') {
+        throw new ApiError(409, 'conflict_error', 'period_not_frozen', `${wanted} is ${p.state}: only a frozen period's close is resumed`, 'periodId');
+      }
+      seq = p.seq;
+    } else {
+      seq = (await db('settlement_periods').where({ state: 'open' }).first('seq')).seq;
+    }
     const workflowId = settlementPeriodWorkflowId(deps.taskQueue, seq);
     let started = true;
     try {
       await deps.temporal.workflow.start(settlementPeriodWorkflow, {
-        workflowId, taskQueue: deps.taskQueue,
+        workflowId, taskQueue: deps.taskQueue, workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         args: [{ periodSeq: seq, graceMs: graceSeconds !== undefined ? graceSeconds * 1000 : deps.graceMs, fileLines }],
       });
     } catch (err) {
@@ -123,7 +155,7 @@ export function settlementRoutes(deps: { db: Db; temporal: Client; taskQueue: st
                (SELECT coalesce(sum(amount_minor), 0) FROM micro_payments WHERE buyer_id = :id AND period_seq = :seq) AS gross,
                (SELECT coalesce(sum(amount_minor), 0) FROM micro_refunds WHERE buyer_id = :id AND period_seq = :seq) AS refunded`, { id, seq });
       const invoices = await db('invoices').where({ buyer_id: id }).orderBy('period_seq', 'desc').limit(STATEMENT_HISTORY);
-      const receivable = await ledger.balance(buyerReceivable(id, buyer.currency).id);
+      const receivable = await partyBalance(db, 'buyer', id, buyerReceivable(id, buyer.currency).id);
       res.json({
         ...head, party: 'buyer', currency: buyer.currency, suspended: buyer.suspendedAt !== null,
         period: { paymentCount: Number(t.n), grossMinor: Number(t.gross), refundedMinor: Number(t.refunded), netMinor: Number(t.gross) - Number(t.refunded) },
@@ -141,8 +173,8 @@ export function settlementRoutes(deps: { db: Db; temporal: Client; taskQueue: st
              (SELECT coalesce(sum(amount_minor - fee_minor), 0) FROM micro_refunds WHERE seller_id = :id AND period_seq = :seq) AS refunded`, { id, seq });
     const credits = await db('seller_credits').where({ seller_id: id }).orderBy('period_seq', 'desc').limit(STATEMENT_HISTORY);
     const [micro, card] = await Promise.all([
-      ledger.balance(sellerPayable(id, s.currency).id),
-      ledger.balance(accounts(s.currency, id).merchant.id).catch(() => ({ amountMinor: 0n })),
+      partyBalance(db, 'seller', id, sellerPayable(id, s.currency).id),
+      partyBalance(db, null, id, accounts(s.currency, id).merchant.id),
     ]);
     res.json({
       ...head, party: 'seller', currency: s.currency,

@@ -6,6 +6,7 @@ import * as m002 from './002_api';
 import * as m003 from './003_orders';
 import * as m004 from './004_delivery';
 import * as m005 from './005_micropayments';
+import * as m006 from './006_settlement_carry';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -15,6 +16,7 @@ const migrations: Array<[string, Migration]> = [
   ['003_orders', m003],
   ['004_delivery', m004],
   ['005_micropayments', m005],
+  ['006_settlement_carry', m006],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
