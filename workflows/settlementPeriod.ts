@@ -45,7 +45,7 @@ export const settlementPeriodWorkflowId = (taskQueue: string, seq: number) => `s
 export const settlementPeriodScheduleId = (taskQueue: string) => `settlement-periods-${taskQueue}`;
 export const progressQuery = wf.defineQuery<CloseProgress>('progress');
 
-// The long steps heartbeat every second (activities/settlementPeriods.ts): a dead worker is noticed in seconds.
+// Every step heartbeats every second (activities/settlementPeriods.ts): a dead worker is noticed in seconds.
 const books = wf.proxyActivities<SettlementPeriodActivities>({
   startToCloseTimeout: '2 minutes',
   heartbeatTimeout: '5 seconds',

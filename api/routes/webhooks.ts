@@ -3,7 +3,6 @@
 import { randomBytes } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
-import type { Db } from '../../ledger/db';
 import { EVENT_TYPES } from '../../activities/webhookEvents';
 import { resolveDeadLetter, type DeliveryQueueDeps } from '../../activities/deliveryQueue';
 import { newWebhookSecret } from '../../webhooks/signature';
