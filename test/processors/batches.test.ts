@@ -3,13 +3,14 @@
 // limit and body limit, faults on the two operations, and a full file applied fast.
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
-  MAX_BATCH_FILE_LINES, ProcessorRejectedError, ProcessorUnavailableError,
+  MAX_BATCH_FILE_LINES,
   type BatchFileResult, type ChargeLine, type ChargeLineResult, type PayoutLine, type PayoutLineResult,
 } from '../../processors/client';
 import { HttpProcessorClient, SimulatorAdmin, type SimulatorStats } from '../../processors/http-client';
 import { MAX_BATCH_FILE_BODY_BYTES, startSimulator, type RunningSimulator } from '../../processors/simulator/server';
 import { freePort } from '../../scripts/ports';
 import { uid } from '../support/env';
+import { rejected, unavailable } from '../support/processor-calls';
 
 let sim: RunningSimulator;
 let client: HttpProcessorClient;
@@ -44,25 +45,8 @@ const charge = (token: string, amountMinor = 1_000, reference = uid('ref-')): Ch
 const payoutLine = (destination: string, amountMinor = 500, reference = uid('ref-')): PayoutLine =>
   ({ idempotencyKey: uid('line-'), destination, amountMinor, currency: 'EUR', reference });
 
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the call to fail, it succeeded');
-}
 
-async function rejected(p: Promise<unknown>, code: string, status: number): Promise<ProcessorRejectedError> {
-  const err = await failure(p);
-  expect(err).toBeInstanceOf(ProcessorRejectedError);
-  expect(err).toMatchObject({ code, status });
-  return err as ProcessorRejectedError;
-}
 
-async function unavailable(p: Promise<unknown>): Promise<void> {
-  expect(await failure(p)).toBeInstanceOf(ProcessorUnavailableError);
-}
 
 /** Effects this simulator applied while fn ran. */
 async function effectsOf(fn: () => Promise<unknown>): Promise<Record<string, number>> {

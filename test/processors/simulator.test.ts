@@ -2,15 +2,14 @@
 // card decisions, AVS, capture/void/refund/reauthorize limits, expiry, settlement, idempotency under
 // concurrency, every fault mode, and state that outlives the process.
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  ProcessorRejectedError, ProcessorUnavailableError, type Authorization, type AvsCode,
-} from '../../processors/client';
+import type { Authorization, AvsCode } from '../../processors/client';
 import { HttpProcessorClient, SimulatorAdmin, type SimulatorStats } from '../../processors/http-client';
 import {
   AVS_BY_POSTAL_CODE, MAX_BATCH_CAPTURES, MAX_BODY_BYTES, startSimulator, TEST_CARDS, type RunningSimulator,
 } from '../../processors/simulator/server';
 import { freePort } from '../../scripts/ports';
 import { uid } from '../support/env';
+import { rejected, unavailable } from '../support/processor-calls';
 
 let sim: RunningSimulator;
 let client: HttpProcessorClient;
@@ -42,26 +41,8 @@ async function authorizeCard(cardNumber = VISA, amountMinor = 1_000, postalCode 
   return client.authorize({ token, amountMinor, currency: 'USD', postalCode, reference }, key());
 }
 
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the call to fail, it succeeded');
-}
 
-async function rejected(p: Promise<unknown>, code: string, status: number): Promise<void> {
-  const err = await failure(p);
-  expect(err).toBeInstanceOf(ProcessorRejectedError);
-  expect(err).toMatchObject({ code, status });
-}
 
-async function unavailable(p: Promise<unknown>): Promise<ProcessorUnavailableError> {
-  const err = await failure(p);
-  expect(err).toBeInstanceOf(ProcessorUnavailableError);
-  return err as ProcessorUnavailableError;
-}
 
 /** Effects (and requests) this simulator applied while fn ran. */
 async function effectsOf(fn: () => Promise<unknown>): Promise<Record<string, number>> {
