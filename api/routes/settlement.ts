@@ -7,6 +7,7 @@ import { periodTotals } from '../../activities/settlementPeriods';
 import { periodId, periodSeq } from '../../domain/micropayments';
 import { MAX_BATCH_FILE_LINES } from '../../processors/client';
 import type { Db } from '../../ledger/db';
+import { Ledger } from '../../ledger/ledger';
 import { buyerReceivable, sellerPayable, accounts } from '../../activities/accounts';
 import { settlementPeriodWorkflow, settlementPeriodWorkflowId } from '../../workflows/settlementPeriod';
 import { allow, assertCanSee, principalOf } from '../auth';
@@ -36,26 +37,9 @@ const creditView = (r: Record<string, any>) => ({
   amountMinor: Number(r.amount_minor), state: r.state, payoutId: r.payout_id, failureCode: r.failure_code, paidAt: iso(r.paid_at),
 });
 
-/**
- * An account's balance as Ledger.balance gives it, read by the party's own rows (by index) instead of through the
- * ledger_postings view, which would read every micro-payment: ordinary postings plus the postings the party's
- * micro-payments and refunds imply (see migrations/005).
- */
-async function partyBalance(db: Db, party: 'buyer' | 'seller' | null, partyId: string, accountId: string): Promise<{ amountMinor: bigint }> {
-  const implied = party === 'buyer'
-    ? `(SELECT coalesce(sum(amount_minor), 0) FROM micro_payments WHERE buyer_id = :partyId)
-       - (SELECT coalesce(sum(amount_minor), 0) FROM micro_refunds WHERE buyer_id = :partyId)`
-    : party === 'seller'
-      ? `(SELECT coalesce(sum(fee_minor - amount_minor), 0) FROM micro_payments WHERE seller_id = :partyId)
-         + (SELECT coalesce(sum(amount_minor - fee_minor), 0) FROM micro_refunds WHERE seller_id = :partyId)`
-      : '0';
-  const { rows: [r] } = await db.raw(`SELECT (SELECT coalesce(sum(amount_minor), 0) FROM postings WHERE account_id = :accountId)
-    + ${implied} AS balance`, { partyId, accountId });
-  return { amountMinor: BigInt(r.balance) };
-}
-
 export function settlementRoutes(deps: { db: Db; temporal: Client; taskQueue: string; graceMs: number }): Router {
   const { db } = deps;
+  const ledger = new Ledger(db);
   const r = Router();
 
   async function periodParam(req: { query: Record<string, unknown> }): Promise<number> {
@@ -155,7 +139,7 @@ export function settlementRoutes(deps: { db: Db; temporal: Client; taskQueue: st
                (SELECT coalesce(sum(amount_minor), 0) FROM micro_payments WHERE buyer_id = :id AND period_seq = :seq) AS gross,
                (SELECT coalesce(sum(amount_minor), 0) FROM micro_refunds WHERE buyer_id = :id AND period_seq = :seq) AS refunded`, { id, seq });
       const invoices = await db('invoices').where({ buyer_id: id }).orderBy('period_seq', 'desc').limit(STATEMENT_HISTORY);
-      const receivable = await partyBalance(db, 'buyer', id, buyerReceivable(id, buyer.currency).id);
+      const receivable = await ledger.balance(buyerReceivable(id, buyer.currency).id);
       res.json({
         ...head, party: 'buyer', currency: buyer.currency, suspended: buyer.suspendedAt !== null,
         period: { paymentCount: Number(t.n), grossMinor: Number(t.gross), refundedMinor: Number(t.refunded), netMinor: Number(t.gross) - Number(t.refunded) },
@@ -173,8 +157,9 @@ export function settlementRoutes(deps: { db: Db; temporal: Client; taskQueue: st
              (SELECT coalesce(sum(amount_minor - fee_minor), 0) FROM micro_refunds WHERE seller_id = :id AND period_seq = :seq) AS refunded`, { id, seq });
     const credits = await db('seller_credits').where({ seller_id: id }).orderBy('period_seq', 'desc').limit(STATEMENT_HISTORY);
     const [micro, card] = await Promise.all([
-      partyBalance(db, 'seller', id, sellerPayable(id, s.currency).id),
-      partyBalance(db, null, id, accounts(s.currency, id).merchant.id),
+      ledger.balance(sellerPayable(id, s.currency).id),
+      // (a seller that never had card orders has no merchant-payable account)
+      ledger.balance(accounts(s.currency, id).merchant.id).catch(() => ({ amountMinor: 0n })),
     ]);
     res.json({
       ...head, party: 'seller', currency: s.currency,

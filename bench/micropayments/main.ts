@@ -36,7 +36,7 @@ import { describeCpu, otherCpuPercent } from '../support/cpu';
 import { intEnv } from '../support/env';
 import { JsonClient } from '../support/http';
 import { LoadClient, type LoadResult } from '../support/load';
-import { benchFee, type BenchBuyer, type BenchItem, type BenchSeller, createBuyer, createSeller, tokenizeCard } from '../support/micro';
+import { benchFee, type BenchBuyer, type BenchItem, type BenchSeller, createBuyer, createSeller, tokenizeCard, BENCH_ITEMS } from '../support/micro';
 import { spawnService } from '../support/processes';
 import { benchMain, type BenchStack } from '../support/stack';
 import { codeVersion } from '../support/version';
@@ -64,11 +64,7 @@ const TARGET_BATCH_PER_SECOND = 25_000;
 const TARGET_BATCH_RATIO = 0.5;
 
 /** Items every seller publishes (the first BENCH_ITEMS of them). */
-const ITEMS: BenchItem[] = [
-  { id: 'article', priceMinor: 5, category: 'news', grantSeconds: 86_400 },
-  { id: 'video', priceMinor: 25, category: 'video', grantSeconds: 3_600 },
-  { id: 'report', priceMinor: 120, category: 'research', grantSeconds: 30 * 86_400 },
-].slice(0, S.items);
+const ITEMS: BenchItem[] = BENCH_ITEMS.slice(0, S.items);
 
 const log = (msg: string) => console.log(`[bench] ${msg}`);
 

@@ -42,7 +42,7 @@ import type { SettlementPeriodResult } from '../../workflows/settlementPeriod';
 import { describeCpu, otherCpuPercent } from '../support/cpu';
 import { intEnv } from '../support/env';
 import { JsonClient } from '../support/http';
-import { benchFee, type BenchItem, createBuyer, createSeller, tokenizeCard } from '../support/micro';
+import { benchFee, type BenchItem, createBuyer, createSeller, tokenizeCard, BENCH_ITEMS } from '../support/micro';
 import { benchMain, type BenchStack } from '../support/stack';
 import { codeVersion } from '../support/version';
 import { closedLoop, ms } from '../support/stats';
@@ -68,11 +68,7 @@ const TARGET_WALL_MS = 10_000;
 const LOAD_CHUNK = 250_000;
 
 /** Every seller's items (the template's, copied). */
-const ITEMS: BenchItem[] = [
-  { id: 'article', priceMinor: 5, category: 'news', grantSeconds: 86_400 },
-  { id: 'video', priceMinor: 25, category: 'video', grantSeconds: 3_600 },
-  { id: 'report', priceMinor: 120, category: 'research', grantSeconds: 30 * 86_400 },
-];
+const ITEMS: BenchItem[] = [...BENCH_ITEMS];
 /** Seller k's fee rate. */
 const feeBpsOf = (k: number) => 500 + (k % 10) * 100;
 /** Payment g (0-based): buyer g mod B buys item g mod I of this seller. Every seller sells when PAYMENTS ≥ SELLERS. */

@@ -18,6 +18,13 @@ export interface BenchBuyer {
 
 export interface BenchItem { id: string; priceMinor: number; category: string; grantSeconds: number }
 
+/** The items the micro-payment benchmarks' sellers publish. */
+export const BENCH_ITEMS: readonly BenchItem[] = [
+  { id: 'article', priceMinor: 5, category: 'news', grantSeconds: 86_400 },
+  { id: 'video', priceMinor: 25, category: 'video', grantSeconds: 3_600 },
+  { id: 'report', priceMinor: 120, category: 'research', grantSeconds: 30 * 86_400 },
+];
+
 export interface BenchSeller { id: string; apiKey: string; feeBps: number; items: BenchItem[] }
 
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
