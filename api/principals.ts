@@ -1,6 +1,7 @@
 // Principals (merchants, buyer apps, operators) and their API keys. A key is shown once, when it is made;
 // only its SHA-256 is stored. Key format: pb_<key id>_<secret>.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Coalescer } from '../ledger/coalescer';
 import { type Db, prepared } from '../ledger/db';
 
 export type PrincipalKind = 'merchant' | 'buyer_app' | 'operator' | 'buyer';
@@ -51,14 +52,30 @@ export async function activeKeyCount(db: Db, principalId: string): Promise<numbe
   return Number(row?.n ?? 0);
 }
 
+interface KeyRow { key_id: string; id: string; kind: PrincipalKind; name: string; secret_sha256: Buffer }
+
+/** Every request looks its key up: concurrent requests' lookups share one prepared statement. */
+const keyLookups = new WeakMap<Db, Coalescer<string, KeyRow | undefined>>();
+function keyLookup(db: Db): Coalescer<string, KeyRow | undefined> {
+  let c = keyLookups.get(db);
+  if (!c) {
+    c = new Coalescer(async (keyIds) => {
+      const rows = await prepared<KeyRow>(db, 'principals-for-keys', `
+        SELECT k.id AS key_id, p.id, p.kind, p.name, k.secret_sha256 FROM api_keys k JOIN principals p ON p.id = k.principal_id
+        WHERE k.id = ANY($1::text[]) AND k.revoked_at IS NULL`, [keyIds]);
+      const byId = new Map(rows.map((r) => [r.key_id, r]));
+      return keyIds.map((k) => byId.get(k));
+    }, { maxInFlight: 4, maxItems: 500 });
+    keyLookups.set(db, c);
+  }
+  return c;
+}
+
 /** The principal an API key belongs to, or undefined for an unknown, malformed or revoked key. */
 export async function principalForKey(db: Db, apiKey: string): Promise<Principal | undefined> {
   const m = /^pb_([A-Za-z0-9]{12})_[A-Za-z0-9_-]{32}$/.exec(apiKey);
   if (!m) return undefined;
-  // every request runs this: a prepared statement
-  const [row] = await prepared<{ id: string; kind: PrincipalKind; name: string; secret_sha256: Buffer }>(db, 'principal-for-key', `
-    SELECT p.id, p.kind, p.name, k.secret_sha256 FROM api_keys k JOIN principals p ON p.id = k.principal_id
-    WHERE k.id = $1 AND k.revoked_at IS NULL`, [m[1]]);
+  const [row] = await keyLookup(db).submit([m[1]]);
   if (!row || !timingSafeEqual(row.secret_sha256, sha256(apiKey))) return undefined;
   return { id: row.id, kind: row.kind, name: row.name };
 }

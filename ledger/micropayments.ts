@@ -1,7 +1,8 @@
 // Recording micro-payments: one short transaction per request (single or batch), set-based. Each recorded
 // payment is a compact journal entry (see migrations/005) in the period open at the time. Spending caps are
 // counted in rule_set_spend rows that the transaction locks, so parallel payments cannot together pass a cap.
-import { dayKey } from '../domain/micropayments';
+import { dayKey, MAX_BATCH_PAYMENTS } from '../domain/micropayments';
+import { Coalescer } from './coalescer';
 import { type Db, prepared } from './db';
 
 export interface PaymentToRecord {
@@ -80,8 +81,8 @@ export async function recordPayments(db: Db, payments: PaymentToRecord[], nowMs:
 
   const candidates = payments.map((_, i) => i).filter((i) => !repeatOf.has(i));
   if (!capped) {
-    // one statement, one round trip: the period lock is held shared just while it runs
-    const inserted = await insertPayments(db, candidates.map((i) => payments[i]));
+    // one statement, shared with concurrent requests: the period lock is held shared just while it runs
+    const inserted = await insertCoalesced(db, candidates.map((i) => payments[i]));
     await settleInserted(db, payments, candidates, inserted, outcomes, () => {});
   } else await db.transaction(async (trx) => {
     const { rows: [{ seq }] } = await trx.raw('SELECT open_period_for_recording() AS seq') as { rows: Array<{ seq: number }> };
@@ -183,10 +184,27 @@ const columnsOf = (ps: PaymentToRecord[]) =>
   (['buyerId', 'sellerId', 'itemId', 'clientId', 'ruleSetId', 'currency', 'amountMinor', 'feeMinor', 'grantSeconds'] as const)
     .map((f) => ps.map((p) => p[f]) as string[]);
 
-async function insertPayments(db: Db, ps: PaymentToRecord[], periodSeq?: number): Promise<PaymentRow[]> {
+async function insertPayments(db: Db, ps: PaymentToRecord[], periodSeq: number): Promise<PaymentRow[]> {
   if (ps.length === 0) return [];
-  if (periodSeq === undefined) return prepared<PaymentRow>(db, 'record-micropayments', INSERT_IN_OPEN_PERIOD, columnsOf(ps));
   return ((await db.raw(INSERT_IN_PERIOD, [periodSeq, ...columnsOf(ps)])) as { rows: PaymentRow[] }).rows;
+}
+
+/**
+ * Payments without caps, in the period open now, in one statement with those of concurrent requests (at most
+ * MAX_BATCH_PAYMENTS rows; a (buyer, clientId) appears once per statement, so each row answers one request).
+ */
+const inserters = new WeakMap<Db, Coalescer<PaymentToRecord, PaymentRow | undefined>>();
+async function insertCoalesced(db: Db, ps: PaymentToRecord[]): Promise<PaymentRow[]> {
+  let c = inserters.get(db);
+  if (!c) {
+    c = new Coalescer(async (items) => {
+      const rows = await prepared<PaymentRow>(db, 'record-micropayments', INSERT_IN_OPEN_PERIOD, columnsOf(items));
+      const byPair = new Map(rows.map((r) => [pairKey(r.buyer_id, r.client_id), r]));
+      return items.map((p) => byPair.get(pairKey(p.buyerId, p.clientId)));
+    }, { maxInFlight: 4, maxItems: MAX_BATCH_PAYMENTS, key: (p) => pairKey(p.buyerId, p.clientId) });
+    inserters.set(db, c);
+  }
+  return (await c.submit(ps)).filter((r) => r !== undefined);
 }
 
 /**

@@ -151,6 +151,21 @@ describe('rule sets', () => {
     expect((await pay(b, { sellerId: s.id, itemId: 'daily', amountMinor: 7 })).body.error.code).toBe('price_mismatch');
   });
 
+  it('records parallel payments each once; parallel repeats of one clientId answer one 201 and the rest 200', async () => {
+    const b = await h.buyer();
+    const clientId = uid('c-');
+    const results = await Promise.all([
+      ...Array.from({ length: 8 }, () => pay(b, { clientId })),
+      ...Array.from({ length: 24 }, () => pay(b, {}, b.key)),
+    ]);
+    const repeats = results.slice(0, 8);
+    expect(repeats.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 201]);
+    expect(new Set(repeats.map((r) => r.body.id)).size).toBe(1);
+    expect(results.slice(8).every((r) => r.status === 201)).toBe(true);
+    expect(new Set(results.map((r) => r.body.id)).size).toBe(25);
+    expect(await paymentCount(b.id)).toBe(25);
+  });
+
   it('holds a daily cap under concurrency: 30 parallel payments of 5 against a cap of 50 record exactly 10', async () => {
     const capped = await h.buyer({ rules: { maxPerDayMinor: 50 } });
     const results = await Promise.all(Array.from({ length: 30 }, () => pay(capped)));
