@@ -19,6 +19,21 @@ export interface GrantClaims {
 }
 
 const PREFIX = 'grt_';
+
+/**
+ * ISO 8601 of an instant (epoch milliseconds), remembered: a batch's answers share a handful of instants (one
+ * purchase time per statement, one access length per item), and formatting a date is not cheap.
+ */
+const isoCache = new Map<number, string>();
+export function isoOf(ms: number): string {
+  let s = isoCache.get(ms);
+  if (s === undefined) {
+    if (isoCache.size >= 256) isoCache.clear();
+    s = new Date(ms).toISOString();
+    isoCache.set(ms, s);
+  }
+  return s;
+}
 const KEY_ID = 'grant-v1';
 
 export class GrantSigner {
@@ -31,11 +46,12 @@ export class GrantSigner {
     return new GrantSigner(row.secret as Buffer);
   }
 
-  issue(p: { id: string; sellerId: string; itemId: string; createdAt: Date; grantSeconds: number }): { grant: string; expiresAt: Date; accessUntil: Date } {
+  /** The grant of a payment, and when it must be redeemed by and the access ends (ISO 8601). */
+  issue(p: { id: string; sellerId: string; itemId: string; createdAt: Date; grantSeconds: number }): { grant: string; expiresAt: string; accessUntil: string } {
     const created = Math.floor(p.createdAt.getTime() / 1000);
     const claims: GrantClaims = { p: p.id, s: p.sellerId, i: p.itemId, e: created + GRANT_REDEEM_SECONDS, a: created + p.grantSeconds };
     const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
-    return { grant: `${PREFIX}${body}.${this.sign(body)}`, expiresAt: new Date(claims.e * 1000), accessUntil: new Date(claims.a * 1000) };
+    return { grant: `${PREFIX}${body}.${this.sign(body)}`, expiresAt: isoOf(claims.e * 1000), accessUntil: isoOf(claims.a * 1000) };
   }
 
   /** The claims of a well-formed grant with a valid signature, else undefined (expiry is the caller's). */

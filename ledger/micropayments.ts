@@ -162,7 +162,7 @@ export async function recordPayments(db: Db, payments: PaymentToRecord[], nowMs:
   return outcomes as RecordOutcome[];
 }
 
-const insertSql = (period: string, n: (i: number) => string) => `
+const insertSql = (period: string, n: (i: number) => string, returning: string) => `
   INSERT INTO micro_payments (period_seq, buyer_id, seller_id, item_id, client_id, rule_set_id, currency,
     amount_minor, fee_minor, grant_seconds)
   SELECT ${period}, u.* FROM unnest(${n(1)}::text[], ${n(2)}::text[], ${n(3)}::text[], ${n(4)}::text[], ${n(5)}::text[],
@@ -174,33 +174,54 @@ const insertSql = (period: string, n: (i: number) => string) => `
          WHERE r.id = u.rule_set_id)
     AND (SELECT i.price_minor FROM items i WHERE i.seller_id = u.seller_id AND i.id = u.item_id) = u.amount_minor
   ON CONFLICT (buyer_id, client_id) DO NOTHING
-  RETURNING ${COLUMNS}`;
-/** In the period open now, in a statement of its own (the period lock is held just while it runs): prepared. */
-const INSERT_IN_OPEN_PERIOD = insertSql('(SELECT open_period_for_recording())', (i) => `$${i}`);
+  RETURNING ${returning}`;
+/**
+ * In the period open now, in a statement of its own (the period lock is held just while it runs): prepared. It
+ * returns only what the caller did not give (the rest of each row is the payment as given), created_at as epoch
+ * milliseconds (PostgreSQL's microseconds truncated, as the pg driver's dates are).
+ */
+const INSERT_IN_OPEN_PERIOD = insertSql('(SELECT open_period_for_recording())', (i) => `$${i}`,
+  'id, buyer_id, client_id, period_seq, floor(extract(epoch FROM created_at) * 1000)::float8 AS created_ms');
 /** In a transaction that already holds the period lock (the period is the first binding). */
-const INSERT_IN_PERIOD = insertSql('?::integer', () => '?');
+const INSERT_IN_PERIOD = insertSql('?::integer', () => '?', COLUMNS);
 
-const columnsOf = (ps: PaymentToRecord[]) =>
-  (['buyerId', 'sellerId', 'itemId', 'clientId', 'ruleSetId', 'currency', 'amountMinor', 'feeMinor', 'grantSeconds'] as const)
-    .map((f) => ps.map((p) => p[f]) as string[]);
+const FIELDS = ['buyerId', 'sellerId', 'itemId', 'clientId', 'ruleSetId', 'currency', 'amountMinor', 'feeMinor', 'grantSeconds'] as const;
+const columnsOf = (ps: PaymentToRecord[]) => FIELDS.map((f) => ps.map((p) => p[f]) as string[]);
+/**
+ * The columns as PostgreSQL array literals, built here rather than by the driver's per-element escaping: every
+ * value is an id, a code or a number from validated input, so quoting suffices (checked; else the driver's way).
+ */
+const arrayLiteral = (values: Array<string | number>) => {
+  const joined = values.join('","');
+  return /["\\]/.test(joined) ? values : `{"${joined}"}`;
+};
 
-async function insertPayments(db: Db, ps: PaymentToRecord[], periodSeq: number): Promise<PaymentRow[]> {
+async function insertPayments(db: Db, ps: PaymentToRecord[], periodSeq: number): Promise<RecordedPayment[]> {
   if (ps.length === 0) return [];
-  return ((await db.raw(INSERT_IN_PERIOD, [periodSeq, ...columnsOf(ps)])) as { rows: PaymentRow[] }).rows;
+  return ((await db.raw(INSERT_IN_PERIOD, [periodSeq, ...columnsOf(ps)])) as { rows: PaymentRow[] }).rows.map(fromRow);
 }
 
 /**
  * Payments without caps, in the period open now, in one statement with those of concurrent requests (at most
  * MAX_BATCH_PAYMENTS rows; a (buyer, clientId) appears once per statement, so each row answers one request).
  */
-const inserters = new WeakMap<Db, Coalescer<PaymentToRecord, PaymentRow | undefined>>();
-async function insertCoalesced(db: Db, ps: PaymentToRecord[]): Promise<PaymentRow[]> {
+const inserters = new WeakMap<Db, Coalescer<PaymentToRecord, RecordedPayment | undefined>>();
+async function insertCoalesced(db: Db, ps: PaymentToRecord[]): Promise<RecordedPayment[]> {
   let c = inserters.get(db);
   if (!c) {
     c = new Coalescer(async (items) => {
-      const rows = await prepared<PaymentRow>(db, 'record-micropayments', INSERT_IN_OPEN_PERIOD, columnsOf(items));
+      const rows = await prepared<{ id: string; buyer_id: string; client_id: string; period_seq: number; created_ms: number }>(
+        db, 'record-micropayments', INSERT_IN_OPEN_PERIOD, columnsOf(items).map(arrayLiteral));
       const byPair = new Map(rows.map((r) => [pairKey(r.buyer_id, r.client_id), r]));
-      return items.map((p) => byPair.get(pairKey(p.buyerId, p.clientId)));
+      let last: Date | undefined; // one statement, one now(): the rows share their Date
+      return items.map((p): RecordedPayment | undefined => {
+        const r = byPair.get(pairKey(p.buyerId, p.clientId));
+        if (!r) return undefined;
+        if (last?.getTime() !== r.created_ms) last = new Date(r.created_ms);
+        return { id: String(r.id), periodSeq: r.period_seq, buyerId: p.buyerId, sellerId: p.sellerId, itemId: p.itemId,
+          clientId: p.clientId, currency: p.currency, amountMinor: p.amountMinor, feeMinor: p.feeMinor,
+          grantSeconds: p.grantSeconds, createdAt: last };
+      });
     }, { maxInFlight: 4, maxItems: MAX_BATCH_PAYMENTS, key: (p) => pairKey(p.buyerId, p.clientId) });
     inserters.set(db, c);
   }
@@ -211,9 +232,9 @@ async function insertCoalesced(db: Db, ps: PaymentToRecord[]): Promise<PaymentRo
  * Outcomes of the payments an INSERT was given: recorded; or, not written, a replay or reuse (the clientId was
  * taken) or authorization_changed (the rule set was revoked, the buyer suspended or the item's price changed).
  */
-async function settleInserted(db: Db, payments: PaymentToRecord[], given: number[], inserted: PaymentRow[],
+async function settleInserted(db: Db, payments: PaymentToRecord[], given: number[], inserted: RecordedPayment[],
   outcomes: Array<RecordOutcome | undefined>, onTaken: (p: PaymentToRecord) => void): Promise<void> {
-  const byPair = new Map(inserted.map((r) => [pairKey(r.buyer_id, r.client_id), fromRow(r)]));
+  const byPair = new Map(inserted.map((r) => [pairKey(r.buyerId, r.clientId), r]));
   const taken: number[] = [];
   for (const i of given) {
     const r = byPair.get(pairKey(payments[i].buyerId, payments[i].clientId));

@@ -9,7 +9,7 @@ import type { Db } from '../../ledger/db';
 import { getPayment, type PaymentToRecord, recordPayments, type RecordedPayment, refundPayment } from '../../ledger/micropayments';
 import { allow, assertCanSee, principalOf } from '../auth';
 import { ApiError, notFound } from '../errors';
-import type { GrantSigner } from '../grants';
+import { type GrantSigner, isoOf } from '../grants';
 import type { Principal } from '../principals';
 import { currency, type Item, itemId, itemsByKey, partyId, ruleSetsByToken, ruleSetToken, sellersById } from '../parties';
 import { TtlCache } from '../ttlCache';
@@ -154,13 +154,13 @@ export function micropaymentRoutes(deps: { db: Db; grants: GrantSigner }): Route
   const view = (p: RecordedPayment, withGrant: boolean, refundedAt?: Date | null) => ({
     id: paymentId(p.id), object: 'micropayment', periodId: periodId(p.periodSeq), buyerId: p.buyerId, sellerId: p.sellerId,
     itemId: p.itemId, clientId: p.clientId, currency: p.currency, amountMinor: p.amountMinor, feeMinor: p.feeMinor,
-    createdAt: p.createdAt.toISOString(),
+    createdAt: isoOf(p.createdAt.getTime()),
     ...(refundedAt !== undefined ? { refunded: refundedAt !== null, refundedAt: refundedAt?.toISOString() ?? null } : {}),
     ...(withGrant ? { grant: grantView(p) } : {}),
   });
   const grantView = (p: RecordedPayment) => {
     const g = grants.issue(p);
-    return { token: g.grant, expiresAt: g.expiresAt.toISOString(), accessUntil: g.accessUntil.toISOString() };
+    return { token: g.grant, expiresAt: g.expiresAt, accessUntil: g.accessUntil };
   };
 
   const recorders = ['buyer', 'buyer_app', 'merchant', 'operator'] as const;
