@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Db } from '../ledger/db';
 import { Ledger } from '../ledger/ledger';
 import type { ProcessorClient } from '../processors/client';
-import { createOrderActivities } from './orders';
+import { createOrderActivities, createOrderBooksActivity } from './orders';
 import { createPlatformActivities } from './platform';
 import { createSettlementBatchActivities } from './settlementBatches';
 import { createSettlementPeriodActivities } from './settlementPeriods';
@@ -23,12 +23,15 @@ export interface ActivityDeps {
 
 export function createActivities(deps: ActivityDeps) {
   const ledger = new Ledger(deps.db);
+  const orders = createOrderActivities({ ...deps, ledger });
+  const events = createWebhookEventActivities(deps);
   return {
     ...createPlatformActivities(deps),
-    ...createOrderActivities({ ...deps, ledger }),
+    ...orders,
+    ...createOrderBooksActivity(orders, events),
     ...createSettlementBatchActivities(deps),
     ...createSettlementPeriodActivities({ ...deps, ledger }),
     ...createDeliveryActivities({ db: deps.db, settings: deps.delivery }),
-    ...createWebhookEventActivities(deps),
+    ...events,
   };
 }

@@ -10,6 +10,7 @@ import {
 import type { OrderView } from '../domain/order';
 import { accounts } from './accounts';
 import { processorCall } from './processorCall';
+import type { BusinessEvent, WebhookEventActivities } from './webhookEvents';
 
 export interface OrderActivityDeps {
   processor: ProcessorClient;
@@ -115,3 +116,24 @@ export function createOrderActivities(deps: OrderActivityDeps) {
 }
 
 export type OrderActivities = ReturnType<typeof createOrderActivities>;
+
+/** What one step of an order writes: its postings, its business events and the order as it now is. */
+export interface OrderBooks {
+  captures: CapturePosting[];
+  refunds: RefundPosting[];
+  events: BusinessEvent[];
+  view: OrderView;
+}
+
+/** One activity for a step's books: postings first, then events (in order), then the read model; each idempotent. */
+export function createOrderBooksActivity(orders: OrderActivities, events: WebhookEventActivities) {
+  return {
+    async commitOrderBooks(b: OrderBooks): Promise<void> {
+      for (const c of b.captures) await orders.postCapture(c);
+      for (const r of b.refunds) await orders.postRefund(r);
+      for (const e of b.events) await events.emitEvent(e);
+      await orders.saveOrder(b.view);
+    },
+  };
+}
+export type OrderBooksActivity = ReturnType<typeof createOrderBooksActivity>;

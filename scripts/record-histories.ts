@@ -111,6 +111,17 @@ const scenarios: Scenario[] = [
       await h.executeUpdate(refundUpdate, { args: [{ refundId: 'r1', kind: 'refund', amountMinor: 700 }] });
     },
   },
+  {
+    // books merged per step (MERGED_BOOKS_PATCH): review, two shipments, a return, each step's postings and events in one activity
+    name: 'order-merged-books-review-shipped-returned', start: (c) => c.order('merged-books', { postalCode: '11111' }),
+    async drive(h) {
+      await h.executeUpdate(submitUpdate);
+      await h.executeUpdate(reviewUpdate, { args: [{ decision: 'approve' }] });
+      await ship(h, 's1', [{ sku: 'book', quantity: 1 }]);
+      await ship(h, 's2', [{ sku: 'book', quantity: 1 }, { sku: 'lamp', quantity: 1 }]);
+      await h.executeUpdate(refundUpdate, { args: [{ refundId: 'r1', kind: 'return', items: [{ sku: 'lamp', quantity: 1 }] }] });
+    },
+  },
   { name: 'order-local-processor-declined', start: (c) => c.order('local-declined', { card: '4000000000000002' }) },
   {
     name: 'deliveryGroup-dead-letter-redelivered-then-continued-as-new',
