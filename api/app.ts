@@ -49,11 +49,12 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(healthRoutes({ db: deps.db, temporalPing: async () => { await deps.temporal.workflowService.getSystemInfo({}); } }));
   v1.get('/openapi.json', (_req, res) => { res.json(openApiDocument); });
   v1.use(authenticate(deps.db));
+  // (first: the busiest routes; express tries each router's routes in turn, and no other router shares their paths)
+  v1.use(micropaymentRoutes({ db: deps.db, grants: deps.grants }));
   v1.use(principalRoutes(deps.db));
   v1.use(orderRoutes(deps));
   v1.use(problemRoutes(deps.db));
   v1.use(partyRoutes(deps.db));
-  v1.use(micropaymentRoutes({ db: deps.db, grants: deps.grants }));
   v1.use(settlementRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, graceMs: deps.periods.graceMs }));
   v1.use(webhookRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, ...deps.webhooks }));
 
