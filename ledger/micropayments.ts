@@ -1,7 +1,7 @@
 // Recording micro-payments: set-based, one short statement or transaction per request (uncapped requests that
-// arrive together share one statement: see insertCoalesced). Each recorded
-// payment is a compact journal entry (see migrations/005) in the period open at the time. Spending caps are
-// counted in rule_set_spend rows that the transaction locks, so parallel payments cannot together pass a cap.
+// arrive together share one statement: see insertCoalesced). Each recorded payment is a compact journal entry
+// (see migrations/005) in the period open at the time. Spending caps are counted in rule_set_spend rows that the
+// transaction locks, so parallel payments cannot together pass a cap.
 import { dayKey, MAX_BATCH_PAYMENTS } from '../domain/micropayments';
 import { Coalescer } from './coalescer';
 import { type Db, prepared } from './db';

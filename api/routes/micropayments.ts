@@ -1,6 +1,7 @@
 // Recording micro-payments (one, or a batch) between programs holding rule-set tokens, refunds, and the access
 // grants sellers' sites verify. Recording is synchronous: no workflow per payment, one short statement or
-// transaction per request, shared with concurrent requests where it can be (see ledger/micropayments.ts); the settlement period workflow invoices and credits at the period's end.
+// transaction per request, shared with concurrent requests where it can be (see ledger/micropayments.ts); the
+// settlement period workflow invoices and credits at the period's end.
 import { Router } from 'express';
 import { z } from 'zod';
 import { MAX_BATCH_PAYMENTS, microFee, paymentId, paymentNumber, periodId } from '../../domain/micropayments';
