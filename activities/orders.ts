@@ -9,6 +9,7 @@ import {
 } from '../processors/client';
 import type { OrderView } from '../domain/order';
 import { accounts } from './accounts';
+import { type ProblemInput, recordProblem } from './problems';
 import { processorCall } from './processorCall';
 import type { BusinessEvent, WebhookEventActivities } from './webhookEvents';
 
@@ -29,14 +30,6 @@ export interface CapturePosting {
 
 export interface RefundPosting extends CapturePosting {
   refundId: string;
-}
-
-export interface ProblemInput {
-  workflowId: string;
-  merchantId: string | null;
-  kind: string;
-  message: string;
-  details?: Record<string, unknown>;
 }
 
 export function createOrderActivities(deps: OrderActivityDeps) {
@@ -104,13 +97,9 @@ export function createOrderActivities(deps: OrderActivityDeps) {
       });
     },
 
-    /** Every failure that needs a person; one row per workflow and kind of problem and key. */
+    /** Every failure that needs a person (the problems log). */
     async recordProblem(p: ProblemInput): Promise<void> {
-      await db('problems').insert({
-        key: `${p.workflowId}:${p.kind}:${(p.details?.key as string | undefined) ?? ''}`,
-        workflow_id: p.workflowId, merchant_id: p.merchantId, kind: p.kind, message: p.message,
-        details: JSON.stringify(p.details ?? {}),
-      }).onConflict('key').ignore();
+      await recordProblem(db, p);
     },
   };
 }

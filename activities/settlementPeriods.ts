@@ -11,6 +11,7 @@ import { MAX_BATCH_FILE_LINES, type ProcessorClient } from '../processors/client
 import { DEFAULT_DUNNING_DELAYS_MS, periodId } from '../domain/micropayments';
 import { dunningWorkflow, dunningWorkflowId } from '../workflows/dunning';
 import { accounts, buyerReceivable, sellerPayable } from './accounts';
+import { recordProblem } from './problems';
 import { processorCall } from './processorCall';
 
 export interface SettlementPeriodDeps {
@@ -280,11 +281,11 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
       await ledger.postMany(entries);
       // the problems first: a crash before the UPDATE repeats the step, which finds them written
       for (const f of failed) {
-        await db('problems').insert({
-          key: `settlement-period-${periodId(seq)}:payout_failed:${f.sellerId}`, workflow_id: `settlement-period-${periodId(seq)}`,
-          merchant_id: f.sellerId, kind: 'payout_failed', message: `The payout of ${f.sellerId}'s credit for ${periodId(seq)} failed: ${f.code}`,
-          details: JSON.stringify({ periodId: periodId(seq), sellerId: f.sellerId, code: f.code }),
-        }).onConflict('key').ignore();
+        await recordProblem(db, {
+          workflowId: `settlement-period-${periodId(seq)}`, merchantId: f.sellerId, kind: 'payout_failed',
+          message: `The payout of ${f.sellerId}'s credit for ${periodId(seq)} failed: ${f.code}`,
+          details: { key: f.sellerId, periodId: periodId(seq), sellerId: f.sellerId, code: f.code },
+        });
       }
       await db.raw(`
         UPDATE seller_credits c SET state = CASE WHEN u.ok THEN 'paid' ELSE 'failed' END, payout_id = u.payout_id,
@@ -338,12 +339,11 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
         await trx('invoices').where({ period_seq: seq, buyer_id: buyerId, state: 'failed' }).update({ state: 'unpaid' });
         await trx('buyers').where({ id: buyerId }).whereNull('suspended_at')
           .update({ suspended_at: trx.fn.now(), suspended_reason: `invoice for ${periodId(seq)} unpaid` });
-        await trx('problems').insert({
-          key: `${dunningWorkflowId(periodId(seq), buyerId)}:buyer_suspended:`, workflow_id: dunningWorkflowId(periodId(seq), buyerId),
-          merchant_id: null, kind: 'buyer_suspended',
+        await recordProblem(trx, {
+          workflowId: dunningWorkflowId(periodId(seq), buyerId), merchantId: null, kind: 'buyer_suspended',
           message: `Buyer ${buyerId} was suspended: the invoice for ${periodId(seq)} stayed unpaid after every retry`,
-          details: JSON.stringify({ periodId: periodId(seq), buyerId }),
-        }).onConflict('key').ignore();
+          details: { periodId: periodId(seq), buyerId },
+        });
       });
     },
   };

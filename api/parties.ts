@@ -1,6 +1,6 @@
 // Buyers, sellers, their items and rule sets as the API reads them. Lookups take many keys at once, so a batch
 // of a thousand payments costs a handful of queries.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { BuyerRules, SellerRules } from '../domain/rules';
 import { MAX_RULE_LIST_ENTRIES } from '../domain/rules';
@@ -8,7 +8,7 @@ import { MAX_GRANT_SECONDS, MAX_MICROPAYMENT_MINOR } from '../domain/micropaymen
 import { type Db, prepared } from '../ledger/db';
 import { Ledger } from '../ledger/ledger';
 import { accounts, buyerReceivable, sellerPayable } from '../activities/accounts';
-import { createPrincipal } from './principals';
+import { createPrincipal, sha256 } from './principals';
 
 export interface Buyer { id: string; name: string; currency: string; paymentToken: string; buyerClass: string; suspendedAt: Date | null; suspendedReason: string | null; createdAt: Date }
 export interface Seller { id: string; name: string; currency: string; payoutDestination: string; feeBps: number; createdAt: Date }
@@ -51,7 +51,6 @@ export const itemTermsSchema = z.strictObject({
   grantSeconds: z.number().int().min(1).max(MAX_GRANT_SECONDS),
 });
 
-export const sha256 = (s: string) => createHash('sha256').update(s).digest();
 export const newRuleSetToken = () => `rst_${randomBytes(32).toString('base64url')}`;
 export const newRuleSetId = () => `rs_${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
 

@@ -17,7 +17,7 @@ const PREFIX: Record<PrincipalKind, string> = { merchant: 'mer', buyer_app: 'app
 export const MAX_ACTIVE_KEYS_PER_PRINCIPAL = 10;
 
 const token = (bytes: number) => randomBytes(bytes).toString('base64url');
-const sha256 = (s: string) => createHash('sha256').update(s).digest();
+export const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
 export function newPrincipalId(kind: PrincipalKind): string {
   return `${PREFIX[kind]}_${token(12).replace(/[-_]/g, 'x')}`;

@@ -24,8 +24,4 @@ export class TtlCache<V> {
     }
     return out;
   }
-
-  delete(key: string): void {
-    this.entries.delete(key);
-  }
 }

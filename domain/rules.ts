@@ -1,7 +1,7 @@
 // Programmatic authorization between programs: a party registers rule sets, each referenced by an opaque
 // token it hands to its programs. A micro-payment is authorized only when the buyer's rule set, and the
 // seller's where the seller has one, both allow it. This module decides the stateless rules; the spending
-// caps (per day, per period) are enforced by the ledger with atomic conditional increments, so parallel
+// caps (per day, per period) are enforced by the ledger on counters it locks while recording, so parallel
 // payments cannot together exceed them (the caps are returned here for that).
 
 export interface BuyerRules {
@@ -74,8 +74,8 @@ export function evaluateRules(buyer: BuyerRules, seller: SellerRules | null, f: 
 }
 
 /**
- * Whether adding amountMinor to what was spent stays within a cap (null: no cap). The ledger applies the
- * same test inside one conditional UPDATE, which is what makes it hold under concurrency.
+ * Whether adding amountMinor to what was spent stays within a cap (null: no cap). The ledger applies it to
+ * counters it holds locked (ledger/micropayments.ts), which is what makes it hold under concurrency.
  */
 export function withinCap(spentMinor: number, amountMinor: number, capMinor: number | null): boolean {
   return capMinor === null || spentMinor + amountMinor <= capMinor;

@@ -3,6 +3,7 @@
 // (see migrations/005) in the period open at the time. Spending caps are counted in rule_set_spend rows that the
 // transaction locks, so parallel payments cannot together pass a cap.
 import { dayKey, MAX_BATCH_PAYMENTS } from '../domain/micropayments';
+import { withinCap } from '../domain/rules';
 import { Coalescer } from './coalescer';
 import { type Db, prepared } from './db';
 
@@ -125,10 +126,10 @@ export async function recordPayments(db: Db, payments: PaymentToRecord[], nowMs:
         const p = payments[i];
         const d = p.caps.perDayMinor !== null ? counters.get(`${p.ruleSetId}|d|${day}`)! : undefined;
         const per = p.caps.perPeriodMinor !== null ? counters.get(`${p.ruleSetId}|p|${seq}`)! : undefined;
-        if (d && d.spent + d.added + p.amountMinor > d.cap) {
+        if (d && !withinCap(d.spent + d.added, p.amountMinor, d.cap)) {
           outcomes[i] = { status: 'refused', code: 'daily_cap_exceeded',
             message: `${p.amountMinor} would take the rule set past its daily cap of ${d.cap} (${d.spent + d.added} spent today)` };
-        } else if (per && per.spent + per.added + p.amountMinor > per.cap) {
+        } else if (per && !withinCap(per.spent + per.added, p.amountMinor, per.cap)) {
           outcomes[i] = { status: 'refused', code: 'period_cap_exceeded',
             message: `${p.amountMinor} would take the rule set past its period cap of ${per.cap} (${per.spent + per.added} spent this period)` };
         } else {

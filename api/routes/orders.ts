@@ -2,7 +2,6 @@
 // repeated POST reaches the same workflow (Update-with-Start, USE_EXISTING) and gets the same answer; the
 // orders row in PostgreSQL keeps the request's hash (a different body under the same id is refused) and
 // outlives the Temporal server's retention.
-import { createHash } from 'node:crypto';
 import { Router, type Response } from 'express';
 import { z } from 'zod';
 import {
@@ -19,6 +18,7 @@ import { CustomerId, MerchantId, NeedsAttention, OrderState, OrderTotalMinor } f
 import { allow, assertCanSee, principalOf } from '../auth';
 import { ApiError, badRequest, notFound } from '../errors';
 import { getMerchant } from '../merchants';
+import { sha256 } from '../principals';
 import { parseBody, pathId } from '../validation';
 
 export interface OrderTiming {
@@ -93,8 +93,6 @@ async function retrying<T>(fn: () => Promise<T>, tries: number): Promise<T> {
     }
   }
 }
-
-const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
 /** The id an order-creating or order-changing request names itself by: the body's, else the Idempotency-Key. */
 function commandId(bodyId: string | undefined, header: string | undefined, what: string): string {
