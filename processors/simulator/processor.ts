@@ -4,6 +4,7 @@
 // response. Amounts are bigint in the database and safe integers on the wire.
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
+import type { ChargeLine, PayoutLine } from '../client';
 import { avsCodeFor, brandOf, cardExpired, luhnValid, TEST_CARDS } from './cards';
 
 /** A refusal or fault with its HTTP status and code: { error: { code, message } }. */
@@ -18,15 +19,12 @@ export const notFound = (what: string, id: string) => new SimError(404, 'resourc
 const conflict = (code: string, message: string) => new SimError(409, code, message);
 
 /** Effects a call applied, counted by GET /admin/stats once its transaction has committed. */
-export type EffectName = 'tokens' | 'authorizations' | 'approvedAuthorizations' | 'captures' | 'voids' | 'refunds' |
-  'reauthorizations' | 'batches' | 'payouts' |
+export const EFFECT_NAMES = [
+  'tokens', 'authorizations', 'approvedAuthorizations', 'captures', 'voids', 'refunds', 'reauthorizations', 'batches', 'payouts',
   // batch files, and the lines they applied (a repeated or refused line is not applied)
-  'chargeFiles' | 'chargeLines' | 'succeededChargeLines' | 'payoutFiles' | 'payoutLines' | 'paidPayoutLines';
-
-export const EFFECT_NAMES: readonly EffectName[] = [
-  'tokens', 'authorizations', 'approvedAuthorizations', 'captures', 'voids', 'refunds', 'reauthorizations', 'batches',
-  'payouts', 'chargeFiles', 'chargeLines', 'succeededChargeLines', 'payoutFiles', 'payoutLines', 'paidPayoutLines',
-];
+  'chargeFiles', 'chargeLines', 'succeededChargeLines', 'payoutFiles', 'payoutLines', 'paidPayoutLines',
+] as const;
+export type EffectName = (typeof EFFECT_NAMES)[number];
 
 export interface Outcome {
   status: number;
@@ -253,22 +251,6 @@ export async function payout(trx: Knex.Transaction, p: { destination: string; am
 // earlier line of this file): the same content returns that row's result, other content fails the line
 // idempotency_key_reused without effect.
 
-export interface ChargeLineInput {
-  idempotencyKey: string;
-  token: string;
-  amountMinor: number;
-  currency: string;
-  reference: string;
-}
-
-export interface PayoutLineInput {
-  idempotencyKey: string;
-  destination: string;
-  amountMinor: number;
-  currency: string;
-  reference: string;
-}
-
 /** Payout lines to a destination starting with this fail with destination_rejected (for tests). */
 export const REJECTED_DESTINATION_PREFIX = 'fail_';
 
@@ -282,104 +264,91 @@ function firstPerKey<L extends { idempotencyKey: string }>(lines: L[]): L[] {
   return [...seen.values()];
 }
 
-/** The file's row, then its lines: the inserted ones and, by key, the ones applied before. */
-async function applyLines<L extends { idempotencyKey: string }>(trx: Knex.Transaction, kind: 'charge' | 'payout',
-  lines: L[], insert: (fileId: string, firsts: L[]) => Promise<Row[]>) {
-  const [file] = await trx(T('batch_files')).insert({ id: newId(kind === 'charge' ? 'chf' : 'pof'), kind, line_count: lines.length })
-    .returning('*');
-  const firsts = firstPerKey(lines);
-  const inserted = await insert(file.id, firsts);
-  const byKey = new Map<string, Row>(inserted.map((r) => [r.idempotency_key, r]));
-  const earlier = firsts.filter((l) => !byKey.has(l.idempotencyKey)).map((l) => l.idempotencyKey);
-  if (earlier.length > 0) {
-    const table = kind === 'charge' ? 'charges' : 'batch_payouts';
-    const { rows } = await trx.raw(`SELECT * FROM ${T(table)} WHERE idempotency_key = ANY(?::text[])`, [earlier]);
-    for (const r of rows as Row[]) byKey.set(r.idempotency_key, r);
-  }
-  const rowOf = (l: L): Row => {
-    const row = byKey.get(l.idempotencyKey);
-    if (!row) throw new Error(`batch file ${file.id}: no row for line key ${l.idempotencyKey} after ON CONFLICT DO NOTHING`);
-    return row;
-  };
-  return { file, inserted, rowOf };
+/** What tells the two kinds of batch file apart; everything else about them is the same. */
+interface BatchKind<L extends ChargeLine | PayoutLine> {
+  kind: 'charge' | 'payout';
+  table: string;
+  fileIdPrefix: string;
+  lineIdPrefix: string;
+  /** The line's field and column naming what is charged or paid to. */
+  target: 'token' | 'destination';
+  ok: 'succeeded' | 'paid';
+  codeColumn: 'decline_code' | 'failure_code';
+  idField: 'chargeId' | 'payoutId';
+  codeField: 'declineCode' | 'failureCode';
+  effects: { file: EffectName; lines: EffectName; ok: EffectName };
+  /** Each line's failure code, null when it goes through. */
+  decide(trx: Knex.Transaction, lines: L[]): Promise<Array<string | null>>;
 }
 
-const reused = (l: { idempotencyKey: string; reference: string; amountMinor: number; currency: string }) =>
-  ({ idempotencyKey: l.idempotencyKey, reference: l.reference, status: 'failed' as const, amountMinor: l.amountMinor, currency: l.currency });
-
-export async function chargeBatch(trx: Knex.Transaction, lines: ChargeLineInput[]): Promise<Outcome> {
-  const { file, inserted, rowOf } = await applyLines(trx, 'charge', lines, async (fileId, firsts) => {
-    const tokens = [...new Set(firsts.map((l) => l.token))];
+const CHARGES: BatchKind<ChargeLine> = {
+  kind: 'charge', table: 'charges', fileIdPrefix: 'chf', lineIdPrefix: 'ch', target: 'token', ok: 'succeeded',
+  codeColumn: 'decline_code', idField: 'chargeId', codeField: 'declineCode',
+  effects: { file: 'chargeFiles', lines: 'chargeLines', ok: 'succeededChargeLines' },
+  async decide(trx, lines) {
+    const tokens = [...new Set(lines.map((l) => l.token))];
     const { rows: cards } = await trx.raw(`SELECT * FROM ${T('card_tokens')} WHERE token = ANY(?::text[])`, [tokens]);
     const cardOf = new Map<string, Row>((cards as Row[]).map((c) => [c.token, c]));
     const now = Date.now();
-    const declineCodes = firsts.map((l) => declineCodeOf(cardOf.get(l.token), now));
-    const { rows } = await trx.raw(`
-      INSERT INTO ${T('charges')} (idempotency_key, id, file_id, token, amount_minor, currency, reference, status, decline_code)
-      SELECT l.key, l.id, ?, l.token, l.amount_minor, l.currency, l.reference,
-             CASE WHEN l.decline_code IS NULL THEN 'succeeded' ELSE 'failed' END, l.decline_code
-      FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[])
-           AS l(key, id, token, amount_minor, currency, reference, decline_code)
-      ORDER BY l.key
-      ON CONFLICT (idempotency_key) DO NOTHING
-      RETURNING *`, [
-      fileId, firsts.map((l) => l.idempotencyKey), withNulls(declineCodes.map((c) => (c === null ? newId('ch') : null))),
-      firsts.map((l) => l.token), firsts.map((l) => l.amountMinor), firsts.map((l) => l.currency),
-      firsts.map((l) => l.reference), withNulls(declineCodes),
-    ]);
-    return rows;
-  });
-  const results = lines.map((l) => {
-    const r = rowOf(l);
-    if (r.token !== l.token || num(r.amount_minor) !== l.amountMinor || r.currency !== l.currency) {
-      return { ...reused(l), declineCode: 'idempotency_key_reused' };
-    }
-    return {
-      idempotencyKey: r.idempotency_key, reference: r.reference, status: r.status, chargeId: r.id ?? undefined,
-      declineCode: r.decline_code ?? undefined, amountMinor: num(r.amount_minor), currency: r.currency,
-    };
-  });
-  return {
-    status: 201,
-    body: { ...batchFileView(file), results },
-    effects: ['chargeFiles'],
-    counts: { chargeLines: inserted.length, succeededChargeLines: inserted.filter((r) => r.status === 'succeeded').length },
-  };
-}
+    return lines.map((l) => declineCodeOf(cardOf.get(l.token), now));
+  },
+};
 
-export async function payoutBatch(trx: Knex.Transaction, lines: PayoutLineInput[]): Promise<Outcome> {
-  const { file, inserted, rowOf } = await applyLines(trx, 'payout', lines, async (fileId, firsts) => {
-    const failureCodes = firsts.map((l) => (l.destination.startsWith(REJECTED_DESTINATION_PREFIX) ? 'destination_rejected' : null));
-    const { rows } = await trx.raw(`
-      INSERT INTO ${T('batch_payouts')} (idempotency_key, id, file_id, destination, amount_minor, currency, reference, status, failure_code)
-      SELECT l.key, l.id, ?, l.destination, l.amount_minor, l.currency, l.reference,
-             CASE WHEN l.failure_code IS NULL THEN 'paid' ELSE 'failed' END, l.failure_code
-      FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[])
-           AS l(key, id, destination, amount_minor, currency, reference, failure_code)
-      ORDER BY l.key
-      ON CONFLICT (idempotency_key) DO NOTHING
-      RETURNING *`, [
-      fileId, firsts.map((l) => l.idempotencyKey), withNulls(failureCodes.map((c) => (c === null ? newId('bpo') : null))),
-      firsts.map((l) => l.destination), firsts.map((l) => l.amountMinor), firsts.map((l) => l.currency),
-      firsts.map((l) => l.reference), withNulls(failureCodes),
-    ]);
-    return rows;
-  });
+const PAYOUTS: BatchKind<PayoutLine> = {
+  kind: 'payout', table: 'batch_payouts', fileIdPrefix: 'pof', lineIdPrefix: 'bpo', target: 'destination', ok: 'paid',
+  codeColumn: 'failure_code', idField: 'payoutId', codeField: 'failureCode',
+  effects: { file: 'payoutFiles', lines: 'payoutLines', ok: 'paidPayoutLines' },
+  decide: async (_trx, lines) => lines.map((l) => (l.destination.startsWith(REJECTED_DESTINATION_PREFIX) ? 'destination_rejected' : null)),
+};
+
+export const chargeBatch = (trx: Knex.Transaction, lines: ChargeLine[]) => applyBatch(trx, CHARGES, lines);
+export const payoutBatch = (trx: Knex.Transaction, lines: PayoutLine[]) => applyBatch(trx, PAYOUTS, lines);
+
+/**
+ * The file's row, then its lines: the first line of each key inserted (in key order, ON CONFLICT DO NOTHING),
+ * and the keys applied before read back; each line answered from its key's row.
+ */
+async function applyBatch<L extends ChargeLine | PayoutLine>(trx: Knex.Transaction, k: BatchKind<L>, lines: L[]): Promise<Outcome> {
+  const targetOf = (l: L) => (l as unknown as Record<string, string>)[k.target];
+  const [file] = await trx(T('batch_files')).insert({ id: newId(k.fileIdPrefix), kind: k.kind, line_count: lines.length }).returning('*');
+  const firsts = firstPerKey(lines);
+  const codes = await k.decide(trx, firsts);
+  const { rows: inserted } = await trx.raw(`
+    INSERT INTO ${T(k.table)} (idempotency_key, id, file_id, ${k.target}, amount_minor, currency, reference, status, ${k.codeColumn})
+    SELECT l.key, l.id, ?, l.target, l.amount_minor, l.currency, l.reference,
+           CASE WHEN l.code IS NULL THEN '${k.ok}' ELSE 'failed' END, l.code
+    FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[])
+         AS l(key, id, target, amount_minor, currency, reference, code)
+    ORDER BY l.key
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING *`, [
+    file.id, firsts.map((l) => l.idempotencyKey), withNulls(codes.map((c) => (c === null ? newId(k.lineIdPrefix) : null))),
+    firsts.map(targetOf), firsts.map((l) => l.amountMinor), firsts.map((l) => l.currency), firsts.map((l) => l.reference),
+    withNulls(codes),
+  ]) as { rows: Row[] };
+  const byKey = new Map<string, Row>(inserted.map((r) => [r.idempotency_key, r]));
+  const earlier = firsts.filter((l) => !byKey.has(l.idempotencyKey)).map((l) => l.idempotencyKey);
+  if (earlier.length > 0) {
+    const { rows } = await trx.raw(`SELECT * FROM ${T(k.table)} WHERE idempotency_key = ANY(?::text[])`, [earlier]);
+    for (const r of rows as Row[]) byKey.set(r.idempotency_key, r);
+  }
   const results = lines.map((l) => {
-    const r = rowOf(l);
-    if (r.destination !== l.destination || num(r.amount_minor) !== l.amountMinor || r.currency !== l.currency) {
-      return { ...reused(l), failureCode: 'idempotency_key_reused' };
+    const r = byKey.get(l.idempotencyKey);
+    if (!r) throw new Error(`batch file ${file.id}: no row for line key ${l.idempotencyKey} after ON CONFLICT DO NOTHING`);
+    if (r[k.target] !== targetOf(l) || num(r.amount_minor) !== l.amountMinor || r.currency !== l.currency) {
+      return { idempotencyKey: l.idempotencyKey, reference: l.reference, status: 'failed', amountMinor: l.amountMinor, currency: l.currency,
+        [k.codeField]: 'idempotency_key_reused' };
     }
     return {
-      idempotencyKey: r.idempotency_key, reference: r.reference, status: r.status, payoutId: r.id ?? undefined,
-      failureCode: r.failure_code ?? undefined, amountMinor: num(r.amount_minor), currency: r.currency,
+      idempotencyKey: r.idempotency_key, reference: r.reference, status: r.status, [k.idField]: r.id ?? undefined,
+      [k.codeField]: r[k.codeColumn] ?? undefined, amountMinor: num(r.amount_minor), currency: r.currency,
     };
   });
   return {
     status: 201,
     body: { ...batchFileView(file), results },
-    effects: ['payoutFiles'],
-    counts: { payoutLines: inserted.length, paidPayoutLines: inserted.filter((r) => r.status === 'paid').length },
+    effects: [k.effects.file],
+    counts: { [k.effects.lines]: inserted.length, [k.effects.ok]: inserted.filter((r) => r.status === k.ok).length },
   };
 }
 

@@ -55,7 +55,6 @@ export const MAX_BODY_BYTES = 256 * 1024;
  * are all at their longest fits, so the line count is the limit that binds.
  */
 export const MAX_BATCH_FILE_BODY_BYTES = 4 * 1024 * 1024;
-export { MAX_BATCH_FILE_LINES };
 /** Captures per settlement batch. */
 export const MAX_BATCH_CAPTURES = 1000;
 export const IDEMPOTENCY_KEY_MAX_LENGTH = 255;
