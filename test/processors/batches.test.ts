@@ -1,25 +1,22 @@
 // Batch files of charges and of payouts at the processor simulator, over real HTTP and PostgreSQL: per-line
 // decisions by test card, per-line idempotency keys across files, the file's own Idempotency-Key, the line
 // limit and body limit, faults on the two operations, and a full file applied fast.
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   MAX_BATCH_FILE_LINES,
   type BatchFileResult, type ChargeLine, type ChargeLineResult, type PayoutLine, type PayoutLineResult,
 } from '../../processors/client';
-import { HttpProcessorClient, SimulatorAdmin, type SimulatorStats } from '../../processors/http-client';
-import { MAX_BATCH_FILE_BODY_BYTES, startSimulator, type RunningSimulator } from '../../processors/simulator/server';
-import { freePort } from '../../scripts/ports';
+import type { HttpProcessorClient, SimulatorAdmin } from '../../processors/http-client';
+import { MAX_BATCH_FILE_BODY_BYTES, type RunningSimulator } from '../../processors/simulator/server';
 import { uid } from '../support/env';
-import { rejected, unavailable } from '../support/processor-calls';
+import { effectsOf as effectsAt, key, openSimulator, postRaw, rejected, testCard, unavailable } from '../support/processor-calls';
 
 let sim: RunningSimulator;
 let client: HttpProcessorClient;
 let admin: SimulatorAdmin;
 
 beforeAll(async () => {
-  sim = await startSimulator({ databaseUrl: inject('databaseUrl'), port: await freePort(), adminPort: await freePort() });
-  client = new HttpProcessorClient({ baseUrl: sim.url, timeoutMs: 10_000 });
-  admin = new SimulatorAdmin({ adminUrl: sim.adminUrl });
+  ({ sim, client, admin } = await openSimulator(10_000));
 });
 afterEach(async () => {
   await admin.clearFaults();
@@ -28,8 +25,6 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-const key = () => uid('key-');
-const EXP_YEAR = new Date().getUTCFullYear() + 3;
 const VISA = '4242424242424242';
 const MASTERCARD = '5555555555554444';
 const DECLINED = '4000000000000002';
@@ -37,7 +32,7 @@ const INSUFFICIENT = '4000000000009995';
 const EXPIRED_AT_AUTH = '4000000000000069';
 
 async function tokenOf(cardNumber: string): Promise<string> {
-  return (await client.tokenize({ cardNumber, expMonth: 12, expYear: EXP_YEAR, cvc: '123' }, key())).token;
+  return (await client.tokenize(testCard(cardNumber), key())).token;
 }
 
 const charge = (token: string, amountMinor = 1_000, reference = uid('ref-')): ChargeLine =>
@@ -48,24 +43,8 @@ const payoutLine = (destination: string, amountMinor = 500, reference = uid('ref
 
 
 
-/** Effects this simulator applied while fn ran. */
-async function effectsOf(fn: () => Promise<unknown>): Promise<Record<string, number>> {
-  const before = await admin.stats();
-  await fn();
-  const after = await admin.stats();
-  const diff: Record<string, number> = {};
-  for (const k of Object.keys(after) as Array<keyof SimulatorStats>) {
-    if (typeof after[k] === 'number') diff[k] = (after[k] as number) - (before[k] as number);
-  }
-  return diff;
-}
-
-async function raw(path: string, body: string, idem = key()) {
-  const res = await fetch(`${sim.url}${path}`, {
-    method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': idem }, body,
-  });
-  return { status: res.status, body: await res.json() as { error?: { code: string; message: string } } & Record<string, unknown> };
-}
+const effectsOf = (fn: () => Promise<unknown>) => effectsAt(admin, fn);
+const raw = (path: string, body: string, idem = key()) => postRaw(sim.url, path, { body, idem });
 
 const NO_EFFECT = { chargeFiles: 0, chargeLines: 0, succeededChargeLines: 0, payoutFiles: 0, payoutLines: 0, paidPayoutLines: 0 };
 

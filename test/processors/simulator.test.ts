@@ -1,28 +1,23 @@
 // The processor simulator over real HTTP and PostgreSQL, driven through HttpProcessorClient and SimulatorAdmin:
 // card decisions, AVS, capture/void/refund/reauthorize limits, expiry, settlement, idempotency under
 // concurrency, every fault mode, and state that outlives the process.
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Authorization, AvsCode } from '../../processors/client';
-import { HttpProcessorClient, SimulatorAdmin, type SimulatorStats } from '../../processors/http-client';
+import { HttpProcessorClient, type SimulatorAdmin } from '../../processors/http-client';
 import {
-  AVS_BY_POSTAL_CODE, MAX_BATCH_CAPTURES, MAX_BODY_BYTES, startSimulator, TEST_CARDS, type RunningSimulator,
+  AVS_BY_POSTAL_CODE, MAX_BATCH_CAPTURES, MAX_BODY_BYTES, TEST_CARDS, type RunningSimulator,
 } from '../../processors/simulator/server';
-import { freePort } from '../../scripts/ports';
 import { uid } from '../support/env';
-import { rejected, unavailable } from '../support/processor-calls';
+import {
+  effectsOf as effectsAt, key, openSimulator, postRaw, rejected, startPrivateSimulator as start, testCard as card, unavailable,
+} from '../support/processor-calls';
 
 let sim: RunningSimulator;
 let client: HttpProcessorClient;
 let admin: SimulatorAdmin;
 
-async function start(): Promise<RunningSimulator> {
-  return startSimulator({ databaseUrl: inject('databaseUrl'), port: await freePort(), adminPort: await freePort() });
-}
-
 beforeAll(async () => {
-  sim = await start();
-  client = new HttpProcessorClient({ baseUrl: sim.url, timeoutMs: 5_000 });
-  admin = new SimulatorAdmin({ adminUrl: sim.adminUrl });
+  ({ sim, client, admin } = await openSimulator(5_000));
 });
 afterEach(async () => {
   await admin.clearFaults();
@@ -31,9 +26,6 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-const key = () => uid('key-');
-const EXP_YEAR = new Date().getUTCFullYear() + 3;
-const card = (cardNumber: string) => ({ cardNumber, expMonth: 12, expYear: EXP_YEAR, cvc: '123' });
 const VISA = '4242424242424242';
 
 async function authorizeCard(cardNumber = VISA, amountMinor = 1_000, postalCode = '12345', reference = uid('order-')): Promise<Authorization> {
@@ -44,24 +36,8 @@ async function authorizeCard(cardNumber = VISA, amountMinor = 1_000, postalCode 
 
 
 
-/** Effects (and requests) this simulator applied while fn ran. */
-async function effectsOf(fn: () => Promise<unknown>): Promise<Record<string, number>> {
-  const before = await admin.stats();
-  await fn();
-  const after = await admin.stats();
-  const diff: Record<string, number> = {};
-  for (const k of Object.keys(after) as Array<keyof SimulatorStats>) {
-    if (typeof after[k] === 'number') diff[k] = (after[k] as number) - (before[k] as number);
-  }
-  return diff;
-}
-
-async function raw(path: string, init: { body?: string; idem?: string; contentType?: string } = {}) {
-  const headers: Record<string, string> = { 'content-type': init.contentType ?? 'application/json' };
-  if (init.idem) headers['idempotency-key'] = init.idem;
-  const res = await fetch(`${sim.url}${path}`, { method: 'POST', headers, body: init.body ?? '{}' });
-  return { status: res.status, body: await res.json() as { error?: { code: string; message: string } } & Record<string, unknown> };
-}
+const effectsOf = (fn: () => Promise<unknown>) => effectsAt(admin, fn);
+const raw = (path: string, init: Parameters<typeof postRaw>[2] = {}) => postRaw(sim.url, path, init);
 
 describe('tokens', () => {
   it('tokenizes valid cards into tok_ tokens carrying last4 and brand, never the card number', async () => {

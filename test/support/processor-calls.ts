@@ -1,8 +1,49 @@
-// Assertions on how a processor call failed, shared by the simulator's tests.
-import { expect } from 'vitest';
+// Shared by the simulator's tests: a simulator of the test file's own, raw requests, the effects a step applied,
+// and assertions on how a processor call failed.
+import { expect, inject } from 'vitest';
 import { ProcessorRejectedError, ProcessorUnavailableError } from '../../processors/client';
+import { HttpProcessorClient, SimulatorAdmin, type SimulatorStats } from '../../processors/http-client';
+import { startSimulator, type RunningSimulator } from '../../processors/simulator/server';
+import { freePort } from '../../scripts/ports';
+import { uid } from './env';
 
-export async function failure(p: Promise<unknown>): Promise<Error> {
+/** A simulator process of its own over the tests' PostgreSQL, on free ports. */
+export async function startPrivateSimulator(): Promise<RunningSimulator> {
+  return startSimulator({ databaseUrl: inject('databaseUrl'), port: await freePort(), adminPort: await freePort() });
+}
+
+/** A private simulator with its client and admin client. */
+export async function openSimulator(timeoutMs: number): Promise<{ sim: RunningSimulator; client: HttpProcessorClient; admin: SimulatorAdmin }> {
+  const sim = await startPrivateSimulator();
+  return { sim, client: new HttpProcessorClient({ baseUrl: sim.url, timeoutMs }), admin: new SimulatorAdmin({ adminUrl: sim.adminUrl }) };
+}
+
+export const key = () => uid('key-');
+const EXP_YEAR = new Date().getUTCFullYear() + 3;
+/** A card that expires in a few years. */
+export const testCard = (cardNumber: string) => ({ cardNumber, expMonth: 12, expYear: EXP_YEAR, cvc: '123' });
+
+/** Effects (and requests) the simulator applied while fn ran. */
+export async function effectsOf(admin: SimulatorAdmin, fn: () => Promise<unknown>): Promise<Record<string, number>> {
+  const before = await admin.stats();
+  await fn();
+  const after = await admin.stats();
+  const diff: Record<string, number> = {};
+  for (const k of Object.keys(after) as Array<keyof SimulatorStats>) {
+    if (typeof after[k] === 'number') diff[k] = (after[k] as number) - (before[k] as number);
+  }
+  return diff;
+}
+
+/** A POST as any client could send it (bodies the typed client would not make). */
+export async function postRaw(baseUrl: string, path: string, init: { body?: string; idem?: string; contentType?: string } = {}) {
+  const headers: Record<string, string> = { 'content-type': init.contentType ?? 'application/json' };
+  if (init.idem) headers['idempotency-key'] = init.idem;
+  const res = await fetch(`${baseUrl}${path}`, { method: 'POST', headers, body: init.body ?? '{}' });
+  return { status: res.status, body: await res.json() as { error?: { code: string; message: string } } & Record<string, unknown> };
+}
+
+async function failure(p: Promise<unknown>): Promise<Error> {
   try {
     await p;
   } catch (err) {
@@ -12,11 +53,10 @@ export async function failure(p: Promise<unknown>): Promise<Error> {
 }
 
 /** The call was refused for a business reason (4xx) with this code and status. */
-export async function rejected(p: Promise<unknown>, code: string, status: number): Promise<ProcessorRejectedError> {
+export async function rejected(p: Promise<unknown>, code: string, status: number): Promise<void> {
   const err = await failure(p);
   expect(err).toBeInstanceOf(ProcessorRejectedError);
   expect(err).toMatchObject({ code, status });
-  return err as ProcessorRejectedError;
 }
 
 /** The processor could not be reached or failed (network, 5xx). */
