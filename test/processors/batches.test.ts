@@ -40,9 +40,6 @@ const charge = (token: string, amountMinor = 1_000, reference = uid('ref-')): Ch
 const payoutLine = (destination: string, amountMinor = 500, reference = uid('ref-')): PayoutLine =>
   ({ idempotencyKey: uid('line-'), destination, amountMinor, currency: 'EUR', reference });
 
-
-
-
 const effectsOf = (fn: () => Promise<unknown>) => effectsAt(admin, fn);
 const raw = (path: string, body: string, idem = key()) => postRaw(sim.url, path, { body, idem });
 
