@@ -39,10 +39,14 @@ export async function createPrincipal(db: Db, kind: PrincipalKind, name: string,
   });
 }
 
-export async function issueKey(db: Db, principalId: string): Promise<string> {
+/** A new key and its id (the key is shown once; only its SHA-256 is stored). */
+export function newApiKey(): { keyId: string; apiKey: string } {
   const keyId = token(9).replace(/[-_]/g, 'x');
-  const secret = token(24);
-  const apiKey = `pb_${keyId}_${secret}`;
+  return { keyId, apiKey: `pb_${keyId}_${token(24)}` };
+}
+
+export async function issueKey(db: Db, principalId: string): Promise<string> {
+  const { keyId, apiKey } = newApiKey();
   await db('api_keys').insert({ id: keyId, principal_id: principalId, secret_sha256: sha256(apiKey) });
   return apiKey;
 }

@@ -22,11 +22,8 @@
 // for this long), BENCH_WORKFLOWS=path/index.ts (the worker runs that workflows entry instead of workflows/index.ts:
 // to measure a proposed change, e.g. bench/delivery/proposals/local-activity/index.ts).
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { enqueueMessage, type DeliveryQueueDeps } from '../../activities/deliveryQueue';
 import { deliverySettings, loadConfig } from '../../config';
@@ -37,6 +34,7 @@ import { CONTINUE_AS_NEW_AFTER, deliveryGroupWorkflowId } from '../../workflows/
 import { CpuMeter, describeCpu, findPid } from '../support/cpu';
 import { JsonClient } from '../support/http';
 import { spawnService, type ServiceProcess } from '../support/processes';
+import { benchProcess, bundleProposal, Cleanups } from '../support/stack';
 import { intEnv } from '../support/env';
 import { fmtSummary, ms, summarize } from '../support/stats';
 
@@ -211,22 +209,10 @@ function cpuPerMessage(before: Record<string, number>, after: Record<string, num
 // --- the run -----------------------------------------------------------------------------------------------
 /** Set when the run stops early (an error or a signal): the load generators stop at their next message. */
 let aborting = false;
-type Cleanup = { what: string; run: () => unknown };
-const cleanups: Cleanup[] = [];
-let stopping: Promise<void> | undefined;
+const cleanups = new Cleanups();
 function stopAll(): Promise<void> {
   aborting = true;
-  stopping ??= (async () => {
-    while (cleanups.length) {
-      const c = cleanups.pop()!;
-      try {
-        await c.run();
-      } catch (err) {
-        console.error(`[bench] stopping ${c.what} failed:`, err);
-      }
-    }
-  })();
-  return stopping;
+  return cleanups.stop();
 }
 
 async function pgCounters(db: Db): Promise<{ commits: number; inserted: number; updated: number; fetched: number }> {
@@ -243,14 +229,8 @@ async function run(): Promise<boolean> {
   const stack = await startTestStack(log);
   cleanups.push({ what: 'PostgreSQL and Temporal', run: () => stack.stop() });
 
-  let workflowBundlePath = stack.workflowBundlePath;
-  if (S.workflows) {
-    log(`bundling BENCH_WORKFLOWS=${S.workflows} ...`);
-    const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: (m: string) => console.warn(m), error: (m: string) => console.error(m) };
-    const { code } = await bundleWorkflowCode({ workflowsPath: resolve(S.workflows), logger: quiet });
-    workflowBundlePath = join(stack.dir, 'bench-workflow-bundle.js');
-    writeFileSync(workflowBundlePath, code);
-  }
+  if (S.workflows) log(`bundling BENCH_WORKFLOWS=${S.workflows} ...`);
+  const workflowBundlePath = S.workflows ? await bundleProposal(S.workflows, stack.dir) : stack.workflowBundlePath;
 
   const secret = newWebhookSecret();
   const procs: ServiceProcess[] = [];
@@ -513,22 +493,4 @@ ${rule}`);
 }
 
 // --- main --------------------------------------------------------------------------------------------------
-let exitCode = 0;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    console.error(`[bench] ${sig}: stopping everything`);
-    void stopAll().finally(() => process.exit(130));
-  });
-}
-try {
-  if (!(await run())) {
-    console.error('[bench] correctness check FAILED');
-    exitCode = 1;
-  }
-} catch (err) {
-  console.error('[bench] error:', err);
-  exitCode = 1;
-}
-log('stopping everything ...');
-await stopAll();
-process.exit(exitCode);
+await benchProcess(log, stopAll, run);

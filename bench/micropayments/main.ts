@@ -31,12 +31,13 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import pg from 'pg';
 import { createPrincipal } from '../../api/principals';
+import { microFee } from '../../domain/micropayments';
 import { Ledger } from '../../ledger/ledger';
 import { describeCpu, otherCpuPercent } from '../support/cpu';
 import { intEnv } from '../support/env';
 import { JsonClient } from '../support/http';
 import { LoadClient, type LoadResult } from '../support/load';
-import { benchFee, type BenchBuyer, type BenchItem, type BenchSeller, createBuyer, createSeller, tokenizeCard, BENCH_ITEMS } from '../support/micro';
+import { type BenchBuyer, type BenchItem, type BenchSeller, createBuyer, createSeller, tokenizeCard, BENCH_ITEMS } from '../support/micro';
 import { spawnService } from '../support/processes';
 import { benchMain, type BenchStack } from '../support/stack';
 import { codeVersion } from '../support/version';
@@ -173,7 +174,7 @@ async function run(b: BenchStack): Promise<boolean> {
       SELECT $1::integer, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::char(3)[], $8::bigint[], $9::bigint[], $10::integer[])`, [
       openSeq, ps.map((p) => p.buyer.id), ps.map((p) => p.seller.id), ps.map((p) => p.item.id), ps.map((p) => p.clientId),
       ps.map((p) => p.buyer.ruleSetId), ps.map(() => 'USD'), ps.map((p) => p.item.priceMinor),
-      ps.map((p) => benchFee(p.item.priceMinor, p.seller.feeBps)), ps.map((p) => p.item.grantSeconds),
+      ps.map((p) => microFee(p.item.priceMinor, p.seller.feeBps)), ps.map((p) => p.item.grantSeconds),
     ]);
   };
   const insertAll = async (all: Payment[][]) => {
@@ -231,7 +232,7 @@ async function run(b: BenchStack): Promise<boolean> {
       FROM micro_payments WHERE client_id LIKE ?`, [openSeq, `${tag}-${runTag}-%`]) as { rows: Array<Record<string, string>> };
     const want = {
       n: payments.length, amount: payments.reduce((s, p) => s + p.item.priceMinor, 0),
-      fee: payments.reduce((s, p) => s + benchFee(p.item.priceMinor, p.seller.feeBps), 0),
+      fee: payments.reduce((s, p) => s + microFee(p.item.priceMinor, p.seller.feeBps), 0),
     };
     if (Number(got.n) !== want.n || Number(got.distinct_ids) !== want.n || Number(got.amount) !== want.amount
       || Number(got.fee) !== want.fee || Number(got.other_period) !== 0) {

@@ -28,21 +28,22 @@
 // BUFFERS for the close's statements slower than n ms, printed after the report; the instrumentation slows the
 // close, so its wall time is then not the benchmark's figure), BENCH_SETUP_CONCURRENCY (card tokens made at once),
 // BENCH_TIMEOUT_SECONDS.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { tsToMs } from '@temporalio/common/lib/time';
 import pg from 'pg';
 import { newRuleSetId, newRuleSetToken } from '../../api/parties';
-import { createPrincipal, newPrincipalId } from '../../api/principals';
+import { microFee } from '../../domain/micropayments';
+import { createPrincipal, newApiKey, newPrincipalId, sha256 } from '../../api/principals';
 import type { Db } from '../../ledger/db';
 import { Ledger } from '../../ledger/ledger';
 import type { SettlementPeriodResult } from '../../workflows/settlementPeriod';
 import { describeCpu, otherCpuPercent } from '../support/cpu';
 import { intEnv } from '../support/env';
 import { JsonClient } from '../support/http';
-import { benchFee, type BenchItem, createBuyer, createSeller, tokenizeCard, BENCH_ITEMS } from '../support/micro';
+import { type BenchItem, createBuyer, createSeller, tokenizeCard, BENCH_ITEMS } from '../support/micro';
 import { benchMain, type BenchStack } from '../support/stack';
 import { codeVersion } from '../support/version';
 import { closedLoop, ms } from '../support/stats';
@@ -88,10 +89,8 @@ const log = (msg: string) => console.log(`[bench] ${msg}`);
 // --- setup: parties copied from an API-made template, payments loaded in SQL -----------------------------------
 
 const apiKeyRow = (principalId: string) => {
-  // the format issueKey (api/principals.ts) makes: pb_<12-character key id>_<32-character secret>, stored as SHA-256
-  const keyId = randomBytes(9).toString('base64url').replace(/[-_]/g, 'x');
-  const apiKey = `pb_${keyId}_${randomBytes(24).toString('base64url')}`;
-  return { keyId, principalId, sha256Hex: createHash('sha256').update(apiKey).digest('hex') };
+  const { keyId, apiKey } = newApiKey();
+  return { keyId, principalId, sha256Hex: sha256(apiKey).toString('hex') };
 };
 
 /**
@@ -137,7 +136,7 @@ async function makeParties(b: BenchStack, api: JsonClient, operatorKey: string, 
   const buyerIds = Array.from({ length: S.buyers - 1 }, () => newPrincipalId('buyer'));
   const sellerIds = Array.from({ length: S.sellers - 1 }, () => newPrincipalId('merchant'));
   const ruleSetIds = buyerIds.map(() => newRuleSetId());
-  const tokenHashes = buyerIds.map(() => createHash('sha256').update(newRuleSetToken()).digest('hex'));
+  const tokenHashes = buyerIds.map(() => sha256(newRuleSetToken()).toString('hex'));
   const buyerKeys = buyerIds.map(apiKeyRow);
   const sellerKeys = sellerIds.map(apiKeyRow);
   const rowsWritten: Record<string, number> = {};
@@ -227,7 +226,7 @@ function expectedBooks(p: Parties) {
     b.n++; b.gross += price;
     const k = sellerOf(g);
     const s = sellers[k];
-    s.n++; s.sales += price; s.fee += benchFee(price, feeBpsOf(k));
+    s.n++; s.sales += price; s.fee += microFee(price, feeBpsOf(k));
     gross += price;
   }
   return { buyers, sellers, gross };

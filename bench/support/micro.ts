@@ -62,6 +62,3 @@ export async function createSeller(api: JsonClient, operatorKey: string, tag: st
   }
   return { id: s.id, apiKey: s.apiKey, feeBps, items };
 }
-
-/** The broker's fee as domain/micropayments.ts microFee computes it (half up, never above the amount). */
-export const benchFee = (amountMinor: number, feeBps: number) => Math.min(amountMinor, Math.floor((amountMinor * feeBps + 5_000) / 10_000));

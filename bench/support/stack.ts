@@ -59,22 +59,41 @@ const quietLogger = {
   log() {}, trace() {}, debug() {}, info() {}, warn: (m: string) => console.warn(m), error: (m: string) => console.error(m),
 };
 
-export async function startBenchStack(opts: BenchStackOptions): Promise<BenchStack> {
-  const cleanups: Array<{ what: string; run: () => unknown }> = [];
-  let stopping: Promise<void> | undefined;
-  const stop = () => {
-    stopping ??= (async () => {
-      while (cleanups.length) {
-        const c = cleanups.pop()!;
+/** What a benchmark started, stopped in reverse order; stop() runs once (a second call waits for the first). */
+export class Cleanups {
+  private readonly list: Array<{ what: string; run: () => unknown }> = [];
+  private stopping?: Promise<void>;
+
+  push(c: { what: string; run: () => unknown }): void {
+    this.list.push(c);
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      while (this.list.length) {
+        const c = this.list.pop()!;
         try {
           await c.run();
         } catch (err) {
-          console.error(`stopping ${c.what} failed:`, err);
+          console.error(`[bench] stopping ${c.what} failed:`, err);
         }
       }
     })();
-    return stopping;
-  };
+    return this.stopping;
+  }
+}
+
+/** The workflow bundle of another workflows entry (BENCH_WORKFLOWS: a proposed change), written into dir. */
+export async function bundleProposal(workflowsPath: string, dir: string): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: resolve(workflowsPath), logger: quietLogger });
+  const path = join(dir, 'bench-workflow-bundle.js');
+  writeFileSync(path, code);
+  return path;
+}
+
+export async function startBenchStack(opts: BenchStackOptions): Promise<BenchStack> {
+  const cleanups = new Cleanups();
+  const stop = () => cleanups.stop();
   opts.onStopReady?.(stop);
 
   try {
@@ -90,12 +109,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       temporalAddress = dev.address;
     }
 
-    let workflowBundlePath = test.workflowBundlePath;
-    if (opts.workflowsPath) {
-      const { code } = await bundleWorkflowCode({ workflowsPath: resolve(opts.workflowsPath), logger: quietLogger });
-      workflowBundlePath = join(test.dir, 'bench-workflow-bundle.js');
-      writeFileSync(workflowBundlePath, code);
-    }
+    const workflowBundlePath = opts.workflowsPath ? await bundleProposal(opts.workflowsPath, test.dir) : test.workflowBundlePath;
 
     const [apiPort, simPort, simAdminPort] = [await freePort(), await freePort(), await freePort()];
     const taskQueue = `bench-${randomUUID().slice(0, 8)}`;
@@ -185,18 +199,28 @@ async function startTunedDevServer(cli: string, port: number, dynamicConfig: str
  */
 export async function benchMain(options: Omit<BenchStackOptions, 'onStopReady'>, run: (stack: BenchStack) => Promise<boolean>): Promise<never> {
   let stopStack: () => Promise<void> = async () => {};
+  return benchProcess(options.log, () => stopStack(), async () => {
+    const t0 = performance.now();
+    const stack = await startBenchStack({ ...options, onStopReady: (stop) => { stopStack = stop; } });
+    options.log(`stack ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return run(stack);
+  });
+}
+
+/**
+ * Runs a benchmark in this process and exits: stops everything it started (also on SIGINT/SIGTERM), exit code
+ * non-zero on an error or a failed correctness check.
+ */
+export async function benchProcess(log: (msg: string) => void, stop: () => Promise<void>, run: () => Promise<boolean>): Promise<never> {
   let exitCode = 0;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       console.error(`[bench] ${sig}: stopping everything`);
-      void stopStack().finally(() => process.exit(130));
+      void stop().finally(() => process.exit(130));
     });
   }
   try {
-    const t0 = performance.now();
-    const stack = await startBenchStack({ ...options, onStopReady: (stop) => { stopStack = stop; } });
-    options.log(`stack ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    if (!(await run(stack))) {
+    if (!(await run())) {
       console.error('[bench] correctness check FAILED');
       exitCode = 1;
     }
@@ -204,7 +228,7 @@ export async function benchMain(options: Omit<BenchStackOptions, 'onStopReady'>,
     console.error('[bench] error:', err);
     exitCode = 1;
   }
-  options.log('stopping everything ...');
-  await stopStack();
+  log('stopping everything ...');
+  await stop();
   process.exit(exitCode);
 }
