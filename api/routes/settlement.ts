@@ -7,7 +7,7 @@ import { periodTotals } from '../../activities/settlementPeriods';
 import { periodId, periodSeq } from '../../domain/micropayments';
 import { MAX_BATCH_FILE_LINES } from '../../processors/client';
 import type { Db } from '../../ledger/db';
-import { Ledger } from '../../ledger/ledger';
+import { Ledger, LedgerError } from '../../ledger/ledger';
 import { buyerReceivable, sellerPayable, accounts } from '../../activities/accounts';
 import { settlementPeriodWorkflow, settlementPeriodWorkflowId } from '../../workflows/settlementPeriod';
 import { allow, assertCanSee, principalOf } from '../auth';
@@ -159,7 +159,10 @@ export function settlementRoutes(deps: { db: Db; temporal: Client; taskQueue: st
     const [micro, card] = await Promise.all([
       ledger.balance(sellerPayable(id, s.currency).id),
       // (a seller that never had card orders has no merchant-payable account)
-      ledger.balance(accounts(s.currency, id).merchant.id).catch(() => ({ amountMinor: 0n })),
+      ledger.balance(accounts(s.currency, id).merchant.id).catch((err: unknown) => {
+        if (err instanceof LedgerError && err.code === 'unknown_account') return { amountMinor: 0n };
+        throw err;
+      }),
     ]);
     res.json({
       ...head, party: 'seller', currency: s.currency,
