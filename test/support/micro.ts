@@ -15,8 +15,6 @@ import { startWorker, temporalClient, uid } from './env';
 import { call, type Call, listen } from './http';
 import { CARD, TEST_DELIVERY } from './orders';
 
-export { CARD };
-
 /** A database of its own on the run's cluster, migrated. */
 export async function freshDatabase(): Promise<{ url: string; db: Db; drop(): Promise<void> }> {
   const main = inject('databaseUrl');
@@ -39,9 +37,7 @@ export async function freshDatabase(): Promise<{ url: string; db: Db; drop(): Pr
 
 export interface MicroHarness {
   db: Db;
-  databaseUrl: string;
   ledger: Ledger;
-  base: string;
   operator: string;
   client: Client;
   taskQueue: string;
@@ -54,11 +50,10 @@ export interface MicroHarness {
     Promise<{ id: string; key: string; token?: string }>;
   /** Closes the open period through the API (no grace) and waits for the close to finish. */
   closePeriod(): Promise<Extract<SettlementPeriodResult, { kind: 'closed' }>>;
-  stopWorker(): Promise<void>;
   close(): Promise<void>;
 }
 
-export interface ItemSpec { id: string; priceMinor: number; category?: string; grantSeconds?: number }
+interface ItemSpec { id: string; priceMinor: number; category?: string; grantSeconds?: number }
 
 export async function microHarness(opts: { dunningDelaysMs?: number[]; worker?: boolean } = {}): Promise<MicroHarness> {
   const fresh = await freshDatabase();
@@ -83,13 +78,11 @@ export async function microHarness(opts: { dunningDelaysMs?: number[]; worker?: 
     if (r.status !== status) throw new Error(`${c.method ?? 'POST'} ${path} → ${r.status} ${JSON.stringify(r.body)}`);
     return r.body;
   };
-  let workerStopped: Promise<void> | undefined;
-  const stopWorker = () => (workerStopped ??= worker ? worker.stop() : Promise.resolve());
   const tokenize = async (card = CARD.approve) =>
     (await processor.tokenize({ cardNumber: card, expMonth: 12, expYear: 2099 }, uid('tok-'))).token;
 
   return {
-    db, databaseUrl: fresh.url, ledger: new Ledger(db), base, operator, client: temporal.client, taskQueue, processor, admin, api, tokenize,
+    db, ledger: new Ledger(db), operator, client: temporal.client, taskQueue, processor, admin, api, tokenize,
     async buyer(o = {}) {
       const b = await must('/buyers', { key: operator, body: {
         name: 'Buyer', currency: o.currency ?? 'USD', paymentToken: await tokenize(o.card), ...(o.buyerClass ? { buyerClass: o.buyerClass } : {}),
@@ -116,10 +109,9 @@ export async function microHarness(opts: { dunningDelaysMs?: number[]; worker?: 
       if (result.kind !== 'closed') throw new Error('expected a close');
       return result;
     },
-    stopWorker,
     async close() {
       await server.close();
-      await stopWorker();
+      await worker?.stop();
       await temporal.close();
       await fresh.drop();
     },

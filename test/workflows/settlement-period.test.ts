@@ -6,9 +6,9 @@ import { createActivities } from '../../activities';
 import { createSettlementPeriodActivities } from '../../activities/settlementPeriods';
 import { dunningWorkflowId } from '../../workflows/dunning';
 import { MAX_FILES_PER_RUN, settlementPeriodWorkflow, settlementPeriodWorkflowId } from '../../workflows/settlementPeriod';
-import { TEST_DELIVERY } from '../support/orders';
+import { CARD, TEST_DELIVERY } from '../support/orders';
 import { uid } from '../support/env';
-import { CARD, microHarness, type MicroHarness } from '../support/micro';
+import { microHarness, type MicroHarness } from '../support/micro';
 
 /** A seeded generator, so a failure can be reproduced. */
 function rng(seed: number) {
