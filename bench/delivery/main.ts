@@ -22,7 +22,7 @@
 // for this long), BENCH_WORKFLOWS=path/index.ts (the worker runs that workflows entry instead of workflows/index.ts:
 // to measure a proposed change, e.g. bench/delivery/proposals/local-activity/index.ts).
 import { randomBytes } from 'node:crypto';
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { enqueueMessage, type DeliveryQueueDeps } from '../../activities/deliveryQueue';
@@ -37,6 +37,7 @@ import { spawnService, type ServiceProcess } from '../support/processes';
 import { benchProcess, bundleProposal, Cleanups } from '../support/stack';
 import { intEnv } from '../support/env';
 import { fmtSummary, ms, summarize } from '../support/stats';
+import { machineLine } from '../support/report';
 
 // --- settings ----------------------------------------------------------------------------------------------
 
@@ -442,7 +443,7 @@ async function run(): Promise<boolean> {
   console.log(`
 ${rule}
 Paybroker ordered-delivery benchmark
-  machine     ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}
+  machine     ${machineLine()}
   stack       PostgreSQL (fsync=off, synchronous_commit=off, full_page_writes=off) and the Temporal dev server (SQLite in
               memory, synchronous=OFF): NON-DURABLE fast settings of the tests, so the figures are upper bounds. The worker
               (workers/main.ts, options in workers/options.ts) and the receiver are separate processes; the enqueuer, its

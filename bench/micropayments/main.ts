@@ -28,11 +28,10 @@
 // and BENCH_SELLERS sellers with BENCH_ITEMS items each, all through the API. Other knobs: BENCH_SETUP_CONCURRENCY,
 // BENCH_PROFILE=dir (V8 CPU profiles of the API and the worker, written when they stop; setup included).
 import { randomBytes } from 'node:crypto';
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import pg from 'pg';
 import { createPrincipal } from '../../api/principals';
 import { microFee } from '../../domain/micropayments';
-import { Ledger } from '../../ledger/ledger';
 import { describeCpu, otherCpuPercent } from '../support/cpu';
 import { intEnv } from '../support/env';
 import { JsonClient } from '../support/http';
@@ -42,6 +41,7 @@ import { spawnService } from '../support/processes';
 import { benchMain, type BenchStack } from '../support/stack';
 import { codeVersion } from '../support/version';
 import { closedLoop, fmtSummary, summarize } from '../support/stats';
+import { machineLine, printOutputTail, trialBalanceCheck } from '../support/report';
 
 // --- settings ----------------------------------------------------------------------------------------------
 
@@ -239,8 +239,7 @@ async function run(b: BenchStack): Promise<boolean> {
       books.push(`${tag}: ${JSON.stringify(got)} in micro_payments, expected ${JSON.stringify(want)} in ${`sp_${openSeq}`}`);
     }
   }
-  const balance = await new Ledger(b.db).trialBalance();
-  const unbalanced = [...balance].filter(([, total]) => total !== 0n);
+  const trial = await trialBalanceCheck(b.db);
   const failedRequests = warmSingleRes.failed + singleRes.failed + warmBatchRes.failed + batchRes.failed;
 
   // --- report --------------------------------------------------------------------------------------------------
@@ -257,7 +256,7 @@ async function run(b: BenchStack): Promise<boolean> {
   console.log(`
 ${rule}
 Paybroker micro-payments recording benchmark
-  machine     ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; load average before (b): ${loadBefore.toFixed(2)}
+  machine     ${machineLine()}; load average before (b): ${loadBefore.toFixed(2)}
   stack       PostgreSQL (fsync=off, synchronous_commit=off, full_page_writes=off) and the Temporal dev server of the
               tests: NON-DURABLE fast settings, so the figures are upper bounds. API (api/main.ts, pool of 20), worker and
               simulator are separate processes as \`npm start\` runs them; the echo server (a) is one more. The load
@@ -296,16 +295,15 @@ targets
 correctness
   requests    ${failedRequests} failed (warm-up included)
   payments    ${expected.reduce((n, e) => n + e.payments.length, 0)} sent through the API: ${books.length ? `MISMATCH in ${books.length} group(s)` : 'each in micro_payments once, in the open period, with its amount and fee'}
-  ledger      trial balance ${balance.size === 0 ? 'empty: NO POSTINGS' : `${[...balance].map(([c, t]) => `${c} ${t}`).join(', ')}: ${unbalanced.length ? 'NOT ZERO' : 'zero per currency'}`}
+  ledger      trial balance ${trial.text}
   run time    ${((performance.now() - started) / 1000).toFixed(1)} s after the stack started${others > 20
     ? `\n  WARNING     other processes on this machine used up to ${Math.round(others)}% of a core during a phase: the figures are disturbed` : ''}
 ${rule}`);
   for (const m of books) console.log(`  books: ${m}`);
   if (failedRequests || books.length) {
-    const tail = b.procs.api.output().trim().split('\n').slice(-30).join('\n    ');
-    if (tail) console.log(`  --- last lines of the API's output ---\n    ${tail}`);
+    printOutputTail(b.procs.api, "the API's");
   }
-  return failedRequests === 0 && books.length === 0 && unbalanced.length === 0 && balance.size > 0;
+  return failedRequests === 0 && books.length === 0 && trial.ok;
 }
 
 // --- main --------------------------------------------------------------------------------------------------

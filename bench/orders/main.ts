@@ -16,9 +16,8 @@
 // worker), and for measuring a proposed change: BENCH_WORKFLOWS=path/index.ts (the worker runs that workflows
 // entry instead of workflows/index.ts), BENCH_TEMPORAL_DYNAMIC_CONFIG=k=v,k=v (a dev server with that dynamic
 // config instead of the tests' one).
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { createPrincipal } from '../../api/principals';
-import { Ledger } from '../../ledger/ledger';
 import { HttpProcessorClient } from '../../processors/http-client';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../../scripts/temporal-cli';
 import { MERCHANT_SETTINGS } from '../../test/support/order-input';
@@ -28,6 +27,7 @@ import { JsonClient, type JsonReply } from '../support/http';
 import { benchMain, type BenchStack } from '../support/stack';
 import { intEnv } from '../support/env';
 import { closedLoop, fmtSummary, ms, openLoop, summarize } from '../support/stats';
+import { machineLine, printOutputTail, trialBalanceCheck } from '../support/report';
 
 // --- settings ----------------------------------------------------------------------------------------------
 
@@ -209,8 +209,7 @@ async function run(b: BenchStack): Promise<boolean> {
     return !r || r.state !== 'shipped' || Number(r.total_minor) !== o.totalMinor || Number(r.captured ?? 0) !== o.totalMinor;
   });
   const capturedMinor = rows.reduce((s, r) => s + Number(r.captured ?? 0), 0);
-  const balance = await new Ledger(b.db).trialBalance();
-  const unbalanced = [...balance].filter(([, total]) => total !== 0n);
+  const trial = await trialBalanceCheck(b.db);
 
   // --- report --------------------------------------------------------------------------------------------------
   const createLat = summarize(lat.create);
@@ -221,7 +220,7 @@ async function run(b: BenchStack): Promise<boolean> {
   console.log(`
 ${rule}
 Paybroker order benchmark
-  machine     ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; load average before phase 3: ${loadBefore.toFixed(2)}
+  machine     ${machineLine()}; load average before phase 3: ${loadBefore.toFixed(2)}
   stack       PostgreSQL (fsync=off, synchronous_commit=off, full_page_writes=off) and the Temporal dev server (SQLite in
               memory, synchronous=OFF): NON-DURABLE fast settings of the tests, so the figures are upper bounds. API, worker
               and simulator are separate processes (worker options: workers/options.ts); load generator and Temporal
@@ -256,7 +255,7 @@ targets
 
 correctness
   orders      ${orders.length} (warm-up included): ${failures.length} failed, ${badBooks.length} whose captures or state in PostgreSQL do not match; ${(capturedMinor / 100).toFixed(2)} USD captured
-  ledger      trial balance ${balance.size === 0 ? 'empty: NO POSTINGS' : `${[...balance].map(([c, t]) => `${c} ${t}`).join(', ')}: ${unbalanced.length ? 'NOT ZERO' : 'zero per currency'}`}
+  ledger      trial balance ${trial.text}
   run time    ${((performance.now() - started) / 1000).toFixed(1)} s after the stack started${others > 20
     ? `\n  WARNING     other processes on this machine used up to ${Math.round(others)}% of a core during a phase: the figures are disturbed` : ''}
 ${rule}`);
@@ -264,12 +263,9 @@ ${rule}`);
   for (const o of badBooks.slice(0, 10)) console.log(`  books: ${o.id} ${JSON.stringify(byId.get(o.id) ?? null)}, expected ${o.totalMinor}`);
   if (failures.length || badBooks.length) {
     // What the services said (errors the API mapped to 500, worker warnings), for the failures above.
-    for (const p of [b.procs.api, b.procs.worker]) {
-      const tail = p.output().trim().split('\n').slice(-30).join('\n    ');
-      if (tail) console.log(`  --- last lines of the ${p.name}'s output ---\n    ${tail}`);
-    }
+    for (const p of [b.procs.api, b.procs.worker]) printOutputTail(p);
   }
-  return failures.length === 0 && badBooks.length === 0 && unbalanced.length === 0 && balance.size > 0;
+  return failures.length === 0 && badBooks.length === 0 && trial.ok;
 }
 
 // --- main --------------------------------------------------------------------------------------------------

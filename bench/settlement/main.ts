@@ -31,14 +31,13 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { tsToMs } from '@temporalio/common/lib/time';
 import pg from 'pg';
 import { newRuleSetId, newRuleSetToken } from '../../api/parties';
 import { microFee } from '../../domain/micropayments';
 import { createPrincipal, newApiKey, newPrincipalId, sha256 } from '../../api/principals';
 import type { Db } from '../../ledger/db';
-import { Ledger } from '../../ledger/ledger';
 import type { SettlementPeriodResult } from '../../workflows/settlementPeriod';
 import { describeCpu, otherCpuPercent } from '../support/cpu';
 import { intEnv } from '../support/env';
@@ -47,6 +46,7 @@ import { type BenchItem, createBuyer, createSeller, tokenizeCard, BENCH_ITEMS } 
 import { benchMain, type BenchStack } from '../support/stack';
 import { codeVersion } from '../support/version';
 import { closedLoop, ms } from '../support/stats';
+import { machineLine, printOutputTail, trialBalanceCheck } from '../support/report';
 
 // --- settings ----------------------------------------------------------------------------------------------
 
@@ -469,9 +469,8 @@ async function run(b: BenchStack): Promise<boolean> {
   [[...parties.buyerIds.map((id) => `buyer-receivable:${id}:USD`), ...parties.sellerIds.map((id) => `seller-payable:${id}:USD`)]]);
   check(Number(owed.receivable) === 0 && Number(owed.payable) === 0,
     `after the close buyers still owe ${owed.receivable} and sellers are owed ${-Number(owed.payable)} (the ledger)`);
-  const balance = await new Ledger(b.db).trialBalance();
-  const unbalanced = [...balance].filter(([, total]) => total !== 0n);
-  check(balance.size > 0 && unbalanced.length === 0, `trial balance ${[...balance].map(([c, t]) => `${c} ${t}`).join(', ') || 'empty'}`);
+  const trial = await trialBalanceCheck(b.db);
+  check(trial.ok, `trial balance ${trial.text}`);
 
   // --- report --------------------------------------------------------------------------------------------------
   const acts = h.activities;
@@ -500,7 +499,7 @@ async function run(b: BenchStack): Promise<boolean> {
   console.log(`
 ${rule}
 Paybroker settlement period close benchmark
-  machine     ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; load average before the close: ${loadBefore.toFixed(2)}
+  machine     ${machineLine()}; load average before the close: ${loadBefore.toFixed(2)}
   stack       PostgreSQL (fsync=off, synchronous_commit=off, full_page_writes=off; otherwise default settings) and the
               Temporal dev server of the tests: NON-DURABLE fast settings, so the figures are upper bounds. API, worker
               (workers/main.ts, pool of 20) and simulator are separate processes as \`npm start\` runs them.
@@ -533,7 +532,7 @@ correctness
   invoices    ${invoices.length} for ${S.buyers} buyers, ${invoices.filter((r) => r.state === 'paid').length} paid, ${badInvoices.length} not as computed here; total ${(invoiced / 100).toFixed(2)} USD = payments ${(Number(paid.gross) / 100).toFixed(2)} USD
   credits     ${credits.length} for ${S.sellers} sellers, ${credits.filter((r) => r.state === 'paid').length} paid, ${badCredits.length} not as computed here; total ${(credited / 100).toFixed(2)} USD (fees ${(fees / 100).toFixed(2)} USD)
   processor   ${files.charges} charge lines (${files.charged_invoices} invoices), ${files.payouts} payout lines
-  ledger      buyers owe ${owed.receivable}, sellers are owed ${-Number(owed.payable)}; trial balance ${balance.size === 0 ? 'empty: NO POSTINGS' : `${[...balance].map(([c, t]) => `${c} ${t}`).join(', ')}: ${unbalanced.length ? 'NOT ZERO' : 'zero per currency'}`}
+  ledger      buyers owe ${owed.receivable}, sellers are owed ${-Number(owed.payable)}; trial balance ${trial.text}
   result      ${problems.length ? `${problems.length} PROBLEM(S)` : 'every check passed'}
   run time    ${((performance.now() - started) / 1000).toFixed(1)} s after the stack started${others > 20
     ? `\n  WARNING     other processes on this machine used ${Math.round(others)}% of a core during the close: the figures are disturbed` : ''}
@@ -548,8 +547,7 @@ ${rule}`);
   }
   for (const p of problems) console.log(`  problem: ${p}`);
   if (problems.length) {
-    const tail = b.procs.worker.output().trim().split('\n').slice(-30).join('\n    ');
-    if (tail) console.log(`  --- last lines of the worker's output ---\n    ${tail}`);
+    printOutputTail(b.procs.worker);
   }
   return problems.length === 0;
 }
