@@ -11,6 +11,7 @@ import { call } from '../support/http';
 import { MERCHANT_SETTINGS } from '../support/order-input';
 import { orderLedger } from '../support/orders';
 import { startServices, type Services } from '../support/services';
+import { tokenizeCard } from '../support/processor-calls';
 
 let db: Db;
 let svc: Services;
@@ -35,8 +36,7 @@ afterAll(async () => {
   await db.destroy();
 });
 
-const token = async () => (await new HttpProcessorClient({ baseUrl: svc.simulatorUrl })
-  .tokenize({ cardNumber: '4242424242424242', expMonth: 12, expYear: 2099 }, uid('tok-'))).token;
+const token = () => tokenizeCard(new HttpProcessorClient({ baseUrl: svc.simulatorUrl }));
 
 const orderBody = async (clientOrderId = uid('co-')) => ({
   clientOrderId, customerId: 'cust-42',

@@ -11,6 +11,7 @@ import { call } from '../support/http';
 import { MERCHANT_SETTINGS } from '../support/order-input';
 import { Receiver } from '../support/receiver';
 import { startServices, type Services } from '../support/services';
+import { tokenizeCard } from '../support/processor-calls';
 
 let db: Db;
 let svc: Services;
@@ -35,8 +36,7 @@ async function merchantWithEndpoint(receiver: Receiver, extra: object = {}) {
 }
 
 async function placeOrder(key: string) {
-  const token = (await new HttpProcessorClient({ baseUrl: svc.simulatorUrl })
-    .tokenize({ cardNumber: '4242424242424242', expMonth: 12, expYear: 2099 }, uid('tok-'))).token;
+  const token = await tokenizeCard(new HttpProcessorClient({ baseUrl: svc.simulatorUrl }));
   const r = await call(svc.base, '/orders', { key, body: {
     clientOrderId: uid('co-'), customerId: 'c', items: [{ sku: 'mug', quantity: 1, unitPriceMinor: 1200, kind: 'hard' }],
     shipping: { optionId: 'standard', address: { line1: '1 Main St', city: 'Austin', region: 'TX', postalCode: '73301', country: 'US' } },

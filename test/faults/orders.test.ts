@@ -9,6 +9,7 @@ import { call } from '../support/http';
 import { MERCHANT_SETTINGS } from '../support/order-input';
 import { orderLedger } from '../support/orders';
 import { startServices, type Services } from '../support/services';
+import { tokenizeCard } from '../support/processor-calls';
 
 let svc: Services | undefined;
 const db = testDb(2);
@@ -18,8 +19,7 @@ afterAll(() => db.destroy());
 async function setup() {
   svc = await startServices({ PAYBROKER_PROCESSOR_MAX_BACKOFF: '1s' });
   const { apiKey } = await createPrincipal(db, 'merchant', 'Fault shop', settingsColumns(MERCHANT_SETTINGS));
-  const token = (await new HttpProcessorClient({ baseUrl: svc.simulatorUrl })
-    .tokenize({ cardNumber: '4242424242424242', expMonth: 12, expYear: 2099 }, uid('tok-'))).token;
+  const token = await tokenizeCard(new HttpProcessorClient({ baseUrl: svc.simulatorUrl }));
   const body = {
     clientOrderId: uid('co-'), customerId: 'c1',
     items: [{ sku: 'kettle', quantity: 1, unitPriceMinor: 3000, kind: 'hard' }],

@@ -9,6 +9,7 @@ import { temporalClient, uid } from '../support/env';
 import { call } from '../support/http';
 import { freshDatabase } from '../support/micro';
 import { startServices, type Services } from '../support/services';
+import { tokenizeCard } from '../support/processor-calls';
 
 let svc: Services | undefined;
 let fresh: Awaited<ReturnType<typeof freshDatabase>> | undefined;
@@ -27,7 +28,7 @@ describe('worker killed during a period close', () => {
     const api = (path: string, body?: unknown, key = operator, method?: string) =>
       call(s.base, path, { key, body, idem: body ? uid('i-') : undefined, method });
     const processor = new HttpProcessorClient({ baseUrl: s.simulatorUrl });
-    const token = async () => (await processor.tokenize({ cardNumber: '4242424242424242', expMonth: 12, expYear: 2099 }, uid('tok-'))).token;
+    const token = () => tokenizeCard(processor);
 
     const sellers: string[] = [];
     for (let i = 0; i < 12; i++) {

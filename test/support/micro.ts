@@ -13,7 +13,8 @@ import { HttpProcessorClient, SimulatorAdmin } from '../../processors/http-clien
 import type { SettlementPeriodResult } from '../../workflows/settlementPeriod';
 import { startWorker, temporalClient, uid } from './env';
 import { call, type Call, listen } from './http';
-import { CARD, TEST_DELIVERY } from './orders';
+import { TEST_DELIVERY } from './orders';
+import { tokenizeCard } from './processor-calls';
 
 /** A database of its own on the run's cluster, migrated. */
 export async function freshDatabase(): Promise<{ url: string; db: Db; drop(): Promise<void> }> {
@@ -78,8 +79,7 @@ export async function microHarness(opts: { dunningDelaysMs?: number[]; worker?: 
     if (r.status !== status) throw new Error(`${c.method ?? 'POST'} ${path} → ${r.status} ${JSON.stringify(r.body)}`);
     return r.body;
   };
-  const tokenize = async (card = CARD.approve) =>
-    (await processor.tokenize({ cardNumber: card, expMonth: 12, expYear: 2099 }, uid('tok-'))).token;
+  const tokenize = (card?: string) => tokenizeCard(processor, card);
 
   return {
     db, ledger: new Ledger(db), operator, client: temporal.client, taskQueue, processor, admin, api, tokenize,

@@ -16,8 +16,8 @@ import { buildOrderInput, insertOrderRow, MERCHANT_SETTINGS } from './order-inpu
 
 export { HARD_ITEMS } from './order-input';
 import { startWorker, temporalClient, testDb, uid } from './env';
+import { tokenizeCard } from './processor-calls';
 
-export const CARD = { approve: '4242424242424242', decline: '4000000000000002', insufficient: '4000000000009995' };
 export const POSTAL = { Y: '94107', N: '00000', A: '11111', Z: '22222' };
 
 /** Delivery settings for tests: loopback receivers allowed, quick retries. */
@@ -62,8 +62,7 @@ export async function orderHarness(opts: { privateSimulator?: boolean; authValid
     delivery: { ...TEST_DELIVERY, perDestinationInFlight: opts.perDestinationInFlight ?? TEST_DELIVERY.perDestinationInFlight } }), taskQueue);
   const { principal } = await createPrincipal(db, 'merchant', 'Order test merchant', settingsColumns(MERCHANT_SETTINGS));
   const merchantId = principal.id;
-  const tokenize = async (card = CARD.approve) =>
-    (await processor.tokenize({ cardNumber: card, expMonth: 12, expYear: 2099 }, uid('tok-'))).token;
+  const tokenize = (card?: string) => tokenizeCard(processor, card);
 
   return {
     db, ledger: new Ledger(db), client: temporal.client, processor, admin, taskQueue: worker.taskQueue, merchantId, simulator,

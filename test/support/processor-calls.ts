@@ -1,7 +1,7 @@
 // Shared by the simulator's tests: a simulator of the test file's own, raw requests, the effects a step applied,
 // and assertions on how a processor call failed.
 import { expect, inject } from 'vitest';
-import { ProcessorRejectedError, ProcessorUnavailableError } from '../../processors/client';
+import { type ProcessorClient, ProcessorRejectedError, ProcessorUnavailableError } from '../../processors/client';
 import { HttpProcessorClient, SimulatorAdmin, type SimulatorStats } from '../../processors/http-client';
 import { startSimulator, type RunningSimulator } from '../../processors/simulator/server';
 import { freePort } from '../../scripts/ports';
@@ -19,6 +19,14 @@ export async function openSimulator(timeoutMs: number): Promise<{ sim: RunningSi
 }
 
 export const key = () => uid('key-');
+
+/** Test cards whose outcome the simulator decides (processors/simulator/cards.ts). */
+export const CARD = { approve: '4242424242424242', decline: '4000000000000002', insufficient: '4000000000009995' };
+
+/** A token for a test card (approved by default) at the processor the client talks to. */
+export async function tokenizeCard(processor: ProcessorClient, card = CARD.approve): Promise<string> {
+  return (await processor.tokenize({ cardNumber: card, expMonth: 12, expYear: 2099 }, uid('tok-'))).token;
+}
 const EXP_YEAR = new Date().getUTCFullYear() + 3;
 /** A card that expires in a few years. */
 export const testCard = (cardNumber: string) => ({ cardNumber, expMonth: 12, expYear: EXP_YEAR, cvc: '123' });

@@ -6,7 +6,8 @@ import {
   cancelUpdate, refundUpdate, reviewUpdate, shipUpdate, statusQuery, submitUpdate,
 } from '../../workflows/order';
 import type { OrderView } from '../../domain/order';
-import { CARD, HARD_ITEMS, orderHarness, orderLedger, POSTAL, type OrderHarness } from '../support/orders';
+import { HARD_ITEMS, orderHarness, orderLedger, POSTAL, type OrderHarness } from '../support/orders';
+import { CARD } from '../support/processor-calls';
 
 let h: OrderHarness;
 beforeAll(async () => { h = await orderHarness(); });

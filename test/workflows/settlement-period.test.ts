@@ -6,9 +6,10 @@ import { createActivities } from '../../activities';
 import { createSettlementPeriodActivities } from '../../activities/settlementPeriods';
 import { dunningWorkflowId } from '../../workflows/dunning';
 import { MAX_FILES_PER_RUN, settlementPeriodWorkflow, settlementPeriodWorkflowId } from '../../workflows/settlementPeriod';
-import { CARD, TEST_DELIVERY } from '../support/orders';
+import { TEST_DELIVERY } from '../support/orders';
 import { uid } from '../support/env';
 import { microHarness, type MicroHarness } from '../support/micro';
+import { CARD } from '../support/processor-calls';
 
 /** A seeded generator, so a failure can be reproduced. */
 function rng(seed: number) {
