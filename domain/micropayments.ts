@@ -45,7 +45,7 @@ export function sellerCredit(t: SellerPeriodTotals): bigint {
   return t.salesMinor - t.feeMinor - (t.refundedMinor - t.refundedFeeMinor) + t.cardNetMinor;
 }
 
-/** What a buyer is charged for a period: purchases less refunds; nothing when that is not positive. */
+/** What a buyer is invoiced for a period: purchases less refunds (a negative amount is carried into the next). */
 export function buyerInvoice(grossMinor: bigint, refundedMinor: bigint): bigint {
   return grossMinor - refundedMinor;
 }
