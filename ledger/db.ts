@@ -33,6 +33,16 @@ export async function prepared<R>(db: Db, name: string, text: string, values: un
   }
 }
 
+/**
+ * Values as a PostgreSQL array literal ('{"a","b"}'), for a prepared statement's array parameter: one string
+ * instead of the driver's per-element escaping. Inside double quotes only `"` and `\` are special, so values
+ * holding either are left to the driver (returned as they are).
+ */
+export function arrayLiteral(values: Array<string | number>): string | Array<string | number> {
+  if (values.length === 0) return '{}';
+  return /["\\]/.test(values.join('')) ? values : `{"${values.join('","')}"}`;
+}
+
 interface PgConnection {
   query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
 }

@@ -5,7 +5,7 @@
 import { dayKey, MAX_BATCH_PAYMENTS } from '../domain/micropayments';
 import { withinCap } from '../domain/rules';
 import { Coalescer } from './coalescer';
-import { type Db, prepared } from './db';
+import { arrayLiteral, type Db, prepared } from './db';
 
 export interface PaymentToRecord {
   buyerId: string;
@@ -189,15 +189,6 @@ const INSERT_IN_PERIOD = insertSql('?::integer', () => '?', COLUMNS);
 
 const FIELDS = ['buyerId', 'sellerId', 'itemId', 'clientId', 'ruleSetId', 'currency', 'amountMinor', 'feeMinor', 'grantSeconds'] as const;
 const columnsOf = (ps: PaymentToRecord[]) => FIELDS.map((f) => ps.map((p) => p[f]) as string[]);
-/**
- * The columns as PostgreSQL array literals, built here rather than by the driver's per-element escaping: every
- * value is an id, a code or a number from validated input, so quoting suffices (checked; else the driver's way).
- */
-const arrayLiteral = (values: Array<string | number>) => {
-  const joined = values.join('","');
-  return /["\\]/.test(joined) ? values : `{"${joined}"}`;
-};
-
 async function insertPayments(db: Db, ps: PaymentToRecord[], periodSeq: number): Promise<RecordedPayment[]> {
   if (ps.length === 0) return [];
   return ((await db.raw(INSERT_IN_PERIOD, [periodSeq, ...columnsOf(ps)])) as { rows: PaymentRow[] }).rows.map(fromRow);

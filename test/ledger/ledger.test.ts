@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ledger, LedgerError } from '../../ledger/ledger';
-import { createDb, type Db } from '../../ledger/db';
+import { arrayLiteral, createDb, type Db, prepared } from '../../ledger/db';
 import { testDb, uid } from '../support/env';
 import { inject } from 'vitest';
 
@@ -200,5 +200,24 @@ describe('balances', () => {
     await expect(ledger.openAccount({ id: acct.merchant, kind: 'merchant_payable', currency: 'EUR' }))
       .rejects.toMatchObject({ code: 'account_conflict' });
     await expect(ledger.openAccount({ id: acct.merchant, kind: 'merchant_payable', currency: 'USD' })).resolves.toBeUndefined();
+  });
+});
+
+describe('arrayLiteral', () => {
+  const roundTrip = async (values: string[]) =>
+    (await prepared<{ a: string[] }>(db, 'test-array-literal', 'SELECT $1::text[] AS a', [arrayLiteral(values)]))[0].a;
+
+  it('sends plain values as one literal that PostgreSQL reads back unchanged', async () => {
+    const values = ['mp_1', 'a b', 'x,y', '{z}', 'NULL', '', 'é€', '7'];
+    expect(arrayLiteral(values)).toBe('{"mp_1","a b","x,y","{z}","NULL","","é€","7"}');
+    expect(await roundTrip(values)).toEqual(values);
+    expect(await roundTrip([])).toEqual([]);
+  });
+
+  it('leaves values holding a quote or a backslash to the driver, still unchanged in PostgreSQL', async () => {
+    for (const values of [['a"b', 'c'], ['a\\b'], ['ok', '"']]) {
+      expect(arrayLiteral(values)).toBe(values);
+      expect(await roundTrip(values)).toEqual(values);
+    }
   });
 });
