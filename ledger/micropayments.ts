@@ -6,6 +6,7 @@ import { dayKey, MAX_BATCH_PAYMENTS } from '../domain/micropayments';
 import { withinCap } from '../domain/rules';
 import { Coalescer } from './coalescer';
 import { arrayLiteral, type Db, prepared } from './db';
+import { STALE_GENERATION_SQLSTATE } from './migrations/007_recording_generation';
 
 export interface PaymentToRecord {
   buyerId: string;
@@ -37,7 +38,30 @@ export interface RecordedPayment {
 export type CapRefusal = 'daily_cap_exceeded' | 'period_cap_exceeded';
 export type RecordOutcome =
   | { status: 'recorded' | 'replayed'; payment: RecordedPayment }
-  | { status: 'refused'; code: CapRefusal | 'client_id_reused' | 'authorization_changed'; message: string };
+  | { status: 'refused'; code: CapRefusal | 'client_id_reused'; message: string };
+
+/**
+ * The recording generation (migrations/007) as PostgreSQL has it now. Read it before reading what payments are
+ * resolved from, and record them under it: if it has moved on meanwhile, recordPayments throws StaleGeneration.
+ */
+export async function recordingGeneration(db: Db): Promise<number> {
+  const [row] = await prepared<{ generation: string }>(db, 'recording-generation', 'SELECT generation FROM recording_generation', []);
+  return Number(row.generation);
+}
+
+/** Throws StaleGeneration if the generation has moved on (for decisions made without recording anything). */
+export async function confirmGeneration(db: Db, generation: number): Promise<void> {
+  if (await recordingGeneration(db) !== generation) throw new StaleGeneration(generation);
+}
+
+/** Parties or terms changed after the caller read them: nothing was written; read them afresh and try again. */
+export class StaleGeneration extends Error {
+  constructor(readonly generation: number) {
+    super(`parties or terms changed after generation ${generation} was read`);
+    this.name = 'StaleGeneration';
+  }
+}
+const isStale = (err: unknown) => (err as { code?: string }).code === STALE_GENERATION_SQLSTATE;
 
 interface PaymentRow {
   id: string; period_seq: number; buyer_id: string; seller_id: string; item_id: string; client_id: string;
@@ -65,11 +89,20 @@ function replayOrReuse(p: PaymentToRecord, existing: RecordedPayment): RecordOut
 }
 
 /**
- * Records the payments in order. A payment whose (buyer, clientId) exists is a replay (same content) or
- * client_id_reused; one that would take its rule set past a per-day or per-period cap is refused and
- * later ones are still tried. Everything else is written in the period open now.
+ * Records the payments in order, resolved from what was read under `generation`. A payment whose (buyer,
+ * clientId) exists is a replay (same content) or client_id_reused; one that would take its rule set past a
+ * per-day or per-period cap is refused and later ones are still tried. Everything else is written in the period
+ * open now. Throws StaleGeneration, having written nothing, if the generation has moved on.
  */
-export async function recordPayments(db: Db, payments: PaymentToRecord[], nowMs: number): Promise<RecordOutcome[]> {
+export async function recordPayments(db: Db, payments: PaymentToRecord[], nowMs: number, generation: number): Promise<RecordOutcome[]> {
+  try {
+    return await record(db, payments, nowMs, generation);
+  } catch (err) {
+    throw isStale(err) ? new StaleGeneration(generation) : err;
+  }
+}
+
+async function record(db: Db, payments: PaymentToRecord[], nowMs: number, generation: number): Promise<RecordOutcome[]> {
   const outcomes: Array<RecordOutcome | undefined> = new Array(payments.length);
   // within the request, a repeated (buyer, clientId) answers like a repeat of the first
   const firstOf = new Map<string, number>();
@@ -84,7 +117,7 @@ export async function recordPayments(db: Db, payments: PaymentToRecord[], nowMs:
   const candidates = payments.map((_, i) => i).filter((i) => !repeatOf.has(i));
   if (!capped) {
     // one statement, shared with concurrent requests: the period lock is held shared just while it runs
-    const inserted = await insertCoalesced(db, candidates.map((i) => payments[i]));
+    const inserted = await insertCoalesced(db, candidates.map((i) => ({ p: payments[i], generation })));
     await settleInserted(db, payments, candidates, inserted, outcomes, () => {});
   } else await db.transaction(async (trx) => {
     const { rows: [{ seq }] } = await trx.raw('SELECT open_period_for_recording() AS seq') as { rows: Array<{ seq: number }> };
@@ -141,7 +174,7 @@ export async function recordPayments(db: Db, payments: PaymentToRecord[], nowMs:
       toInsert = admitted;
     }
 
-    const inserted = await insertPayments(trx, toInsert.map((i) => payments[i]), seq);
+    const inserted = await insertPayments(trx, toInsert.map((i) => payments[i]), seq, generation);
     await settleInserted(trx, payments, toInsert, inserted, outcomes, (p) => {
       // (written meanwhile by a concurrent request with the same clientId: ours did not count)
       const d = counters.get(`${p.ruleSetId}|d|${day}`); if (d && p.caps.perDayMinor !== null) d.added -= p.amountMinor;
@@ -170,11 +203,8 @@ const insertSql = (period: string, n: (i: number) => string, returning: string) 
   SELECT ${period}, u.* FROM unnest(${n(1)}::text[], ${n(2)}::text[], ${n(3)}::text[], ${n(4)}::text[], ${n(5)}::text[],
       ${n(6)}::char(3)[], ${n(7)}::bigint[], ${n(8)}::bigint[], ${n(9)}::integer[])
     AS u (buyer_id, seller_id, item_id, client_id, rule_set_id, currency, amount_minor, fee_minor, grant_seconds)
-  -- the rule set, the buyer and the price as they are now (the caller may have read them from a cache); written
-  -- as lookups by primary key per row, so no plan (a prepared statement's generic one included) scans tables
-  WHERE (SELECT r.revoked_at IS NULL AND b.suspended_at IS NULL FROM rule_sets r JOIN buyers b ON b.id = r.owner_id
-         WHERE r.id = u.rule_set_id)
-    AND (SELECT i.price_minor FROM items i WHERE i.seller_id = u.seller_id AND i.id = u.item_id) = u.amount_minor
+  -- the rule sets, buyers and prices the caller read are still current (once per statement, not per row)
+  WHERE recording_generation_is(${n(10)}::bigint)
   ON CONFLICT (buyer_id, client_id) DO NOTHING
   RETURNING ${returning}`;
 /**
@@ -189,25 +219,30 @@ const INSERT_IN_PERIOD = insertSql('?::integer', () => '?', COLUMNS);
 
 const FIELDS = ['buyerId', 'sellerId', 'itemId', 'clientId', 'ruleSetId', 'currency', 'amountMinor', 'feeMinor', 'grantSeconds'] as const;
 const columnsOf = (ps: PaymentToRecord[]) => FIELDS.map((f) => ps.map((p) => p[f]) as string[]);
-async function insertPayments(db: Db, ps: PaymentToRecord[], periodSeq: number): Promise<RecordedPayment[]> {
+async function insertPayments(db: Db, ps: PaymentToRecord[], periodSeq: number, generation: number): Promise<RecordedPayment[]> {
   if (ps.length === 0) return [];
-  return ((await db.raw(INSERT_IN_PERIOD, [periodSeq, ...columnsOf(ps)])) as { rows: PaymentRow[] }).rows.map(fromRow);
+  return ((await db.raw(INSERT_IN_PERIOD, [periodSeq, ...columnsOf(ps), generation])) as { rows: PaymentRow[] }).rows.map(fromRow);
 }
 
 /**
  * Payments without caps, in the period open now, in one statement with those of concurrent requests (at most
  * MAX_BATCH_PAYMENTS rows; a (buyer, clientId) appears once per statement, so each row answers one request).
+ * The statement checks the oldest generation its requests read under, so it fails for all of them if any
+ * request's reads are stale.
  */
-const inserters = new WeakMap<Db, Coalescer<PaymentToRecord, RecordedPayment | undefined>>();
-async function insertCoalesced(db: Db, ps: PaymentToRecord[]): Promise<RecordedPayment[]> {
+type Pending = { p: PaymentToRecord; generation: number };
+const inserters = new WeakMap<Db, Coalescer<Pending, RecordedPayment | undefined>>();
+async function insertCoalesced(db: Db, pending: Pending[]): Promise<RecordedPayment[]> {
   let c = inserters.get(db);
   if (!c) {
     c = new Coalescer(async (items) => {
+      const ps = items.map((i) => i.p);
+      const generation = Math.min(...items.map((i) => i.generation));
       const rows = await prepared<{ id: string; buyer_id: string; client_id: string; period_seq: number; created_ms: number }>(
-        db, 'record-micropayments', INSERT_IN_OPEN_PERIOD, columnsOf(items).map(arrayLiteral));
+        db, 'record-micropayments', INSERT_IN_OPEN_PERIOD, [...columnsOf(ps).map(arrayLiteral), generation]);
       const byPair = new Map(rows.map((r) => [pairKey(r.buyer_id, r.client_id), r]));
       let last: Date | undefined; // one statement, one now(): the rows share their Date
-      return items.map((p): RecordedPayment | undefined => {
+      return ps.map((p): RecordedPayment | undefined => {
         const r = byPair.get(pairKey(p.buyerId, p.clientId));
         if (!r) return undefined;
         if (last?.getTime() !== r.created_ms) last = new Date(r.created_ms);
@@ -215,15 +250,15 @@ async function insertCoalesced(db: Db, ps: PaymentToRecord[]): Promise<RecordedP
           clientId: p.clientId, currency: p.currency, amountMinor: p.amountMinor, feeMinor: p.feeMinor,
           grantSeconds: p.grantSeconds, createdAt: last };
       });
-    }, { maxInFlight: 4, maxItems: MAX_BATCH_PAYMENTS, key: (p) => pairKey(p.buyerId, p.clientId) });
+    }, { maxInFlight: 4, maxItems: MAX_BATCH_PAYMENTS, key: (i) => pairKey(i.p.buyerId, i.p.clientId) });
     inserters.set(db, c);
   }
-  return (await c.submit(ps)).filter((r) => r !== undefined);
+  return (await c.submit(pending)).filter((r) => r !== undefined);
 }
 
 /**
- * Outcomes of the payments an INSERT was given: recorded; or, not written, a replay or reuse (the clientId was
- * taken) or authorization_changed (the rule set was revoked, the buyer suspended or the item's price changed).
+ * Outcomes of the payments an INSERT was given: recorded; or, not written because the (buyer, clientId) was
+ * taken (before, or meanwhile by a concurrent request), a replay or a reuse.
  */
 async function settleInserted(db: Db, payments: PaymentToRecord[], given: number[], inserted: RecordedPayment[],
   outcomes: Array<RecordOutcome | undefined>, onTaken: (p: PaymentToRecord) => void): Promise<void> {
@@ -237,8 +272,9 @@ async function settleInserted(db: Db, payments: PaymentToRecord[], given: number
   const existing = await existingPayments(db, taken.map((i) => payments[i]));
   for (const i of taken) {
     const e = existing.get(pairKey(payments[i].buyerId, payments[i].clientId));
-    outcomes[i] = e ? replayOrReuse(payments[i], e)
-      : { status: 'refused', code: 'authorization_changed', message: 'The rule set was revoked, the buyer suspended or the price changed' };
+    // ON CONFLICT skipped the row, so the conflicting one has committed and is seen by this later statement
+    if (!e) throw new Error(`payment (${payments[i].buyerId}, ${payments[i].clientId}) neither written nor found`);
+    outcomes[i] = replayOrReuse(payments[i], e);
     onTaken(payments[i]);
   }
 }

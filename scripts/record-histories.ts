@@ -26,7 +26,7 @@ import { buildOrderInput, insertOrderRow, MERCHANT_SETTINGS, type OrderSpec } fr
 import { startTestStack } from '../test/support/stack';
 import { createBuyer, createRuleSet, createSeller, putItem } from '../api/parties';
 import { microFee } from '../domain/micropayments';
-import { type PaymentToRecord, recordPayments } from '../ledger/micropayments';
+import { type PaymentToRecord, recordingGeneration, recordPayments } from '../ledger/micropayments';
 
 interface Scenario {
   name: string;
@@ -164,7 +164,7 @@ const scenarios: Scenario[] = [
             amountMinor: 25, feeMinor: microFee(25, s.feeBps), grantSeconds: 3600, caps: { perDayMinor: null, perPeriodMinor: null } });
         }
       }
-      await recordPayments(c.db, payments, Date.now());
+      await recordPayments(c.db, payments, Date.now(), await recordingGeneration(c.db));
       const { seq } = await c.db('settlement_periods').where({ state: 'open' }).first('seq');
       return c.client.workflow.start('settlementPeriodWorkflow', {
         taskQueue: c.taskQueue, workflowId: 'history-settlement-period', args: [{ periodSeq: seq, graceMs: 100, fileLines: 2 }],

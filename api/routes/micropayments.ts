@@ -7,13 +7,16 @@ import { z } from 'zod';
 import { MAX_BATCH_PAYMENTS, microFee, paymentId, paymentNumber, periodId } from '../../domain/micropayments';
 import { evaluateRules } from '../../domain/rules';
 import type { Db } from '../../ledger/db';
-import { getPayment, type PaymentToRecord, recordPayments, type RecordedPayment, refundPayment } from '../../ledger/micropayments';
+import {
+  confirmGeneration, getPayment, type PaymentToRecord, recordingGeneration, recordPayments, type RecordedPayment, type RecordOutcome,
+  refundPayment, StaleGeneration,
+} from '../../ledger/micropayments';
 import { allow, assertCanSee, principalOf } from '../auth';
 import { ApiError, notFound } from '../errors';
 import { type GrantSigner, isoOf } from '../grants';
 import type { Principal } from '../principals';
 import { currency, type Item, itemId, itemsByKey, partyId, ruleSetsByToken, ruleSetToken, sellersById } from '../parties';
-import { TtlCache } from '../ttlCache';
+import { GenerationCache } from '../generationCache';
 import { parseBody, pathId } from '../validation';
 
 /** Largest body of POST /v1/micropayments/batch (the other routes keep the API's 64 KiB). */
@@ -38,45 +41,46 @@ interface Refusal { status: number; code: string; message: string; param?: strin
 const refuse = (code: string, message: string, param?: string, status = 422): Refusal => ({ status, code, message, param });
 
 /**
- * How stale a process's copy of rule sets, sellers and items may be. What matters to money is rechecked by the
- * INSERT (revocation, suspension, the item's price); a buyer's class, an item's category or a seller's new rule
- * set reach recording within this.
+ * What resolving reads, kept per process and tagged with the recording generation read before it (see
+ * ledger/migrations/007): the recording INSERT is refused if that generation has moved on, so nothing cached is
+ * used once a change to it has committed.
  */
-export const RESOLVE_CACHE_MS = 10_000;
-
 interface Lookups {
-  ruleSets(tokens: string[]): Promise<Map<string, RuleSetWithBuyer>>;
-  sellers(ids: string[]): Promise<Map<string, SellerWithRules>>;
-  items(keys: string[]): Promise<Map<string, Item>>;
+  /** The latest generation this process knows (read from PostgreSQL once, and again after stale()). */
+  generation(): Promise<number>;
+  /** A recording under `generation` was refused as stale: read the generation again. */
+  stale(generation: number): void;
+  ruleSets(generation: number, tokens: string[]): Promise<Map<string, RuleSetWithBuyer>>;
+  sellers(generation: number, ids: string[]): Promise<Map<string, SellerWithRules>>;
+  items(generation: number, keys: string[]): Promise<Map<string, Item>>;
 }
 type RuleSetWithBuyer = Awaited<ReturnType<typeof ruleSetsByToken>> extends Map<string, infer V> ? V : never;
 type SellerWithRules = Awaited<ReturnType<typeof sellersById>> extends Map<string, infer V> ? V : never;
 
 const splitItemKey = (k: string) => { const i = k.indexOf('/'); return { sellerId: k.slice(0, i), itemId: k.slice(i + 1) }; };
-function freshLookups(db: Db): Lookups {
-  return {
-    ruleSets: (tokens) => ruleSetsByToken(db, tokens),
-    sellers: (ids) => sellersById(db, ids),
-    items: (keys) => itemsByKey(db, keys.map(splitItemKey)),
-  };
-}
 function cachedLookups(db: Db): Lookups {
-  const fresh = freshLookups(db);
-  const [ruleSets, sellers, items] = [new TtlCache<RuleSetWithBuyer>(RESOLVE_CACHE_MS), new TtlCache<SellerWithRules>(RESOLVE_CACHE_MS),
-    new TtlCache<Item>(RESOLVE_CACHE_MS)];
+  const [ruleSets, sellers, items] = [new GenerationCache<RuleSetWithBuyer>(), new GenerationCache<SellerWithRules>(), new GenerationCache<Item>()];
+  let known: Promise<number> | undefined;
+  let knownValue: number | undefined;
   return {
-    ruleSets: (tokens) => ruleSets.getMany(tokens, fresh.ruleSets),
-    sellers: (ids) => sellers.getMany(ids, fresh.sellers),
-    items: (keys) => items.getMany(keys, fresh.items),
+    generation: () => (known ??= recordingGeneration(db).then(
+      (g) => { knownValue = g; return g; },
+      (e: unknown) => { known = undefined; throw e; })),
+    stale: (g) => { if (knownValue === g) { known = undefined; knownValue = undefined; } },
+    ruleSets: (g, tokens) => ruleSets.getMany(g, tokens, (missing) => ruleSetsByToken(db, missing)),
+    sellers: (g, ids) => sellers.getMany(g, ids, (missing) => sellersById(db, missing)),
+    items: (g, keys) => items.getMany(g, keys, (missing) => itemsByKey(db, missing.map(splitItemKey))),
   };
 }
 
 /** Checks every payment against its parties, terms and rule sets; a handful of queries for the whole batch. */
-async function resolve(lookups: Lookups, caller: Principal, bodies: PaymentBody[], nowMs: number): Promise<Array<PaymentToRecord | Refusal>> {
+async function resolve(lookups: Lookups, generation: number, caller: Principal, bodies: PaymentBody[], nowMs: number):
+  Promise<Array<PaymentToRecord | Refusal>> {
   const tokens = [...new Set(bodies.flatMap((b) => (b.sellerToken ? [b.buyerToken, b.sellerToken] : [b.buyerToken])))];
   const sellerIds = [...new Set(bodies.map((b) => b.sellerId))];
   const itemKeys = [...new Set(bodies.map((b) => `${b.sellerId}/${b.itemId}`))];
-  const [ruleSets, sellers, items] = await Promise.all([lookups.ruleSets(tokens), lookups.sellers(sellerIds), lookups.items(itemKeys)]);
+  const [ruleSets, sellers, items] = await Promise.all([
+    lookups.ruleSets(generation, tokens), lookups.sellers(generation, sellerIds), lookups.items(generation, itemKeys)]);
 
   return bodies.map((b): PaymentToRecord | Refusal => {
     const rs = ruleSets.get(b.buyerToken);
@@ -123,29 +127,38 @@ const isRefusal = (x: object): x is Refusal => 'code' in x;
 
 type Answer = Refusal | { kind: 'recorded' | 'replayed'; payment: RecordedPayment };
 
+/** Tries of a request whose reads turned out stale (parties or terms changed meanwhile) before it gives up. */
+const RECORD_TRIES = 3;
+
 /**
- * Resolves (from the cache) and records, one answer per payment. A payment the INSERT found no longer authorized
- * (its rule set revoked, its buyer suspended or its item's price changed since the cache read them) is resolved
- * afresh once, which names the precise refusal.
+ * Resolves (from the cache) and records, one answer per payment. If parties or terms changed after the cache
+ * read them, nothing was written: they are read afresh and the payments resolved and recorded again.
  */
-async function resolveAndRecord(db: Db, lookups: Lookups, caller: Principal, bodies: PaymentBody[], nowMs: number, fresh = false):
-  Promise<Answer[]> {
-  const resolved = await resolve(lookups, caller, bodies, nowMs);
-  const accepted = resolved.flatMap((x, i) => (isRefusal(x) ? [] : [i]));
-  const outcomes = await recordPayments(db, accepted.map((i) => resolved[i] as PaymentToRecord), nowMs);
-  const answers = resolved as Answer[];
-  const stale: number[] = [];
-  accepted.forEach((i, k) => {
-    const o = outcomes[k];
-    if (o.status !== 'refused') answers[i] = { kind: o.status, payment: o.payment };
-    else if (o.code === 'authorization_changed' && !fresh) stale.push(i);
-    else answers[i] = refuse(o.code, o.message, o.code === 'client_id_reused' ? 'clientId' : 'buyerToken');
-  });
-  if (stale.length > 0) {
-    const again = await resolveAndRecord(db, freshLookups(db), caller, stale.map((i) => bodies[i]), nowMs, true);
-    stale.forEach((i, k) => { answers[i] = again[k]; });
+async function resolveAndRecord(db: Db, lookups: Lookups, caller: Principal, bodies: PaymentBody[], nowMs: number): Promise<Answer[]> {
+  for (let attempt = 1; ; attempt++) {
+    const generation = await lookups.generation();
+    const resolved = await resolve(lookups, generation, caller, bodies, nowMs);
+    const accepted = resolved.flatMap((x, i) => (isRefusal(x) ? [] : [i]));
+    let outcomes: RecordOutcome[] = [];
+    try {
+      // the INSERT confirms that what the refusals were decided on is current too; without one, a read does
+      if (accepted.length > 0) outcomes = await recordPayments(db, accepted.map((i) => resolved[i] as PaymentToRecord), nowMs, generation);
+      else await confirmGeneration(db, generation);
+    } catch (err) {
+      if (!(err instanceof StaleGeneration)) throw err;
+      lookups.stale(generation);
+      if (attempt < RECORD_TRIES) continue;
+      throw new ApiError(503, 'service_unavailable_error', 'terms_changing',
+        'Parties or terms kept changing while the payments were recorded; nothing was written, try again');
+    }
+    const answers = resolved as Answer[];
+    accepted.forEach((i, k) => {
+      const o = outcomes[k];
+      answers[i] = o.status === 'refused' ? refuse(o.code, o.message, o.code === 'client_id_reused' ? 'clientId' : 'buyerToken')
+        : { kind: o.status, payment: o.payment };
+    });
+    return answers;
   }
-  return answers;
 }
 
 export function micropaymentRoutes(deps: { db: Db; grants: GrantSigner }): Router {

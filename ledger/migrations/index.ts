@@ -7,6 +7,7 @@ import * as m003 from './003_orders';
 import * as m004 from './004_delivery';
 import * as m005 from './005_micropayments';
 import * as m006 from './006_settlement_carry';
+import * as m007 from './007_recording_generation';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -17,6 +18,7 @@ const migrations: Array<[string, Migration]> = [
   ['004_delivery', m004],
   ['005_micropayments', m005],
   ['006_settlement_carry', m006],
+  ['007_recording_generation', m007],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrantSigner } from '../../api/grants';
 import { MAX_BATCH_PAYMENTS } from '../../domain/micropayments';
+import { recordingGeneration, recordPayments, StaleGeneration } from '../../ledger/micropayments';
 import { uid } from '../support/env';
 import { microHarness, type MicroHarness } from '../support/micro';
 
@@ -152,6 +153,36 @@ describe('rule sets', () => {
     expect((await pay(b, { sellerId: s.id, itemId: 'daily', amountMinor: 7 })).body.error.code).toBe('price_mismatch');
   });
 
+  it('sees at once a seller\'s new rule set, a buyer\'s new class and an item\'s new category, right after a payment used the old', async () => {
+    const s = await h.seller({ items: [{ id: 'daily', priceMinor: 20 }] });
+    const b = await h.buyer({ buyerClass: 'verified', rules: { allowedCategories: ['news'] } });
+    const buy = (sellerToken?: string) => pay(b, { sellerId: s.id, itemId: 'daily', ...(sellerToken ? { sellerToken } : {}) });
+    expect((await buy()).status).toBe(201); // the API now holds the seller, the item and b's rule set
+    const rs = await h.api('/rule-sets', { key: s.key, idem: uid('i-'), body: { rules: { acceptedBuyerClasses: ['verified'] } } });
+    expect(rs.status).toBe(201);
+    expect((await buy()).body.error.code).toBe('seller_token_required');
+    expect((await buy(rs.body.token)).status).toBe(201);
+    await h.db('buyers').where({ id: b.id }).update({ buyer_class: 'standard' }); // as another API process would
+    expect((await buy(rs.body.token)).body.error.code).toBe('buyer_class_not_accepted');
+    await h.db('buyers').where({ id: b.id }).update({ buyer_class: 'verified' });
+    await h.db('items').where({ seller_id: s.id, id: 'daily' }).update({ category: 'video' });
+    expect((await buy(rs.body.token)).body.error.code).toBe('category_not_allowed');
+    expect(await paymentCount(b.id)).toBe(2);
+  });
+
+  it('refuses a batch at once when a token in it was revoked after the API read it, and records the rest', async () => {
+    const [b1, b2] = [await h.buyer(), await h.buyer()];
+    const batch = () => h.api('/micropayments/batch', { key: h.operator, body: { payments: [b1, b2].map((b) => ({
+      clientId: uid('c-'), buyerToken: b.token, sellerId: seller.id, itemId: 'article', currency: 'USD' })) } });
+    expect((await batch()).body).toMatchObject({ recorded: 2, refused: 0 });
+    const rs = await h.db('rule_sets').where({ owner_id: b1.id }).first('id');
+    await h.db('rule_sets').where({ id: rs.id }).update({ revoked_at: h.db.fn.now() });
+    const r = await batch();
+    expect(r.body).toMatchObject({ recorded: 1, refused: 1 });
+    expect(r.body.results[0].error.code).toBe('invalid_buyer_token');
+    expect([await paymentCount(b1.id), await paymentCount(b2.id)]).toEqual([1, 2]);
+  });
+
   it('records parallel payments each once; parallel repeats of one clientId answer one 201 and the rest 200', async () => {
     const b = await h.buyer();
     const clientId = uid('c-');
@@ -197,6 +228,31 @@ describe('rule sets', () => {
     expect(results.flatMap((r) => r.body.results).filter((x: { status: string }) => x.status === 'refused')
       .every((x: { error: { code: string } }) => x.error.code === 'period_cap_exceeded')).toBe(true);
     expect(await paymentCount(capped.id)).toBe(20);
+  });
+});
+
+describe('recording generation', () => {
+  it('moves on with a change to what recording reads, not with new parties; an INSERT under an older one writes nothing', async () => {
+    const before = await recordingGeneration(h.db);
+    const [b, capped] = [await h.buyer(), await h.buyer({ rules: { maxPerDayMinor: 100 } })];
+    await h.api(`/sellers/${seller.id}/items/extra`, { method: 'PUT', key: seller.key, body: {
+      title: 'Extra', category: 'news', priceMinor: 5, currency: 'USD', grantSeconds: 60 } });
+    expect(await recordingGeneration(h.db)).toBe(before);
+    await h.db('items').where({ seller_id: seller.id, id: 'extra' }).update({ title: 'Extra, renamed' });
+    expect(await recordingGeneration(h.db)).toBe(before + 1);
+
+    const payment = async (x: { id: string }, caps: { perDayMinor: number | null }) => ({
+      buyerId: x.id, sellerId: seller.id, itemId: 'extra', clientId: uid('c-'),
+      ruleSetId: (await h.db('rule_sets').where({ owner_id: x.id }).first('id')).id, currency: 'USD', amountMinor: 5, feeMinor: 1,
+      grantSeconds: 60, caps: { perDayMinor: caps.perDayMinor, perPeriodMinor: null } });
+    const uncappedPayment = await payment(b, { perDayMinor: null });
+    const cappedPayment = await payment(capped, { perDayMinor: 100 });
+    for (const p of [uncappedPayment, cappedPayment]) {
+      await expect(recordPayments(h.db, [p], Date.now(), before)).rejects.toBeInstanceOf(StaleGeneration);
+      expect(await paymentCount(p.buyerId)).toBe(0);
+      expect((await recordPayments(h.db, [p], Date.now(), before + 1))[0].status).toBe('recorded');
+      expect(await paymentCount(p.buyerId)).toBe(1);
+    }
   });
 });
 
