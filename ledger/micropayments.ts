@@ -7,6 +7,7 @@ import { withinCap } from '../domain/rules';
 import { Coalescer } from './coalescer';
 import { arrayLiteral, type Db, prepared } from './db';
 import { STALE_GENERATION_SQLSTATE } from './migrations/007_recording_generation';
+import { ID_BLOCK } from './migrations/008_micro_payment_id_blocks';
 
 export interface PaymentToRecord {
   buyerId: string;
@@ -197,63 +198,131 @@ async function record(db: Db, payments: PaymentToRecord[], nowMs: number, genera
   return outcomes as RecordOutcome[];
 }
 
-const insertSql = (period: string, n: (i: number) => string, returning: string) => `
-  INSERT INTO micro_payments (period_seq, buyer_id, seller_id, item_id, client_id, rule_set_id, currency,
-    amount_minor, fee_minor, grant_seconds)
-  SELECT ${period}, u.* FROM unnest(${n(1)}::text[], ${n(2)}::text[], ${n(3)}::text[], ${n(4)}::text[], ${n(5)}::text[],
-      ${n(6)}::char(3)[], ${n(7)}::bigint[], ${n(8)}::bigint[], ${n(9)}::integer[])
-    AS u (buyer_id, seller_id, item_id, client_id, rule_set_id, currency, amount_minor, fee_minor, grant_seconds)
-  -- the rule sets, buyers and prices the caller read are still current (once per statement, not per row)
-  WHERE recording_generation_is(${n(10)}::bigint)
-  ON CONFLICT (buyer_id, client_id) DO NOTHING
-  RETURNING ${returning}`;
 /**
- * In the period open now, in a statement of its own (the period lock is held just while it runs): prepared. It
- * returns only what the caller did not give (the rest of each row is the payment as given), created_at as epoch
- * milliseconds (PostgreSQL's microseconds truncated, as the pg driver's dates are).
+ * The columns a payment's row is written from, as unnest(...) AS u (...) over array parameters, `first` and on
+ * (placeholders `$n`, or knex's `?` when `first` is undefined).
  */
-const INSERT_IN_OPEN_PERIOD = insertSql('(SELECT open_period_for_recording())', (i) => `$${i}`,
-  'id, buyer_id, client_id, period_seq, floor(extract(epoch FROM created_at) * 1000)::float8 AS created_ms');
-/** In a transaction that already holds the period lock (the period is the first binding). */
-const INSERT_IN_PERIOD = insertSql('?::integer', () => '?', COLUMNS);
-
 const FIELDS = ['buyerId', 'sellerId', 'itemId', 'clientId', 'ruleSetId', 'currency', 'amountMinor', 'feeMinor', 'grantSeconds'] as const;
+const FIELD_COLUMNS = 'buyer_id, seller_id, item_id, client_id, rule_set_id, currency, amount_minor, fee_minor, grant_seconds';
+const FIELD_TYPES = ['text', 'text', 'text', 'text', 'text', 'char(3)', 'bigint', 'bigint', 'integer'];
 const columnsOf = (ps: PaymentToRecord[]) => FIELDS.map((f) => ps.map((p) => p[f]) as string[]);
+const ph = (n: number | undefined) => (n === undefined ? '?' : `$${n}`);
+const unnestOf = (first: number | undefined, withIds: boolean) => {
+  const types = withIds ? ['bigint', ...FIELD_TYPES] : FIELD_TYPES;
+  return `unnest(${types.map((t, k) => `${ph(first === undefined ? undefined : first + k)}::${t}[]`).join(', ')}) AS u (${withIds ? 'id, ' : ''}${FIELD_COLUMNS})`;
+};
+/** Once per statement, not per row: the rule sets, buyers and prices the caller read are still current. */
+const CURRENT = (n?: number) => `recording_generation_is(${ph(n)}::bigint)`;
+const CREATED_MS = 'floor(extract(epoch FROM created_at) * 1000)::float8 AS created_ms';
+
+/** In a transaction that already holds the period lock (the first binding), with ids from the table's sequence. */
+const INSERT_IN_PERIOD = `
+  INSERT INTO micro_payments (period_seq, ${FIELD_COLUMNS})
+  SELECT ?::integer, u.* FROM ${unnestOf(undefined, false)}
+  WHERE ${CURRENT()}
+  ON CONFLICT (buyer_id, client_id) DO NOTHING
+  RETURNING ${COLUMNS}`;
 async function insertPayments(db: Db, ps: PaymentToRecord[], periodSeq: number, generation: number): Promise<RecordedPayment[]> {
   if (ps.length === 0) return [];
   return ((await db.raw(INSERT_IN_PERIOD, [periodSeq, ...columnsOf(ps), generation])) as { rows: PaymentRow[] }).rows.map(fromRow);
 }
 
 /**
+ * New payments with the ids given ($1), in the period open now (the period lock is held just while the statement
+ * runs). Every row is written or, on any conflict, none; one row comes back: the period and the statement's
+ * created_at (epoch milliseconds, PostgreSQL's microseconds truncated as the pg driver's dates are).
+ */
+const RECORD_NEW = `
+  WITH s AS MATERIALIZED (SELECT open_period_for_recording() AS period_seq, now() AS created_at WHERE ${CURRENT(11)}),
+  ins AS (INSERT INTO micro_payments (id, period_seq, ${FIELD_COLUMNS}) SELECT u.id, s.period_seq, ${
+  FIELD_COLUMNS.split(', ').map((c) => `u.${c}`).join(', ')} FROM s, ${unnestOf(1, true)})
+  SELECT period_seq, ${CREATED_MS} FROM s`;
+/** The same, skipping each (buyer, clientId) that exists: a row comes back for each payment written. */
+const RECORD_SKIPPING = `
+  INSERT INTO micro_payments (id, period_seq, ${FIELD_COLUMNS})
+  SELECT u.id, (SELECT open_period_for_recording()), ${FIELD_COLUMNS.split(', ').map((c) => `u.${c}`).join(', ')}
+  FROM ${unnestOf(1, true)}
+  WHERE ${CURRENT(11)}
+  ON CONFLICT (buyer_id, client_id) DO NOTHING
+  RETURNING id, buyer_id, client_id, period_seq, ${CREATED_MS}`;
+
+/**
  * Payments without caps, in the period open now, in one statement with those of concurrent requests (at most
  * MAX_BATCH_PAYMENTS rows; a (buyer, clientId) appears once per statement, so each row answers one request).
  * The statement checks the oldest generation its requests read under, so it fails for all of them if any
- * request's reads are stale.
+ * request's reads are stale. It is written for the common case, all payments new: no conflict handling and
+ * nothing back per row (ids are given). A payment that exists (a replay) makes PostgreSQL refuse the whole
+ * statement; it then runs again, skipping those.
  */
 type Pending = { p: PaymentToRecord; generation: number };
 const inserters = new WeakMap<Db, Coalescer<Pending, RecordedPayment | undefined>>();
 async function insertCoalesced(db: Db, pending: Pending[]): Promise<RecordedPayment[]> {
   let c = inserters.get(db);
   if (!c) {
+    const ids = new IdBlocks(db);
     c = new Coalescer(async (items) => {
       const ps = items.map((i) => i.p);
-      const generation = Math.min(...items.map((i) => i.generation));
+      const given = await ids.take(ps.length);
+      const params = [arrayLiteral(given), ...columnsOf(ps).map(arrayLiteral), Math.min(...items.map((i) => i.generation))];
+      const recorded = (p: PaymentToRecord, id: number, periodSeq: number, createdAt: Date): RecordedPayment => ({
+        id: String(id), periodSeq, buyerId: p.buyerId, sellerId: p.sellerId, itemId: p.itemId, clientId: p.clientId,
+        currency: p.currency, amountMinor: p.amountMinor, feeMinor: p.feeMinor, grantSeconds: p.grantSeconds, createdAt,
+      });
+      try {
+        const [s] = await prepared<{ period_seq: number; created_ms: number }>(db, 'record-micropayments', RECORD_NEW, params);
+        const createdAt = new Date(s.created_ms);
+        return ps.map((p, k) => recorded(p, given[k], s.period_seq, createdAt));
+      } catch (err) {
+        if ((err as { constraint?: string }).constraint !== 'micro_payments_buyer_id_client_id_key') throw err;
+      }
       const rows = await prepared<{ id: string; buyer_id: string; client_id: string; period_seq: number; created_ms: number }>(
-        db, 'record-micropayments', INSERT_IN_OPEN_PERIOD, [...columnsOf(ps).map(arrayLiteral), generation]);
+        db, 'record-micropayments-skipping', RECORD_SKIPPING, params);
       const byPair = new Map(rows.map((r) => [pairKey(r.buyer_id, r.client_id), r]));
-      let last: Date | undefined; // one statement, one now(): the rows share their Date
-      return ps.map((p): RecordedPayment | undefined => {
+      const createdAt = rows.length ? new Date(rows[0].created_ms) : undefined; // one statement, one now()
+      return ps.map((p) => {
         const r = byPair.get(pairKey(p.buyerId, p.clientId));
-        if (!r) return undefined;
-        if (last?.getTime() !== r.created_ms) last = new Date(r.created_ms);
-        return { id: String(r.id), periodSeq: r.period_seq, buyerId: p.buyerId, sellerId: p.sellerId, itemId: p.itemId,
-          clientId: p.clientId, currency: p.currency, amountMinor: p.amountMinor, feeMinor: p.feeMinor,
-          grantSeconds: p.grantSeconds, createdAt: last };
+        return r && recorded(p, Number(r.id), r.period_seq, createdAt!);
       });
     }, { maxInFlight: 4, maxItems: MAX_BATCH_PAYMENTS, key: (i) => pairKey(i.p.buyerId, i.p.clientId) });
     inserters.set(db, c);
   }
   return (await c.submit(pending)).filter((r) => r !== undefined);
+}
+
+/**
+ * Ids for new payments, from the table's own sequence, which steps by ID_BLOCK (migrations/008): each nextval
+ * reserves the block of ID_BLOCK ids that starts there, so a process takes thousands of ids per query and never
+ * one another's (a row written with the column's default uses the first id of its block).
+ */
+class IdBlocks {
+  private readonly blocks: Array<{ next: number; end: number }> = [];
+  private available = 0;
+  private fetching: Promise<void> | undefined;
+
+  constructor(private readonly db: Db, private readonly spareBlocks = 8) {}
+
+  async take(n: number): Promise<number[]> {
+    while (this.available < n) {
+      this.fetching ??= this.fetch(Math.ceil((n - this.available) / ID_BLOCK) + this.spareBlocks)
+        .finally(() => { this.fetching = undefined; });
+      await this.fetching;
+    }
+    const out = new Array<number>(n);
+    for (let k = 0; k < n;) {
+      const b = this.blocks[0];
+      while (k < n && b.next < b.end) out[k++] = b.next++;
+      if (b.next === b.end) this.blocks.shift();
+    }
+    this.available -= n;
+    return out;
+  }
+
+  private async fetch(count: number): Promise<void> {
+    const rows = await prepared<{ start: string }>(this.db, 'micro-payment-id-blocks',
+      "SELECT nextval('micro_payments_id_seq') AS start FROM generate_series(1, $1::integer)", [count]);
+    for (const r of rows) this.blocks.push({ next: Number(r.start), end: Number(r.start) + ID_BLOCK });
+    this.available += rows.length * ID_BLOCK;
+  }
 }
 
 /**

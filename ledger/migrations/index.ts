@@ -8,6 +8,7 @@ import * as m004 from './004_delivery';
 import * as m005 from './005_micropayments';
 import * as m006 from './006_settlement_carry';
 import * as m007 from './007_recording_generation';
+import * as m008 from './008_micro_payment_id_blocks';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -19,6 +20,7 @@ const migrations: Array<[string, Migration]> = [
   ['005_micropayments', m005],
   ['006_settlement_carry', m006],
   ['007_recording_generation', m007],
+  ['008_micro_payment_id_blocks', m008],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
