@@ -2,7 +2,7 @@
 // (HMAC-SHA256 with a secret kept in PostgreSQL, shared by every API process), expires GRANT_REDEEM_SECONDS
 // after the purchase, and is redeemed once (POST /v1/grants/verify). The same payment always yields the same
 // grant, so a replayed recording returns the grant of the first.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { GRANT_REDEEM_SECONDS } from '../domain/micropayments';
 import type { Db } from '../ledger/db';
 
@@ -36,8 +36,20 @@ export function isoOf(ms: number): string {
 }
 const KEY_ID = 'grant-v1';
 
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
 export class GrantSigner {
-  private constructor(private readonly secret: Buffer) {}
+  /** The key's HMAC pads (RFC 2104), as latin1 strings: signing is then two one-shot hashes. */
+  private readonly innerPad: string;
+  private readonly outerPad: string;
+
+  private constructor(secret: Buffer) {
+    if (secret.length > 64) throw new Error('a grant secret is at most 64 bytes (one SHA-256 block)');
+    const key = Buffer.alloc(64);
+    secret.copy(key);
+    this.innerPad = Buffer.from(key.map((b) => b ^ 0x36)).toString('latin1');
+    this.outerPad = Buffer.from(key.map((b) => b ^ 0x5c)).toString('latin1');
+  }
 
   /** Loads the signing secret, making it on first use (concurrent first uses agree on one). */
   static async load(db: Db): Promise<GrantSigner> {
@@ -46,19 +58,19 @@ export class GrantSigner {
     return new GrantSigner(row.secret as Buffer);
   }
 
-  /** The grant of a payment, and when it must be redeemed by and the access ends (ISO 8601). */
-  issue(p: { id: string; sellerId: string; itemId: string; createdAt: Date; grantSeconds: number }): { grant: string; expiresAt: string; accessUntil: string } {
+  /** The grant of a payment (token), and when it must be redeemed by and the access ends (ISO 8601). */
+  issue(p: { id: string; sellerId: string; itemId: string; createdAt: Date; grantSeconds: number }): { token: string; expiresAt: string; accessUntil: string } {
     const created = Math.floor(p.createdAt.getTime() / 1000);
     const claims: GrantClaims = { p: p.id, s: p.sellerId, i: p.itemId, e: created + GRANT_REDEEM_SECONDS, a: created + p.grantSeconds };
     const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
-    return { grant: `${PREFIX}${body}.${this.sign(body)}`, expiresAt: isoOf(claims.e * 1000), accessUntil: isoOf(claims.a * 1000) };
+    return { token: `${PREFIX}${body}.${this.sign(body)}`, expiresAt: isoOf(claims.e * 1000), accessUntil: isoOf(claims.a * 1000) };
   }
 
   /** The claims of a well-formed grant with a valid signature, else undefined (expiry is the caller's). */
   open(grant: string): GrantClaims | undefined {
     if (typeof grant !== 'string' || grant.length > 1000 || !grant.startsWith(PREFIX)) return undefined;
     const [body, sig, ...rest] = grant.slice(PREFIX.length).split('.');
-    if (!body || !sig || rest.length > 0) return undefined;
+    if (!body || !sig || rest.length > 0 || !BASE64URL.test(body)) return undefined;
     const expected = Buffer.from(this.sign(body));
     const given = Buffer.from(sig);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
@@ -72,7 +84,12 @@ export class GrantSigner {
     }
   }
 
+  /**
+   * HMAC-SHA256 of a base64url body, base64url: the same as createHmac's (tested), at about two thirds of its
+   * cost per call, which counts at tens of thousands of grants a second.
+   */
   private sign(body: string): string {
-    return createHmac('sha256', this.secret).update(body).digest('base64url');
+    const inner = hash('sha256', Buffer.from(this.innerPad + body, 'latin1'), 'binary'); // binary: latin1
+    return hash('sha256', Buffer.from(this.outerPad + inner, 'latin1'), 'base64url');
   }
 }

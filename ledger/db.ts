@@ -40,6 +40,7 @@ export async function prepared<R>(db: Db, name: string, text: string, values: un
  */
 export function arrayLiteral(values: Array<string | number>): string | Array<string | number> {
   if (values.length === 0) return '{}';
+  if (values.every((v) => typeof v === 'number')) return `{${values.join(',')}}`;
   return /["\\]/.test(values.join('')) ? values : `{"${values.join('","')}"}`;
 }
 

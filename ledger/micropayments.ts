@@ -222,9 +222,12 @@ const INSERT_IN_PERIOD = `
   WHERE ${CURRENT()}
   ON CONFLICT (buyer_id, client_id) DO NOTHING
   RETURNING ${COLUMNS}`;
-async function insertPayments(db: Db, ps: PaymentToRecord[], periodSeq: number, generation: number): Promise<RecordedPayment[]> {
+/** What was written for each payment, in order (undefined: its (buyer, clientId) was taken). */
+async function insertPayments(db: Db, ps: PaymentToRecord[], periodSeq: number, generation: number): Promise<Array<RecordedPayment | undefined>> {
   if (ps.length === 0) return [];
-  return ((await db.raw(INSERT_IN_PERIOD, [periodSeq, ...columnsOf(ps), generation])) as { rows: PaymentRow[] }).rows.map(fromRow);
+  const { rows } = await db.raw(INSERT_IN_PERIOD, [periodSeq, ...columnsOf(ps), generation]) as { rows: PaymentRow[] };
+  const byPair = new Map(rows.map((r) => [pairKey(r.buyer_id, r.client_id), fromRow(r)]));
+  return ps.map((p) => byPair.get(pairKey(p.buyerId, p.clientId)));
 }
 
 /**
@@ -256,7 +259,8 @@ const RECORD_SKIPPING = `
  */
 type Pending = { p: PaymentToRecord; generation: number };
 const inserters = new WeakMap<Db, Coalescer<Pending, RecordedPayment | undefined>>();
-async function insertCoalesced(db: Db, pending: Pending[]): Promise<RecordedPayment[]> {
+/** What was written for each payment, in order (undefined: its (buyer, clientId) was taken). */
+async function insertCoalesced(db: Db, pending: Pending[]): Promise<Array<RecordedPayment | undefined>> {
   let c = inserters.get(db);
   if (!c) {
     const ids = new IdBlocks(db);
@@ -286,7 +290,7 @@ async function insertCoalesced(db: Db, pending: Pending[]): Promise<RecordedPaym
     }, { maxInFlight: 4, maxItems: MAX_BATCH_PAYMENTS, key: (i) => pairKey(i.p.buyerId, i.p.clientId) });
     inserters.set(db, c);
   }
-  return (await c.submit(pending)).filter((r) => r !== undefined);
+  return c.submit(pending);
 }
 
 /**
@@ -326,17 +330,17 @@ class IdBlocks {
 }
 
 /**
- * Outcomes of the payments an INSERT was given: recorded; or, not written because the (buyer, clientId) was
- * taken (before, or meanwhile by a concurrent request), a replay or a reuse.
+ * Outcomes of the payments an INSERT was given (`inserted[k]` is what was written for `given[k]`, if anything):
+ * recorded; or, not written because the (buyer, clientId) was taken (before, or meanwhile by a concurrent
+ * request), a replay or a reuse.
  */
-async function settleInserted(db: Db, payments: PaymentToRecord[], given: number[], inserted: RecordedPayment[],
+async function settleInserted(db: Db, payments: PaymentToRecord[], given: number[], inserted: Array<RecordedPayment | undefined>,
   outcomes: Array<RecordOutcome | undefined>, onTaken: (p: PaymentToRecord) => void): Promise<void> {
-  const byPair = new Map(inserted.map((r) => [pairKey(r.buyerId, r.clientId), r]));
   const taken: number[] = [];
-  for (const i of given) {
-    const r = byPair.get(pairKey(payments[i].buyerId, payments[i].clientId));
+  given.forEach((i, k) => {
+    const r = inserted[k];
     if (r) outcomes[i] = { status: 'recorded', payment: r }; else taken.push(i);
-  }
+  });
   if (taken.length === 0) return;
   const existing = await existingPayments(db, taken.map((i) => payments[i]));
   for (const i of taken) {

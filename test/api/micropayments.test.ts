@@ -1,5 +1,6 @@
 // Micro-payments over HTTP with the real ledger: parties, terms, rule sets, recording (single and batch),
 // idempotency, precise refusals that write nothing, caps under concurrency, grants and refunds.
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrantSigner } from '../../api/grants';
 import { MAX_BATCH_PAYMENTS } from '../../domain/micropayments';
@@ -323,12 +324,20 @@ describe('access grants', () => {
     expect((await verify('grt_nonsense')).body.error.code).toBe('grant_invalid');
   });
 
+  it('signs grants with HMAC-SHA256 of their body under the stored secret', async () => {
+    const { secret } = await h.db('signing_keys').where({ id: 'grant-v1' }).first('secret');
+    for (const itemId of ['article', 'video']) {
+      const [body, sig] = ((await pay(buyer, { itemId })).body.grant.token as string).slice('grt_'.length).split('.');
+      expect(sig).toBe(createHmac('sha256', secret).update(body).digest('base64url'));
+    }
+  });
+
   it('refuses an expired grant and the grant of a refunded payment', async () => {
     const p = await pay(buyer);
     const signer = await GrantSigner.load(h.db);
     const row = await h.db('micro_payments').where({ id: p.body.id.slice(3) }).first();
     const old = signer.issue({ id: String(row.id), sellerId: row.seller_id, itemId: row.item_id, createdAt: new Date(Date.now() - 3600_000), grantSeconds: 86_400 });
-    const expired = await verify(old.grant);
+    const expired = await verify(old.token);
     expect(expired.status).toBe(422);
     expect(expired.body.error.code).toBe('grant_expired');
 

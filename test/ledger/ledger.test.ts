@@ -212,6 +212,9 @@ describe('arrayLiteral', () => {
     expect(arrayLiteral(values)).toBe('{"mp_1","a b","x,y","{z}","NULL","","é€","7"}');
     expect(await roundTrip(values)).toEqual(values);
     expect(await roundTrip([])).toEqual([]);
+    expect(arrayLiteral([1, -2, 3.5])).toBe('{1,-2,3.5}');
+    expect((await prepared<{ a: number[] }>(db, 'test-array-literal-numbers', 'SELECT $1::float8[] AS a', [arrayLiteral([1, -2, 3.5])]))[0].a)
+      .toEqual([1, -2, 3.5]);
   });
 
   it('leaves values holding a quote or a backslash to the driver, still unchanged in PostgreSQL', async () => {
