@@ -31,6 +31,7 @@ describe('recording one micro-payment', () => {
     const body = { clientId: uid('c-'), buyerToken: buyer.token, sellerId: seller.id, itemId: 'video', currency: 'USD', amountMinor: 120 };
     const first = await h.api('/micropayments', { key: buyer.key, body });
     expect(first.status).toBe(201);
+    expect(first.headers.get('content-type')).toBe('application/json; charset=utf-8');
     expect(first.body).toMatchObject({ object: 'micropayment', buyerId: buyer.id, sellerId: seller.id, amountMinor: 120, feeMinor: 12, periodId: 'sp_1' });
     expect(first.body.grant.token).toMatch(/^grt_/);
     const again = await h.api('/micropayments', { key: buyer.key, body });
@@ -268,6 +269,7 @@ describe('batch recording', () => {
     ];
     const r = await h.api('/micropayments/batch', { key: h.operator, body: { payments } });
     expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toBe('application/json; charset=utf-8');
     expect(r.body).toMatchObject({ recorded: 1, replayed: 1, refused: 1 });
     expect(r.body.results.map((x: { status: string }) => x.status)).toEqual(['recorded', 'replayed', 'refused']);
     expect(r.body.results[2].error).toMatchObject({ code: 'unknown_item', param: 'itemId' });
