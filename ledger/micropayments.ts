@@ -198,15 +198,17 @@ async function record(db: Db, payments: PaymentToRecord[], nowMs: number, genera
   return outcomes as RecordOutcome[];
 }
 
-/**
- * The columns a payment's row is written from, as unnest(...) AS u (...) over array parameters, `first` and on
- * (placeholders `$n`, or knex's `?` when `first` is undefined).
- */
+/** A payment's fields, its row's columns (u.: as unnestOf names them) and their types. */
 const FIELDS = ['buyerId', 'sellerId', 'itemId', 'clientId', 'ruleSetId', 'currency', 'amountMinor', 'feeMinor', 'grantSeconds'] as const;
 const FIELD_COLUMNS = 'buyer_id, seller_id, item_id, client_id, rule_set_id, currency, amount_minor, fee_minor, grant_seconds';
+const U_FIELD_COLUMNS = FIELD_COLUMNS.split(', ').map((c) => `u.${c}`).join(', ');
 const FIELD_TYPES = ['text', 'text', 'text', 'text', 'text', 'char(3)', 'bigint', 'bigint', 'integer'];
 const columnsOf = (ps: PaymentToRecord[]) => FIELDS.map((f) => ps.map((p) => p[f]) as string[]);
 const ph = (n: number | undefined) => (n === undefined ? '?' : `$${n}`);
+/**
+ * unnest(...) AS u (...) over array parameters (ids first when withIds), from `first` on: placeholders `$n`, or
+ * knex's `?` when `first` is undefined.
+ */
 const unnestOf = (first: number | undefined, withIds: boolean) => {
   const types = withIds ? ['bigint', ...FIELD_TYPES] : FIELD_TYPES;
   return `unnest(${types.map((t, k) => `${ph(first === undefined ? undefined : first + k)}::${t}[]`).join(', ')}) AS u (${withIds ? 'id, ' : ''}${FIELD_COLUMNS})`;
@@ -237,13 +239,13 @@ async function insertPayments(db: Db, ps: PaymentToRecord[], periodSeq: number, 
  */
 const RECORD_NEW = `
   WITH s AS MATERIALIZED (SELECT open_period_for_recording() AS period_seq, now() AS created_at WHERE ${CURRENT(11)}),
-  ins AS (INSERT INTO micro_payments (id, period_seq, ${FIELD_COLUMNS}) SELECT u.id, s.period_seq, ${
-  FIELD_COLUMNS.split(', ').map((c) => `u.${c}`).join(', ')} FROM s, ${unnestOf(1, true)})
+  ins AS (INSERT INTO micro_payments (id, period_seq, ${FIELD_COLUMNS})
+    SELECT u.id, s.period_seq, ${U_FIELD_COLUMNS} FROM s, ${unnestOf(1, true)})
   SELECT period_seq, ${CREATED_MS} FROM s`;
 /** The same, skipping each (buyer, clientId) that exists: a row comes back for each payment written. */
 const RECORD_SKIPPING = `
   INSERT INTO micro_payments (id, period_seq, ${FIELD_COLUMNS})
-  SELECT u.id, (SELECT open_period_for_recording()), ${FIELD_COLUMNS.split(', ').map((c) => `u.${c}`).join(', ')}
+  SELECT u.id, (SELECT open_period_for_recording()), ${U_FIELD_COLUMNS}
   FROM ${unnestOf(1, true)}
   WHERE ${CURRENT(11)}
   ON CONFLICT (buyer_id, client_id) DO NOTHING
