@@ -1,5 +1,6 @@
 // Runtime configuration, read from the environment once. Every variable and its default is listed in
 // README.md ("Configuration"); entry points (api/main.ts, workers/main.ts, scripts/stack.ts) call loadConfig().
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { msToNumber } from '@temporalio/common/lib/time';
@@ -17,6 +18,8 @@ export interface Config {
   temporalUiPort: number;
   taskQueue: string;
   apiPort: number;
+  /** Copies of the API process sharing its port (node:cluster): one per core by default, at most 8. */
+  apiProcesses: number;
   /** Interface the API and the simulator listen on (127.0.0.1; 0.0.0.0 in containers). */
   bindHost: string;
   simulatorPort: number;
@@ -75,6 +78,14 @@ function durations(env: NodeJS.ProcessEnv, name: string, fallback: string): numb
   return raw.split(',').map((part, i) => duration({ [`${name}[${i}]`]: part.trim() }, `${name}[${i}]`, part.trim()));
 }
 
+function count(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name} must be an integer from 1 to ${max}, got '${raw}'`);
+  return n;
+}
+
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -95,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalUiPort: int(env, 'PAYBROKER_TEMPORAL_UI_PORT', 8233),
     taskQueue: env.PAYBROKER_TASK_QUEUE || 'paybroker',
     apiPort: int(env, 'PORT', 3000),
+    apiProcesses: count(env, 'PAYBROKER_API_PROCESSES', Math.min(availableParallelism(), 8), 64),
     bindHost: env.PAYBROKER_BIND_HOST || '127.0.0.1',
     simulatorPort,
     simulatorAdminPort: int(env, 'PAYBROKER_SIMULATOR_ADMIN_PORT', simulatorPort + 1),

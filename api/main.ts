@@ -1,37 +1,55 @@
 // API process: the express app on PORT, with PostgreSQL and a Temporal client; stops cleanly on SIGTERM/SIGINT.
+// PAYBROKER_API_PROCESSES copies share the port (api/copies.ts; one per core by default): the first applies the
+// migrations. Each copy has its own pool, Temporal client and caches; nothing one copy keeps must be seen by
+// another (recording's caches are checked against PostgreSQL's generation: api/generationCache.ts).
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { createDb, migrate } from '../ledger/db';
 import { createApp } from './app';
+import { serveInCopies } from './copies';
 import { GrantSigner } from './grants';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  if (!config.databaseUrl) throw new Error('DATABASE_URL is required (npm start sets it for the private cluster)');
-  const db = createDb(config.databaseUrl, { applicationName: 'paybroker-api', poolMax: 20 });
-  await migrate(db);
-  const connection = await Connection.connect({ address: config.temporalAddress });
-  const app = createApp({
-    db, temporal: new Client({ connection, namespace: config.temporalNamespace }), taskQueue: config.taskQueue,
-    timing: { processorDeadlineMs: config.processorDeadlineMs, processorMaxBackoffMs: config.processorMaxBackoffMs,
-      reauthLeadMs: config.reauthLeadMs, refundWindowMs: config.refundWindowMs },
-    webhooks: { allowPrivate: config.delivery.allowPrivate, giveUpMs: config.delivery.giveUpMs },
-    grants: await GrantSigner.load(db), periods: { graceMs: config.periodGraceMs },
-  });
-  const server = app.listen(config.apiPort, config.bindHost, () => {
-    console.log(`API listening on http://${config.bindHost}:${config.apiPort}/v1`);
-  });
-  server.keepAliveTimeout = 65_000;
-  const stop = () => {
-    server.close(async () => {
-      await connection.close();
-      await db.destroy();
-      process.exit(0);
+  const databaseUrl = config.databaseUrl;
+  if (!databaseUrl) throw new Error('DATABASE_URL is required (npm start sets it for the private cluster)');
+  const listening = (port: number) => `API listening on http://${config.bindHost}:${port}/v1`;
+  await serveInCopies({
+    copies: config.apiProcesses,
+    prepare: async () => {
+      const db = createDb(databaseUrl, { applicationName: 'paybroker-api', poolMax: 1 });
+      await migrate(db).finally(() => db.destroy());
+    },
+    announce: (port) => `${listening(port)} (${config.apiProcesses} processes)`,
+  }, async (alone) => {
+    const db = createDb(databaseUrl, { applicationName: 'paybroker-api', poolMax: 20 });
+    if (alone) await migrate(db);
+    const connection = await Connection.connect({ address: config.temporalAddress });
+    const app = createApp({
+      db, temporal: new Client({ connection, namespace: config.temporalNamespace }), taskQueue: config.taskQueue,
+      timing: { processorDeadlineMs: config.processorDeadlineMs, processorMaxBackoffMs: config.processorMaxBackoffMs,
+        reauthLeadMs: config.reauthLeadMs, refundWindowMs: config.refundWindowMs },
+      webhooks: { allowPrivate: config.delivery.allowPrivate, giveUpMs: config.delivery.giveUpMs },
+      grants: await GrantSigner.load(db), periods: { graceMs: config.periodGraceMs },
     });
-    server.closeIdleConnections();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+    const server = app.listen(config.apiPort, config.bindHost, () => {
+      if (alone) console.log(listening(config.apiPort));
+    });
+    server.keepAliveTimeout = 65_000;
+    let stopping = false;
+    const stop = () => { // (SIGINT from a terminal reaches every copy, and the first process sends SIGTERM too)
+      if (stopping) return;
+      stopping = true;
+      server.close(async () => {
+        await connection.close();
+        await db.destroy();
+        process.exit(0);
+      });
+      server.closeIdleConnections();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
 }
 
 main().catch((err) => {

@@ -1,28 +1,35 @@
 // The ceiling of single recording: a bare express endpoint in its own process that parses a JSON body with the
 // API's parser and limit (express.json, MAX_BODY_BYTES = 64 KiB, strict) and echoes it, with the API's app
 // settings (no x-powered-by, no ETag). No authentication, no validation, no database: what express alone costs
-// per request on this machine. Listens on 127.0.0.1, a free port (BENCH_ECHO_PORT to choose one).
+// per request on this machine. Listens on 127.0.0.1, a free port (BENCH_ECHO_PORT to choose one), in as many
+// processes as the API (PAYBROKER_API_PROCESSES, one per core by default), so both use the machine alike.
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { MAX_BODY_BYTES } from '../../api/app';
+import { serveInCopies } from '../../api/copies';
+import { loadConfig } from '../../config';
 
-const app = express();
-app.disable('x-powered-by');
-app.set('etag', false);
-app.set('query parser', 'simple');
-app.post('/v1/echo', express.json({ limit: MAX_BODY_BYTES, strict: true }), (req, res) => {
-  res.json(req.body);
+const copies = loadConfig().apiProcesses;
+const announce = (port: number) => `echo listening on http://127.0.0.1:${port} (${copies} processes)`;
+await serveInCopies({ copies, announce }, async (alone) => {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.post('/v1/echo', express.json({ limit: MAX_BODY_BYTES, strict: true }), (req, res) => {
+    res.json(req.body);
+  });
+
+  // port 0: the copies share one free port (node:cluster hands them the same one)
+  const server = app.listen(Number(process.env.BENCH_ECHO_PORT ?? 0), '127.0.0.1', () => {
+    if (alone) console.log(announce((server.address() as AddressInfo).port));
+  });
+  server.keepAliveTimeout = 65_000; // as api/main.ts
+
+  const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
 });
-
-const server = app.listen(Number(process.env.BENCH_ECHO_PORT ?? 0), '127.0.0.1', () => {
-  const { port } = server.address() as AddressInfo;
-  console.log(`echo listening on http://127.0.0.1:${port}`);
-});
-server.keepAliveTimeout = 65_000; // as api/main.ts
-
-const stop = () => {
-  server.close(() => process.exit(0));
-  server.closeAllConnections();
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);

@@ -31,6 +31,7 @@ import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import pg from 'pg';
 import { createPrincipal } from '../../api/principals';
+import { loadConfig } from '../../config';
 import { microFee } from '../../domain/micropayments';
 import { describeCpu, otherCpuPercent } from '../support/cpu';
 import { intEnv } from '../support/env';
@@ -59,6 +60,8 @@ const S = {
   setupConcurrency: intEnv('BENCH_SETUP_CONCURRENCY', 16, 1, 256),
 };
 const batches = Math.ceil(S.batchPayments / S.batchSize);
+/** Copies of the API process, and of the echo server (both read PAYBROKER_API_PROCESSES). */
+const apiProcesses = loadConfig().apiProcesses;
 
 const TARGET_SINGLE_RATIO = 0.5;
 const TARGET_BATCH_PER_SECOND = 25_000;
@@ -258,8 +261,9 @@ ${rule}
 Paybroker micro-payments recording benchmark
   machine     ${machineLine()}; load average before (b): ${loadBefore.toFixed(2)}
   stack       PostgreSQL (fsync=off, synchronous_commit=off, full_page_writes=off) and the Temporal dev server of the
-              tests: NON-DURABLE fast settings, so the figures are upper bounds. API (api/main.ts, pool of 20), worker and
-              simulator are separate processes as \`npm start\` runs them; the echo server (a) is one more. The load
+              tests: NON-DURABLE fast settings, so the figures are upper bounds. API (api/main.ts, ${apiProcesses} processes
+              sharing the port, pool of 20 each), worker and simulator are separate processes as \`npm start\` runs them;
+              the echo server (a) is ${apiProcesses} more (as many as the API: PAYBROKER_API_PROCESSES). The load
               generator (undici, keep-alive, bodies built beforehand) and the plain-pg ceiling (d) run in this process.
   code        ${codeVersion()}
   settings    BENCH_BUYERS=${S.buyers} BENCH_SELLERS=${S.sellers} BENCH_ITEMS=${S.items} BENCH_SINGLE=${S.single} BENCH_CONCURRENCY=${S.concurrency} BENCH_WARMUP=${S.warmup}

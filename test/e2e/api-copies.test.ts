@@ -1,0 +1,70 @@
+// The API as several copies sharing its port (PAYBROKER_API_PROCESSES, api/copies.ts), for real: both serve, a
+// copy killed is replaced, a SIGTERM stops them all cleanly, and copies whose first process was killed stop.
+import { readdirSync, readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/ports';
+import { call } from '../support/http';
+import { spawnService, type ServiceProcess } from '../support/processes';
+
+/** A process's state and parent (from /proc), or undefined once it is gone. */
+function statOf(pid: number): { state: string; ppid: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state, ppid: Number(ppid) };
+  } catch {
+    return undefined;
+  }
+}
+/** Running (not exited, not a zombie). */
+const alive = (pid: number) => { const s = statOf(pid); return s !== undefined && s.state !== 'Z'; };
+const cmdlineOf = (pid: number) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return ''; } };
+/** The API copies a process started (its other children, such as tsx's esbuild service, are not counted). */
+const childrenOf = (pid: number) => readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number)
+  .filter((n) => alive(n) && statOf(n)?.ppid === pid && cmdlineOf(n).includes('api/main.ts'));
+
+async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  for (const deadline = Date.now() + timeoutMs; ;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+let api: ServiceProcess | undefined;
+afterEach(async () => { await api?.stop('SIGKILL'); });
+
+async function startCopies(): Promise<{ base: string; first: number; copies: number[] }> {
+  const port = await freePort();
+  api = spawnService('api/main.ts', { PORT: String(port), PAYBROKER_API_PROCESSES: '2' });
+  await api.waitForOutput(/API listening on http:\/\/127\.0\.0\.1:\d+\/v1 \(2 processes\)/);
+  const first = api.child.pid!;
+  return { base: `http://127.0.0.1:${port}/v1`, first, copies: await until('two copies', () => childrenOf(first).length === 2 && childrenOf(first)) };
+}
+
+describe('the API in copies', () => {
+  it('serves from both copies, replaces a copy that dies, and stops them all on SIGTERM', async () => {
+    const { base, first, copies } = await startCopies();
+    for (let i = 0; i < 10; i++) expect((await call(base, '/health')).status).toBe(200);
+
+    process.kill(copies[0], 'SIGKILL');
+    const now = await until('a replacement copy', () => {
+      const c = childrenOf(first);
+      return c.length === 2 && !c.includes(copies[0]) && c;
+    });
+    expect(now).toContain(copies[1]);
+    await api!.waitForOutput(new RegExp(`copy ${copies[0]} exited \\(SIGKILL\\); starting another`));
+    await api!.waitForOutput(/copy \d+ listening \(a replacement\)/);
+    for (let i = 0; i < 10; i++) expect((await call(base, '/health')).status).toBe(200);
+
+    expect(await api!.stop('SIGTERM')).toBe(0);
+    expect(now.filter(alive)).toEqual([]);
+  });
+
+  it('stops the copies when the first process is killed', async () => {
+    const { first, copies } = await startCopies();
+    process.kill(first, 'SIGKILL');
+    await until('the copies to stop', () => copies.every((pid) => !alive(pid)));
+  });
+});
