@@ -15,11 +15,15 @@ export interface Seller { id: string; name: string; currency: string; payoutDest
 export interface Item { sellerId: string; id: string; title: string; category: string; priceMinor: number; currency: string; grantSeconds: number; updatedAt: Date }
 export interface RuleSet { id: string; ownerId: string; party: 'buyer' | 'seller'; rules: BuyerRules & SellerRules; createdAt: Date; revokedAt: Date | null }
 
-export const currency = z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as USD');
+/** The patterns of ids and codes, for the schemas below and for checks that skip zod on hot paths. */
+export const PATTERNS = {
+  currency: /^[A-Z]{3}$/, itemId: /^[A-Za-z0-9_.-]{1,100}$/, ruleSetToken: /^rst_[A-Za-z0-9_-]{43}$/, partyId: /^[A-Za-z0-9_-]{1,100}$/,
+} as const;
+export const currency = z.string().regex(PATTERNS.currency, 'an ISO 4217 code such as USD');
 export const category = z.string().regex(/^[a-z0-9_-]{1,40}$/, 'lower-case letters, digits, _ and -, at most 40');
-export const itemId = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'letters, digits, _ . and -, at most 100');
-export const ruleSetToken = z.string().regex(/^rst_[A-Za-z0-9_-]{43}$/, 'a rule-set token (rst_...)');
-export const partyId = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/);
+export const itemId = z.string().regex(PATTERNS.itemId, 'letters, digits, _ . and -, at most 100');
+export const ruleSetToken = z.string().regex(PATTERNS.ruleSetToken, 'a rule-set token (rst_...)');
+export const partyId = z.string().regex(PATTERNS.partyId);
 const isoTime = z.iso.datetime({ offset: true });
 const amount = z.number().int().min(1).max(MAX_MICROPAYMENT_MINOR);
 const list = <T extends z.ZodType>(t: T) => z.array(t).min(1).max(MAX_RULE_LIST_ENTRIES);
