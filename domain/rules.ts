@@ -47,8 +47,9 @@ function window(r: { validFrom?: string; validUntil?: string }, atMs: number): '
   return null;
 }
 
+const refuse = (party: 'buyer' | 'seller', code: RuleRefusal, message: string): RuleDecision => ({ allowed: false, party, code, message });
+
 export function evaluateRules(buyer: BuyerRules, seller: SellerRules | null, f: PaymentFacts): RuleDecision {
-  const refuse = (party: 'buyer' | 'seller', code: RuleRefusal, message: string): RuleDecision => ({ allowed: false, party, code, message });
   const bw = window(buyer, f.atMs);
   if (bw) return refuse('buyer', bw, `The buyer's rule set is ${bw === 'rule_set_expired' ? 'expired' : 'not valid yet'}`);
   if (buyer.maxPerPaymentMinor !== undefined && f.amountMinor > buyer.maxPerPaymentMinor) {
