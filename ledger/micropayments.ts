@@ -289,7 +289,7 @@ async function insertCoalesced(db: Db, pending: Pending[]): Promise<Array<Record
         const r = byPair.get(pairKey(p.buyerId, p.clientId));
         return r && recorded(p, Number(r.id), r.period_seq, createdAt!);
       });
-    }, { maxInFlight: 4, maxItems: MAX_BATCH_PAYMENTS, key: (i) => pairKey(i.p.buyerId, i.p.clientId) });
+    }, { maxInFlight: 2, maxItems: MAX_BATCH_PAYMENTS, key: (i) => pairKey(i.p.buyerId, i.p.clientId) });
     inserters.set(db, c);
   }
   return c.submit(pending);
