@@ -38,17 +38,25 @@ const KEY_ID = 'grant-v1';
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
+/** The longest body open() signs (a grant is at most 1000 characters). */
+const MAX_BODY = 1000;
+
 export class GrantSigner {
-  /** The key's HMAC pads (RFC 2104), as latin1 strings: signing is then two one-shot hashes. */
-  private readonly innerPad: string;
-  private readonly outerPad: string;
+  /**
+   * HMAC (RFC 2104) as two one-shot hashes over buffers that hold the key's pads: the inner pad followed by room
+   * for a body, the outer pad followed by the inner digest. Written in place per signature (one thread).
+   */
+  private readonly inner = Buffer.alloc(64 + MAX_BODY);
+  private readonly outer = Buffer.alloc(64 + 32);
+  /** Where a grant's claims are written as JSON (at most MAX_BODY characters) before they are encoded. */
+  private readonly claims = Buffer.alloc(3 * MAX_BODY);
 
   private constructor(secret: Buffer) {
     if (secret.length > 64) throw new Error('a grant secret is at most 64 bytes (one SHA-256 block)');
-    const key = Buffer.alloc(64);
-    secret.copy(key);
-    this.innerPad = Buffer.from(key.map((b) => b ^ 0x36)).toString('latin1');
-    this.outerPad = Buffer.from(key.map((b) => b ^ 0x5c)).toString('latin1');
+    for (let i = 0; i < 64; i++) {
+      this.inner[i] = (secret[i] ?? 0) ^ 0x36;
+      this.outer[i] = (secret[i] ?? 0) ^ 0x5c;
+    }
   }
 
   /** Loads the signing secret, making it on first use (concurrent first uses agree on one). */
@@ -62,7 +70,9 @@ export class GrantSigner {
   issue(p: { id: string; sellerId: string; itemId: string; createdAt: Date; grantSeconds: number }): { token: string; expiresAt: string; accessUntil: string } {
     const created = Math.floor(p.createdAt.getTime() / 1000);
     const claims: GrantClaims = { p: p.id, s: p.sellerId, i: p.itemId, e: created + GRANT_REDEEM_SECONDS, a: created + p.grantSeconds };
-    const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
+    const json = JSON.stringify(claims);
+    if (json.length > MAX_BODY) throw new Error(`grant claims of ${json.length} characters`); // ids are at most 100
+    const body = this.claims.toString('base64url', 0, this.claims.write(json));
     return { token: `${PREFIX}${body}.${this.sign(body)}`, expiresAt: isoOf(claims.e * 1000), accessUntil: isoOf(claims.a * 1000) };
   }
 
@@ -89,7 +99,9 @@ export class GrantSigner {
    * cost per call, which counts at tens of thousands of grants a second.
    */
   private sign(body: string): string {
-    const inner = hash('sha256', Buffer.from(this.innerPad + body, 'latin1'), 'binary'); // binary: latin1
-    return hash('sha256', Buffer.from(this.outerPad + inner, 'latin1'), 'base64url');
+    if (body.length > MAX_BODY) throw new Error(`a grant body of ${body.length} characters`);
+    const n = this.inner.write(body, 64, 'latin1'); // base64url: one byte per character
+    hash('sha256', this.inner.subarray(0, 64 + n), 'buffer').copy(this.outer, 64);
+    return hash('sha256', this.outer, 'base64url');
   }
 }

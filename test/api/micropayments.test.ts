@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GrantSigner } from '../../api/grants';
 import { MAX_BATCH_PAYMENTS } from '../../domain/micropayments';
 import { recordingGeneration, recordPayments, StaleGeneration } from '../../ledger/micropayments';
+import { paymentViews } from '../../api/routes/micropayments';
 import { uid } from '../support/env';
 import { microHarness, type MicroHarness } from '../support/micro';
 
@@ -324,6 +325,17 @@ describe('access grants', () => {
     expect((await verify(tampered)).body.error.code).toBe('grant_invalid');
     expect((await verify(`${head}.${'A'.repeat(sig.length)}`)).body.error.code).toBe('grant_invalid');
     expect((await verify('grt_nonsense')).body.error.code).toBe('grant_invalid');
+  });
+
+  it('writes a payment\'s JSON as JSON.stringify would write its view, odd strings included', async () => {
+    const { view, json } = paymentViews(await GrantSigner.load(h.db));
+    const p = { id: '123', periodSeq: 4, buyerId: 'buy_x', sellerId: 'mer_y', itemId: 'a.b-c', clientId: 'c:1', currency: 'USD',
+      amountMinor: 120, feeMinor: 12, grantSeconds: 3600, createdAt: new Date('2026-11-22T10:00:00.123Z') };
+    for (const q of [p, { ...p, clientId: 'say "hi"\\\n', itemId: 'é€', buyerId: '' }]) {
+      const text = json(q);
+      expect(text).toBe(JSON.stringify(view(q, true)));
+      expect(JSON.parse(text).clientId).toBe(q.clientId);
+    }
   });
 
   it('signs grants with HMAC-SHA256 of their body under the stored secret', async () => {
