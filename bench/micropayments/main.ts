@@ -54,7 +54,7 @@ const S = {
   items: intEnv('BENCH_ITEMS', 3, 1, 3),
   single: intEnv('BENCH_SINGLE', 10_000, 1, 1_000_000),
   concurrency: intEnv('BENCH_CONCURRENCY', 32, 1, 1_000),
-  warmup: intEnv('BENCH_WARMUP', 2_000, 0, 100_000),
+  warmup: intEnv('BENCH_WARMUP', 5_000, 0, 100_000),
   batchPayments: intEnv('BENCH_BATCH_PAYMENTS', 200_000, 1, 10_000_000),
   batchSize: intEnv('BENCH_BATCH_SIZE', 1000, 1, 1000),
   batchInflight: intEnv('BENCH_BATCH_INFLIGHT', 4, 1, 64),
