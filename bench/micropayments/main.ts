@@ -2,8 +2,8 @@
 // and the simulator running beside it, as `npm start` runs them), each figure compared with a ceiling measured in
 // the same run:
 //
-//   a. ceiling (single)  a bare express endpoint in its own process (bench/micropayments/echo.ts: the API's express,
-//                        express.json with its 64 KiB limit) that parses the same single-payment body and echoes it;
+//   a. ceiling (single)  a bare express endpoint in as many processes as the API (bench/micropayments/echo.ts: the
+//                        API's express, express.json with its 64 KiB limit) that parses the same body and echoes it;
 //                        BENCH_SINGLE requests, BENCH_CONCURRENCY keep-alive connections, by the same load generator
 //   b. single            POST /v1/micropayments, BENCH_SINGLE payments with distinct clientIds, same bodies, same load
 //                        generator, same concurrency (each buyer's program with its own API key): payments/s, latency,
