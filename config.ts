@@ -78,38 +78,31 @@ function durations(env: NodeJS.ProcessEnv, name: string, fallback: string): numb
   return raw.split(',').map((part, i) => duration({ [`${name}[${i}]`]: part.trim() }, `${name}[${i}]`, part.trim()));
 }
 
-function count(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number, what = 'integer'): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name} must be an integer from 1 to ${max}, got '${raw}'`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an ${what} from ${min} to ${max}, got '${raw}'`);
   return n;
 }
-
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be an integer port, got '${raw}'`);
-  return n;
-}
+const port = (env: NodeJS.ProcessEnv, name: string, fallback: number) => int(env, name, fallback, 0, 65535, 'integer port');
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const temporalPort = int(env, 'PAYBROKER_TEMPORAL_PORT', 7233);
-  const simulatorPort = int(env, 'PAYBROKER_SIMULATOR_PORT', 3100);
+  const temporalPort = port(env, 'PAYBROKER_TEMPORAL_PORT', 7233);
+  const simulatorPort = port(env, 'PAYBROKER_SIMULATOR_PORT', 3100);
   return {
     databaseUrl: env.DATABASE_URL || undefined,
-    pgPort: int(env, 'PAYBROKER_PG_PORT', 55432),
+    pgPort: port(env, 'PAYBROKER_PG_PORT', 55432),
     temporalAddress: env.TEMPORAL_ADDRESS || `127.0.0.1:${temporalPort}`,
     temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
     temporalPort,
-    temporalUiPort: int(env, 'PAYBROKER_TEMPORAL_UI_PORT', 8233),
+    temporalUiPort: port(env, 'PAYBROKER_TEMPORAL_UI_PORT', 8233),
     taskQueue: env.PAYBROKER_TASK_QUEUE || 'paybroker',
-    apiPort: int(env, 'PORT', 3000),
-    apiProcesses: count(env, 'PAYBROKER_API_PROCESSES', Math.min(availableParallelism(), 8), 64),
+    apiPort: port(env, 'PORT', 3000),
+    apiProcesses: int(env, 'PAYBROKER_API_PROCESSES', Math.min(availableParallelism(), 8), 1, 64),
     bindHost: env.PAYBROKER_BIND_HOST || '127.0.0.1',
     simulatorPort,
-    simulatorAdminPort: int(env, 'PAYBROKER_SIMULATOR_ADMIN_PORT', simulatorPort + 1),
+    simulatorAdminPort: port(env, 'PAYBROKER_SIMULATOR_ADMIN_PORT', simulatorPort + 1),
     simulatorUrl: env.PROCESSOR_URL || `http://127.0.0.1:${simulatorPort}`,
     dataDir: env.PAYBROKER_DATA_DIR || join(ROOT_DIR, '.data'),
     settlementIntervalMs: duration(env, 'PAYBROKER_SETTLEMENT_INTERVAL', '1 day'),
@@ -126,7 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       giveUpMs: duration(env, 'PAYBROKER_DELIVERY_GIVE_UP', '3 days'),
       initialBackoffMs: duration(env, 'PAYBROKER_DELIVERY_INITIAL_BACKOFF', '1s'),
       maxBackoffMs: duration(env, 'PAYBROKER_DELIVERY_MAX_BACKOFF', '10 minutes'),
-      perDestinationInFlight: int(env, 'PAYBROKER_DELIVERY_PER_DESTINATION', 8),
+      perDestinationInFlight: int(env, 'PAYBROKER_DELIVERY_PER_DESTINATION', 8, 0, 65535),
     },
   };
 }
