@@ -38,8 +38,9 @@ const KEY_ID = 'grant-v1';
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
-/** The longest body open() signs (a grant is at most 1000 characters). */
-const MAX_BODY = 1000;
+/** The longest grant open() looks at (POST /v1/grants/verify takes no longer), and so the longest body it signs. */
+export const MAX_GRANT_LENGTH = 1000;
+const MAX_BODY = MAX_GRANT_LENGTH;
 
 export class GrantSigner {
   /**
@@ -78,7 +79,7 @@ export class GrantSigner {
 
   /** The claims of a well-formed grant with a valid signature, else undefined (expiry is the caller's). */
   open(grant: string): GrantClaims | undefined {
-    if (typeof grant !== 'string' || grant.length > 1000 || !grant.startsWith(PREFIX)) return undefined;
+    if (typeof grant !== 'string' || grant.length > MAX_GRANT_LENGTH || !grant.startsWith(PREFIX)) return undefined;
     const [body, sig, ...rest] = grant.slice(PREFIX.length).split('.');
     if (!body || !sig || rest.length > 0 || !BASE64URL.test(body)) return undefined;
     const expected = Buffer.from(this.sign(body));

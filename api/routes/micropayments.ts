@@ -13,7 +13,7 @@ import {
 } from '../../ledger/micropayments';
 import { allow, assertCanSee, principalOf } from '../auth';
 import { ApiError, notFound } from '../errors';
-import { type GrantSigner, isoOf } from '../grants';
+import { type GrantSigner, isoOf, MAX_GRANT_LENGTH } from '../grants';
 import type { Principal } from '../principals';
 import { currency, type Item, itemId, itemsByKey, partyId, PATTERNS, ruleSetsByToken, ruleSetToken, sellersById } from '../parties';
 import { GenerationCache } from '../generationCache';
@@ -61,7 +61,7 @@ function batchPayments(req: Request): PaymentBody[] {
   return plain ? ps as PaymentBody[] : parseBody(batchSchema, req).payments;
 }
 const refundSchema = z.strictObject({ reason: z.string().max(500).optional() });
-const verifySchema = z.strictObject({ grant: z.string().min(1).max(1000) });
+const verifySchema = z.strictObject({ grant: z.string().min(1).max(MAX_GRANT_LENGTH) });
 
 interface Refusal { status: number; code: string; message: string; param?: string }
 const refuse = (code: string, message: string, param?: string, status = 422): Refusal => ({ status, code, message, param });
