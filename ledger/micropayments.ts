@@ -124,62 +124,58 @@ async function record(db: Db, payments: PaymentToRecord[], nowMs: number, genera
     const { rows: [{ seq }] } = await trx.raw('SELECT open_period_for_recording() AS seq') as { rows: Array<{ seq: number }> };
     if (seq === null) throw new Error('no settlement period is open');
 
-    let toInsert = candidates;
-    // counters: key → { spent (locked), cap, added }
+    // the counters of the payments' capped windows, { spent (locked), cap, added }; dailyOf/periodOf: a payment's
     const counters = new Map<string, { ruleSetId: string; kind: 'd' | 'p'; key: number; spent: number; cap: number; added: number }>();
+    const counterKey = (ruleSetId: string, kind: 'd' | 'p', key: number) => `${ruleSetId}|${kind}|${key}`;
     const day = dayKey(nowMs);
-
-    {
-      for (const i of candidates) {
-        const p = payments[i];
-        if (p.caps.perDayMinor !== null) counters.set(`${p.ruleSetId}|d|${day}`, { ruleSetId: p.ruleSetId, kind: 'd', key: day, spent: 0, cap: p.caps.perDayMinor, added: 0 });
-        if (p.caps.perPeriodMinor !== null) counters.set(`${p.ruleSetId}|p|${seq}`, { ruleSetId: p.ruleSetId, kind: 'p', key: seq, spent: 0, cap: p.caps.perPeriodMinor, added: 0 });
+    const dailyOf = (p: PaymentToRecord) => (p.caps.perDayMinor !== null ? counters.get(counterKey(p.ruleSetId, 'd', day)) : undefined);
+    const periodOf = (p: PaymentToRecord) => (p.caps.perPeriodMinor !== null ? counters.get(counterKey(p.ruleSetId, 'p', seq)) : undefined);
+    for (const i of candidates) {
+      const p = payments[i];
+      if (p.caps.perDayMinor !== null) counters.set(counterKey(p.ruleSetId, 'd', day), { ruleSetId: p.ruleSetId, kind: 'd', key: day, spent: 0, cap: p.caps.perDayMinor, added: 0 });
+      if (p.caps.perPeriodMinor !== null) counters.set(counterKey(p.ruleSetId, 'p', seq), { ruleSetId: p.ruleSetId, kind: 'p', key: seq, spent: 0, cap: p.caps.perPeriodMinor, added: 0 });
+    }
+    const list = [...counters.entries()].sort(([a], [b]) => (a < b ? -1 : 1)); // one lock order for everyone
+    if (list.length > 0) {
+      // creates missing counters and locks them all; a no-op update returns the current value
+      const { rows } = await trx.raw(`
+        INSERT INTO rule_set_spend (rule_set_id, window_kind, window_key)
+        SELECT * FROM unnest(?::text[], ?::char(1)[], ?::integer[]) ORDER BY 1, 2, 3
+        ON CONFLICT (rule_set_id, window_kind, window_key) DO UPDATE SET spent_minor = rule_set_spend.spent_minor
+        RETURNING rule_set_id, window_kind, window_key, spent_minor`,
+      [list.map(([, c]) => c.ruleSetId), list.map(([, c]) => c.kind), list.map(([, c]) => c.key)]) as {
+        rows: Array<{ rule_set_id: string; window_kind: 'd' | 'p'; window_key: number; spent_minor: string }> };
+      for (const r of rows) counters.get(counterKey(r.rule_set_id, r.window_kind, r.window_key))!.spent = Number(r.spent_minor);
+    }
+    // payments that exist already do not count again: looked for once the counters are locked, so a concurrent
+    // request with the same clientId has either committed (and is seen here) or waits for us
+    const existing = await existingPayments(trx, candidates.map((i) => payments[i]));
+    const admitted: number[] = [];
+    for (const i of candidates) {
+      const p = payments[i];
+      const e = existing.get(pairKey(p.buyerId, p.clientId));
+      const [d, per] = [dailyOf(p), periodOf(p)];
+      if (e) {
+        outcomes[i] = replayOrReuse(p, e);
+      } else if (d && !withinCap(d.spent + d.added, p.amountMinor, d.cap)) {
+        outcomes[i] = { status: 'refused', code: 'daily_cap_exceeded',
+          message: `${p.amountMinor} would take the rule set past its daily cap of ${d.cap} (${d.spent + d.added} spent today)` };
+      } else if (per && !withinCap(per.spent + per.added, p.amountMinor, per.cap)) {
+        outcomes[i] = { status: 'refused', code: 'period_cap_exceeded',
+          message: `${p.amountMinor} would take the rule set past its period cap of ${per.cap} (${per.spent + per.added} spent this period)` };
+      } else {
+        if (d) d.added += p.amountMinor;
+        if (per) per.added += p.amountMinor;
+        admitted.push(i);
       }
-      const list = [...counters.entries()].sort(([a], [b]) => (a < b ? -1 : 1)); // one lock order for everyone
-      if (list.length > 0) {
-        // creates missing counters and locks them all; a no-op update returns the current value
-        const { rows } = await trx.raw(`
-          INSERT INTO rule_set_spend (rule_set_id, window_kind, window_key)
-          SELECT * FROM unnest(?::text[], ?::char(1)[], ?::integer[]) ORDER BY 1, 2, 3
-          ON CONFLICT (rule_set_id, window_kind, window_key) DO UPDATE SET spent_minor = rule_set_spend.spent_minor
-          RETURNING rule_set_id, window_kind, window_key, spent_minor`,
-        [list.map(([, c]) => c.ruleSetId), list.map(([, c]) => c.kind), list.map(([, c]) => c.key)]) as {
-          rows: Array<{ rule_set_id: string; window_kind: 'd' | 'p'; window_key: number; spent_minor: string }> };
-        for (const r of rows) counters.get(`${r.rule_set_id}|${r.window_kind}|${r.window_key}`)!.spent = Number(r.spent_minor);
-      }
-      // payments that exist already do not count again: looked for once the counters are locked, so a concurrent
-      // request with the same clientId has either committed (and is seen here) or waits for us
-      const existing = await existingPayments(trx, candidates.map((i) => payments[i]));
-      toInsert = [];
-      for (const i of candidates) {
-        const e = existing.get(pairKey(payments[i].buyerId, payments[i].clientId));
-        if (e) outcomes[i] = replayOrReuse(payments[i], e); else toInsert.push(i);
-      }
-      const admitted: number[] = [];
-      for (const i of toInsert) {
-        const p = payments[i];
-        const d = p.caps.perDayMinor !== null ? counters.get(`${p.ruleSetId}|d|${day}`)! : undefined;
-        const per = p.caps.perPeriodMinor !== null ? counters.get(`${p.ruleSetId}|p|${seq}`)! : undefined;
-        if (d && !withinCap(d.spent + d.added, p.amountMinor, d.cap)) {
-          outcomes[i] = { status: 'refused', code: 'daily_cap_exceeded',
-            message: `${p.amountMinor} would take the rule set past its daily cap of ${d.cap} (${d.spent + d.added} spent today)` };
-        } else if (per && !withinCap(per.spent + per.added, p.amountMinor, per.cap)) {
-          outcomes[i] = { status: 'refused', code: 'period_cap_exceeded',
-            message: `${p.amountMinor} would take the rule set past its period cap of ${per.cap} (${per.spent + per.added} spent this period)` };
-        } else {
-          if (d) d.added += p.amountMinor;
-          if (per) per.added += p.amountMinor;
-          admitted.push(i);
-        }
-      }
-      toInsert = admitted;
     }
 
-    const inserted = await insertPayments(trx, toInsert.map((i) => payments[i]), seq, generation);
-    await settleInserted(trx, payments, toInsert, inserted, outcomes, (p) => {
+    const inserted = await insertPayments(trx, admitted.map((i) => payments[i]), seq, generation);
+    await settleInserted(trx, payments, admitted, inserted, outcomes, (p) => {
       // (written meanwhile by a concurrent request with the same clientId: ours did not count)
-      const d = counters.get(`${p.ruleSetId}|d|${day}`); if (d && p.caps.perDayMinor !== null) d.added -= p.amountMinor;
-      const per = counters.get(`${p.ruleSetId}|p|${seq}`); if (per && p.caps.perPeriodMinor !== null) per.added -= p.amountMinor;
+      const [d, per] = [dailyOf(p), periodOf(p)];
+      if (d) d.added -= p.amountMinor;
+      if (per) per.added -= p.amountMinor;
     });
     const changed = [...counters.values()].filter((c) => c.added !== 0);
     if (changed.length > 0) {
