@@ -7,6 +7,7 @@ import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/c
 import { PERIOD_LOCK_KEY } from '../ledger/migrations/005_micropayments';
 import type { Db } from '../ledger/db';
 import type { EntryInput, Ledger } from '../ledger/ledger';
+import { openPeriodSeq } from '../ledger/micropayments';
 import { MAX_BATCH_FILE_LINES, type ProcessorClient } from '../processors/client';
 import { DEFAULT_DUNNING_DELAYS_MS, periodId } from '../domain/micropayments';
 import { dunningWorkflow, dunningWorkflowId } from '../workflows/dunning';
@@ -103,11 +104,7 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
 
   const steps = {
     /** The period open now (for the scheduled tick). */
-    async openPeriodSeq(): Promise<number> {
-      const row = await db('settlement_periods').where({ state: 'open' }).first('seq');
-      if (!row) throw new Error('no settlement period is open');
-      return row.seq;
-    },
+    openPeriodSeq: (): Promise<number> => openPeriodSeq(db),
 
     /**
      * Freezes the period and opens the next: waits for payments being written into it (they hold the period

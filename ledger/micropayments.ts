@@ -41,6 +41,13 @@ export type RecordOutcome =
   | { status: 'recorded' | 'replayed'; payment: RecordedPayment }
   | { status: 'refused'; code: CapRefusal | 'client_id_reused'; message: string };
 
+/** The settlement period open now (one always is). */
+export async function openPeriodSeq(db: Db): Promise<number> {
+  const row = await db('settlement_periods').where({ state: 'open' }).first('seq');
+  if (!row) throw new Error('no settlement period is open');
+  return row.seq;
+}
+
 /**
  * The recording generation (migrations/007) as PostgreSQL has it now. Read it before reading what payments are
  * resolved from, and record them under it: if it has moved on meanwhile, recordPayments throws StaleGeneration.

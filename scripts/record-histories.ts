@@ -26,7 +26,7 @@ import { buildOrderInput, insertOrderRow, MERCHANT_SETTINGS, type OrderSpec } fr
 import { startTestStack } from '../test/support/stack';
 import { createBuyer, createRuleSet, createSeller, putItem } from '../api/parties';
 import { microFee } from '../domain/micropayments';
-import { type PaymentToRecord, recordingGeneration, recordPayments } from '../ledger/micropayments';
+import { openPeriodSeq, type PaymentToRecord, recordingGeneration, recordPayments } from '../ledger/micropayments';
 
 interface Scenario {
   name: string;
@@ -165,9 +165,8 @@ const scenarios: Scenario[] = [
         }
       }
       await recordPayments(c.db, payments, Date.now(), await recordingGeneration(c.db));
-      const { seq } = await c.db('settlement_periods').where({ state: 'open' }).first('seq');
       return c.client.workflow.start('settlementPeriodWorkflow', {
-        taskQueue: c.taskQueue, workflowId: 'history-settlement-period', args: [{ periodSeq: seq, graceMs: 100, fileLines: 2 }],
+        taskQueue: c.taskQueue, workflowId: 'history-settlement-period', args: [{ periodSeq: await openPeriodSeq(c.db), graceMs: 100, fileLines: 2 }],
       });
     },
   },
@@ -176,7 +175,7 @@ const scenarios: Scenario[] = [
     async start(c) {
       const token = (await c.processor.tokenize({ cardNumber: '4000000000000002', expMonth: 12, expYear: 2099 }, 'tok-dunning')).token;
       const buyer = await createBuyer(c.db, { name: 'History debtor', currency: 'USD', paymentToken: token });
-      const { seq } = await c.db('settlement_periods').where({ state: 'open' }).first('seq');
+      const seq = await openPeriodSeq(c.db);
       await c.db('invoices').insert({ period_seq: seq, buyer_id: buyer.id, currency: 'USD', payment_count: 1, gross_minor: 40, refunded_minor: 0,
         amount_minor: 40, state: 'failed', charge_token: token, attempts: 1 });
       return c.client.workflow.start('dunningWorkflow', {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { createSettlementPeriodActivities } from '../../activities/settlementPeriods';
 import { dunningWorkflowId } from '../../workflows/dunning';
+import { openPeriodSeq } from '../../ledger/micropayments';
 import { MAX_FILES_PER_RUN, settlementPeriodWorkflow, settlementPeriodWorkflowId } from '../../workflows/settlementPeriod';
 import { TEST_DELIVERY } from '../support/orders';
 import { uid } from '../support/env';
@@ -221,7 +222,7 @@ describe('the Schedule\'s tick and long closes', () => {
     const buyers = await Promise.all(Array.from({ length: MAX_FILES_PER_RUN + 5 }, () => h.buyer()));
     await h.api('/micropayments/batch', { key: h.operator, body: { payments: buyers.map((b) => ({
       clientId: 'only', buyerToken: b.token, sellerId: seller.id, itemId: 'article', currency: 'USD' })) } });
-    const { seq } = await h.db('settlement_periods').where({ state: 'open' }).first('seq');
+    const seq = await openPeriodSeq(h.db);
     const handle = await h.client.workflow.start(settlementPeriodWorkflow, {
       taskQueue: h.taskQueue, workflowId: settlementPeriodWorkflowId(h.taskQueue, seq), args: [{ periodSeq: seq, fileLines: 1 }] });
     const result = await h.client.workflow.getHandle(handle.workflowId).result();
