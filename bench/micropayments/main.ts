@@ -29,22 +29,23 @@
 // Setup (untimed): BENCH_BUYERS buyers (a card token at the simulator, POST /v1/buyers, a rule set without caps)
 // and BENCH_SELLERS sellers with BENCH_ITEMS items each, all through the API. Other knobs: BENCH_SETUP_CONCURRENCY,
 // BENCH_PROFILE=dir (V8 CPU profiles of the API and the worker, written when they stop; setup included).
-import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import pg from 'pg';
-import { createPrincipal } from '../../api/principals';
 import { loadConfig } from '../../config';
 import { microFee } from '../../domain/micropayments';
+import { openPeriodSeq } from '../../ledger/micropayments';
+import { HttpProcessorClient } from '../../processors/http-client';
 import { describeCpu, otherCpuPercent } from '../support/cpu';
 import { intEnv } from '../support/env';
-import { JsonClient } from '../support/http';
 import { LoadClient, type LoadResult } from '../support/load';
-import { type BenchBuyer, type BenchItem, type BenchSeller, createBuyer, createSeller, tokenizeCard, BENCH_ITEMS } from '../support/micro';
+import {
+  type BenchBuyer, type BenchItem, type BenchSeller, BENCH_ITEMS, createBuyer, createSeller, feeBpsOf, startMicroRun, tokenizeCard,
+} from '../support/micro';
 import { spawnService } from '../support/processes';
 import { benchMain, type BenchStack } from '../support/stack';
 import { codeVersion } from '../support/version';
 import { closedLoop, fmtSummary, summarize } from '../support/stats';
-import { machineLine, printOutputTail, trialBalanceCheck } from '../support/report';
+import { machineLine, met, printOutputTail, RULE, runTimeLines, trialBalanceCheck } from '../support/report';
 
 // --- settings ----------------------------------------------------------------------------------------------
 
@@ -71,7 +72,7 @@ const TARGET_BATCH_PER_SECOND = 25_000;
 const TARGET_BATCH_RATIO = 0.5;
 
 /** Items every seller publishes (the first BENCH_ITEMS of them). */
-const ITEMS: BenchItem[] = BENCH_ITEMS.slice(0, S.items);
+const ITEMS = BENCH_ITEMS.slice(0, S.items);
 
 const log = (msg: string) => console.log(`[bench] ${msg}`);
 
@@ -79,22 +80,18 @@ const log = (msg: string) => console.log(`[bench] ${msg}`);
 interface Payment { buyer: BenchBuyer; seller: BenchSeller; item: BenchItem; clientId: string }
 
 async function run(b: BenchStack): Promise<boolean> {
-  const started = performance.now();
-  const runTag = randomBytes(3).toString('hex');
-  const setup = new JsonClient(b.apiBase, S.setupConcurrency);
-  b.onStop('HTTP client', () => setup.close());
-
   // --- setup (untimed): an operator in the database, parties over the API -----------------------------------------
-  const operatorKey = (await createPrincipal(b.db, 'operator', 'bench operator')).apiKey;
+  const { started, runTag, api: setup, operatorKey } = await startMicroRun(b, S.setupConcurrency);
   log(`setup: ${S.sellers} sellers with ${ITEMS.length} item(s) each, ${S.buyers} buyers (card token, buyer, rule set) over the API ...`);
   const t0 = performance.now();
   const sellers: BenchSeller[] = new Array(S.sellers);
   await closedLoop(S.sellers, S.setupConcurrency, async (k) => {
-    sellers[k] = await createSeller(setup, operatorKey, `${runTag}-${k}`, 500 + (k % 10) * 100, ITEMS);
+    sellers[k] = await createSeller(setup, operatorKey, `${runTag}-${k}`, feeBpsOf(k), ITEMS);
   });
   const buyers: BenchBuyer[] = new Array(S.buyers);
+  const sim = new HttpProcessorClient({ baseUrl: b.simulatorUrl });
   await closedLoop(S.buyers, S.setupConcurrency, async (k) => {
-    const card = await tokenizeCard(b.simulatorUrl, `bench-tok-${runTag}-${k}`);
+    const card = await tokenizeCard(sim, `bench-tok-${runTag}-${k}`);
     buyers[k] = await createBuyer(setup, operatorKey, card, `${runTag}-${k}`);
   });
   const setupMs = performance.now() - t0;
@@ -104,13 +101,13 @@ async function run(b: BenchStack): Promise<boolean> {
     buyer: buyers[i % S.buyers], seller: sellers[(i * 7 + Math.floor(i / S.buyers)) % S.sellers], item: ITEMS[i % ITEMS.length],
     clientId: `${tag}-${runTag}-${i}`,
   });
-  const singleBody = (p: Payment) => JSON.stringify({
+  const fields = (p: Payment) => ({
     clientId: p.clientId, buyerToken: p.buyer.ruleSetToken, sellerId: p.seller.id, itemId: p.item.id, currency: 'USD',
     amountMinor: p.item.priceMinor,
   });
   const singleRequests = (tag: string, n: number) => Array.from({ length: n }, (_, i) => {
     const p = single(tag, i);
-    return { payment: p, body: singleBody(p), headers: { authorization: `Bearer ${p.buyer.apiKey}` } };
+    return { payment: p, body: JSON.stringify(fields(p)), headers: { authorization: `Bearer ${p.buyer.apiKey}` } };
   });
   // Batch k: one seller's site records BENCH_BATCH_SIZE payments of many buyers, with the seller's key.
   const batchOf = (tag: string, k: number): Payment[] => Array.from({ length: Math.min(S.batchSize, S.batchPayments - k * S.batchSize) }, (_, j) => {
@@ -121,9 +118,11 @@ async function run(b: BenchStack): Promise<boolean> {
     const ps = batchOf(tag, k);
     return {
       payments: ps, headers: { authorization: `Bearer ${ps[0].seller.apiKey}` },
-      body: JSON.stringify({ payments: ps.map((p) => JSON.parse(singleBody(p))) }),
+      body: JSON.stringify({ payments: ps.map(fields) }),
     };
   });
+  // the rows of batches (for the plain INSERTs of the ceiling)
+  const rawRows = (tag: string, n: number) => Array.from({ length: n }, (_, k) => batchOf(tag, k));
 
   const echo = spawnService('echo', 'bench/micropayments/echo.ts', {});
   b.onStop('echo server', () => echo.stop());
@@ -135,33 +134,31 @@ async function run(b: BenchStack): Promise<boolean> {
   log(`building request bodies (untimed): ${S.warmup + S.rounds * S.single} single, ${S.batchWarmup + S.rounds * batches} batches ...`);
   const warmSingle = singleRequests('warm', S.warmup);
   const warmBatch = batchRequests('warmbatch', Math.min(S.batchWarmup, batches));
-  const warmRaw = batchRequests('warmraw', Math.min(S.batchWarmup, batches)).map((r) => r.payments);
+  const warmRaw = rawRows('warmraw', Math.min(S.batchWarmup, batches));
   const roundRequests = Array.from({ length: S.rounds }, (_, r) => ({
     single: singleRequests(`single${r}`, S.single), batch: batchRequests(`batch${r}`, batches),
-    raw: batchRequests(`raw${r}`, batches).map((x) => x.payments),
+    raw: rawRows(`raw${r}`, batches),
   }));
   type SingleRequests = ReturnType<typeof singleRequests>;
   type BatchRequests = ReturnType<typeof batchRequests>;
 
   // --- a. ceiling of single recording: the echo endpoint -------------------------------------------------------
-  const singleCheck = (want: number, marker: string) => (status: number, text: string) =>
-    status === want && text.includes(marker) ? undefined : `${status} ${text.slice(0, 300)}`;
   const echoClient = new LoadClient(echoOrigin, S.concurrency);
   b.onStop('echo load client', () => echoClient.close());
-  const sendSingle = (client: LoadClient, path: string, reqs: SingleRequests, want: number, marker: (i: number) => string) =>
+  // a reply is right with the status wanted and the payment's clientId in it (echoed, or in the payment recorded)
+  const sendSingle = (client: LoadClient, path: string, reqs: SingleRequests, want: number) =>
     client.run({
       requests: reqs.length, request: (i) => ({ path, body: reqs[i].body, headers: reqs[i].headers }),
-      check: (status, text, i) => singleCheck(want, marker(i))(status, text),
+      check: (status, text, i) => (status === want && text.includes(reqs[i].payment.clientId) ? undefined : `${status} ${text.slice(0, 300)}`),
     });
   const apiClient = new LoadClient(apiOrigin, S.concurrency);
   b.onStop('API load client', () => apiClient.close());
   log(`warming up (untimed): ${S.warmup} single bodies to the echo endpoint and to POST /v1/micropayments ...`);
-  await sendSingle(echoClient, '/v1/echo', warmSingle, 200, (i) => warmSingle[i].payment.clientId);
-  const warmSingleRes = await sendSingle(apiClient, '/v1/micropayments', warmSingle, 201, (i) => warmSingle[i].payment.clientId);
-  const loadBefore = loadavg()[0];
+  await sendSingle(echoClient, '/v1/echo', warmSingle, 200);
+  const warmSingleRes = await sendSingle(apiClient, '/v1/micropayments', warmSingle, 201);
 
   // --- d. ceiling of batch recording: the same rows by plain multi-row INSERTs ----------------------------------
-  const { rows: [{ seq: openSeq }] } = await b.db.raw("SELECT seq FROM settlement_periods WHERE state = 'open'") as { rows: Array<{ seq: number }> };
+  const openSeq = await openPeriodSeq(b.db);
   const pool = new pg.Pool({ connectionString: b.test.databaseUrl, max: S.batchInflight, application_name: 'paybroker-bench-ceiling' });
   b.onStop('ceiling pool', () => pool.end());
   // the API's rows: period, buyer, seller, item, clientId, rule set, currency, amount, fee, grant seconds (id and
@@ -200,13 +197,14 @@ async function run(b: BenchStack): Promise<boolean> {
   });
   log(`warming up (untimed): ${warmBatch.length} POST /v1/micropayments/batch of ${S.batchSize} ...`);
   const warmBatchRes = await sendBatches(warmBatch);
+  const loadBefore = loadavg()[0];
 
   // --- the rounds: a, b, d, c in turn, so that a ceiling and its figure are measured close together --------------
   const measureRound = async (reqs: typeof roundRequests[number]) => {
     const cpuA0 = cpu.sample();
-    const echoRes = await sendSingle(echoClient, '/v1/echo', reqs.single, 200, (i) => reqs.single[i].payment.clientId);
+    const echoRes = await sendSingle(echoClient, '/v1/echo', reqs.single, 200);
     const cpuA1 = cpu.sample();
-    const singleRes = await sendSingle(apiClient, '/v1/micropayments', reqs.single, 201, (i) => reqs.single[i].payment.clientId);
+    const singleRes = await sendSingle(apiClient, '/v1/micropayments', reqs.single, 201);
     const cpuB1 = cpu.sample();
     const raw = await insertAll(reqs.raw);
     const cpuD1 = cpu.sample();
@@ -269,15 +267,13 @@ async function run(b: BenchStack): Promise<boolean> {
   const others = Math.max(...rounds.flatMap((x) => [
     otherCpuPercent(...x.cpu.a, x.echoRes.wallMs), otherCpuPercent(...x.cpu.b, x.singleRes.wallMs),
     otherCpuPercent(...x.cpu.d, x.raw.wallMs), otherCpuPercent(...x.cpu.c, x.batchRes.wallMs)]));
-  const met = (yes: boolean) => (yes ? 'MET' : 'MISSED');
   const pct = (r: number) => `${(r * 100).toFixed(1)}%`;
   const each = (f: (x: typeof rounds[number]) => string) => rounds.map(f).join(', ');
   const all = (f: (x: typeof rounds[number]) => number[]) => summarize(rounds.flatMap(f));
   const failureLines = (rs: LoadResult[]) => rs.flatMap((r) => r.failures).map((f) => `\n              failed ${f}`).join('');
   const last = rounds[rounds.length - 1];
-  const rule = '-'.repeat(110);
   console.log(`
-${rule}
+${RULE}
 Paybroker micro-payments recording benchmark
   machine     ${machineLine()}; load average after the warm-ups: ${loadBefore.toFixed(2)}
   stack       PostgreSQL (fsync=off, synchronous_commit=off, full_page_writes=off) and the Temporal dev server of the
@@ -322,9 +318,8 @@ correctness
   requests    ${failedRequests} failed (warm-up included)
   payments    ${expected.reduce((n, e) => n + e.payments.length, 0)} sent through the API: ${books.length ? `MISMATCH in ${books.length} group(s)` : 'each in micro_payments once, in the open period, with its amount and fee'}
   ledger      trial balance ${trial.text}
-  run time    ${((performance.now() - started) / 1000).toFixed(1)} s after the stack started${others > 20
-    ? `\n  WARNING     other processes on this machine used up to ${Math.round(others)}% of a core during a phase: the figures are disturbed` : ''}
-${rule}`);
+${runTimeLines(started, others)}
+${RULE}`);
   for (const m of books) console.log(`  books: ${m}`);
   if (failedRequests || books.length) {
     printOutputTail(b.procs.api, "the API's");

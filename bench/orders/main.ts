@@ -27,7 +27,8 @@ import { JsonClient, type JsonReply } from '../support/http';
 import { benchMain, type BenchStack } from '../support/stack';
 import { intEnv } from '../support/env';
 import { closedLoop, fmtSummary, ms, openLoop, summarize } from '../support/stats';
-import { machineLine, printOutputTail, trialBalanceCheck } from '../support/report';
+import { tokenizeCard } from '../support/micro';
+import { machineLine, met, printOutputTail, RULE, runTimeLines, trialBalanceCheck } from '../support/report';
 
 // --- settings ----------------------------------------------------------------------------------------------
 
@@ -79,7 +80,7 @@ async function run(b: BenchStack): Promise<boolean> {
   const sim = new HttpProcessorClient({ baseUrl: b.simulatorUrl });
   const tokens: string[] = new Array(tokensNeeded);
   await closedLoop(tokensNeeded, 16, async (i) => {
-    tokens[i] = (await sim.tokenize({ cardNumber: '4242424242424242', expMonth: 12, expYear: 2099 }, `bench-tok-${b.taskQueue}-${i}`)).token;
+    tokens[i] = await tokenizeCard(sim, `bench-tok-${b.taskQueue}-${i}`);
   });
   let nextToken = 0;
 
@@ -215,10 +216,8 @@ async function run(b: BenchStack): Promise<boolean> {
   const createLat = summarize(lat.create);
   const others = Math.max(otherCpuPercent(cpu0, cpu1, pingWallMs), otherCpuPercent(cpu1, cpu2, tpWallMs), otherCpuPercent(cpu2, cpu3, latWallMs));
   const ratio = throughput / ceiling;
-  const met = (yes: boolean) => (yes ? 'MET' : 'MISSED');
-  const rule = '-'.repeat(110);
   console.log(`
-${rule}
+${RULE}
 Paybroker order benchmark
   machine     ${machineLine()}; load average before phase 3: ${loadBefore.toFixed(2)}
   stack       PostgreSQL (fsync=off, synchronous_commit=off, full_page_writes=off) and the Temporal dev server (SQLite in
@@ -256,9 +255,8 @@ targets
 correctness
   orders      ${orders.length} (warm-up included): ${failures.length} failed, ${badBooks.length} whose captures or state in PostgreSQL do not match; ${(capturedMinor / 100).toFixed(2)} USD captured
   ledger      trial balance ${trial.text}
-  run time    ${((performance.now() - started) / 1000).toFixed(1)} s after the stack started${others > 20
-    ? `\n  WARNING     other processes on this machine used up to ${Math.round(others)}% of a core during a phase: the figures are disturbed` : ''}
-${rule}`);
+${runTimeLines(started, others)}
+${RULE}`);
   for (const f of failures.slice(0, 10)) console.log(`  failed: ${f.failure}`);
   for (const o of badBooks.slice(0, 10)) console.log(`  books: ${o.id} ${JSON.stringify(byId.get(o.id) ?? null)}, expected ${o.totalMinor}`);
   if (failures.length || badBooks.length) {

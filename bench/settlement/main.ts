@@ -28,7 +28,6 @@
 // BUFFERS for the close's statements slower than n ms, printed after the report; the instrumentation slows the
 // close, so its wall time is then not the benchmark's figure), BENCH_SETUP_CONCURRENCY (card tokens made at once),
 // BENCH_TIMEOUT_SECONDS.
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
@@ -36,17 +35,19 @@ import { tsToMs } from '@temporalio/common/lib/time';
 import pg from 'pg';
 import { newRuleSetId, newRuleSetToken } from '../../api/parties';
 import { microFee } from '../../domain/micropayments';
-import { createPrincipal, newApiKey, newPrincipalId, sha256 } from '../../api/principals';
+import { openPeriodSeq } from '../../ledger/micropayments';
+import { HttpProcessorClient } from '../../processors/http-client';
+import { newApiKey, newPrincipalId, sha256 } from '../../api/principals';
 import type { Db } from '../../ledger/db';
 import type { SettlementPeriodResult } from '../../workflows/settlementPeriod';
 import { describeCpu, otherCpuPercent } from '../support/cpu';
 import { intEnv } from '../support/env';
 import { JsonClient } from '../support/http';
-import { type BenchItem, createBuyer, createSeller, tokenizeCard, BENCH_ITEMS } from '../support/micro';
+import { BENCH_ITEMS, createBuyer, createSeller, feeBpsOf, startMicroRun, tokenizeCard } from '../support/micro';
 import { benchMain, type BenchStack } from '../support/stack';
 import { codeVersion } from '../support/version';
 import { closedLoop, ms } from '../support/stats';
-import { machineLine, printOutputTail, trialBalanceCheck } from '../support/report';
+import { machineLine, met, printOutputTail, RULE, runTimeLines, trialBalanceCheck } from '../support/report';
 
 // --- settings ----------------------------------------------------------------------------------------------
 
@@ -69,9 +70,7 @@ const TARGET_WALL_MS = 10_000;
 const LOAD_CHUNK = 250_000;
 
 /** Every seller's items (the template's, copied). */
-const ITEMS: BenchItem[] = [...BENCH_ITEMS];
-/** Seller k's fee rate. */
-const feeBpsOf = (k: number) => 500 + (k % 10) * 100;
+const ITEMS = BENCH_ITEMS;
 /** Payment g (0-based): buyer g mod B buys item g mod I of this seller. Every seller sells when PAYMENTS ≥ SELLERS. */
 const sellerOf = (g: number) => (g + Math.floor(g / S.buyers)) % S.sellers;
 
@@ -121,14 +120,15 @@ interface Parties { buyerIds: string[]; ruleSetIds: string[]; sellerIds: string[
 async function makeParties(b: BenchStack, api: JsonClient, operatorKey: string, runTag: string): Promise<{ parties: Parties; timings: string }> {
   const t0 = performance.now();
   log('setup: template buyer and seller over the API ...');
-  const buyer0 = await createBuyer(api, operatorKey, await tokenizeCard(b.simulatorUrl, `bench-tok-${runTag}-0`), `${runTag}-0`);
+  const sim = new HttpProcessorClient({ baseUrl: b.simulatorUrl });
+  const buyer0 = await createBuyer(api, operatorKey, await tokenizeCard(sim, `bench-tok-${runTag}-0`), `${runTag}-0`);
   const seller0 = await createSeller(api, operatorKey, `${runTag}-0`, feeBpsOf(0), ITEMS);
   const t1 = performance.now();
 
   log(`setup: ${S.buyers - 1} more card tokens at the simulator (4242424242424242), ${S.setupConcurrency} at once ...`);
   const cards: string[] = new Array(S.buyers - 1);
   await closedLoop(S.buyers - 1, S.setupConcurrency, async (i) => {
-    cards[i] = await tokenizeCard(b.simulatorUrl, `bench-tok-${runTag}-${i + 1}`);
+    cards[i] = await tokenizeCard(sim, `bench-tok-${runTag}-${i + 1}`);
   });
   const t2 = performance.now();
 
@@ -161,16 +161,17 @@ async function makeParties(b: BenchStack, api: JsonClient, operatorKey: string, 
     if (sellerIds.length > 0) {
       const ids = text(sellerIds);
       const n = { type: 'integer', values: sellerIds.map((_, i) => i + 1) };
+      const fee = { type: 'integer', values: sellerIds.map((_, i) => feeBpsOf(i + 1)) };
       count('principals', await copyRows(trx, 'principals', 'id', seller0.id, { id: ids, n },
         { id: 'u.id', name: `'Bench seller ${runTag}-' || u.n`, created_at: 'now()' }));
       count('api_keys', await copyRows(trx, 'api_keys', 'principal_id', seller0.id,
         { key_id: text(sellerKeys.map((k) => k.keyId)), principal_id: ids, secret: text(sellerKeys.map((k) => k.sha256Hex)) },
         { id: 'u.key_id', principal_id: 'u.principal_id', secret_sha256: "decode(u.secret, 'hex')", created_at: 'now()' }));
       // (POST /v1/sellers gives the merchant row the seller's fee rate too)
-      count('merchants', await copyRows(trx, 'merchants', 'id', seller0.id, { id: ids, n, fee: { type: 'integer', values: sellerIds.map((_, i) => feeBpsOf(i + 1)) } },
+      count('merchants', await copyRows(trx, 'merchants', 'id', seller0.id, { id: ids, n, fee },
         { id: 'u.id', name: `'Bench seller ${runTag}-' || u.n`, fee_bps: 'u.fee', created_at: 'now()' }));
       count('sellers', await copyRows(trx, 'sellers', 'id', seller0.id,
-        { id: ids, n, fee: { type: 'integer', values: sellerIds.map((_, i) => feeBpsOf(i + 1)) } },
+        { id: ids, n, fee },
         { id: 'u.id', payout_destination: `'acct_bench_${runTag}_' || u.n`, fee_bps: 'u.fee', created_at: 'now()' }));
       count('accounts', await copyRows(trx, 'accounts', 'id', `seller-payable:${seller0.id}:USD`, { owner: ids },
         { id: "'seller-payable:' || u.owner || ':USD'", owner_id: 'u.owner', created_at: 'now()' }));
@@ -325,15 +326,11 @@ class StatementSampler {
 }
 
 async function run(b: BenchStack): Promise<boolean> {
-  const started = performance.now();
-  const runTag = randomBytes(3).toString('hex');
-  const api = new JsonClient(b.apiBase, S.setupConcurrency);
-  b.onStop('HTTP client', () => api.close());
-  const operatorKey = (await createPrincipal(b.db, 'operator', 'bench operator')).apiKey;
+  const { started, runTag, api, operatorKey } = await startMicroRun(b, S.setupConcurrency);
   const operator = { authorization: `Bearer ${operatorKey}` };
 
   // --- setup (untimed) ---------------------------------------------------------------------------------------------
-  const { rows: [{ seq }] } = await b.db.raw("SELECT seq FROM settlement_periods WHERE state = 'open'") as { rows: Array<{ seq: number }> };
+  const seq = await openPeriodSeq(b.db);
   const { parties, timings: partyTimings } = await makeParties(b, api, operatorKey, runTag);
   log(`setup: loading ${S.payments} payments into sp_${seq} (INSERT … SELECT generate_series) ...`);
   const tLoad = performance.now();
@@ -494,10 +491,8 @@ async function run(b: BenchStack): Promise<boolean> {
   });
   const topStatements = [...sampler.counts.entries()].sort((x, y) => y[1].samples - x[1].samples).slice(0, 8);
   const others = otherCpuPercent(cpu0, cpu1, wallMs);
-  const met = (yes: boolean) => (yes ? 'MET' : 'MISSED');
-  const rule = '-'.repeat(110);
   console.log(`
-${rule}
+${RULE}
 Paybroker settlement period close benchmark
   machine     ${machineLine()}; load average before the close: ${loadBefore.toFixed(2)}
   stack       PostgreSQL (fsync=off, synchronous_commit=off, full_page_writes=off; otherwise default settings) and the
@@ -534,9 +529,8 @@ correctness
   processor   ${files.charges} charge lines (${files.charged_invoices} invoices), ${files.payouts} payout lines
   ledger      buyers owe ${owed.receivable}, sellers are owed ${-Number(owed.payable)}; trial balance ${trial.text}
   result      ${problems.length ? `${problems.length} PROBLEM(S)` : 'every check passed'}
-  run time    ${((performance.now() - started) / 1000).toFixed(1)} s after the stack started${others > 20
-    ? `\n  WARNING     other processes on this machine used ${Math.round(others)}% of a core during the close: the figures are disturbed` : ''}
-${rule}`);
+${runTimeLines(started, others, 'the close')}
+${RULE}`);
   if (S.explainMs > 0) {
     const text = existsSync(pgLog) ? readFileSync(pgLog).subarray(pgLogFrom).toString('utf8') : '';
     const plans = text.split(/\n(?=\S)/).filter((e) => e.includes('duration:') && e.includes('plan:'));

@@ -3,18 +3,15 @@
 // pipelining), so `concurrency` is both the connections and the requests in flight. The same generator drives a
 // benchmark and its ceiling, so both see the same client cost.
 import { Pool } from 'undici';
+import { REQUEST_TIMEOUT_MS } from './http';
+import { closedLoop } from './stats';
 
-/** Longest a request may take before it counts as failed. */
-export const LOAD_REQUEST_TIMEOUT_MS = 30_000;
 /** How much of a reply the check sees (decoded); the rest is read but not decoded. */
-export const CHECKED_BYTES = 64 * 1024;
+const CHECKED_BYTES = 64 * 1024;
 /** Failure messages kept for the report (all are counted). */
 const MAX_FAILURE_MESSAGES = 10;
 
 export interface LoadOptions {
-  /** e.g. http://127.0.0.1:8080 */
-  origin: string;
-  concurrency: number;
   /** Requests sent, numbered 0..requests-1. */
   requests: number;
   /** The i-th request (POST with a JSON body). */
@@ -58,11 +55,11 @@ export class LoadClient {
   constructor(origin: string, readonly concurrency: number) {
     this.pool = new Pool(origin, {
       connections: concurrency, pipelining: 1, keepAliveTimeout: 60_000,
-      headersTimeout: LOAD_REQUEST_TIMEOUT_MS, bodyTimeout: LOAD_REQUEST_TIMEOUT_MS,
+      headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS, // past it, a request counts as failed
     });
   }
 
-  async run(o: Omit<LoadOptions, 'origin' | 'concurrency'>): Promise<LoadResult> {
+  async run(o: LoadOptions): Promise<LoadResult> {
     const latenciesMs: number[] = [];
     const failures: string[] = [];
     const failedRequests: number[] = [];
@@ -70,27 +67,21 @@ export class LoadClient {
       failedRequests.push(i);
       if (failures.length < MAX_FAILURE_MESSAGES) failures.push(`#${i}: ${msg}`);
     };
-    let next = 0;
-    const start = performance.now();
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, o.requests) }, async () => {
-      while (next < o.requests) {
-        const i = next++;
-        const r = o.request(i);
-        const t0 = performance.now();
-        try {
-          const res = await this.pool.request({
-            path: r.path, method: 'POST', body: r.body, headers: { 'content-type': 'application/json', ...r.headers },
-          });
-          const text = await head(res.body);
-          const t1 = performance.now();
-          const problem = o.check(res.statusCode, text, i);
-          if (problem === undefined) latenciesMs.push(t1 - t0); else fail(i, problem);
-        } catch (err) {
-          fail(i, (err as Error).message);
-        }
+    const wallMs = await closedLoop(o.requests, this.concurrency, async (i) => {
+      const r = o.request(i);
+      const t0 = performance.now();
+      try {
+        const res = await this.pool.request({
+          path: r.path, method: 'POST', body: r.body, headers: { 'content-type': 'application/json', ...r.headers },
+        });
+        const text = await head(res.body);
+        const t1 = performance.now();
+        const problem = o.check(res.statusCode, text, i);
+        if (problem === undefined) latenciesMs.push(t1 - t0); else fail(i, problem);
+      } catch (err) {
+        fail(i, (err as Error).message);
       }
-    }));
-    const wallMs = performance.now() - start;
+    });
     return { wallMs, latenciesMs, failed: failedRequests.length, failedRequests, failures, perSecond: latenciesMs.length / (wallMs / 1000) };
   }
 

@@ -18,8 +18,16 @@ export async function trialBalanceCheck(db: Db): Promise<{ ok: boolean; text: st
   };
 }
 
-/** Prints the last lines a service wrote (what it said about the failures the report lists). */
-export function printOutputTail(p: ServiceProcess, what = `the ${p.name}'s`, lines = 30): void {
-  const tail = p.output().trim().split('\n').slice(-lines).join('\n    ');
+export const RULE = '-'.repeat(110);
+export const met = (yes: boolean) => (yes ? 'MET' : 'MISSED');
+
+/** The report's last lines: the run time, and a warning when other processes took a core's share (`during` what). */
+export const runTimeLines = (started: number, others: number, during = 'a phase') =>
+  `  run time    ${((performance.now() - started) / 1000).toFixed(1)} s after the stack started${others > 20
+    ? `\n  WARNING     other processes on this machine used up to ${Math.round(others)}% of a core during ${during}: the figures are disturbed` : ''}`;
+
+/** Prints the last 30 lines a service wrote (what it said about the failures the report lists). */
+export function printOutputTail(p: ServiceProcess, what = `the ${p.name}'s`): void {
+  const tail = p.output().trim().split('\n').slice(-30).join('\n    ');
   if (tail) console.log(`  --- last lines of ${what} output ---\n    ${tail}`);
 }
