@@ -2,7 +2,7 @@
 // copy killed is replaced, a SIGTERM stops them all cleanly, and copies whose first process was killed stop.
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '../../scripts/ports';
+import { freePort, waitFor } from '../../scripts/ports';
 import { call } from '../support/http';
 import { spawnService, type ServiceProcess } from '../support/processes';
 
@@ -23,13 +23,11 @@ const cmdlineOf = (pid: number) => { try { return readFileSync(`/proc/${pid}/cmd
 const childrenOf = (pid: number) => readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number)
   .filter((n) => alive(n) && statOf(n)?.ppid === pid && cmdlineOf(n).includes('api/main.ts'));
 
-async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  for (const deadline = Date.now() + timeoutMs; ;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Waits (20 s at most) until f gives something, and returns it. */
+async function until<T>(what: string, f: () => T | undefined | false): Promise<T> {
+  let v: T | undefined | false;
+  await waitFor(what, async () => Boolean(v = f()), 20_000, 50);
+  return v as T;
 }
 
 let api: ServiceProcess | undefined;

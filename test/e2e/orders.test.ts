@@ -4,7 +4,6 @@ import { Client, Connection } from '@temporalio/client';
 import { inject } from 'vitest';
 import { createPrincipal } from '../../api/principals';
 import type { Db } from '../../ledger/db';
-import { HttpProcessorClient } from '../../processors/http-client';
 import { settlementScheduleId } from '../../workflows/settlementBatch';
 import { testDb, uid } from '../support/env';
 import { call } from '../support/http';
@@ -36,7 +35,7 @@ afterAll(async () => {
   await db.destroy();
 });
 
-const token = () => tokenizeCard(new HttpProcessorClient({ baseUrl: svc.simulatorUrl }));
+const token = () => tokenizeCard(svc.processor);
 
 const orderBody = async (clientOrderId = uid('co-')) => ({
   clientOrderId, customerId: 'cust-42',

@@ -5,7 +5,6 @@ import { createPrincipal } from '../../api/principals';
 import { settingsColumns } from '../../api/merchants';
 import { MAX_ENDPOINTS_PER_MERCHANT } from '../../api/routes/webhooks';
 import type { Db } from '../../ledger/db';
-import { HttpProcessorClient } from '../../processors/http-client';
 import { testDb, uid } from '../support/env';
 import { call } from '../support/http';
 import { MERCHANT_SETTINGS } from '../support/order-input';
@@ -36,7 +35,7 @@ async function merchantWithEndpoint(receiver: Receiver, extra: object = {}) {
 }
 
 async function placeOrder(key: string) {
-  const token = await tokenizeCard(new HttpProcessorClient({ baseUrl: svc.simulatorUrl }));
+  const token = await tokenizeCard(svc.processor);
   const r = await call(svc.base, '/orders', { key, body: {
     clientOrderId: uid('co-'), customerId: 'c', items: [{ sku: 'mug', quantity: 1, unitPriceMinor: 1200, kind: 'hard' }],
     shipping: { optionId: 'standard', address: { line1: '1 Main St', city: 'Austin', region: 'TX', postalCode: '73301', country: 'US' } },

@@ -3,7 +3,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createPrincipal } from '../../api/principals';
 import { settingsColumns } from '../../api/merchants';
-import { HttpProcessorClient } from '../../processors/http-client';
 import { testDb, uid } from '../support/env';
 import { call } from '../support/http';
 import { MERCHANT_SETTINGS } from '../support/order-input';
@@ -19,7 +18,7 @@ afterAll(() => db.destroy());
 async function setup() {
   svc = await startServices({ PAYBROKER_PROCESSOR_MAX_BACKOFF: '1s' });
   const { apiKey } = await createPrincipal(db, 'merchant', 'Fault shop', settingsColumns(MERCHANT_SETTINGS));
-  const token = await tokenizeCard(new HttpProcessorClient({ baseUrl: svc.simulatorUrl }));
+  const token = await tokenizeCard(svc.processor);
   const body = {
     clientOrderId: uid('co-'), customerId: 'c1',
     items: [{ sku: 'kettle', quantity: 1, unitPriceMinor: 3000, kind: 'hard' }],

@@ -3,7 +3,6 @@
 // every buyer charged exactly once, every seller paid exactly once, nobody skipped, the journal balanced.
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPrincipal } from '../../api/principals';
-import { HttpProcessorClient } from '../../processors/http-client';
 import { Ledger } from '../../ledger/ledger';
 import { temporalClient, uid } from '../support/env';
 import { call } from '../support/http';
@@ -27,8 +26,7 @@ describe('worker killed during a period close', () => {
     const operator = (await createPrincipal(db, 'operator', 'Fault operator')).apiKey;
     const api = (path: string, body?: unknown, key = operator, method?: string) =>
       call(s.base, path, { key, body, idem: body ? uid('i-') : undefined, method });
-    const processor = new HttpProcessorClient({ baseUrl: s.simulatorUrl });
-    const token = () => tokenizeCard(processor);
+    const token = () => tokenizeCard(s.processor);
 
     const sellers: string[] = [];
     for (let i = 0; i < 12; i++) {

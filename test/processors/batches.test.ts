@@ -1,6 +1,6 @@
 // Batch files of charges and of payouts at the processor simulator, over real HTTP and PostgreSQL: per-line
 // decisions by test card, per-line idempotency keys across files, the file's own Idempotency-Key, the line
-// limit and body limit, faults on the two operations, and a full file applied fast.
+// limit and body limit, faults on the two operations, and full files.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   MAX_BATCH_FILE_LINES,

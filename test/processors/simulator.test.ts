@@ -33,9 +33,6 @@ async function authorizeCard(cardNumber = VISA, amountMinor = 1_000, postalCode 
   return client.authorize({ token, amountMinor, currency: 'USD', postalCode, reference }, key());
 }
 
-
-
-
 const effectsOf = (fn: () => Promise<unknown>) => effectsAt(admin, fn);
 const raw = (path: string, init: Parameters<typeof postRaw>[2] = {}) => postRaw(sim.url, path, init);
 

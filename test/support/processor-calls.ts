@@ -1,11 +1,12 @@
-// Shared by the simulator's tests: a simulator of the test file's own, raw requests, the effects a step applied,
-// and assertions on how a processor call failed.
+// The processor simulator in tests: a simulator of the test file's own, test cards and tokens (for every suite
+// that pays by card), raw requests, the effects a step applied, and assertions on how a processor call failed.
 import { expect, inject } from 'vitest';
 import { type ProcessorClient, ProcessorRejectedError, ProcessorUnavailableError } from '../../processors/client';
 import { HttpProcessorClient, SimulatorAdmin, type SimulatorStats } from '../../processors/http-client';
 import { startSimulator, type RunningSimulator } from '../../processors/simulator/server';
 import { freePort } from '../../scripts/ports';
 import { uid } from './env';
+import { call } from './http';
 
 /** A simulator process of its own over the tests' PostgreSQL, on free ports. */
 export async function startPrivateSimulator(): Promise<RunningSimulator> {
@@ -44,12 +45,8 @@ export async function effectsOf(admin: SimulatorAdmin, fn: () => Promise<unknown
 }
 
 /** A POST as any client could send it (bodies the typed client would not make). */
-export async function postRaw(baseUrl: string, path: string, init: { body?: string; idem?: string; contentType?: string } = {}) {
-  const headers: Record<string, string> = { 'content-type': init.contentType ?? 'application/json' };
-  if (init.idem) headers['idempotency-key'] = init.idem;
-  const res = await fetch(`${baseUrl}${path}`, { method: 'POST', headers, body: init.body ?? '{}' });
-  return { status: res.status, body: await res.json() as { error?: { code: string; message: string } } & Record<string, unknown> };
-}
+export const postRaw = (baseUrl: string, path: string, init: { body?: string; idem?: string; contentType?: string } = {}) =>
+  call(baseUrl, path, { method: 'POST', raw: init.body ?? '{}', idem: init.idem, contentType: init.contentType });
 
 async function failure(p: Promise<unknown>): Promise<Error> {
   try {

@@ -1,7 +1,7 @@
 // The three service processes `npm start` runs (API, worker, processor simulator), spawned on free ports
 // against the run's PostgreSQL and Temporal, each restartable and killable for real.
 import { freePort } from '../../scripts/ports';
-import { SimulatorAdmin } from '../../processors/http-client';
+import { HttpProcessorClient, SimulatorAdmin } from '../../processors/http-client';
 import { uid } from './env';
 import { spawnService, type ServiceProcess } from './processes';
 
@@ -17,6 +17,8 @@ export interface Services {
   base: string;
   simulatorUrl: string;
   admin: SimulatorAdmin;
+  /** A processor client of the simulator (for card tokens). */
+  processor: HttpProcessorClient;
   taskQueue: string;
   proc: Record<ServiceName, ServiceProcess>;
   start(name: ServiceName): Promise<void>;
@@ -36,6 +38,7 @@ export async function startServices(extraEnv: Record<string, string> = {}): Prom
     base: `http://127.0.0.1:${apiPort}/v1`,
     simulatorUrl: `http://127.0.0.1:${simPort}`,
     admin: new SimulatorAdmin({ adminUrl: `http://127.0.0.1:${simAdminPort}` }),
+    processor: new HttpProcessorClient({ baseUrl: `http://127.0.0.1:${simPort}` }),
     taskQueue,
     proc,
     async start(name) {

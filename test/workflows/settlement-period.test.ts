@@ -1,6 +1,7 @@
 // Settlement periods end to end (API → ledger → settlement workflow → processor simulator batch files): a close
-// with hundreds of buyers and sellers checked against an independent computation, late payments landing in the
-// next period, dunning to suspension and dunning recovered by a new card.
+// with hundreds of buyers and sellers checked against an independent computation, dunning to suspension and
+// recovery by a new card, a freeze while payments are recorded, the Schedule's tick, continue-as-new, refunds
+// carried across periods, card-order captures in credits, and a failed close resumed by an operator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { createSettlementPeriodActivities } from '../../activities/settlementPeriods';
