@@ -236,14 +236,13 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
 
     /** Pays the next `limit` sellers' credits after the cursor in one processor payout file. */
     async creditSellers(seq: number, after: string | null, limit: number): Promise<StepResult> {
-      const rows: Array<{ seller_id: string; currency: string; amount_minor: string; state: string; sales_minor: string;
-        fee_minor: string; refunded_minor: string; card_minor: string; carried_minor: string; payout_destination: string }> =
+      const rows: Array<{ seller_id: string; currency: string; amount_minor: string; state: string; card_minor: string;
+        payout_destination: string }> =
         await db('seller_credits as c').join('sellers as s', 's.id', 'c.seller_id')
           .where({ 'c.period_seq': seq }).whereNot({ 'c.state': 'nothing_due' })
           .modify((q) => { if (after !== null) q.where('c.seller_id', '>', after); })
           .orderBy('c.seller_id').limit(Math.min(limit, MAX_BATCH_FILE_LINES))
-          .select('c.seller_id', 'c.currency', 'c.amount_minor', 'c.state', 'c.sales_minor', 'c.fee_minor', 'c.refunded_minor',
-            'c.card_minor', 'c.carried_minor', 's.payout_destination');
+          .select('c.seller_id', 'c.currency', 'c.amount_minor', 'c.state', 'c.card_minor', 's.payout_destination');
       const last = rows.at(-1)?.seller_id ?? null;
       const pending = rows.filter((r) => r.state === 'pending');
       const result: StepResult = { last, submitted: pending.length, succeeded: 0, failed: 0 };
@@ -259,9 +258,10 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
         const r = pending[i];
         const cur = lines[i].currency;
         if (res.status !== 'paid') { failed.push({ sellerId: r.seller_id, code: res.failureCode ?? 'payout_failed' }); return; }
-        // (a negative credit carried from before is settled on the seller-payable account)
-        const micro = Number(r.sales_minor) - Number(r.fee_minor) - Number(r.refunded_minor) + Number(r.carried_minor);
+        // the credit less its card part is the micro-payment part (a negative credit carried from before included),
+        // settled on the seller-payable account
         const card = Number(r.card_minor);
+        const micro = lines[i].amountMinor - card;
         entries.push({
           idempotencyKey: `payout:${periodId(seq)}:${r.seller_id}`,
           description: `payout of ${r.seller_id}'s credit for ${periodId(seq)}`,
