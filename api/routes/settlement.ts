@@ -8,6 +8,7 @@ import { periodId, periodSeq } from '../../domain/micropayments';
 import { MAX_BATCH_FILE_LINES } from '../../processors/client';
 import type { Db } from '../../ledger/db';
 import { Ledger, LedgerError } from '../../ledger/ledger';
+import { openPeriodSeq } from '../../ledger/micropayments';
 import { buyerReceivable, sellerPayable, accounts } from '../../activities/accounts';
 import { settlementPeriodWorkflow, settlementPeriodWorkflowId } from '../../workflows/settlementPeriod';
 import { allow, assertCanSee, principalOf } from '../auth';
@@ -20,7 +21,7 @@ const closeBody = z.strictObject({
   /** Lines per processor charge/payout file (default and most: the processor's limit). */
   fileLines: z.number().int().min(1).max(MAX_BATCH_FILE_LINES).optional(),
   /** A frozen period whose close failed: resume it. */
-  periodId: z.string().regex(/^sp_[1-9][0-9]{0,8}$/).optional(),
+  periodId: z.string().refine((v) => periodSeq(v) !== undefined, 'a period id such as sp_12').optional(),
 });
 /** Invoices and credits listed on a statement. */
 export const STATEMENT_HISTORY = 12;
@@ -59,15 +60,14 @@ export function settlementRoutes(deps: { db: Db; temporal: Client; taskQueue: st
     const { graceSeconds, fileLines, periodId: wanted } = parseBody(closeBody, req);
     let seq: number;
     if (wanted !== undefined) {
-      const s = periodSeq(wanted);
-      const p = s === undefined ? undefined : await db('settlement_periods').where({ seq: s }).first('seq', 'state');
+      const p = await db('settlement_periods').where({ seq: periodSeq(wanted)! }).first('seq', 'state');
       if (!p) throw new ApiError(422, 'unprocessable_error', 'unknown_period', `No settlement period ${wanted}`, 'periodId');
       if (p.state !== 'frozen') {
         throw new ApiError(409, 'conflict_error', 'period_not_frozen', `${wanted} is ${p.state}: only a frozen period's close is resumed`, 'periodId');
       }
       seq = p.seq;
     } else {
-      seq = (await db('settlement_periods').where({ state: 'open' }).first('seq')).seq;
+      seq = await openPeriodSeq(db);
     }
     const workflowId = settlementPeriodWorkflowId(deps.taskQueue, seq);
     let started = true;
