@@ -1,11 +1,7 @@
 // The OpenAPI 3.1 document served at /v1/openapi.json. Every route of the app is listed here; a test checks
 // that each documented operation is routed.
 import { micropaymentPaths } from './openapiMicropayments';
-
-const error = { $ref: '#/components/responses/Error' };
-const idempotencyKey = { $ref: '#/components/parameters/IdempotencyKey' };
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,100}$' } };
-const json = (schema: object) => ({ content: { 'application/json': { schema } } });
+import { error, idempotencyKey, idParam, json } from './openapiParts';
 const principalSchema = { $ref: '#/components/schemas/Principal' };
 const createdPrincipal = {
   allOf: [principalSchema, { type: 'object', properties: { apiKey: { type: ['string', 'null'],

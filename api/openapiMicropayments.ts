@@ -1,10 +1,7 @@
 // The micro-payment part of the OpenAPI document (api/openapi.ts spreads these paths into its own).
 import { MAX_BATCH_PAYMENTS, MAX_MICROPAYMENT_MINOR } from '../domain/micropayments';
-
-const error = { $ref: '#/components/responses/Error' };
-const idempotencyKey = { $ref: '#/components/parameters/IdempotencyKey' };
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,100}$' } };
-const json = (schema: object) => ({ content: { 'application/json': { schema } } });
+import { error, idempotencyKey, idParam, json } from './openapiParts';
+import { PATTERNS } from './parties';
 const obj = (required: string[], properties: Record<string, object>) => ({ type: 'object', additionalProperties: false, required, properties });
 const str = (pattern?: string) => (pattern ? { type: 'string', pattern } : { type: 'string' });
 const ok = (description = 'OK') => ({ 200: { description, ...json({ type: 'object' }) }, default: error });
@@ -12,15 +9,15 @@ const created = (description = 'Created') => ({ 201: { description, ...json({ ty
 
 const payment = obj(['clientId', 'buyerToken', 'sellerId', 'itemId', 'currency'], {
   clientId: { ...str('^[A-Za-z0-9_.:-]{1,100}$'), description: 'Makes the payment idempotent per buyer' },
-  buyerToken: { ...str('^rst_'), description: "The buyer's rule-set token" },
-  sellerToken: { ...str('^rst_'), description: "The seller's rule-set token (required when the seller has a rule set)" },
-  sellerId: str(), itemId: str(), currency: str('^[A-Z]{3}$'),
+  buyerToken: { ...str(PATTERNS.ruleSetToken.source), description: "The buyer's rule-set token" },
+  sellerToken: { ...str(PATTERNS.ruleSetToken.source), description: "The seller's rule-set token (required when the seller has a rule set)" },
+  sellerId: str(PATTERNS.partyId.source), itemId: str(PATTERNS.itemId.source), currency: str(PATTERNS.currency.source),
   amountMinor: { type: 'integer', minimum: 1, description: "The price the buyer's program expects; refused (price_mismatch) when the terms differ" },
 });
 
 export const micropaymentPaths = {
   '/buyers': { post: { summary: 'Create a buyer with a card token and a currency, and its first API key (operator)', parameters: [idempotencyKey],
-    requestBody: { required: true, ...json(obj(['name', 'currency', 'paymentToken'], { name: str(), currency: str('^[A-Z]{3}$'),
+    requestBody: { required: true, ...json(obj(['name', 'currency', 'paymentToken'], { name: str(), currency: str(PATTERNS.currency.source),
       paymentToken: { type: 'string', description: "The processor's card token" }, buyerClass: str('^[a-z0-9_-]{1,40}$') })) },
     responses: created() } },
   '/buyers/{id}': {
@@ -30,7 +27,7 @@ export const micropaymentPaths = {
   },
   '/sellers': { post: { summary: 'Create a seller (a new merchant, or an existing one by merchantId) with payout destination and fee rate (operator)',
     parameters: [idempotencyKey], requestBody: { required: true, ...json({ type: 'object', properties: {
-      name: str(), merchantId: str(), currency: str('^[A-Z]{3}$'), payoutDestination: str(), feeBps: { type: 'integer', minimum: 0, maximum: 5000 } } }) },
+      name: str(), merchantId: str(), currency: str(PATTERNS.currency.source), payoutDestination: str(), feeBps: { type: 'integer', minimum: 0, maximum: 5000 } } }) },
     responses: created() } },
   '/sellers/{id}': { get: { summary: "A seller's public terms", parameters: [idParam], responses: ok() } },
   '/sellers/{id}/items': { get: { summary: "A seller's items", parameters: [idParam], responses: ok() } },
@@ -39,7 +36,7 @@ export const micropaymentPaths = {
     put: { summary: "Publish or change an item's terms (the seller, operators)", parameters: [idParam, { ...idParam, name: 'itemId' }],
       requestBody: { required: true, ...json(obj(['title', 'category', 'priceMinor', 'currency', 'grantSeconds'], {
         title: str(), category: str('^[a-z0-9_-]{1,40}$'), priceMinor: { type: 'integer', minimum: 1, maximum: MAX_MICROPAYMENT_MINOR },
-        currency: str('^[A-Z]{3}$'), grantSeconds: { type: 'integer', minimum: 1, description: 'Access the purchase grants' } })) },
+        currency: str(PATTERNS.currency.source), grantSeconds: { type: 'integer', minimum: 1, description: 'Access the purchase grants' } })) },
       responses: { 200: { description: 'Changed' }, 201: { description: 'Published' }, default: error } },
   },
   '/rule-sets': {
@@ -67,7 +64,8 @@ export const micropaymentPaths = {
   '/grants/verify': { post: { summary: 'Redeem an access grant once (the seller): grant_invalid, grant_expired, grant_revoked, grant_already_used',
     requestBody: { required: true, ...json(obj(['grant'], { grant: str('^grt_') })) }, responses: ok() } },
   '/settlement-periods/close': { post: { summary: 'Close the open period now (operator; test mode or an early close)',
-    requestBody: { required: false, ...json(obj([], { graceSeconds: { type: 'integer', minimum: 0 }, fileLines: { type: 'integer', minimum: 1 } })) },
+    requestBody: { required: false, ...json(obj([], { graceSeconds: { type: 'integer', minimum: 0 }, fileLines: { type: 'integer', minimum: 1 },
+      periodId: { ...str('^sp_[1-9][0-9]{0,8}$'), description: 'a frozen period whose close failed: resume it' } })) },
     responses: { 202: { description: 'The close workflow runs; Location names the period' }, default: error } } },
   '/settlement-periods/{id}': { get: { summary: 'A period: state, progress, totals (operators); state and your own invoice or credit (parties)',
     parameters: [idParam], responses: ok() } },
