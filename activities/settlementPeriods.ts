@@ -51,7 +51,7 @@ const chargeKey = (seq: number, buyerId: string) => `period-charge:${periodId(se
 const payoutKey = (seq: number, sellerId: string) => `period-payout:${periodId(seq)}:${sellerId}`;
 
 /** How often a close's long steps heartbeat while they run (the workflow's heartbeatTimeout is a few of these). */
-export const HEARTBEAT_EVERY_MS = 1_000;
+const HEARTBEAT_EVERY_MS = 1_000;
 
 /**
  * Runs the step heartbeating, so a worker that dies in the middle of it is noticed within the heartbeat
@@ -304,7 +304,7 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
       return totals;
     },
 
-    /** A dunning retry of a failed invoice, with the buyer's card as it is now. */
+    /** A dunning retry of a failed invoice, with the buyer's card on file when the attempt first runs. */
     async retryCharge(seq: number, buyerId: string, attempt: number): Promise<'paid' | 'failed' | 'settled'> {
       // the attempt's card is pinned when it first runs: a retried attempt charges the same card, whatever the
       // buyer has put on file since (the next attempt takes the new one)
@@ -344,7 +344,7 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
       });
     },
   };
-  // every step heartbeats (the workflow gives them a heartbeat timeout of seconds)
+  // every step heartbeats (the settlement workflow gives its steps a heartbeat timeout of seconds)
   return Object.fromEntries(Object.entries(steps).map(([name, step]) =>
     [name, (...args: unknown[]) => heartbeating(() => (step as (...a: unknown[]) => Promise<unknown>)(...args))])) as typeof steps;
 }
