@@ -156,8 +156,8 @@ export class Ledger {
     const account = await this.db('accounts').where({ id: accountId }).first();
     if (!account) throw new LedgerError('unknown_account', `unknown account ${accountId}`);
     // A buyer's or seller's account: its postings plus those its own micro-payment and refund rows imply (as the
-    // ledger_postings view defines them), read by the party's indexes rather than through the view, which would
-    // read every micro-payment.
+    // ledger_postings view defines them), the payments read by the party's indexes rather than through the view,
+    // which would read every micro-payment (refunds, few, have no party index).
     const implied = account.kind === 'buyer_receivable'
       ? `(SELECT coalesce(sum(amount_minor), 0) FROM micro_payments WHERE buyer_id = :owner AND currency = :currency)
          - (SELECT coalesce(sum(amount_minor), 0) FROM micro_refunds WHERE buyer_id = :owner AND currency = :currency)`
