@@ -12,6 +12,8 @@ export type AccountKind = (typeof ACCOUNT_KINDS)[number];
 export const MAX_POSTINGS_PER_ENTRY = 100;
 /** Entries per postMany call. */
 export const MAX_ENTRIES_PER_CALL = 10_000;
+/** Accounts a Ledger remembers as opened before it starts afresh. */
+const MAX_REMEMBERED_ACCOUNTS = 100_000;
 
 export interface AccountInput {
   id: string;
@@ -60,9 +62,14 @@ export class LedgerError extends Error {
 export class Ledger {
   constructor(private readonly db: Db) {}
 
+  /** Accounts this instance has opened or found as asked (kind and currency never change; accounts are never deleted). */
+  private readonly opened = new Set<string>();
+
   /** Creates the account, or returns quietly when it exists with the same kind and currency. */
   async openAccount(a: AccountInput): Promise<void> {
     if (!isCurrency(a.currency)) throw new LedgerError('invalid_entry', `invalid currency '${a.currency}'`);
+    const key = `${a.id}\n${a.kind}\n${a.currency}`;
+    if (this.opened.has(key)) return;
     await this.db('accounts')
       .insert({ id: a.id, kind: a.kind, currency: a.currency, owner_id: a.ownerId ?? null, name: a.name ?? null })
       .onConflict('id').ignore();
@@ -70,6 +77,8 @@ export class Ledger {
     if (row.kind !== a.kind || row.currency !== a.currency) {
       throw new LedgerError('account_conflict', `account ${a.id} exists as ${row.kind} ${row.currency}`);
     }
+    if (this.opened.size >= MAX_REMEMBERED_ACCOUNTS) this.opened.clear();
+    this.opened.add(key);
   }
 
   /**
@@ -80,27 +89,36 @@ export class Ledger {
    */
   async post(input: EntryInput): Promise<{ entry: Entry; created: boolean }> {
     const postings = validate(input);
-    const inserted = await this.db.transaction(async (trx) => {
-      const [row] = await trx('journal_entries')
-        .insert({ idempotency_key: input.idempotencyKey, description: input.description, metadata: input.metadata ?? {} })
-        .onConflict('idempotency_key').ignore()
-        .returning('id');
-      if (!row) return false;
-      await trx('postings').insert(postings.map((p) => ({
-        entry_id: row.id, account_id: p.accountId, currency: p.currency, amount_minor: p.amountMinor.toString(),
-      })));
-      return true;
-    }).catch((err: { code?: string; constraint?: string; detail?: string }) => {
+    const metadata = JSON.stringify(input.metadata ?? {});
+    // One statement (so one transaction): the entry, and its postings only if the entry is new.
+    const { rows } = await this.db.raw(`
+      WITH e AS (
+        INSERT INTO journal_entries (idempotency_key, description, metadata) VALUES (?, ?, ?)
+        ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, created_at),
+      p AS (
+        INSERT INTO postings (entry_id, account_id, currency, amount_minor)
+        SELECT e.id, x.account_id, x.currency, x.amount_minor
+        FROM e, unnest(?::text[], ?::char(3)[], ?::bigint[]) WITH ORDINALITY AS x(account_id, currency, amount_minor, n)
+        ORDER BY x.n)
+      SELECT id, created_at FROM e`, [
+      input.idempotencyKey, input.description, metadata,
+      postings.map((p) => p.accountId), postings.map((p) => p.currency), postings.map((p) => p.amountMinor.toString()),
+    ]).catch((err: { code?: string; detail?: string }) => {
       if (err.code === '23503') throw new LedgerError('unknown_account', `unknown account or currency mismatch: ${err.detail}`);
       throw err;
-    });
+    }) as { rows: Array<{ id: string; created_at: Date }> };
+    if (rows.length === 1) {
+      const entry = { id: String(rows[0].id), idempotencyKey: input.idempotencyKey, description: input.description,
+        metadata: JSON.parse(metadata) as Record<string, unknown>, createdAt: rows[0].created_at, postings };
+      return { entry, created: true };
+    }
     const entry = await this.entry(input.idempotencyKey);
     if (!entry) throw new Error(`journal entry ${input.idempotencyKey} vanished after posting`);
-    if (!inserted && !samePostings(entry.postings, postings)) {
+    if (!samePostings(entry.postings, postings)) {
       throw new LedgerError('idempotency_conflict',
         `idempotency key '${input.idempotencyKey}' was already used for an entry with different postings`);
     }
-    return { entry, created: inserted };
+    return { entry, created: false };
   }
 
   /**

@@ -51,6 +51,15 @@ describe('posting', () => {
       postings: [{ accountId: acct.eur, amountMinor: big, currency: 'EUR' }, { accountId: acct.eur, amountMinor: -big, currency: 'EUR' }],
     });
     expect(entry.postings.map((p) => p.amountMinor)).toEqual([big, -big]);
+    expect((await ledger.entry(entry.idempotencyKey))!.postings.map((p) => p.amountMinor)).toEqual([big, -big]);
+  });
+
+  it('returns a new entry as it reads back from the database (postings in order, metadata, time)', async () => {
+    const key = uid('rb-');
+    const { entry, created } = await ledger.post({ ...capture(key), metadata: { orderId: 'o-1', n: 2, skip: undefined } });
+    expect(created).toBe(true);
+    expect(await ledger.entry(key)).toEqual(entry);
+    expect(entry.metadata).toEqual({ orderId: 'o-1', n: 2 });
   });
 
   it('rejects an unbalanced entry in code and writes nothing', async () => {
@@ -200,6 +209,23 @@ describe('balances', () => {
     await expect(ledger.openAccount({ id: acct.merchant, kind: 'merchant_payable', currency: 'EUR' }))
       .rejects.toMatchObject({ code: 'account_conflict' });
     await expect(ledger.openAccount({ id: acct.merchant, kind: 'merchant_payable', currency: 'USD' })).resolves.toBeUndefined();
+  });
+
+  it('opens an account with one query pair, then remembers it; a Ledger of its own still checks', async () => {
+    const queries: string[] = [];
+    const count = (q: { sql: string }) => queries.push(q.sql);
+    const a = { id: uid('remembered-'), kind: 'merchant_payable', currency: 'USD' } as const;
+    db.on('query', count);
+    try {
+      await ledger.openAccount(a);
+      expect(queries).toHaveLength(2);
+      await ledger.openAccount(a);
+      expect(queries).toHaveLength(2);
+    } finally {
+      db.off('query', count);
+    }
+    await expect(ledger.openAccount({ ...a, currency: 'EUR' })).rejects.toMatchObject({ code: 'account_conflict' });
+    await expect(new Ledger(db).openAccount({ ...a, kind: 'seller_payable' })).rejects.toMatchObject({ code: 'account_conflict' });
   });
 });
 
