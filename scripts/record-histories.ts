@@ -124,6 +124,16 @@ const scenarios: Scenario[] = [
   },
   { name: 'order-local-processor-declined', start: (c) => c.order('local-declined', { card: '4000000000000002' }) },
   {
+    // ALL_ABOVE_PATCH: one marker for every earlier patch; two shipments and a partial refund, as most orders go
+    name: 'order-all-above-shipped-in-two-then-refunded', start: (c) => c.order('all-above'),
+    async drive(h) {
+      await h.executeUpdate(submitUpdate);
+      await ship(h, 's1', [{ sku: 'book', quantity: 2 }]);
+      await ship(h, 's2', [{ sku: 'lamp', quantity: 1 }]);
+      await h.executeUpdate(refundUpdate, { args: [{ refundId: 'r1', kind: 'refund', amountMinor: 700 }] });
+    },
+  },
+  {
     name: 'deliveryGroup-dead-letter-redelivered-then-continued-as-new',
     async start(c) {
       const group = 'history-group';
