@@ -44,7 +44,7 @@ import {
 import { spawnService } from '../support/processes';
 import { benchMain, type BenchStack } from '../support/stack';
 import { codeVersion } from '../support/version';
-import { closedLoop, fmtSummary, summarize } from '../support/stats';
+import { closedLoop, fmtSummary, median, summarize } from '../support/stats';
 import { machineLine, met, printOutputTail, RULE, runTimeLines, trialBalanceCheck } from '../support/report';
 
 // --- settings ----------------------------------------------------------------------------------------------
@@ -259,7 +259,6 @@ async function run(b: BenchStack): Promise<boolean> {
 
   // --- report --------------------------------------------------------------------------------------------------
   // Each target's verdict is the median over the rounds of its same-round ratio (the machine's speed drifts).
-  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   const singleRatio = median(rounds.map((x) => x.singleRatio));
   const batchRatio = median(rounds.map((x) => x.batchRatio));
   const batchPerSecond = median(rounds.map((x) => x.batchPerSecond));

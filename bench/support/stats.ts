@@ -19,6 +19,9 @@ export function summarize(values: number[]): Summary {
   };
 }
 
+/** The middle value (the upper one of an even count): a verdict over rounds that one odd round cannot flip. */
+export const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+
 export const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : 'n/a');
 export const fmtSummary = (s: Summary) =>
   `p50 ${ms(s.p50)}, p90 ${ms(s.p90)}, p99 ${ms(s.p99)}, max ${ms(s.max)} (n=${s.n})`;
