@@ -113,8 +113,8 @@ export function orderRoutes(deps: OrderRouteDeps): Router {
   }
 
   async function withBatches(view: OrderView) {
-    if (view.captures.length === 0) return { ...view, object: 'order', captures: [] };
-    const rows = await db('captures').where({ order_id: view.id }).select('id', 'batch_id');
+    // (an order without captures has nothing to read)
+    const rows = view.captures.length === 0 ? [] : await db('captures').where({ order_id: view.id }).select('id', 'batch_id');
     const batch = new Map(rows.map((x) => [x.id as string, x.batch_id as string | null]));
     return { ...view, object: 'order', captures: view.captures.map((c) => ({ ...c, batchId: batch.get(c.id) ?? null })) };
   }
