@@ -43,7 +43,7 @@ import type { SettlementPeriodResult } from '../../workflows/settlementPeriod';
 import { describeCpu, otherCpuPercent } from '../support/cpu';
 import { intEnv } from '../support/env';
 import { JsonClient } from '../support/http';
-import { BENCH_ITEMS, createBuyer, createSeller, feeBpsOf, startMicroRun, tokenizeCard } from '../support/micro';
+import { BENCH_ITEMS as ITEMS, createBuyer, createSeller, feeBpsOf, startMicroRun, tokenizeCard } from '../support/micro';
 import { benchMain, type BenchStack } from '../support/stack';
 import { codeVersion } from '../support/version';
 import { closedLoop, ms } from '../support/stats';
@@ -69,8 +69,6 @@ const TARGET_WALL_MS = 10_000;
 /** Rows per INSERT while loading the payments (one transaction), so the log shows progress. */
 const LOAD_CHUNK = 250_000;
 
-/** Every seller's items (the template's, copied). */
-const ITEMS = BENCH_ITEMS;
 /** Payment g (0-based): buyer g mod B buys item g mod I of this seller. Every seller sells when PAYMENTS ≥ SELLERS. */
 const sellerOf = (g: number) => (g + Math.floor(g / S.buyers)) % S.sellers;
 
