@@ -159,30 +159,28 @@ async function run(b: BenchStack): Promise<boolean> {
   // 1 and 2, in rounds: a ceiling and its throughput measured close together.
   const tp = timings();
   let tpFailed = 0;
-  const rounds: Array<{ ceiling: number; throughput: number; ratio: number; pingWallMs: number; tpWallMs: number }> = [];
+  const rounds: Array<{ ceiling: number; throughput: number; ratio: number; pingWallMs: number; tpWallMs: number;
+    cpu: Array<ReturnType<typeof b.cpu.sample>> }> = [];
   const pingMs: number[] = [];
-  let cpu0 = b.cpu.sample();
-  let cpu1 = cpu0;
-  let cpu2 = cpu0;
   for (let r = 1; r <= S.rounds; r++) {
     log(`round ${r}/${S.rounds}: 1. ceiling, ${S.pings} ping workflows; 2. throughput, ${S.orders} orders; ${S.concurrency} in flight ...`);
-    cpu0 = b.cpu.sample();
+    const cpu0 = b.cpu.sample();
     const pingWallMs = await closedLoop(S.pings, S.concurrency, async (i) => {
       const t0 = performance.now();
       await runPing(`ping-bench-${r}-${i}`);
       pingMs.push(performance.now() - t0);
     });
-    cpu1 = b.cpu.sample();
+    const cpu1 = b.cpu.sample();
     const first = orders.length;
     const tpWallMs = await closedLoop(S.orders, S.concurrency, (i) => runOrder(`tp${r}`, i, tp));
-    cpu2 = b.cpu.sample();
+    const cpu2 = b.cpu.sample();
     const failed = orders.slice(first).filter((o) => o.failure).length;
     tpFailed += failed;
     const ceiling = S.pings / (pingWallMs / 1000);
     const throughput = (S.orders - failed) / (tpWallMs / 1000);
-    rounds.push({ ceiling, throughput, ratio: throughput / ceiling, pingWallMs, tpWallMs });
+    rounds.push({ ceiling, throughput, ratio: throughput / ceiling, pingWallMs, tpWallMs, cpu: [cpu0, cpu1, cpu2] });
   }
-  const { pingWallMs, tpWallMs } = rounds[rounds.length - 1];
+  const { pingWallMs, tpWallMs, cpu: [cpu0, cpu1, cpu2] } = rounds[rounds.length - 1];
 
   // 3. Latency at a steady rate (measured from each order's scheduled start, so a late start counts against it).
   log(`phase 3/3 latency: ${S.rate} orders/s for ${S.seconds} s, open loop (${latencyOrders} orders) ...`);
