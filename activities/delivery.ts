@@ -2,10 +2,10 @@
 // the message id, the same on every attempt, so receivers can de-duplicate), posted with a timeout, and the
 // outcome classified for the group workflow, which owns retries, give-up and dead letters.
 import { Agent, fetch } from 'undici';
-import type { Db } from '../ledger/db';
 import { classifyStatus, type AttemptOutcome, type BackoffPolicy, type DeadLetterPolicy } from '../domain/delivery';
 import { webhookHeaders } from '../webhooks/signature';
 import { guardedLookup, validateWebhookUrl, WebhookUrlError } from '../webhooks/url';
+import type { DeliveryStore } from '../stores/delivery';
 
 export interface DeliverySettings {
   /** Refuse destinations that resolve to private or loopback addresses unless true (tests, local use). */
@@ -30,24 +30,22 @@ export interface DeliverResult {
   policy: DeliveryPolicy | null;
 }
 
-export function createDeliveryActivities(deps: { db: Db; settings: DeliverySettings }) {
-  const { db, settings } = deps;
+export function createDeliveryActivities(deps: { messages: DeliveryStore; settings: DeliverySettings }) {
+  const { messages, settings } = deps;
   const inFlight = new Map<string, number>();
   // Connections go only to addresses checked at connect time (no DNS rebinding past validateWebhookUrl).
   const dispatcher = new Agent({ connect: { lookup: guardedLookup(settings.allowPrivate) }, keepAliveTimeout: 10_000 });
 
   return {
     async deliver(messageId: string): Promise<DeliverResult> {
-      const m = await db('delivery_messages as m').join('delivery_destinations as d', 'd.id', 'm.destination_id')
-        .where('m.id', messageId)
-        .first('m.id', 'm.body', 'm.state', 'd.id as destination_id', 'd.url', 'd.secret', 'd.on_dead_letter', 'd.give_up_seconds', 'd.disabled_at');
+      const m = await messages.messageToDeliver(messageId);
       if (!m || m.state === 'delivered' || m.state === 'dropped') return { outcome: 'gone', policy: null };
-      const policy: DeliveryPolicy = { giveUpMs: m.give_up_seconds * 1000, onDeadLetter: m.on_dead_letter, backoff: settings.backoff };
-      if (m.disabled_at) return record(messageId, { outcome: 'permanent', error: 'the destination is disabled', policy });
+      const policy: DeliveryPolicy = { giveUpMs: m.giveUpSeconds * 1000, onDeadLetter: m.onDeadLetter, backoff: settings.backoff };
+      if (m.disabled) return record(messageId, { outcome: 'permanent', error: 'the destination is disabled', policy });
 
-      const busy = inFlight.get(m.destination_id) ?? 0;
+      const busy = inFlight.get(m.destinationId) ?? 0;
       if (busy >= settings.perDestinationInFlight) return { outcome: 'busy', policy };
-      inFlight.set(m.destination_id, busy + 1);
+      inFlight.set(m.destinationId, busy + 1);
       try {
         await validateWebhookUrl(m.url, { allowPrivate: settings.allowPrivate });
         const headers = webhookHeaders(m.secret, m.id, m.body, Math.floor(Date.now() / 1000));
@@ -73,22 +71,18 @@ export function createDeliveryActivities(deps: { db: Db; settings: DeliverySetti
         const outcome = err.code === 'url_unresolvable' ? 'retry' : 'permanent';
         return record(messageId, { outcome, error: `${err.code}: ${err.message}`, policy });
       } finally {
-        inFlight.set(m.destination_id, (inFlight.get(m.destination_id) ?? 1) - 1);
+        inFlight.set(m.destinationId, (inFlight.get(m.destinationId) ?? 1) - 1);
       }
     },
 
     /** The message is a dead letter (operators list, redeliver or drop it). */
     async markDead(messageId: string, reason: string): Promise<void> {
-      await db('delivery_messages').where({ id: messageId }).whereIn('state', ['queued'])
-        .update({ state: 'dead', dead_at: db.fn.now(), last_error: reason.slice(0, 1000) });
+      await messages.markDead(messageId, reason);
     },
   };
 
   async function record(messageId: string, r: DeliverResult): Promise<DeliverResult> {
-    await db('delivery_messages').where({ id: messageId }).whereIn('state', ['queued', 'dead']).update({
-      attempts: db.raw('attempts + 1'), last_status: r.status ?? null, last_error: r.error?.slice(0, 1000) ?? null,
-      ...(r.outcome === 'delivered' ? { state: 'delivered', delivered_at: db.fn.now() } : {}),
-    });
+    await messages.recordAttempt(messageId, { delivered: r.outcome === 'delivered', status: r.status ?? null, error: r.error ?? null });
     return r;
   }
 }

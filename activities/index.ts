@@ -1,37 +1,38 @@
 // Assembles every activity the worker registers, over the real dependencies.
 import type { Client } from '@temporalio/client';
-import type { Db } from '../ledger/db';
-import { Ledger } from '../ledger/ledger';
+import type { Database } from '../ledger/db';
 import type { ProcessorClient } from '../processors/client';
+import { DeliveryService } from '../services/delivery';
+import { createStores } from '../stores';
+import { createDeliveryActivities, type DeliverySettings } from './delivery';
 import { createOrderActivities, createOrderBooksActivity } from './orders';
 import { createPlatformActivities } from './platform';
 import { createSettlementBatchActivities } from './settlementBatches';
 import { createSettlementPeriodActivities } from './settlementPeriods';
-import { createDeliveryActivities, type DeliverySettings } from './delivery';
 import { createWebhookEventActivities } from './webhookEvents';
 
 export interface ActivityDeps {
-  db: Db;
+  database: Database;
   processor: ProcessorClient;
   /** For enqueuing outbound messages (signal-with-start of delivery groups). */
   temporal: Client;
   taskQueue: string;
   delivery: DeliverySettings;
-  /** Delays of the dunning retries after a failed period charge. */
-  dunningDelaysMs?: number[];
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const ledger = new Ledger(deps.db);
-  const orders = createOrderActivities({ ...deps, ledger });
-  const events = createWebhookEventActivities(deps);
+  const stores = createStores(deps.database);
+  const { processor } = deps;
+  const orders = createOrderActivities({ processor, ledger: stores.ledger, orders: stores.orders, problems: stores.problems });
+  const events = createWebhookEventActivities({ endpoints: stores.delivery,
+    delivery: new DeliveryService(stores.delivery, deps.temporal, deps.taskQueue) });
   return {
-    ...createPlatformActivities(deps),
+    ...createPlatformActivities({ database: deps.database }),
     ...orders,
     ...createOrderBooksActivity(orders, events),
-    ...createSettlementBatchActivities(deps),
-    ...createSettlementPeriodActivities({ ...deps, ledger }),
-    ...createDeliveryActivities({ db: deps.db, settings: deps.delivery }),
+    ...createSettlementBatchActivities({ processor, orders: stores.orders }),
+    ...createSettlementPeriodActivities({ periods: stores.periods, ledger: stores.ledger, processor, problems: stores.problems }),
+    ...createDeliveryActivities({ messages: stores.delivery, settings: deps.delivery }),
     ...events,
   };
 }

@@ -1,22 +1,20 @@
 // Activities of the card order: processor calls (each with the idempotency key the workflow derived from its
 // id and step) and the books (ledger postings, the orders read model, captures, the problems log). Each is
 // safe to run twice.
-import type { Db } from '../ledger/db';
-import type { Ledger } from '../ledger/ledger';
-import {
-  type Authorization, type AuthorizeRequest, type Capture, type ProcessorClient, type Refund,
-  type VoidResult,
-} from '../processors/client';
 import type { OrderView } from '../domain/order';
-import { accounts } from './accounts';
-import { type ProblemInput, recordProblem } from './problems';
+import { accounts } from '../ledger/accounts';
+import type { Ledger } from '../ledger/ledger';
+import type { Authorization, AuthorizeRequest, Capture, ProcessorClient, Refund, VoidResult } from '../processors/client';
+import type { OrderStore } from '../stores/orders';
+import type { ProblemInput, ProblemStore } from '../stores/problems';
 import { processorCall } from './processorCall';
 import type { BusinessEvent, WebhookEventActivities } from './webhookEvents';
 
 export interface OrderActivityDeps {
   processor: ProcessorClient;
   ledger: Ledger;
-  db: Db;
+  orders: OrderStore;
+  problems: ProblemStore;
 }
 
 export interface CapturePosting {
@@ -33,7 +31,7 @@ export interface RefundPosting extends CapturePosting {
 }
 
 export function createOrderActivities(deps: OrderActivityDeps) {
-  const { processor, ledger, db } = deps;
+  const { processor, ledger, orders, problems } = deps;
   return {
     async authorize(req: AuthorizeRequest, idempotencyKey: string): Promise<Authorization> {
       return processorCall(() => processor.authorize(req, idempotencyKey));
@@ -62,16 +60,14 @@ export function createOrderActivities(deps: OrderActivityDeps) {
         postings: [
           { accountId: a.clearing.id, amountMinor: p.amountMinor, currency: p.currency },
           { accountId: a.merchant.id, amountMinor: -(p.amountMinor - p.feeMinor), currency: p.currency },
-          ...(p.feeMinor > 0 ? [{ accountId: a.fees.id, amountMinor: -p.feeMinor, currency: p.currency }] : []),
+          { accountId: a.fees.id, amountMinor: -p.feeMinor, currency: p.currency },
         ].filter((x) => x.amountMinor !== 0),
       });
-      await db('captures').insert({
-        id: p.captureId, order_id: p.orderId, merchant_id: p.merchantId, currency: p.currency, amount_minor: p.amountMinor,
-        fee_minor: p.feeMinor,
-      }).onConflict('id').ignore();
+      await orders.addCapture({ id: p.captureId, orderId: p.orderId, merchantId: p.merchantId, currency: p.currency,
+        amountMinor: p.amountMinor, feeMinor: p.feeMinor });
     },
 
-    /** The reverse of a capture's posting, in the refund's proportion. */
+    /** The reverse of a capture's posting, in the refund's proportion; and the refund's row. */
     async postRefund(p: RefundPosting): Promise<void> {
       const a = accounts(p.currency, p.merchantId);
       await ledger.post({
@@ -84,22 +80,17 @@ export function createOrderActivities(deps: OrderActivityDeps) {
           { accountId: a.fees.id, amountMinor: p.feeMinor, currency: p.currency },
         ].filter((x) => x.amountMinor !== 0),
       });
-      // (a seller's period credit for card orders is its captures less these)
-      await db('card_refunds').insert({
-        id: p.refundId, capture_id: p.captureId, merchant_id: p.merchantId, currency: p.currency, amount_minor: p.amountMinor,
-        fee_minor: p.feeMinor,
-      }).onConflict('id').ignore();
+      await orders.addCardRefund({ id: p.refundId, captureId: p.captureId, merchantId: p.merchantId, currency: p.currency,
+        amountMinor: p.amountMinor, feeMinor: p.feeMinor });
     },
 
     async saveOrder(view: OrderView): Promise<void> {
-      await db('orders').where({ id: view.id }).update({
-        state: view.state, needs_attention: view.needsAttention, view: JSON.stringify(view), updated_at: db.fn.now(),
-      });
+      await orders.save(view);
     },
 
     /** Every failure that needs a person (the problems log). */
     async recordProblem(p: ProblemInput): Promise<void> {
-      await recordProblem(db, p);
+      await problems.record(p);
     },
   };
 }

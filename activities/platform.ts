@@ -1,7 +1,7 @@
 // Platform activities: the no-op the harness and the benchmarks' ceiling run, and reachability checks.
-import type { Db } from '../ledger/db';
+import { type Database, reachable } from '../ledger/db';
 
-export function createPlatformActivities(deps: { db: Db }) {
+export function createPlatformActivities(deps: { database: Database }) {
   return {
     /** Does no work: a workflow running only this measures the cost of Temporal itself. */
     async echo(message: string): Promise<string> {
@@ -9,7 +9,7 @@ export function createPlatformActivities(deps: { db: Db }) {
     },
     /** The ledger database answers. */
     async ledgerReachable(): Promise<boolean> {
-      await deps.db.raw('SELECT 1');
+      await reachable(deps.database.db);
       return true;
     },
   };

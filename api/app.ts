@@ -1,33 +1,54 @@
-// The express app: /v1 routes, authentication, body limits and the error shape. No listening here, so tests
+// The express app: /v1 operations, authentication, body limits and the error shape. No listening here, so tests
 // and the launcher can mount it on any port.
 import express from 'express';
-import type { Client } from '@temporalio/client';
-import type { Db } from '../ledger/db';
+import type { Services } from '../services';
 import { authenticate } from './auth';
 import { ApiError, errorHandler, notFoundRoute } from './errors';
-import type { GrantSigner } from './grants';
+import { idempotent } from './idempotency';
 import { openApiDocument } from './openapi';
-import { healthRoutes } from './routes/health';
-import { MAX_BATCH_BODY_BYTES, micropaymentRoutes } from './routes/micropayments';
-import { orderRoutes, type OrderTiming } from './routes/orders';
-import { partyRoutes } from './routes/parties';
-import { principalRoutes } from './routes/principals';
-import { problemRoutes } from './routes/problems';
-import { settlementRoutes } from './routes/settlement';
-import { webhookRoutes } from './routes/webhooks';
+import { mount, type Operation, operation } from './operations';
+import { healthOperations, type HealthChecks } from './routes/health';
+import { MAX_BATCH_BODY_BYTES, micropaymentOperations } from './routes/micropayments';
+import { orderOperations } from './routes/orders';
+import { partyOperations } from './routes/parties';
+import { principalOperations } from './routes/principals';
+import { problemOperations } from './routes/problems';
+import { settlementOperations } from './routes/settlement';
+import { webhookOperations, type WebhookSettings } from './routes/webhooks';
 
 /** Largest request body accepted, in bytes (413 body_too_large past it). */
 export const MAX_BODY_BYTES = 64 * 1024;
 
 export interface AppDeps {
-  db: Db;
-  temporal: Client;
-  taskQueue: string;
-  timing: OrderTiming;
-  webhooks: { allowPrivate: boolean; giveUpMs: number };
-  grants: GrantSigner;
-  /** Settlement periods: the grace a close waits before freezing the period. */
-  periods: { graceMs: number };
+  services: Services;
+  /** What GET /v1/health checks. */
+  health: HealthChecks;
+  webhooks: WebhookSettings;
+}
+
+/** Every operation of the API, public ones first. */
+export function operations(deps: AppDeps): { open: Operation[]; authenticated: Operation[] } {
+  const { services } = deps;
+  const authenticated = [
+    // (first: the busiest; express tries routes in turn)
+    ...micropaymentOperations(services),
+    ...principalOperations(services.stores),
+    ...orderOperations(services),
+    ...problemOperations(services.stores.problems),
+    ...partyOperations(services.stores),
+    ...settlementOperations(services),
+    ...webhookOperations(services, deps.webhooks),
+  ];
+  const open = healthOperations(deps.health);
+  let document: object | undefined;
+  open.push(operation({
+    method: 'get', path: '/openapi.json', summary: 'This document', allow: 'public',
+    responses: { 200: { description: 'OpenAPI 3.1' } },
+    async handler({ res }) {
+      res.json(document ??= openApiDocument([...open, ...authenticated]));
+    },
+  }));
+  return { open, authenticated };
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -46,17 +67,11 @@ export function createApp(deps: AppDeps): express.Express {
   });
   v1.use('/micropayments/batch', express.json({ limit: MAX_BATCH_BODY_BYTES, strict: true }));
   v1.use(express.json({ limit: MAX_BODY_BYTES, strict: true }));
-  v1.use(healthRoutes({ db: deps.db, temporalPing: async () => { await deps.temporal.workflowService.getSystemInfo({}); } }));
-  v1.get('/openapi.json', (_req, res) => { res.json(openApiDocument); });
-  v1.use(authenticate(deps.db));
-  // (first: the busiest routes; express tries each router's routes in turn, and no other router shares their paths)
-  v1.use(micropaymentRoutes({ db: deps.db, grants: deps.grants }));
-  v1.use(principalRoutes(deps.db));
-  v1.use(orderRoutes(deps));
-  v1.use(problemRoutes(deps.db));
-  v1.use(partyRoutes(deps.db));
-  v1.use(settlementRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, graceMs: deps.periods.graceMs }));
-  v1.use(webhookRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, ...deps.webhooks }));
+  const { open, authenticated } = operations(deps);
+  const idem = idempotent(deps.services.stores.idempotency);
+  mount(v1, open, idem);
+  v1.use(authenticate(deps.services.stores.principals));
+  mount(v1, authenticated, idem);
 
   app.use('/v1', v1);
   app.use(notFoundRoute);

@@ -1,15 +1,29 @@
-// The one error shape of the API: { error: { type, code, message, param } } with one status per code.
+// The one error shape of the API: { error: { type, code, message, param } } with one status per code. The
+// refusals of the layers below (stores, services, domain rules) are mapped here.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { PricingError } from '../domain/pricing';
 import { LedgerError } from '../ledger/ledger';
+import { OrderError } from '../services/orders';
+import { TermsChanging } from '../services/recorder';
+import { SettlementError } from '../services/settlement';
+import { DeliveryError } from '../stores/delivery';
+import { StoreRefusal } from '../stores/refusal';
 
 export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'not_found_error' |
   'idempotency_error' | 'conflict_error' | 'unprocessable_error' | 'service_unavailable_error' | 'api_error';
 
 export class ApiError extends Error {
+  headers: Record<string, string> = {};
+
   constructor(readonly status: number, readonly type: ErrorType, readonly code: string, message: string,
     readonly param?: string) {
     super(message);
     this.name = 'ApiError';
+  }
+
+  withHeaders(headers: Record<string, string>): this {
+    this.headers = { ...this.headers, ...headers };
+    return this;
   }
 }
 
@@ -18,6 +32,9 @@ export const badRequest = (code: string, message: string, param?: string) =>
 export const notFound = (what: string) => new ApiError(404, 'not_found_error', 'resource_missing', `No such ${what}`);
 export const forbidden = (message = 'This API key may not do that') =>
   new ApiError(403, 'permission_error', 'forbidden', message);
+export const unprocessable = (code: string, message: string, param?: string) =>
+  new ApiError(422, 'unprocessable_error', code, message, param);
+export const conflict = (code: string, message: string, param?: string) => new ApiError(409, 'conflict_error', code, message, param);
 
 export const notFoundRoute: RequestHandler = (req) => {
   throw new ApiError(404, 'not_found_error', 'route_not_found', `No route ${req.method} ${req.path}`);
@@ -27,11 +44,26 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const e = toApiError(err);
   if (e.status >= 500 && e.code === 'internal_error') console.error(`${req.method} ${req.originalUrl} failed:`, err);
   if (res.headersSent) return;
-  res.status(e.status).json({ error: { type: e.type, code: e.code, message: e.message, param: e.param ?? null } });
+  res.status(e.status).set(e.headers).json({ error: { type: e.type, code: e.code, message: e.message, param: e.param ?? null } });
 };
+
+/** Refusals whose code means a conflict with what exists (409) rather than a request the rules refuse (422). */
+const CONFLICTS = new Set(['already_a_seller', 'order_closed']);
 
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof StoreRefusal || err instanceof PricingError || err instanceof SettlementError || err instanceof DeliveryError) {
+    const param = 'param' in err ? err.param : undefined;
+    if (err instanceof SettlementError && err.code === 'period_not_frozen') return conflict(err.code, err.message, param);
+    return CONFLICTS.has(err.code) ? conflict(err.code, err.message, param) : unprocessable(err.code, err.message, param);
+  }
+  if (err instanceof OrderError) {
+    if (err.code === 'client_order_id_reused') return new ApiError(422, 'idempotency_error', err.code, err.message, err.param);
+    if (err.code === 'order_unavailable') return new ApiError(503, 'service_unavailable_error', err.code, err.message);
+    if (err.code === 'unknown_merchant') return notFound('merchant');
+    return CONFLICTS.has(err.code) ? conflict(err.code, err.message, err.param) : unprocessable(err.code, err.message, err.param);
+  }
+  if (err instanceof TermsChanging) return new ApiError(503, 'service_unavailable_error', 'terms_changing', err.message);
   if (err instanceof LedgerError) {
     const status = err.code === 'idempotency_conflict' || err.code === 'account_conflict' ? 409 : 422;
     return new ApiError(status, status === 409 ? 'conflict_error' : 'unprocessable_error', `ledger_${err.code}`, err.message);

@@ -1,16 +1,15 @@
 // Idempotency-Key for creating POSTs. The first request with a key runs and its response (status < 500) is
 // stored before it is sent; a repeat with the same body gets the stored response (Idempotent-Replayed: true);
 // a repeat with a different body is refused (422); a repeat while the first is still running is refused (409).
-// A 5xx releases the key so the client can retry. A key left running by a crashed process is taken over
-// after IDEMPOTENCY_LOCK_TIMEOUT_SECONDS.
+// A 5xx releases the key so the client can retry (stores/idempotency.ts keeps the keys).
 import { createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import type { Db } from '../ledger/db';
+import type { IdempotencyStore } from '../stores/idempotency';
 import { principalOf } from './auth';
 import { ApiError, badRequest } from './errors';
 
 export const IDEMPOTENCY_KEY_MAX_LENGTH = 255;
-export const IDEMPOTENCY_LOCK_TIMEOUT_SECONDS = 60;
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 declare module 'express-serve-static-core' {
   interface Locals {
@@ -27,46 +26,39 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-export function idempotent(db: Db): RequestHandler {
+/** The Idempotency-Key header, checked: undefined when absent. */
+export function idempotencyKeyOf(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (!IDEMPOTENCY_KEY.test(header)) {
+    throw badRequest('idempotency_key_invalid', `Idempotency-Key must be 1 to ${IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters`, 'Idempotency-Key');
+  }
+  return header;
+}
+
+export function idempotent(store: IdempotencyStore): RequestHandler {
   return async (req, res, next) => {
-    const key = req.get('idempotency-key');
+    const key = idempotencyKeyOf(req.get('idempotency-key'));
     if (key === undefined) throw badRequest('idempotency_key_missing', 'Send an Idempotency-Key header with every creating POST', 'Idempotency-Key');
-    if (key.length < 1 || key.length > IDEMPOTENCY_KEY_MAX_LENGTH || !/^[\x21-\x7e]+$/.test(key)) {
-      throw badRequest('idempotency_key_invalid', `Idempotency-Key must be 1 to ${IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters`, 'Idempotency-Key');
-    }
     const principalId = principalOf(res).id;
-    const requestHash = createHash('sha256').update(`${req.method} ${req.path}\n${canonical(req.body ?? null)}`).digest();
-    const fresh = await db('idempotency_keys')
-      .insert({ principal_id: principalId, key, method: req.method, path: req.path, request_sha256: requestHash })
-      .onConflict(['principal_id', 'key']).ignore().returning('key');
-    if (fresh.length === 0) {
-      const row = await db('idempotency_keys').where({ principal_id: principalId, key }).first();
-      if (!row.request_sha256.equals(requestHash)) {
-        throw new ApiError(422, 'idempotency_error', 'idempotency_key_reused',
-          'This Idempotency-Key was used with a different request; use a new key for a new request', 'Idempotency-Key');
-      }
-      if (row.response_status === null) {
-        const takenOver = await db('idempotency_keys')
-          .where({ principal_id: principalId, key }).whereNull('response_status')
-          .where('created_at', '<', db.raw(`now() - interval '${IDEMPOTENCY_LOCK_TIMEOUT_SECONDS} seconds'`))
-          .update({ created_at: db.fn.now() }).returning('key');
-        if (takenOver.length === 0) {
-          throw new ApiError(409, 'idempotency_error', 'idempotency_request_in_progress',
-            'A request with this Idempotency-Key is still being processed; retry shortly', 'Idempotency-Key');
-        }
-      } else {
-        res.set('Idempotent-Replayed', 'true').status(row.response_status).json(row.response_body);
-        return;
-      }
+    const sha256 = createHash('sha256').update(`${req.method} ${req.path}\n${canonical(req.body ?? null)}`).digest();
+    const claim = await store.claim(principalId, key, { method: req.method, path: req.path, sha256 });
+    if (claim.kind === 'reused') {
+      throw new ApiError(422, 'idempotency_error', 'idempotency_key_reused',
+        'This Idempotency-Key was used with a different request; use a new key for a new request', 'Idempotency-Key');
+    }
+    if (claim.kind === 'in_progress') {
+      throw new ApiError(409, 'idempotency_error', 'idempotency_request_in_progress',
+        'A request with this Idempotency-Key is still being processed; retry shortly', 'Idempotency-Key');
+    }
+    if (claim.kind === 'replay') {
+      res.set('Idempotent-Replayed', 'true').status(claim.status).json(claim.body);
+      return;
     }
 
     const send = res.json.bind(res);
     res.json = ((body: unknown) => {
       const status = res.statusCode;
-      const done = status >= 500
-        ? db('idempotency_keys').where({ principal_id: principalId, key }).del()
-        : db('idempotency_keys').where({ principal_id: principalId, key })
-          .update({ response_status: status, response_body: JSON.stringify(redact(body, res.locals.idempotencyRedact)), completed_at: db.fn.now() });
+      const done = status >= 500 ? store.release(principalId, key) : store.complete(principalId, key, status, redact(body, res.locals.idempotencyRedact));
       done.then(() => send(body), (err: unknown) => {
         console.error('storing an idempotent response failed:', err);
         res.status(503);

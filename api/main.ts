@@ -1,13 +1,13 @@
 // API process: the express app on PORT, with PostgreSQL and a Temporal client; stops cleanly on SIGTERM/SIGINT.
 // PAYBROKER_API_PROCESSES copies share the port (api/copies.ts; one per core by default): the first applies the
-// migrations. Each copy has its own pool, Temporal client and caches; nothing one copy keeps must be seen by
-// another (recording's caches are checked against PostgreSQL's generation: api/generationCache.ts).
+// migrations. Each copy has its own pools, Temporal client and caches; nothing one copy keeps must be seen by
+// another (recording's caches are checked against PostgreSQL's generation: services/recorder.ts).
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config';
-import { createDb, migrate } from '../ledger/db';
+import { createDb, migrate, openDatabase, reachable } from '../ledger/db';
+import { createServices } from '../services';
 import { createApp } from './app';
 import { serveInCopies } from './copies';
-import { GrantSigner } from './grants';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -22,15 +22,20 @@ async function main(): Promise<void> {
     },
     announce: (port) => `${listening(port)} (${config.apiProcesses} processes)`,
   }, async (alone) => {
-    const db = createDb(databaseUrl, { applicationName: 'paybroker-api', poolMax: 20 });
-    if (alone) await migrate(db);
+    const database = openDatabase(databaseUrl, { applicationName: 'paybroker-api', poolMax: 20 });
+    if (alone) await migrate(database.db);
     const connection = await Connection.connect({ address: config.temporalAddress });
-    const app = createApp({
-      db, temporal: new Client({ connection, namespace: config.temporalNamespace }), taskQueue: config.taskQueue,
-      timing: { processorDeadlineMs: config.processorDeadlineMs, processorMaxBackoffMs: config.processorMaxBackoffMs,
+    const temporal = new Client({ connection, namespace: config.temporalNamespace });
+    const services = await createServices(database, temporal, {
+      taskQueue: config.taskQueue,
+      orders: { processorDeadlineMs: config.processorDeadlineMs, processorMaxBackoffMs: config.processorMaxBackoffMs,
         reauthLeadMs: config.reauthLeadMs, refundWindowMs: config.refundWindowMs },
+      periods: { graceMs: config.periodGraceMs, dunningDelaysMs: config.dunningDelaysMs },
+    });
+    const app = createApp({
+      services,
+      health: { postgres: () => reachable(database.db), temporal: () => temporal.workflowService.getSystemInfo({}) },
       webhooks: { allowPrivate: config.delivery.allowPrivate, giveUpMs: config.delivery.giveUpMs },
-      grants: await GrantSigner.load(db), periods: { graceMs: config.periodGraceMs },
     });
     const server = app.listen(config.apiPort, config.bindHost, () => {
       if (alone) console.log(listening(config.apiPort));
@@ -42,7 +47,7 @@ async function main(): Promise<void> {
       stopping = true;
       server.close(async () => {
         await connection.close();
-        await db.destroy();
+        await database.close();
         process.exit(0);
       });
       server.closeIdleConnections();

@@ -1,5 +1,8 @@
 // The card order as a state machine over integer money. The workflow (workflows/order.ts) tells the story and
-// calls the processor; this class holds what has happened and decides what may happen next.
+// calls the processor; this class holds what has happened and decides what may happen next: which commands it
+// accepts and in what order they run, what an update answers, and when the order must wake up by itself (an
+// AVS review's deadline, a reauthorization, the end of the refund window). It never reads the clock: the
+// workflow passes the time in.
 //
 //   confirmed → authorized_plus_avs | authorized_minus_avs (review) | failed_authorization
 //             → partially_shipped → shipped → partially_refunded|refunded / partially_returned|returned
@@ -50,6 +53,37 @@ export interface OrderInput {
 }
 
 export interface Units { sku: string; quantity: number }
+
+/** What a merchant or an operator asks of a running order (one update each). */
+export interface ShipRequest { shipmentId: string; items: Units[]; trackingNumber: string }
+export interface RefundRequest { refundId: string; kind: 'refund' | 'return'; amountMinor?: number; items?: Units[]; reason?: string }
+export interface ReviewRequest { decision: 'approve' | 'reject' }
+export interface CancelRequest { cancelId: string }
+
+export type OrderCommand =
+  | { id: string; kind: 'ship'; req: ShipRequest }
+  | { id: string; kind: 'cancel'; req: CancelRequest }
+  | { id: string; kind: 'refund'; req: RefundRequest }
+  | { id: string; kind: 'review'; req: ReviewRequest };
+
+/** Each request as a command; its id makes a repeated request (a client retrying) the same command. */
+export const orderCommand = {
+  ship: (req: ShipRequest): OrderCommand => ({ id: `ship:${req.shipmentId}`, kind: 'ship', req }),
+  cancel: (req: CancelRequest): OrderCommand => ({ id: `cancel:${req.cancelId}`, kind: 'cancel', req }),
+  refund: (req: RefundRequest): OrderCommand => ({ id: `refund:${req.refundId}`, kind: 'refund', req }),
+  review: (req: ReviewRequest): OrderCommand => ({ id: `review:${req.decision}`, kind: 'review', req }),
+};
+
+export type CommandOutcome = { ok: true } | { ok: false; code: string; message: string };
+
+/** What an update answers: its command's outcome, or 'pending' while the processor is unreachable. */
+export type Answer = { outcome: 'done' } | { outcome: 'pending' } | { outcome: 'failed'; code: string; message: string };
+
+/** Commands (shipments, cancels, refunds, reviews) one order accepts in its life. */
+export const MAX_COMMANDS_PER_ORDER = 200;
+
+/** Why an idle order wakes up. */
+export type OrderTimer = 'review_timeout' | 'reauthorize' | 'close';
 
 export interface AuthorizationRecord {
   id: string;
@@ -126,6 +160,14 @@ export class Order {
   failure: { code: string; message: string } | null = null;
   attentionReasons: string[] = [];
   review: { decision: 'approve' | 'reject' | 'timeout' } | null = null;
+  /** The authorization's outcome is known (the creating request can be answered). */
+  authorizationDecided = false;
+  private reviewDeadlineMs: number | null = null;
+  private reauthFailed = false;
+  private lastCaptureMs: number | null = null;
+  private readonly queue: OrderCommand[] = [];
+  private readonly outcomes = new Map<string, CommandOutcome>();
+  private running: string | null = null;
 
   constructor(readonly input: OrderInput) {}
 
@@ -185,13 +227,31 @@ export class Order {
     this.leaveAwaitingProcessor();
     this.state = 'failed_authorization';
     this.failure = { code, message };
+    this.authorizationDecided = true;
   }
 
-  authorized(a: { id: string; amountMinor: number; avsCode: string; expiresAt: string }, decision: AvsDecision): void {
+  /**
+   * The processor approved; the merchant's AVS decision says what follows: accept, an operator's review (due
+   * reviewTimeoutMs after atMs), or reject (the authorization is to be voided, then avsRejected()).
+   */
+  authorized(a: { id: string; amountMinor: number; avsCode: string; expiresAt: string }, decision: AvsDecision, atMs: number): void {
     this.leaveAwaitingProcessor();
     this.authorizations.push({ ...a, status: 'active' });
     if (decision === 'accept') this.state = 'authorized_plus_avs';
     else this.state = 'authorized_minus_avs';
+    if (decision === 'review') this.reviewDeadlineMs = atMs + this.input.policy.reviewTimeoutMs;
+    if (decision !== 'reject') this.authorizationDecided = true;
+  }
+
+  /** The AVS result was rejected by the merchant's policy (and the authorization voided, if the processor could). */
+  avsRejected(): void {
+    this.state = 'failed_authorization';
+    this.authorizationDecided = true;
+  }
+
+  /** Awaiting an operator's AVS review decision. */
+  get inReview(): boolean {
+    return this.settledState === 'authorized_minus_avs' && !this.review;
   }
 
   reviewed(decision: 'approve' | 'reject' | 'timeout'): void {
@@ -221,6 +281,11 @@ export class Order {
     const a = this.authorization;
     if (!a || this.unshippedUnits().length === 0) return null;
     return Date.parse(a.expiresAt) - this.input.policy.reauthLeadMs;
+  }
+
+  /** A reauthorization failed: the order is not reauthorized again (a person looks at it). */
+  reauthorizationFailed(): void {
+    this.reauthFailed = true;
   }
 
   // --- shipments and captures ------------------------------------------------------------------------
@@ -267,9 +332,10 @@ export class Order {
     return applyBps(amountMinor, this.input.policy.feeBps);
   }
 
-  captured(c: { id: string; authorizationId: string; amountMinor: number; shipmentId: string | null }): CaptureRecord {
+  captured(c: { id: string; authorizationId: string; amountMinor: number; shipmentId: string | null }, atMs: number): CaptureRecord {
     const rec = { ...c, feeMinor: this.feeFor(c.amountMinor), refundedMinor: 0, feeRefundedMinor: 0 };
     this.captures.push(rec);
+    this.lastCaptureMs = atMs;
     return rec;
   }
 
@@ -354,6 +420,105 @@ export class Order {
     const whole = this.refundedMinor === this.capturedMinor && this.unshippedUnits().length === 0;
     const anyReturn = this.refunds.some((x) => x.kind === 'return');
     this.state = anyReturn ? (whole ? 'returned' : 'partially_returned') : (whole ? 'refunded' : 'partially_refunded');
+  }
+
+  // --- cancellation ----------------------------------------------------------------------------------
+
+  /** A cancel voids what is left of the authorization: refused once the order is closed or all is captured. */
+  assertCancellable(): void {
+    if (this.isFinal) throw new OrderRuleError('order_closed', `The order is ${this.state}`);
+    if (!this.authorization || (this.unshippedUnits().length === 0 && this.captures.length > 0)) {
+      throw new OrderRuleError('nothing_to_cancel', 'Everything has been captured; refund instead');
+    }
+  }
+
+  // --- commands --------------------------------------------------------------------------------------
+
+  /** Done, running or queued: a repeat (a client retrying after a 202) waits for the first instead of running again. */
+  private known(id: string): boolean {
+    return this.outcomes.has(id) || this.running === id || this.queue.some((c) => c.id === id);
+  }
+
+  /**
+   * Checks a command before it is accepted (an update's validator): within the order's command limit and, for a
+   * new command, allowed by the order as it stands. A repeat of a known command is always accepted.
+   */
+  admit(cmd: OrderCommand): void {
+    if (cmd.kind === 'review') {
+      if (this.review || this.settledState !== 'authorized_minus_avs') {
+        throw new OrderRuleError('not_in_review', `The order is not awaiting a review (state ${this.settledState})`);
+      }
+      return;
+    }
+    if (this.known(cmd.id)) return;
+    if (this.outcomes.size + this.queue.length >= MAX_COMMANDS_PER_ORDER) {
+      throw new OrderRuleError('too_many_updates', `An order accepts at most ${MAX_COMMANDS_PER_ORDER} commands`);
+    }
+    if (cmd.kind === 'ship') this.shipmentAmount(cmd.req.items);
+    if (cmd.kind === 'refund') this.refundAmount(cmd.req);
+  }
+
+  /** Queues an admitted command (a repeat joins the first). */
+  enqueue(cmd: OrderCommand): void {
+    if (!this.known(cmd.id)) this.queue.push(cmd);
+  }
+
+  get hasQueuedCommand(): boolean {
+    return this.queue.length > 0;
+  }
+
+  /** The next command to run, in arrival order; one runs at a time. */
+  startNextCommand(): OrderCommand | undefined {
+    const cmd = this.queue.shift();
+    this.running = cmd?.id ?? null;
+    return cmd;
+  }
+
+  commandDone(cmd: OrderCommand, outcome: CommandOutcome): void {
+    this.outcomes.set(cmd.id, outcome);
+    this.running = null;
+  }
+
+  /** What the command's update answers now; undefined while it must wait. */
+  answer(cmdId: string): Answer | undefined {
+    const o = this.outcomes.get(cmdId);
+    if (o) return o.ok ? { outcome: 'done' } : { outcome: 'failed', code: o.code, message: o.message };
+    return this.state === 'awaiting_processor' ? { outcome: 'pending' } : undefined;
+  }
+
+  /** What the creating request (submit) answers now; undefined while the authorization is undecided. */
+  submitAnswer(): Answer | undefined {
+    if (this.authorizationDecided) return { outcome: 'done' };
+    return this.state === 'awaiting_processor' ? { outcome: 'pending' } : undefined;
+  }
+
+  // --- timers ----------------------------------------------------------------------------------------
+
+  /** When the order is open for refunds only (nothing more to capture), it closes a refund window after its last capture. */
+  private closesAtMs(): number | null {
+    const settled = this.captures.length > 0 && (this.unshippedUnits().length === 0 || !this.authorization);
+    return settled && this.lastCaptureMs !== null ? this.lastCaptureMs + this.input.policy.refundWindowMs : null;
+  }
+
+  private timers(): Array<[OrderTimer, number]> {
+    const reauthAt = this.reauthFailed ? null : this.reauthorizeAtMs();
+    const closeAt = this.closesAtMs();
+    const out: Array<[OrderTimer, number]> = [];
+    if (this.inReview && this.reviewDeadlineMs !== null) out.push(['review_timeout', this.reviewDeadlineMs]);
+    if (reauthAt !== null) out.push(['reauthorize', reauthAt]);
+    if (closeAt !== null) out.push(['close', closeAt]);
+    return out;
+  }
+
+  /** When the order must next wake up by itself; null: only a command wakes it. */
+  nextWakeAtMs(): number | null {
+    const t = this.timers();
+    return t.length ? Math.min(...t.map(([, at]) => at)) : null;
+  }
+
+  /** The timer that is due at nowMs, first the review deadline, then the reauthorization, then the close. */
+  dueTimer(nowMs: number): OrderTimer | null {
+    return this.timers().find(([, at]) => nowMs >= at)?.[0] ?? null;
   }
 
   // --- attention -------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 // Programmatic authorization between programs: a party registers rule sets, each referenced by an opaque
 // token it hands to its programs. A micro-payment is authorized only when the buyer's rule set, and the
-// seller's where the seller has one, both allow it. This module decides the stateless rules; the spending
-// caps (per day, per period) are enforced by the ledger on counters it locks while recording, so parallel
-// payments cannot together exceed them (the caps are returned here for that).
+// seller's where the seller has one, both allow it. evaluateRules decides the stateless rules; the spending
+// caps (per day, per period) are decided by admitWithinCaps on counters the ledger holds locked while it
+// records (ledger/micropayments.ts), so parallel payments cannot together exceed them.
 
 export interface BuyerRules {
   maxPerPaymentMinor?: number;
@@ -74,10 +74,57 @@ export function evaluateRules(buyer: BuyerRules, seller: SellerRules | null, f: 
   return { allowed: true, caps: { perDayMinor: buyer.maxPerDayMinor ?? null, perPeriodMinor: buyer.maxPerPeriodMinor ?? null } };
 }
 
-/**
- * Whether adding amountMinor to what was spent stays within a cap (null: no cap). The ledger applies it to
- * counters it holds locked (ledger/micropayments.ts), which is what makes it hold under concurrency.
- */
+/** Whether adding amountMinor to what was spent stays within a cap (null: no cap). */
 export function withinCap(spentMinor: number, amountMinor: number, capMinor: number | null): boolean {
   return capMinor === null || spentMinor + amountMinor <= capMinor;
+}
+
+const DAY_MS = 86_400_000;
+/** The UTC day (days since 1970-01-01) a payment at atMs counts towards for per-day caps. */
+export function dayKey(atMs: number): number {
+  return Math.floor(atMs / DAY_MS);
+}
+
+/** A spending window of a rule set: a UTC day ('d', dayKey) or a settlement period ('p', its seq). */
+export interface CapWindow { ruleSetId: string; kind: 'd' | 'p'; key: number; capMinor: number }
+export const capWindowKey = (w: Pick<CapWindow, 'ruleSetId' | 'kind' | 'key'>) => `${w.ruleSetId}|${w.kind}|${w.key}`;
+
+export interface CappedPayment {
+  ruleSetId: string;
+  amountMinor: number;
+  caps: { perDayMinor: number | null; perPeriodMinor: number | null };
+}
+
+/** The windows a payment made at atMs in period `periodSeq` counts towards. */
+export function capWindows(p: CappedPayment, atMs: number, periodSeq: number): CapWindow[] {
+  const out: CapWindow[] = [];
+  if (p.caps.perDayMinor !== null) out.push({ ruleSetId: p.ruleSetId, kind: 'd', key: dayKey(atMs), capMinor: p.caps.perDayMinor });
+  if (p.caps.perPeriodMinor !== null) out.push({ ruleSetId: p.ruleSetId, kind: 'p', key: periodSeq, capMinor: p.caps.perPeriodMinor });
+  return out;
+}
+
+export type CapRefusal = 'daily_cap_exceeded' | 'period_cap_exceeded';
+export type CapVerdict = { admitted: true } | { admitted: false; code: CapRefusal; message: string };
+
+/**
+ * Admits new payments in order against what their windows have spent (by capWindowKey): a payment that would take
+ * a window past its cap is refused and does not count, and later ones are still tried. Returns a verdict per
+ * payment and what each window adds.
+ */
+export function admitWithinCaps(payments: CappedPayment[], atMs: number, periodSeq: number, spent: ReadonlyMap<string, number>):
+  { verdicts: CapVerdict[]; added: Map<string, number> } {
+  const added = new Map<string, number>();
+  const used = (w: CapWindow) => (spent.get(capWindowKey(w)) ?? 0) + (added.get(capWindowKey(w)) ?? 0);
+  const verdicts = payments.map((p): CapVerdict => {
+    const windows = capWindows(p, atMs, periodSeq);
+    const over = windows.find((w) => !withinCap(used(w), p.amountMinor, w.capMinor));
+    if (over) {
+      return { admitted: false, code: over.kind === 'd' ? 'daily_cap_exceeded' : 'period_cap_exceeded',
+        message: `${p.amountMinor} would take the rule set past its ${over.kind === 'd' ? 'daily' : 'period'} cap of ${over.capMinor} `
+          + `(${used(over)} spent ${over.kind === 'd' ? 'today' : 'this period'})` };
+    }
+    for (const w of windows) added.set(capWindowKey(w), (added.get(capWindowKey(w)) ?? 0) + p.amountMinor);
+    return { admitted: true };
+  });
+  return { verdicts, added };
 }

@@ -1,15 +1,44 @@
+// The PostgreSQL connection of a process: knex (query building, transactions) for the stores, and a small pg Pool
+// of its own for the named prepared statements of the hot paths (API key lookups, micro-payment recording).
 import knex, { type Knex } from 'knex';
+import pg from 'pg';
 import { migrationSource } from './migrations';
 
 export type Db = Knex;
 
-export function createDb(url: string, opts: { poolMax?: number; applicationName?: string } = {}): Db {
+export interface DatabaseOptions {
+  /** Connections of the knex pool. */
+  poolMax?: number;
+  /** Connections of the prepared statements' pool (opened when first used). */
+  statementPoolMax?: number;
+  applicationName?: string;
+}
+
+export interface Database {
+  db: Db;
+  statements: Statements;
+  close(): Promise<void>;
+}
+
+export function createDb(url: string, opts: Pick<DatabaseOptions, 'poolMax' | 'applicationName'> = {}): Db {
   return knex({
     client: 'pg',
     connection: { connectionString: url, application_name: opts.applicationName ?? 'paybroker' },
     pool: { min: 0, max: opts.poolMax ?? 10 },
     acquireConnectionTimeout: 10_000,
   });
+}
+
+/** Both pools of a process over one database. */
+export function openDatabase(url: string, opts: DatabaseOptions = {}): Database {
+  const db = createDb(url, opts);
+  const statements = new Statements(url, { max: opts.statementPoolMax ?? 4, applicationName: opts.applicationName ?? 'paybroker' });
+  return { db, statements, close: async () => { await Promise.all([db.destroy(), statements.end()]); } };
+}
+
+/** Resolves when PostgreSQL answers a query. */
+export async function reachable(db: Db): Promise<void> {
+  await db.raw('SELECT 1');
 }
 
 /** Applies every pending migration; safe to run from several processes at once (knex takes a lock). */
@@ -19,17 +48,26 @@ export async function migrate(db: Db): Promise<string[]> {
 }
 
 /**
- * A named prepared statement on a pooled connection (parsed and planned once per connection): for the few
- * statements on hot paths, where knex's per-query work and PostgreSQL's parse and plan would dominate.
- * `name` must be unique per statement text.
+ * Named prepared statements (parsed and planned once per connection), for the few statements on hot paths, where
+ * knex's per-query work and PostgreSQL's parse and plan would dominate. A statement's `name` must be unique per
+ * statement text.
  */
-export async function prepared<R>(db: Db, name: string, text: string, values: unknown[]): Promise<R[]> {
-  const client = db.client as { acquireConnection(): Promise<PgConnection>; releaseConnection(c: PgConnection): Promise<void> };
-  const conn = await client.acquireConnection();
-  try {
-    return (await conn.query({ name, text, values })).rows as R[];
-  } finally {
-    await client.releaseConnection(conn);
+export class Statements {
+  private readonly pool: pg.Pool;
+
+  constructor(url: string, opts: { max: number; applicationName: string }) {
+    this.pool = new pg.Pool({ connectionString: url, application_name: opts.applicationName, max: opts.max,
+      connectionTimeoutMillis: 10_000 });
+    // an idle connection that dies (a restarted server) is dropped by the pool; without a listener it would end the process
+    this.pool.on('error', () => {});
+  }
+
+  async query<R>(name: string, text: string, values: unknown[]): Promise<R[]> {
+    return (await this.pool.query({ name, text, values })).rows as R[];
+  }
+
+  end(): Promise<void> {
+    return this.pool.end();
   }
 }
 
@@ -42,8 +80,4 @@ export function arrayLiteral(values: Array<string | number>): string | Array<str
   if (values.length === 0) return '{}';
   if (values.every((v) => typeof v === 'number')) return `{${values.join(',')}}`;
   return /["\\]/.test(values.join('')) ? values : `{"${values.join('","')}"}`;
-}
-
-interface PgConnection {
-  query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
 }

@@ -5,8 +5,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig, ROOT_DIR } from '../config';
-import { pingWorkflowId, type pingWorkflow } from '../workflows/ping';
-import { createDb, migrate } from '../ledger/db';
+import { type PingWorkflow, pingWorkflowId } from '../workflows/ping.contract';
+import { migrate, openDatabase } from '../ledger/db';
+import { createStores } from '../stores';
 import { ensureDevOperatorKey } from './dev-key';
 import { startPrivateCluster, type Cluster } from './postgres';
 import { requirePortFree, waitFor } from './ports';
@@ -94,11 +95,11 @@ async function main(): Promise<void> {
     cluster = await startPrivateCluster({ dataDir: config.dataDir, port: config.pgPort, log: say });
     databaseUrl = cluster.url;
   }
-  const db = createDb(databaseUrl, { poolMax: 2 });
-  const applied = await migrate(db);
+  const database = openDatabase(databaseUrl, { poolMax: 2 });
+  const applied = await migrate(database.db);
   say(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
-  const operatorKey = await ensureDevOperatorKey(db, config.dataDir);
-  await db.destroy();
+  const operatorKey = await ensureDevOperatorKey(createStores(database).principals, config.dataDir);
+  await database.close();
 
   const temporalAddress = process.env.TEMPORAL_ADDRESS;
   if (temporalAddress) {
@@ -147,7 +148,7 @@ async function pingThroughWorker(address: string): Promise<void> {
   const connection = await Connection.connect({ address });
   try {
     const client = new Client({ connection, namespace: config.temporalNamespace });
-    const result = await client.workflow.execute<typeof pingWorkflow>('pingWorkflow', {
+    const result = await client.workflow.execute<PingWorkflow>('pingWorkflow', {
       taskQueue: config.taskQueue, workflowId: pingWorkflowId(`startup-${Date.now()}`),
       args: [{ message: 'startup', checkLedger: true }], workflowExecutionTimeout: '2 minutes',
     });

@@ -6,14 +6,14 @@ import { deliverySettings, loadConfig } from '../config';
 import { HttpProcessorClient } from '../processors/http-client';
 import { ensureSettlementPeriodSchedule, ensureSettlementSchedule } from './schedules';
 import { createActivities } from '../activities';
-import { createDb } from '../ledger/db';
+import { openDatabase } from '../ledger/db';
 import { workerOptions } from './options';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   if (!config.databaseUrl) throw new Error('DATABASE_URL is required (npm start sets it for the private cluster)');
   Runtime.install({ logger: new DefaultLogger(process.env.PAYBROKER_WORKER_LOG_LEVEL === 'INFO' ? 'INFO' : 'WARN'), shutdownSignals: ['SIGINT', 'SIGTERM'] });
-  const db = createDb(config.databaseUrl, { applicationName: 'paybroker-worker', poolMax: 20 });
+  const database = openDatabase(config.databaseUrl, { applicationName: 'paybroker-worker', poolMax: 20 });
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const client = new Client({ connection, namespace: config.temporalNamespace });
   try {
@@ -22,19 +22,19 @@ async function main(): Promise<void> {
       namespace: config.temporalNamespace,
       taskQueue: config.taskQueue,
       activities: createActivities({
-        db, processor: new HttpProcessorClient({ baseUrl: config.simulatorUrl }), temporal: client, taskQueue: config.taskQueue,
-        delivery: deliverySettings(config), dunningDelaysMs: config.dunningDelaysMs,
+        database, processor: new HttpProcessorClient({ baseUrl: config.simulatorUrl }), temporal: client, taskQueue: config.taskQueue,
+        delivery: deliverySettings(config),
       }),
       workflowBundlePath: process.env.PAYBROKER_WORKFLOW_BUNDLE || undefined,
     }));
     await ensureSettlementSchedule(client, config.taskQueue, config.settlementIntervalMs);
-    await ensureSettlementPeriodSchedule(client, config.taskQueue, config.periodMs, config.periodGraceMs);
+    await ensureSettlementPeriodSchedule(client, config.taskQueue, config.periodMs, { graceMs: config.periodGraceMs, dunningDelaysMs: config.dunningDelaysMs });
     console.log(`worker polling task queue '${config.taskQueue}' on ${config.temporalAddress}`);
     await worker.run();
     console.log('worker stopped');
   } finally {
     await connection.close();
-    await db.destroy();
+    await database.close();
   }
 }
 

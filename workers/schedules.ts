@@ -2,17 +2,18 @@
 // the close of a micro-payment settlement period every periodMs.
 import { type Client, ScheduleAlreadyRunning, type ScheduleOptionsStartWorkflowAction, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
-import { type SettlementBatchInput, settlementBatchWorkflow, settlementScheduleId } from '../workflows/settlementBatch';
-import { type SettlementPeriodInput, settlementPeriodScheduleId, settlementPeriodWorkflow } from '../workflows/settlementPeriod';
+import { type SettlementBatchInput, settlementScheduleId } from '../workflows/settlementBatch.contract';
+import { type SettlementPeriodInput, settlementPeriodScheduleId } from '../workflows/settlementPeriod.contract';
 
 export async function ensureSettlementSchedule(client: Client, taskQueue: string, intervalMs: number): Promise<void> {
   await ensureSchedule(client, settlementScheduleId(taskQueue), intervalMs,
-    { type: 'startWorkflow', workflowType: settlementBatchWorkflow, taskQueue, args: [{}] as [SettlementBatchInput] });
+    { type: 'startWorkflow', workflowType: 'settlementBatchWorkflow', taskQueue, args: [{}] as [SettlementBatchInput] });
 }
 
-export async function ensureSettlementPeriodSchedule(client: Client, taskQueue: string, periodMs: number, graceMs: number): Promise<void> {
+export async function ensureSettlementPeriodSchedule(client: Client, taskQueue: string, periodMs: number,
+  close: Pick<SettlementPeriodInput, 'graceMs' | 'dunningDelaysMs'>): Promise<void> {
   await ensureSchedule(client, settlementPeriodScheduleId(taskQueue), periodMs,
-    { type: 'startWorkflow', workflowType: settlementPeriodWorkflow, taskQueue, args: [{ graceMs }] as [SettlementPeriodInput] });
+    { type: 'startWorkflow', workflowType: 'settlementPeriodWorkflow', taskQueue, args: [close] as [SettlementPeriodInput] });
 }
 
 /** Creates the schedule, or brings an existing one's interval and action up to date. */

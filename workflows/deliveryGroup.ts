@@ -6,32 +6,11 @@
 // before its history grows large, carrying the queue, so nothing queued is lost or reordered.
 import * as wf from '@temporalio/workflow';
 import type { DeliveryActivities } from '../activities/delivery';
-import { backoffMs, DeliveryGroup, type GroupSnapshot, type QueuedMessage } from '../domain/delivery';
+import { backoffMs, DeliveryGroup, type QueuedMessage } from '../domain/delivery';
+import {
+  CONTINUE_AS_NEW_AFTER, type DeliveryGroupInput, type DeliveryGroupStatus, enqueueSignal, groupStatusQuery, resolveSignal,
+} from './deliveryGroup.contract';
 
-export interface DeliveryGroupInput {
-  destinationId: string;
-  groupKey: string;
-  snapshot?: GroupSnapshot<QueuedMessage>;
-  /** Smaller in tests, to exercise the hand-over. */
-  continueAsNewAfter?: number;
-}
-
-export interface DeliveryGroupStatus {
-  destinationId: string;
-  groupKey: string;
-  queued: string[];
-  holding: string | null;
-  delivered: number;
-}
-
-export const enqueueSignal = wf.defineSignal<[QueuedMessage]>('enqueue');
-export const resolveSignal = wf.defineSignal<[{ messageId: string; action: 'redeliver' | 'drop' }]>('resolveDeadLetter');
-export const groupStatusQuery = wf.defineQuery<DeliveryGroupStatus>('status');
-
-export const deliveryGroupWorkflowId = (destinationId: string, groupKey: string) => `delivery-${destinationId}-${groupKey}`;
-
-/** Messages handled per run before continuing as new (the history stays far below Temporal's limits). */
-export const CONTINUE_AS_NEW_AFTER = 500;
 /** How long a group waits when its destination already has its share of deliveries in flight. */
 export const BUSY_WAIT_MS = 250;
 /** An idle group closes after this long; the next enqueue starts it again. */

@@ -1,19 +1,11 @@
 // Dunning: a buyer's period charge failed. Retry it after each delay of the schedule (1 hour, 1 day, 3 days by
 // default), with the buyer's card as it is then (the buyer may have updated it); after the last failure the
-// buyer is suspended and the debt stays on the books. One workflow per (period, buyer).
+// buyer is suspended and the debt stays on the books. One workflow per (period, buyer), started by the period's
+// close as a child that outlives it.
 import * as wf from '@temporalio/workflow';
 import type { SettlementPeriodActivities } from '../activities/settlementPeriods';
 import { MAX_DUNNING_ATTEMPTS } from '../domain/micropayments';
-
-export interface DunningInput {
-  periodSeq: number;
-  buyerId: string;
-  delaysMs: number[];
-}
-export interface DunningResult { outcome: 'paid' | 'settled' | 'suspended'; attempts: number }
-
-export const dunningWorkflowId = (periodId: string, buyerId: string) => `dunning-${periodId}-${buyerId}`;
-export const dunningStatusQuery = wf.defineQuery<{ attempts: number; nextAttemptAt: string | null; outcome: string | null }>('status');
+import { type DunningInput, type DunningResult, dunningStatusQuery } from './dunning.contract';
 
 const acts = wf.proxyActivities<SettlementPeriodActivities>({
   startToCloseTimeout: '1 minute',

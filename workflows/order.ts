@@ -1,129 +1,54 @@
 // The card order: authorize with AVS → (review) → capture soft goods at once and hard goods per shipment →
 // refunds and returns → close after the refund window. Cancellation voids; ageing authorizations are
 // reauthorized; while the processor is unreachable the order waits in awaiting_processor, by policy.
-// Rules live in domain/order.ts; this file is the story, and every processor call carries an idempotency
-// key derived from the order id and the step, so a retried activity never charges twice.
+// The rules (which commands are accepted, in what order they run, what an update answers, when the order
+// wakes up by itself) live in domain/order.ts; this file is the story. Every processor call carries an
+// idempotency key derived from the order id and the step, so a retried activity never charges twice.
+import type { UpdateDefinition } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
 import type { CapturePosting, OrderActivities, OrderBooks, OrderBooksActivity, RefundPosting } from '../activities/orders';
-import type { BusinessEvent, WebhookEventActivities } from '../activities/webhookEvents';
+import type { BusinessEvent } from '../activities/webhookEvents';
 import { avsDecision } from '../domain/avs';
 import { unitsAmount } from '../domain/pricing';
-import { Order, OrderRuleError, type OrderInput, type OrderView, type Units } from '../domain/order';
+import {
+  type CommandOutcome, Order, type OrderCommand, orderCommand, OrderRuleError, type OrderInput, type OrderView, type RefundRequest,
+} from '../domain/order';
+import {
+  cancelUpdate, type OrderReply, refundUpdate, reviewUpdate, shipUpdate, statusQuery, submitUpdate,
+} from './order.contract';
 import { NeedsAttention, OrderState } from './searchAttributes';
 
-export type { OrderInput, OrderView } from '../domain/order';
-
-export interface ShipRequest { shipmentId: string; items: Units[]; trackingNumber: string }
-export interface RefundRequest { refundId: string; kind: 'refund' | 'return'; amountMinor?: number; items?: Units[]; reason?: string }
-export interface ReviewRequest { decision: 'approve' | 'reject' }
-export interface CancelRequest { cancelId: string }
-
-/** An update's answer: done, or still waiting on an unreachable processor (the order carries on by itself). */
-export interface OrderReply { outcome: 'done' | 'pending'; order: OrderView }
-
-export const submitUpdate = wf.defineUpdate<OrderReply>('submit');
-export const shipUpdate = wf.defineUpdate<OrderReply, [ShipRequest]>('ship');
-export const cancelUpdate = wf.defineUpdate<OrderReply, [CancelRequest]>('cancel');
-export const refundUpdate = wf.defineUpdate<OrderReply, [RefundRequest]>('refund');
-export const reviewUpdate = wf.defineUpdate<OrderReply, [ReviewRequest]>('review');
-export const statusQuery = wf.defineQuery<OrderView>('status');
-
-export const orderWorkflowId = (merchantId: string, clientOrderId: string) => `order-${merchantId}-${clientOrderId}`;
-
-/** Commands (shipments, cancels, refunds, reviews) one order accepts in its life. */
-export const MAX_COMMANDS_PER_ORDER = 200;
-
-const processorOptions: Pick<wf.ActivityOptions, 'startToCloseTimeout' | 'retry'> = {
-  startToCloseTimeout: '15 seconds',
-  // A few quick tries inside the activity; longer outages are waited out by the workflow (withProcessor).
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 3,
-    nonRetryableErrorTypes: ['ProcessorRejected'] },
-};
-const remoteProcessor = wf.proxyActivities<OrderActivities>(processorOptions);
 /**
- * Processor calls as local activities: they run in the worker within the workflow task, so an authorization
+ * Processor calls, as local activities: they run in the worker within the workflow task, so an authorization
  * answers the order's creator without two trips through the server's task queues. A call whose result was not
  * yet recorded when a worker died runs again with the same idempotency key, and the processor answers with the
- * first result.
+ * first result. A few quick tries inside the activity; longer outages are waited out by the workflow
+ * (withProcessor).
  */
-const localProcessor = wf.proxyLocalActivities<OrderActivities>(processorOptions);
-/** Orders started before it call the processor through ordinary activities (as their histories recorded it). */
-export const LOCAL_PROCESSOR_PATCH = 'order-local-processor';
+const processor = wf.proxyLocalActivities<OrderActivities>({
+  startToCloseTimeout: '15 seconds',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 3,
+    nonRetryableErrorTypes: ['ProcessorRejected'] },
+});
 
-// The ledger, the read model, the problems log and webhook enqueues must be written: retried until they are.
-const booksOptions: Pick<wf.ActivityOptions, 'startToCloseTimeout' | 'retry'> = {
+/**
+ * The books (ledger postings, webhook events, the read model, the problems log) must be written: retried until
+ * they are. Local activities too: short PostgreSQL writes, one per step (commitOrderBooks).
+ */
+const books = wf.proxyLocalActivities<OrderActivities & OrderBooksActivity>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity,
     nonRetryableErrorTypes: ['LedgerError', 'DeliveryError'] },
-};
-const books = wf.proxyActivities<OrderActivities & OrderBooksActivity & WebhookEventActivities>(booksOptions);
-/**
- * The same as local activities: short PostgreSQL writes run in the worker within the workflow task, without a
- * trip through the server's task queues (an order makes one per step).
- */
-const localBooks = wf.proxyLocalActivities<OrderActivities & OrderBooksActivity & WebhookEventActivities>(booksOptions);
-/** Orders started before it keep their book-keeping as ordinary activities (as their histories recorded it). */
-export const LOCAL_BOOKS_PATCH = 'order-local-books';
-
-/** Orders started before webhook events existed emit none (their histories have no such activities). */
-export const WEBHOOK_EVENTS_PATCH = 'order-webhook-events';
-
-/**
- * A step's postings and events are written with its order view, in one activity (commitOrderBooks): a shipment
- * costs two local activities (capture, books) instead of four. Orders started before it write each in an activity
- * of its own (as their histories recorded it).
- */
-export const MERGED_BOOKS_PATCH = 'order-merged-books';
-
-/**
- * Orders started from now on take every change above at once, with one patch marker instead of four (each
- * patch's first use writes a marker and upserts TemporalChangeVersion: six history events and visibility writes
- * fewer per order). Orders started before it decide each patch as their histories recorded it.
- */
-export const ALL_ABOVE_PATCH = 'order-all-above';
-
-type Command =
-  | { id: string; kind: 'ship'; req: ShipRequest }
-  | { id: string; kind: 'cancel' }
-  | { id: string; kind: 'refund'; req: RefundRequest }
-  | { id: string; kind: 'review'; req: ReviewRequest };
-
-type Outcome = { ok: true } | { ok: false; code: string; message: string };
+});
 
 const UNREACHABLE = Symbol('unreachable');
 
 export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
-  const allAbove = wf.patched(ALL_ABOVE_PATCH);
-  const patched = (id: string) => allAbove || wf.patched(id);
-  const bookkeeping = patched(LOCAL_BOOKS_PATCH) ? localBooks : books;
-  const mergedBooks = patched(MERGED_BOOKS_PATCH);
-  const processor = patched(LOCAL_PROCESSOR_PATCH) ? localProcessor : remoteProcessor;
   const order = new Order(input);
   const { policy } = input;
   const id = input.orderId;
-  const queue: Command[] = [];
-  const outcomes = new Map<string, Outcome>();
-  let authorizationDecided = false;
-  let reviewDeadlineMs = 0;
-  let reauthFailed = false;
-  let lastCaptureMs = 0;
 
   // --- messages --------------------------------------------------------------------------------------
-  let running: string | null = null;
-  /** Done, running or queued: a repeat (a client retrying after a 202) waits for the first instead of running again. */
-  const known = (cmdId: string) => outcomes.has(cmdId) || running === cmdId || queue.some((c) => c.id === cmdId);
-  const admit = (cmdId: string) => {
-    if (!known(cmdId) && outcomes.size + queue.length >= MAX_COMMANDS_PER_ORDER) {
-      throw new OrderRuleError('too_many_updates', `An order accepts at most ${MAX_COMMANDS_PER_ORDER} commands`);
-    }
-  };
-  const reply = async (cmd: Command): Promise<OrderReply> => {
-    if (!known(cmd.id)) queue.push(cmd);
-    await wf.condition(() => outcomes.has(cmd.id) || order.state === 'awaiting_processor');
-    const outcome = outcomes.get(cmd.id);
-    if (outcome && !outcome.ok) throw wf.ApplicationFailure.create({ type: outcome.code, message: outcome.message, nonRetryable: true });
-    return { outcome: outcome ? 'done' : 'pending', order: order.view() };
-  };
   const ruleError = (fn: () => void) => {
     try {
       fn();
@@ -134,38 +59,29 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
       throw err;
     }
   };
+  /** A command's update: admitted by the order's rules, queued, answered once it has run (or is pending). */
+  const wire = <R>(def: UpdateDefinition<OrderReply, [R]>, commandOf: (req: R) => OrderCommand) => {
+    wf.setHandler(def, async (req): Promise<OrderReply> => {
+      const cmd = commandOf(req);
+      order.enqueue(cmd);
+      await wf.condition(() => order.answer(cmd.id) !== undefined);
+      const answer = order.answer(cmd.id)!;
+      if (answer.outcome === 'failed') throw wf.ApplicationFailure.create({ type: answer.code, message: answer.message, nonRetryable: true });
+      return { outcome: answer.outcome, order: order.view() };
+    }, { validator: (req) => ruleError(() => order.admit(commandOf(req))) });
+  };
 
   wf.setHandler(statusQuery, () => order.view());
   wf.setHandler(submitUpdate, async (): Promise<OrderReply> => {
-    await wf.condition(() => authorizationDecided || order.state === 'awaiting_processor');
-    return { outcome: authorizationDecided ? 'done' : 'pending', order: order.view() };
+    await wf.condition(() => order.submitAnswer() !== undefined);
+    return { outcome: order.submitAnswer()!.outcome === 'pending' ? 'pending' : 'done', order: order.view() };
   });
-  wf.setHandler(shipUpdate, (req) => reply({ id: `ship:${req.shipmentId}`, kind: 'ship', req }), {
-    validator: (req) => ruleError(() => {
-      const cmdId = `ship:${req.shipmentId}`;
-      admit(cmdId);
-      if (!known(cmdId)) order.shipmentAmount(req.items);
-    }),
-  });
-  wf.setHandler(cancelUpdate, (req) => reply({ id: `cancel:${req.cancelId}`, kind: 'cancel' }), {
-    validator: (req) => ruleError(() => admit(`cancel:${req.cancelId}`)),
-  });
-  wf.setHandler(refundUpdate, (req) => reply({ id: `refund:${req.refundId}`, kind: 'refund', req }), {
-    validator: (req) => ruleError(() => {
-      const cmdId = `refund:${req.refundId}`;
-      admit(cmdId);
-      if (!known(cmdId)) order.refundAmount(req);
-    }),
-  });
-  wf.setHandler(reviewUpdate, (req) => reply({ id: `review:${req.decision}`, kind: 'review', req }), {
-    validator: (_req) => ruleError(() => {
-      if (order.review || order.settledState !== 'authorized_minus_avs') {
-        throw new OrderRuleError('not_in_review', `The order is not awaiting a review (state ${order.settledState})`);
-      }
-    }),
-  });
+  wire(shipUpdate, orderCommand.ship);
+  wire(cancelUpdate, orderCommand.cancel);
+  wire(refundUpdate, orderCommand.refund);
+  wire(reviewUpdate, orderCommand.review);
 
-  // --- helpers ---------------------------------------------------------------------------------------
+  // --- the books -------------------------------------------------------------------------------------
   let shownState = order.state;
   let shownAttention = false;
   const publish = () => {
@@ -174,30 +90,28 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
     shownAttention = order.needsAttention;
     wf.upsertSearchAttributes([{ key: OrderState, value: order.state }, { key: NeedsAttention, value: order.needsAttention }]);
   };
-  // (merged books: what a step posts and emits waits here for the step's save)
+  // what a step posts and emits waits here for the step's save, and is written with the order's view in one activity
   let pending: Omit<OrderBooks, 'view'> = { captures: [], refunds: [], events: [] };
   const save = async () => {
     publish();
-    if (!mergedBooks) return bookkeeping.saveOrder(order.view());
     const step = { ...pending, view: order.view() };
     pending = { captures: [], refunds: [], events: [] };
-    await bookkeeping.commitOrderBooks(step);
+    await books.commitOrderBooks(step);
   };
-  const emit = async (type: BusinessEvent['type'], key: string, data: Record<string, unknown>) => {
-    if (!patched(WEBHOOK_EVENTS_PATCH)) return;
-    const event: BusinessEvent = { merchantId: input.merchantId, groupKey: id, type, eventKey: `${id}:${type}:${key}`,
-      data: { orderId: id, clientOrderId: input.clientOrderId, state: order.state, ...data } };
-    if (mergedBooks) pending.events.push(event); else await bookkeeping.emitEvent(event);
+  const emit = (type: BusinessEvent['type'], key: string, data: Record<string, unknown>) => {
+    pending.events.push({ merchantId: input.merchantId, groupKey: id, type, eventKey: `${id}:${type}:${key}`,
+      data: { orderId: id, clientOrderId: input.clientOrderId, state: order.state, ...data } });
   };
-  const postCapture = async (p: CapturePosting) => { if (mergedBooks) pending.captures.push(p); else await bookkeeping.postCapture(p); };
-  const postRefund = async (p: RefundPosting) => { if (mergedBooks) pending.refunds.push(p); else await bookkeeping.postRefund(p); };
+  const postCapture = (p: CapturePosting) => { pending.captures.push(p); };
+  const postRefund = (p: RefundPosting) => { pending.refunds.push(p); };
   const problem = async (kind: string, message: string, details: Record<string, unknown> = {}) => {
     order.flag(kind);
     publish();
-    await bookkeeping.recordProblem({ workflowId: id, merchantId: input.merchantId, kind, message, details });
-    await emit('order.needs_attention', `${kind}:${String(details.key ?? '')}`, { reason: kind, message });
+    await books.recordProblem({ workflowId: id, merchantId: input.merchantId, kind, message, details });
+    emit('order.needs_attention', `${kind}:${String(details.key ?? '')}`, { reason: kind, message });
   };
 
+  // --- the processor ---------------------------------------------------------------------------------
   /** Calls the processor, waiting out outages (capped exponential backoff) until the policy's deadline. */
   async function withProcessor<T>(call: () => Promise<T>): Promise<T | typeof UNREACHABLE> {
     const deadline = Date.now() + policy.processorDeadlineMs;
@@ -233,11 +147,11 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
       return false;
     }
     order.voided(reason, message);
-    await emit('order.voided', auth.id, { authorizationId: auth.id, reason });
+    emit('order.voided', auth.id, { authorizationId: auth.id, reason });
     return true;
   }
 
-  async function capture(amountMinor: number, shipmentId: string | null): Promise<Outcome> {
+  async function capture(amountMinor: number, shipmentId: string | null): Promise<CommandOutcome> {
     const auth = order.assertCapturable(amountMinor);
     const key = `${id}:capture:${shipmentId ?? 'soft-goods'}`;
     const result = await withProcessor(() => processor.capture(auth.id, amountMinor, key)).catch(rejection);
@@ -246,11 +160,10 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
       await problem('capture_failed', message, { key: shipmentId ?? 'soft-goods' });
       return { ok: false, code: result === UNREACHABLE ? 'processor_unreachable' : result.code, message };
     }
-    const rec = order.captured({ id: result.id, authorizationId: auth.id, amountMinor, shipmentId });
-    lastCaptureMs = Date.now();
-    await postCapture({ orderId: id, merchantId: input.merchantId, captureId: rec.id, currency: order.priced.currency,
+    const rec = order.captured({ id: result.id, authorizationId: auth.id, amountMinor, shipmentId }, Date.now());
+    postCapture({ orderId: id, merchantId: input.merchantId, captureId: rec.id, currency: order.priced.currency,
       amountMinor, feeMinor: rec.feeMinor });
-    await emit('order.captured', rec.id, { captureId: rec.id, amountMinor, currency: order.priced.currency, shipmentId });
+    emit('order.captured', rec.id, { captureId: rec.id, amountMinor, currency: order.priced.currency, shipmentId });
     return { ok: true };
   }
 
@@ -262,54 +175,50 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
     await save();
   }
 
-  async function run(cmd: Command): Promise<Outcome> {
+  async function refund(req: RefundRequest): Promise<CommandOutcome> {
+    const { refundId, kind, items } = req;
+    const amount = order.refundAmount(req);
+    const done: Array<{ captureId: string; processorRefundId: string; amountMinor: number; feeMinor: number }> = [];
+    for (const p of order.allocateRefund(amount)) {
+      const r = await withProcessor(() => processor.refund(p.captureId, p.amountMinor, `${id}:refund:${refundId}:${p.captureId}`))
+        .catch(rejection);
+      if (r === UNREACHABLE || isRejection(r)) {
+        const message = `Refund ${refundId} on ${p.captureId} failed: ${describe(r)}`;
+        await problem('refund_failed', message, { key: refundId });
+        if (done.length) order.refunded({ id: refundId, kind, amountMinor: sum(done), items: null, parts: done });
+        return { ok: false, code: 'refund_failed', message };
+      }
+      postRefund({ orderId: id, merchantId: input.merchantId, captureId: p.captureId, refundId: r.id,
+        currency: order.priced.currency, amountMinor: p.amountMinor, feeMinor: p.feeMinor });
+      done.push({ ...p, processorRefundId: r.id });
+    }
+    order.refunded({ id: refundId, kind, amountMinor: amount, items: items ?? null, parts: done });
+    emit('order.refunded', refundId, { refundId, kind, amountMinor: amount, currency: order.priced.currency });
+    return { ok: true };
+  }
+
+  async function run(cmd: OrderCommand): Promise<CommandOutcome> {
     try {
       switch (cmd.kind) {
-        case 'review': {
+        case 'review':
           order.reviewed(cmd.req.decision);
           if (cmd.req.decision === 'reject') await voidActive('review_rejected', 'An operator rejected the order in AVS review');
           else await captureSoftGoods();
           return { ok: true };
-        }
         case 'ship': {
           const amount = order.shipmentAmount(cmd.req.items);
-          const shipmentId = cmd.req.shipmentId;
-          const captured = await capture(amount, shipmentId);
+          const captured = await capture(amount, cmd.req.shipmentId);
           if (!captured.ok) return captured;
-          const captureId = order.captures[order.captures.length - 1].id;
-          order.shipped({ id: shipmentId, items: cmd.req.items, trackingNumber: cmd.req.trackingNumber, amountMinor: amount, captureId });
+          order.shipped({ id: cmd.req.shipmentId, items: cmd.req.items, trackingNumber: cmd.req.trackingNumber, amountMinor: amount,
+            captureId: order.captures[order.captures.length - 1].id });
           return { ok: true };
         }
-        case 'cancel': {
-          if (order.isFinal) throw new OrderRuleError('order_closed', `The order is ${order.state}`);
-          if (!order.authorization || order.unshippedUnits().length === 0 && order.captures.length > 0) {
-            throw new OrderRuleError('nothing_to_cancel', 'Everything has been captured; refund instead');
-          }
+        case 'cancel':
+          order.assertCancellable();
           return (await voidActive('cancelled', 'Cancelled by the merchant'))
             ? { ok: true } : { ok: false, code: 'void_failed', message: 'The processor did not void the authorization' };
-        }
-        case 'refund': {
-          const amount = order.refundAmount(cmd.req);
-          const parts = order.allocateRefund(amount);
-          const done: Array<{ captureId: string; processorRefundId: string; amountMinor: number; feeMinor: number }> = [];
-          for (const p of parts) {
-            const key = `${id}:refund:${cmd.req.refundId}:${p.captureId}`;
-            const r = await withProcessor(() => processor.refund(p.captureId, p.amountMinor, key)).catch(rejection);
-            if (r === UNREACHABLE || isRejection(r)) {
-              const message = `Refund ${cmd.req.refundId} on ${p.captureId} failed: ${describe(r)}`;
-              await problem('refund_failed', message, { key: cmd.req.refundId });
-              if (done.length) order.refunded({ id: cmd.req.refundId, kind: cmd.req.kind, amountMinor: sum(done), items: null, parts: done });
-              return { ok: false, code: 'refund_failed', message };
-            }
-            await postRefund({ orderId: id, merchantId: input.merchantId, captureId: p.captureId, refundId: r.id,
-              currency: order.priced.currency, amountMinor: p.amountMinor, feeMinor: p.feeMinor });
-            done.push({ ...p, processorRefundId: r.id });
-          }
-          order.refunded({ id: cmd.req.refundId, kind: cmd.req.kind, amountMinor: amount, items: cmd.req.items ?? null, parts: done });
-          await emit('order.refunded', cmd.req.refundId, { refundId: cmd.req.refundId, kind: cmd.req.kind, amountMinor: amount,
-            currency: order.priced.currency });
-          return { ok: true };
-        }
+        case 'refund':
+          return await refund(cmd.req);
       }
     } catch (err) {
       if (err instanceof OrderRuleError) return { ok: false, code: err.code, message: err.message };
@@ -322,7 +231,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
     const amount = order.uncapturedOrderMinor();
     const result = await withProcessor(() => processor.reauthorize(old.id, amount, `${id}:reauth:${old.id}`)).catch(rejection);
     if (result === UNREACHABLE || isRejection(result) || result.status !== 'approved') {
-      reauthFailed = true;
+      order.reauthorizationFailed();
       const why = result === UNREACHABLE || isRejection(result) ? describe(result) : `declined (${result.declineCode})`;
       await problem('reauthorization_failed', `Reauthorizing ${amount} to replace ${old.id} failed: ${why}`, { key: old.id });
       return;
@@ -342,58 +251,42 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
 
   if (auth === UNREACHABLE) {
     order.authorizationFailed('processor_unreachable', 'The processor could not be reached before the deadline');
-    authorizationDecided = true;
     await problem('authorization_failed', 'The processor was unreachable until the deadline; the order failed');
   } else if (isRejection(auth)) {
     order.authorizationFailed(auth.code, auth.message);
-    authorizationDecided = true;
   } else if (auth.status !== 'approved') {
     order.authorizationFailed(auth.declineCode ?? 'declined', `The card was declined (${auth.declineCode ?? 'declined'})`);
-    authorizationDecided = true;
   } else {
     const decision = avsDecision(policy.avsPolicy, auth.avsCode);
-    order.authorized({ id: auth.id, amountMinor: auth.amountMinor, avsCode: auth.avsCode, expiresAt: auth.expiresAt! },
-      decision === 'accept' ? 'accept' : 'review');
+    order.authorized({ id: auth.id, amountMinor: auth.amountMinor, avsCode: auth.avsCode, expiresAt: auth.expiresAt! }, decision, Date.now());
     if (decision === 'reject') {
       await voidActive('avs_rejected', `AVS code ${auth.avsCode} is rejected by the merchant's policy`);
-      order.state = 'failed_authorization';
-    }
-    authorizationDecided = true;
-    if (decision !== 'reject') {
-      await emit('order.authorized', auth.id, { authorizationId: auth.id, amountMinor: auth.amountMinor,
+      order.avsRejected();
+    } else {
+      emit('order.authorized', auth.id, { authorizationId: auth.id, amountMinor: auth.amountMinor,
         currency: order.priced.currency, avsCode: auth.avsCode });
     }
-    if (decision === 'review') reviewDeadlineMs = Date.now() + policy.reviewTimeoutMs;
     if (decision === 'accept') await captureSoftGoods();
   }
   await save();
 
   while (!order.isFinal) {
-    const inReview = order.settledState === 'authorized_minus_avs' && !order.review;
-    const reauthAt = reauthFailed ? null : order.reauthorizeAtMs();
-    // Nothing more to capture (all shipped, or the rest cancelled): open for refunds until the window ends.
-    const settled = order.captures.length > 0 && (order.unshippedUnits().length === 0 || !order.authorization);
-    const closeAt = settled ? lastCaptureMs + policy.refundWindowMs : null;
-    const wakeAt = Math.min(...[inReview ? reviewDeadlineMs : Infinity, reauthAt ?? Infinity, closeAt ?? Infinity]);
-    const timeout = wakeAt === Infinity ? undefined : Math.max(1, wakeAt - Date.now());
-    const woken = timeout === undefined
-      ? (await wf.condition(() => queue.length > 0), true)
-      : await wf.condition(() => queue.length > 0, timeout);
-    if (woken && queue.length > 0) {
-      const cmd = queue.shift()!;
-      running = cmd.id;
-      outcomes.set(cmd.id, await run(cmd));
-      running = null;
-      await save();
-      continue;
-    }
-    if (inReview && Date.now() >= reviewDeadlineMs) {
-      order.reviewed('timeout');
-      await voidActive('review_timeout', 'No review decision before the deadline');
-    } else if (reauthAt !== null && Date.now() >= reauthAt) {
-      await reauthorize();
-    } else if (closeAt !== null && Date.now() >= closeAt) {
-      break;
+    const wakeAt = order.nextWakeAtMs();
+    if (wakeAt === null) await wf.condition(() => order.hasQueuedCommand);
+    else await wf.condition(() => order.hasQueuedCommand, Math.max(1, wakeAt - Date.now()));
+    const cmd = order.startNextCommand();
+    if (cmd) {
+      order.commandDone(cmd, await run(cmd));
+    } else {
+      const due = order.dueTimer(Date.now());
+      if (due === 'review_timeout') {
+        order.reviewed('timeout');
+        await voidActive('review_timeout', 'No review decision before the deadline');
+      } else if (due === 'reauthorize') {
+        await reauthorize();
+      } else if (due === 'close') {
+        break;
+      }
     }
     await save();
   }

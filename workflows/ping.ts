@@ -2,19 +2,7 @@
 // work end to end, and its rate is the ceiling benchmarks compare business workflows with.
 import * as wf from '@temporalio/workflow';
 import type { PlatformActivities } from '../activities/platform';
-
-export interface PingInput {
-  message: string;
-  /** Also check that the ledger database answers. */
-  checkLedger?: boolean;
-}
-
-export interface PingResult {
-  echoed: string;
-  ledgerReachable: boolean | null;
-}
-
-export const pingWorkflowId = (name: string) => `ping-${name}`;
+import type { PingInput, PingResult } from './ping.contract';
 
 const { echo, ledgerReachable } = wf.proxyActivities<PlatformActivities>({
   startToCloseTimeout: '10 seconds',

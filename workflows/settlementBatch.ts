@@ -5,16 +5,12 @@
 // same batch, and the processor itself refuses a capture in two batches.
 import * as wf from '@temporalio/workflow';
 import type { SettlementBatchActivities } from '../activities/settlementBatches';
+import type { SettlementBatchInput, SettlementBatchResult } from './settlementBatch.contract';
 
 export const MAX_CAPTURES_PER_BATCH = 1000;
 /** Batches per run; the rest waits for the next run (and keeps the history small). */
 export const MAX_BATCHES_PER_RUN = 100;
 
-export interface SettlementBatchInput { capturesPerBatch?: number }
-export interface SettlementBatchResult { batches: Array<{ id: string; captureCount: number; totals: Record<string, number> }> }
-
-/** One schedule per task queue (a deployment runs one; tests run several side by side). */
-export const settlementScheduleId = (taskQueue: string) => `settlement-batches-${taskQueue}`;
 
 const processor = wf.proxyActivities<SettlementBatchActivities>({
   startToCloseTimeout: '1 minute',

@@ -6,44 +6,20 @@
 // Every step is idempotent per period, buyer and seller (see activities/settlementPeriods.ts), so a worker
 // killed anywhere in a close resumes without charging, crediting or skipping anyone twice. The charge and
 // payout loops continue-as-new every MAX_FILES_PER_RUN files, so the history stays small for any number of
-// buyers.
+// buyers. A buyer whose charge failed gets a dunning workflow, started as a child that outlives the close.
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
-import type { PeriodTotals, SettlementPeriodActivities, StepResult } from '../activities/settlementPeriods';
-import { periodId } from '../domain/micropayments';
+import type { SettlementPeriodActivities, StepResult } from '../activities/settlementPeriods';
+import { DEFAULT_DUNNING_DELAYS_MS, periodId } from '../domain/micropayments';
+import { dunningWorkflow } from './dunning';
+import { dunningWorkflowId } from './dunning.contract';
+import {
+  type ClosePhase, type CloseProgress, MAX_FILES_PER_RUN, progressQuery, type SettlementPeriodInput, type SettlementPeriodResult,
+  settlementPeriodWorkflowId,
+} from './settlementPeriod.contract';
 
-export type ClosePhase = 'grace' | 'freeze' | 'aggregate' | 'charge' | 'credit' | 'close' | 'closed';
-
-export interface CloseProgress {
-  phase: ClosePhase;
-  frozenAt: string | null;
-  /** the last buyer/seller id the charge/credit phase covered */
-  cursor: string | null;
-  invoices: { submitted: number; paid: number; failed: number };
-  credits: { submitted: number; paid: number; failed: number };
-  totals: PeriodTotals | null;
-}
-
-export interface SettlementPeriodInput {
-  /** The period to close; unset for the Schedule's tick (which starts the close of the period open then). */
-  periodSeq?: number;
-  graceMs?: number;
-  /** Lines per processor file (at most the processor's limit). */
-  fileLines?: number;
-  /** Where a run continued-as-new left off. */
-  resume?: CloseProgress;
-}
-
-export type SettlementPeriodResult =
-  | { kind: 'tick'; periodId: string; started: boolean }
-  | { kind: 'closed'; periodId: string; progress: CloseProgress };
-
-export const MAX_FILES_PER_RUN = 40;
+/** Lines per processor file unless the input asks for fewer (the processor's own limit). */
 export const DEFAULT_FILE_LINES = 5000;
-/** One deployment (task queue) closes its periods; tests run several side by side on one Temporal server. */
-export const settlementPeriodWorkflowId = (taskQueue: string, seq: number) => `settlement-period-${taskQueue}-${periodId(seq)}`;
-export const settlementPeriodScheduleId = (taskQueue: string) => `settlement-periods-${taskQueue}`;
-export const progressQuery = wf.defineQuery<CloseProgress>('progress');
 
 // Every step heartbeats every second (activities/settlementPeriods.ts): a dead worker is noticed in seconds.
 const books = wf.proxyActivities<SettlementPeriodActivities>({
@@ -68,6 +44,21 @@ export async function settlementPeriodWorkflow(input: SettlementPeriodInput = {}
   };
   wf.setHandler(progressQuery, () => p);
   let files = 0;
+  const dunningDelaysMs = input.dunningDelaysMs ?? DEFAULT_DUNNING_DELAYS_MS;
+
+  /** One dunning per failed invoice, even after an earlier one has ended (a repeated step names it again). */
+  const startDunning = (buyerIds: string[]) => Promise.all(buyerIds.map(async (buyerId) => {
+    try {
+      await wf.startChild(dunningWorkflow, {
+        workflowId: dunningWorkflowId(periodId(seq), buyerId),
+        args: [{ periodSeq: seq, buyerId, delaysMs: dunningDelaysMs }],
+        parentClosePolicy: wf.ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: wf.WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  }));
 
   if (p.phase === 'grace') {
     if ((input.graceMs ?? 0) > 0) await wf.sleep(input.graceMs!);
@@ -84,7 +75,9 @@ export async function settlementPeriodWorkflow(input: SettlementPeriodInput = {}
   }
   const loop = async (step: (after: string | null) => Promise<StepResult>, counts: CloseProgress['invoices'], then: ClosePhase) => {
     for (;;) {
-      if (files >= MAX_FILES_PER_RUN) await wf.continueAsNew<typeof settlementPeriodWorkflow>({ periodSeq: seq, fileLines, resume: p });
+      if (files >= MAX_FILES_PER_RUN || wf.workflowInfo().continueAsNewSuggested) {
+        await wf.continueAsNew<typeof settlementPeriodWorkflow>({ periodSeq: seq, fileLines, dunningDelaysMs, resume: p });
+      }
       const r = await step(p.cursor);
       files++;
       counts.submitted += r.submitted;
@@ -96,7 +89,13 @@ export async function settlementPeriodWorkflow(input: SettlementPeriodInput = {}
     p.phase = then;
     p.cursor = null;
   };
-  if (p.phase === 'charge') await loop((after) => processor.chargeInvoices(seq, after, fileLines), p.invoices, 'credit');
+  if (p.phase === 'charge') {
+    await loop(async (after) => {
+      const r = await processor.chargeInvoices(seq, after, fileLines);
+      await startDunning(r.failedBuyerIds);
+      return r;
+    }, p.invoices, 'credit');
+  }
   if (p.phase === 'credit') await loop((after) => processor.creditSellers(seq, after, fileLines), p.credits, 'close');
   if (p.phase === 'close') {
     p.totals = await books.closePeriod(seq);
@@ -111,7 +110,7 @@ async function tick(input: SettlementPeriodInput): Promise<SettlementPeriodResul
   try {
     await wf.startChild(settlementPeriodWorkflow, {
       workflowId: settlementPeriodWorkflowId(wf.workflowInfo().taskQueue, seq),
-      args: [{ periodSeq: seq, graceMs: input.graceMs, fileLines: input.fileLines }],
+      args: [{ periodSeq: seq, graceMs: input.graceMs, fileLines: input.fileLines, dunningDelaysMs: input.dunningDelaysMs }],
       parentClosePolicy: wf.ParentClosePolicy.ABANDON,
       workflowIdReusePolicy: wf.WorkflowIdReusePolicy.REJECT_DUPLICATE,
     });

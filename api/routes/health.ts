@@ -1,16 +1,15 @@
-// GET /v1/health: is each dependency reachable right now? 200 when all are, else 503; no authentication.
-import { Router } from 'express';
-import type { Db } from '../../ledger/db';
+// GET /v1/health: is each dependency reachable right now? 200 when all are, else 503 naming the one that is not;
+// no authentication.
+import { z } from 'zod';
+import { type Operation, operation } from '../operations';
+import { probe } from '../schemas';
 
 export const HEALTH_CHECK_TIMEOUT_MS = 2000;
 
-export interface HealthDeps {
-  db: Db;
-  /** Resolves when the Temporal frontend answers. */
-  temporalPing: () => Promise<void>;
-}
+/** Each dependency's check: resolves when it answers. */
+export type HealthChecks = Record<string, () => Promise<unknown>>;
 
-async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; latencyMs: number; error?: string }> {
+async function run(check: () => Promise<unknown>): Promise<{ ok: boolean; latencyMs: number; error?: string }> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -25,12 +24,17 @@ async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; late
   }
 }
 
-export function healthRoutes(deps: HealthDeps): Router {
-  const r = Router();
-  r.get('/health', async (_req, res) => {
-    const [postgres, temporal] = await Promise.all([probe(() => deps.db.raw('SELECT 1')), probe(deps.temporalPing)]);
-    const ok = postgres.ok && temporal.ok;
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', postgres, temporal });
-  });
-  return r;
+export function healthOperations(checks: HealthChecks): Operation[] {
+  const schema = z.object({ status: z.enum(['ok', 'degraded']), ...Object.fromEntries(Object.keys(checks).map((k) => [k, probe])) })
+    .meta({ id: 'Health' });
+  return [operation({
+    method: 'get', path: '/health', summary: `Reachability of ${Object.keys(checks).join(', ')}`, allow: 'public',
+    responses: { 200: { description: 'All dependencies answer', schema }, 503: { description: 'A dependency does not answer', schema } },
+    async handler({ res }) {
+      const names = Object.keys(checks);
+      const results = await Promise.all(names.map((n) => run(checks[n])));
+      const ok = results.every((r) => r.ok);
+      res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', ...Object.fromEntries(names.map((n, i) => [n, results[i]])) });
+    },
+  })];
 }

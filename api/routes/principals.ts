@@ -1,82 +1,121 @@
-// Merchants (with their order settings) and buyer apps, made by operators with a first API key each;
-// further keys; and "who am I".
-import { Router } from 'express';
+// Merchants (with their order settings) and buyer apps, made by operators with a first API key each; further keys;
+// and "who am I".
 import { z } from 'zod';
-import type { Db } from '../../ledger/db';
-import { allow, assertCanSee, principalOf } from '../auth';
-import { ApiError, notFound } from '../errors';
-import { idempotent } from '../idempotency';
-import { getMerchant, merchantSettingsSchema, merchantView, settingsColumns } from '../merchants';
-import { activeKeyCount, createPrincipal, getPrincipal, issueKey, MAX_ACTIVE_KEYS_PER_PRINCIPAL, type PrincipalKind } from '../principals';
-import { name, parseBody, pathId } from '../validation';
+import { AVS_CODES } from '../../domain/avs';
+import type { MerchantConfig } from '../../stores/merchants';
+import type { Stores } from '../../stores';
+import { assertCanSee } from '../auth';
+import { notFound } from '../errors';
+import { type Operation, operation, PATH_ID } from '../operations';
+import { currency, name, principalView, shownOnce, timestamp } from '../schemas';
 
-const merchantBody = z.strictObject({ name, ...merchantSettingsSchema });
-const merchantPatch = z.strictObject({ name: name.optional(), ...merchantSettingsSchema });
-const buyerAppBody = z.strictObject({ name });
-const keyBody = z.strictObject({ principalId: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/) });
+export const MAX_SHIPPING_OPTIONS = 20;
+export const MAX_TAX_RATES = 500;
 
-const view = (p: { id: string; kind: PrincipalKind; name: string; createdAt?: Date }) =>
+const code = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+const avsDecision = z.enum(['accept', 'review', 'reject']);
+const shippingOption = z.strictObject({ id: code, label: z.string().min(1).max(100), priceMinor: z.number().int().min(0).max(10_000_000) });
+const taxRegion = z.string().regex(/^[A-Z]{2}(-[A-Z0-9]{1,3})?$/);
+export const merchantSettings = {
+  currency: currency.optional(),
+  feeBps: z.number().int().min(0).max(5000).optional().meta({ description: "The broker's fee on every capture, in basis points" }),
+  avsPolicy: z.partialRecord(z.enum(AVS_CODES), avsDecision).optional()
+    .meta({ description: 'AVS code (Y A Z N U S R) → accept | review | reject; unnamed codes keep the default' }),
+  shippingOptions: z.array(shippingOption).max(MAX_SHIPPING_OPTIONS).optional()
+    .refine((opts) => !opts || new Set(opts.map((o) => o.id)).size === opts.length, 'shipping option ids must be unique')
+    .meta({ description: 'The shipping options orders choose from (ids unique)' }),
+  taxRatesBps: z.record(taxRegion, z.number().int().min(0).max(5000)).optional()
+    .refine((r) => !r || Object.keys(r).length <= MAX_TAX_RATES, `at most ${MAX_TAX_RATES} tax rates`)
+    .meta({ description: `"US-CA" (country-region, wins) or "DE" (country) → basis points; at most ${MAX_TAX_RATES}` }),
+  reviewTimeoutSeconds: z.number().int().min(1).max(30 * 24 * 3600).optional()
+    .meta({ description: 'How long an operator has to decide an AVS review; undecided orders are voided' }),
+};
+
+export const merchantSchema = z.object({
+  id: z.string(), object: z.literal('merchant'), name: z.string(), currency: z.string(), feeBps: z.number().int(),
+  avsPolicy: z.record(z.enum(AVS_CODES), avsDecision), shippingOptions: z.array(z.object(shippingOption.shape)),
+  taxRatesBps: z.record(z.string(), z.number().int()), reviewTimeoutSeconds: z.number().int(), createdAt: timestamp,
+}).meta({ id: 'Merchant' });
+
+export const merchantView = (m: MerchantConfig): z.infer<typeof merchantSchema> => ({
+  id: m.id, object: 'merchant', name: m.name, currency: m.currency, feeBps: m.feeBps, avsPolicy: m.avsPolicy,
+  shippingOptions: m.shippingOptions, taxRatesBps: m.taxRatesBps, reviewTimeoutSeconds: m.reviewTimeoutSeconds,
+  createdAt: m.createdAt.toISOString(),
+});
+
+const view = (p: { id: string; kind: z.infer<typeof principalView>['object']; name: string; createdAt?: Date }) =>
   ({ id: p.id, object: p.kind, name: p.name, createdAt: p.createdAt?.toISOString() });
 
-export function principalRoutes(db: Db): Router {
-  const r = Router();
-
-  r.post('/merchants', allow('operator'), idempotent(db), async (req, res) => {
-    const { name: merchantName, ...settings } = parseBody(merchantBody, req);
-    const { principal, apiKey } = await createPrincipal(db, 'merchant', merchantName, settingsColumns(settings));
-    res.locals.idempotencyRedact = ['apiKey'];
-    res.status(201).json({ ...merchantView((await getMerchant(db, principal.id))!), apiKey });
-  });
-
-  r.get('/merchants/:id', async (req, res) => {
-    const m = await getMerchant(db, pathId(req, 'id'));
-    assertCanSee(principalOf(res), m?.id, 'merchant');
-    res.json(merchantView(m!));
-  });
-
-  r.patch('/merchants/:id', allow('operator'), async (req, res) => {
-    const id = pathId(req, 'id');
-    const { name: newName, ...settings } = parseBody(merchantPatch, req);
-    if (!(await getMerchant(db, id))) throw notFound('merchant');
-    await db.transaction(async (trx) => {
-      const cols = settingsColumns(settings);
-      if (newName !== undefined) {
-        cols.name = newName;
-        await trx('principals').where({ id }).update({ name: newName });
-      }
-      if (Object.keys(cols).length) await trx('merchants').where({ id }).update(cols);
-    });
-    res.json(merchantView((await getMerchant(db, id))!));
-  });
-
-  r.post('/buyer-apps', allow('operator'), idempotent(db), async (req, res) => {
-    const body = parseBody(buyerAppBody, req);
-    const { principal, apiKey } = await createPrincipal(db, 'buyer_app', body.name);
-    res.locals.idempotencyRedact = ['apiKey'];
-    res.status(201).json({ ...view((await getPrincipal(db, principal.id))!), apiKey });
-  });
-
-  r.get('/buyer-apps/:id', async (req, res) => {
-    const p = await getPrincipal(db, pathId(req, 'id'));
-    assertCanSee(principalOf(res), p?.kind === 'buyer_app' ? p.id : undefined, 'buyer app');
-    res.json(view(p!));
-  });
-
-  r.post('/api-keys', allow('operator'), idempotent(db), async (req, res) => {
-    const body = parseBody(keyBody, req);
-    const p = await getPrincipal(db, body.principalId);
-    if (!p) throw notFound('principal');
-    if (await activeKeyCount(db, p.id) >= MAX_ACTIVE_KEYS_PER_PRINCIPAL) {
-      throw new ApiError(422, 'unprocessable_error', 'too_many_api_keys',
-        `A principal may hold at most ${MAX_ACTIVE_KEYS_PER_PRINCIPAL} active API keys`, 'principalId');
-    }
-    res.locals.idempotencyRedact = ['apiKey'];
-    res.status(201).json({ principalId: p.id, apiKey: await issueKey(db, p.id) });
-  });
-
-  r.get('/me', async (_req, res) => {
-    res.json(view(principalOf(res)));
-  });
-
-  return r;
+export function principalOperations(stores: Stores): Operation[] {
+  const { principals, merchants } = stores;
+  return [
+    operation({
+      method: 'post', path: '/merchants', summary: 'Create a merchant with its order settings and first API key (operator)',
+      allow: ['operator'], idempotency: 'stored',
+      body: z.strictObject({ name, ...merchantSettings }),
+      responses: { 201: { description: 'Created', schema: z.object({ ...merchantSchema.shape, apiKey: shownOnce('The new API key') }) } },
+      async handler({ res, body: { name: merchantName, ...settings } }) {
+        const { merchant, apiKey } = await merchants.create(merchantName, settings);
+        res.locals.idempotencyRedact = ['apiKey'];
+        res.status(201).json({ ...merchantView(merchant), apiKey });
+      },
+    }),
+    operation({
+      method: 'get', path: '/merchants/:id', summary: 'A merchant (operators: any; a merchant: itself)', allow: 'any',
+      responses: { 200: { description: 'OK', schema: merchantSchema } },
+      async handler({ res, principal, params }) {
+        const m = await merchants.get(params.id);
+        assertCanSee(principal, m?.id, 'merchant');
+        res.json(merchantView(m!));
+      },
+    }),
+    operation({
+      method: 'patch', path: '/merchants/:id', allow: ['operator'],
+      summary: "Change a merchant's name or order settings (operator); running orders keep the settings they started with",
+      body: z.strictObject({ name: name.optional(), ...merchantSettings }),
+      responses: { 200: { description: 'OK', schema: merchantSchema } },
+      async handler({ res, params, body }) {
+        const m = await merchants.update(params.id, body);
+        if (!m) throw notFound('merchant');
+        res.json(merchantView(m));
+      },
+    }),
+    operation({
+      method: 'post', path: '/buyer-apps', summary: 'Create a buyer app and its first API key (operator)',
+      allow: ['operator'], idempotency: 'stored', body: z.strictObject({ name }),
+      responses: { 201: { description: 'Created', schema: z.object({ ...principalView.shape, apiKey: shownOnce('The new API key') }) } },
+      async handler({ res, body }) {
+        const { principal, apiKey } = await principals.create('buyer_app', body.name);
+        res.locals.idempotencyRedact = ['apiKey'];
+        res.status(201).json({ ...view((await principals.get(principal.id))!), apiKey });
+      },
+    }),
+    operation({
+      method: 'get', path: '/buyer-apps/:id', summary: 'A buyer app (operators: any; the app: itself)', allow: 'any',
+      responses: { 200: { description: 'OK', schema: principalView } },
+      async handler({ res, principal, params }) {
+        const p = await principals.get(params.id);
+        assertCanSee(principal, p?.kind === 'buyer_app' ? p.id : undefined, 'buyer app');
+        res.json(view(p!));
+      },
+    }),
+    operation({
+      method: 'post', path: '/api-keys', summary: 'Issue another API key for a principal (operator)', allow: ['operator'], idempotency: 'stored',
+      body: z.strictObject({ principalId: PATH_ID }),
+      responses: { 201: { description: 'Created', schema: z.object({ principalId: z.string(), apiKey: shownOnce('The new API key') }) } },
+      async handler({ res, body }) {
+        const p = await principals.get(body.principalId);
+        if (!p) throw notFound('principal');
+        res.locals.idempotencyRedact = ['apiKey'];
+        res.status(201).json({ principalId: p.id, apiKey: await principals.issueKey(p.id) });
+      },
+    }),
+    operation({
+      method: 'get', path: '/me', summary: 'The principal of the API key', allow: 'any',
+      responses: { 200: { description: 'OK', schema: principalView } },
+      async handler({ res, principal }) {
+        res.json(view(principal));
+      },
+    }),
+  ];
 }

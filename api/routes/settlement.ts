@@ -1,178 +1,132 @@
-// Settlement periods and statements. An operator may close the open period now (test mode, or an early
-// close): the same workflow the Schedule starts. A buyer or seller sees only its own figures.
-import { Router } from 'express';
-import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+// Settlement periods and statements. An operator may close the open period now (test mode, or an early close):
+// the same workflow the Schedule starts. A buyer or seller sees only its own figures.
 import { z } from 'zod';
-import { periodTotals } from '../../activities/settlementPeriods';
 import { periodId, periodSeq } from '../../domain/micropayments';
+import type { Credit, Invoice } from '../../ledger/periods';
 import { MAX_BATCH_FILE_LINES } from '../../processors/client';
-import type { Db } from '../../ledger/db';
-import { Ledger, LedgerError } from '../../ledger/ledger';
-import { openPeriodSeq } from '../../ledger/micropayments';
-import { buyerReceivable, sellerPayable, accounts } from '../../activities/accounts';
-import { settlementPeriodWorkflow, settlementPeriodWorkflowId } from '../../workflows/settlementPeriod';
-import { allow, assertCanSee, principalOf } from '../auth';
-import { ApiError, badRequest, notFound } from '../errors';
-import { getBuyer, getSeller } from '../parties';
-import { parseBody, pathId } from '../validation';
+import type { Services } from '../../services';
+import { assertCanSee } from '../auth';
+import { notFound } from '../errors';
+import { type Operation, operation } from '../operations';
+import { nullableTimestamp, timestamp } from '../schemas';
 
-const closeBody = z.strictObject({
-  graceSeconds: z.number().int().min(0).max(24 * 3600).optional(),
-  /** Lines per processor charge/payout file (default and most: the processor's limit). */
-  fileLines: z.number().int().min(1).max(MAX_BATCH_FILE_LINES).optional(),
-  /** A frozen period whose close failed: resume it. */
-  periodId: z.string().refine((v) => periodSeq(v) !== undefined, 'a period id such as sp_12').optional(),
+const PERIOD_ID = /^sp_[1-9][0-9]{0,8}$/;
+const periodIdSchema = z.string().regex(PERIOD_ID, 'a period id such as sp_12');
+const perCurrency = z.record(z.string(), z.number().int());
+
+const invoiceSchema = z.object({
+  periodId: z.string(), object: z.literal('invoice'), buyerId: z.string(), currency: z.string(), paymentCount: z.number().int(),
+  grossMinor: z.number().int(), refundedMinor: z.number().int(), amountMinor: z.number().int(),
+  state: z.enum(['nothing_due', 'pending', 'paid', 'failed', 'unpaid']), chargeId: z.string().nullable(), declineCode: z.string().nullable(),
+  attempts: z.number().int(), paidAt: nullableTimestamp,
+}).meta({ id: 'Invoice' });
+const creditSchema = z.object({
+  periodId: z.string(), object: z.literal('seller_credit'), sellerId: z.string(), currency: z.string(), paymentCount: z.number().int(),
+  salesMinor: z.number().int(), feeMinor: z.number().int(), refundedMinor: z.number().int(), cardMinor: z.number().int(),
+  amountMinor: z.number().int(), state: z.enum(['nothing_due', 'pending', 'paid', 'failed']), payoutId: z.string().nullable(),
+  failureCode: z.string().nullable(), paidAt: nullableTimestamp,
+}).meta({ id: 'SellerCredit' });
+const periodBase = {
+  id: z.string(), object: z.literal('settlement_period'), state: z.enum(['open', 'frozen', 'closed']), openedAt: timestamp,
+  frozenAt: nullableTimestamp, closedAt: nullableTimestamp,
+};
+const periodSchema = z.union([
+  z.object({ ...periodBase, invoice: invoiceSchema.nullable(), credit: creditSchema.nullable() })
+    .meta({ description: 'As a buyer or seller sees it: its own invoice or credit' }),
+  z.object({ ...periodBase, workflowId: z.string().nullable(),
+    totals: z.object({ paymentCount: z.number().int(), buyers: z.number().int().optional(), sellers: z.number().int().optional(),
+      grossMinor: perCurrency, feeMinor: perCurrency, refundedMinor: perCurrency.optional(), invoicedMinor: perCurrency.optional(),
+      creditedMinor: perCurrency.optional() }),
+    progress: z.object({ invoices: perCurrency, credits: perCurrency }) }).meta({ description: 'As an operator sees it' }),
+]).meta({ id: 'SettlementPeriod' });
+const statementBase = { object: z.literal('statement'), accountId: z.string(), periodId: z.string(), periodState: z.enum(['open', 'frozen', 'closed']),
+  currency: z.string() };
+const statementSchema = z.union([
+  z.object({ ...statementBase, party: z.literal('buyer'), suspended: z.boolean(),
+    period: z.object({ paymentCount: z.number().int(), grossMinor: z.number().int(), refundedMinor: z.number().int(), netMinor: z.number().int() }),
+    invoices: z.array(invoiceSchema),
+    balances: z.object({ owedMinor: z.number().int().meta({ description: 'What the buyer owes: purchases not yet charged, and unpaid invoices' }) }) }),
+  z.object({ ...statementBase, party: z.literal('seller'),
+    period: z.object({ paymentCount: z.number().int(), salesMinor: z.number().int(), feeMinor: z.number().int(), refundedMinor: z.number().int(),
+      netMinor: z.number().int() }),
+    credits: z.array(creditSchema),
+    balances: z.object({ owedToSellerMinor: z.number().int(), owedToSellerForCardOrdersMinor: z.number().int() }) }),
+]).meta({ id: 'Statement' });
+
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+const invoiceView = (r: Invoice): z.infer<typeof invoiceSchema> => ({
+  periodId: periodId(r.periodSeq), object: 'invoice', buyerId: r.buyerId, currency: r.currency, paymentCount: r.paymentCount,
+  grossMinor: r.grossMinor, refundedMinor: r.refundedMinor, amountMinor: r.amountMinor, state: r.state as z.infer<typeof invoiceSchema>['state'],
+  chargeId: r.chargeId, declineCode: r.declineCode, attempts: r.attempts, paidAt: iso(r.paidAt),
 });
-/** Invoices and credits listed on a statement. */
-export const STATEMENT_HISTORY = 12;
-
-const iso = (d: Date | null | undefined) => d?.toISOString() ?? null;
-const invoiceView = (r: Record<string, any>) => ({
-  periodId: periodId(r.period_seq), object: 'invoice', buyerId: r.buyer_id, currency: r.currency.trim(), paymentCount: r.payment_count,
-  grossMinor: Number(r.gross_minor), refundedMinor: Number(r.refunded_minor), amountMinor: Number(r.amount_minor), state: r.state,
-  chargeId: r.charge_id, declineCode: r.decline_code, attempts: r.attempts, paidAt: iso(r.paid_at),
-});
-const creditView = (r: Record<string, any>) => ({
-  periodId: periodId(r.period_seq), object: 'seller_credit', sellerId: r.seller_id, currency: r.currency.trim(), paymentCount: r.payment_count,
-  salesMinor: Number(r.sales_minor), feeMinor: Number(r.fee_minor), refundedMinor: Number(r.refunded_minor), cardMinor: Number(r.card_minor),
-  amountMinor: Number(r.amount_minor), state: r.state, payoutId: r.payout_id, failureCode: r.failure_code, paidAt: iso(r.paid_at),
+const creditView = (r: Credit): z.infer<typeof creditSchema> => ({
+  periodId: periodId(r.periodSeq), object: 'seller_credit', sellerId: r.sellerId, currency: r.currency, paymentCount: r.paymentCount,
+  salesMinor: r.salesMinor, feeMinor: r.feeMinor, refundedMinor: r.refundedMinor, cardMinor: r.cardMinor, amountMinor: r.amountMinor,
+  state: r.state as z.infer<typeof creditSchema>['state'], payoutId: r.payoutId, failureCode: r.failureCode, paidAt: iso(r.paidAt),
 });
 
-export function settlementRoutes(deps: { db: Db; temporal: Client; taskQueue: string; graceMs: number }): Router {
-  const { db } = deps;
-  const ledger = new Ledger(db);
-  const r = Router();
-
-  async function periodParam(req: { query: Record<string, unknown> }): Promise<number> {
-    const q = req.query.periodId;
-    if (q === undefined) return (await db('settlement_periods').max({ seq: 'seq' }).first())!.seq;
-    const seq = typeof q === 'string' ? periodSeq(q) : undefined;
-    if (seq === undefined) throw badRequest('parameter_invalid', 'periodId must look like sp_12', 'periodId');
-    return seq;
-  }
-
-  /**
-   * Closes the open period now: freeze after graceSeconds (default: the configured grace), invoice, credit.
-   * With periodId, resumes the close of a frozen period whose close failed (every step is idempotent); a
-   * close that is running or has finished is not started again.
-   */
-  r.post('/settlement-periods/close', allow('operator'), async (req, res) => {
-    const { graceSeconds, fileLines, periodId: wanted } = parseBody(closeBody, req);
-    let seq: number;
-    if (wanted !== undefined) {
-      const p = await db('settlement_periods').where({ seq: periodSeq(wanted)! }).first('seq', 'state');
-      if (!p) throw new ApiError(422, 'unprocessable_error', 'unknown_period', `No settlement period ${wanted}`, 'periodId');
-      if (p.state !== 'frozen') {
-        throw new ApiError(409, 'conflict_error', 'period_not_frozen', `${wanted} is ${p.state}: only a frozen period's close is resumed`, 'periodId');
-      }
-      seq = p.seq;
-    } else {
-      seq = await openPeriodSeq(db);
-    }
-    const workflowId = settlementPeriodWorkflowId(deps.taskQueue, seq);
-    let started = true;
-    try {
-      await deps.temporal.workflow.start(settlementPeriodWorkflow, {
-        workflowId, taskQueue: deps.taskQueue, workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-        args: [{ periodSeq: seq, graceMs: graceSeconds !== undefined ? graceSeconds * 1000 : deps.graceMs, fileLines }],
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      started = false;
-    }
-    res.status(202).location(`/v1/settlement-periods/${periodId(seq)}`)
-      .json({ object: 'settlement_period_close', periodId: periodId(seq), workflowId, started });
-  });
-
-  r.get('/settlement-periods/:id', async (req, res) => {
-    const seq = periodSeq(pathId(req, 'id'));
-    const p = seq === undefined ? undefined : await db('settlement_periods').where({ seq }).first();
-    if (!p) throw notFound('settlement period');
-    const who = principalOf(res);
-    const base = {
-      id: periodId(p.seq), object: 'settlement_period', state: p.state, openedAt: iso(p.opened_at), frozenAt: iso(p.frozen_at),
-      closedAt: iso(p.closed_at),
-    };
-    if (who.kind !== 'operator') {
-      // a party sees the period's state and its own invoice or credit
-      const [invoice, credit] = await Promise.all([
-        db('invoices').where({ period_seq: p.seq, buyer_id: who.id }).first(),
-        db('seller_credits').where({ period_seq: p.seq, seller_id: who.id }).first(),
-      ]);
-      res.json({ ...base, invoice: invoice ? invoiceView(invoice) : null, credit: credit ? creditView(credit) : null });
-      return;
-    }
-    const progress = async (table: 'invoices' | 'seller_credits') => {
-      const rows: Array<{ state: string; n: string }> = await db(table).where({ period_seq: p.seq }).select('state').count({ n: '*' }).groupBy('state');
-      return Object.fromEntries(rows.map((x) => [x.state, Number(x.n)]));
-    };
-    const live = p.state === 'open'
-      ? (await db.raw(`SELECT currency, count(*) AS n, sum(amount_minor) AS gross, sum(fee_minor) AS fee FROM micro_payments
-          WHERE period_seq = ? GROUP BY currency`, [p.seq])).rows as Array<Record<string, string>>
-      : [];
-    res.json({
-      ...base, workflowId: p.workflow_id,
-      totals: p.state === 'open'
-        ? { paymentCount: live.reduce((a, x) => a + Number(x.n), 0),
-            grossMinor: Object.fromEntries(live.map((x) => [x.currency.trim(), Number(x.gross)])),
-            feeMinor: Object.fromEntries(live.map((x) => [x.currency.trim(), Number(x.fee)])) }
-        : p.totals ?? await periodTotals(db, p.seq),
-      progress: { invoices: await progress('invoices'), credits: await progress('seller_credits') },
-    });
-  });
-
-  /**
-   * A buyer's or seller's statement for one period (?periodId=sp_N, default the latest): the period's totals,
-   * the recent invoices or credits, and the account balances.
-   */
-  r.get('/accounts/:id/statement', allow('buyer', 'merchant', 'operator'), async (req, res) => {
-    const id = pathId(req, 'id');
-    const [buyer, seller] = await Promise.all([getBuyer(db, id), getSeller(db, id)]);
-    assertCanSee(principalOf(res), (buyer ?? seller)?.id, 'account');
-    const seq = await periodParam(req);
-    const period = await db('settlement_periods').where({ seq }).first('seq', 'state');
-    if (!period) throw notFound('settlement period');
-    const head = { object: 'statement', accountId: id, periodId: periodId(seq), periodState: period.state };
-    if (buyer) {
-      const { rows: [t] } = await db.raw(`
-        SELECT (SELECT count(*) FROM micro_payments WHERE buyer_id = :id AND period_seq = :seq) AS n,
-               (SELECT coalesce(sum(amount_minor), 0) FROM micro_payments WHERE buyer_id = :id AND period_seq = :seq) AS gross,
-               (SELECT coalesce(sum(amount_minor), 0) FROM micro_refunds WHERE buyer_id = :id AND period_seq = :seq) AS refunded`, { id, seq });
-      const invoices = await db('invoices').where({ buyer_id: id }).orderBy('period_seq', 'desc').limit(STATEMENT_HISTORY);
-      const receivable = await ledger.balance(buyerReceivable(id, buyer.currency).id);
-      res.json({
-        ...head, party: 'buyer', currency: buyer.currency, suspended: buyer.suspendedAt !== null,
-        period: { paymentCount: Number(t.n), grossMinor: Number(t.gross), refundedMinor: Number(t.refunded), netMinor: Number(t.gross) - Number(t.refunded) },
-        invoices: invoices.map(invoiceView),
-        // what the buyer owes the broker (purchases not yet charged, and unpaid invoices)
-        balances: { owedMinor: Number(receivable.amountMinor) },
-      });
-      return;
-    }
-    const s = seller!;
-    const { rows: [t] } = await db.raw(`
-      SELECT (SELECT count(*) FROM micro_payments WHERE seller_id = :id AND period_seq = :seq) AS n,
-             (SELECT coalesce(sum(amount_minor), 0) FROM micro_payments WHERE seller_id = :id AND period_seq = :seq) AS sales,
-             (SELECT coalesce(sum(fee_minor), 0) FROM micro_payments WHERE seller_id = :id AND period_seq = :seq) AS fee,
-             (SELECT coalesce(sum(amount_minor - fee_minor), 0) FROM micro_refunds WHERE seller_id = :id AND period_seq = :seq) AS refunded`, { id, seq });
-    const credits = await db('seller_credits').where({ seller_id: id }).orderBy('period_seq', 'desc').limit(STATEMENT_HISTORY);
-    const [micro, card] = await Promise.all([
-      ledger.balance(sellerPayable(id, s.currency).id),
-      // (a seller that never had card orders has no merchant-payable account)
-      ledger.balance(accounts(s.currency, id).merchant.id).catch((err: unknown) => {
-        if (err instanceof LedgerError && err.code === 'unknown_account') return { amountMinor: 0n };
-        throw err;
+export function settlementOperations(services: Services): Operation[] {
+  const { settlement } = services;
+  return [
+    operation({
+      method: 'post', path: '/settlement-periods/close', allow: ['operator'], bodyRequired: false,
+      summary: 'Close the open period now (operator; test mode or an early close), or resume a failed close',
+      description: 'Freezes the period after graceSeconds (default: the configured grace), invoices buyers and credits sellers. '
+        + 'With periodId, resumes the close of a frozen period whose close failed; a close that is running or finished is not started again.',
+      body: z.strictObject({
+        graceSeconds: z.number().int().min(0).max(24 * 3600).optional(),
+        fileLines: z.number().int().min(1).max(MAX_BATCH_FILE_LINES).optional()
+          .meta({ description: "Lines per processor charge/payout file (default and most: the processor's limit)" }),
+        periodId: periodIdSchema.optional().meta({ description: 'A frozen period whose close failed: resume it' }),
       }),
-    ]);
-    res.json({
-      ...head, party: 'seller', currency: s.currency,
-      period: { paymentCount: Number(t.n), salesMinor: Number(t.sales), feeMinor: Number(t.fee), refundedMinor: Number(t.refunded),
-        netMinor: Number(t.sales) - Number(t.fee) - Number(t.refunded) },
-      credits: credits.map(creditView),
-      // what the broker owes the seller (credit balances are negative in the ledger's sign convention)
-      balances: { owedToSellerMinor: -Number(micro.amountMinor), owedToSellerForCardOrdersMinor: -Number(card.amountMinor) },
-    });
-  });
-
-  return r;
+      responses: { 202: { description: 'The close workflow runs; Location names the period', headers: { Location: 'The period' },
+        schema: z.object({ object: z.literal('settlement_period_close'), periodId: z.string(), workflowId: z.string(), started: z.boolean() }) } },
+      async handler({ res, body }) {
+        const close = await settlement.close({ graceMs: body.graceSeconds === undefined ? undefined : body.graceSeconds * 1000,
+          fileLines: body.fileLines, periodSeq: body.periodId === undefined ? undefined : periodSeq(body.periodId) });
+        res.status(202).location(`/v1/settlement-periods/${close.periodId}`).json({ object: 'settlement_period_close', ...close });
+      },
+    }),
+    operation({
+      method: 'get', path: '/settlement-periods/:id', allow: 'any', params: { id: periodIdSchema },
+      summary: 'A period: state, progress and totals (operators); state and your own invoice or credit (parties)',
+      responses: { 200: { description: 'OK', schema: periodSchema } },
+      async handler({ res, principal, params }) {
+        const v = await settlement.period(periodSeq(params.id)!, principal);
+        if (!v) throw notFound('settlement period');
+        const p = v.period;
+        const base = { id: periodId(p.seq), object: 'settlement_period', state: p.state, openedAt: p.openedAt.toISOString(),
+          frozenAt: iso(p.frozenAt), closedAt: iso(p.closedAt) };
+        if (v.kind === 'party') {
+          res.json({ ...base, invoice: v.invoice ? invoiceView(v.invoice) : null, credit: v.credit ? creditView(v.credit) : null });
+        } else {
+          res.json({ ...base, workflowId: p.workflowId, totals: v.totals, progress: v.progress });
+        }
+      },
+    }),
+    operation({
+      method: 'get', path: '/accounts/:id/statement', allow: ['buyer', 'merchant', 'operator'],
+      summary: "A buyer's or seller's statement: the period's totals, the latest invoices or credits, balances",
+      query: z.strictObject({ periodId: periodIdSchema.optional().meta({ description: 'Default: the latest period' }) }),
+      responses: { 200: { description: 'OK', schema: statementSchema } },
+      async handler({ res, principal, params, query }) {
+        assertCanSee(principal, params.id, 'account'); // a party's account id is its own id
+        const s = await settlement.statement(params.id, query.periodId === undefined ? undefined : periodSeq(query.periodId));
+        if (!s) throw notFound('account');
+        if (s.kind === 'no_period') throw notFound('settlement period');
+        const head = { object: 'statement', accountId: params.id, periodId: periodId(s.period.seq), periodState: s.period.state };
+        if (s.kind === 'buyer') {
+          res.json({ ...head, party: 'buyer', currency: s.buyer.currency, suspended: s.buyer.suspendedAt !== null,
+            period: { paymentCount: s.paymentCount, grossMinor: Number(s.grossMinor), refundedMinor: Number(s.refundedMinor), netMinor: Number(s.netMinor) },
+            invoices: s.invoices.map(invoiceView), balances: { owedMinor: Number(s.owedMinor) } });
+          return;
+        }
+        res.json({ ...head, party: 'seller', currency: s.seller.currency,
+          period: { paymentCount: s.paymentCount, salesMinor: Number(s.salesMinor), feeMinor: Number(s.feeMinor),
+            refundedMinor: Number(s.refundedMinor - s.refundedFeeMinor), netMinor: Number(s.netMinor) },
+          credits: s.credits.map(creditView),
+          balances: { owedToSellerMinor: Number(s.owedMinor), owedToSellerForCardOrdersMinor: Number(s.owedForCardOrdersMinor) } });
+      },
+    }),
+  ];
 }

@@ -1,109 +1,118 @@
-// Merchants' webhook endpoints (each with its signing secret, shown once) and the dead letters of ordered
-// delivery, which operators (and the endpoint's merchant) list, redeliver or drop.
-import { randomBytes } from 'node:crypto';
-import { Router } from 'express';
+// Merchants' webhook endpoints (each with its signing secret, shown once) and the dead letters of ordered delivery,
+// which operators (and the endpoint's merchant) list, redeliver or drop.
 import { z } from 'zod';
-import { EVENT_TYPES } from '../../activities/webhookEvents';
-import { resolveDeadLetter, type DeliveryQueueDeps } from '../../activities/deliveryQueue';
+import { EVENT_TYPES } from '../../domain/events';
+import type { Services } from '../../services';
+import type { DeadLetter, Endpoint } from '../../stores/delivery';
 import { newWebhookSecret } from '../../webhooks/signature';
 import { validateWebhookUrl, WebhookUrlError } from '../../webhooks/url';
-import { allow, assertCanSee, principalOf } from '../auth';
-import { ApiError, badRequest, notFound } from '../errors';
-import { idempotent } from '../idempotency';
-import { parseBody, pathId } from '../validation';
+import { assertCanSee } from '../auth';
+import { conflict, notFound, unprocessable } from '../errors';
+import { type Operation, operation } from '../operations';
+import { listOf, nullableTimestamp, shownOnce, timestamp } from '../schemas';
 
-export const MAX_ENDPOINTS_PER_MERCHANT = 10;
 export const MAX_DEAD_LETTERS_PAGE = 200;
 
-export interface WebhookRouteDeps extends DeliveryQueueDeps {
+export interface WebhookSettings {
   allowPrivate: boolean;
   /** Default give-up time for new endpoints. */
   giveUpMs: number;
 }
 
-const endpointBody = z.strictObject({
-  url: z.string().min(1).max(2048),
-  description: z.string().max(500).optional(),
-  events: z.array(z.enum(EVENT_TYPES)).min(1).max(EVENT_TYPES.length).optional(),
-  onDeadLetter: z.enum(['hold', 'skip']).default('hold'),
-  giveUpSeconds: z.number().int().min(1).max(30 * 24 * 3600).optional(),
+const endpointSchema = z.object({
+  id: z.string(), object: z.literal('webhook_endpoint'), merchantId: z.string().nullable(), url: z.string(), description: z.string().nullable(),
+  events: z.array(z.string()).nullable().meta({ description: 'The event types sent (null: all)' }), onDeadLetter: z.enum(['hold', 'skip']),
+  giveUpSeconds: z.number().int(), createdAt: timestamp, disabledAt: nullableTimestamp,
+}).meta({ id: 'WebhookEndpoint' });
+const deadLetterSchema = z.object({
+  id: z.string(), object: z.literal('dead_letter'), destinationId: z.string(), url: z.string(), merchantId: z.string().nullable(),
+  groupKey: z.string(), eventType: z.string().nullable(), attempts: z.number().int(), lastStatus: z.number().int().nullable(),
+  lastError: z.string().nullable(), createdAt: timestamp, deadAt: timestamp,
+}).meta({ id: 'DeadLetter' });
+
+const endpointView = (d: Endpoint): z.infer<typeof endpointSchema> => ({
+  id: d.id, object: 'webhook_endpoint', merchantId: d.merchantId, url: d.url, description: d.description, events: d.events,
+  onDeadLetter: d.onDeadLetter, giveUpSeconds: d.giveUpSeconds, createdAt: d.createdAt.toISOString(), disabledAt: d.disabledAt?.toISOString() ?? null,
 });
-const listQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(MAX_DEAD_LETTERS_PAGE).default(50) });
-
-const endpointView = (d: Record<string, any>) => ({
-  id: d.id, object: 'webhook_endpoint', merchantId: d.merchant_id, url: d.url, description: d.description,
-  events: d.events, onDeadLetter: d.on_dead_letter, giveUpSeconds: d.give_up_seconds,
-  createdAt: d.created_at.toISOString(), disabledAt: d.disabled_at?.toISOString() ?? null,
+const deadLetterView = (m: DeadLetter): z.infer<typeof deadLetterSchema> => ({
+  id: m.id, object: 'dead_letter', destinationId: m.destinationId, url: m.url, merchantId: m.merchantId, groupKey: m.groupKey,
+  eventType: m.eventType, attempts: m.attempts, lastStatus: m.lastStatus, lastError: m.lastError, createdAt: m.createdAt.toISOString(),
+  deadAt: m.deadAt.toISOString(),
 });
 
-export function webhookRoutes(deps: WebhookRouteDeps): Router {
-  const { db } = deps;
-  const r = Router();
-
-  r.post('/webhook-endpoints', allow('merchant'), idempotent(db), async (req, res) => {
-    const merchantId = principalOf(res).id;
-    const body = parseBody(endpointBody, req);
-    try {
-      await validateWebhookUrl(body.url, { allowPrivate: deps.allowPrivate });
-    } catch (err) {
-      if (err instanceof WebhookUrlError) throw new ApiError(422, 'unprocessable_error', err.code, err.message, 'url');
-      throw err;
-    }
-    const active = await db('delivery_destinations').where({ merchant_id: merchantId }).whereNull('disabled_at').count({ n: '*' }).first();
-    if (Number(active!.n) >= MAX_ENDPOINTS_PER_MERCHANT) {
-      throw new ApiError(422, 'unprocessable_error', 'too_many_endpoints', `A merchant may have at most ${MAX_ENDPOINTS_PER_MERCHANT} webhook endpoints`);
-    }
-    const secret = newWebhookSecret();
-    const [row] = await db('delivery_destinations').insert({
-      id: `we_${randomBytes(12).toString('hex')}`, merchant_id: merchantId, url: body.url, description: body.description ?? null,
-      secret, events: body.events ?? null, on_dead_letter: body.onDeadLetter,
-      give_up_seconds: body.giveUpSeconds ?? Math.ceil(deps.giveUpMs / 1000),
-    }).returning('*');
-    res.locals.idempotencyRedact = ['secret'];
-    res.status(201).json({ ...endpointView(row), secret });
-  });
-
-  r.get('/webhook-endpoints', allow('merchant', 'operator'), async (_req, res) => {
-    const p = principalOf(res);
-    const q = db('delivery_destinations').orderBy('created_at', 'desc').limit(100);
-    if (p.kind === 'merchant') q.where({ merchant_id: p.id });
-    res.json({ object: 'list', data: (await q).map(endpointView) });
-  });
-
-  r.delete('/webhook-endpoints/:id', allow('merchant', 'operator'), async (req, res) => {
-    const row = await db('delivery_destinations').where({ id: pathId(req, 'id') }).first();
-    assertCanSee(principalOf(res), row?.merchant_id, 'webhook endpoint');
-    const [updated] = await db('delivery_destinations').where({ id: row.id }).update({ disabled_at: row.disabled_at ?? db.fn.now() }).returning('*');
-    res.json(endpointView(updated));
-  });
-
-  r.get('/dead-letters', allow('merchant', 'operator'), async (req, res) => {
-    const parsed = listQuery.safeParse(req.query);
-    if (!parsed.success) throw badRequest('parameter_invalid', parsed.error.issues[0].message, parsed.error.issues[0].path.join('.'));
-    const p = principalOf(res);
-    const q = db('delivery_messages as m').join('delivery_destinations as d', 'd.id', 'm.destination_id')
-      .where('m.state', 'dead').orderBy('m.dead_at', 'desc').limit(parsed.data.limit)
-      .select('m.id', 'm.destination_id', 'm.group_key', 'm.event_type', 'm.attempts', 'm.last_status', 'm.last_error',
-        'm.created_at', 'm.dead_at', 'd.merchant_id', 'd.url');
-    if (p.kind === 'merchant') q.where('d.merchant_id', p.id);
-    res.json({ object: 'list', data: (await q).map((m) => ({
-      id: m.id, object: 'dead_letter', destinationId: m.destination_id, url: m.url, merchantId: m.merchant_id, groupKey: m.group_key,
-      eventType: m.event_type, attempts: m.attempts, lastStatus: m.last_status, lastError: m.last_error,
-      createdAt: m.created_at.toISOString(), deadAt: m.dead_at.toISOString(),
-    })) });
-  });
-
-  for (const action of ['redeliver', 'drop'] as const) {
-    r.post(`/dead-letters/:id/${action}`, allow('merchant', 'operator'), async (req, res) => {
-      const id = pathId(req, 'id');
-      const m = await db('delivery_messages as m').join('delivery_destinations as d', 'd.id', 'm.destination_id')
-        .where('m.id', id).first('m.id', 'm.state', 'd.merchant_id');
-      assertCanSee(principalOf(res), m ? (m.merchant_id ?? '') : undefined, 'dead letter');
-      if (m.state !== 'dead') throw new ApiError(409, 'conflict_error', 'not_a_dead_letter', `The message is ${m.state}, not dead`);
-      if (!(await resolveDeadLetter(deps, id, action))) throw notFound('dead letter');
-      res.json({ id, object: 'dead_letter', action, state: action === 'redeliver' ? 'queued' : 'dropped' });
-    });
-  }
-
-  return r;
+export function webhookOperations(services: Services, settings: WebhookSettings): Operation[] {
+  const { delivery: store } = services.stores;
+  const mine = (p: { kind: string; id: string }) => (p.kind === 'merchant' ? p.id : undefined);
+  return [
+    operation({
+      method: 'post', path: '/webhook-endpoints', allow: ['merchant'], idempotency: 'stored',
+      summary: 'Register a webhook endpoint (merchant); the response carries its signing secret, shown once',
+      description: `Events: ${EVENT_TYPES.join(', ')}. Deliveries carry Standard Webhooks headers (webhook-id, webhook-timestamp, `
+        + 'webhook-signature: v1,HMAC-SHA256 over id.timestamp.body); a redelivery keeps its webhook-id. Events of one order arrive in '
+        + 'order. URLs must be http(s), without credentials; URLs on private or loopback addresses are refused unless the deployment '
+        + 'allows them.',
+      body: z.strictObject({
+        url: z.string().min(1).max(2048),
+        description: z.string().max(500).optional(),
+        events: z.array(z.enum(EVENT_TYPES)).min(1).max(EVENT_TYPES.length).optional().meta({ description: 'Default: all' }),
+        onDeadLetter: z.enum(['hold', 'skip']).default('hold')
+          .meta({ description: 'After a dead letter: hold the group (keeps order) or skip the message' }),
+        giveUpSeconds: z.number().int().min(1).max(30 * 24 * 3600).optional()
+          .meta({ description: 'How long a message is retried before it is a dead letter' }),
+      }),
+      responses: { 201: { description: 'Created', schema: z.object({ ...endpointSchema.shape, secret: shownOnce('The signing secret (whsec_...)') }) } },
+      async handler({ res, principal, body }) {
+        try {
+          await validateWebhookUrl(body.url, { allowPrivate: settings.allowPrivate });
+        } catch (err) {
+          if (err instanceof WebhookUrlError) throw unprocessable(err.code, err.message, 'url');
+          throw err;
+        }
+        const secret = newWebhookSecret();
+        const endpoint = await store.createEndpoint(principal.id, { ...body, secret,
+          giveUpSeconds: body.giveUpSeconds ?? Math.ceil(settings.giveUpMs / 1000) });
+        res.locals.idempotencyRedact = ['secret'];
+        res.status(201).json({ ...endpointView(endpoint), secret });
+      },
+    }),
+    operation({
+      method: 'get', path: '/webhook-endpoints', summary: "The merchant's endpoints, newest first (operators: all)", allow: ['merchant', 'operator'],
+      responses: { 200: { description: 'OK', schema: listOf(endpointSchema) } },
+      async handler({ res, principal }) {
+        res.json({ object: 'list', data: (await store.listEndpoints(mine(principal))).map(endpointView) });
+      },
+    }),
+    operation({
+      method: 'delete', path: '/webhook-endpoints/:id', summary: 'Disable an endpoint', allow: ['merchant', 'operator'],
+      responses: { 200: { description: 'Disabled', schema: endpointSchema } },
+      async handler({ res, principal, params }) {
+        const e = await store.getEndpoint(params.id);
+        assertCanSee(principal, e?.merchantId, 'webhook endpoint');
+        res.json(endpointView((await store.disableEndpoint(e!.id))!));
+      },
+    }),
+    operation({
+      method: 'get', path: '/dead-letters', allow: ['merchant', 'operator'],
+      summary: 'Messages that could not be delivered, newest first (operators: all; merchants: their endpoints)',
+      query: z.strictObject({ limit: z.coerce.number().int().min(1).max(MAX_DEAD_LETTERS_PAGE).default(50) }),
+      responses: { 200: { description: 'OK', schema: listOf(deadLetterSchema) } },
+      async handler({ res, principal, query }) {
+        res.json({ object: 'list', data: (await store.deadLetters(mine(principal), query.limit)).map(deadLetterView) });
+      },
+    }),
+    ...(['redeliver', 'drop'] as const).map((action) => operation({
+      method: 'post', path: `/dead-letters/:id/${action}`, allow: ['merchant', 'operator'], bodyRequired: false,
+      summary: action === 'redeliver' ? 'Deliver a dead letter again (a held group then goes on in order)'
+        : 'Drop a dead letter (a held group goes on without it)',
+      responses: { 200: { description: action === 'redeliver' ? 'Queued' : 'Dropped', schema: z.object({
+        id: z.string(), object: z.literal('dead_letter'), action: z.literal(action), state: z.enum(['queued', 'dropped']) }) } },
+      async handler({ res, principal, params }) {
+        const m = await store.messageOwner(params.id);
+        assertCanSee(principal, m ? (m.merchantId ?? '') : undefined, 'dead letter');
+        if (m!.state !== 'dead') throw conflict('not_a_dead_letter', `The message is ${m!.state}, not dead`);
+        if (!(await services.delivery.resolveDeadLetter(params.id, action))) throw notFound('dead letter');
+        res.json({ id: params.id, object: 'dead_letter', action, state: action === 'redeliver' ? 'queued' : 'dropped' });
+      },
+    })),
+  ];
 }

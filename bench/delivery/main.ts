@@ -1,15 +1,15 @@
-// npm run bench:delivery — ordered webhook delivery end to end (enqueueMessage → group workflow → deliver activity →
+// npm run bench:delivery — ordered webhook delivery end to end (DeliveryService.enqueue → group workflow → deliver activity →
 // HTTP POST), against the real worker process and a receiver in its own process, compared with the ceiling
 // measured in the same run:
 //
 //   1. ceiling   the same message bodies and headers POSTed by this process straight to the same receiver, one
 //                sequence per group, BENCH_GROUPS in flight (node:http, keep-alive): messages/s
-//   2. delivery  BENCH_MESSAGES messages over BENCH_GROUPS groups through enqueueMessage (sequential within a group,
+//   2. delivery  BENCH_MESSAGES messages over BENCH_GROUPS groups through DeliveryService.enqueue (sequential within a group,
 //                groups concurrent), timed from the first enqueue to the last message's first arrival: messages/s
 //
 // Then checks that every message arrived, in order per group (first arrival of each webhook-id), with a valid
 // signature, and that every row is 'delivered'; duplicates are counted and printed. Exits non-zero on an error or a
-// failed check, not on a low ratio. PostgreSQL and Temporal are those of the tests (startTestStack): non-durable
+// failed check, not on a low ratio. PostgreSQL and Temporal are those of the tests (startScratchStack): non-durable
 // fast settings. The worker is workers/main.ts as `npm start` runs it; worker settings come from the environment
 // (e.g. PAYBROKER_DELIVERY_PER_DESTINATION) as for `npm start`.
 //
@@ -25,12 +25,13 @@ import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
-import { enqueueMessage, type DeliveryQueueDeps } from '../../activities/deliveryQueue';
+import { DeliveryService } from '../../services/delivery';
+import { DeliveryStore } from '../../stores/delivery';
 import { deliverySettings, loadConfig } from '../../config';
 import { createDb, type Db } from '../../ledger/db';
-import { startTestStack } from '../../test/support/stack';
+import { startScratchStack } from '../../scripts/scratch-stack';
 import { newWebhookSecret, webhookHeaders } from '../../webhooks/signature';
-import { CONTINUE_AS_NEW_AFTER, deliveryGroupWorkflowId } from '../../workflows/deliveryGroup';
+import { CONTINUE_AS_NEW_AFTER, deliveryGroupWorkflowId } from '../../workflows/deliveryGroup.contract';
 import { CpuMeter, describeCpu, findPid } from '../support/cpu';
 import { JsonClient } from '../support/http';
 import { spawnService, type ServiceProcess } from '../support/processes';
@@ -227,7 +228,7 @@ async function pgCounters(db: Db): Promise<{ commits: number; inserted: number; 
 async function run(): Promise<boolean> {
   const tStack = performance.now();
   log('starting PostgreSQL and the Temporal dev server (NON-DURABLE fast settings of the tests), bundling workflows ...');
-  const stack = await startTestStack(log);
+  const stack = await startScratchStack(log);
   cleanups.push({ what: 'PostgreSQL and Temporal', run: () => stack.stop() });
 
   if (S.workflows) log(`bundling BENCH_WORKFLOWS=${S.workflows} ...`);
@@ -262,7 +263,7 @@ async function run(): Promise<boolean> {
   const connection = await Connection.connect({ address: stack.temporalAddress });
   cleanups.push({ what: 'Temporal client', run: () => connection.close() });
   const client = new Client({ connection, namespace: 'default' });
-  // enqueueMessage's own Temporal call, timed: the rest of an enqueue is its PostgreSQL transaction.
+  // DeliveryService.enqueue's own Temporal call, timed: the rest of an enqueue is its PostgreSQL transaction.
   const swsMs = new Map<string, number>(); // by message id
   const timedClient = {
     workflow: {
@@ -276,7 +277,7 @@ async function run(): Promise<boolean> {
       },
     },
   } as unknown as Client;
-  const deps: DeliveryQueueDeps = { db, temporal: timedClient, taskQueue };
+  const delivery = new DeliveryService(new DeliveryStore(db), timedClient, taskQueue);
   const alive = () => {
     const dead = procs.find((p) => p.child.exitCode !== null || p.child.signalCode !== null);
     if (dead) throw new Error(`${dead.name} exited (${dead.child.exitCode ?? dead.child.signalCode}):\n${dead.output()}`);
@@ -290,7 +291,7 @@ async function run(): Promise<boolean> {
   cleanups.push({ what: 'ceiling HTTP client', run: () => poster.close() });
   log(`stack ready in ${((performance.now() - tStack) / 1000).toFixed(1)} s`);
 
-  // The two loads: plain POSTs (signed here, in advance) and enqueueMessage; each group in sequence, groups at once.
+  // The two loads: plain POSTs (signed here, in advance) and DeliveryService.enqueue; each group in sequence, groups at once.
   async function post(plan: Message[][]): Promise<void> {
     const headers = plan.map((msgs) => msgs.map((m) => webhookHeaders(secret, m.id, m.body, Date.now() / 1000)));
     const parsed = plan.map((msgs) => msgs.map((m) => JSON.parse(m.body) as unknown)); // JsonClient serializes it back identically
@@ -321,7 +322,7 @@ async function run(): Promise<boolean> {
     for (const m of msgs) {
       if (aborting) throw new Error('stopped');
       const t = performance.now();
-      await enqueueMessage(deps, { id: m.id, destinationId, groupKey: m.group, eventType: 'bench.event', body: m.body });
+      await delivery.enqueue({ id: m.id, destinationId, groupKey: m.group, eventType: 'bench.event', body: m.body });
       enqueueMs.set(m.id, performance.now() - t);
     }
   }
@@ -388,7 +389,7 @@ async function run(): Promise<boolean> {
   }
 
   // 2. Delivery.
-  log(`phase 2/2 delivery: ${S.messages} messages over ${S.groups} groups through enqueueMessage → worker → receiver ...`);
+  log(`phase 2/2 delivery: ${S.messages} messages over ${S.groups} groups through DeliveryService.enqueue → worker → receiver ...`);
   const plan = makeMessages('d', S.messages, S.groups);
   const pg0 = await pgCounters(db); // waits a second: the ceiling's sockets close meanwhile
   await rx.reset();
@@ -456,16 +457,16 @@ Paybroker ordered-delivery benchmark
               one destination, bodies ~${Buffer.byteLength(plan[0][0].body)} bytes, all answered 200
 
 0. unloaded  ${S.probes} single messages, one after another: enqueue → arrival ${fmtSummary(summarize(probeMs))}
-              enqueueMessage p50 ${ms(p50(probeEnqueueMs))} (PostgreSQL ${ms(p50(probeEnqueueMs.map((t, i) => t - probeSwsMs[i])))}, signalWithStart ${ms(p50(probeSwsMs))})
+              DeliveryService.enqueue p50 ${ms(p50(probeEnqueueMs))} (PostgreSQL ${ms(p50(probeEnqueueMs.map((t, i) => t - probeSwsMs[i])))}, signalWithStart ${ms(p50(probeSwsMs))})
 ${hb ? `              one group of ${S.backlog} queued at once: ${(backlogMs / 1000).toFixed(2)} s = ${ms(backlogMs / S.backlog)} per message = at most ${(S.backlog / (backlogMs / 1000)).toFixed(1)} messages/s per group
               its history, p50: ${cycle(hb)}
 ` : ''}1. ceiling    plain POSTs of the same bodies and signed headers from this process, ${S.groups} in flight (one per group,
               keep-alive): ${S.messages} in ${(ceilWallMs / 1000).toFixed(2)} s = ${ceiling.toFixed(0)} messages/s
               cpu: ${describeCpu(c0, c1, ceilWallMs)}
               cpu per message: ${cpuPerMessage(c0, c1, S.messages)}
-2. delivery   enqueueMessage → group workflow → deliver → receiver: ${S.messages} in ${(deliveryWallMs / 1000).toFixed(2)} s (first enqueue → last arrival)
+2. delivery   DeliveryService.enqueue → group workflow → deliver → receiver: ${S.messages} in ${(deliveryWallMs / 1000).toFixed(2)} s (first enqueue → last arrival)
               = ${rate.toFixed(1)} messages/s = ${(ratio * 100).toFixed(2)}% of the ceiling (1 : ${(1 / ratio).toFixed(0)}); load average before ${loadBefore.toFixed(2)}
-              enqueueing took ${(enqueueWallMs / 1000).toFixed(2)} s (${(S.messages / (enqueueWallMs / 1000)).toFixed(0)}/s); enqueueMessage ${fmtSummary(summarize(enqueueTotalMs))}
+              enqueueing took ${(enqueueWallMs / 1000).toFixed(2)} s (${(S.messages / (enqueueWallMs / 1000)).toFixed(0)}/s); DeliveryService.enqueue ${fmtSummary(summarize(enqueueTotalMs))}
               of which its PostgreSQL transaction ${fmtSummary(summarize(enqueuePgMs))}
               and its signalWithStart ${fmtSummary(summarize(enqueueSwsMs))}
               receiver: at most ${final.maxConnections} connections open at once

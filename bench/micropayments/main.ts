@@ -24,7 +24,7 @@
 //
 // Then checks that every payment the API accepted is in micro_payments once with its amount and fee, that no
 // request failed, and that the ledger's trial balance is zero. Exits non-zero on an error or a failed check, not on a
-// missed target. PostgreSQL and Temporal are those of the tests (startTestStack): non-durable fast settings.
+// missed target. PostgreSQL and Temporal are those of the tests (startScratchStack): non-durable fast settings.
 //
 // Setup (untimed): BENCH_BUYERS buyers (a card token at the simulator, POST /v1/buyers, a rule set without caps)
 // and BENCH_SELLERS sellers with BENCH_ITEMS items each, all through the API. Other knobs: BENCH_SETUP_CONCURRENCY,
@@ -33,7 +33,6 @@ import { loadavg } from 'node:os';
 import pg from 'pg';
 import { loadConfig } from '../../config';
 import { microFee } from '../../domain/micropayments';
-import { openPeriodSeq } from '../../ledger/micropayments';
 import { HttpProcessorClient } from '../../processors/http-client';
 import { describeCpu, otherCpuPercent } from '../support/cpu';
 import { intEnv } from '../support/env';
@@ -158,7 +157,7 @@ async function run(b: BenchStack): Promise<boolean> {
   const warmSingleRes = await sendSingle(apiClient, '/v1/micropayments', warmSingle, 201);
 
   // --- d. ceiling of batch recording: the same rows by plain multi-row INSERTs ----------------------------------
-  const openSeq = await openPeriodSeq(b.db);
+  const openSeq = await b.stores.periods.openSeq();
   const pool = new pg.Pool({ connectionString: b.test.databaseUrl, max: S.batchInflight, application_name: 'paybroker-bench-ceiling' });
   b.onStop('ceiling pool', () => pool.end());
   // the API's rows: period, buyer, seller, item, clientId, rule set, currency, amount, fee, grant seconds (id and

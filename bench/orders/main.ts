@@ -11,7 +11,7 @@
 //
 // Then checks that every order captured its total (in the API's replies and in the captures table) and that the
 // ledger's trial balance is zero per currency. Exits non-zero on an error or a failed check, not on a missed
-// target. PostgreSQL and Temporal are those of the tests (startTestStack): non-durable fast settings.
+// target. PostgreSQL and Temporal are those of the tests (startScratchStack): non-durable fast settings.
 //
 // Other knobs: BENCH_PINGS (ceiling sample), BENCH_WARMUP (untimed pings and orders first), BENCH_SERIAL (pings
 // and orders one at a time first: the latency floor), BENCH_PROFILE=dir (V8 CPU profiles of the API and the
@@ -19,11 +19,9 @@
 // entry instead of workflows/index.ts), BENCH_TEMPORAL_DYNAMIC_CONFIG=k=v,k=v (a dev server with that dynamic
 // config instead of the tests' one).
 import { loadavg } from 'node:os';
-import { createPrincipal } from '../../api/principals';
 import { HttpProcessorClient } from '../../processors/http-client';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../../scripts/temporal-cli';
-import { MERCHANT_SETTINGS } from '../../test/support/order-input';
-import type { pingWorkflow } from '../../workflows/ping';
+import type { PingWorkflow } from '../../workflows/ping.contract';
 import { describeCpu, otherCpuPercent } from '../support/cpu';
 import { JsonClient, type JsonReply } from '../support/http';
 import { benchMain, type BenchStack } from '../support/stack';
@@ -61,6 +59,13 @@ const SHIP_ALL = ITEMS.map((i) => ({ sku: i.sku, quantity: i.quantity }));
 
 const log = (msg: string) => console.log(`[bench] ${msg}`);
 
+/** The bench merchant's order settings: two shipping options, tax by destination. */
+const MERCHANT_SETTINGS = {
+  currency: 'USD', feeBps: 250,
+  shippingOptions: [{ id: 'standard', label: 'Standard', priceMinor: 500 }, { id: 'express', label: 'Express', priceMinor: 1500 }],
+  taxRatesBps: { US: 0, 'US-CA': 725, DE: 1900 },
+};
+
 interface OrderRecord { id: string; totalMinor: number; failure?: string }
 interface Timings { create: number[]; ship: number[]; order: number[] }
 const timings = (): Timings => ({ create: [], ship: [], order: [] });
@@ -71,7 +76,7 @@ async function run(b: BenchStack): Promise<boolean> {
   b.onStop('HTTP client', () => api.close());
 
   // An operator in the database, a merchant over the API.
-  const operatorKey = (await createPrincipal(b.db, 'operator', 'bench operator')).apiKey;
+  const operatorKey = (await b.stores.principals.create('operator', 'bench operator')).apiKey;
   const m = await api.post('/merchants', { name: 'Bench shop', ...MERCHANT_SETTINGS },
     { authorization: `Bearer ${operatorKey}`, 'idempotency-key': `bench-merchant-${b.taskQueue}` });
   if (m.status !== 201) throw new Error(`POST /v1/merchants: ${m.status} ${JSON.stringify(m.body)}`);
@@ -131,7 +136,7 @@ async function run(b: BenchStack): Promise<boolean> {
   }
 
   const runPing = async (id: string) => {
-    const r = await b.temporal.workflow.execute<typeof pingWorkflow>('pingWorkflow', {
+    const r = await b.temporal.workflow.execute<PingWorkflow>('pingWorkflow', {
       taskQueue: b.taskQueue, workflowId: id, args: [{ message: 'bench' }], workflowExecutionTimeout: '1 minute',
     });
     if (r.echoed !== 'bench') throw new Error(`ping ${id} echoed ${JSON.stringify(r)}`);

@@ -21,7 +21,7 @@
 // independently, that the invoices add up to the period's payments, that the processor got one charge line per
 // buyer and one payout line per seller, that every buyer-receivable and seller-payable balance is back to zero
 // and that the ledger's trial balance is zero. Exits non-zero on an error or a failed check, not on a missed
-// target. PostgreSQL and Temporal are those of the tests (startTestStack): non-durable fast settings.
+// target. PostgreSQL and Temporal are those of the tests (startScratchStack): non-durable fast settings.
 //
 // Other knobs: BENCH_SAMPLE_MS (sample pg_stat_activity this often during the close, to show which statements the
 // time goes to; 0 turns it off), BENCH_EXPLAIN_MS=n (diagnosis, off by default: auto_explain with ANALYZE and
@@ -33,13 +33,12 @@ import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { tsToMs } from '@temporalio/common/lib/time';
 import pg from 'pg';
-import { newRuleSetId, newRuleSetToken } from '../../api/parties';
+import { newRuleSetId, newRuleSetToken } from '../../stores/parties';
 import { microFee } from '../../domain/micropayments';
-import { openPeriodSeq } from '../../ledger/micropayments';
 import { HttpProcessorClient } from '../../processors/http-client';
-import { newApiKey, newPrincipalId, sha256 } from '../../api/principals';
+import { newApiKey, newPrincipalId, sha256 } from '../../stores/principals';
 import type { Db } from '../../ledger/db';
-import type { SettlementPeriodResult } from '../../workflows/settlementPeriod';
+import type { SettlementPeriodResult } from '../../workflows/settlementPeriod.contract';
 import { describeCpu, otherCpuPercent } from '../support/cpu';
 import { intEnv } from '../support/env';
 import { JsonClient } from '../support/http';
@@ -328,7 +327,7 @@ async function run(b: BenchStack): Promise<boolean> {
   const operator = { authorization: `Bearer ${operatorKey}` };
 
   // --- setup (untimed) ---------------------------------------------------------------------------------------------
-  const seq = await openPeriodSeq(b.db);
+  const seq = await b.stores.periods.openSeq();
   const { parties, timings: partyTimings } = await makeParties(b, api, operatorKey, runTag);
   log(`setup: loading ${S.payments} payments into sp_${seq} (INSERT … SELECT generate_series) ...`);
   const tLoad = performance.now();

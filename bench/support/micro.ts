@@ -2,7 +2,6 @@
 // (as test/support/micro.ts does): a buyer is a card token from the simulator, POST /v1/buyers, then its rule set
 // (POST /v1/rule-sets with the buyer's key); a seller is POST /v1/sellers, then PUT of each item's terms.
 import { randomBytes } from 'node:crypto';
-import { createPrincipal } from '../../api/principals';
 import { HttpProcessorClient } from '../../processors/http-client';
 import { JsonClient, type JsonReply } from './http';
 import type { BenchStack } from './stack';
@@ -16,7 +15,7 @@ export async function startMicroRun(b: BenchStack, concurrency: number) {
   const runTag = randomBytes(3).toString('hex');
   const api = new JsonClient(b.apiBase, concurrency);
   b.onStop('HTTP client', () => api.close());
-  const operatorKey = (await createPrincipal(b.db, 'operator', 'bench operator')).apiKey;
+  const operatorKey = (await b.stores.principals.create('operator', 'bench operator')).apiKey;
   return { started, runTag, api, operatorKey };
 }
 

@@ -7,10 +7,11 @@ import { createWriteStream, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { createDb, type Db } from '../../ledger/db';
+import { type Db, openDatabase } from '../../ledger/db';
+import { createStores, type Stores } from '../../stores';
 import { freePort, waitFor } from '../../scripts/ports';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../../scripts/temporal-cli';
-import { startTestStack, type TestStack } from '../../test/support/stack';
+import { startScratchStack, type ScratchStack } from '../../scripts/scratch-stack';
 import { SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
 import { CpuMeter, findPid } from './cpu';
 import { spawnService, type ServiceProcess } from './processes';
@@ -39,13 +40,14 @@ export interface BenchStackOptions {
 }
 
 export interface BenchStack {
-  test: TestStack;
+  test: ScratchStack;
   temporalAddress: string;
   apiBase: string;
   simulatorUrl: string;
   taskQueue: string;
   procs: Record<ServiceName, ServiceProcess>;
   db: Db;
+  stores: Stores;
   temporal: Client;
   cpu: CpuMeter;
   /** A service that has exited since the start, if any. */
@@ -98,7 +100,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
 
   try {
     opts.log('starting PostgreSQL and the Temporal dev server (non-durable fast settings), bundling workflows ...');
-    const test = await startTestStack(opts.log);
+    const test = await startScratchStack(opts.log);
     cleanups.push({ what: 'PostgreSQL and Temporal', run: () => test.stop() });
 
     let temporalAddress = test.temporalAddress;
@@ -133,8 +135,8 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       throw err;
     }
 
-    const db = createDb(test.databaseUrl, { poolMax: 2, applicationName: 'paybroker-bench' });
-    cleanups.push({ what: 'bench database pool', run: () => db.destroy() });
+    const database = openDatabase(test.databaseUrl, { poolMax: 2, applicationName: 'paybroker-bench' });
+    cleanups.push({ what: 'bench database pools', run: () => database.close() });
     const connection = await Connection.connect({ address: temporalAddress });
     cleanups.push({ what: 'Temporal client', run: () => connection.close() });
 
@@ -143,7 +145,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       api: procs.api.child.pid, worker: procs.worker.child.pid, simulator: procs.simulator.child.pid, bench: process.pid,
     });
     return {
-      test, temporalAddress, apiBase: `http://127.0.0.1:${apiPort}/v1`, simulatorUrl: `http://127.0.0.1:${simPort}`, taskQueue, procs, db,
+      test, temporalAddress, apiBase: `http://127.0.0.1:${apiPort}/v1`, simulatorUrl: `http://127.0.0.1:${simPort}`, taskQueue, procs, db: database.db, stores: createStores(database),
       temporal: new Client({ connection, namespace: 'default' }), cpu,
       crashed: () => Object.values(procs).find((p) => p.child.exitCode !== null || p.child.signalCode !== null),
       onStop: (what, run) => { cleanups.push({ what, run }); },

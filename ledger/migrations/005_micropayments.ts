@@ -11,8 +11,8 @@
 // tens of thousands of payments a second.
 import type { Knex } from 'knex';
 
-/** The advisory lock between recording (shared) and freezing a period (exclusive). */
-export const PERIOD_LOCK_KEY = 1346523218;
+// 1346523218: the advisory lock between recording (shared) and freezing a period (exclusive); the freeze names it
+// as PERIOD_LOCK_KEY (ledger/periods.ts), and test/ledger/schema.test.ts checks the two agree.
 
 export async function up(db: Knex): Promise<void> {
   await db.raw(`
@@ -88,7 +88,7 @@ export async function up(db: Knex): Promise<void> {
     CREATE FUNCTION open_period_for_recording() RETURNS integer LANGUAGE plpgsql AS $$
     DECLARE s integer;
     BEGIN
-      PERFORM pg_advisory_xact_lock_shared(${PERIOD_LOCK_KEY});
+      PERFORM pg_advisory_xact_lock_shared(1346523218);
       SELECT seq INTO s FROM settlement_periods WHERE state = 'open';
       RETURN s;
     END $$;

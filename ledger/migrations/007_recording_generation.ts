@@ -13,8 +13,8 @@
 // transaction commits.
 import type { Knex } from 'knex';
 
-/** SQLSTATE of an INSERT refused because the caller's generation is behind. */
-export const STALE_GENERATION_SQLSTATE = 'PBR01';
+// PBR01: the SQLSTATE of an INSERT refused because the caller's generation is behind (STALE_GENERATION_SQLSTATE in
+// ledger/micropayments.ts; test/ledger/schema.test.ts checks the two agree).
 
 const WATCHED = [
   ['rule_sets', 'UPDATE OR DELETE', ''],
@@ -46,7 +46,7 @@ export async function up(db: Knex): Promise<void> {
       SELECT generation INTO current FROM recording_generation;
       IF current IS DISTINCT FROM expected THEN
         RAISE EXCEPTION 'recording read generation %, and it is now %', expected, current
-          USING ERRCODE = '${STALE_GENERATION_SQLSTATE}';
+          USING ERRCODE = 'PBR01';
       END IF;
       RETURN true;
     END $$;

@@ -3,18 +3,19 @@
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
-import { createApp, MAX_BODY_BYTES } from '../../api/app';
+import { MAX_BODY_BYTES } from '../../api/app';
 import { errorHandler } from '../../api/errors';
-import { GrantSigner } from '../../api/grants';
 import { authenticate } from '../../api/auth';
 import { idempotent, IDEMPOTENCY_KEY_MAX_LENGTH } from '../../api/idempotency';
-import { openApiDocument } from '../../api/openapi';
-import { createPrincipal, MAX_ACTIVE_KEYS_PER_PRINCIPAL } from '../../api/principals';
 import type { Db } from '../../ledger/db';
-import { testDb, uid } from '../support/env';
+import type { Stores } from '../../stores';
+import { MAX_ACTIVE_KEYS_PER_PRINCIPAL } from '../../stores/principals';
+import { testApp } from '../support/app';
+import { testDatabase, uid } from '../support/env';
 import { call, listen } from '../support/http';
 
-let db: Db;
+const database = testDatabase();
+const { db, stores }: { db: Db; stores: Stores } = database;
 let connection: Connection;
 let server: Awaited<ReturnType<typeof listen>>;
 let base: string;
@@ -22,28 +23,22 @@ let operator: string;
 let merchantA: { id: string; key: string };
 let merchantB: { id: string; key: string };
 
-const timing = { processorDeadlineMs: 60_000, processorMaxBackoffMs: 5_000, reauthLeadMs: 60_000, refundWindowMs: 60_000 };
-let grants: GrantSigner;
-const appWith = (temporal: Client) => createApp({
-  db, temporal, taskQueue: 'api-test', timing, webhooks: { allowPrivate: false, giveUpMs: 60_000 }, grants, periods: { graceMs: 0 },
-});
+const appWith = async (temporal: Client) => (await testApp(database, temporal)).app;
 
 beforeAll(async () => {
-  db = testDb();
-  grants = await GrantSigner.load(db);
   connection = await Connection.connect({ address: inject('temporalAddress') });
-  server = await listen(appWith(new Client({ connection })));
+  server = await listen(await appWith(new Client({ connection })));
   base = `${server.base}/v1`;
-  operator = (await createPrincipal(db, 'operator', 'Test operator')).apiKey;
-  const a = await createPrincipal(db, 'merchant', 'Merchant A');
-  const b = await createPrincipal(db, 'merchant', 'Merchant B');
-  merchantA = { id: a.principal.id, key: a.apiKey };
-  merchantB = { id: b.principal.id, key: b.apiKey };
+  operator = (await stores.principals.create('operator', 'Test operator')).apiKey;
+  const a = await stores.merchants.create('Merchant A');
+  const b = await stores.merchants.create('Merchant B');
+  merchantA = { id: a.merchant.id, key: a.apiKey };
+  merchantB = { id: b.merchant.id, key: b.apiKey };
 });
 afterAll(async () => {
   await server.close();
   await connection.close();
-  await db.destroy();
+  await database.close();
 });
 
 describe('health', () => {
@@ -55,7 +50,7 @@ describe('health', () => {
 
   it('is 503 and names Temporal when Temporal does not answer', async () => {
     const dead = await Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 });
-    const s = await listen(appWith(new Client({ connection: dead })));
+    const s = await listen(await appWith(new Client({ connection: dead })));
     try {
       const r = await call(`${s.base}/v1`, '/health');
       expect(r.status).toBe(503);
@@ -78,7 +73,7 @@ describe('authentication and authorization', () => {
   });
 
   it('refuses a revoked key', async () => {
-    const { principal, apiKey } = await createPrincipal(db, 'merchant', 'Revoked');
+    const { merchant: principal, apiKey } = await stores.merchants.create('Revoked');
     expect((await call(base, '/me', { key: apiKey })).status).toBe(200);
     await db('api_keys').where({ principal_id: principal.id }).update({ revoked_at: db.fn.now() });
     expect((await call(base, '/me', { key: apiKey })).status).toBe(401);
@@ -112,7 +107,7 @@ describe('authentication and authorization', () => {
   });
 
   it('issues further keys up to the limit per principal, then refuses', async () => {
-    const { principal } = await createPrincipal(db, 'buyer_app', 'Key holder');
+    const { principal } = await stores.principals.create('buyer_app', 'Key holder');
     for (let i = 1; i < MAX_ACTIVE_KEYS_PER_PRINCIPAL; i++) {
       const r = await call(base, '/api-keys', { key: operator, idem: uid(), body: { principalId: principal.id } });
       expect(r.status).toBe(201);
@@ -171,7 +166,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('keys are per principal: two operators may use the same key', async () => {
-    const other = (await createPrincipal(db, 'operator', 'Second operator')).apiKey;
+    const other = (await stores.principals.create('operator', 'Second operator')).apiKey;
     const idem = uid();
     const a = await call(base, '/merchants', { key: operator, idem, body: { name: 'Same key A' } });
     const b = await call(base, '/merchants', { key: other, idem, body: { name: 'Same key B' } });
@@ -212,7 +207,7 @@ describe('Idempotency-Key', () => {
     let calls = 0;
     const app = express();
     app.use(express.json());
-    app.post('/thing', authenticate(db), idempotent(db), (_req, res) => {
+    app.post('/thing', authenticate(stores.principals), idempotent(stores.idempotency), (_req, res) => {
       calls++;
       if (calls === 1) throw new Error('boom');
       res.status(201).json({ calls });
@@ -298,7 +293,7 @@ describe('OpenAPI document', () => {
     const r = await call(base, '/openapi.json');
     expect(r.status).toBe(200);
     expect(r.body.openapi).toBe('3.1.0');
-    for (const [path, ops] of Object.entries(openApiDocument.paths)) {
+    for (const [path, ops] of Object.entries(r.body.paths as Record<string, object>)) {
       for (const method of Object.keys(ops)) {
         const concrete = path.replace('{id}', merchantA.id);
         const res = await call(base, concrete, { key: operator, method: method.toUpperCase(), idem: method === 'post' ? uid() : undefined,

@@ -2,9 +2,9 @@
 // idempotency, precise refusals that write nothing, caps under concurrency, grants and refunds.
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GrantSigner } from '../../api/grants';
+import { GrantSigner } from '../../services/grants';
 import { MAX_BATCH_PAYMENTS } from '../../domain/micropayments';
-import { recordingGeneration, recordPayments, StaleGeneration } from '../../ledger/micropayments';
+import { StaleGeneration } from '../../ledger/micropayments';
 import { paymentViews } from '../../api/routes/micropayments';
 import { uid } from '../support/env';
 import { microHarness, type MicroHarness } from '../support/micro';
@@ -236,13 +236,13 @@ describe('rule sets', () => {
 
 describe('recording generation', () => {
   it('moves on with a change to what recording reads, not with new parties; an INSERT under an older one writes nothing', async () => {
-    const before = await recordingGeneration(h.db);
+    const before = await h.stores.micropayments.generation();
     const [b, capped] = [await h.buyer(), await h.buyer({ rules: { maxPerDayMinor: 100 } })];
     await h.api(`/sellers/${seller.id}/items/extra`, { method: 'PUT', key: seller.key, body: {
       title: 'Extra', category: 'news', priceMinor: 5, currency: 'USD', grantSeconds: 60 } });
-    expect(await recordingGeneration(h.db)).toBe(before);
+    expect(await h.stores.micropayments.generation()).toBe(before);
     await h.db('items').where({ seller_id: seller.id, id: 'extra' }).update({ title: 'Extra, renamed' });
-    expect(await recordingGeneration(h.db)).toBe(before + 1);
+    expect(await h.stores.micropayments.generation()).toBe(before + 1);
 
     const payment = async (x: { id: string }, caps: { perDayMinor: number | null }) => ({
       buyerId: x.id, sellerId: seller.id, itemId: 'extra', clientId: uid('c-'),
@@ -251,9 +251,9 @@ describe('recording generation', () => {
     const uncappedPayment = await payment(b, { perDayMinor: null });
     const cappedPayment = await payment(capped, { perDayMinor: 100 });
     for (const p of [uncappedPayment, cappedPayment]) {
-      await expect(recordPayments(h.db, [p], Date.now(), before)).rejects.toBeInstanceOf(StaleGeneration);
+      await expect(h.stores.micropayments.record([p], Date.now(), before)).rejects.toBeInstanceOf(StaleGeneration);
       expect(await paymentCount(p.buyerId)).toBe(0);
-      expect((await recordPayments(h.db, [p], Date.now(), before + 1))[0].status).toBe('recorded');
+      expect((await h.stores.micropayments.record([p], Date.now(), before + 1))[0].status).toBe('recorded');
       expect(await paymentCount(p.buyerId)).toBe(1);
     }
   });
@@ -328,7 +328,7 @@ describe('access grants', () => {
   });
 
   it('writes a payment\'s JSON as JSON.stringify would write its view, odd strings included', async () => {
-    const { view, json } = paymentViews(await GrantSigner.load(h.db));
+    const { view, json } = paymentViews(await GrantSigner.load(h.stores.grants));
     const p = { id: '123', periodSeq: 4, buyerId: 'buy_x', sellerId: 'mer_y', itemId: 'a.b-c', clientId: 'c:1', currency: 'USD',
       amountMinor: 120, feeMinor: 12, grantSeconds: 3600, createdAt: new Date('2026-11-22T10:00:00.123Z') };
     for (const q of [p, { ...p, clientId: 'say "hi"\\\n', itemId: 'é€', buyerId: '' }]) {
@@ -348,7 +348,7 @@ describe('access grants', () => {
 
   it('refuses an expired grant and the grant of a refunded payment', async () => {
     const p = await pay(buyer);
-    const signer = await GrantSigner.load(h.db);
+    const signer = await GrantSigner.load(h.stores.grants);
     const row = await h.db('micro_payments').where({ id: p.body.id.slice(3) }).first();
     const old = signer.issue({ id: String(row.id), sellerId: row.seller_id, itemId: row.item_id, createdAt: new Date(Date.now() - 3600_000), grantSeconds: 86_400 });
     const expired = await verify(old.token);

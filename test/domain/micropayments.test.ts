@@ -2,10 +2,9 @@
 // the money that must be conserved between them; period and payment ids.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  buyerInvoice, dayKey, microFee, paymentId, paymentNumber, periodId, periodSeq, sellerCredit,
-} from '../../domain/micropayments';
-import { withinCap } from '../../domain/rules';
+import { microFee, paymentId, paymentNumber, periodId, periodSeq } from '../../domain/micropayments';
+import { dayKey, withinCap } from '../../domain/rules';
+import { buyerInvoice, sellerCredit } from '../../domain/settlement';
 
 describe('the broker fee on a micro-payment', () => {
   it('rounds half up and is never more than the amount', () => {

@@ -28,6 +28,8 @@ const POLICY: OrderPolicy = {
 };
 const EXPIRES = '2030-01-08T00:00:00.000Z';
 const EXPIRES_MS = Date.parse(EXPIRES);
+/** When the fixture's events happen (the order reads no clock). */
+const AT_MS = Date.parse('2029-12-01T00:00:00.000Z');
 
 function input(priced: PricedOrder = PRICED, policy: Partial<OrderPolicy> = {}): OrderInput {
   return {
@@ -42,7 +44,7 @@ function input(priced: PricedOrder = PRICED, policy: Partial<OrderPolicy> = {}):
 
 function authorizedOrder(decision: 'accept' | 'review' = 'accept', priced: PricedOrder = PRICED, policy: Partial<OrderPolicy> = {}): Order {
   const o = new Order(input(priced, policy));
-  o.authorized({ id: 'auth_1', amountMinor: priced.totalMinor, avsCode: decision === 'accept' ? 'Y' : 'A', expiresAt: EXPIRES }, decision);
+  o.authorized({ id: 'auth_1', amountMinor: priced.totalMinor, avsCode: decision === 'accept' ? 'Y' : 'A', expiresAt: EXPIRES }, decision, AT_MS);
   return o;
 }
 
@@ -53,7 +55,7 @@ function captureSoft(o: Order): number {
     return s + (l.unitPriceMinor + l.unitTaxMinor) * u.quantity;
   }, 0);
   const auth = o.assertCapturable(amount);
-  o.captured({ id: 'cap_soft', authorizationId: auth.id, amountMinor: amount, shipmentId: null });
+  o.captured({ id: 'cap_soft', authorizationId: auth.id, amountMinor: amount, shipmentId: null }, AT_MS);
   o.softGoodsCaptured();
   return amount;
 }
@@ -62,7 +64,7 @@ function captureSoft(o: Order): number {
 function ship(o: Order, id: string, items: Units[]): number {
   const amount = o.shipmentAmount(items);
   const auth = o.assertCapturable(amount);
-  const c = o.captured({ id: `cap_${id}`, authorizationId: auth.id, amountMinor: amount, shipmentId: id });
+  const c = o.captured({ id: `cap_${id}`, authorizationId: auth.id, amountMinor: amount, shipmentId: id }, AT_MS);
   o.shipped({ id, items, trackingNumber: `TRK-${id}`, amountMinor: amount, captureId: c.id });
   return amount;
 }
@@ -98,7 +100,7 @@ describe('Order authorization states', () => {
     const o = new Order(input());
     expect(o.state).toBe('confirmed');
     expect(o.authorization).toBeUndefined();
-    o.authorized({ id: 'auth_1', amountMinor: TOTAL, avsCode: 'Y', expiresAt: EXPIRES }, 'accept');
+    o.authorized({ id: 'auth_1', amountMinor: TOTAL, avsCode: 'Y', expiresAt: EXPIRES }, 'accept', AT_MS);
     expect(o.state).toBe('authorized_plus_avs');
     expect(o.authorization).toEqual({ id: 'auth_1', amountMinor: TOTAL, avsCode: 'Y', expiresAt: EXPIRES, status: 'active' });
     expect(o.isFinal).toBe(false);
@@ -179,7 +181,7 @@ describe('Order authorization states', () => {
     o.enterAwaitingProcessor();
     expect(o.state).toBe('awaiting_processor');
     expect(o.settledState).toBe('confirmed');
-    o.authorized({ id: 'auth_1', amountMinor: TOTAL, avsCode: 'Y', expiresAt: EXPIRES }, 'accept');
+    o.authorized({ id: 'auth_1', amountMinor: TOTAL, avsCode: 'Y', expiresAt: EXPIRES }, 'accept', AT_MS);
     expect(o.state).toBe('authorized_plus_avs');
 
     const shipping = authorizedOrder();
@@ -263,7 +265,7 @@ describe('Order captures and shipments', () => {
     const left = TOTAL - EBOOK_UNIT;
     expect(ruleError(() => o.assertCapturable(left + 1))).toEqual({ code: 'over_capture' });
     expect(o.assertCapturable(left)).toBe(o.authorization);
-    o.captured({ id: 'cap_rest', authorizationId: 'auth_1', amountMinor: left, shipmentId: null });
+    o.captured({ id: 'cap_rest', authorizationId: 'auth_1', amountMinor: left, shipmentId: null }, AT_MS);
     expect(ruleError(() => o.assertCapturable(1))).toEqual({ code: 'over_capture' });
   });
 
@@ -277,8 +279,8 @@ describe('Order captures and shipments', () => {
   it('records the broker fee of each capture, rounded half up', () => {
     const o = authorizedOrder();
     // 250 bps: 1287 → 32.175 → 32; 2680 → 67; 200 → 5
-    expect(o.captured({ id: 'c1', authorizationId: 'auth_1', amountMinor: 1287, shipmentId: null }).feeMinor).toBe(32);
-    expect(o.captured({ id: 'c2', authorizationId: 'auth_1', amountMinor: 2680, shipmentId: 's' }).feeMinor).toBe(67);
+    expect(o.captured({ id: 'c1', authorizationId: 'auth_1', amountMinor: 1287, shipmentId: null }, AT_MS).feeMinor).toBe(32);
+    expect(o.captured({ id: 'c2', authorizationId: 'auth_1', amountMinor: 2680, shipmentId: 's' }, AT_MS).feeMinor).toBe(67);
     expect(o.feeFor(200)).toBe(5);
     expect(o.feeFor(20)).toBe(1); // 0.5 → 1
     expect(o.feeFor(19)).toBe(0); // 0.475 → 0

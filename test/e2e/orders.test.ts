@@ -2,10 +2,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { inject } from 'vitest';
-import { createPrincipal } from '../../api/principals';
 import type { Db } from '../../ledger/db';
-import { settlementScheduleId } from '../../workflows/settlementBatch';
-import { testDb, uid } from '../support/env';
+import type { Stores } from '../../stores';
+import { settlementScheduleId } from '../../workflows/settlementBatch.contract';
+import { testDatabase, uid } from '../support/env';
 import { call } from '../support/http';
 import { MERCHANT_SETTINGS } from '../support/order-input';
 import { orderLedger } from '../support/orders';
@@ -13,15 +13,17 @@ import { startServices, type Services } from '../support/services';
 import { tokenizeCard } from '../support/processor-calls';
 
 let db: Db;
+let stores: Stores;
+let closeDb: () => Promise<void>;
 let svc: Services;
 let operator: string;
 let merchant: { id: string; key: string };
 let other: { id: string; key: string };
 
 beforeAll(async () => {
-  db = testDb(2);
+  ({ db, stores, close: closeDb } = testDatabase(2));
   svc = await startServices();
-  operator = (await createPrincipal(db, 'operator', 'e2e operator')).apiKey;
+  operator = (await stores.principals.create('operator', 'e2e operator')).apiKey;
   const make = async (name: string) => {
     const r = await call(svc.base, '/merchants', { key: operator, idem: uid(), body: { name, ...MERCHANT_SETTINGS } });
     expect(r.status).toBe(201);
@@ -32,7 +34,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await svc?.stopAll();
-  await db.destroy();
+  await closeDb();
 });
 
 const token = () => tokenizeCard(svc.processor);

@@ -3,23 +3,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { inject } from 'vitest';
-import { createPrincipal } from '../../api/principals';
 import type { Db } from '../../ledger/db';
-import { pingWorkflow, pingWorkflowId } from '../../workflows/ping';
-import { testDb, uid } from '../support/env';
+import type { Stores } from '../../stores';
+import { type PingWorkflow, pingWorkflowId } from '../../workflows/ping.contract';
+import { testDatabase, uid } from '../support/env';
 import { call } from '../support/http';
 import { startServices, type Services } from '../support/services';
 
 let db: Db;
+let stores: Stores;
+let closeDb: () => Promise<void>;
 let svc: Services;
 
 beforeAll(async () => {
-  db = testDb(2);
+  ({ db, stores, close: closeDb } = testDatabase(2));
   svc = await startServices();
 });
 afterAll(async () => {
   await svc?.stopAll();
-  await db.destroy();
+  await closeDb();
 });
 
 describe('the running stack', () => {
@@ -31,7 +33,7 @@ describe('the running stack', () => {
   });
 
   it('serves an authenticated, idempotent create', async () => {
-    const operator = (await createPrincipal(db, 'operator', 'e2e operator')).apiKey;
+    const operator = (await stores.principals.create('operator', 'e2e operator')).apiKey;
     const idem = uid();
     const first = await call(svc.base, '/merchants', { key: operator, idem, body: { name: 'E2E merchant' } });
     expect(first.status).toBe(201);
@@ -44,7 +46,7 @@ describe('the running stack', () => {
     const connection = await Connection.connect({ address: inject('temporalAddress') });
     try {
       const client = new Client({ connection });
-      const result = await client.workflow.execute(pingWorkflow, {
+      const result = await client.workflow.execute<PingWorkflow>('pingWorkflow', {
         taskQueue: svc.taskQueue, workflowId: pingWorkflowId(uid()), args: [{ message: 'e2e', checkLedger: true }],
       });
       expect(result).toEqual({ echoed: 'e2e', ledgerReachable: true });

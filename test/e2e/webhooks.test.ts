@@ -1,11 +1,10 @@
 // Merchant webhooks over HTTP with the real processes: register an endpoint, receive an order's events in
 // order with valid Standard Webhooks signatures, and work a dead letter through the API.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPrincipal } from '../../api/principals';
-import { settingsColumns } from '../../api/merchants';
-import { MAX_ENDPOINTS_PER_MERCHANT } from '../../api/routes/webhooks';
+import { MAX_ENDPOINTS_PER_MERCHANT } from '../../stores/delivery';
+import type { Stores } from '../../stores';
 import type { Db } from '../../ledger/db';
-import { testDb, uid } from '../support/env';
+import { testDatabase, uid } from '../support/env';
 import { call } from '../support/http';
 import { MERCHANT_SETTINGS } from '../support/order-input';
 import { Receiver } from '../support/receiver';
@@ -13,21 +12,23 @@ import { startServices, type Services } from '../support/services';
 import { tokenizeCard } from '../support/processor-calls';
 
 let db: Db;
+let stores: Stores;
+let closeDb: () => Promise<void>;
 let svc: Services;
 let operator: string;
 
 beforeAll(async () => {
-  db = testDb(2);
+  ({ db, stores, close: closeDb } = testDatabase(2));
   svc = await startServices({ PAYBROKER_WEBHOOK_ALLOW_PRIVATE: 'true', PAYBROKER_DELIVERY_INITIAL_BACKOFF: '100ms' });
-  operator = (await createPrincipal(db, 'operator', 'webhook operator')).apiKey;
+  operator = (await stores.principals.create('operator', 'webhook operator')).apiKey;
 });
 afterAll(async () => {
   await svc?.stopAll();
-  await db.destroy();
+  await closeDb();
 });
 
 async function merchantWithEndpoint(receiver: Receiver, extra: object = {}) {
-  const { principal, apiKey } = await createPrincipal(db, 'merchant', 'Hooked shop', settingsColumns(MERCHANT_SETTINGS));
+  const { merchant: principal, apiKey } = await stores.merchants.create('Hooked shop', MERCHANT_SETTINGS);
   const r = await call(svc.base, '/webhook-endpoints', { key: apiKey, idem: uid(), body: { url: receiver.url, ...extra } });
   expect(r.status).toBe(201);
   receiver.secret = r.body.secret;
@@ -46,7 +47,7 @@ async function placeOrder(key: string) {
 
 describe('webhook endpoints', () => {
   it('registers an endpoint with a signing secret shown once, and refuses bad URLs', async () => {
-    const { apiKey: key } = await createPrincipal(db, 'merchant', 'URL shop', settingsColumns(MERCHANT_SETTINGS));
+    const { apiKey: key } = await stores.merchants.create('URL shop', MERCHANT_SETTINGS);
     const idem = uid();
     const first = await call(svc.base, '/webhook-endpoints', { key, idem, body: { url: 'http://127.0.0.1:9/hooks' } });
     expect(first.status).toBe(201);
@@ -62,7 +63,7 @@ describe('webhook endpoints', () => {
   });
 
   it(`allows ${MAX_ENDPOINTS_PER_MERCHANT} active endpoints per merchant and refuses one more`, async () => {
-    const { apiKey: key } = await createPrincipal(db, 'merchant', 'Many hooks', settingsColumns(MERCHANT_SETTINGS));
+    const { apiKey: key } = await stores.merchants.create('Many hooks', MERCHANT_SETTINGS);
     for (let i = 0; i < MAX_ENDPOINTS_PER_MERCHANT; i++) {
       expect((await call(svc.base, '/webhook-endpoints', { key, idem: uid(), body: { url: `http://127.0.0.1:9/h${i}` } })).status).toBe(201);
     }
@@ -110,7 +111,7 @@ describe("an order's events", () => {
       const [dead] = (await call(svc.base, '/dead-letters', { key })).body.data;
       expect(dead).toMatchObject({ eventType: 'order.captured', lastStatus: 422, groupKey: id });
       expect(receiver.unique().map((r) => r.body.type)).toEqual(['order.authorized']);
-      const stranger = (await createPrincipal(db, 'merchant', 'Stranger', settingsColumns(MERCHANT_SETTINGS))).apiKey;
+      const stranger = (await stores.merchants.create('Stranger', MERCHANT_SETTINGS)).apiKey;
       expect((await call(svc.base, '/dead-letters', { key: stranger })).body.data).toEqual([]);
       expect((await call(svc.base, `/dead-letters/${dead.id}/redeliver`, { key: stranger, method: 'POST' })).status).toBe(404);
 

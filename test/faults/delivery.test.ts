@@ -4,14 +4,14 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { inject } from 'vitest';
-import { enqueueMessage } from '../../activities/deliveryQueue';
+import { DeliveryService } from '../../services/delivery';
 import { newWebhookSecret } from '../../webhooks/signature';
-import { testDb, uid } from '../support/env';
+import { testDatabase, uid } from '../support/env';
 import { Receiver } from '../support/receiver';
 import { startServices } from '../support/services';
 
-const db = testDb(2);
-afterAll(() => db.destroy());
+const { db, stores, close } = testDatabase(2);
+afterAll(() => close());
 
 describe('worker killed mid-delivery', () => {
   it('redelivers the interrupted message with the same webhook-id and keeps the order', async () => {
@@ -24,11 +24,11 @@ describe('worker killed mid-delivery', () => {
       receiver.delayMs = 1_500;
       const dest = `we_${randomBytes(8).toString('hex')}`;
       await db('delivery_destinations').insert({ id: dest, url: receiver.url, secret: receiver.secret, give_up_seconds: 3600 });
-      const deps = { db, temporal: new Client({ connection }), taskQueue: svc.taskQueue };
+      const delivery = new DeliveryService(stores.delivery, new Client({ connection }), svc.taskQueue);
       const group = `kill-${uid()}`;
       const ids = [0, 1, 2, 3].map((seq) => `${group}-${seq}`);
       for (const [seq, id] of ids.entries()) {
-        await enqueueMessage(deps, { id, destinationId: dest, groupKey: group, body: JSON.stringify({ seq }) });
+        await delivery.enqueue({ id, destinationId: dest, groupKey: group, body: JSON.stringify({ seq }) });
       }
       // The first is in, the second is on the wire: kill the worker now.
       await expect.poll(() => receiver.received.length === 1 && receiver.inFlight === 1, { timeout: 20_000, interval: 20 }).toBe(true);

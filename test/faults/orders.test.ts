@@ -1,9 +1,7 @@
 // Faults that really happen to real processes: the simulator process killed during authorization, and the
 // worker process SIGKILLed right after the processor applied an authorization whose response was lost.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createPrincipal } from '../../api/principals';
-import { settingsColumns } from '../../api/merchants';
-import { testDb, uid } from '../support/env';
+import { testDatabase, uid } from '../support/env';
 import { call } from '../support/http';
 import { MERCHANT_SETTINGS } from '../support/order-input';
 import { orderLedger } from '../support/orders';
@@ -11,13 +9,13 @@ import { startServices, type Services } from '../support/services';
 import { tokenizeCard } from '../support/processor-calls';
 
 let svc: Services | undefined;
-const db = testDb(2);
+const { db, stores, close } = testDatabase(2);
 afterEach(async () => { await svc?.stopAll(); svc = undefined; });
-afterAll(() => db.destroy());
+afterAll(() => close());
 
 async function setup() {
   svc = await startServices({ PAYBROKER_PROCESSOR_MAX_BACKOFF: '1s' });
-  const { apiKey } = await createPrincipal(db, 'merchant', 'Fault shop', settingsColumns(MERCHANT_SETTINGS));
+  const { apiKey } = await stores.merchants.create('Fault shop', MERCHANT_SETTINGS);
   const token = await tokenizeCard(svc.processor);
   const body = {
     clientOrderId: uid('co-'), customerId: 'c1',

@@ -2,7 +2,6 @@
 // (processor files slowed down so the kill lands mid-close), then restarted. The close resumes and finishes:
 // every buyer charged exactly once, every seller paid exactly once, nobody skipped, the journal balanced.
 import { afterAll, describe, expect, it } from 'vitest';
-import { createPrincipal } from '../../api/principals';
 import { Ledger } from '../../ledger/ledger';
 import { temporalClient, uid } from '../support/env';
 import { call } from '../support/http';
@@ -23,7 +22,7 @@ describe('worker killed during a period close', () => {
     const db = fresh.db;
     svc = await startServices({ DATABASE_URL: fresh.url, PAYBROKER_SETTLEMENT_GRACE: '1s' });
     const s = svc;
-    const operator = (await createPrincipal(db, 'operator', 'Fault operator')).apiKey;
+    const operator = (await fresh.stores.principals.create('operator', 'Fault operator')).apiKey;
     const api = (path: string, body?: unknown, key = operator, method?: string) =>
       call(s.base, path, { key, body, idem: body ? uid('i-') : undefined, method });
     const token = () => tokenizeCard(s.processor);

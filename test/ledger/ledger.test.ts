@@ -1,15 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ledger, LedgerError } from '../../ledger/ledger';
-import { arrayLiteral, createDb, type Db, prepared } from '../../ledger/db';
-import { testDb, uid } from '../support/env';
+import { arrayLiteral, createDb, type Db, type Statements } from '../../ledger/db';
+import { testDatabase, uid } from '../support/env';
 import { inject } from 'vitest';
 
 let db: Db;
+let statements: Statements;
+let closeDb: () => Promise<void>;
 let ledger: Ledger;
 const acct = { clearing: '', merchant: '', fee: '', eur: '' };
 
 beforeAll(async () => {
-  db = testDb();
+  ({ db, statements, close: closeDb } = testDatabase());
   ledger = new Ledger(db);
   const s = uid();
   acct.clearing = `clearing-${s}`;
@@ -21,7 +23,7 @@ beforeAll(async () => {
   await ledger.openAccount({ id: acct.fee, kind: 'broker_fee_revenue', currency: 'USD' });
   await ledger.openAccount({ id: acct.eur, kind: 'merchant_payable', currency: 'EUR' });
 });
-afterAll(() => db.destroy());
+afterAll(() => closeDb());
 
 const capture = (key: string, total = 10_000, fee = 250) => ({
   idempotencyKey: key,
@@ -231,7 +233,7 @@ describe('balances', () => {
 
 describe('arrayLiteral', () => {
   const roundTrip = async (values: string[]) =>
-    (await prepared<{ a: string[] }>(db, 'test-array-literal', 'SELECT $1::text[] AS a', [arrayLiteral(values)]))[0].a;
+    (await statements.query<{ a: string[] }>('test-array-literal', 'SELECT $1::text[] AS a', [arrayLiteral(values)]))[0].a;
 
   it('sends plain values as one literal that PostgreSQL reads back unchanged', async () => {
     const values = ['mp_1', 'a b', 'x,y', '{z}', 'NULL', '', 'é€', '7'];
@@ -239,7 +241,7 @@ describe('arrayLiteral', () => {
     expect(await roundTrip(values)).toEqual(values);
     expect(await roundTrip([])).toEqual([]);
     expect(arrayLiteral([1, -2, 3.5])).toBe('{1,-2,3.5}');
-    expect((await prepared<{ a: number[] }>(db, 'test-array-literal-numbers', 'SELECT $1::float8[] AS a', [arrayLiteral([1, -2, 3.5])]))[0].a)
+    expect((await statements.query<{ a: number[] }>('test-array-literal-numbers', 'SELECT $1::float8[] AS a', [arrayLiteral([1, -2, 3.5])]))[0].a)
       .toEqual([1, -2, 3.5]);
   });
 

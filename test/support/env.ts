@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
-import { createDb, type Db } from '../../ledger/db';
+import { createDb, type Database, type Db, openDatabase } from '../../ledger/db';
+import { createStores, type Stores } from '../../stores';
 import { workerOptions } from '../../workers/options';
 
 let runtimeInstalled = false;
@@ -17,6 +18,12 @@ export const uid = (prefix = '') => `${prefix}${randomUUID().replace(/-/g, '').s
 
 export function testDb(poolMax = 5): Db {
   return createDb(inject('databaseUrl'), { poolMax, applicationName: 'paybroker-test' });
+}
+
+/** The run's database with both pools, and its stores. */
+export function testDatabase(poolMax = 5): Database & { stores: Stores } {
+  const database = openDatabase(inject('databaseUrl'), { poolMax, applicationName: 'paybroker-test' });
+  return { ...database, stores: createStores(database) };
 }
 
 export async function temporalClient(): Promise<{ client: Client; close(): Promise<void> }> {

@@ -4,32 +4,32 @@
 import { inject } from 'vitest';
 import type { Client } from '@temporalio/client';
 import { createActivities } from '../../activities';
-import { createApp } from '../../api/app';
-import { GrantSigner } from '../../api/grants';
-import { createPrincipal } from '../../api/principals';
-import { createDb, type Db, migrate } from '../../ledger/db';
+import { createDb, type Database, type Db, migrate, openDatabase } from '../../ledger/db';
 import { Ledger } from '../../ledger/ledger';
 import { HttpProcessorClient, SimulatorAdmin } from '../../processors/http-client';
-import type { SettlementPeriodResult } from '../../workflows/settlementPeriod';
+import { createStores, type Stores } from '../../stores';
+import type { SettlementPeriodResult } from '../../workflows/settlementPeriod.contract';
+import { testApp } from './app';
 import { startWorker, temporalClient, uid } from './env';
 import { call, type Call, listen } from './http';
 import { TEST_DELIVERY } from './orders';
 import { tokenizeCard } from './processor-calls';
 
 /** A database of its own on the run's cluster, migrated. */
-export async function freshDatabase(): Promise<{ url: string; db: Db; drop(): Promise<void> }> {
+export async function freshDatabase(): Promise<{ url: string; db: Db; database: Database; stores: Stores; drop(): Promise<void> }> {
   const main = inject('databaseUrl');
   const name = uid('micro_');
   const admin = createDb(main, { poolMax: 1 });
   await admin.raw(`CREATE DATABASE ${name}`);
   const url = new URL(main);
   url.pathname = `/${name}`;
-  const db = createDb(url.toString(), { poolMax: 10, applicationName: 'paybroker-test' });
+  const database = openDatabase(url.toString(), { poolMax: 10, applicationName: 'paybroker-test' });
+  const { db } = database;
   await migrate(db);
   return {
-    url: url.toString(), db,
+    url: url.toString(), db, database, stores: createStores(database),
     async drop() {
-      await db.destroy();
+      await database.close();
       await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.destroy();
     },
@@ -38,6 +38,8 @@ export async function freshDatabase(): Promise<{ url: string; db: Db; drop(): Pr
 
 export interface MicroHarness {
   db: Db;
+  database: Database;
+  stores: Stores;
   ledger: Ledger;
   operator: string;
   client: Client;
@@ -58,21 +60,18 @@ interface ItemSpec { id: string; priceMinor: number; category?: string; grantSec
 
 export async function microHarness(opts: { dunningDelaysMs?: number[]; worker?: boolean } = {}): Promise<MicroHarness> {
   const fresh = await freshDatabase();
-  const { db } = fresh;
+  const { db, database, stores } = fresh;
   const processor = new HttpProcessorClient({ baseUrl: inject('simulatorUrl'), timeoutMs: 10_000 });
   const admin = new SimulatorAdmin({ adminUrl: inject('simulatorAdminUrl') });
   const temporal = await temporalClient();
   const taskQueue = uid('tq-micro-');
   const worker = opts.worker === false ? undefined : await startWorker(createActivities({
-    db, processor, temporal: temporal.client, taskQueue, delivery: TEST_DELIVERY, dunningDelaysMs: opts.dunningDelaysMs ?? [50, 50, 50],
+    database, processor, temporal: temporal.client, taskQueue, delivery: TEST_DELIVERY,
   }), taskQueue);
-  const server = await listen(createApp({
-    db, temporal: temporal.client, taskQueue, webhooks: { allowPrivate: true, giveUpMs: 60_000 },
-    timing: { processorDeadlineMs: 60_000, processorMaxBackoffMs: 1_000, reauthLeadMs: 60_000, refundWindowMs: 60_000 },
-    grants: await GrantSigner.load(db), periods: { graceMs: 0 },
-  }));
+  const { app } = await testApp(database, temporal.client, { taskQueue, allowPrivateWebhooks: true, dunningDelaysMs: opts.dunningDelaysMs });
+  const server = await listen(app);
   const base = `${server.base}/v1`;
-  const operator = (await createPrincipal(db, 'operator', 'Micro test operator')).apiKey;
+  const operator = (await stores.principals.create('operator', 'Micro test operator')).apiKey;
   const api = (path: string, c: Call = {}) => call(base, path, c);
   const must = async (path: string, c: Call, status = 201) => {
     const r = await api(path, { idem: uid('idem-'), ...c });
@@ -82,7 +81,7 @@ export async function microHarness(opts: { dunningDelaysMs?: number[]; worker?: 
   const tokenize = (card?: string) => tokenizeCard(processor, card);
 
   return {
-    db, ledger: new Ledger(db), operator, client: temporal.client, taskQueue, processor, admin, api, tokenize,
+    db, database, stores, ledger: new Ledger(db), operator, client: temporal.client, taskQueue, processor, admin, api, tokenize,
     async buyer(o = {}) {
       const b = await must('/buyers', { key: operator, body: {
         name: 'Buyer', currency: o.currency ?? 'USD', paymentToken: await tokenize(o.card), ...(o.buyerClass ? { buyerClass: o.buyerClass } : {}),

@@ -3,9 +3,9 @@
 import { DEFAULT_AVS_POLICY } from '../../domain/avs';
 import type { OrderInput, OrderPolicy } from '../../domain/order';
 import { priceOrder, type LineItemInput } from '../../domain/pricing';
-import type { MerchantSettings } from '../../api/merchants';
+import type { MerchantSettings } from '../../stores/merchants';
 import type { Db } from '../../ledger/db';
-import { orderWorkflowId } from '../../workflows/order';
+import { orderWorkflowId } from '../../workflows/order.contract';
 
 export const MERCHANT_SETTINGS: MerchantSettings = {
   currency: 'USD', feeBps: 250,

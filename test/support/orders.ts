@@ -3,19 +3,18 @@
 import { inject } from 'vitest';
 import type { Client } from '@temporalio/client';
 import { createActivities } from '../../activities';
-import { createPrincipal } from '../../api/principals';
-import { settingsColumns } from '../../api/merchants';
 import type { OrderInput, OrderPolicy } from '../../domain/order';
 import type { LineItemInput } from '../../domain/pricing';
-import type { Db } from '../../ledger/db';
+import type { Database, Db } from '../../ledger/db';
 import { Ledger } from '../../ledger/ledger';
 import { HttpProcessorClient, SimulatorAdmin } from '../../processors/http-client';
 import { startSimulator, type RunningSimulator } from '../../processors/simulator/server';
-import { orderWorkflow } from '../../workflows/order';
+import type { Stores } from '../../stores';
+import type { OrderWorkflow } from '../../workflows/order.contract';
 import { buildOrderInput, insertOrderRow, MERCHANT_SETTINGS } from './order-input';
 
 export { HARD_ITEMS } from './order-input';
-import { startWorker, temporalClient, testDb, uid } from './env';
+import { startWorker, temporalClient, testDatabase, uid } from './env';
 import { tokenizeCard } from './processor-calls';
 
 export const POSTAL = { Y: '94107', N: '00000', A: '11111', Z: '22222' };
@@ -25,6 +24,8 @@ export const TEST_DELIVERY = { allowPrivate: true, timeoutMs: 2_000, perDestinat
 
 export interface OrderHarness {
   db: Db;
+  database: Database;
+  stores: Stores;
   ledger: Ledger;
   client: Client;
   processor: HttpProcessorClient;
@@ -49,7 +50,8 @@ export interface StartOrder {
 
 /** A private simulator (own ports, same database) when the test sets faults or its clock. */
 export async function orderHarness(opts: { privateSimulator?: boolean; authValiditySeconds?: number; perDestinationInFlight?: number } = {}): Promise<OrderHarness> {
-  const db = testDb(5);
+  const database = testDatabase(5);
+  const { db, stores } = database;
   const simulator = opts.privateSimulator
     ? await startSimulator({ databaseUrl: inject('databaseUrl'), port: 0, authValiditySeconds: opts.authValiditySeconds })
     : undefined;
@@ -58,26 +60,25 @@ export async function orderHarness(opts: { privateSimulator?: boolean; authValid
   const admin = new SimulatorAdmin({ adminUrl: simulator?.adminUrl ?? inject('simulatorAdminUrl') });
   const temporal = await temporalClient();
   const taskQueue = uid('tq-');
-  const worker = await startWorker(createActivities({ db, processor, temporal: temporal.client, taskQueue,
+  const worker = await startWorker(createActivities({ database, processor, temporal: temporal.client, taskQueue,
     delivery: { ...TEST_DELIVERY, perDestinationInFlight: opts.perDestinationInFlight ?? TEST_DELIVERY.perDestinationInFlight } }), taskQueue);
-  const { principal } = await createPrincipal(db, 'merchant', 'Order test merchant', settingsColumns(MERCHANT_SETTINGS));
-  const merchantId = principal.id;
+  const merchantId = (await stores.merchants.create('Order test merchant', MERCHANT_SETTINGS)).merchant.id;
   const tokenize = (card?: string) => tokenizeCard(processor, card);
 
   return {
-    db, ledger: new Ledger(db), client: temporal.client, processor, admin, taskQueue: worker.taskQueue, merchantId, simulator,
+    db, database, stores, ledger: new Ledger(db), client: temporal.client, processor, admin, taskQueue: worker.taskQueue, merchantId, simulator,
     tokenize,
     async start(o: StartOrder) {
       const input = buildOrderInput({ ...o, merchantId, clientOrderId: uid('co-'), token: o.token ?? await tokenize(o.card) });
       await insertOrderRow(db, input);
-      await temporal.client.workflow.start(orderWorkflow, { workflowId: input.orderId, taskQueue: worker.taskQueue, args: [input] });
+      await temporal.client.workflow.start<OrderWorkflow>('orderWorkflow', { workflowId: input.orderId, taskQueue: worker.taskQueue, args: [input] });
       return { id: input.orderId, input };
     },
     async close() {
       await worker.stop();
       await temporal.close();
       await simulator?.stop();
-      await db.destroy();
+      await database.close();
     },
   };
 }

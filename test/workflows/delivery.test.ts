@@ -2,24 +2,21 @@
 // groups, parallel groups, outages, dead letters (hold and skip), continue-as-new hand-over, and the limits.
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  deliveryGroupWorkflow, deliveryGroupWorkflowId, groupStatusQuery,
-} from '../../workflows/deliveryGroup';
-import {
-  DeliveryError, enqueueMessage, MAX_MESSAGE_BYTES, MAX_QUEUE_DEPTH_PER_GROUP, resolveDeadLetter, type DeliveryQueueDeps,
-} from '../../activities/deliveryQueue';
+import { DeliveryService } from '../../services/delivery';
+import { DeliveryError, MAX_MESSAGE_BYTES, MAX_QUEUE_DEPTH_PER_GROUP } from '../../stores/delivery';
+import { deliveryGroupWorkflowId, type DeliveryGroupWorkflow, groupStatusQuery } from '../../workflows/deliveryGroup.contract';
 import { newWebhookSecret } from '../../webhooks/signature';
 import { orderHarness, type OrderHarness } from '../support/orders';
 import { Receiver } from '../support/receiver';
 import { uid } from '../support/env';
 
 let h: OrderHarness;
-let deps: DeliveryQueueDeps;
+let deps: DeliveryService;
 let receiver: Receiver;
 
 beforeAll(async () => {
   h = await orderHarness();
-  deps = { db: h.db, temporal: h.client, taskQueue: h.taskQueue };
+  deps = new DeliveryService(h.stores.delivery, h.client, h.taskQueue);
 });
 afterAll(() => h.close());
 afterEach(async () => { await receiver?.stop().catch(() => {}); });
@@ -48,7 +45,7 @@ describe('order and parallelism', () => {
     const reopen = setTimeout(() => { void receiver.up(); }, 3_000);
     try {
       await Promise.all(groups.map(async (group) => {
-        for (let seq = 0; seq < 20; seq++) await enqueueMessage(deps, message(dest, group, seq));
+        for (let seq = 0; seq < 20; seq++) await deps.enqueue(message(dest, group, seq));
       }));
       await expect.poll(() => receiver.unique().length, { timeout: 90_000, interval: 500 }).toBe(1000);
     } finally {
@@ -65,10 +62,10 @@ describe('order and parallelism', () => {
     receiver.delayMs = 50;
     const group = `can-${uid()}`;
     const workflowId = deliveryGroupWorkflowId(dest, group);
-    const first = await h.client.workflow.start(deliveryGroupWorkflow, {
+    const first = await h.client.workflow.start<DeliveryGroupWorkflow>('deliveryGroupWorkflow', {
       taskQueue: h.taskQueue, workflowId, args: [{ destinationId: dest, groupKey: group, continueAsNewAfter: 3 }],
     });
-    for (let seq = 0; seq < 10; seq++) await enqueueMessage(deps, message(dest, group, seq));
+    for (let seq = 0; seq < 10; seq++) await deps.enqueue(message(dest, group, seq));
     await expect.poll(() => seqsOf(receiver, group).length, { timeout: 30_000 }).toBe(10);
     expect(seqsOf(receiver, group)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     const firstRun = h.client.workflow.getHandle(workflowId, first.firstExecutionRunId);
@@ -80,9 +77,9 @@ describe('order and parallelism', () => {
     const dest = await destination();
     const group = `dup-${uid()}`;
     const m = message(dest, group, 0);
-    expect(await enqueueMessage(deps, m)).toEqual({ created: true });
-    expect(await enqueueMessage(deps, m)).toEqual({ created: false });
-    await enqueueMessage(deps, message(dest, group, 1));
+    expect(await deps.enqueue(m)).toEqual({ created: true });
+    expect(await deps.enqueue(m)).toEqual({ created: false });
+    await deps.enqueue(message(dest, group, 1));
     await expect.poll(() => seqsOf(receiver, group), { timeout: 15_000 }).toEqual([0, 1]);
     expect(receiver.received.filter((r) => r.webhookId === m.id)).toHaveLength(1);
   });
@@ -95,14 +92,14 @@ describe('dead letters', () => {
     const msgs = [0, 1, 2].map((seq) => message(dest, group, seq));
     let fixed = false;
     receiver.answer = (id) => (id === msgs[0].id && !fixed ? 400 : 200);
-    for (const m of msgs) await enqueueMessage(deps, m);
+    for (const m of msgs) await deps.enqueue(m);
     await expect.poll(async () => (await h.db('delivery_messages').where({ id: msgs[0].id }).first()).state, { timeout: 15_000 }).toBe('dead');
     await new Promise((r) => setTimeout(r, 500));
     expect(seqsOf(receiver, group)).toEqual([]);
     expect((await h.client.workflow.getHandle(deliveryGroupWorkflowId(dest, group)).query(groupStatusQuery)).holding).toBe(msgs[0].id);
 
     fixed = true;
-    expect(await resolveDeadLetter(deps, msgs[0].id, 'redeliver')).toBe(true);
+    expect(await deps.resolveDeadLetter(msgs[0].id, 'redeliver')).toBe(true);
     await expect.poll(() => seqsOf(receiver, group), { timeout: 15_000 }).toEqual([0, 1, 2]);
     expect(receiver.unique()[0].webhookId).toBe(msgs[0].id);
     expect((await h.db('delivery_messages').where({ id: msgs[0].id }).first()).state).toBe('delivered');
@@ -113,12 +110,12 @@ describe('dead letters', () => {
     const group = `drop-${uid()}`;
     const msgs = [0, 1].map((seq) => message(dest, group, seq));
     receiver.answer = (id) => (id === msgs[0].id ? 410 : 200);
-    for (const m of msgs) await enqueueMessage(deps, m);
+    for (const m of msgs) await deps.enqueue(m);
     await expect.poll(async () => (await h.db('delivery_messages').where({ id: msgs[0].id }).first()).state, { timeout: 15_000 }).toBe('dead');
-    await resolveDeadLetter(deps, msgs[0].id, 'drop');
+    await deps.resolveDeadLetter(msgs[0].id, 'drop');
     await expect.poll(() => seqsOf(receiver, group), { timeout: 15_000 }).toEqual([1]);
     expect((await h.db('delivery_messages').where({ id: msgs[0].id }).first()).state).toBe('dropped');
-    expect(await resolveDeadLetter(deps, msgs[0].id, 'redeliver')).toBe(false);
+    expect(await deps.resolveDeadLetter(msgs[0].id, 'redeliver')).toBe(false);
   });
 
   it('skips a dead letter when the destination says so, after its give-up time on 5xx', async () => {
@@ -126,7 +123,7 @@ describe('dead letters', () => {
     const group = `skip-${uid()}`;
     const msgs = [0, 1, 2].map((seq) => message(dest, group, seq));
     receiver.answer = (id) => (id === msgs[1].id ? 503 : 200);
-    for (const m of msgs) await enqueueMessage(deps, m);
+    for (const m of msgs) await deps.enqueue(m);
     await expect.poll(() => seqsOf(receiver, group), { timeout: 15_000 }).toEqual([0, 2]);
     const dead = await h.db('delivery_messages').where({ id: msgs[1].id }).first();
     expect(dead.state).toBe('dead');
@@ -143,7 +140,7 @@ describe('dead letters', () => {
       attempts.set(id, n);
       return n === 1 ? 408 : n === 2 ? 429 : 200;
     };
-    await enqueueMessage(deps, message(dest, group, 0));
+    await deps.enqueue(message(dest, group, 0));
     await expect.poll(() => seqsOf(receiver, group), { timeout: 15_000 }).toEqual([0]);
     expect([...attempts.values()]).toEqual([3]);
   });
@@ -154,9 +151,9 @@ describe('limits', () => {
     const dest = await destination();
     const group = `size-${uid()}`;
     const body = (n: number) => JSON.stringify({ pad: 'x'.repeat(n - JSON.stringify({ pad: '' }).length) });
-    await expect(enqueueMessage(deps, { id: uid(), destinationId: dest, groupKey: group, body: body(MAX_MESSAGE_BYTES + 1) }))
+    await expect(deps.enqueue({ id: uid(), destinationId: dest, groupKey: group, body: body(MAX_MESSAGE_BYTES + 1) }))
       .rejects.toMatchObject({ code: 'message_too_large' });
-    await expect(enqueueMessage(deps, { id: uid(), destinationId: dest, groupKey: group, body: body(MAX_MESSAGE_BYTES) }))
+    await expect(deps.enqueue({ id: uid(), destinationId: dest, groupKey: group, body: body(MAX_MESSAGE_BYTES) }))
       .resolves.toEqual({ created: true });
   });
 
@@ -167,8 +164,8 @@ describe('limits', () => {
     await h.db('delivery_messages').insert(Array.from({ length: MAX_QUEUE_DEPTH_PER_GROUP - 1 }, (_, i) => ({
       id: `${group}-filler-${i}`, destination_id: dest, group_key: group, body: '{}',
     })));
-    await expect(enqueueMessage(deps, { id: uid(), destinationId: dest, groupKey: group, body: '{}' })).resolves.toEqual({ created: true });
-    const past = enqueueMessage(deps, { id: uid(), destinationId: dest, groupKey: group, body: '{}' });
+    await expect(deps.enqueue({ id: uid(), destinationId: dest, groupKey: group, body: '{}' })).resolves.toEqual({ created: true });
+    const past = deps.enqueue({ id: uid(), destinationId: dest, groupKey: group, body: '{}' });
     await expect(past).rejects.toBeInstanceOf(DeliveryError);
     await expect(past).rejects.toMatchObject({ code: 'queue_full' });
     await h.client.workflow.getHandle(deliveryGroupWorkflowId(dest, group)).terminate('test done');
@@ -180,8 +177,8 @@ describe('limits', () => {
       const dest = await destination();
       receiver.delayMs = 150;
       const groups = Array.from({ length: 12 }, (_, g) => `par${g}-${uid()}`);
-      const narrowDeps = { db: narrow.db, temporal: narrow.client, taskQueue: narrow.taskQueue };
-      await Promise.all(groups.map((g) => enqueueMessage(narrowDeps, message(dest, g, 0))));
+      const narrowDeps = new DeliveryService(narrow.stores.delivery, narrow.client, narrow.taskQueue);
+      await Promise.all(groups.map((g) => narrowDeps.enqueue(message(dest, g, 0))));
       await expect.poll(() => receiver.unique().length, { timeout: 30_000 }).toBe(12);
       expect(receiver.maxInFlight).toBe(2);
     } finally {

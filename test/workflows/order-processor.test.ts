@@ -1,7 +1,7 @@
 // The order against a processor that misbehaves or ages: outages waited out (awaiting_processor), outage
 // deadlines, and reauthorization before expiry. Each test has its own simulator, so its faults touch no one else.
 import { afterEach, describe, expect, it } from 'vitest';
-import { shipUpdate, statusQuery, submitUpdate } from '../../workflows/order';
+import { shipUpdate, statusQuery, submitUpdate } from '../../workflows/order.contract';
 import { NeedsAttention, OrderState } from '../../workflows/searchAttributes';
 import type { OrderView } from '../../domain/order';
 import { orderHarness, orderLedger, type OrderHarness } from '../support/orders';

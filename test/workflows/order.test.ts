@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import {
   cancelUpdate, refundUpdate, reviewUpdate, shipUpdate, statusQuery, submitUpdate,
-} from '../../workflows/order';
+} from '../../workflows/order.contract';
 import type { OrderView } from '../../domain/order';
 import { HARD_ITEMS, orderHarness, orderLedger, POSTAL, type OrderHarness } from '../support/orders';
 import { CARD } from '../support/processor-calls';

@@ -1,25 +1,26 @@
 // The harness runs a workflow on the real dev server with a real worker, and activities' retry policy holds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPlatformActivities } from '../../activities/platform';
-import type { Db } from '../../ledger/db';
-import { pingWorkflow, pingWorkflowId } from '../../workflows/ping';
-import { startWorker, temporalClient, testDb, uid } from '../support/env';
+import type { Database } from '../../ledger/db';
+import { pingWorkflow } from '../../workflows/ping';
+import { pingWorkflowId } from '../../workflows/ping.contract';
+import { startWorker, temporalClient, testDatabase, uid } from '../support/env';
 
-let db: Db;
+let database: Database;
 let temporal: Awaited<ReturnType<typeof temporalClient>>;
 
 beforeAll(async () => {
-  db = testDb(2);
+  database = testDatabase(2);
   temporal = await temporalClient();
 });
 afterAll(async () => {
   await temporal.close();
-  await db.destroy();
+  await database.close();
 });
 
 describe('pingWorkflow on the real server', () => {
   it('runs its activities through a worker and returns their results', async () => {
-    const w = await startWorker(createPlatformActivities({ db }));
+    const w = await startWorker(createPlatformActivities({ database }));
     try {
       const result = await temporal.client.workflow.execute(pingWorkflow, {
         taskQueue: w.taskQueue, workflowId: pingWorkflowId(uid()), args: [{ message: 'hi', checkLedger: true }],
@@ -33,7 +34,7 @@ describe('pingWorkflow on the real server', () => {
   it('retries a failing activity by its written-out policy, then succeeds', async () => {
     let calls = 0;
     const w = await startWorker({
-      ...createPlatformActivities({ db }),
+      ...createPlatformActivities({ database }),
       async echo(message: string) {
         calls++;
         if (calls < 3) throw new Error('transient');
@@ -54,7 +55,7 @@ describe('pingWorkflow on the real server', () => {
   it('fails the workflow once the activity exhausts its attempts', async () => {
     let calls = 0;
     const w = await startWorker({
-      ...createPlatformActivities({ db }),
+      ...createPlatformActivities({ database }),
       async echo() {
         calls++;
         throw new Error('always');

@@ -1,7 +1,7 @@
 // Settlement batches: every capture goes to the processor in exactly one batch, even with two runs at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { settlementBatchWorkflow, type SettlementBatchResult } from '../../workflows/settlementBatch';
-import { shipUpdate, submitUpdate } from '../../workflows/order';
+import type { SettlementBatchResult, SettlementBatchWorkflow } from '../../workflows/settlementBatch.contract';
+import { shipUpdate, submitUpdate } from '../../workflows/order.contract';
 import { orderHarness, type OrderHarness } from '../support/orders';
 import { uid } from '../support/env';
 
@@ -22,7 +22,7 @@ async function capturedOrders(n: number): Promise<string[]> {
   return ids;
 }
 
-const run = (capturesPerBatch: number) => h.client.workflow.execute(settlementBatchWorkflow, {
+const run = (capturesPerBatch: number) => h.client.workflow.execute<SettlementBatchWorkflow>('settlementBatchWorkflow', {
   taskQueue: h.taskQueue, workflowId: uid('settle-'), args: [{ capturesPerBatch }],
 });
 

@@ -5,9 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { createSettlementPeriodActivities } from '../../activities/settlementPeriods';
-import { dunningWorkflowId } from '../../workflows/dunning';
-import { openPeriodSeq } from '../../ledger/micropayments';
-import { MAX_FILES_PER_RUN, settlementPeriodWorkflow, settlementPeriodWorkflowId } from '../../workflows/settlementPeriod';
+import { dunningWorkflowId } from '../../workflows/dunning.contract';
+import {
+  MAX_FILES_PER_RUN, settlementPeriodWorkflowId, type SettlementPeriodWorkflow,
+} from '../../workflows/settlementPeriod.contract';
 import { TEST_DELIVERY } from '../support/orders';
 import { uid } from '../support/env';
 import { microHarness, type MicroHarness } from '../support/micro';
@@ -44,7 +45,7 @@ describe('a period close with hundreds of buyers and sellers', () => {
     }
     // one seller also has card-order captures in the period (the real capture activity books them)
     const cardSeller = sellers[0];
-    const { postCapture } = createActivities({ db: h.db, processor: h.processor, temporal: h.client, taskQueue: h.taskQueue, delivery: TEST_DELIVERY });
+    const { postCapture } = createActivities({ database: h.database, processor: h.processor, temporal: h.client, taskQueue: h.taskQueue, delivery: TEST_DELIVERY });
     const orderId = uid('order-');
     await h.db('orders').insert({ id: orderId, merchant_id: cardSeller.id, client_order_id: uid(), customer_id: 'c1', request_sha256: Buffer.from('x'),
       currency: 'USD', total_minor: 10_000, state: 'shipped' });
@@ -173,7 +174,7 @@ describe('freezing a period while payments are being recorded', () => {
   it('puts every payment in exactly one period, and none into the period after it froze', async () => {
     const seller = await h.seller();
     const buyers = await Promise.all(Array.from({ length: 8 }, () => h.buyer()));
-    const steps = createSettlementPeriodActivities({ db: h.db, ledger: h.ledger, processor: h.processor, temporal: h.client, taskQueue: h.taskQueue });
+    const steps = createSettlementPeriodActivities({ periods: h.stores.periods, ledger: h.ledger, processor: h.processor, problems: h.stores.problems });
     let stop = false;
     let sent = 0;
     const writers = buyers.map(async (b, w) => {
@@ -211,7 +212,7 @@ describe('the Schedule\'s tick and long closes', () => {
     const seller = await h.seller();
     const b = await h.buyer();
     await h.api('/micropayments', { key: h.operator, body: { clientId: 'x', buyerToken: b.token, sellerId: seller.id, itemId: 'article', currency: 'USD' } });
-    const tick = () => h.client.workflow.execute(settlementPeriodWorkflow, { taskQueue: h.taskQueue, workflowId: uid('tick-'), args: [{ graceMs: 1_500 }] });
+    const tick = () => h.client.workflow.execute<SettlementPeriodWorkflow>('settlementPeriodWorkflow', { taskQueue: h.taskQueue, workflowId: uid('tick-'), args: [{ graceMs: 1_500 }] });
     expect(await tick()).toEqual({ kind: 'tick', periodId: 'sp_1', started: true });
     expect(await tick()).toEqual({ kind: 'tick', periodId: 'sp_1', started: false });
     const closed = await h.client.workflow.getHandle(settlementPeriodWorkflowId(h.taskQueue, 1)).result();
@@ -223,8 +224,8 @@ describe('the Schedule\'s tick and long closes', () => {
     const buyers = await Promise.all(Array.from({ length: MAX_FILES_PER_RUN + 5 }, () => h.buyer()));
     await h.api('/micropayments/batch', { key: h.operator, body: { payments: buyers.map((b) => ({
       clientId: 'only', buyerToken: b.token, sellerId: seller.id, itemId: 'article', currency: 'USD' })) } });
-    const seq = await openPeriodSeq(h.db);
-    const handle = await h.client.workflow.start(settlementPeriodWorkflow, {
+    const seq = await h.stores.periods.openSeq();
+    const handle = await h.client.workflow.start<SettlementPeriodWorkflow>('settlementPeriodWorkflow', {
       taskQueue: h.taskQueue, workflowId: settlementPeriodWorkflowId(h.taskQueue, seq), args: [{ periodSeq: seq, fileLines: 1 }] });
     const result = await h.client.workflow.getHandle(handle.workflowId).result();
     expect(result).toMatchObject({ kind: 'closed', progress: { invoices: { submitted: buyers.length, paid: buyers.length, failed: 0 } } });
@@ -285,7 +286,7 @@ describe('refunds across periods, card orders, and a failed close', () => {
 
   it('credits a seller its card-order captures less card refunds, net of fees', async () => {
     const s = await h.seller({ items: [{ id: 'x', priceMinor: 5 }] });
-    const acts = createActivities({ db: h.db, processor: h.processor, temporal: h.client, taskQueue: h.taskQueue, delivery: TEST_DELIVERY });
+    const acts = createActivities({ database: h.database, processor: h.processor, temporal: h.client, taskQueue: h.taskQueue, delivery: TEST_DELIVERY });
     const orderId = uid('order-');
     await h.db('orders').insert({ id: orderId, merchant_id: s.id, client_order_id: uid(), customer_id: 'c', request_sha256: Buffer.from('x'),
       currency: 'USD', total_minor: 10_000, state: 'shipped' });

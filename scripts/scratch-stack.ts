@@ -1,17 +1,18 @@
-// A private PostgreSQL and Temporal dev server on free ports in a temporary directory, with the schema migrated
-// and the workflows bundled: used by the tests' global setup and by `npm run histories:record`.
+// A private PostgreSQL, Temporal dev server and processor simulator on free ports in a temporary directory, with
+// the schema migrated and the workflows bundled, with fast non-durable settings: the stack of the tests' global
+// setup, the benchmarks and `npm run histories:record`.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { loadConfig } from '../../config';
-import { createDb, migrate } from '../../ledger/db';
-import { startPrivateCluster } from '../../scripts/postgres';
-import { freePort } from '../../scripts/ports';
-import { ensureTemporalCli, startTemporalDevServer } from '../../scripts/temporal-cli';
-import { WORKFLOWS_PATH } from '../../workers/options';
-import { startSimulator } from '../../processors/simulator/server';
+import { loadConfig } from '../config';
+import { createDb, migrate } from '../ledger/db';
+import { startPrivateCluster } from './postgres';
+import { freePort } from './ports';
+import { ensureTemporalCli, startTemporalDevServer } from './temporal-cli';
+import { WORKFLOWS_PATH } from '../workers/options';
+import { startSimulator } from '../processors/simulator/server';
 
-export interface TestStack {
+export interface ScratchStack {
   dir: string;
   databaseUrl: string;
   temporalAddress: string;
@@ -28,7 +29,7 @@ const quietLogger = {
   warn: (m: string) => console.warn(m), error: (m: string) => console.error(m),
 };
 
-export async function startTestStack(log: (msg: string) => void): Promise<TestStack> {
+export async function startScratchStack(log: (msg: string) => void): Promise<ScratchStack> {
   const base = join(loadConfig().dataDir, 'tests');
   mkdirSync(base, { recursive: true });
   const dir = mkdtempSync(join(base, 'run-'));

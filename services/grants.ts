@@ -2,9 +2,10 @@
 // (HMAC-SHA256 with a secret kept in PostgreSQL, shared by every API process), expires GRANT_REDEEM_SECONDS
 // after the purchase, and is redeemed once (POST /v1/grants/verify). The same payment always yields the same
 // grant, so a replayed recording returns the grant of the first.
-import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { GRANT_REDEEM_SECONDS } from '../domain/micropayments';
-import type { Db } from '../ledger/db';
+import type { Micropayments, RecordedPayment } from '../ledger/micropayments';
+import type { GrantStore } from '../stores/grants';
 
 export interface GrantClaims {
   /** payment number (without mp_) */
@@ -60,11 +61,9 @@ export class GrantSigner {
     }
   }
 
-  /** Loads the signing secret, making it on first use (concurrent first uses agree on one). */
-  static async load(db: Db): Promise<GrantSigner> {
-    await db('signing_keys').insert({ id: KEY_ID, secret: randomBytes(32) }).onConflict('id').ignore();
-    const row = await db('signing_keys').where({ id: KEY_ID }).first('secret');
-    return new GrantSigner(row.secret as Buffer);
+  /** Loads the signing secret, made on first use (concurrent first uses agree on one). */
+  static async load(store: GrantStore): Promise<GrantSigner> {
+    return new GrantSigner(await store.secret(KEY_ID));
   }
 
   /** The grant of a payment (token), and when it must be redeemed by and the access ends (ISO 8601). */
@@ -105,4 +104,27 @@ export class GrantSigner {
     hash('sha256', this.inner.subarray(0, 64 + n), 'buffer').copy(this.outer, 64);
     return hash('sha256', this.outer, 'base64url');
   }
+}
+
+export type Redemption =
+  | { ok: true; payment: RecordedPayment; accessUntil: Date; redeemedAt: Date }
+  | { ok: false; code: 'grant_invalid' | 'grant_expired' | 'grant_revoked' | 'grant_already_used'; message: string };
+
+/**
+ * The seller's site redeems a grant once before showing the content. Refused: forged or malformed (grant_invalid),
+ * another seller's (grant_invalid), expired (grant_expired), refunded (grant_revoked), redeemed before
+ * (grant_already_used). An operator may redeem any seller's grant.
+ */
+export async function redeemGrant(deps: { signer: GrantSigner; grants: GrantStore; micropayments: Micropayments },
+  who: { kind: string; id: string }, grant: string, nowMs: number): Promise<Redemption> {
+  const claims = deps.signer.open(grant);
+  const invalid = { ok: false, code: 'grant_invalid', message: 'The grant is not valid' } as const;
+  if (!claims || (who.kind !== 'operator' && claims.s !== who.id)) return invalid;
+  if (nowMs >= claims.e * 1000) return { ok: false, code: 'grant_expired', message: 'The grant has expired' };
+  const p = await deps.micropayments.get(claims.p);
+  if (!p || p.sellerId !== claims.s || p.itemId !== claims.i) return invalid;
+  if (p.refundedAt) return { ok: false, code: 'grant_revoked', message: 'The payment was refunded' };
+  const redeemedAt = await deps.grants.redeem(p.id);
+  if (!redeemedAt) return { ok: false, code: 'grant_already_used', message: 'The grant was redeemed before' };
+  return { ok: true, payment: p, accessUntil: new Date(claims.a * 1000), redeemedAt };
 }

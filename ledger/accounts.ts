@@ -1,5 +1,5 @@
 // Ledger account ids by role, one set per currency.
-import type { AccountInput } from '../ledger/ledger';
+import type { AccountInput } from './ledger';
 
 export function accounts(currency: string, merchantId: string): Record<'clearing' | 'merchant' | 'fees', AccountInput> {
   return {

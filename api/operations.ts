@@ -1,0 +1,144 @@
+// An API operation is declared once: its method and path, who may call it, the zod schemas of what it accepts
+// (path parameters, query, body) and of what it answers, and its handler. From the declarations the router is
+// mounted (validation, authorization and idempotency before the handler) and the OpenAPI document is generated
+// (api/openapi.ts), so the document describes exactly what the API accepts.
+import type { Request, RequestHandler, Response, Router } from 'express';
+import { z } from 'zod';
+import type { Principal, PrincipalKind } from '../stores/principals';
+import { principalOf } from './auth';
+import { ApiError, badRequest, forbidden } from './errors';
+
+export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+/** Ids in paths: a bounded charset, so nothing odd reaches SQL or workflow ids. */
+export const PATH_ID = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/);
+
+export interface ResponseSpec {
+  description: string;
+  /** The body's schema (JSON); none: the answer has no documented body of its own. */
+  schema?: z.ZodType;
+  /** Response headers, name → description. */
+  headers?: Record<string, string>;
+}
+
+export interface Context<B, Q, P> {
+  req: Request;
+  res: Response;
+  principal: Principal;
+  body: B;
+  query: Q;
+  params: P;
+}
+
+export interface OperationSpec<B extends z.ZodType, Q extends z.ZodType, P extends Record<string, z.ZodType>> {
+  method: Method;
+  /** Express style: /orders/:id */
+  path: string;
+  summary: string;
+  description?: string;
+  /** Who may call it: principal kinds, any authenticated principal, or anyone (no API key). */
+  allow: readonly PrincipalKind[] | 'any' | 'public';
+  /**
+   * The Idempotency-Key header: 'stored' (required; the first response is stored and replayed), 'names' (optional;
+   * names the command when the body does not), or none.
+   */
+  idempotency?: 'stored' | 'names';
+  /** Path parameters (default: every :name in the path is a PATH_ID). */
+  params?: P;
+  query?: Q;
+  /** The JSON body; none: the body must be absent or {}. */
+  body?: B;
+  /** Whether a body must be sent (default: when there is a body schema). */
+  bodyRequired?: boolean;
+  /** The body's schema when it depends on who calls (body then documents every caller's). */
+  bodyOf?: (principal: Principal) => z.ZodType;
+  /** A check that a body is well formed without zod's per-field work (hot paths); anything else goes to zod. */
+  fastBody?: (raw: unknown) => boolean;
+  responses: Record<number, ResponseSpec>;
+  handler: (ctx: Context<z.infer<B>, z.infer<Q>, { [K in keyof P]: z.infer<P[K]> }>) => Promise<void>;
+}
+
+export type Operation = OperationSpec<z.ZodType, z.ZodType, Record<string, z.ZodType>>;
+
+const EMPTY = z.strictObject({});
+
+/** Declares an operation (typed: the handler sees what the schemas parse to). */
+export function operation<B extends z.ZodType = typeof EMPTY, Q extends z.ZodType = typeof EMPTY,
+  P extends Record<string, z.ZodType> = Record<string, typeof PATH_ID>>(spec: OperationSpec<B, Q, P>): Operation {
+  return spec as unknown as Operation;
+}
+
+/** The path parameters of an operation, with their schemas. */
+export function pathParams(op: Operation): Record<string, z.ZodType> {
+  const names = [...op.path.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1]);
+  return Object.fromEntries(names.map((n) => [n, op.params?.[n] ?? PATH_ID]));
+}
+
+/** Parses a value against a schema; the first problem becomes a 400 that names the field. */
+export function parse<T extends z.ZodType>(schema: T, value: unknown, where: 'body' | 'query' | 'path'): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (issue.code === 'unrecognized_keys') {
+    const param = [...issue.path, issue.keys[0]].join('.');
+    throw badRequest('unknown_parameter', `Unknown parameter: ${param}`, param);
+  }
+  const param = issue.path.join('.') || undefined;
+  const given = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k as PropertyKey], value);
+  const code = given === undefined && where !== 'path' ? 'parameter_missing' : 'parameter_invalid';
+  throw badRequest(code, param ? `${param}: ${issue.message}` : issue.message, param);
+}
+
+/**
+ * Mounts the operations on the router: each checks who calls (allow), takes the Idempotency-Key when it stores
+ * responses, validates path, query and body, then runs its handler. A path's other methods answer 405 with Allow.
+ */
+export function mount(router: Router, ops: Operation[], idempotent: RequestHandler): void {
+  for (const op of ops) {
+    const params = z.strictObject(pathParams(op));
+    const query = op.query ?? EMPTY;
+    const body = op.body ?? EMPTY;
+    const handlers: RequestHandler[] = [];
+    if (Array.isArray(op.allow)) {
+      const kinds = op.allow;
+      handlers.push((_req, res, next) => {
+        if (!kinds.includes(principalOf(res).kind)) throw forbidden(`This route is for ${kinds.join(' or ')} API keys`);
+        next();
+      });
+    }
+    // validated before the key is taken, so a refused request leaves no stored response behind
+    handlers.push((req, res, next) => {
+      res.locals.parsed = {
+        params: parse(params, { ...req.params }, 'path'),
+        query: parse(query, { ...req.query }, 'query'),
+        body: op.fastBody?.(req.body) ? req.body
+          : parse(op.bodyOf && op.allow !== 'public' ? op.bodyOf(principalOf(res)) : body, req.body === undefined ? {} : req.body, 'body'),
+      };
+      next();
+    });
+    if (op.idempotency === 'stored') handlers.push(idempotent);
+    handlers.push(async (req, res) => {
+      const { params, query: q, body: b } = res.locals.parsed!;
+      // (a public operation's handler never reads the principal)
+      const principal = op.allow === 'public' ? (undefined as unknown as Principal) : principalOf(res);
+      await op.handler({ req, res, principal, body: b, query: q, params: params as Record<string, unknown> });
+    });
+    router[op.method](op.path, ...handlers);
+  }
+  const byPath = new Map<string, Set<string>>();
+  for (const op of ops) byPath.set(op.path, (byPath.get(op.path) ?? new Set()).add(op.method.toUpperCase()));
+  for (const [path, methods] of byPath) {
+    if (methods.has('GET')) methods.add('HEAD');
+    const allow = [...methods].join(', ');
+    router.all(path, (req) => {
+      throw new ApiError(405, 'invalid_request_error', 'method_not_allowed', `${req.method} is not allowed on ${req.path}; use ${allow}`)
+        .withHeaders({ Allow: allow });
+    });
+  }
+}
+
+declare module 'express-serve-static-core' {
+  interface Locals {
+    parsed?: { params: unknown; query: unknown; body: unknown };
+  }
+}

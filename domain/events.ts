@@ -1,0 +1,16 @@
+// Business events merchants receive at their webhook endpoints, and the serialization group each belongs to.
+
+export const ORDER_EVENT_TYPES = ['order.authorized', 'order.captured', 'order.voided', 'order.refunded', 'order.needs_attention'] as const;
+export const SETTLEMENT_EVENT_TYPES = ['settlement.credit_paid'] as const;
+export const EVENT_TYPES = [...ORDER_EVENT_TYPES, ...SETTLEMENT_EVENT_TYPES] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface BusinessEvent {
+  merchantId: string;
+  /** The serialization group: events with one key reach an endpoint in the order they were emitted. */
+  groupKey: string;
+  type: EventType;
+  /** Unique per event (e.g. order id + what happened + the processor's id). */
+  eventKey: string;
+  data: Record<string, unknown>;
+}

@@ -1,0 +1,39 @@
+// What the API (and scripts) work through: the stores of the process's database and the services that combine
+// them with Temporal. Built once per process by its entry point.
+import type { Client } from '@temporalio/client';
+import type { Database } from '../ledger/db';
+import { createStores, type Stores } from '../stores';
+import { DeliveryService } from './delivery';
+import { GrantSigner } from './grants';
+import { type OrderTiming, OrderService } from './orders';
+import { Recorder } from './recorder';
+import { type CloseSettings, SettlementService } from './settlement';
+
+export interface ServiceSettings {
+  taskQueue: string;
+  orders: OrderTiming;
+  periods: CloseSettings;
+}
+
+export interface Services {
+  stores: Stores;
+  orders: OrderService;
+  recorder: Recorder;
+  grants: GrantSigner;
+  delivery: DeliveryService;
+  settlement: SettlementService;
+  temporal: Client;
+}
+
+export async function createServices(database: Database, temporal: Client, settings: ServiceSettings): Promise<Services> {
+  const stores = createStores(database);
+  const { taskQueue } = settings;
+  return {
+    stores, temporal,
+    orders: new OrderService({ orders: stores.orders, merchants: stores.merchants, temporal, taskQueue, timing: settings.orders }),
+    recorder: new Recorder(stores.parties, stores.micropayments),
+    grants: await GrantSigner.load(stores.grants),
+    delivery: new DeliveryService(stores.delivery, temporal, taskQueue),
+    settlement: new SettlementService({ periods: stores.periods, parties: stores.parties, temporal, taskQueue, settings: settings.periods }),
+  };
+}

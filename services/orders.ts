@@ -1,0 +1,178 @@
+// Card orders as clients see them: a request becomes an order (its row in PostgreSQL first, then its workflow,
+// started and asked for its authorization in one call: Update-with-Start), and the merchant's commands become
+// updates of the running workflow. The client order id names the workflow, so a repeated request reaches the same
+// order and gets the same answer; the row keeps the request's hash (a different body under the same id is refused)
+// and outlives the Temporal server's retention.
+import { createHash } from 'node:crypto';
+import {
+  type Client, WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
+import type { Address, OrderInput, OrderView } from '../domain/order';
+import { type LineItemInput, priceOrder } from '../domain/pricing';
+import type { MerchantStore } from '../stores/merchants';
+import type { OrderStore } from '../stores/orders';
+import {
+  cancelUpdate, type OrderReply, type OrderWorkflow, orderWorkflowId, type RefundRequest, refundUpdate, reviewUpdate,
+  type ReviewRequest, type ShipRequest, shipUpdate, statusQuery, submitUpdate,
+} from '../workflows/order.contract';
+import { CustomerId, MerchantId, NeedsAttention, OrderState, OrderTotalMinor } from '../workflows/searchAttributes';
+
+/** How long a request waits for the workflow's answer before replying 202 (the workflow carries on). */
+export const ORDER_REPLY_WAIT_MS = 5000;
+/** Tries of a repeated order request before it answers from the order's current view. */
+export const REPEAT_SUBMIT_TRIES = 3;
+
+/** The processor and refund timing every new order takes (from the configuration). */
+export interface OrderTiming {
+  processorDeadlineMs: number;
+  processorMaxBackoffMs: number;
+  reauthLeadMs: number;
+  refundWindowMs: number;
+}
+
+export interface OrderRequest {
+  /** The client's name for the order (else the caller names it by the Idempotency-Key). */
+  clientOrderId?: string;
+  customerId: string;
+  items: LineItemInput[];
+  shipping?: { optionId: string; address: Address };
+  payment: { token: string; billingPostalCode: string; billingCountry?: string; billingRegion?: string };
+}
+
+/** An order as the API shows it: its view, with each capture's settlement batch. */
+export type OrderWithBatches = OrderView & { captures: Array<OrderView['captures'][number] & { batchId: string | null }> };
+export interface OrderAnswer { outcome: 'done' | 'pending'; order: OrderWithBatches }
+
+/** A refusal of an order request or command; the API answers with the code. */
+export class OrderError extends Error {
+  constructor(readonly code: 'unknown_merchant' | 'client_order_id_reused' | 'order_closed' | 'order_unavailable' | string,
+    message: string, readonly param?: string) {
+    super(message);
+    this.name = 'OrderError';
+  }
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
+
+export class OrderService {
+  constructor(private readonly deps: { orders: OrderStore; merchants: MerchantStore; temporal: Client; taskQueue: string; timing: OrderTiming }) {}
+
+  /**
+   * Prices the order by the merchant's settings, writes its row and starts its workflow, and answers with the
+   * authorization's outcome (or 'pending' while the processor is unreachable). A repeat of the same request answers
+   * from the same order (created: false); the same client order id with another request is refused.
+   */
+  async create(merchantId: string, clientOrderId: string, req: OrderRequest): Promise<OrderAnswer & { created: boolean }> {
+    const { orders, temporal } = this.deps;
+    const merchant = await this.deps.merchants.get(merchantId);
+    if (!merchant) throw new OrderError('unknown_merchant', 'No such merchant');
+    const dest = req.shipping?.address ?? (req.payment.billingCountry
+      ? { country: req.payment.billingCountry, region: req.payment.billingRegion } : null);
+    const priced = priceOrder(req.items, req.shipping?.optionId ?? null, dest, merchant);
+    const id = orderWorkflowId(merchantId, clientOrderId);
+    const claim = await orders.claim({
+      id, merchantId, clientOrderId, customerId: req.customerId, requestSha256: sha256(JSON.stringify({ ...req, clientOrderId })),
+      currency: priced.currency, totalMinor: priced.totalMinor,
+    });
+    if (claim === 'different') {
+      throw new OrderError('client_order_id_reused', `Order ${clientOrderId} exists with a different request; use a new client order id`,
+        'clientOrderId');
+    }
+    const input: OrderInput = {
+      orderId: id, merchantId, customerId: req.customerId, clientOrderId, priced,
+      shipping: req.shipping ? { optionId: req.shipping.optionId, address: req.shipping.address } : null,
+      payment: { token: req.payment.token, billingPostalCode: req.payment.billingPostalCode },
+      policy: { avsPolicy: merchant.avsPolicy, feeBps: merchant.feeBps, reviewTimeoutMs: merchant.reviewTimeoutSeconds * 1000,
+        ...this.deps.timing },
+    };
+    const submit = () => this.bounded(id, temporal.workflow.executeUpdateWithStart(submitUpdate, {
+      startWorkflowOperation: new WithStartWorkflowOperation<OrderWorkflow>('orderWorkflow', {
+        workflowId: id, taskQueue: this.deps.taskQueue, args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: MerchantId, value: merchantId }, { key: CustomerId, value: req.customerId },
+          { key: OrderTotalMinor, value: priced.totalMinor }, { key: OrderState, value: 'confirmed' },
+          { key: NeedsAttention, value: false },
+        ],
+      }),
+    }));
+    if (claim === 'created') return { ...await this.withBatches(await submit()), created: true };
+    // A repeat: it may race the first request's start (concurrent identical requests), or find the order closed
+    // (a repeat long after). Try again briefly, then answer from what the order shows or left.
+    const reply = await retrying(submit, REPEAT_SUBMIT_TRIES)
+      .catch(async () => ({ outcome: 'done' as const, order: await this.view((await orders.get(id))!) }));
+    return { ...await this.withBatches(reply), created: false };
+  }
+
+  /** The order's row (its owner, for who may see it), or undefined. */
+  row(id: string) {
+    return this.deps.orders.get(id);
+  }
+
+  /** The order as it stands: from its workflow, or from the row it left when the workflow is gone. */
+  async current(row: { id: string; view: OrderView | null }): Promise<OrderWithBatches> {
+    return (await this.withBatches({ outcome: 'done', order: await this.view(row) })).order;
+  }
+
+  ship(id: string, req: ShipRequest) { return this.update(id, shipUpdate, req); }
+  cancel(id: string, cancelId: string) { return this.update(id, cancelUpdate, { cancelId }); }
+  refund(id: string, req: RefundRequest) { return this.update(id, refundUpdate, req); }
+  review(id: string, req: ReviewRequest) { return this.update(id, reviewUpdate, req); }
+
+  private async view(row: { id: string; view: OrderView | null }): Promise<OrderView> {
+    try {
+      return await this.deps.temporal.workflow.getHandle(row.id).query(statusQuery);
+    } catch {
+      if (row.view) return row.view;
+      // Not started yet, or not answering: the client retries (the order itself goes on).
+      throw new OrderError('order_unavailable', 'The order is not available right now; retry');
+    }
+  }
+
+  /** Runs a command on the order; a refusal by the order's rules becomes an OrderError with the rule's code. */
+  private async update<A>(id: string, def: UpdateDefinition<OrderReply, [A]>, arg: A): Promise<OrderAnswer> {
+    try {
+      return await this.withBatches(await this.bounded(id, this.deps.temporal.workflow.getHandle(id).executeUpdate(def, { args: [arg] })));
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new OrderError('order_closed', 'The order is closed and takes no more changes');
+      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+        const param = err.cause.details?.[0];
+        throw new OrderError(err.cause.type ?? 'order_rule', err.cause.message, typeof param === 'string' ? param : undefined);
+      }
+      throw err;
+    }
+  }
+
+  /** At most ORDER_REPLY_WAIT_MS for the workflow's answer; after that 'pending' with the order as it stands. */
+  private async bounded(id: string, pending: Promise<OrderReply>): Promise<OrderReply> {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), ORDER_REPLY_WAIT_MS); });
+    try {
+      const first = await Promise.race([pending, waited]);
+      if (first !== 'timeout') return first;
+      pending.catch(() => {}); // it finishes, or fails, on its own; the client polls GET /v1/orders/:id
+      return { outcome: 'pending', order: await this.deps.temporal.workflow.getHandle(id).query(statusQuery) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async withBatches(reply: OrderReply): Promise<OrderAnswer> {
+    const { order } = reply;
+    // (an order without captures has nothing to read)
+    const batches = order.captures.length === 0 ? new Map<string, string | null>() : await this.deps.orders.captureBatches(order.id);
+    return { outcome: reply.outcome, order: { ...order, captures: order.captures.map((c) => ({ ...c, batchId: batches.get(c.id) ?? null })) } };
+  }
+}
+
+async function retrying<T>(fn: () => Promise<T>, tries: number): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= tries) throw err;
+      await new Promise((r) => setTimeout(r, 100 * i));
+    }
+  }
+}

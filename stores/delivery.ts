@@ -1,0 +1,199 @@
+// Ordered delivery as PostgreSQL keeps it: destinations (merchants' webhook endpoints, each with its signing
+// secret) and the messages queued to them, with their state and attempts; the dead letters operators work from.
+// The group workflows order and retry; these rows hold each message's body and what became of it.
+import { randomBytes } from 'node:crypto';
+import type { DeadLetterPolicy } from '../domain/delivery';
+import type { Db } from '../ledger/db';
+import { StoreRefusal } from './refusal';
+
+/** Largest message body, in bytes. */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+/** Messages waiting in one group; past it enqueue is refused (the destination is far behind). */
+export const MAX_QUEUE_DEPTH_PER_GROUP = 1000;
+/** Active webhook endpoints per merchant. */
+export const MAX_ENDPOINTS_PER_MERCHANT = 10;
+/** Endpoints listed at once. */
+export const MAX_ENDPOINTS_LISTED = 100;
+const GROUP_KEY = /^[A-Za-z0-9_.:-]{1,150}$/;
+
+export class DeliveryError extends Error {
+  constructor(readonly code: 'message_too_large' | 'queue_full' | 'unknown_destination' | 'invalid_group_key', message: string) {
+    super(message);
+    this.name = 'DeliveryError';
+  }
+}
+
+export interface Endpoint {
+  id: string;
+  merchantId: string | null;
+  url: string;
+  description: string | null;
+  events: string[] | null;
+  onDeadLetter: DeadLetterPolicy;
+  giveUpSeconds: number;
+  createdAt: Date;
+  disabledAt: Date | null;
+}
+
+export interface OutboundMessage {
+  id: string;
+  destinationId: string;
+  groupKey: string;
+  eventType?: string;
+  body: string;
+}
+
+/** A queued message with what its delivery needs of its destination. */
+export interface MessageToDeliver {
+  id: string;
+  body: string;
+  state: 'queued' | 'delivered' | 'dead' | 'dropped';
+  destinationId: string;
+  url: string;
+  secret: string;
+  onDeadLetter: DeadLetterPolicy;
+  giveUpSeconds: number;
+  disabled: boolean;
+}
+
+export interface DeadLetter {
+  id: string;
+  destinationId: string;
+  url: string;
+  merchantId: string | null;
+  groupKey: string;
+  eventType: string | null;
+  attempts: number;
+  lastStatus: number | null;
+  lastError: string | null;
+  createdAt: Date;
+  deadAt: Date;
+}
+
+const endpointOf = (d: Record<string, any>): Endpoint => ({
+  id: d.id, merchantId: d.merchant_id, url: d.url, description: d.description, events: d.events, onDeadLetter: d.on_dead_letter,
+  giveUpSeconds: d.give_up_seconds, createdAt: d.created_at, disabledAt: d.disabled_at,
+});
+
+export class DeliveryStore {
+  constructor(private readonly db: Db) {}
+
+  // --- destinations ----------------------------------------------------------------------------------
+
+  /** A merchant's new endpoint and its signing secret, within MAX_ENDPOINTS_PER_MERCHANT active ones. */
+  createEndpoint(merchantId: string, e: { url: string; description?: string; events?: string[]; onDeadLetter: DeadLetterPolicy;
+    giveUpSeconds: number; secret: string }): Promise<Endpoint> {
+    return this.db.transaction(async (trx) => {
+      await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`endpoints\n${merchantId}`]);
+      const active = await trx('delivery_destinations').where({ merchant_id: merchantId }).whereNull('disabled_at').count({ n: '*' }).first();
+      if (Number(active!.n) >= MAX_ENDPOINTS_PER_MERCHANT) {
+        throw new StoreRefusal('too_many_endpoints', `A merchant may have at most ${MAX_ENDPOINTS_PER_MERCHANT} webhook endpoints`);
+      }
+      const [row] = await trx('delivery_destinations').insert({
+        id: `we_${randomBytes(12).toString('hex')}`, merchant_id: merchantId, url: e.url, description: e.description ?? null,
+        secret: e.secret, events: e.events ?? null, on_dead_letter: e.onDeadLetter, give_up_seconds: e.giveUpSeconds,
+      }).returning('*');
+      return endpointOf(row);
+    });
+  }
+
+  /** Endpoints, newest first: one merchant's, or everyone's (undefined). */
+  async listEndpoints(merchantId: string | undefined): Promise<Endpoint[]> {
+    const q = this.db('delivery_destinations').orderBy('created_at', 'desc').limit(MAX_ENDPOINTS_LISTED);
+    if (merchantId !== undefined) q.where({ merchant_id: merchantId });
+    return (await q).map(endpointOf);
+  }
+
+  async getEndpoint(id: string): Promise<Endpoint | undefined> {
+    const row = await this.db('delivery_destinations').where({ id }).first();
+    return row && endpointOf(row);
+  }
+
+  /** Disables the endpoint (it keeps its first disabling time); its queued messages become dead letters when tried. */
+  async disableEndpoint(id: string): Promise<Endpoint | undefined> {
+    const [row] = await this.db('delivery_destinations').where({ id })
+      .update({ disabled_at: this.db.raw('coalesce(disabled_at, now())') }).returning('*');
+    return row && endpointOf(row);
+  }
+
+  /** A merchant's active endpoints and the event types each subscribes to (null: all). */
+  async activeEndpoints(merchantId: string): Promise<Array<{ id: string; events: string[] | null }>> {
+    return this.db('delivery_destinations').where({ merchant_id: merchantId }).whereNull('disabled_at').select('id', 'events');
+  }
+
+  // --- messages --------------------------------------------------------------------------------------
+
+  /**
+   * Writes a message once (idempotent by id), within the group's depth and the size limit. Returns whether it is
+   * new; either way the caller signals its group (a signal lost to a crash is sent again by a retry).
+   */
+  async enqueue(m: OutboundMessage): Promise<boolean> {
+    const bytes = Buffer.byteLength(m.body);
+    if (bytes > MAX_MESSAGE_BYTES) throw new DeliveryError('message_too_large', `A message body may be at most ${MAX_MESSAGE_BYTES} bytes, not ${bytes}`);
+    if (!GROUP_KEY.test(m.groupKey)) throw new DeliveryError('invalid_group_key', 'A group key is 1 to 150 of A-Z a-z 0-9 _ . : -');
+    return this.db.transaction(async (trx) => {
+      const dest = await trx('delivery_destinations').where({ id: m.destinationId }).first('id');
+      if (!dest) throw new DeliveryError('unknown_destination', `No destination ${m.destinationId}`);
+      // one enqueuer at a time per group, so the depth check holds under concurrency
+      await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`${m.destinationId}\n${m.groupKey}`]);
+      if (await trx('delivery_messages').where({ id: m.id }).first('id')) return false;
+      const { n } = (await trx('delivery_messages').where({ destination_id: m.destinationId, group_key: m.groupKey, state: 'queued' })
+        .count({ n: '*' }).first())!;
+      if (Number(n) >= MAX_QUEUE_DEPTH_PER_GROUP) {
+        throw new DeliveryError('queue_full', `Group ${m.groupKey} already has ${MAX_QUEUE_DEPTH_PER_GROUP} messages waiting`);
+      }
+      await trx('delivery_messages').insert({
+        id: m.id, destination_id: m.destinationId, group_key: m.groupKey, event_type: m.eventType ?? null, body: m.body,
+      });
+      return true;
+    });
+  }
+
+  async messageToDeliver(id: string): Promise<MessageToDeliver | undefined> {
+    const m = await this.db('delivery_messages as m').join('delivery_destinations as d', 'd.id', 'm.destination_id').where('m.id', id)
+      .first('m.id', 'm.body', 'm.state', 'd.id as destination_id', 'd.url', 'd.secret', 'd.on_dead_letter', 'd.give_up_seconds', 'd.disabled_at');
+    return m && { id: m.id, body: m.body, state: m.state, destinationId: m.destination_id, url: m.url, secret: m.secret,
+      onDeadLetter: m.on_dead_letter, giveUpSeconds: m.give_up_seconds, disabled: m.disabled_at !== null };
+  }
+
+  /** One attempt's outcome (a message delivered stays delivered; a dead letter being redelivered counts too). */
+  async recordAttempt(id: string, a: { delivered: boolean; status: number | null; error: string | null }): Promise<void> {
+    await this.db('delivery_messages').where({ id }).whereIn('state', ['queued', 'dead']).update({
+      attempts: this.db.raw('attempts + 1'), last_status: a.status, last_error: a.error?.slice(0, 1000) ?? null,
+      ...(a.delivered ? { state: 'delivered', delivered_at: this.db.fn.now() } : {}),
+    });
+  }
+
+  /** The message is a dead letter (operators list, redeliver or drop it). */
+  async markDead(id: string, reason: string): Promise<void> {
+    await this.db('delivery_messages').where({ id, state: 'queued' })
+      .update({ state: 'dead', dead_at: this.db.fn.now(), last_error: reason.slice(0, 1000) });
+  }
+
+  /** Dead letters, newest first: one merchant's, or everyone's (undefined). */
+  async deadLetters(merchantId: string | undefined, limit: number): Promise<DeadLetter[]> {
+    const q = this.db('delivery_messages as m').join('delivery_destinations as d', 'd.id', 'm.destination_id')
+      .where('m.state', 'dead').orderBy('m.dead_at', 'desc').limit(limit)
+      .select('m.id', 'm.destination_id', 'm.group_key', 'm.event_type', 'm.attempts', 'm.last_status', 'm.last_error',
+        'm.created_at', 'm.dead_at', 'd.merchant_id', 'd.url');
+    if (merchantId !== undefined) q.where('d.merchant_id', merchantId);
+    return (await q).map((m) => ({
+      id: m.id, destinationId: m.destination_id, url: m.url, merchantId: m.merchant_id, groupKey: m.group_key, eventType: m.event_type,
+      attempts: m.attempts, lastStatus: m.last_status, lastError: m.last_error, createdAt: m.created_at, deadAt: m.dead_at,
+    }));
+  }
+
+  /** A message's state and the merchant whose endpoint it goes to (for who may resolve it). */
+  async messageOwner(id: string): Promise<{ state: string; merchantId: string | null } | undefined> {
+    const m = await this.db('delivery_messages as m').join('delivery_destinations as d', 'd.id', 'm.destination_id')
+      .where('m.id', id).first('m.state', 'd.merchant_id');
+    return m && { state: m.state, merchantId: m.merchant_id };
+  }
+
+  /** A dead letter queued again or dropped; its group (undefined: it was not dead). */
+  async resolveDead(id: string, action: 'redeliver' | 'drop'): Promise<{ destinationId: string; groupKey: string } | undefined> {
+    const [row] = await this.db('delivery_messages').where({ id, state: 'dead' })
+      .update({ state: action === 'redeliver' ? 'queued' : 'dropped' }).returning(['destination_id', 'group_key']);
+    return row && { destinationId: row.destination_id, groupKey: row.group_key };
+  }
+}

@@ -1,0 +1,44 @@
+// Every store of a process over its database: the ledger's books and the stores beside them. Built once by each
+// entry point (the API, the worker, scripts, tests) and handed to what needs it.
+import type { Database } from '../ledger/db';
+import { Ledger } from '../ledger/ledger';
+import { Micropayments } from '../ledger/micropayments';
+import { Periods } from '../ledger/periods';
+import { DeliveryStore } from './delivery';
+import { GrantStore } from './grants';
+import { IdempotencyStore } from './idempotency';
+import { MerchantStore } from './merchants';
+import { OrderStore } from './orders';
+import { PartyStore } from './parties';
+import { PrincipalStore } from './principals';
+import { ProblemStore } from './problems';
+
+export interface Stores {
+  ledger: Ledger;
+  micropayments: Micropayments;
+  periods: Periods;
+  principals: PrincipalStore;
+  merchants: MerchantStore;
+  parties: PartyStore;
+  orders: OrderStore;
+  delivery: DeliveryStore;
+  problems: ProblemStore;
+  idempotency: IdempotencyStore;
+  grants: GrantStore;
+}
+
+export function createStores({ db, statements }: Database): Stores {
+  return {
+    ledger: new Ledger(db),
+    micropayments: new Micropayments(db, statements),
+    periods: new Periods(db),
+    principals: new PrincipalStore(db, statements),
+    merchants: new MerchantStore(db),
+    parties: new PartyStore(db, statements),
+    orders: new OrderStore(db),
+    delivery: new DeliveryStore(db),
+    problems: new ProblemStore(db),
+    idempotency: new IdempotencyStore(db),
+    grants: new GrantStore(db),
+  };
+}

@@ -1,0 +1,78 @@
+// Merchants and their order settings (currency, broker fee, AVS policy, shipping options, tax rates, review
+// timeout): written by operators, read by every new order.
+import { type AvsPolicy, DEFAULT_AVS_POLICY } from '../domain/avs';
+import type { MerchantPricing, ShippingOption } from '../domain/pricing';
+import type { Db } from '../ledger/db';
+import { insertPrincipal } from './principals';
+
+/** What an operator may set on a merchant; unset fields keep their value (or the default). */
+export interface MerchantSettings {
+  currency?: string;
+  feeBps?: number;
+  avsPolicy?: Partial<AvsPolicy>;
+  shippingOptions?: ShippingOption[];
+  taxRatesBps?: Record<string, number>;
+  reviewTimeoutSeconds?: number;
+}
+
+export interface MerchantConfig extends MerchantPricing {
+  id: string;
+  name: string;
+  feeBps: number;
+  avsPolicy: AvsPolicy;
+  reviewTimeoutSeconds: number;
+  createdAt: Date;
+}
+
+/** The merchants row's columns for the settings given. */
+export function settingsColumns(s: MerchantSettings): Record<string, unknown> {
+  const cols: Record<string, unknown> = {};
+  if (s.currency !== undefined) cols.currency = s.currency;
+  if (s.feeBps !== undefined) cols.fee_bps = s.feeBps;
+  if (s.avsPolicy !== undefined) cols.avs_policy = JSON.stringify(s.avsPolicy);
+  if (s.shippingOptions !== undefined) cols.shipping_options = JSON.stringify(s.shippingOptions);
+  if (s.taxRatesBps !== undefined) cols.tax_rates_bps = JSON.stringify(s.taxRatesBps);
+  if (s.reviewTimeoutSeconds !== undefined) cols.review_timeout_seconds = s.reviewTimeoutSeconds;
+  return cols;
+}
+
+const merchantOf = (r: Record<string, any>): MerchantConfig => ({
+  id: r.id, name: r.name, currency: r.currency, feeBps: r.fee_bps, avsPolicy: { ...DEFAULT_AVS_POLICY, ...r.avs_policy },
+  shippingOptions: r.shipping_options, taxRatesBps: r.tax_rates_bps, reviewTimeoutSeconds: r.review_timeout_seconds,
+  createdAt: r.created_at,
+});
+
+export class MerchantStore {
+  constructor(private readonly db: Db) {}
+
+  /** A merchant with its first API key (inside `trx` when given, for rows that belong with it). */
+  async create(name: string, settings: MerchantSettings = {}, trx?: Db): Promise<{ merchant: MerchantConfig; apiKey: string }> {
+    const write = async (t: Db) => {
+      const { principal, apiKey } = await insertPrincipal(t, 'merchant', name);
+      const [row] = await t('merchants').insert({ id: principal.id, name, ...settingsColumns(settings) }).returning('*');
+      return { merchant: merchantOf(row), apiKey };
+    };
+    return trx ? write(trx) : this.db.transaction(write);
+  }
+
+  async get(id: string): Promise<MerchantConfig | undefined> {
+    const r = await this.db('merchants').where({ id }).first();
+    return r && merchantOf(r);
+  }
+
+  /** Changes the name and settings given; undefined when there is no such merchant. */
+  update(id: string, change: MerchantSettings & { name?: string }): Promise<MerchantConfig | undefined> {
+    return this.db.transaction(async (trx) => {
+      const { name, ...settings } = change;
+      const cols = settingsColumns(settings);
+      if (name !== undefined) {
+        cols.name = name;
+        await trx('principals').where({ id, kind: 'merchant' }).update({ name });
+      }
+      const [row] = Object.keys(cols).length
+        ? await trx('merchants').where({ id }).update(cols).returning('*')
+        : [await trx('merchants').where({ id }).first()];
+      return row && merchantOf(row);
+    });
+  }
+}

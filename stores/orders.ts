@@ -1,0 +1,113 @@
+// Card orders as PostgreSQL keeps them: the orders row (written before the workflow starts, so a repeated request
+// is recognized and a stranded order found; the workflow keeps its view current and it outlives the Temporal
+// server's retention), the captures and card refunds the ledger's postings are about, and the settlement
+// batches captures are submitted in.
+import type { OrderView } from '../domain/order';
+import type { Db } from '../ledger/db';
+
+export interface OrderRow {
+  id: string;
+  merchantId: string;
+  clientOrderId: string;
+  customerId: string;
+  state: string;
+  view: OrderView | null;
+  createdAt: Date;
+}
+
+export interface NewOrder {
+  id: string;
+  merchantId: string;
+  clientOrderId: string;
+  customerId: string;
+  /** SHA-256 of the creating request: a repeat must be the same request. */
+  requestSha256: Buffer;
+  currency: string;
+  totalMinor: number;
+}
+
+export interface CaptureRow { id: string; orderId: string; merchantId: string; currency: string; amountMinor: number; feeMinor: number }
+export interface CardRefundRow { id: string; captureId: string; merchantId: string; currency: string; amountMinor: number; feeMinor: number }
+export interface BatchRecord { id: string; captureIds: string[]; totals: Record<string, number> }
+
+const orderOf = (r: Record<string, any>): OrderRow => ({
+  id: r.id, merchantId: r.merchant_id, clientOrderId: r.client_order_id, customerId: r.customer_id, state: r.state, view: r.view,
+  createdAt: r.created_at,
+});
+
+export class OrderStore {
+  constructor(private readonly db: Db) {}
+
+  /** Writes the order's row once: 'created', or for a repeat whether it is the same request. */
+  async claim(o: NewOrder): Promise<'created' | 'same' | 'different'> {
+    const inserted = await this.db('orders').insert({
+      id: o.id, merchant_id: o.merchantId, client_order_id: o.clientOrderId, customer_id: o.customerId, request_sha256: o.requestSha256,
+      currency: o.currency, total_minor: o.totalMinor, state: 'confirmed',
+    }).onConflict('id').ignore().returning('id');
+    if (inserted.length) return 'created';
+    const existing = await this.db('orders').where({ id: o.id }).first('request_sha256');
+    return (existing.request_sha256 as Buffer).equals(o.requestSha256) ? 'same' : 'different';
+  }
+
+  async get(id: string): Promise<OrderRow | undefined> {
+    const r = await this.db('orders').where({ id }).first();
+    return r && orderOf(r);
+  }
+
+  /** The workflow's view of the order, as the read model. */
+  async save(view: OrderView): Promise<void> {
+    await this.db('orders').where({ id: view.id }).update({
+      state: view.state, needs_attention: view.needsAttention, view: JSON.stringify(view), updated_at: this.db.fn.now(),
+    });
+  }
+
+  /** The settlement batch of each of the order's captures (null while in none). */
+  async captureBatches(orderId: string): Promise<Map<string, string | null>> {
+    const rows = await this.db('captures').where({ order_id: orderId }).select('id', 'batch_id');
+    return new Map(rows.map((x) => [x.id as string, x.batch_id as string | null]));
+  }
+
+  // --- captures and card refunds ----------------------------------------------------------------------
+
+  async addCapture(c: CaptureRow): Promise<void> {
+    await this.db('captures').insert({
+      id: c.id, order_id: c.orderId, merchant_id: c.merchantId, currency: c.currency, amount_minor: c.amountMinor, fee_minor: c.feeMinor,
+    }).onConflict('id').ignore();
+  }
+
+  /** A card refund (a seller's period credit for card orders is its captures less these). */
+  async addCardRefund(r: CardRefundRow): Promise<void> {
+    await this.db('card_refunds').insert({
+      id: r.id, capture_id: r.captureId, merchant_id: r.merchantId, currency: r.currency, amount_minor: r.amountMinor, fee_minor: r.feeMinor,
+    }).onConflict('id').ignore();
+  }
+
+  // --- settlement batches ----------------------------------------------------------------------------
+
+  /**
+   * Claims up to `limit` captures no batch has claimed, oldest first, for this batch. Concurrent runs skip each
+   * other's rows, so a capture goes to one batch only; a retry with the same claim gets the same rows.
+   */
+  claimCaptures(claim: string, limit: number): Promise<string[]> {
+    return this.db.transaction(async (trx) => {
+      const mine = await trx('captures').where({ batch_claim: claim }).orderBy([{ column: 'created_at' }, { column: 'id' }]).select('id');
+      if (mine.length) return mine.map((r) => r.id as string);
+      const { rows } = await trx.raw(`
+        UPDATE captures SET batch_claim = ? WHERE id IN (
+          SELECT id FROM captures WHERE batch_claim IS NULL ORDER BY created_at, id LIMIT ? FOR UPDATE SKIP LOCKED)
+        RETURNING id, created_at`, [claim, limit]);
+      return (rows as Array<{ id: string; created_at: Date }>)
+        .sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || a.id.localeCompare(b.id)).map((r) => r.id);
+    });
+  }
+
+  /** Marks each capture with its batch; a capture already in a batch keeps its first one. Returns how many were marked. */
+  recordBatch(batch: BatchRecord, workflowId: string): Promise<number> {
+    return this.db.transaction(async (trx) => {
+      await trx('settlement_batches').insert({
+        id: batch.id, workflow_id: workflowId, capture_count: batch.captureIds.length, totals: JSON.stringify(batch.totals),
+      }).onConflict('id').ignore();
+      return Number(await trx('captures').whereIn('id', batch.captureIds).whereNull('batch_id').update({ batch_id: batch.id }));
+    });
+  }
+}

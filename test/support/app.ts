@@ -1,0 +1,29 @@
+// The API app in-process over a test database and Temporal client, as api/main.ts builds it (with test timing).
+import type { Client } from '@temporalio/client';
+import { createApp } from '../../api/app';
+import type { HealthChecks } from '../../api/routes/health';
+import { type Database, reachable } from '../../ledger/db';
+import { createServices, type Services } from '../../services';
+
+export const TEST_TIMING = { processorDeadlineMs: 60_000, processorMaxBackoffMs: 5_000, reauthLeadMs: 60_000, refundWindowMs: 60_000 };
+
+export interface TestAppOptions {
+  taskQueue?: string;
+  allowPrivateWebhooks?: boolean;
+  graceMs?: number;
+  dunningDelaysMs?: number[];
+  health?: HealthChecks;
+}
+
+export async function testApp(database: Database, temporal: Client, o: TestAppOptions = {}): Promise<{ app: ReturnType<typeof createApp>; services: Services }> {
+  const services = await createServices(database, temporal, {
+    taskQueue: o.taskQueue ?? 'api-test', orders: TEST_TIMING,
+    periods: { graceMs: o.graceMs ?? 0, dunningDelaysMs: o.dunningDelaysMs ?? [50, 50, 50] },
+  });
+  const app = createApp({
+    services,
+    health: o.health ?? { postgres: () => reachable(database.db), temporal: () => temporal.workflowService.getSystemInfo({}) },
+    webhooks: { allowPrivate: o.allowPrivateWebhooks ?? false, giveUpMs: 60_000 },
+  });
+  return { app, services };
+}
