@@ -4,7 +4,7 @@ import express from 'express';
 import type { Client } from '@temporalio/client';
 import type { Db } from '../ledger/db';
 import { authenticate } from './auth';
-import { ApiError, errorHandler, notFoundRoute } from './errors';
+import { ApiError, errorHandler, methodNotAllowed, notFoundRoute } from './errors';
 import type { GrantSigner } from './grants';
 import { openApiDocument } from './openapi';
 import { healthRoutes } from './routes/health';
@@ -15,6 +15,7 @@ import { principalRoutes } from './routes/principals';
 import { problemRoutes } from './routes/problems';
 import { settlementRoutes } from './routes/settlement';
 import { webhookRoutes } from './routes/webhooks';
+import { rejectUnacceptableInput } from './validation';
 
 /** Largest request body accepted, in bytes (413 body_too_large past it). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -46,6 +47,8 @@ export function createApp(deps: AppDeps): express.Express {
   });
   v1.use('/micropayments/batch', express.json({ limit: MAX_BATCH_BODY_BYTES, strict: true }));
   v1.use(express.json({ limit: MAX_BODY_BYTES, strict: true }));
+  // (one check for every route: a string PostgreSQL cannot store, or a body nested too deep, is a 400, never a 5xx)
+  v1.use(rejectUnacceptableInput);
   v1.use(healthRoutes({ db: deps.db, temporalPing: async () => { await deps.temporal.workflowService.getSystemInfo({}); } }));
   v1.get('/openapi.json', (_req, res) => { res.json(openApiDocument); });
   v1.use(authenticate(deps.db));
@@ -57,6 +60,7 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(partyRoutes(deps.db));
   v1.use(settlementRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, graceMs: deps.periods.graceMs }));
   v1.use(webhookRoutes({ db: deps.db, temporal: deps.temporal, taskQueue: deps.taskQueue, ...deps.webhooks }));
+  v1.use(methodNotAllowed(v1));
 
   app.use('/v1', v1);
   app.use(notFoundRoute);

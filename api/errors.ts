@@ -1,5 +1,5 @@
 // The one error shape of the API: { error: { type, code, message, param } } with one status per code.
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler, Router } from 'express';
 import { LedgerError } from '../ledger/ledger';
 
 export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'not_found_error' |
@@ -23,6 +23,52 @@ export const notFoundRoute: RequestHandler = (req) => {
   throw new ApiError(404, 'not_found_error', 'route_not_found', `No route ${req.method} ${req.path}`);
 };
 
+/** What this module reads of an express router and its layers (express keeps them on router.stack). */
+interface RouterLike { stack: LayerLike[] }
+interface LayerLike {
+  route?: { methods: Record<string, boolean | undefined> };
+  handle: unknown;
+  /** The part of the path the layer matches (all of it for a route, a prefix for a mounted router), or false. */
+  match(path: string): false | { path: string };
+}
+const isRouter = (h: unknown): h is RouterLike => typeof h === 'function' && Array.isArray((h as Partial<RouterLike>).stack);
+
+/** The methods the router's routes (its mounted routers' included) serve at this path; HEAD wherever GET is. */
+export function allowedMethods(router: RouterLike, path: string): Set<string> {
+  const methods = new Set<string>();
+  for (const layer of router.stack) {
+    let m: ReturnType<LayerLike['match']>;
+    try {
+      m = layer.match(path);
+    } catch {
+      continue; // a malformed %-escape in a parameter: this layer does not serve the path
+    }
+    if (!m) continue;
+    if (layer.route) {
+      for (const [method, on] of Object.entries(layer.route.methods)) if (on && method !== '_all') methods.add(method.toUpperCase());
+    } else if (isRouter(layer.handle)) {
+      const rest = path.slice(m.path.length);
+      if (rest === '' || rest.startsWith('/')) for (const method of allowedMethods(layer.handle, rest || '/')) methods.add(method);
+    }
+  }
+  if (methods.has('GET')) methods.add('HEAD');
+  return methods;
+}
+
+/**
+ * Last in a router: a request no route took, at a path some route serves with other methods, is answered 405
+ * method_not_allowed with those methods in Allow (RFC 9110). Other paths go on to 404 route_not_found.
+ */
+export function methodNotAllowed(router: Router): RequestHandler {
+  return (req, res, next) => {
+    const allowed = [...allowedMethods(router as unknown as RouterLike, req.path)].sort();
+    if (allowed.length === 0) return next();
+    res.set('Allow', allowed.join(', '));
+    throw new ApiError(405, 'invalid_request_error', 'method_not_allowed',
+      `${req.method} is not allowed on ${req.baseUrl}${req.path}; allowed: ${allowed.join(', ')}`);
+  };
+}
+
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const e = toApiError(err);
   if (e.status >= 500 && e.code === 'internal_error') console.error(`${req.method} ${req.originalUrl} failed:`, err);
@@ -37,6 +83,8 @@ function toApiError(err: unknown): ApiError {
     return new ApiError(status, status === 409 ? 'conflict_error' : 'unprocessable_error', `ledger_${err.code}`, err.message);
   }
   const e = err as { type?: string; status?: number; message?: string };
+  // the router's: a path parameter that is not valid percent-encoded UTF-8 ('/orders/%E0%A4%A')
+  if (err instanceof URIError && e.status === 400) return badRequest('parameter_invalid', 'A path parameter is not valid percent-encoded UTF-8');
   // body-parser's errors
   if (e.type === 'entity.too.large') return new ApiError(413, 'invalid_request_error', 'body_too_large', 'The request body is too large');
   if (e.type === 'entity.parse.failed') return badRequest('invalid_json', 'The request body is not valid JSON');
