@@ -5,6 +5,7 @@ import type { Services } from '../services';
 import { authenticate } from './auth';
 import { ApiError, errorHandler, notFoundRoute } from './errors';
 import { idempotent } from './idempotency';
+import { rejectUnacceptableInput } from './input';
 import { openApiDocument } from './openapi';
 import { mount, type Operation, operation } from './operations';
 import { healthOperations, type HealthChecks } from './routes/health';
@@ -67,6 +68,8 @@ export function createApp(deps: AppDeps): express.Express {
   });
   v1.use('/micropayments/batch', express.json({ limit: MAX_BATCH_BODY_BYTES, strict: true }));
   v1.use(express.json({ limit: MAX_BODY_BYTES, strict: true }));
+  // (one check for every route: a string PostgreSQL cannot store, or a body nested too deep, is a 400, never a 5xx)
+  v1.use(rejectUnacceptableInput);
   const { open, authenticated } = operations(deps);
   const idem = idempotent(deps.services.stores.idempotency);
   mount(v1, open, idem);

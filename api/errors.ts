@@ -69,6 +69,8 @@ function toApiError(err: unknown): ApiError {
     return new ApiError(status, status === 409 ? 'conflict_error' : 'unprocessable_error', `ledger_${err.code}`, err.message);
   }
   const e = err as { type?: string; status?: number; message?: string };
+  // the router's: a path parameter that is not valid percent-encoded UTF-8 ('/orders/%E0%A4%A')
+  if (err instanceof URIError && e.status === 400) return badRequest('parameter_invalid', 'A path parameter is not valid percent-encoded UTF-8');
   // body-parser's errors
   if (e.type === 'entity.too.large') return new ApiError(413, 'invalid_request_error', 'body_too_large', 'The request body is too large');
   if (e.type === 'entity.parse.failed') return badRequest('invalid_json', 'The request body is not valid JSON');

@@ -90,8 +90,8 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown, where: 'bo
 }
 
 /**
- * Mounts the operations on the router: each checks who calls (allow), takes the Idempotency-Key when it stores
- * responses, validates path, query and body, then runs its handler. A path's other methods answer 405 with Allow.
+ * Mounts the operations on the router: each checks who calls (allow), validates path, query and body, takes the
+ * Idempotency-Key when it stores responses, then runs its handler. A path's other methods answer 405 with Allow.
  */
 export function mount(router: Router, ops: Operation[], idempotent: RequestHandler): void {
   for (const op of ops) {
@@ -125,16 +125,17 @@ export function mount(router: Router, ops: Operation[], idempotent: RequestHandl
     });
     router[op.method](op.path, ...handlers);
   }
-  const byPath = new Map<string, Set<string>>();
-  for (const op of ops) byPath.set(op.path, (byPath.get(op.path) ?? new Set()).add(op.method.toUpperCase()));
-  for (const [path, methods] of byPath) {
+  // A request no operation took, at a path some operations serve with other methods: 405 with those methods in
+  // Allow (RFC 9110); other paths go on to 404 route_not_found.
+  const templates = ops.map((op) => ({ re: new RegExp(`^${op.path.replace(/:[A-Za-z]+/g, '[^/]+')}/?$`), method: op.method.toUpperCase() }));
+  router.use((req, _res, next) => {
+    const methods = new Set(templates.filter((t) => t.re.test(req.path)).map((t) => t.method));
+    if (methods.size === 0) return next();
     if (methods.has('GET')) methods.add('HEAD');
-    const allow = [...methods].join(', ');
-    router.all(path, (req) => {
-      throw new ApiError(405, 'invalid_request_error', 'method_not_allowed', `${req.method} is not allowed on ${req.path}; use ${allow}`)
-        .withHeaders({ Allow: allow });
-    });
-  }
+    const allow = [...methods].sort().join(', ');
+    throw new ApiError(405, 'invalid_request_error', 'method_not_allowed', `${req.method} is not allowed on ${req.baseUrl}${req.path}; allowed: ${allow}`)
+      .withHeaders({ Allow: allow });
+  });
 }
 
 declare module 'express-serve-static-core' {

@@ -1,6 +1,6 @@
 // First step of `npm start`, `npm test` and the other entry commands, on a fresh clone included.
 // Uses only Node built-ins: it installs the npm packages when they are missing or stale, then hands over
-// to scripts/provision.ts (Temporal CLI, PostgreSQL binaries), which may use them.
+// to scripts/provision.ts (Temporal CLI, PostgreSQL binaries, the API fuzzer's venv), which may use them.
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -1,4 +1,6 @@
-// Second step of every entry command (after npm packages): the Temporal CLI and the PostgreSQL binaries.
+// Second step of every entry command (after npm packages): the Temporal CLI, the PostgreSQL binaries and the
+// API fuzzer's virtual environment (.tools/venv).
+import { ensureFuzzer } from './fuzzer';
 import { ensureTemporalCli } from './temporal-cli';
 import { findPgBinDir, PG_MISSING_MESSAGE } from './postgres';
 
@@ -15,4 +17,14 @@ try {
 } catch (err) {
   console.error(`[paybroker] ${(err as Error).message}`);
   process.exit(1);
+}
+
+// Only the tests use the fuzzer: `npm test` and CI (.ci/run passes --fuzzer) install it and stop without it.
+if (process.env.npm_lifecycle_event === 'test' || process.argv.includes('--fuzzer')) {
+  try {
+    say(`API fuzzer: ${ensureFuzzer(say)}`);
+  } catch (err) {
+    console.error(`[paybroker] ${(err as Error).message}`);
+    process.exit(1);
+  }
 }
