@@ -60,8 +60,8 @@ export function createDeliveryActivities(deps: { messages: DeliveryStore; settin
           await res.body?.cancel();
           if (status >= 300) error = `HTTP ${status}`;
         } catch (err) {
-          const cause = (err as { cause?: { code?: string } }).cause;
-          if (cause?.code === 'url_private_address') throw cause; // refused at connect time: permanent, below
+          const cause = (err as { cause?: Error & { code?: string } }).cause;
+          if (cause instanceof WebhookUrlError) throw cause; // refused at connect time: permanent, below
           error = cause?.code ?? (err as Error).name ?? 'network error';
         }
         return record(messageId, { outcome: classifyStatus(status), status: status ?? undefined, error, policy });

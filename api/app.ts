@@ -1,6 +1,7 @@
 // The express app: /v1 operations, authentication, body limits and the error shape. No listening here, so tests
 // and the launcher can mount it on any port.
 import express from 'express';
+import { baseApp, jsonBody, MAX_BODY_BYTES } from '../runtime/http';
 import type { Services } from '../services';
 import { authenticate } from './auth';
 import { ApiError, errorHandler, notFoundRoute } from './errors';
@@ -15,16 +16,14 @@ import { partyOperations } from './routes/parties';
 import { principalOperations } from './routes/principals';
 import { problemOperations } from './routes/problems';
 import { settlementOperations } from './routes/settlement';
-import { webhookOperations, type WebhookSettings } from './routes/webhooks';
+import { webhookOperations } from './routes/webhooks';
 
-/** Largest request body accepted, in bytes (413 body_too_large past it). */
-export const MAX_BODY_BYTES = 64 * 1024;
+export { MAX_BODY_BYTES };
 
 export interface AppDeps {
   services: Services;
   /** What GET /v1/health checks. */
   health: HealthChecks;
-  webhooks: WebhookSettings;
 }
 
 /** Every operation of the API, public ones first. */
@@ -38,7 +37,7 @@ export function operations(deps: AppDeps): { open: Operation[]; authenticated: O
     ...problemOperations(services.stores.problems),
     ...partyOperations(services.stores),
     ...settlementOperations(services),
-    ...webhookOperations(services, deps.webhooks),
+    ...webhookOperations(services),
   ];
   const open = healthOperations(deps.health);
   let document: object | undefined;
@@ -53,10 +52,7 @@ export function operations(deps: AppDeps): { open: Operation[]; authenticated: O
 }
 
 export function createApp(deps: AppDeps): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.set('query parser', 'simple');
+  const app = baseApp();
 
   const v1 = express.Router();
   v1.use((req, _res, next) => {
@@ -66,8 +62,8 @@ export function createApp(deps: AppDeps): express.Express {
     }
     next();
   });
-  v1.use('/micropayments/batch', express.json({ limit: MAX_BATCH_BODY_BYTES, strict: true }));
-  v1.use(express.json({ limit: MAX_BODY_BYTES, strict: true }));
+  v1.use('/micropayments/batch', jsonBody(MAX_BATCH_BODY_BYTES));
+  v1.use(jsonBody());
   // (one check for every route: a string PostgreSQL cannot store, or a body nested too deep, is a 400, never a 5xx)
   v1.use(rejectUnacceptableInput);
   const { open, authenticated } = operations(deps);

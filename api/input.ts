@@ -8,6 +8,7 @@ import { badRequest } from './errors';
 export const MAX_JSON_DEPTH = 16;
 
 /** A NUL character or a UTF-16 surrogate without its partner: PostgreSQL stores neither in text or jsonb. */
+// eslint-disable-next-line no-control-regex -- NUL is exactly what this looks for
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, 'g');
 

@@ -7,7 +7,7 @@ import { loadConfig } from '../config';
 import { createDb, migrate, openDatabase, reachable } from '../ledger/db';
 import { createServices } from '../services';
 import { createApp } from './app';
-import { serveInCopies } from './copies';
+import { serveInCopies } from '../runtime/copies';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -31,11 +31,11 @@ async function main(): Promise<void> {
       orders: { processorDeadlineMs: config.processorDeadlineMs, processorMaxBackoffMs: config.processorMaxBackoffMs,
         reauthLeadMs: config.reauthLeadMs, refundWindowMs: config.refundWindowMs },
       periods: { graceMs: config.periodGraceMs, dunningDelaysMs: config.dunningDelaysMs },
+      webhooks: { allowPrivate: config.delivery.allowPrivate, giveUpMs: config.delivery.giveUpMs },
     });
     const app = createApp({
       services,
       health: { postgres: () => reachable(database.db), temporal: () => temporal.workflowService.getSystemInfo({}) },
-      webhooks: { allowPrivate: config.delivery.allowPrivate, giveUpMs: config.delivery.giveUpMs },
     });
     const server = app.listen(config.apiPort, config.bindHost, () => {
       if (alone) console.log(listening(config.apiPort));

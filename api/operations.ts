@@ -84,7 +84,7 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown, where: 'bo
     throw badRequest('unknown_parameter', `Unknown parameter: ${param}`, param);
   }
   const param = issue.path.join('.') || undefined;
-  const given = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k as PropertyKey], value);
+  const given = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], value);
   const code = given === undefined && where !== 'path' ? 'parameter_missing' : 'parameter_invalid';
   throw badRequest(code, param ? `${param}: ${issue.message}` : issue.message, param);
 }

@@ -17,7 +17,7 @@ export interface DatabaseOptions {
 export interface Database {
   db: Db;
   statements: Statements;
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 export function createDb(url: string, opts: Pick<DatabaseOptions, 'poolMax' | 'applicationName'> = {}): Db {

@@ -88,7 +88,7 @@ export async function startPrivateCluster(opts: ClusterOptions): Promise<Cluster
       run('pg_ctl', ['start', '-D', pgDir, '-w', '-t', '60', '-l', logFile, '-o', settings]);
     } catch (err) {
       const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
-      throw new Error(`PostgreSQL failed to start (${(err as Error).message.trim()}).\n${tail}`);
+      throw new Error(`PostgreSQL failed to start (${(err as Error).message.trim()}).\n${tail}`, { cause: err });
     }
   }
   const port = running ? portOf(pgDir) ?? opts.port : opts.port;

@@ -4,12 +4,12 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { loadConfig } from '../config';
+import { loadConfig, WORKFLOWS_PATH } from '../config';
 import { createDb, migrate } from '../ledger/db';
 import { startPrivateCluster } from './postgres';
 import { freePort } from './ports';
 import { ensureTemporalCli, startTemporalDevServer } from './temporal-cli';
-import { WORKFLOWS_PATH } from '../workers/options';
+
 import { startSimulator } from '../processors/simulator/server';
 
 export interface ScratchStack {
@@ -21,7 +21,7 @@ export interface ScratchStack {
   /** A processor simulator shared by the run: tests that set faults start their own instead. */
   simulatorUrl: string;
   simulatorAdminUrl: string;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 const quietLogger = {

@@ -104,8 +104,8 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   mkdirSync(dirname(opts.logFile), { recursive: true });
   const out = createWriteStream(opts.logFile, { flags: 'a' });
   const child = spawn(opts.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
+  child.stdout.pipe(out);
+  child.stderr.pipe(out);
   let exited: string | undefined;
   const diedAtStart = new Promise<never>((_, reject) => child.once('exit', (code, signal) => {
     exited = `exit ${code ?? signal}`;

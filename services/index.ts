@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { Database } from '../ledger/db';
 import { createStores, type Stores } from '../stores';
 import { DeliveryService } from './delivery';
+import { type EndpointSettings, WebhookEndpoints } from './endpoints';
 import { GrantSigner } from './grants';
 import { type OrderTiming, OrderService } from './orders';
 import { Recorder } from './recorder';
@@ -13,6 +14,7 @@ export interface ServiceSettings {
   taskQueue: string;
   orders: OrderTiming;
   periods: CloseSettings;
+  webhooks: EndpointSettings;
 }
 
 export interface Services {
@@ -21,6 +23,7 @@ export interface Services {
   recorder: Recorder;
   grants: GrantSigner;
   delivery: DeliveryService;
+  endpoints: WebhookEndpoints;
   settlement: SettlementService;
   temporal: Client;
 }
@@ -34,6 +37,7 @@ export async function createServices(database: Database, temporal: Client, setti
     recorder: new Recorder(stores.parties, stores.micropayments),
     grants: await GrantSigner.load(stores.grants),
     delivery: new DeliveryService(stores.delivery, temporal, taskQueue),
+    endpoints: new WebhookEndpoints(stores.delivery, settings.webhooks),
     settlement: new SettlementService({ periods: stores.periods, parties: stores.parties, temporal, taskQueue, settings: settings.periods }),
   };
 }

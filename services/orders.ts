@@ -46,8 +46,8 @@ export interface OrderAnswer { outcome: 'done' | 'pending'; order: OrderWithBatc
 
 /** A refusal of an order request or command; the API answers with the code. */
 export class OrderError extends Error {
-  constructor(readonly code: 'unknown_merchant' | 'client_order_id_reused' | 'order_closed' | 'order_unavailable' | string,
-    message: string, readonly param?: string) {
+  /** unknown_merchant, client_order_id_reused, order_closed, order_unavailable, or the code of an order rule. */
+  constructor(readonly code: string, message: string, readonly param?: string) {
     super(message);
     this.name = 'OrderError';
   }

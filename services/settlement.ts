@@ -5,8 +5,12 @@ import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/c
 import { periodId } from '../domain/micropayments';
 import { buyerInvoice, sellerCredit } from '../domain/settlement';
 import type { Periods } from '../ledger/periods';
+import { MAX_BATCH_FILE_LINES } from '../processors/client';
 import type { PartyStore } from '../stores/parties';
 import { type SettlementPeriodWorkflow, settlementPeriodWorkflowId } from '../workflows/settlementPeriod.contract';
+
+/** Lines of one processor charge or payout file (the processor's limit). */
+export const MAX_FILE_LINES = MAX_BATCH_FILE_LINES;
 
 export class SettlementError extends Error {
   constructor(readonly code: 'unknown_period' | 'period_not_frozen', message: string, readonly param?: string) {

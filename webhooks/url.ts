@@ -97,7 +97,7 @@ export function guardedLookup(allowPrivate: boolean) {
     callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void): void => {
     dnsCallbackLookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '');
-      const list = addresses as LookupAddress[];
+      const list = addresses;
       const refused = allowPrivate ? undefined : list.find((a) => isPrivateAddress(a.address));
       if (refused) {
         return callback(Object.assign(new WebhookUrlError('url_private_address',

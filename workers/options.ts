@@ -1,8 +1,6 @@
 // Every worker option Paybroker sets, written out in one place (used by workers/main.ts and the tests).
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
-import { fileURLToPath } from 'node:url';
-
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+import { WORKFLOWS_PATH } from '../config';
 
 export interface WorkerSetup {
   connection: NativeConnection;

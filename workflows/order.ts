@@ -104,11 +104,11 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
   };
   const postCapture = (p: CapturePosting) => { pending.captures.push(p); };
   const postRefund = (p: RefundPosting) => { pending.refunds.push(p); };
-  const problem = async (kind: string, message: string, details: Record<string, unknown> = {}) => {
+  const problem = async (kind: string, message: string, details: { key?: string } & Record<string, unknown> = {}) => {
     order.flag(kind);
     publish();
     await books.recordProblem({ workflowId: id, merchantId: input.merchantId, kind, message, details });
-    emit('order.needs_attention', `${kind}:${String(details.key ?? '')}`, { reason: kind, message });
+    emit('order.needs_attention', `${kind}:${details.key ?? ''}`, { reason: kind, message });
   };
 
   // --- the processor ---------------------------------------------------------------------------------
@@ -310,7 +310,8 @@ interface Rejection { rejected: true; code: string; message: string }
 function rejection(err: unknown): Rejection {
   const cause = causeOf(err);
   if (cause instanceof wf.ApplicationFailure && cause.type === 'ProcessorRejected') {
-    return { rejected: true, code: String(cause.details?.[0] ?? 'processor_rejected'), message: cause.message };
+    const code: unknown = cause.details?.[0];
+    return { rejected: true, code: typeof code === 'string' ? code : 'processor_rejected', message: cause.message };
   }
   throw err;
 }

@@ -3,7 +3,7 @@
 // settlement period workflow invoices and credits at the period's end.
 import type { Response } from 'express';
 import { z } from 'zod';
-import { MAX_BATCH_PAYMENTS, paymentId, paymentNumber, periodId, type PaymentRequest } from '../../domain/micropayments';
+import { MAX_BATCH_PAYMENTS, paymentId, paymentNumber, periodId } from '../../domain/micropayments';
 import type { RecordedPayment } from '../../ledger/micropayments';
 import type { Services } from '../../services';
 import { type GrantSigner, isoOf, MAX_GRANT_LENGTH, redeemGrant } from '../../services/grants';
@@ -130,7 +130,7 @@ export function micropaymentOperations(services: Services): Operation[] {
       responses: { 201: { description: 'Recorded', schema: recordedSchema },
         200: { description: 'A repeat of the clientId: the first payment and grant', schema: recordedSchema, headers: { 'Idempotent-Replayed': 'true' } } },
       async handler({ res, principal, body }) {
-        const [a] = await recorder.record(principal, [body as PaymentRequest], Date.now());
+        const [a] = await recorder.record(principal, [body], Date.now());
         if (isRefused(a)) throw new ApiError(a.status, a.status === 403 ? 'permission_error' : 'unprocessable_error', a.code, a.message, a.param);
         if (a.kind === 'replayed') res.set('Idempotent-Replayed', 'true');
         sendJson(res.status(a.kind === 'recorded' ? 201 : 200), json(a.payment));
@@ -148,7 +148,7 @@ export function micropaymentOperations(services: Services): Operation[] {
         results: z.array(batchResult) }).meta({ id: 'MicropaymentBatch' }) } },
       async handler({ res, principal, body }) {
         const { payments } = body;
-        const answers = await recorder.record(principal, payments as PaymentRequest[], Date.now());
+        const answers = await recorder.record(principal, payments, Date.now());
         const counts = { recorded: 0, replayed: 0, refused: 0 };
         const results = answers.map((a, index) => {
           const clientId = payments[index].clientId;
@@ -184,10 +184,10 @@ export function micropaymentOperations(services: Services): Operation[] {
         const n = paymentNumber(params.id);
         const p = n === undefined ? undefined : await micropayments.get(n);
         assertCanSee(principal, p?.sellerId, 'micropayment');
-        const refund = await micropayments.refund(p!, body.reason);
+        const refund = await micropayments.refund(p, body.reason);
         if (!refund.created) res.set('Idempotent-Replayed', 'true');
         res.status(refund.created ? 201 : 200).json({
-          object: 'micropayment_refund', paymentId: paymentId(p!.id), amountMinor: p!.amountMinor, currency: p!.currency,
+          object: 'micropayment_refund', paymentId: paymentId(p.id), amountMinor: p.amountMinor, currency: p.currency,
           periodId: periodId(refund.periodSeq), createdAt: refund.createdAt.toISOString(),
         });
       },

@@ -100,7 +100,7 @@ export function orderOperations(services: Services): Operation[] {
   const visible = async (principal: Principal, id: string) => {
     const row = await orders.row(id);
     assertCanSee(principal, row?.merchantId, 'order');
-    return row!;
+    return row;
   };
   return [
     operation({

@@ -88,7 +88,7 @@ export function partyOperations(stores: Stores): Operation[] {
   const visibleRuleSet = async (principal: Principal, id: string) => {
     const rs = await parties.getRuleSet(id);
     assertCanSee(principal, rs?.ownerId, 'rule set');
-    return rs!;
+    return rs;
   };
   return [
     operation({
@@ -109,7 +109,7 @@ export function partyOperations(stores: Stores): Operation[] {
       async handler({ res, principal, params }) {
         const b = await parties.getBuyer(params.id);
         assertCanSee(principal, b?.id, 'buyer');
-        res.json(buyerView(b!));
+        res.json(buyerView(b));
       },
     }),
     operation({
@@ -123,7 +123,7 @@ export function partyOperations(stores: Stores): Operation[] {
         if (principal.kind !== 'operator' && (body.buyerClass !== undefined || body.reinstate)) {
           throw forbidden('Only an operator may change a buyer\'s class or reinstate a buyer');
         }
-        res.json(buyerView((await parties.updateBuyer(b!.id, body))!));
+        res.json(buyerView((await parties.updateBuyer(b.id, body))!));
       },
     }),
     operation({
@@ -163,7 +163,7 @@ export function partyOperations(stores: Stores): Operation[] {
       async handler({ res, principal, params, body }) {
         const s = await parties.getSeller(params.id);
         assertCanSee(principal, s?.id, 'seller');
-        const { item, created } = await parties.putItem(s!, params.itemId, body);
+        const { item, created } = await parties.putItem(s, params.itemId, body);
         res.status(created ? 201 : 200).json(itemView(item));
       },
     }),

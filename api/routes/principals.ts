@@ -66,7 +66,7 @@ export function principalOperations(stores: Stores): Operation[] {
       async handler({ res, principal, params }) {
         const m = await merchants.get(params.id);
         assertCanSee(principal, m?.id, 'merchant');
-        res.json(merchantView(m!));
+        res.json(merchantView(m));
       },
     }),
     operation({

@@ -3,8 +3,8 @@
 import { z } from 'zod';
 import { periodId, periodSeq } from '../../domain/micropayments';
 import type { Credit, Invoice } from '../../ledger/periods';
-import { MAX_BATCH_FILE_LINES } from '../../processors/client';
 import type { Services } from '../../services';
+import { MAX_FILE_LINES } from '../../services/settlement';
 import { assertCanSee } from '../auth';
 import { notFound } from '../errors';
 import { type Operation, operation } from '../operations';
@@ -75,7 +75,7 @@ export function settlementOperations(services: Services): Operation[] {
         + 'With periodId, resumes the close of a frozen period whose close failed; a close that is running or finished is not started again.',
       body: z.strictObject({
         graceSeconds: z.number().int().min(0).max(24 * 3600).optional(),
-        fileLines: z.number().int().min(1).max(MAX_BATCH_FILE_LINES).optional()
+        fileLines: z.number().int().min(1).max(MAX_FILE_LINES).optional()
           .meta({ description: "Lines per processor charge/payout file (default and most: the processor's limit)" }),
         periodId: periodIdSchema.optional().meta({ description: 'A frozen period whose close failed: resume it' }),
       }),

@@ -4,20 +4,12 @@ import { z } from 'zod';
 import { EVENT_TYPES } from '../../domain/events';
 import type { Services } from '../../services';
 import type { DeadLetter, Endpoint } from '../../stores/delivery';
-import { newWebhookSecret } from '../../webhooks/signature';
-import { validateWebhookUrl, WebhookUrlError } from '../../webhooks/url';
 import { assertCanSee } from '../auth';
-import { conflict, notFound, unprocessable } from '../errors';
+import { conflict, notFound } from '../errors';
 import { type Operation, operation } from '../operations';
 import { listOf, nullableTimestamp, shownOnce, timestamp } from '../schemas';
 
 export const MAX_DEAD_LETTERS_PAGE = 200;
-
-export interface WebhookSettings {
-  allowPrivate: boolean;
-  /** Default give-up time for new endpoints. */
-  giveUpMs: number;
-}
 
 const endpointSchema = z.object({
   id: z.string(), object: z.literal('webhook_endpoint'), merchantId: z.string().nullable(), url: z.string(), description: z.string().nullable(),
@@ -40,7 +32,7 @@ const deadLetterView = (m: DeadLetter): z.infer<typeof deadLetterSchema> => ({
   deadAt: m.deadAt.toISOString(),
 });
 
-export function webhookOperations(services: Services, settings: WebhookSettings): Operation[] {
+export function webhookOperations(services: Services): Operation[] {
   const { delivery: store } = services.stores;
   const mine = (p: { kind: string; id: string }) => (p.kind === 'merchant' ? p.id : undefined);
   return [
@@ -62,15 +54,7 @@ export function webhookOperations(services: Services, settings: WebhookSettings)
       }),
       responses: { 201: { description: 'Created', schema: z.object({ ...endpointSchema.shape, secret: shownOnce('The signing secret (whsec_...)') }) } },
       async handler({ res, principal, body }) {
-        try {
-          await validateWebhookUrl(body.url, { allowPrivate: settings.allowPrivate });
-        } catch (err) {
-          if (err instanceof WebhookUrlError) throw unprocessable(err.code, err.message, 'url');
-          throw err;
-        }
-        const secret = newWebhookSecret();
-        const endpoint = await store.createEndpoint(principal.id, { ...body, secret,
-          giveUpSeconds: body.giveUpSeconds ?? Math.ceil(settings.giveUpMs / 1000) });
+        const { endpoint, secret } = await services.endpoints.register(principal.id, body);
         res.locals.idempotencyRedact = ['secret'];
         res.status(201).json({ ...endpointView(endpoint), secret });
       },
@@ -88,7 +72,7 @@ export function webhookOperations(services: Services, settings: WebhookSettings)
       async handler({ res, principal, params }) {
         const e = await store.getEndpoint(params.id);
         assertCanSee(principal, e?.merchantId, 'webhook endpoint');
-        res.json(endpointView((await store.disableEndpoint(e!.id))!));
+        res.json(endpointView((await store.disableEndpoint(e.id))!));
       },
     }),
     operation({

@@ -413,7 +413,7 @@ async function run(): Promise<boolean> {
   log('verifying arrivals, order and rows ...');
   const order = checkOrder(plan, await rx.groups());
   const ids = plan.flat().map((m) => m.id);
-  let states: Record<string, number> = {};
+  let states: Record<string, number>;
   for (const deadline = Date.now() + SETTLE_TIMEOUT_MS; ;) {
     states = {};
     for (let i = 0; i < ids.length; i += 5000) {

@@ -1,22 +1,18 @@
 // The ceiling of single recording: a bare express endpoint in its own process that parses a JSON body with the
-// API's parser and limit (express.json, MAX_BODY_BYTES = 64 KiB, strict) and echoes it, with the API's app
+// API's parser and limit (runtime/http.ts: express.json, 64 KiB, strict) and echoes it, with the API's app
 // settings (no x-powered-by, no ETag). No authentication, no validation, no database: what express alone costs
 // per request on this machine. Listens on 127.0.0.1, a free port (BENCH_ECHO_PORT to choose one), in as many
 // processes as the API (PAYBROKER_API_PROCESSES, one per core by default), so both use the machine alike.
-import express from 'express';
 import type { AddressInfo } from 'node:net';
-import { MAX_BODY_BYTES } from '../../api/app';
-import { serveInCopies } from '../../api/copies';
 import { loadConfig } from '../../config';
+import { serveInCopies } from '../../runtime/copies';
+import { baseApp, jsonBody } from '../../runtime/http';
 
 const copies = loadConfig().apiProcesses;
 const announce = (port: number) => `echo listening on http://127.0.0.1:${port} (${copies} processes)`;
 await serveInCopies({ copies, announce }, async (alone) => {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.set('query parser', 'simple');
-  app.post('/v1/echo', express.json({ limit: MAX_BODY_BYTES, strict: true }), (req, res) => {
+  const app = baseApp();
+  app.post('/v1/echo', jsonBody(), (req, res) => {
     res.json(req.body);
   });
 

@@ -207,7 +207,7 @@ async function run(b: BenchStack): Promise<boolean> {
   const ok = orders.filter((o) => !o.failure);
   const ids = ok.map((o) => o.id);
   type Row = { id: string; total_minor: string; state: string; captured: string | null };
-  let rows: Row[] = [];
+  let rows: Row[];
   for (const deadline = Date.now() + SETTLE_TIMEOUT_MS; ;) {
     rows = [];
     for (let i = 0; i < ids.length; i += 1000) {

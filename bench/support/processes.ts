@@ -21,11 +21,11 @@ export function spawnService(name: string, entry: string, env: Record<string, st
   });
   let out = '';
   const keep = (d: Buffer) => {
-    out += d;
+    out += d.toString();
     if (out.length > MAX_OUTPUT_CHARS) out = out.slice(-MAX_OUTPUT_CHARS);
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig ?? -1)));
   return {
     name,

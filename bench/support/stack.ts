@@ -166,8 +166,8 @@ async function startTunedDevServer(cli: string, port: number, dynamicConfig: str
   for (const kv of dynamicConfig) args.push('--dynamic-config-value', kv);
   const out = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
+  child.stdout.pipe(out);
+  child.stderr.pipe(out);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const address = `127.0.0.1:${port}`;
   const stop = async () => {

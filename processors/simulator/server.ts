@@ -137,7 +137,7 @@ function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
     throw new SimError(400, 'unknown_parameter', `Unknown parameter: ${[...issue.path, issue.keys[0]].join('.')}`);
   }
   const path = issue.path.join('.');
-  const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k as PropertyKey], body);
+  const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], body);
   throw new SimError(400, value === undefined ? 'parameter_missing' : 'parameter_invalid', path ? `${path}: ${issue.message}` : issue.message);
 }
 

@@ -49,7 +49,7 @@ describe('health', () => {
   });
 
   it('is 503 and names Temporal when Temporal does not answer', async () => {
-    const dead = await Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 });
+    const dead = Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 });
     const s = await listen(await appWith(new Client({ connection: dead })));
     try {
       const r = await call(`${s.base}/v1`, '/health');

@@ -1,4 +1,4 @@
-// The API as several copies sharing its port (PAYBROKER_API_PROCESSES, api/copies.ts), for real: both serve, a
+// The API as several copies sharing its port (PAYBROKER_API_PROCESSES, runtime/copies.ts), for real: both serve, a
 // copy killed is replaced, a SIGTERM stops them all cleanly, and copies whose first process was killed stop.
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';

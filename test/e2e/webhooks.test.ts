@@ -3,7 +3,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_ENDPOINTS_PER_MERCHANT } from '../../stores/delivery';
 import type { Stores } from '../../stores';
-import type { Db } from '../../ledger/db';
 import { testDatabase, uid } from '../support/env';
 import { call } from '../support/http';
 import { MERCHANT_SETTINGS } from '../support/order-input';
@@ -11,14 +10,13 @@ import { Receiver } from '../support/receiver';
 import { startServices, type Services } from '../support/services';
 import { tokenizeCard } from '../support/processor-calls';
 
-let db: Db;
 let stores: Stores;
 let closeDb: () => Promise<void>;
 let svc: Services;
 let operator: string;
 
 beforeAll(async () => {
-  ({ db, stores, close: closeDb } = testDatabase(2));
+  ({ stores, close: closeDb } = testDatabase(2));
   svc = await startServices({ PAYBROKER_WEBHOOK_ALLOW_PRIVATE: 'true', PAYBROKER_DELIVERY_INITIAL_BACKOFF: '100ms' });
   operator = (await stores.principals.create('operator', 'webhook operator')).apiKey;
 });

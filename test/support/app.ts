@@ -19,11 +19,11 @@ export async function testApp(database: Database, temporal: Client, o: TestAppOp
   const services = await createServices(database, temporal, {
     taskQueue: o.taskQueue ?? 'api-test', orders: TEST_TIMING,
     periods: { graceMs: o.graceMs ?? 0, dunningDelaysMs: o.dunningDelaysMs ?? [50, 50, 50] },
+    webhooks: { allowPrivate: o.allowPrivateWebhooks ?? false, giveUpMs: 60_000 },
   });
   const app = createApp({
     services,
     health: o.health ?? { postgres: () => reachable(database.db), temporal: () => temporal.workflowService.getSystemInfo({}) },
-    webhooks: { allowPrivate: o.allowPrivateWebhooks ?? false, giveUpMs: 60_000 },
   });
   return { app, services };
 }

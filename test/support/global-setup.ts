@@ -4,6 +4,8 @@ import type { TestProject } from 'vitest/node';
 import { startScratchStack, type ScratchStack } from '../../scripts/scratch-stack';
 
 declare module 'vitest' {
+  // (an interface that adds no members: vitest's own is what it extends)
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
   export interface ProvidedContext extends Omit<ScratchStack, 'dir' | 'stop'> {}
 }
 

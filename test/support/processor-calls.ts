@@ -39,7 +39,7 @@ export async function effectsOf(admin: SimulatorAdmin, fn: () => Promise<unknown
   const after = await admin.stats();
   const diff: Record<string, number> = {};
   for (const k of Object.keys(after) as Array<keyof SimulatorStats>) {
-    if (typeof after[k] === 'number') diff[k] = (after[k] as number) - (before[k] as number);
+    if (typeof after[k] === 'number') diff[k] = (after[k]) - (before[k] as number);
   }
   return diff;
 }
@@ -68,5 +68,5 @@ export async function rejected(p: Promise<unknown>, code: string, status: number
 export async function unavailable(p: Promise<unknown>): Promise<ProcessorUnavailableError> {
   const err = await failure(p);
   expect(err).toBeInstanceOf(ProcessorUnavailableError);
-  return err as ProcessorUnavailableError;
+  return err;
 }

@@ -39,7 +39,7 @@ export class Receiver {
           const webhookId = String(req.headers['webhook-id']);
           let verified = false;
           try {
-            if (this.secret) verified = !!verifyWebhook(this.secret, req.headers as Record<string, string>, raw);
+            if (this.secret) verified = !!verifyWebhook(this.secret, req.headers, raw);
           } catch {
             verified = false;
           }

@@ -45,7 +45,8 @@ describe('a period close with hundreds of buyers and sellers', () => {
     }
     // one seller also has card-order captures in the period (the real capture activity books them)
     const cardSeller = sellers[0];
-    const { postCapture } = createActivities({ database: h.database, processor: h.processor, temporal: h.client, taskQueue: h.taskQueue, delivery: TEST_DELIVERY });
+    const acts = createActivities({ database: h.database, processor: h.processor, temporal: h.client, taskQueue: h.taskQueue, delivery: TEST_DELIVERY });
+    const postCapture = (p: Parameters<typeof acts.postCapture>[0]) => acts.postCapture(p);
     const orderId = uid('order-');
     await h.db('orders').insert({ id: orderId, merchant_id: cardSeller.id, client_order_id: uid(), customer_id: 'c1', request_sha256: Buffer.from('x'),
       currency: 'USD', total_minor: 10_000, state: 'shipped' });

@@ -1,0 +1,34 @@
+// Merchants' webhook endpoints: a URL that passes the deployment's rules (http(s), no credentials, no private or
+// loopback address unless allowed), a signing secret made here and shown once, and the endpoint's delivery policy.
+import { newWebhookSecret } from '../webhooks/signature';
+import { validateWebhookUrl, WebhookUrlError } from '../webhooks/url';
+import type { DeadLetterPolicy } from '../domain/delivery';
+import type { DeliveryStore, Endpoint } from '../stores/delivery';
+import { StoreRefusal } from '../stores/refusal';
+
+export interface EndpointSettings {
+  /** Accept endpoints on private and loopback addresses (local receivers, tests). */
+  allowPrivate: boolean;
+  /** Default give-up time of new endpoints. */
+  giveUpMs: number;
+}
+
+export interface EndpointRequest { url: string; description?: string; events?: string[]; onDeadLetter: DeadLetterPolicy; giveUpSeconds?: number }
+
+export class WebhookEndpoints {
+  constructor(private readonly store: DeliveryStore, private readonly settings: EndpointSettings) {}
+
+  /** Registers the endpoint; its secret is returned once (only the store keeps it, to sign with). */
+  async register(merchantId: string, req: EndpointRequest): Promise<{ endpoint: Endpoint; secret: string }> {
+    try {
+      await validateWebhookUrl(req.url, { allowPrivate: this.settings.allowPrivate });
+    } catch (err) {
+      if (err instanceof WebhookUrlError) throw new StoreRefusal(err.code, err.message, 'url');
+      throw err;
+    }
+    const secret = newWebhookSecret();
+    const endpoint = await this.store.createEndpoint(merchantId, { ...req, secret,
+      giveUpSeconds: req.giveUpSeconds ?? Math.ceil(this.settings.giveUpMs / 1000) });
+    return { endpoint, secret };
+  }
+}
