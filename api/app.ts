@@ -7,7 +7,7 @@ import { authenticate } from './auth';
 import { ApiError, errorHandler, notFoundRoute } from './errors';
 import type { GrantSigner } from './grants';
 import { openApiDocument } from './openapi';
-import { healthRoutes } from './routes/health';
+import { healthRoutes, workerPolling } from './routes/health';
 import { MAX_BATCH_BODY_BYTES, micropaymentRoutes } from './routes/micropayments';
 import { orderRoutes, type OrderTiming } from './routes/orders';
 import { partyRoutes } from './routes/parties';
@@ -46,7 +46,8 @@ export function createApp(deps: AppDeps): express.Express {
   });
   v1.use('/micropayments/batch', express.json({ limit: MAX_BATCH_BODY_BYTES, strict: true }));
   v1.use(express.json({ limit: MAX_BODY_BYTES, strict: true }));
-  v1.use(healthRoutes({ db: deps.db, temporalPing: async () => { await deps.temporal.workflowService.getSystemInfo({}); } }));
+  v1.use(healthRoutes({ db: deps.db, temporalPing: async () => { await deps.temporal.workflowService.getSystemInfo({}); },
+    workerPing: () => workerPolling(deps.temporal, deps.taskQueue) }));
   v1.get('/openapi.json', (_req, res) => { res.json(openApiDocument); });
   v1.use(authenticate(deps.db));
   // (first: the busiest routes; express tries each router's routes in turn, and no other router shares their paths)

@@ -2,6 +2,7 @@
 // that each documented operation is routed.
 import { micropaymentPaths } from './openapiMicropayments';
 import { error, idempotencyKey, idParam, json } from './openapiParts';
+import { WORKER_POLL_SEEN_WITHIN_MS } from './routes/health';
 const principalSchema = { $ref: '#/components/schemas/Principal' };
 const createdPrincipal = {
   allOf: [principalSchema, { type: 'object', properties: { apiKey: { type: ['string', 'null'],
@@ -43,7 +44,7 @@ export const openApiDocument = {
   paths: {
     '/health': {
       get: {
-        summary: 'Reachability of PostgreSQL and Temporal', security: [],
+        summary: 'Reachability of PostgreSQL, Temporal and a worker on the task queue', security: [],
         responses: {
           200: { description: 'All dependencies answer', ...json({ $ref: '#/components/schemas/Health' }) },
           503: { description: 'A dependency does not answer', ...json({ $ref: '#/components/schemas/Health' }) },
@@ -191,10 +192,14 @@ export const openApiDocument = {
         captures: { type: 'array', description: 'each with its settlement batchId once batched' }, shipments: { type: 'array' },
         refunds: { type: 'array' }, failure: { type: ['object', 'null'] }, needsAttention: { type: 'boolean' },
         attentionReasons: { type: 'array', items: { type: 'string' } }, review: { type: ['object', 'null'] } } },
-      Health: { type: 'object', properties: {
-        status: { enum: ['ok', 'degraded'] },
-        postgres: { $ref: '#/components/schemas/Probe' }, temporal: { $ref: '#/components/schemas/Probe' } } },
-      Probe: { type: 'object', properties: { ok: { type: 'boolean' }, latencyMs: { type: 'integer' }, error: { type: 'string' } } },
+      Health: { type: 'object', required: ['status', 'postgres', 'temporal', 'worker'], properties: {
+        status: { enum: ['ok', 'degraded'], description: 'ok when every dependency is ok (200), else degraded (503)' },
+        postgres: { $ref: '#/components/schemas/Probe' }, temporal: { $ref: '#/components/schemas/Probe' },
+        worker: { allOf: [{ $ref: '#/components/schemas/Probe' }],
+          description: `A worker has polled the task queue within the last ${WORKER_POLL_SEEN_WITHIN_MS / 1000} s (an idle one polls about once a minute)` } } },
+      Probe: { type: 'object', required: ['ok', 'latencyMs'], properties: {
+        ok: { type: 'boolean' }, latencyMs: { type: 'integer', description: 'How long the check took' },
+        error: { type: 'string', description: 'Why it is not ok (only then)' } } },
       Error: { type: 'object', required: ['error'], properties: { error: { type: 'object', required: ['type', 'code', 'message'], properties: {
         type: { type: 'string' }, code: { type: 'string', description: 'Machine-readable; act on this' },
         message: { type: 'string' }, param: { type: ['string', 'null'] } } } } },

@@ -9,9 +9,10 @@ import { GrantSigner } from '../../api/grants';
 import { authenticate } from '../../api/auth';
 import { idempotent, IDEMPOTENCY_KEY_MAX_LENGTH } from '../../api/idempotency';
 import { openApiDocument } from '../../api/openapi';
+import { WORKER_POLL_SEEN_WITHIN_MS } from '../../api/routes/health';
 import { createPrincipal, MAX_ACTIVE_KEYS_PER_PRINCIPAL } from '../../api/principals';
 import type { Db } from '../../ledger/db';
-import { testDb, uid } from '../support/env';
+import { startWorker, testDb, uid } from '../support/env';
 import { call, listen } from '../support/http';
 
 let db: Db;
@@ -24,8 +25,8 @@ let merchantB: { id: string; key: string };
 
 const timing = { processorDeadlineMs: 60_000, processorMaxBackoffMs: 5_000, reauthLeadMs: 60_000, refundWindowMs: 60_000 };
 let grants: GrantSigner;
-const appWith = (temporal: Client) => createApp({
-  db, temporal, taskQueue: 'api-test', timing, webhooks: { allowPrivate: false, giveUpMs: 60_000 }, grants, periods: { graceMs: 0 },
+const appWith = (temporal: Client, taskQueue = 'api-test') => createApp({
+  db, temporal, taskQueue, timing, webhooks: { allowPrivate: false, giveUpMs: 60_000 }, grants, periods: { graceMs: 0 },
 });
 
 beforeAll(async () => {
@@ -47,10 +48,24 @@ afterAll(async () => {
 });
 
 describe('health', () => {
-  it('is green when PostgreSQL and Temporal answer', async () => {
-    const r = await call(base, '/health');
-    expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ status: 'ok', postgres: { ok: true }, temporal: { ok: true } });
+  it('is green when PostgreSQL and Temporal answer and a worker polls the task queue', async () => {
+    const worker = await startWorker({});
+    const s = await listen(appWith(new Client({ connection }), worker.taskQueue));
+    try {
+      const r = await call(`${s.base}/v1`, '/health');
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ status: 'ok', postgres: { ok: true }, temporal: { ok: true }, worker: { ok: true } });
+    } finally {
+      await s.close();
+      await worker.stop();
+    }
+  });
+
+  it('is 503 and names the worker when no worker polls the task queue', async () => {
+    const r = await call(base, '/health'); // (nothing polls 'api-test')
+    expect(r.status).toBe(503);
+    expect(r.body).toMatchObject({ status: 'degraded', postgres: { ok: true }, temporal: { ok: true }, worker: { ok: false } });
+    expect(r.body.worker.error).toBe(`no worker has polled task queue 'api-test' in the last ${WORKER_POLL_SEEN_WITHIN_MS / 1000} s`);
   });
 
   it('is 503 and names Temporal when Temporal does not answer', async () => {
