@@ -38,14 +38,15 @@ export class RestartBackoff {
   }
 }
 
-/** How one run of a part ended: a process's exit code or signal, or a start that failed. */
+/** How one run of a part ended: a process's exit code or signal (both null: not known), or a start that failed. */
 export type RunEnd =
   | { code: number | null; signal: NodeJS.Signals | null }
   | { startError: string };
 
 export function describeEnd(end: RunEnd): string {
   if ('startError' in end) return end.startError;
-  return end.signal ? `signal ${end.signal}` : `exit code ${end.code}`;
+  if (end.signal) return `signal ${end.signal}`;
+  return end.code === null ? 'exit status unknown' : `exit code ${end.code}`;
 }
 
 /** One run of a part, from a successful start. */
