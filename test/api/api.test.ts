@@ -1,7 +1,7 @@
 // The API foundation over real HTTP, PostgreSQL and Temporal: authentication, per-object authorization,
 // idempotency, validation, limits, health and the OpenAPI document.
 import express from 'express';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { createApp, MAX_BODY_BYTES } from '../../api/app';
 import { errorHandler } from '../../api/errors';
@@ -234,17 +234,21 @@ describe('Idempotency-Key', () => {
     });
     app.use(errorHandler);
     const s = await listen(app);
+    // the planted failure's log line is checked here rather than printed with its stack among passing tests
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
     try {
       const idem = uid();
       const first = await call(s.base, '/thing', { key: operator, idem, body: {} });
       expect(first.status).toBe(500);
       expect(first.body.error.code).toBe('internal_error');
+      expect(logged).toHaveBeenCalledExactlyOnceWith('POST /thing failed:', expect.objectContaining({ message: 'boom' }));
       const retry = await call(s.base, '/thing', { key: operator, idem, body: {} });
       expect(retry).toMatchObject({ status: 201, body: { calls: 2 } });
       const replay = await call(s.base, '/thing', { key: operator, idem, body: {} });
       expect(replay).toMatchObject({ status: 201, body: { calls: 2 } });
       expect(calls).toBe(2);
     } finally {
+      logged.mockRestore();
       await s.close();
     }
   });
