@@ -4,8 +4,9 @@
 // another (recording's caches are checked against PostgreSQL's generation: services/recorder.ts).
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config';
-import { createDb, migrate, openDatabase, reachable } from '../ledger/db';
+import { createDb, migrate, openDatabase } from '../ledger/db';
 import { createServices } from '../services';
+import { healthChecks } from '../services/health';
 import { createApp } from './app';
 import { serveInCopies } from '../runtime/copies';
 
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
     });
     const app = createApp({
       services,
-      health: { postgres: () => reachable(database.db), temporal: () => temporal.workflowService.getSystemInfo({}) },
+      health: healthChecks(database, temporal, config.taskQueue),
     });
     const server = app.listen(config.apiPort, config.bindHost, () => {
       if (alone) console.log(listening(config.apiPort));

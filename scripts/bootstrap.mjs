@@ -29,8 +29,12 @@ const stale = !existsSync(installed) || (existsSync(lock) && statSync(lock).mtim
 if (stale) {
   // Not `npm ci`: the registry reachable here lacks some platforms' optional binaries (e.g. @swc/core-darwin-*),
   // which npm leaves out of the lock file and `npm ci` then refuses; `npm install` follows the lock file all the same.
-  const args = ['install', '--no-audit', '--no-fund'];
-  say(`installing npm packages (npm ${args[0]}) ...`);
+  // --no-save: npm install also rewrites package-lock.json when the registry serves more or fewer of those binaries
+  // than when it was written, and a first run must leave the clone as it found it. Checked with npm 11 on a lock
+  // file lacking the other platforms' @swc binaries: `npm install` added them, `npm install --no-save` installed
+  // exactly the lock file's versions and left the file byte for byte as it was.
+  const args = ['install', '--no-save', '--no-audit', '--no-fund'];
+  say(`installing npm packages (npm ${args.slice(0, 2).join(' ')}) ...`);
   run('npm', args);
 } else {
   say('npm packages: up to date');

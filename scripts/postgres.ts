@@ -1,7 +1,7 @@
 // The private PostgreSQL cluster used when DATABASE_URL is not set: initialised under the data directory on
 // first use, started and stopped by the launcher (and by the test setup, with fast non-durable settings).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { isPortFree, PortInUseError } from './ports';
@@ -48,10 +48,15 @@ export interface ClusterOptions {
   log?: (msg: string) => void;
 }
 
+/** The server's own log (pg_ctl -l), beside the other parts' logs. */
+export const clusterLogFile = (dataDir: string) => join(dataDir, 'logs', 'postgres.log');
+
 export interface Cluster {
   url: string;
   /** It was already running (a launcher left it, or `npm start` runs beside `npm run seed`). */
   reused: boolean;
+  /** The postmaster's process id (it is not our child: pg_ctl starts it in its own session). */
+  pid: number | undefined;
   stop(): void;
 }
 
@@ -61,9 +66,12 @@ export async function startPrivateCluster(opts: ClusterOptions): Promise<Cluster
   if (!bin) throw new Error(PG_MISSING_MESSAGE);
   const owner = runAs();
   const pgDir = join(opts.dataDir, 'pg');
-  const logFile = join(opts.dataDir, 'postgres.log');
-  mkdirSync(opts.dataDir, { recursive: true });
+  const logFile = clusterLogFile(opts.dataDir);
+  mkdirSync(dirname(logFile), { recursive: true });
   if (owner) chownSync(opts.dataDir, owner.uid, owner.gid);
+  // pg_ctl opens the log as the cluster's user, who may not write to the logs directory: the file is made for it
+  if (!existsSync(logFile)) closeSync(openSync(logFile, 'a'));
+  if (owner) chownSync(logFile, owner.uid, owner.gid);
 
   const run = (cmd: string, args: string[]) =>
     execFileSync(join(bin, cmd), args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', ...owner });
@@ -91,24 +99,27 @@ export async function startPrivateCluster(opts: ClusterOptions): Promise<Cluster
       throw new Error(`PostgreSQL failed to start (${(err as Error).message.trim()}).\n${tail}`, { cause: err });
     }
   }
-  const port = running ? portOf(pgDir) ?? opts.port : opts.port;
+  const port = running ? postmasterPid(pgDir)?.port ?? opts.port : opts.port;
   const url = `postgres://${PG_SUPERUSER}@127.0.0.1:${port}/${PG_DATABASE}`;
   await ensureDatabase(`postgres://${PG_SUPERUSER}@127.0.0.1:${port}/postgres`, PG_DATABASE);
   return {
     url,
     reused: running,
+    pid: postmasterPid(pgDir)?.pid,
     stop() {
       spawnSync(join(bin, 'pg_ctl'), ['stop', '-D', pgDir, '-m', 'fast', '-w'], { stdio: 'ignore', ...owner });
     },
   };
 }
 
-/** The port an already running cluster listens on (line 4 of postmaster.pid). */
-function portOf(pgDir: string): number | undefined {
+/** A running cluster's postmaster process id and port (lines 1 and 4 of postmaster.pid). */
+function postmasterPid(pgDir: string): { pid: number; port: number | undefined } | undefined {
   const pidFile = join(pgDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return undefined;
-  const port = Number(readFileSync(pidFile, 'utf8').split('\n')[3]);
-  return Number.isInteger(port) && port > 0 ? port : undefined;
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const [pid, port] = [Number(lines[0]), Number(lines[3])];
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  return { pid, port: Number.isInteger(port) && port > 0 ? port : undefined };
 }
 
 export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {

@@ -6,7 +6,7 @@ import { findPgBinDir, PG_MISSING_MESSAGE } from './postgres';
 
 const say = (msg: string) => console.log(`[paybroker] ${msg}`);
 try {
-  say(`Temporal CLI: ${ensureTemporalCli(say)}`);
+  say(`Temporal CLI: ${await ensureTemporalCli(say)}`);
   if (process.env.DATABASE_URL) {
     say('PostgreSQL: DATABASE_URL is set; no private cluster needed');
   } else {

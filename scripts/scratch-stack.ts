@@ -35,7 +35,7 @@ export async function startScratchStack(log: (msg: string) => void): Promise<Scr
   const dir = mkdtempSync(join(base, 'run-'));
   chmodSync(dir, 0o755); // PostgreSQL runs as its own user when we are root, and must reach its directory
 
-  const cli = ensureTemporalCli(log);
+  const cli = await ensureTemporalCli(log);
   const [pgStart, temporalStart] = await Promise.allSettled([
     freePort().then((port) => startPrivateCluster({ dataDir: join(dir, 'postgres'), port, fast: true, log })),
     freePort().then((port) => startTemporalDevServer({ cli, port, fast: true, logFile: join(dir, 'temporal.log') })),

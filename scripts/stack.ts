@@ -1,7 +1,9 @@
-// `npm start`: PostgreSQL, the Temporal dev server (durable SQLite under .data/, Web UI), the processor
-// simulator, the worker and the API, each in its own process; prints every URL; Ctrl-C stops them all.
+// `npm start` (through scripts/start.mjs): PostgreSQL, the Temporal dev server (durable SQLite under .data/, Web UI),
+// the processor simulator, the worker and the API, each in its own process, kept running by a supervisor
+// (scripts/supervisor.ts: a part that stops on its own is started again). Prints every URL. SIGINT (Ctrl-C),
+// SIGTERM or SIGHUP stops them all, the API first and PostgreSQL last, and leaves nothing running.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig, ROOT_DIR } from '../config';
@@ -9,67 +11,156 @@ import { type PingWorkflow, pingWorkflowId } from '../workflows/ping.contract';
 import { migrate, openDatabase } from '../ledger/db';
 import { createStores } from '../stores';
 import { ensureDevOperatorKey } from './dev-key';
-import { startPrivateCluster, type Cluster } from './postgres';
+import { followFile, PartLog, terminalPrefix } from './logs';
+import { clusterLogFile, startPrivateCluster } from './postgres';
 import { requirePortFree, waitFor } from './ports';
-import { ensureTemporalCli, startTemporalDevServer, type DevServer } from './temporal-cli';
+import { Supervisor, type Part, type Run, type RunEnd } from './supervisor';
+import { ensureTemporalCli, startTemporalDevServer } from './temporal-cli';
+
+/** How long a process may take to stop when asked (the worker drains its in-flight tasks) before it is killed. */
+export const STOP_TIMEOUT_MS = 20_000;
+/** How often PostgreSQL's postmaster is checked for life: it is not our child, so no exit event tells us. */
+export const PG_LIVENESS_INTERVAL_MS = 1_000;
+/** How long what a stopped process left in its process group may take to die once killed. */
+const GROUP_GONE_TIMEOUT_MS = 5_000;
 
 const config = loadConfig();
 const say = (msg: string) => console.log(`[paybroker] ${msg}`);
 const logDir = join(config.dataDir, 'logs');
+const supervisor = new Supervisor({ log: say });
+const partLogs: PartLog[] = [];
+let stopFollowingPostgres: (() => void) | undefined;
 
-interface Service { name: string; child: ChildProcess }
-const services: Service[] = [];
-let cluster: Cluster | undefined;
-let temporal: DevServer | undefined;
-let stopping = false;
+/** Sends a signal to every process of a group; false when the group is empty. */
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
-function startService(name: string, entry: string, env: NodeJS.ProcessEnv): Service {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT_DIR, entry)], {
-    env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const prefix = `[${name}]`.padEnd(12);
-  for (const stream of [child.stdout, child.stderr]) {
-    let buffered = '';
-    stream.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) console.log(`${prefix} ${line}`);
+/** Kills what is left of a process group and waits (briefly) until it is gone. */
+async function killGroup(pgid: number): Promise<void> {
+  if (!signalGroup(pgid, 'SIGKILL')) return;
+  const deadline = Date.now() + GROUP_GONE_TIMEOUT_MS;
+  while (signalGroup(pgid, 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
+/**
+ * A Node entry point (API, worker, simulator) as a part. Each runs in its own process group: a Ctrl-C in the
+ * terminal reaches only the launcher, which stops the parts in order, and whatever a process started (API copies,
+ * tsx's esbuild service) is killed with it.
+ */
+function processPart(name: string, entry: string, env: NodeJS.ProcessEnv): Part {
+  const log = new PartLog(name, join(logDir, `${name}.log`));
+  partLogs.push(log);
+  return {
+    name,
+    async start(): Promise<Run> {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT_DIR, entry)], {
+        env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+      });
+      await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });
+      child.on('error', (err) => say(`${name}: ${err.message}`));
+      log.capture(child);
+      const ended = new Promise<RunEnd>((resolve) => child.once('exit', (code, signal) => {
+        void killGroup(child.pid!).then(() => resolve({ code, signal }));
+      }));
+      return { ended, stop: () => stopProcess(name, child, ended) };
+    },
+  };
+}
+
+async function stopProcess(name: string, child: ChildProcess, ended: Promise<RunEnd>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    await ended;
+    return;
+  }
+  const timer = setTimeout(() => {
+    say(`${name} did not stop within ${STOP_TIMEOUT_MS / 1000} s; killing it`);
+    signalGroup(child.pid!, 'SIGKILL');
+  }, STOP_TIMEOUT_MS);
+  child.kill('SIGTERM');
+  await ended;
+  clearTimeout(timer);
+}
+
+/** The Temporal dev server as a part: a restart reuses its SQLite file and its ports. */
+function temporalPart(cli: string): Part {
+  const prefix = terminalPrefix('temporal');
+  return {
+    name: 'temporal',
+    async start(): Promise<Run> {
+      // Once asked to stop, its lines go to temporal.log only: its own internal workers warn a dozen times that
+      // their connections closed, which is the stop we asked for.
+      let stopping = false;
+      const dev = await startTemporalDevServer({
+        cli, port: config.temporalPort, uiPort: config.temporalUiPort,
+        dbFile: join(config.dataDir, 'temporal', 'temporal.db'), logFile: join(logDir, 'temporal.log'),
+        namespace: config.temporalNamespace, detached: true,
+        echo: (line) => { if (!stopping) console.log(`${prefix} ${line}`); },
+      });
+      return { ended: dev.exited, stop: () => { stopping = true; return dev.stop(); } };
+    },
+  };
+}
+
+/** Running: its /proc entry exists and is not a zombie (a dead process its parent has not yet reaped). */
+function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The private PostgreSQL cluster as a part: started (and restarted) with pg_ctl on the same data directory.
+ * A cluster that was already running when we started is watched and restarted like ours, but left running at the
+ * end: it is not ours to stop.
+ */
+function postgresPart(onUrl: (url: string) => void): Part {
+  return {
+    name: 'postgres',
+    async start(): Promise<Run> {
+      const cluster = await startPrivateCluster({ dataDir: config.dataDir, port: config.pgPort, log: say });
+      onUrl(cluster.url);
+      let stopWatching = () => {};
+      const ended = new Promise<RunEnd>((resolve) => {
+        const timer = setInterval(() => {
+          if (cluster.pid !== undefined && isAlive(cluster.pid)) return;
+          clearInterval(timer);
+          resolve({ code: null, signal: null }); // (its exit status is its parent's, not ours)
+        }, PG_LIVENESS_INTERVAL_MS);
+        stopWatching = () => { clearInterval(timer); resolve({ code: 0, signal: null }); };
+      });
+      return {
+        ended,
+        async stop() {
+          stopWatching();
+          if (cluster.reused) say('PostgreSQL was running before this start: left running');
+          else cluster.stop();
+        },
+      };
+    },
+  };
+}
+
+let stopping: Promise<void> | undefined;
+function shutdown(exitCode: number): void {
+  if (!stopping) {
+    process.exitCode = exitCode;
+    say('stopping ...');
+    stopping = supervisor.stopAll().then(async () => {
+      stopFollowingPostgres?.();
+      await Promise.all(partLogs.map((l) => l.close()));
+      say(`stopped; data kept in ${config.dataDir}`);
     });
   }
-  child.once('exit', (code, signal) => {
-    if (stopping) return;
-    console.error(`[paybroker] ${name} exited unexpectedly (${code ?? signal}); stopping everything`);
-    void shutdown(1);
-  });
-  const service = { name, child };
-  services.push(service);
-  return service;
-}
-
-function stopService({ name, child }: Service): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const timer = setTimeout(() => { say(`${name} did not stop in 20 s; killing it`); child.kill('SIGKILL'); }, 20_000);
-    child.once('exit', () => { clearTimeout(timer); resolve(); });
-    child.kill('SIGTERM');
-  });
-}
-
-async function shutdown(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    say('stopping ...');
-    // API first (no new work), then the worker (drains in-flight tasks), then what they depend on.
-    for (const name of ['api', 'worker', 'simulator']) {
-      const s = services.find((x) => x.name === name);
-      if (s) await stopService(s);
-    }
-    await temporal?.stop();
-    if (cluster && !cluster.reused) cluster.stop();
-    say('stopped; data kept in ' + config.dataDir);
-  }
-  process.exit(code);
+  void stopping.then(() => process.exit());
 }
 
 async function ok(url: string): Promise<boolean> {
@@ -78,11 +169,10 @@ async function ok(url: string): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
-  process.on('SIGINT', () => void shutdown(0));
-  process.on('SIGTERM', () => void shutdown(0));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => shutdown(0));
   mkdirSync(logDir, { recursive: true });
 
-  const cli = ensureTemporalCli(say);
+  const cli = await ensureTemporalCli(say);
   await requirePortFree('The API', config.apiPort, 'PORT');
   await requirePortFree('The processor simulator', config.simulatorPort, 'PAYBROKER_SIMULATOR_PORT');
   await requirePortFree("The processor simulator's admin API", config.simulatorAdminPort, 'PAYBROKER_SIMULATOR_ADMIN_PORT');
@@ -92,54 +182,51 @@ async function main(): Promise<void> {
     say('PostgreSQL: using DATABASE_URL');
   } else {
     say(`starting PostgreSQL (data in ${join(config.dataDir, 'pg')}) ...`);
-    cluster = await startPrivateCluster({ dataDir: config.dataDir, port: config.pgPort, log: say });
-    databaseUrl = cluster.url;
+    stopFollowingPostgres = followFile('postgres', clusterLogFile(config.dataDir));
+    await supervisor.start(postgresPart((url) => { databaseUrl = url; }));
   }
-  const database = openDatabase(databaseUrl, { poolMax: 2 });
+  const database = openDatabase(databaseUrl!, { poolMax: 2 });
   const applied = await migrate(database.db);
   say(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
   const operatorKey = await ensureDevOperatorKey(createStores(database).principals, config.dataDir);
   await database.close();
 
-  const temporalAddress = process.env.TEMPORAL_ADDRESS;
-  if (temporalAddress) {
+  const temporalAddress = config.temporalAddress;
+  const externalTemporal = Boolean(process.env.TEMPORAL_ADDRESS);
+  if (externalTemporal) {
     say(`Temporal: using TEMPORAL_ADDRESS=${temporalAddress}`);
   } else {
     say('starting the Temporal dev server ...');
-    temporal = await startTemporalDevServer({
-      cli, port: config.temporalPort, uiPort: config.temporalUiPort,
-      dbFile: join(config.dataDir, 'temporal', 'temporal.db'), logFile: join(logDir, 'temporal.log'),
-      namespace: config.temporalNamespace,
-    });
+    await supervisor.start(temporalPart(cli));
   }
 
-  const env = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress ?? temporal!.address };
-  startService('simulator', 'processors/simulator/main.ts', env);
-  startService('worker', 'workers/main.ts', env);
-  startService('api', 'api/main.ts', env);
+  const env = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress };
+  await supervisor.start(processPart('simulator', 'processors/simulator/main.ts', env));
+  await supervisor.start(processPart('worker', 'workers/main.ts', env));
+  await supervisor.start(processPart('api', 'api/main.ts', env));
 
   const api = `http://127.0.0.1:${config.apiPort}/v1`;
   const ui = `http://127.0.0.1:${config.temporalUiPort}`;
   await waitFor('the processor simulator', () => ok(`${config.simulatorUrl}/health`), 60_000, 200);
   await waitFor('the API (health green)', () => ok(`${api}/health`), 120_000, 250);
-  if (temporal) await waitFor('the Temporal Web UI', () => ok(ui), 30_000, 250);
-  await pingThroughWorker(env.TEMPORAL_ADDRESS);
+  if (!externalTemporal) await waitFor('the Temporal Web UI', () => ok(ui), 30_000, 250);
+  await pingThroughWorker(temporalAddress);
 
   console.log(`
   Paybroker is running.
     API            ${api}              (health: ${api}/health)
     OpenAPI        ${api}/openapi.json
-    Temporal UI    ${temporal ? ui : '(external Temporal: ' + temporalAddress + ')'}
-    Temporal gRPC  ${env.TEMPORAL_ADDRESS}
+    Temporal UI    ${externalTemporal ? '(external Temporal: ' + temporalAddress + ')' : ui}
+    Temporal gRPC  ${temporalAddress}
     Simulator      ${config.simulatorUrl}         (admin, fault controls: http://127.0.0.1:${config.simulatorAdminPort}/admin/faults)
-    PostgreSQL     ${databaseUrl.replace(/:[^:@/]*@/, ':***@')}
+    PostgreSQL     ${databaseUrl!.replace(/:[^:@/]*@/, ':***@')}
     Logs           ${logDir}
 
   Local operator API key (kept in ${join(config.dataDir, 'dev-operator-key')}):
     ${operatorKey}
 
   Try:  curl -s ${api}/me -H "Authorization: Bearer ${operatorKey}"
-  Ctrl-C stops everything; data is kept for the next start.
+  A part that stops on its own is started again. Ctrl-C stops everything; data is kept for the next start.
 `);
 }
 
@@ -159,7 +246,8 @@ async function pingThroughWorker(address: string): Promise<void> {
   }
 }
 
-main().catch(async (err) => {
-  console.error(`[paybroker] ${(err as Error).message}`);
-  await shutdown(1);
+main().catch((err) => {
+  // (once stopping, a start refused or a wait cut short is the stop itself, not a failure to report)
+  if (!stopping) console.error(`[paybroker] ${(err as Error).message}`);
+  shutdown(1);
 });

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { ROOT_DIR } from '../config';
 import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
+import { onLines } from './logs';
 import { isPortFree, PortInUseError, waitFor } from './ports';
 
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
@@ -25,8 +26,13 @@ export function findTemporalCli(): string | undefined {
   return existsSync(cached) ? cached : undefined;
 }
 
+/** How often a `go install` that is still running says so (without -v it prints nothing until it ends). */
+export const BUILD_PROGRESS_INTERVAL_MS = 15_000;
+/** Lines of a failed build's output shown (its last ones: go prints the errors there). */
+export const FAILED_BUILD_OUTPUT_LINES = 100;
+
 /** Returns the CLI's path, building it with `go install` into .tools/bin when it is nowhere to be found. */
-export function ensureTemporalCli(log: (msg: string) => void): string {
+export async function ensureTemporalCli(log: (msg: string) => void): Promise<string> {
   const found = findTemporalCli();
   if (found) return found;
   const go = spawnSync('sh', ['-c', 'command -v go'], { encoding: 'utf8' }).stdout.trim();
@@ -35,14 +41,38 @@ export function ensureTemporalCli(log: (msg: string) => void): string {
       `installed to build it. Install Go >= 1.23 or put a temporal ${TEMPORAL_CLI_VERSION} binary on PATH.`);
   }
   log(`building the Temporal CLI ${TEMPORAL_CLI_VERSION} with 'go install' into .tools/bin (first run only; several minutes) ...`);
-  mkdirSync(TOOLS_BIN, { recursive: true });
-  const r = spawnSync(go, ['install', '-v', `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], {
-    env: { ...process.env, GOBIN: TOOLS_BIN, GOFLAGS: [process.env.GOFLAGS, '-buildvcs=false'].filter(Boolean).join(' ') },
-    stdio: ['ignore', 'inherit', 'inherit'],
+  return buildTemporalCli({ go, binDir: TOOLS_BIN, log });
+}
+
+/**
+ * `go install` of the CLI into binDir. It prints a line every progressIntervalMs while it builds and keeps go's
+ * own output (about 1,450 package lines with -v, which is why there is no -v) to show only when the build fails.
+ */
+export async function buildTemporalCli(o: {
+  go: string; binDir: string; log: (msg: string) => void; progressIntervalMs?: number;
+}): Promise<string> {
+  mkdirSync(o.binDir, { recursive: true });
+  const target = `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`;
+  const startedMs = Date.now();
+  const elapsed = () => `${Math.round((Date.now() - startedMs) / 1000)} s`;
+  const child = spawn(o.go, ['install', target], {
+    env: { ...process.env, GOBIN: o.binDir, GOFLAGS: [process.env.GOFLAGS, '-buildvcs=false'].filter(Boolean).join(' ') },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const built = join(TOOLS_BIN, 'temporal');
-  if (r.status !== 0 || !existsSync(built)) throw new Error(`'go install ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}' failed`);
-  log(`Temporal CLI built: ${built}`);
+  let output = '';
+  child.stdout!.on('data', (d) => { output += d; });
+  child.stderr!.on('data', (d) => { output += d; });
+  const progress = setInterval(() => o.log(`still building the Temporal CLI (${elapsed()}) ...`), o.progressIntervalMs ?? BUILD_PROGRESS_INTERVAL_MS);
+  const ended = await new Promise<string>((resolve) => {
+    child.once('error', (err) => resolve(err.message));
+    child.once('close', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`));
+  }).finally(() => clearInterval(progress));
+  const built = join(o.binDir, 'temporal');
+  if (ended !== 'exit code 0' || !existsSync(built)) {
+    const tail = output.trimEnd().split('\n').slice(-FAILED_BUILD_OUTPUT_LINES).join('\n');
+    throw new Error(`'go install ${target}' failed (${ended}) after ${elapsed()}; its output:\n${tail}`);
+  }
+  o.log(`Temporal CLI built in ${elapsed()}: ${built}`);
   return built;
 }
 
@@ -77,11 +107,18 @@ export interface DevServerOptions {
   fast?: boolean;
   logFile: string;
   namespace?: string;
+  /** Its own process group (the launcher's): a Ctrl-C in the terminal reaches only the launcher, which stops
+   *  the parts in order, Temporal after the worker. */
+  detached?: boolean;
+  /** Also receives each line the server prints (the launcher shows them in the terminal). */
+  echo?: (line: string) => void;
 }
 
 export interface DevServer {
   address: string;
   process: ChildProcess;
+  /** Resolves when the server process has ended, asked to or not. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(): Promise<void>;
 }
 
@@ -103,14 +140,20 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
 
   mkdirSync(dirname(opts.logFile), { recursive: true });
   const out = createWriteStream(opts.logFile, { flags: 'a' });
-  const child = spawn(opts.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.pipe(out);
-  child.stderr.pipe(out);
-  let exited: string | undefined;
-  const diedAtStart = new Promise<never>((_, reject) => child.once('exit', (code, signal) => {
-    exited = `exit ${code ?? signal}`;
-    reject(new Error(`the Temporal dev server stopped at start (${exited}); see ${opts.logFile}`));
+  const child = spawn(opts.cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached });
+  // (end: false: two sources share the file, which is closed once both are)
+  child.stdout!.pipe(out, { end: false });
+  child.stderr!.pipe(out, { end: false });
+  child.once('close', () => out.end());
+  if (opts.echo) for (const stream of [child.stdout!, child.stderr!]) onLines(stream, opts.echo);
+  let exitedAs: string | undefined;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => {
+    exitedAs = `exit ${code ?? signal}`;
+    resolve({ code, signal });
   }));
+  const diedAtStart = exited.then(() => {
+    throw new Error(`the Temporal dev server stopped at start (${exitedAs}); see ${opts.logFile}`);
+  });
   diedAtStart.catch(() => {});
 
   const address = `127.0.0.1:${opts.port}`;
@@ -128,10 +171,11 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   return {
     address,
     process: child,
+    exited,
     stop: () => new Promise<void>((resolve) => {
-      if (exited) return resolve();
+      if (exitedAs) return resolve();
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      child.once('exit', () => { clearTimeout(timer); out.end(); resolve(); });
+      child.once('exit', () => { clearTimeout(timer); resolve(); });
       child.kill('SIGTERM');
     }),
   };

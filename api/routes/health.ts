@@ -2,12 +2,10 @@
 // no authentication.
 import { z } from 'zod';
 import { type Operation, operation } from '../operations';
+import type { HealthChecks } from '../../services/health';
 import { probe } from '../schemas';
 
 export const HEALTH_CHECK_TIMEOUT_MS = 2000;
-
-/** Each dependency's check: resolves when it answers. */
-export type HealthChecks = Record<string, () => Promise<unknown>>;
 
 async function run(check: () => Promise<unknown>): Promise<{ ok: boolean; latencyMs: number; error?: string }> {
   const started = performance.now();

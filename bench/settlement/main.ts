@@ -35,6 +35,7 @@ import { tsToMs } from '@temporalio/common/lib/time';
 import pg from 'pg';
 import { newRuleSetId, newRuleSetToken } from '../../stores/parties';
 import { microFee } from '../../domain/micropayments';
+import { clusterLogFile } from '../../scripts/postgres';
 import { HttpProcessorClient } from '../../processors/http-client';
 import { newApiKey, newPrincipalId, sha256 } from '../../stores/principals';
 import type { Db } from '../../ledger/db';
@@ -367,7 +368,7 @@ async function run(b: BenchStack): Promise<boolean> {
   await ceilingClient.end();
 
   // --- diagnosis (BENCH_EXPLAIN_MS): plans of the close's slow statements, for sessions opened from now on ---------
-  const pgLog = join(b.test.dir, 'postgres', 'postgres.log');
+  const pgLog = clusterLogFile(join(b.test.dir, 'postgres'));
   let pgLogFrom = 0;
   let sessionsBefore = 0;
   if (S.explainMs > 0) {

@@ -1,17 +1,18 @@
 // The API foundation over real HTTP, PostgreSQL and Temporal: authentication, per-object authorization,
 // idempotency, validation, limits, health and the OpenAPI document.
 import express from 'express';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { MAX_BODY_BYTES } from '../../api/app';
 import { errorHandler } from '../../api/errors';
 import { authenticate } from '../../api/auth';
 import { idempotent, IDEMPOTENCY_KEY_MAX_LENGTH } from '../../api/idempotency';
+import { WORKER_POLL_SEEN_WITHIN_MS } from '../../services/health';
 import type { Db } from '../../ledger/db';
 import type { Stores } from '../../stores';
 import { MAX_ACTIVE_KEYS_PER_PRINCIPAL } from '../../stores/principals';
 import { testApp } from '../support/app';
-import { testDatabase, uid } from '../support/env';
+import { startWorker, testDatabase, uid } from '../support/env';
 import { call, listen } from '../support/http';
 
 const database = testDatabase();
@@ -23,7 +24,7 @@ let operator: string;
 let merchantA: { id: string; key: string };
 let merchantB: { id: string; key: string };
 
-const appWith = async (temporal: Client) => (await testApp(database, temporal)).app;
+const appWith = async (temporal: Client, taskQueue = 'api-test') => (await testApp(database, temporal, { taskQueue })).app;
 
 beforeAll(async () => {
   connection = await Connection.connect({ address: inject('temporalAddress') });
@@ -42,10 +43,24 @@ afterAll(async () => {
 });
 
 describe('health', () => {
-  it('is green when PostgreSQL and Temporal answer', async () => {
-    const r = await call(base, '/health');
-    expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ status: 'ok', postgres: { ok: true }, temporal: { ok: true } });
+  it('is green when PostgreSQL and Temporal answer and a worker polls the task queue', async () => {
+    const worker = await startWorker({});
+    const s = await listen(await appWith(new Client({ connection }), worker.taskQueue));
+    try {
+      const r = await call(`${s.base}/v1`, '/health');
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ status: 'ok', postgres: { ok: true }, temporal: { ok: true }, worker: { ok: true } });
+    } finally {
+      await s.close();
+      await worker.stop();
+    }
+  });
+
+  it('is 503 and names the worker when no worker polls the task queue', async () => {
+    const r = await call(base, '/health'); // (nothing polls 'api-test')
+    expect(r.status).toBe(503);
+    expect(r.body).toMatchObject({ status: 'degraded', postgres: { ok: true }, temporal: { ok: true }, worker: { ok: false } });
+    expect(r.body.worker.error).toBe(`no worker has polled task queue 'api-test' in the last ${WORKER_POLL_SEEN_WITHIN_MS / 1000} s`);
   });
 
   it('is 503 and names Temporal when Temporal does not answer', async () => {
@@ -214,17 +229,21 @@ describe('Idempotency-Key', () => {
     });
     app.use(errorHandler);
     const s = await listen(app);
+    // the planted failure's log line is checked here rather than printed with its stack among passing tests
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
     try {
       const idem = uid();
       const first = await call(s.base, '/thing', { key: operator, idem, body: {} });
       expect(first.status).toBe(500);
       expect(first.body.error.code).toBe('internal_error');
+      expect(logged).toHaveBeenCalledExactlyOnceWith('POST /thing failed:', expect.objectContaining({ message: 'boom' }));
       const retry = await call(s.base, '/thing', { key: operator, idem, body: {} });
       expect(retry).toMatchObject({ status: 201, body: { calls: 2 } });
       const replay = await call(s.base, '/thing', { key: operator, idem, body: {} });
       expect(replay).toMatchObject({ status: 201, body: { calls: 2 } });
       expect(calls).toBe(2);
     } finally {
+      logged.mockRestore();
       await s.close();
     }
   });

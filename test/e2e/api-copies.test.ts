@@ -1,8 +1,9 @@
 // The API as several copies sharing its port (PAYBROKER_API_PROCESSES, runtime/copies.ts), for real: both serve, a
 // copy killed is replaced, a SIGTERM stops them all cleanly, and copies whose first process was killed stop.
 import { readdirSync, readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../../scripts/ports';
+import { startWorker } from '../support/env';
 import { call } from '../support/http';
 import { spawnService, type ServiceProcess } from '../support/processes';
 
@@ -31,11 +32,15 @@ async function until<T>(what: string, f: () => T | undefined | false): Promise<T
 }
 
 let api: ServiceProcess | undefined;
+// (health is green only while a worker polls the API's task queue)
+let worker: Awaited<ReturnType<typeof startWorker>>;
+beforeAll(async () => { worker = await startWorker({}); });
+afterAll(async () => { await worker.stop(); });
 afterEach(async () => { await api?.stop('SIGKILL'); });
 
 async function startCopies(): Promise<{ base: string; first: number; copies: number[] }> {
   const port = await freePort();
-  api = spawnService('api/main.ts', { PORT: String(port), PAYBROKER_API_PROCESSES: '2' });
+  api = spawnService('api/main.ts', { PORT: String(port), PAYBROKER_API_PROCESSES: '2', PAYBROKER_TASK_QUEUE: worker.taskQueue });
   await api.waitForOutput(/API listening on http:\/\/127\.0\.0\.1:\d+\/v1 \(2 processes\)/);
   const first = api.child.pid!;
   return { base: `http://127.0.0.1:${port}/v1`, first, copies: await until('two copies', () => childrenOf(first).length === 2 && childrenOf(first)) };

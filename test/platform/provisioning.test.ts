@@ -1,12 +1,12 @@
-// What the launcher does before anything runs: find the Temporal CLI, and say clearly when a port is taken.
+// What the launcher does before anything runs: find (or build) the Temporal CLI, and say clearly when a port is taken.
 import { createServer, type Server } from 'node:net';
-import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { startPrivateCluster } from '../../scripts/postgres';
 import { freePort } from '../../scripts/ports';
-import { findTemporalCli, startTemporalDevServer } from '../../scripts/temporal-cli';
+import { buildTemporalCli, findTemporalCli, startTemporalDevServer, TEMPORAL_CLI_MODULE, TEMPORAL_CLI_VERSION } from '../../scripts/temporal-cli';
 
 const saved = { ...process.env };
 afterEach(() => { process.env = { ...saved }; });
@@ -48,6 +48,48 @@ describe('port clashes', () => {
         .rejects.toThrow(/The Temporal dev server cannot start: port \d+ .* PAYBROKER_TEMPORAL_PORT=<port>/);
     } finally {
       server.close();
+    }
+  });
+});
+
+describe('Temporal CLI build', () => {
+  /** A stand-in for `go` that prints what `go install -v` would (a line per package), then fails or makes the binary. */
+  function fakeGo(dir: string, outcome: 'builds' | 'fails'): string {
+    const go = join(dir, 'go');
+    writeFileSync(go, `#!/bin/sh
+i=0; while [ $i -lt 1450 ]; do echo "github.com/example/pkg$i" >&2; i=$((i+1)); done
+sleep 0.5
+${outcome === 'builds' ? 'echo binary > "$GOBIN/temporal"; exit 0' : 'echo "go: cannot reach proxy.golang.org" >&2; exit 1'}
+`);
+    chmodSync(go, 0o755);
+    return go;
+  }
+
+  it('prints progress while it builds, not go\'s package lines', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pb-go-'));
+    const logged: string[] = [];
+    try {
+      const built = await buildTemporalCli({ go: fakeGo(dir, 'builds'), binDir: join(dir, 'bin'), log: (m) => logged.push(m), progressIntervalMs: 100 });
+      expect(built).toBe(join(dir, 'bin', 'temporal'));
+      expect(existsSync(built)).toBe(true);
+      expect(logged.at(-1)).toMatch(/^Temporal CLI built in \d+ s: /);
+      const progress = logged.slice(0, -1);
+      expect(progress.length).toBeGreaterThan(0);
+      for (const line of progress) expect(line).toMatch(/^still building the Temporal CLI \(\d+ s\) \.\.\.$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('shows go\'s output when the build fails', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pb-go-'));
+    try {
+      const failed = buildTemporalCli({ go: fakeGo(dir, 'fails'), binDir: join(dir, 'bin'), log: () => {} });
+      await expect(failed).rejects.toThrow(`'go install ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}' failed (exit code 1)`);
+      await expect(failed).rejects.toThrow(/go: cannot reach proxy\.golang\.org$/);
+      await expect(failed).rejects.not.toThrow(/pkg1349\n/); // (the last 100 lines only)
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,9 +1,9 @@
 // The API app in-process over a test database and Temporal client, as api/main.ts builds it (with test timing).
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../api/app';
-import type { HealthChecks } from '../../api/routes/health';
-import { type Database, reachable } from '../../ledger/db';
+import type { Database } from '../../ledger/db';
 import { createServices, type Services } from '../../services';
+import { type HealthChecks, healthChecks } from '../../services/health';
 
 export const TEST_TIMING = { processorDeadlineMs: 60_000, processorMaxBackoffMs: 5_000, reauthLeadMs: 60_000, refundWindowMs: 60_000 };
 
@@ -23,7 +23,7 @@ export async function testApp(database: Database, temporal: Client, o: TestAppOp
   });
   const app = createApp({
     services,
-    health: o.health ?? { postgres: () => reachable(database.db), temporal: () => temporal.workflowService.getSystemInfo({}) },
+    health: o.health ?? healthChecks(database, temporal, o.taskQueue ?? 'api-test'),
   });
   return { app, services };
 }

@@ -8,10 +8,18 @@ import { createStores, type Stores } from '../../stores';
 import { workerOptions } from '../../workers/options';
 
 let runtimeInstalled = false;
+/**
+ * The SDK logs errors only, its Rust core included (the core prints to the console itself, WARN and up by
+ * default): tests plant the failures the core warns about (a replay's nondeterminism, a task completed after
+ * the server dropped it), and assert their outcomes instead.
+ */
 export function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'), shutdownSignals: [],
+    telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, console: {} } },
+  });
 }
 
 export const uid = (prefix = '') => `${prefix}${randomUUID().replace(/-/g, '').slice(0, 12)}`;
