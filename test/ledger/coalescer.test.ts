@@ -29,7 +29,7 @@ describe('Coalescer', () => {
   it('gathers calls that arrive while a run is in flight into the next run', async () => {
     const { c, runs, maxRunning } = recorder({ maxInFlight: 1, maxItems: 100 });
     const first = c.submit(['a']);
-    await new Promise((r) => setTimeout(r, 1)); // the first run is in flight now
+    await expect.poll(() => runs.length, { interval: 1 }).toBe(1); // the first run is in flight now
     const later = await Promise.all([c.submit(['b']), c.submit(['c'])]);
     expect(await first).toEqual(['A']);
     expect(later).toEqual([['B'], ['C']]);

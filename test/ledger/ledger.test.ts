@@ -174,7 +174,8 @@ describe('idempotency', () => {
   });
 
   it('a second connection waits for the first writer of a key, then gets its entry', async () => {
-    const other = createDb(inject('databaseUrl'), { poolMax: 2 });
+    const waiter = uid('ledger-waiter-');
+    const other = createDb(inject('databaseUrl'), { poolMax: 2, applicationName: waiter });
     const key = uid('wait-');
     const trx = await db.transaction();
     try {
@@ -186,7 +187,9 @@ describe('idempotency', () => {
       // Connection B posts the same key: it must block on the unique index, not write a second entry.
       let settled = false;
       const second = new Ledger(other).post(capture(key)).finally(() => { settled = true; });
-      await new Promise((r) => setTimeout(r, 300));
+      // PostgreSQL shows B waiting for A's lock on the key (not merely not done yet)
+      await expect.poll(async () => (await db.raw(`SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE application_name = ? AND wait_event_type = 'Lock'`, [waiter])).rows[0].n, { timeout: 10_000 }).toBe(1);
       expect(settled).toBe(false);
       await trx.commit();
       const result = await second;

@@ -94,9 +94,10 @@ describe('dead letters', () => {
     receiver.answer = (id) => (id === msgs[0].id && !fixed ? 400 : 200);
     for (const m of msgs) await deps.enqueue(m);
     await expect.poll(async () => (await h.db('delivery_messages').where({ id: msgs[0].id }).first()).state, { timeout: 15_000 }).toBe('dead');
-    await new Promise((r) => setTimeout(r, 500));
+    // the group holds at the dead letter: the later messages, queued behind it, cannot have gone out
+    await expect.poll(async () => (await h.client.workflow.getHandle(deliveryGroupWorkflowId(dest, group)).query(groupStatusQuery)).holding,
+      { timeout: 15_000 }).toBe(msgs[0].id);
     expect(seqsOf(receiver, group)).toEqual([]);
-    expect((await h.client.workflow.getHandle(deliveryGroupWorkflowId(dest, group)).query(groupStatusQuery)).holding).toBe(msgs[0].id);
 
     fixed = true;
     expect(await deps.resolveDeadLetter(msgs[0].id, 'redeliver')).toBe(true);

@@ -187,10 +187,11 @@ describe('freezing a period while payments are being recorded', () => {
         sent += 20;
       }
     });
-    await new Promise((r) => setTimeout(r, 300));
+    await expect.poll(() => sent, { timeout: 15_000, interval: 20 }).toBeGreaterThanOrEqual(200); // writing for a while
     await steps.freezePeriod(1, 'test-freeze');
     const totals = await steps.aggregatePeriod(1); // aggregated while the writers go on
-    await new Promise((r) => setTimeout(r, 300));
+    const atFreeze = sent;
+    await expect.poll(() => sent, { timeout: 15_000, interval: 20 }).toBeGreaterThanOrEqual(atFreeze + 200); // and after it
     stop = true;
     await Promise.all(writers);
 
