@@ -57,7 +57,7 @@ module.exports = {
     only('workers', layer('workers'),
       [layer('domain'), layer('ledger'), layer('stores'), layer('services'), layer('activities'), layer('processors'), layer('runtime'), CONTRACTS,
         '^config\\.ts$']),
-    only('runtime', layer('runtime'), ['^config\\.ts$']),
+    only('runtime', layer('runtime'), [CONTRACTS, '^config\\.ts$']),
     only('config', '^config\\.ts$', []),
   ],
   options: {

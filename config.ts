@@ -8,6 +8,8 @@ import { msToNumber } from '@temporalio/common/lib/time';
 export const ROOT_DIR = fileURLToPath(new URL('.', import.meta.url));
 /** The worker bundle's entry point: every workflow the worker runs. */
 export const WORKFLOWS_PATH = join(ROOT_DIR, 'workflows', 'index.ts');
+/** The workflow interceptors bundled with them (request-id propagation). */
+export const WORKFLOW_INTERCEPTORS_PATH = join(ROOT_DIR, 'workflows', 'interceptors.ts');
 
 export interface Config {
   /** PostgreSQL connection string; when unset the launcher starts a private cluster under dataDir. */

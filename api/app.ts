@@ -1,6 +1,9 @@
 // The express app: /v1 operations, authentication, body limits and the error shape. No listening here, so tests
 // and the launcher can mount it on any port.
 import express from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from '../runtime/log';
+import { inRequest, requestIdFor } from '../runtime/requestContext';
 import { baseApp, jsonBody, MAX_BODY_BYTES } from '../runtime/http';
 import type { Services } from '../services';
 import { authenticate } from './auth';
@@ -25,6 +28,8 @@ export interface AppDeps {
   services: Services;
   /** What GET /v1/health checks. */
   health: HealthChecks;
+  /** One line per request (with its request id) goes here. */
+  logger: Logger;
 }
 
 /** Every operation of the API, public ones first. */
@@ -54,6 +59,21 @@ export function operations(deps: AppDeps): { open: Operation[]; authenticated: O
 
 export function createApp(deps: AppDeps): express.Express {
   const app = baseApp();
+  // One log line per request, with the request id (the client's X-Request-Id, else a new one) that also goes into the
+  // headers and memo of the workflows the request starts, signals or updates, and so into their activities' logs.
+  app.use(pinoHttp({
+    logger: deps.logger,
+    genReqId: (req, res) => {
+      const id = requestIdFor(req.headers['x-request-id'] as string | undefined);
+      res.setHeader('X-Request-Id', id);
+      return id;
+    },
+    serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }), res: (res: { statusCode: number }) => ({ status: res.statusCode }) },
+    customProps: (req, res) => ({ requestId: req.id, principal: (res as express.Response).locals?.principal?.id }),
+    customSuccessMessage: (req, res) => `${req.method} ${(req as express.Request).originalUrl} ${res.statusCode}`,
+    customErrorMessage: (req, res) => `${req.method} ${(req as express.Request).originalUrl} ${res.statusCode}`,
+  }));
+  app.use((req, _res, next) => inRequest(req.id as string, next)); // (genReqId above made it)
 
   const v1 = express.Router();
   v1.use((req, _res, next) => {

@@ -42,7 +42,10 @@ export const notFoundRoute: RequestHandler = (req) => {
 
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const e = toApiError(err);
-  if (e.status >= 500 && e.code === 'internal_error') console.error(`${req.method} ${req.originalUrl} failed:`, err);
+  if (e.status >= 500 && e.code === 'internal_error') {
+    if (req.log) req.log.error({ err }, `${req.method} ${req.originalUrl} failed`);
+    else console.error(`${req.method} ${req.originalUrl} failed:`, err);
+  }
   if (res.headersSent) return;
   res.status(e.status).set(e.headers).json({ error: { type: e.type, code: e.code, message: e.message, param: e.param ?? null } });
 };

@@ -9,6 +9,10 @@ import { createServices } from '../services';
 import { healthChecks } from '../services/health';
 import { createApp } from './app';
 import { serveInCopies } from '../runtime/copies';
+import { createLogger } from '../runtime/log';
+import { requestIdClientInterceptor } from '../runtime/requestContext';
+
+const logger = createLogger('api');
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -26,7 +30,7 @@ async function main(): Promise<void> {
     const database = openDatabase(databaseUrl, { applicationName: 'paybroker-api', poolMax: 20 });
     if (alone) await migrate(database.db);
     const connection = await Connection.connect({ address: config.temporalAddress });
-    const temporal = new Client({ connection, namespace: config.temporalNamespace });
+    const temporal = new Client({ connection, namespace: config.temporalNamespace, interceptors: { workflow: [requestIdClientInterceptor] } });
     const services = await createServices(database, temporal, {
       taskQueue: config.taskQueue,
       orders: { processorDeadlineMs: config.processorDeadlineMs, processorMaxBackoffMs: config.processorMaxBackoffMs,
@@ -36,10 +40,10 @@ async function main(): Promise<void> {
     });
     const app = createApp({
       services,
-      health: healthChecks(database, temporal, config.taskQueue),
+      health: healthChecks(database, temporal, config.taskQueue), logger,
     });
     const server = app.listen(config.apiPort, config.bindHost, () => {
-      if (alone) console.log(listening(config.apiPort));
+      if (alone) logger.info(listening(config.apiPort));
     });
     server.keepAliveTimeout = 65_000;
     let stopping = false;
@@ -58,7 +62,7 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((err) => {
-  console.error(err);
+main().catch((err: unknown) => {
+  logger.fatal({ err }, 'the API stopped');
   process.exit(1);
 });

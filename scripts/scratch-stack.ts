@@ -4,7 +4,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { loadConfig, WORKFLOWS_PATH } from '../config';
+import { loadConfig, WORKFLOW_INTERCEPTORS_PATH, WORKFLOWS_PATH } from '../config';
 import { createDb, migrate } from '../ledger/db';
 import { startPrivateCluster } from './postgres';
 import { freePort } from './ports';
@@ -51,7 +51,7 @@ export async function startScratchStack(log: (msg: string) => void): Promise<Scr
   await migrate(db);
   await db.destroy();
   const simulator = await startSimulator({ databaseUrl: cluster.url, port: 0 });
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: [WORKFLOW_INTERCEPTORS_PATH], logger: quietLogger });
   const workflowBundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(workflowBundlePath, code);
 

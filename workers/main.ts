@@ -1,6 +1,6 @@
 // Worker process: connects to Temporal and PostgreSQL, runs every workflow and activity on the task queue,
 // and on SIGTERM/SIGINT stops polling, drains in-flight work (shutdownGraceTime), then closes connections.
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { deliverySettings, loadConfig } from '../config';
 import { HttpProcessorClient } from '../processors/http-client';
@@ -8,14 +8,20 @@ import { ensureSettlementPeriodSchedule, ensureSettlementSchedule } from './sche
 import { createActivities } from '../activities';
 import { openDatabase } from '../ledger/db';
 import { workerOptions } from './options';
+import { createLogger, TemporalLogger } from '../runtime/log';
+import { requestIdClientInterceptor } from '../runtime/requestContext';
+
+const logger = createLogger('worker');
 
 async function main(): Promise<void> {
   const config = loadConfig();
   if (!config.databaseUrl) throw new Error('DATABASE_URL is required (npm start sets it for the private cluster)');
-  Runtime.install({ logger: new DefaultLogger(process.env.PAYBROKER_WORKER_LOG_LEVEL === 'INFO' ? 'INFO' : 'WARN'), shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  // the SDK's own lines (activities' included, each with its request id) at PAYBROKER_WORKER_LOG_LEVEL, warn by default
+  const sdkLevel = (process.env.PAYBROKER_WORKER_LOG_LEVEL || 'WARN').toLowerCase();
+  Runtime.install({ logger: new TemporalLogger(logger.child({ component: 'temporal-sdk' }, { level: sdkLevel })), shutdownSignals: ['SIGINT', 'SIGTERM'] });
   const database = openDatabase(config.databaseUrl, { applicationName: 'paybroker-worker', poolMax: 20 });
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
-  const client = new Client({ connection, namespace: config.temporalNamespace });
+  const client = new Client({ connection, namespace: config.temporalNamespace, interceptors: { workflow: [requestIdClientInterceptor] } });
   try {
     const worker = await Worker.create(workerOptions({
       connection,
@@ -29,16 +35,16 @@ async function main(): Promise<void> {
     }));
     await ensureSettlementSchedule(client, config.taskQueue, config.settlementIntervalMs);
     await ensureSettlementPeriodSchedule(client, config.taskQueue, config.periodMs, { graceMs: config.periodGraceMs, dunningDelaysMs: config.dunningDelaysMs });
-    console.log(`worker polling task queue '${config.taskQueue}' on ${config.temporalAddress}`);
+    logger.info(`worker polling task queue '${config.taskQueue}' on ${config.temporalAddress}`);
     await worker.run();
-    console.log('worker stopped');
+    logger.info('worker stopped');
   } finally {
     await connection.close();
     await database.close();
   }
 }
 
-main().catch((err) => {
-  console.error(err);
+main().catch((err: unknown) => {
+  logger.fatal({ err }, 'the worker stopped');
   process.exit(1);
 });

@@ -1,6 +1,7 @@
 // Every worker option Paybroker sets, written out in one place (used by workers/main.ts and the tests).
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
-import { WORKFLOWS_PATH } from '../config';
+import { WORKFLOW_INTERCEPTORS_PATH, WORKFLOWS_PATH } from '../config';
+import { requestIdActivityInterceptor } from '../runtime/requestContext';
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -20,6 +21,8 @@ export function workerOptions(s: WorkerSetup): WorkerOptions {
     activities: s.activities,
     ...(s.workflowBundlePath ? { workflowBundle: { codePath: s.workflowBundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
     identity: s.identity ?? `paybroker-worker-${process.pid}`,
+    // (a prebuilt bundle has the workflow interceptors bundled in: scripts/scratch-stack.ts)
+    interceptors: { workflowModules: [WORKFLOW_INTERCEPTORS_PATH], activity: [requestIdActivityInterceptor] },
     // Two cores: a few workflow tasks at a time keep latency low; activities wait on I/O, so more of them.
     maxConcurrentWorkflowTaskExecutions: 40,
     maxConcurrentActivityTaskExecutions: 100,

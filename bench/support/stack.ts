@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { WORKFLOW_INTERCEPTORS_PATH } from '../../config';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { type Db, openDatabase } from '../../ledger/db';
 import { createStores, type Stores } from '../../stores';
@@ -87,7 +88,7 @@ export class Cleanups {
 
 /** The workflow bundle of another workflows entry (BENCH_WORKFLOWS: a proposed change), written into dir. */
 export async function bundleProposal(workflowsPath: string, dir: string): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: resolve(workflowsPath), logger: quietLogger });
+  const { code } = await bundleWorkflowCode({ workflowsPath: resolve(workflowsPath), workflowInterceptorModules: [WORKFLOW_INTERCEPTORS_PATH], logger: quietLogger });
   const path = join(dir, 'bench-workflow-bundle.js');
   writeFileSync(path, code);
   return path;

@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../api/app';
 import type { Database } from '../../ledger/db';
+import { createLogger } from '../../runtime/log';
 import { createServices, type Services } from '../../services';
 import { type HealthChecks, healthChecks } from '../../services/health';
 
@@ -23,7 +24,7 @@ export async function testApp(database: Database, temporal: Client, o: TestAppOp
   });
   const app = createApp({
     services,
-    health: o.health ?? healthChecks(database, temporal, o.taskQueue ?? 'api-test'),
+    health: o.health ?? healthChecks(database, temporal, o.taskQueue ?? 'api-test'), logger: createLogger('api', 'silent'),
   });
   return { app, services };
 }

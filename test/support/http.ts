@@ -19,10 +19,11 @@ export interface Call {
   body?: unknown;
   raw?: string;
   contentType?: string;
+  headers?: Record<string, string>;
 }
 
 export async function call(base: string, path: string, c: Call = {}) {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...c.headers };
   if (c.key) headers.authorization = `Bearer ${c.key}`;
   if (c.idem) headers['idempotency-key'] = c.idem;
   const body = c.raw ?? (c.body === undefined ? undefined : JSON.stringify(c.body));
