@@ -1,9 +1,12 @@
-// Runtime configuration, read from the environment once. Every variable and its default is listed in
-// README.md ("Configuration"); entry points (api/main.ts, workers/main.ts, scripts/stack.ts) call loadConfig().
+// Runtime configuration: one zod schema over the environment. Each variable is declared once here, with its
+// default and what it means; loadConfig() parses the environment against it (entry points call it), and the
+// README's configuration table is written from it (configTable(); test/platform/config.test.ts keeps the two the
+// same). An empty variable counts as unset.
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { msToNumber } from '@temporalio/common/lib/time';
+import { z } from 'zod';
 
 export const ROOT_DIR = fileURLToPath(new URL('.', import.meta.url));
 /** The worker bundle's entry point: every workflow the worker runs. */
@@ -11,13 +14,95 @@ export const WORKFLOWS_PATH = join(ROOT_DIR, 'workflows', 'index.ts');
 /** The workflow interceptors bundled with them (request-id propagation). */
 export const WORKFLOW_INTERCEPTORS_PATH = join(ROOT_DIR, 'workflows', 'interceptors.ts');
 
+/** A variable: its schema (over the raw string), the default as the README shows it, and what it means. */
+interface Variable<S extends z.ZodType> { schema: S; shownDefault: string; meaning: string }
+const variable = <S extends z.ZodType>(schema: S, shownDefault: string, meaning: string): Variable<S> => ({ schema, shownDefault, meaning });
+
+const text = () => z.string().optional();
+const textOr = (fallback: string) => z.string().default(fallback);
+const toInt = (raw: string, min: number, max: number, ctx: z.RefinementCtx): number => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) ctx.addIssue({ code: 'custom', message: `an integer from ${min} to ${max}` });
+  return n;
+};
+const int = (fallback: number, min: number, max: number) => z.string().default(String(fallback)).transform((raw, ctx) => toInt(raw, min, max, ctx));
+const port = (fallback: number) => int(fallback, 0, 65535);
+const optionalPort = () => z.string().optional().transform((raw, ctx) => (raw === undefined ? undefined : toInt(raw, 0, 65535, ctx)));
+const bool = (fallback: boolean) => z.enum(['true', 'false', '1', '0'], { error: 'true or false' }).default(fallback ? 'true' : 'false')
+  .transform((v) => v === 'true' || v === '1');
+const toMs = (raw: string, ctx: z.RefinementCtx): number => {
+  let ms = NaN;
+  try {
+    ms = msToNumber(raw as Parameters<typeof msToNumber>[0]);
+  } catch { /* reported below */ }
+  if (!Number.isFinite(ms) || ms <= 0) ctx.addIssue({ code: 'custom', message: "a positive duration such as '30s', '5 minutes' or '1 day'" });
+  return ms;
+};
+const duration = (fallback: string) => z.string().default(fallback).transform((raw, ctx) => toMs(raw.trim(), ctx));
+/** A comma-separated list of durations. */
+const durations = (fallback: string) => z.string().default(fallback).transform((raw, ctx) => raw.split(',').map((p) => toMs(p.trim(), ctx)));
+const level = (fallback: string, levels: readonly string[]) => z.string().default(fallback).transform((v) => v.toLowerCase())
+  .pipe(z.enum(levels as [string, ...string[]], { error: levels.join(', ') }));
+
+const CORES = Math.min(availableParallelism(), 8);
+
+/** Every variable Paybroker reads, in the order the README lists them. */
+export const VARIABLES = {
+  DATABASE_URL: variable(text(), 'private cluster', 'PostgreSQL for the ledger; when unset `npm start` runs one under `.data/pg`'),
+  PAYBROKER_PG_PORT: variable(port(55432), '55432', 'port of the private cluster'),
+  PAYBROKER_PG_BIN: variable(text(), 'found', 'directory with `initdb`, `pg_ctl`, `postgres`'),
+  TEMPORAL_ADDRESS: variable(text(), 'dev server', 'an existing Temporal frontend; when unset `npm start` runs the dev server'),
+  TEMPORAL_NAMESPACE: variable(textOr('default'), 'default', 'namespace'),
+  TEMPORAL_CLI_PATH: variable(text(), 'found', 'the `temporal` binary (else `PATH`, else `.tools/bin`, else built)'),
+  PAYBROKER_TEMPORAL_PORT: variable(port(7233), '7233', 'dev server gRPC port'),
+  PAYBROKER_TEMPORAL_UI_PORT: variable(port(8233), '8233', 'dev server Web UI port'),
+  PAYBROKER_TASK_QUEUE: variable(textOr('paybroker'), 'paybroker', "the worker's task queue"),
+  PORT: variable(port(3000), '3000', 'API port'),
+  PAYBROKER_API_PROCESSES: variable(int(CORES, 1, 64), 'one per core, at most 8', 'copies of the API process sharing its port (node:cluster)'),
+  PAYBROKER_SIMULATOR_PORT: variable(port(3100), '3100', 'processor simulator port'),
+  PAYBROKER_SIMULATOR_ADMIN_PORT: variable(optionalPort(), 'simulator port + 1', "the simulator's admin API (fault controls)"),
+  PAYBROKER_SIM_AUTH_VALIDITY_SECONDS: variable(int(7 * 24 * 3600, 1, 366 * 24 * 3600), '604800 (7 days)',
+    "how long the simulator's authorizations can be captured"),
+  PROCESSOR_URL: variable(text(), 'http://127.0.0.1:3100', 'where the worker reaches the processor'),
+  PAYBROKER_SETTLEMENT_INTERVAL: variable(duration('1 day'), '1 day', 'how often captures are submitted in settlement batches'),
+  PAYBROKER_SETTLEMENT_PERIOD: variable(duration('1 day'), '1 day', 'length of a micro-payment settlement period (the Schedule closes one per period)'),
+  PAYBROKER_SETTLEMENT_GRACE: variable(duration('5 minutes'), '5 minutes', 'how long a close waits before freezing the period (late payments still count)'),
+  PAYBROKER_DUNNING_DELAYS: variable(durations('1 hour, 1 day, 3 days'), '1 hour, 1 day, 3 days',
+    'retries of a failed period charge, then the buyer is suspended'),
+  PAYBROKER_PROCESSOR_DEADLINE: variable(duration('24 hours'), '24 hours', 'how long an order waits out an unreachable processor before it fails'),
+  PAYBROKER_PROCESSOR_MAX_BACKOFF: variable(duration('5 minutes'), '5 minutes', 'the longest pause between tries while it waits'),
+  PAYBROKER_REAUTH_LEAD: variable(duration('1 day'), '1 day', 'reauthorize unshipped orders this long before the authorization expires'),
+  PAYBROKER_REFUND_WINDOW: variable(duration('90 days'), '90 days', 'an order stays open for refunds this long after its last capture'),
+  PAYBROKER_WEBHOOK_ALLOW_PRIVATE: variable(bool(false), 'false', 'accept webhook endpoints on private and loopback addresses'),
+  PAYBROKER_DELIVERY_TIMEOUT: variable(duration('10s'), '10s', 'HTTP timeout of one delivery attempt'),
+  PAYBROKER_DELIVERY_GIVE_UP: variable(duration('3 days'), '3 days', 'default give-up time of new endpoints (then a message is a dead letter)'),
+  PAYBROKER_DELIVERY_INITIAL_BACKOFF: variable(duration('1s'), '1s', 'first pause between delivery attempts (doubling)'),
+  PAYBROKER_DELIVERY_MAX_BACKOFF: variable(duration('10 minutes'), '10 minutes', 'longest pause between delivery attempts'),
+  PAYBROKER_DELIVERY_PER_DESTINATION: variable(int(8, 0, 65535), '8', 'deliveries in flight per endpoint per worker'),
+  PAYBROKER_BIND_HOST: variable(textOr('127.0.0.1'), '127.0.0.1', 'interface the API and simulator listen on'),
+  PAYBROKER_DATA_DIR: variable(text(), '`.data`', 'everything `npm start` keeps'),
+  PAYBROKER_LOG_LEVEL: variable(level('info', ['trace', 'debug', 'info', 'warn', 'error', 'silent']), 'info',
+    "level of every process's JSON log lines (one per API request)"),
+  PAYBROKER_WORKER_LOG_LEVEL: variable(level('warn', ['trace', 'debug', 'info', 'warn', 'error']), 'WARN',
+    "level of the Temporal SDK's own lines in the worker's log (`DEBUG` shows each activity, with its request id)"),
+  PAYBROKER_WORKFLOW_BUNDLE: variable(text(), 'none', 'a prebuilt workflow bundle for the worker (the tests build one per run)'),
+  PAYBROKER_PYTHON: variable(text(), 'found', 'Python >= 3.11 for the API fuzzer of the tests (else `python3` on `PATH`)'),
+} satisfies Record<string, Variable<z.ZodType>>;
+
+type Parsed = { [K in keyof typeof VARIABLES]: z.output<(typeof VARIABLES)[K]['schema']> };
+const ENV = z.object(Object.fromEntries(Object.entries(VARIABLES).map(([k, v]) => [k, v.schema])) as { [K in keyof typeof VARIABLES]: (typeof VARIABLES)[K]['schema'] });
+
 export interface Config {
   /** PostgreSQL connection string; when unset the launcher starts a private cluster under dataDir. */
   databaseUrl: string | undefined;
-  /** Port of the private PostgreSQL cluster. */
+  /** Port of the private PostgreSQL cluster, and the directory of its binaries when not found. */
   pgPort: number;
+  pgBin: string | undefined;
   temporalAddress: string;
+  /** An existing Temporal frontend was named (else `npm start` runs the dev server). */
+  temporalExternal: boolean;
   temporalNamespace: string;
+  temporalCliPath: string | undefined;
   temporalPort: number;
   temporalUiPort: number;
   taskQueue: string;
@@ -29,6 +114,7 @@ export interface Config {
   simulatorPort: number;
   /** The simulator's admin API (fault controls; loopback only). */
   simulatorAdminPort: number;
+  simulatorAuthValiditySeconds: number;
   simulatorUrl: string;
   dataDir: string;
   /** How often captures are submitted in settlement batches (a Temporal Schedule). */
@@ -54,78 +140,75 @@ export interface Config {
     maxBackoffMs: number;
     perDestinationInFlight: number;
   };
+  logLevel: string;
+  workerLogLevel: string;
+  workflowBundlePath: string | undefined;
+  python: string | undefined;
 }
 
-function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new Error(`${name} must be true or false, got '${raw}'`);
-}
-
-function duration(env: NodeJS.ProcessEnv, name: string, fallback: string): number {
-  const raw = env[name] || fallback;
-  let ms: number;
-  try {
-    ms = msToNumber(raw as Parameters<typeof msToNumber>[0]);
-  } catch {
-    throw new Error(`${name} must be a duration such as '30s', '5 minutes' or '1 day', got '${raw}'`);
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
   }
-  if (!Number.isFinite(ms) || ms <= 0) throw new Error(`${name} must be a positive duration, got '${raw}'`);
-  return ms;
 }
 
-/** A comma-separated list of durations, each as duration() takes it. */
-function durations(env: NodeJS.ProcessEnv, name: string, fallback: string): number[] {
-  const raw = env[name] || fallback;
-  return raw.split(',').map((part, i) => duration({ [`${name}[${i}]`]: part.trim() }, `${name}[${i}]`, part.trim()));
-}
-
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number, what = 'integer'): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an ${what} from ${min} to ${max}, got '${raw}'`);
-  return n;
-}
-const port = (env: NodeJS.ProcessEnv, name: string, fallback: number) => int(env, name, fallback, 0, 65535, 'integer port');
-
+/** Parses the environment; a variable with a value it cannot take is named in the error, with what it takes. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const temporalPort = port(env, 'PAYBROKER_TEMPORAL_PORT', 7233);
-  const simulatorPort = port(env, 'PAYBROKER_SIMULATOR_PORT', 3100);
+  const raw = Object.fromEntries(Object.keys(VARIABLES).map((k) => [k, env[k] === '' ? undefined : env[k]]));
+  const parsed = ENV.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue.path[0]);
+    throw new ConfigError(`${name} must be ${issue.message}, got '${raw[name]}'`);
+  }
+  const v = parsed.data as Parsed;
   return {
-    databaseUrl: env.DATABASE_URL || undefined,
-    pgPort: port(env, 'PAYBROKER_PG_PORT', 55432),
-    temporalAddress: env.TEMPORAL_ADDRESS || `127.0.0.1:${temporalPort}`,
-    temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
-    temporalPort,
-    temporalUiPort: port(env, 'PAYBROKER_TEMPORAL_UI_PORT', 8233),
-    taskQueue: env.PAYBROKER_TASK_QUEUE || 'paybroker',
-    apiPort: port(env, 'PORT', 3000),
-    apiProcesses: int(env, 'PAYBROKER_API_PROCESSES', Math.min(availableParallelism(), 8), 1, 64),
-    bindHost: env.PAYBROKER_BIND_HOST || '127.0.0.1',
-    simulatorPort,
-    simulatorAdminPort: port(env, 'PAYBROKER_SIMULATOR_ADMIN_PORT', simulatorPort + 1),
-    simulatorUrl: env.PROCESSOR_URL || `http://127.0.0.1:${simulatorPort}`,
-    dataDir: env.PAYBROKER_DATA_DIR || join(ROOT_DIR, '.data'),
-    settlementIntervalMs: duration(env, 'PAYBROKER_SETTLEMENT_INTERVAL', '1 day'),
-    periodMs: duration(env, 'PAYBROKER_SETTLEMENT_PERIOD', '1 day'),
-    periodGraceMs: duration(env, 'PAYBROKER_SETTLEMENT_GRACE', '5 minutes'),
-    dunningDelaysMs: durations(env, 'PAYBROKER_DUNNING_DELAYS', '1 hour, 1 day, 3 days'),
-    processorDeadlineMs: duration(env, 'PAYBROKER_PROCESSOR_DEADLINE', '24 hours'),
-    processorMaxBackoffMs: duration(env, 'PAYBROKER_PROCESSOR_MAX_BACKOFF', '5 minutes'),
-    reauthLeadMs: duration(env, 'PAYBROKER_REAUTH_LEAD', '1 day'),
-    refundWindowMs: duration(env, 'PAYBROKER_REFUND_WINDOW', '90 days'),
+    databaseUrl: v.DATABASE_URL,
+    pgPort: v.PAYBROKER_PG_PORT,
+    pgBin: v.PAYBROKER_PG_BIN,
+    temporalAddress: v.TEMPORAL_ADDRESS ?? `127.0.0.1:${v.PAYBROKER_TEMPORAL_PORT}`,
+    temporalExternal: v.TEMPORAL_ADDRESS !== undefined,
+    temporalNamespace: v.TEMPORAL_NAMESPACE,
+    temporalCliPath: v.TEMPORAL_CLI_PATH,
+    temporalPort: v.PAYBROKER_TEMPORAL_PORT,
+    temporalUiPort: v.PAYBROKER_TEMPORAL_UI_PORT,
+    taskQueue: v.PAYBROKER_TASK_QUEUE,
+    apiPort: v.PORT,
+    apiProcesses: v.PAYBROKER_API_PROCESSES,
+    bindHost: v.PAYBROKER_BIND_HOST,
+    simulatorPort: v.PAYBROKER_SIMULATOR_PORT,
+    simulatorAdminPort: v.PAYBROKER_SIMULATOR_ADMIN_PORT ?? v.PAYBROKER_SIMULATOR_PORT + 1,
+    simulatorAuthValiditySeconds: v.PAYBROKER_SIM_AUTH_VALIDITY_SECONDS,
+    simulatorUrl: v.PROCESSOR_URL ?? `http://127.0.0.1:${v.PAYBROKER_SIMULATOR_PORT}`,
+    dataDir: v.PAYBROKER_DATA_DIR ?? join(ROOT_DIR, '.data'),
+    settlementIntervalMs: v.PAYBROKER_SETTLEMENT_INTERVAL,
+    periodMs: v.PAYBROKER_SETTLEMENT_PERIOD,
+    periodGraceMs: v.PAYBROKER_SETTLEMENT_GRACE,
+    dunningDelaysMs: v.PAYBROKER_DUNNING_DELAYS,
+    processorDeadlineMs: v.PAYBROKER_PROCESSOR_DEADLINE,
+    processorMaxBackoffMs: v.PAYBROKER_PROCESSOR_MAX_BACKOFF,
+    reauthLeadMs: v.PAYBROKER_REAUTH_LEAD,
+    refundWindowMs: v.PAYBROKER_REFUND_WINDOW,
     delivery: {
-      allowPrivate: bool(env, 'PAYBROKER_WEBHOOK_ALLOW_PRIVATE', false),
-      timeoutMs: duration(env, 'PAYBROKER_DELIVERY_TIMEOUT', '10s'),
-      giveUpMs: duration(env, 'PAYBROKER_DELIVERY_GIVE_UP', '3 days'),
-      initialBackoffMs: duration(env, 'PAYBROKER_DELIVERY_INITIAL_BACKOFF', '1s'),
-      maxBackoffMs: duration(env, 'PAYBROKER_DELIVERY_MAX_BACKOFF', '10 minutes'),
-      perDestinationInFlight: int(env, 'PAYBROKER_DELIVERY_PER_DESTINATION', 8, 0, 65535),
+      allowPrivate: v.PAYBROKER_WEBHOOK_ALLOW_PRIVATE,
+      timeoutMs: v.PAYBROKER_DELIVERY_TIMEOUT,
+      giveUpMs: v.PAYBROKER_DELIVERY_GIVE_UP,
+      initialBackoffMs: v.PAYBROKER_DELIVERY_INITIAL_BACKOFF,
+      maxBackoffMs: v.PAYBROKER_DELIVERY_MAX_BACKOFF,
+      perDestinationInFlight: v.PAYBROKER_DELIVERY_PER_DESTINATION,
     },
+    logLevel: v.PAYBROKER_LOG_LEVEL,
+    workerLogLevel: v.PAYBROKER_WORKER_LOG_LEVEL,
+    workflowBundlePath: v.PAYBROKER_WORKFLOW_BUNDLE,
+    python: v.PAYBROKER_PYTHON,
   };
+}
+
+/** The README's configuration table, written from VARIABLES. */
+export function configTable(): string {
+  return ['| variable | default | meaning |', '| --- | --- | --- |',
+    ...Object.entries(VARIABLES).map(([name, v]) => `| \`${name}\` | ${v.shownDefault} | ${v.meaning} |`)].join('\n');
 }
 
 /** The delivery activities' settings, from the configuration. */

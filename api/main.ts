@@ -12,10 +12,10 @@ import { serveInCopies } from '../runtime/copies';
 import { createLogger } from '../runtime/log';
 import { requestIdClientInterceptor } from '../runtime/requestContext';
 
-const logger = createLogger('api');
+const config = loadConfig();
+const logger = createLogger('api', config.logLevel);
 
 async function main(): Promise<void> {
-  const config = loadConfig();
   const databaseUrl = config.databaseUrl;
   if (!databaseUrl) throw new Error('DATABASE_URL is required (npm start sets it for the private cluster)');
   const listening = (port: number) => `API listening on http://${config.bindHost}:${port}/v1`;

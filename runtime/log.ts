@@ -6,8 +6,8 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
-/** PAYBROKER_LOG_LEVEL: trace, debug, info (default), warn, error, silent. */
-export function createLogger(service: string, level = process.env.PAYBROKER_LOG_LEVEL || 'info'): Logger {
+/** A process's logger at a level (config.logLevel: PAYBROKER_LOG_LEVEL). */
+export function createLogger(service: string, level: string): Logger {
   return pino({ level, base: { service }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } });
 }
 

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT_DIR } from '../config';
+import { loadConfig, ROOT_DIR } from '../config';
 
 export const FUZZER_VENV = join(ROOT_DIR, '.tools', 'venv');
 export const FUZZER_REQUIREMENTS = join(ROOT_DIR, 'test', 'fuzz', 'requirements.txt');
@@ -16,7 +16,7 @@ const MIN_PYTHON: [number, number] = [3, 11];
 
 /** PAYBROKER_PYTHON, then python3 and versioned names on PATH: the first that is new enough and has venv. */
 export function findPython(): string | undefined {
-  const names = [process.env.PAYBROKER_PYTHON, 'python3', 'python3.13', 'python3.12', 'python3.11'].filter(Boolean) as string[];
+  const names = [loadConfig().python, 'python3', 'python3.13', 'python3.12', 'python3.11'].filter(Boolean) as string[];
   const probe = `import sys, venv, ensurepip; sys.exit(0 if sys.version_info[:2] >= (${MIN_PYTHON.join(', ')}) else 1)`;
   return names.find((py) => spawnSync(py, ['-c', probe], { stdio: 'ignore' }).status === 0);
 }

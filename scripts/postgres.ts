@@ -1,5 +1,6 @@
 // The private PostgreSQL cluster used when DATABASE_URL is not set: initialised under the data directory on
 // first use, started and stopped by the launcher (and by the test setup, with fast non-durable settings).
+import { loadConfig } from '../config';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,7 +13,8 @@ export const PG_DATABASE = 'paybroker';
 /** The directory holding initdb, pg_ctl and postgres: PAYBROKER_PG_BIN, Debian's layout, then PATH. */
 export function findPgBinDir(): string | undefined {
   const candidates: string[] = [];
-  if (process.env.PAYBROKER_PG_BIN) candidates.push(process.env.PAYBROKER_PG_BIN);
+  const configured = loadConfig().pgBin;
+  if (configured) candidates.push(configured);
   const debianRoot = '/usr/lib/postgresql';
   if (existsSync(debianRoot)) {
     const versions = readdirSync(debianRoot).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));

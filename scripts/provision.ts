@@ -1,5 +1,6 @@
 // Second step of every entry command (after npm packages): the Temporal CLI, the PostgreSQL binaries and the
 // API fuzzer's virtual environment (.tools/venv).
+import { loadConfig } from '../config';
 import { ensureFuzzer } from './fuzzer';
 import { ensureTemporalCli } from './temporal-cli';
 import { findPgBinDir, PG_MISSING_MESSAGE } from './postgres';
@@ -7,7 +8,7 @@ import { findPgBinDir, PG_MISSING_MESSAGE } from './postgres';
 const say = (msg: string) => console.log(`[paybroker] ${msg}`);
 try {
   say(`Temporal CLI: ${await ensureTemporalCli(say)}`);
-  if (process.env.DATABASE_URL) {
+  if (loadConfig().databaseUrl) {
     say('PostgreSQL: DATABASE_URL is set; no private cluster needed');
   } else {
     const bin = findPgBinDir();

@@ -192,7 +192,7 @@ async function main(): Promise<void> {
   await database.close();
 
   const temporalAddress = config.temporalAddress;
-  const externalTemporal = Boolean(process.env.TEMPORAL_ADDRESS);
+  const externalTemporal = config.temporalExternal;
   if (externalTemporal) {
     say(`Temporal: using TEMPORAL_ADDRESS=${temporalAddress}`);
   } else {

@@ -3,7 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { ROOT_DIR } from '../config';
+import { loadConfig, ROOT_DIR } from '../config';
 import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
 import { onLines } from './logs';
 import { isPortFree, PortInUseError, waitFor } from './ports';
@@ -15,7 +15,7 @@ const TOOLS_BIN = join(ROOT_DIR, '.tools', 'bin');
 
 /** TEMPORAL_CLI_PATH, then `temporal` on PATH, then .tools/bin/temporal. */
 export function findTemporalCli(): string | undefined {
-  const fromEnv = process.env.TEMPORAL_CLI_PATH;
+  const fromEnv = loadConfig().temporalCliPath;
   if (fromEnv) {
     if (!existsSync(fromEnv)) throw new Error(`TEMPORAL_CLI_PATH=${fromEnv} does not exist`);
     return fromEnv;

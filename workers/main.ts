@@ -11,13 +11,13 @@ import { workerOptions } from './options';
 import { createLogger, TemporalLogger } from '../runtime/log';
 import { requestIdClientInterceptor } from '../runtime/requestContext';
 
-const logger = createLogger('worker');
+const logger = createLogger('worker', loadConfig().logLevel);
 
 async function main(): Promise<void> {
   const config = loadConfig();
   if (!config.databaseUrl) throw new Error('DATABASE_URL is required (npm start sets it for the private cluster)');
   // the SDK's own lines (activities' included, each with its request id) at PAYBROKER_WORKER_LOG_LEVEL, warn by default
-  const sdkLevel = (process.env.PAYBROKER_WORKER_LOG_LEVEL || 'WARN').toLowerCase();
+  const sdkLevel = config.workerLogLevel;
   Runtime.install({ logger: new TemporalLogger(logger.child({ component: 'temporal-sdk' }, { level: sdkLevel })), shutdownSignals: ['SIGINT', 'SIGTERM'] });
   const database = openDatabase(config.databaseUrl, { applicationName: 'paybroker-worker', poolMax: 20 });
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
         database, processor: new HttpProcessorClient({ baseUrl: config.simulatorUrl }), temporal: client, taskQueue: config.taskQueue,
         delivery: deliverySettings(config),
       }),
-      workflowBundlePath: process.env.PAYBROKER_WORKFLOW_BUNDLE || undefined,
+      workflowBundlePath: config.workflowBundlePath,
     }));
     await ensureSettlementSchedule(client, config.taskQueue, config.settlementIntervalMs);
     await ensureSettlementPeriodSchedule(client, config.taskQueue, config.periodMs, { graceMs: config.periodGraceMs, dunningDelaysMs: config.dunningDelaysMs });
