@@ -31,7 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     ...orders,
     ...createOrderBooksActivity(orders, events),
     ...createSettlementBatchActivities({ processor, orders: stores.orders }),
-    ...createSettlementPeriodActivities({ periods: stores.periods, ledger: stores.ledger, processor, problems: stores.problems }),
+    ...createSettlementPeriodActivities({ periods: stores.periods, ledger: stores.ledger, processor, problems: stores.problems, events }),
     ...createDeliveryActivities({ messages: stores.delivery, settings: deps.delivery }),
     ...events,
   };

@@ -12,12 +12,15 @@ import { MAX_BATCH_FILE_LINES, type ProcessorClient } from '../processors/client
 import type { ProblemStore } from '../stores/problems';
 import { dunningWorkflowId } from '../workflows/dunning.contract';
 import { processorCall } from './processorCall';
+import type { WebhookEventActivities } from './webhookEvents';
 
 export interface SettlementPeriodDeps {
   periods: Periods;
   ledger: Ledger;
   processor: ProcessorClient;
   problems: ProblemStore;
+  /** settlement.credit_paid to the seller's webhook endpoints. */
+  events: Pick<WebhookEventActivities, 'emitEvent'>;
 }
 
 export interface StepResult {
@@ -61,7 +64,7 @@ async function heartbeating<T>(step: () => Promise<T>): Promise<T> {
 }
 
 export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
-  const { periods, ledger, processor, problems } = deps;
+  const { periods, ledger, processor, problems, events } = deps;
 
   const chargeEntry = (seq: number, buyerId: string, currency: string, amountMinor: number, chargeId: string): EntryInput => ({
     idempotencyKey: `charge:${periodId(seq)}:${buyerId}`,
@@ -169,6 +172,15 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
           message: `The payout of ${f.sellerId}'s credit for ${periodId(seq)} failed: ${f.code}`,
           details: { key: f.sellerId, periodId: periodId(seq), sellerId: f.sellerId, code: f.code },
         });
+      }
+      // the sellers' events before the credits are marked paid: a repeat of the step after a crash emits them again
+      // (under the same keys, so each reaches an endpoint once)
+      for (const [i, res] of file.results.entries()) {
+        if (res.status !== 'paid') continue;
+        const r = pending[i];
+        await events.emitEvent({ merchantId: r.sellerId, groupKey: `credits-${r.sellerId}`, type: 'settlement.credit_paid',
+          eventKey: `credit:${periodId(seq)}:${r.sellerId}`,
+          data: { periodId: periodId(seq), sellerId: r.sellerId, amountMinor: r.amountMinor, currency: r.currency, payoutId: res.payoutId } });
       }
       await periods.markPaidOut(seq, file.results.map((x, i) => ({ sellerId: pending[i].sellerId, ok: x.status === 'paid',
         payoutId: x.payoutId ?? null, failureCode: x.failureCode ?? null })));

@@ -29,7 +29,7 @@ function step(invoices: InvoiceToCharge[], declined: Set<string>, slowMs = 0) {
         ? { ...l, status: 'failed', declineCode: 'card_declined' } : { ...l, status: 'succeeded', chargeId: `ch_${l.reference}` })) };
     },
   } as unknown as ProcessorClient;
-  const acts = createSettlementPeriodActivities({ periods, ledger, processor, problems: {} as ProblemStore });
+  const acts = createSettlementPeriodActivities({ periods, ledger, processor, problems: {} as ProblemStore, events: { emitEvent: async () => 0 } });
   return { acts, order, posted };
 }
 

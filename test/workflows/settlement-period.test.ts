@@ -13,6 +13,7 @@ import { TEST_DELIVERY } from '../support/orders';
 import { uid } from '../support/env';
 import { microHarness, type MicroHarness } from '../support/micro';
 import { CARD } from '../support/processor-calls';
+import { Receiver } from '../support/receiver';
 
 /** A seeded generator, so a failure can be reproduced. */
 function rng(seed: number) {
@@ -175,7 +176,8 @@ describe('freezing a period while payments are being recorded', () => {
   it('puts every payment in exactly one period, and none into the period after it froze', async () => {
     const seller = await h.seller();
     const buyers = await Promise.all(Array.from({ length: 8 }, () => h.buyer()));
-    const steps = createSettlementPeriodActivities({ periods: h.stores.periods, ledger: h.ledger, processor: h.processor, problems: h.stores.problems });
+    const steps = createSettlementPeriodActivities({ periods: h.stores.periods, ledger: h.ledger, processor: h.processor, problems: h.stores.problems,
+      events: { emitEvent: async () => 0 } });
     let stop = false;
     let sent = 0;
     const writers = buyers.map(async (b, w) => {
@@ -328,4 +330,31 @@ describe('refunds across periods, card orders, and a failed close', () => {
       expect((await h.admin.chargesByReference(`invoice:sp_${seq}:${b.id}`)).filter((c) => c.status === 'succeeded')).toHaveLength(1);
     }
   }, 60_000);
+});
+
+describe('sellers told of their payouts', () => {
+  let h: MicroHarness;
+  beforeAll(async () => { h = await microHarness(); }, 60_000);
+  afterAll(async () => { await h.close(); });
+
+  it('tells a seller its credit was paid (settlement.credit_paid), once, at its webhook endpoint', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    try {
+      const s = await h.seller({ feeBps: 1000, items: [{ id: 'x', priceMinor: 40 }] });
+      const endpoint = await h.api('/webhook-endpoints', { key: s.key, idem: uid(), body: { url: receiver.url, events: ['settlement.credit_paid'] } });
+      expect(endpoint.status).toBe(201);
+      receiver.secret = endpoint.body.secret;
+      const b = await h.buyer();
+      expect((await h.api('/micropayments', { key: h.operator, body: { clientId: 'c1', buyerToken: b.token, sellerId: s.id, itemId: 'x', currency: 'USD' } })).status).toBe(201);
+      const { periodId } = await h.closePeriod();
+      await expect.poll(() => receiver.unique().length, { timeout: 15_000 }).toBe(1);
+      const [event] = receiver.unique();
+      expect(event.verified).toBe(true);
+      expect(event.body).toMatchObject({ type: 'settlement.credit_paid', data: { periodId, sellerId: s.id, amountMinor: 36, currency: 'USD' } });
+      expect(event.body.data.payoutId).toEqual(expect.any(String));
+    } finally {
+      await receiver.stop();
+    }
+  });
 });
