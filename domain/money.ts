@@ -18,12 +18,6 @@ export function toMinor(amount: bigint | number): bigint {
   return BigInt(amount);
 }
 
-export function money(amountMinor: number, currency: string): Money {
-  if (!Number.isSafeInteger(amountMinor)) throw new RangeError(`amountMinor must be a safe integer, got ${amountMinor}`);
-  if (!isCurrency(currency)) throw new RangeError(`currency must be an ISO 4217 code, got '${currency}'`);
-  return { amountMinor, currency };
-}
-
 /** Sum of signed amounts per currency; a balanced set of postings gives zero for every currency. */
 export function sumByCurrency(lines: ReadonlyArray<{ amountMinor: bigint | number; currency: string }>): Map<string, bigint> {
   const sums = new Map<string, bigint>();
