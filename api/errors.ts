@@ -2,10 +2,12 @@
 // refusals of the layers below (stores, services, domain rules) are mapped here.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { PricingError } from '../domain/pricing';
+import { isDatabaseUnavailable } from '../ledger/db';
 import { LedgerError } from '../ledger/ledger';
 import { OrderError } from '../services/orders';
 import { TermsChanging } from '../services/recorder';
 import { SettlementError } from '../services/settlement';
+import { TemporalUnavailable } from '../services/temporal';
 import { DeliveryError } from '../stores/delivery';
 import { StoreRefusal } from '../stores/refusal';
 
@@ -50,6 +52,11 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   res.status(e.status).set(e.headers).json({ error: { type: e.type, code: e.code, message: e.message, param: e.param ?? null } });
 };
 
+/** How long a client should wait before it retries when a dependency is down. */
+export const RETRY_AFTER_SECONDS = 5;
+const unavailable = (code: string, message: string) =>
+  new ApiError(503, 'service_unavailable_error', code, message).withHeaders({ 'Retry-After': String(RETRY_AFTER_SECONDS) });
+
 /** Refusals whose code means a conflict with what exists (409) rather than a request the rules refuse (422). */
 const CONFLICTS = new Set(['already_a_seller', 'order_closed']);
 
@@ -62,10 +69,14 @@ function toApiError(err: unknown): ApiError {
   }
   if (err instanceof OrderError) {
     if (err.code === 'client_order_id_reused') return new ApiError(422, 'idempotency_error', err.code, err.message, err.param);
-    if (err.code === 'order_unavailable') return new ApiError(503, 'service_unavailable_error', err.code, err.message);
+    if (err.code === 'order_unavailable') return unavailable(err.code, err.message);
     if (err.code === 'unknown_merchant') return notFound('merchant');
     return CONFLICTS.has(err.code) ? conflict(err.code, err.message, err.param) : unprocessable(err.code, err.message, err.param);
   }
+  if (err instanceof TemporalUnavailable) {
+    return unavailable('temporal_unavailable', 'The workflow service cannot be reached right now; an order accepted before it went goes on when it is back. Retry the request');
+  }
+  if (isDatabaseUnavailable(err)) return unavailable('database_unavailable', 'The database cannot be reached right now; retry the request (with the same Idempotency-Key, if it had one)');
   if (err instanceof TermsChanging) return new ApiError(503, 'service_unavailable_error', 'terms_changing', err.message);
   if (err instanceof LedgerError) {
     const status = err.code === 'idempotency_conflict' || err.code === 'account_conflict' ? 409 : 422;

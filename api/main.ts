@@ -29,7 +29,8 @@ async function main(): Promise<void> {
   }, async (alone) => {
     const database = openDatabase(databaseUrl, { applicationName: 'paybroker-api', poolMax: 20 });
     if (alone) await migrate(database.db);
-    const connection = await Connection.connect({ address: config.temporalAddress });
+    // lazy: the API serves (and answers 503 temporal_unavailable) while the Temporal server is away
+    const connection = Connection.lazy({ address: config.temporalAddress });
     const temporal = new Client({ connection, namespace: config.temporalNamespace, interceptors: { workflow: [requestIdClientInterceptor] } });
     const services = await createServices(database, temporal, {
       taskQueue: config.taskQueue,

@@ -6,6 +6,12 @@ import { migrationSource } from './migrations';
 
 export type Db = Knex;
 
+/**
+ * How long a query may wait for a pooled connection (or a new one) before PostgreSQL counts as unavailable: the API
+ * then answers 503 database_unavailable within a few seconds instead of hanging.
+ */
+export const CONNECT_TIMEOUT_MS = 3000;
+
 export interface DatabaseOptions {
   /** Connections of the knex pool. */
   poolMax?: number;
@@ -25,7 +31,7 @@ export function createDb(url: string, opts: Pick<DatabaseOptions, 'poolMax' | 'a
     client: 'pg',
     connection: { connectionString: url, application_name: opts.applicationName ?? 'paybroker' },
     pool: { min: 0, max: opts.poolMax ?? 10 },
-    acquireConnectionTimeout: 10_000,
+    acquireConnectionTimeout: CONNECT_TIMEOUT_MS,
   });
 }
 
@@ -34,6 +40,22 @@ export function openDatabase(url: string, opts: DatabaseOptions = {}): Database 
   const db = createDb(url, opts);
   const statements = new Statements(url, { max: opts.statementPoolMax ?? 4, applicationName: opts.applicationName ?? 'paybroker' });
   return { db, statements, close: async () => { await Promise.all([db.destroy(), statements.end()]); } };
+}
+
+// SQLSTATEs of a server that is shutting down, starting, or gone, and the socket errors of one that is not there
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300']);
+const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
+const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Timeout acquiring a connection/;
+
+/** The error says PostgreSQL could not be reached (or stopped answering), not that a statement was wrong. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const x = e as { code?: string; name?: string; message?: string };
+    if (x.name === 'KnexTimeoutError') return true;
+    if (typeof x.code === 'string' && (UNAVAILABLE_SQLSTATES.has(x.code) || UNAVAILABLE_SOCKET_CODES.has(x.code))) return true;
+    if (typeof x.message === 'string' && UNAVAILABLE_MESSAGES.test(x.message)) return true;
+  }
+  return false;
 }
 
 /** Resolves when PostgreSQL answers a query. */
@@ -57,7 +79,7 @@ export class Statements {
 
   constructor(url: string, opts: { max: number; applicationName: string }) {
     this.pool = new pg.Pool({ connectionString: url, application_name: opts.applicationName, max: opts.max,
-      connectionTimeoutMillis: 10_000 });
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     // an idle connection that dies (a restarted server) is dropped by the pool; without a listener it would end the process
     this.pool.on('error', () => {});
   }

@@ -5,21 +5,30 @@
 // and outlives the Temporal server's retention.
 import { createHash } from 'node:crypto';
 import {
-  type Client, WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError,
+  type Client, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
-import type { Address, OrderInput, OrderView } from '../domain/order';
+import { type Address, Order, type OrderInput, type OrderView } from '../domain/order';
 import { type LineItemInput, priceOrder } from '../domain/pricing';
 import type { MerchantStore } from '../stores/merchants';
-import type { OrderStore } from '../stores/orders';
+import type { OrderRow, OrderStore } from '../stores/orders';
+import { isTemporalUnavailable, TemporalUnavailable, temporalReachable, withinDeadline } from './temporal';
 import {
   cancelUpdate, type OrderReply, type OrderWorkflow, orderWorkflowId, type RefundRequest, refundUpdate, reviewUpdate,
   type ReviewRequest, type ShipRequest, shipUpdate, statusQuery, submitUpdate,
 } from '../workflows/order.contract';
 import { CustomerId, MerchantId, NeedsAttention, OrderState, OrderTotalMinor } from '../workflows/searchAttributes';
 
-/** How long a request waits for the workflow's answer before replying 202 (the workflow carries on). */
-export const ORDER_REPLY_WAIT_MS = 5000;
+/**
+ * How long a request waits for the workflow's answer before replying 202 (the workflow carries on); with the
+ * reachability probe after it, a request hears within 5 s that the Temporal server cannot be reached.
+ */
+export const ORDER_REPLY_WAIT_MS = 3500;
+/** An order accepted this long ago whose workflow is not confirmed is started by the repair loop. */
+export const ORDER_REPAIR_AFTER_MS = 10_000;
+/** How often the repair loop looks (the worker runs it), and how many orders it takes at a time. */
+export const REPAIR_EVERY_MS = 5_000;
+const REPAIR_BATCH = 100;
 /** Tries of a repeated order request before it answers from the order's current view. */
 export const REPEAT_SUBMIT_TRIES = 3;
 
@@ -59,9 +68,11 @@ export class OrderService {
   constructor(private readonly deps: { orders: OrderStore; merchants: MerchantStore; temporal: Client; taskQueue: string; timing: OrderTiming }) {}
 
   /**
-   * Prices the order by the merchant's settings, writes its row and starts its workflow, and answers with the
-   * authorization's outcome (or 'pending' while the processor is unreachable). A repeat of the same request answers
-   * from the same order (created: false); the same client order id with another request is refused.
+   * Prices the order by the merchant's settings, writes its row (with the workflow's input) and starts its workflow,
+   * and answers with the authorization's outcome, or 'pending' while the processor is unreachable. A repeat of the
+   * same request answers from the same order (created: false); the same client order id with another request is
+   * refused. If the Temporal server cannot be reached, TemporalUnavailable: the order is accepted all the same, and
+   * the repair loop (startStranded) starts it once the server is back; a client's retry finds the same order.
    */
   async create(merchantId: string, clientOrderId: string, req: OrderRequest): Promise<OrderAnswer & { created: boolean }> {
     const { orders, temporal } = this.deps;
@@ -71,38 +82,55 @@ export class OrderService {
       ? { country: req.payment.billingCountry, region: req.payment.billingRegion } : null);
     const priced = priceOrder(req.items, req.shipping?.optionId ?? null, dest, merchant);
     const id = orderWorkflowId(merchantId, clientOrderId);
-    const claim = await orders.claim({
-      id, merchantId, clientOrderId, customerId: req.customerId, requestSha256: sha256(JSON.stringify({ ...req, clientOrderId })),
-      currency: priced.currency, totalMinor: priced.totalMinor,
-    });
-    if (claim === 'different') {
-      throw new OrderError('client_order_id_reused', `Order ${clientOrderId} exists with a different request; use a new client order id`,
-        'clientOrderId');
-    }
-    const input: OrderInput = {
+    const fresh: OrderInput = {
       orderId: id, merchantId, customerId: req.customerId, clientOrderId, priced,
       shipping: req.shipping ? { optionId: req.shipping.optionId, address: req.shipping.address } : null,
       payment: { token: req.payment.token, billingPostalCode: req.payment.billingPostalCode },
       policy: { avsPolicy: merchant.avsPolicy, feeBps: merchant.feeBps, reviewTimeoutMs: merchant.reviewTimeoutSeconds * 1000,
         ...this.deps.timing },
     };
-    const submit = () => this.bounded(id, temporal.workflow.executeUpdateWithStart(submitUpdate, {
-      startWorkflowOperation: new WithStartWorkflowOperation<OrderWorkflow>('orderWorkflow', {
-        workflowId: id, taskQueue: this.deps.taskQueue, args: [input],
-        workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: MerchantId, value: merchantId }, { key: CustomerId, value: req.customerId },
-          { key: OrderTotalMinor, value: priced.totalMinor }, { key: OrderState, value: 'confirmed' },
-          { key: NeedsAttention, value: false },
-        ],
-      }),
-    }));
+    const claim = await orders.claim({
+      id, merchantId, clientOrderId, customerId: req.customerId, requestSha256: sha256(JSON.stringify({ ...req, clientOrderId })),
+      currency: priced.currency, totalMinor: priced.totalMinor, input: fresh,
+    });
+    if (claim === 'different') {
+      throw new OrderError('client_order_id_reused', `Order ${clientOrderId} exists with a different request; use a new client order id`,
+        'clientOrderId');
+    }
+    // a repeat starts (if it must) with the input the order was accepted with, whatever the merchant changed since
+    const row = claim === 'created' ? undefined : await orders.get(id);
+    const input = row?.input ?? fresh;
+    const submit = () => this.answer(id, () => row?.view ?? new Order(input).view(),
+      temporal.workflow.executeUpdateWithStart(submitUpdate, { startWorkflowOperation: new WithStartWorkflowOperation<OrderWorkflow>('orderWorkflow', this.startOptions(input)) }));
     if (claim === 'created') return { ...await this.withBatches(await submit()), created: true };
     // A repeat: it may race the first request's start (concurrent identical requests), or find the order closed
     // (a repeat long after). Try again briefly, then answer from what the order shows or left.
     const reply = await retrying(submit, REPEAT_SUBMIT_TRIES)
-      .catch(async () => ({ outcome: 'done' as const, order: await this.view((await orders.get(id))!) }));
+      .catch(async (err: unknown) => {
+        if (err instanceof TemporalUnavailable && !row?.view) throw err;
+        return { outcome: 'done' as const, order: await this.view((await orders.get(id))!) };
+      });
     return { ...await this.withBatches(reply), created: false };
+  }
+
+  /**
+   * Starts the workflow of each order accepted more than ORDER_REPAIR_AFTER_MS ago whose workflow was never
+   * confirmed (the Temporal server was unreachable when its request came, say), with the input it was accepted
+   * with; an order whose workflow exists is only marked. Returns how many it confirmed.
+   */
+  async startStranded(olderThanMs = ORDER_REPAIR_AFTER_MS, limit = REPAIR_BATCH): Promise<number> {
+    const { orders, temporal } = this.deps;
+    let confirmed = 0;
+    for (const s of await orders.unconfirmed(olderThanMs, limit)) {
+      try {
+        await withinDeadline(temporal, () => temporal.workflow.start<OrderWorkflow>('orderWorkflow', this.startOptions(s.input)));
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err; // (it ran and closed)
+      }
+      await orders.confirmWorkflow(s.id);
+      confirmed++;
+    }
+    return confirmed;
   }
 
   /** The order's row (its owner, for who may see it), or undefined. */
@@ -111,29 +139,44 @@ export class OrderService {
   }
 
   /** The order as it stands: from its workflow, or from the row it left when the workflow is gone. */
-  async current(row: { id: string; view: OrderView | null }): Promise<OrderWithBatches> {
+  async current(row: OrderRow): Promise<OrderWithBatches> {
     return (await this.withBatches({ outcome: 'done', order: await this.view(row) })).order;
   }
 
-  ship(id: string, req: ShipRequest) { return this.update(id, shipUpdate, req); }
-  cancel(id: string, cancelId: string) { return this.update(id, cancelUpdate, { cancelId }); }
-  refund(id: string, req: RefundRequest) { return this.update(id, refundUpdate, req); }
-  review(id: string, req: ReviewRequest) { return this.update(id, reviewUpdate, req); }
+  ship(row: OrderRow, req: ShipRequest) { return this.update(row, shipUpdate, req); }
+  cancel(row: OrderRow, cancelId: string) { return this.update(row, cancelUpdate, { cancelId }); }
+  refund(row: OrderRow, req: RefundRequest) { return this.update(row, refundUpdate, req); }
+  review(row: OrderRow, req: ReviewRequest) { return this.update(row, reviewUpdate, req); }
 
+  private startOptions(input: OrderInput) {
+    return {
+      workflowId: input.orderId, taskQueue: this.deps.taskQueue, args: [input] as [OrderInput],
+      workflowIdConflictPolicy: 'USE_EXISTING' as const, workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
+      typedSearchAttributes: [
+        { key: MerchantId, value: input.merchantId }, { key: CustomerId, value: input.customerId },
+        { key: OrderTotalMinor, value: input.priced.totalMinor }, { key: OrderState, value: 'confirmed' },
+        { key: NeedsAttention, value: false },
+      ],
+    };
+  }
+
+  /** From the workflow (within a deadline), else the view the order's workflow last saved. */
   private async view(row: { id: string; view: OrderView | null }): Promise<OrderView> {
     try {
-      return await this.deps.temporal.workflow.getHandle(row.id).query(statusQuery);
-    } catch {
+      return await withinDeadline(this.deps.temporal, () => this.deps.temporal.workflow.getHandle(row.id).query(statusQuery));
+    } catch (err) {
       if (row.view) return row.view;
-      // Not started yet, or not answering: the client retries (the order itself goes on).
+      if (err instanceof TemporalUnavailable) throw err;
+      // Not started yet, or no worker answering: the client retries (the order itself goes on).
       throw new OrderError('order_unavailable', 'The order is not available right now; retry');
     }
   }
 
   /** Runs a command on the order; a refusal by the order's rules becomes an OrderError with the rule's code. */
-  private async update<A>(id: string, def: UpdateDefinition<OrderReply, [A]>, arg: A): Promise<OrderAnswer> {
+  private async update<A>(row: OrderRow, def: UpdateDefinition<OrderReply, [A]>, arg: A): Promise<OrderAnswer> {
     try {
-      return await this.withBatches(await this.bounded(id, this.deps.temporal.workflow.getHandle(id).executeUpdate(def, { args: [arg] })));
+      const handle = this.deps.temporal.workflow.getHandle(row.id);
+      return await this.withBatches(await this.answer(row.id, () => row.view ?? undefined, handle.executeUpdate(def, { args: [arg] })));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new OrderError('order_closed', 'The order is closed and takes no more changes');
       if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
@@ -144,18 +187,27 @@ export class OrderService {
     }
   }
 
-  /** At most ORDER_REPLY_WAIT_MS for the workflow's answer; after that 'pending' with the order as it stands. */
-  private async bounded(id: string, pending: Promise<OrderReply>): Promise<OrderReply> {
+  /**
+   * At most ORDER_REPLY_WAIT_MS for the workflow's answer; after that, if the Temporal server answers a probe,
+   * 'pending' with the order as it stands (its workflow's view, else `fallback`), and if it does not,
+   * TemporalUnavailable (so a client hears within ORDER_REPLY_WAIT_MS + TEMPORAL_PROBE_DEADLINE_MS).
+   */
+  private async answer(id: string, fallback: () => OrderView | undefined, pending: Promise<OrderReply>): Promise<OrderReply> {
+    const reply = pending.catch((err: unknown) => { throw isTemporalUnavailable(err) ? new TemporalUnavailable(err) : err; });
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), ORDER_REPLY_WAIT_MS); });
     try {
-      const first = await Promise.race([pending, waited]);
+      const first = await Promise.race([reply, waited]);
       if (first !== 'timeout') return first;
-      pending.catch(() => {}); // it finishes, or fails, on its own; the client polls GET /v1/orders/:id
-      return { outcome: 'pending', order: await this.deps.temporal.workflow.getHandle(id).query(statusQuery) };
     } finally {
       clearTimeout(timer);
     }
+    reply.catch(() => {}); // it finishes, or fails, on its own; the client polls GET /v1/orders/:id
+    await temporalReachable(this.deps.temporal);
+    const known = fallback();
+    const order = await withinDeadline(this.deps.temporal, () => this.deps.temporal.workflow.getHandle(id).query(statusQuery))
+      .catch((err: unknown) => { if (known) return known; throw err; });
+    return { outcome: 'pending', order };
   }
 
   private async withBatches(reply: OrderReply): Promise<OrderAnswer> {
@@ -166,12 +218,13 @@ export class OrderService {
   }
 }
 
+/** Tries fn up to `tries` times, briefly apart; an unreachable Temporal server is not tried again. */
 async function retrying<T>(fn: () => Promise<T>, tries: number): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await fn();
     } catch (err) {
-      if (i >= tries) throw err;
+      if (i >= tries || err instanceof TemporalUnavailable) throw err;
       await new Promise((r) => setTimeout(r, 100 * i));
     }
   }

@@ -7,6 +7,7 @@ import { buyerInvoice, sellerCredit } from '../domain/settlement';
 import type { Periods } from '../ledger/periods';
 import { MAX_BATCH_FILE_LINES } from '../processors/client';
 import type { PartyStore } from '../stores/parties';
+import { withinDeadline } from './temporal';
 import { type SettlementPeriodWorkflow, settlementPeriodWorkflowId } from '../workflows/settlementPeriod.contract';
 
 /** Lines of one processor charge or payout file (the processor's limit). */
@@ -49,11 +50,12 @@ export class SettlementService {
     }
     const workflowId = settlementPeriodWorkflowId(this.deps.taskQueue, seq);
     try {
-      await this.deps.temporal.workflow.start<SettlementPeriodWorkflow>('settlementPeriodWorkflow', {
+      const { temporal } = this.deps;
+      await withinDeadline(temporal, () => temporal.workflow.start<SettlementPeriodWorkflow>('settlementPeriodWorkflow', {
         workflowId, taskQueue: this.deps.taskQueue, workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         args: [{ periodSeq: seq, graceMs: o.graceMs ?? this.deps.settings.graceMs, fileLines: o.fileLines,
           dunningDelaysMs: this.deps.settings.dunningDelaysMs }],
-      });
+      }));
       return { periodId: periodId(seq), workflowId, started: true };
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

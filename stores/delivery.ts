@@ -190,6 +190,12 @@ export class DeliveryStore {
     return m && { state: m.state, merchantId: m.merchant_id };
   }
 
+  /** The group of a dead letter (undefined: the message is not dead). */
+  async deadLetterGroup(id: string): Promise<{ destinationId: string; groupKey: string } | undefined> {
+    const row = await this.db('delivery_messages').where({ id, state: 'dead' }).first('destination_id', 'group_key');
+    return row && { destinationId: row.destination_id, groupKey: row.group_key };
+  }
+
   /** A dead letter queued again or dropped; its group (undefined: it was not dead). */
   async resolveDead(id: string, action: 'redeliver' | 'drop'): Promise<{ destinationId: string; groupKey: string } | undefined> {
     const [row] = await this.db('delivery_messages').where({ id, state: 'dead' })

@@ -2,7 +2,7 @@
 // is recognized and a stranded order found; the workflow keeps its view current and it outlives the Temporal
 // server's retention), the captures and card refunds the ledger's postings are about, and the settlement
 // batches captures are submitted in.
-import type { OrderView } from '../domain/order';
+import type { OrderInput, OrderView } from '../domain/order';
 import type { Db } from '../ledger/db';
 
 export interface OrderRow {
@@ -12,6 +12,8 @@ export interface OrderRow {
   customerId: string;
   state: string;
   view: OrderView | null;
+  /** The workflow input it was accepted with (null for orders accepted before inputs were kept). */
+  input: OrderInput | null;
   createdAt: Date;
 }
 
@@ -24,6 +26,7 @@ export interface NewOrder {
   requestSha256: Buffer;
   currency: string;
   totalMinor: number;
+  input: OrderInput;
 }
 
 export interface CaptureRow { id: string; orderId: string; merchantId: string; currency: string; amountMinor: number; feeMinor: number }
@@ -32,7 +35,7 @@ export interface BatchRecord { id: string; captureIds: string[]; totals: Record<
 
 const orderOf = (r: Record<string, any>): OrderRow => ({
   id: r.id, merchantId: r.merchant_id, clientOrderId: r.client_order_id, customerId: r.customer_id, state: r.state, view: r.view,
-  createdAt: r.created_at,
+  input: r.input, createdAt: r.created_at,
 });
 
 export class OrderStore {
@@ -42,7 +45,7 @@ export class OrderStore {
   async claim(o: NewOrder): Promise<'created' | 'same' | 'different'> {
     const inserted = await this.db('orders').insert({
       id: o.id, merchant_id: o.merchantId, client_order_id: o.clientOrderId, customer_id: o.customerId, request_sha256: o.requestSha256,
-      currency: o.currency, total_minor: o.totalMinor, state: 'confirmed',
+      currency: o.currency, total_minor: o.totalMinor, state: 'confirmed', input: JSON.stringify(o.input),
     }).onConflict('id').ignore().returning('id');
     if (inserted.length) return 'created';
     const existing = await this.db('orders').where({ id: o.id }).first('request_sha256');
@@ -52,6 +55,22 @@ export class OrderStore {
   async get(id: string): Promise<OrderRow | undefined> {
     const r = await this.db('orders').where({ id }).first();
     return r && orderOf(r);
+  }
+
+  /**
+   * Orders accepted more than olderThanMs ago whose workflow has neither saved a view nor been confirmed to exist,
+   * oldest first (the repair loop starts them).
+   */
+  async unconfirmed(olderThanMs: number, limit: number): Promise<Array<{ id: string; input: OrderInput }>> {
+    const rows = await this.db('orders').whereNull('view').whereNull('workflow_confirmed_at').whereNotNull('input')
+      .where('created_at', '<', this.db.raw('now() - make_interval(secs => ?)', [olderThanMs / 1000]))
+      .orderBy('created_at').limit(limit).select('id', 'input');
+    return rows.map((r) => ({ id: r.id as string, input: r.input as OrderInput }));
+  }
+
+  /** The order's workflow exists (started now, or found running or closed). */
+  async confirmWorkflow(id: string): Promise<void> {
+    await this.db('orders').where({ id }).whereNull('workflow_confirmed_at').update({ workflow_confirmed_at: this.db.fn.now() });
   }
 
   /** The workflow's view of the order, as the read model. */

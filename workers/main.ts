@@ -1,5 +1,6 @@
-// Worker process: connects to Temporal and PostgreSQL, runs every workflow and activity on the task queue,
-// and on SIGTERM/SIGINT stops polling, drains in-flight work (shutdownGraceTime), then closes connections.
+// Worker process: connects to Temporal and PostgreSQL, runs every workflow and activity on the task queue, keeps
+// the Schedules in place, and starts the orders whose workflow never started (the repair loop); on SIGTERM/SIGINT
+// stops polling, drains in-flight work (shutdownGraceTime), then closes connections.
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { deliverySettings, loadConfig } from '../config';
@@ -7,6 +8,8 @@ import { HttpProcessorClient } from '../processors/http-client';
 import { ensureSettlementPeriodSchedule, ensureSettlementSchedule } from './schedules';
 import { createActivities } from '../activities';
 import { openDatabase } from '../ledger/db';
+import { OrderService, REPAIR_EVERY_MS } from '../services/orders';
+import { createStores } from '../stores';
 import { workerOptions } from './options';
 import { createLogger, TemporalLogger } from '../runtime/log';
 import { requestIdClientInterceptor } from '../runtime/requestContext';
@@ -36,12 +39,34 @@ async function main(): Promise<void> {
     await ensureSettlementSchedule(client, config.taskQueue, config.settlementIntervalMs);
     await ensureSettlementPeriodSchedule(client, config.taskQueue, config.periodMs, { graceMs: config.periodGraceMs, dunningDelaysMs: config.dunningDelaysMs });
     logger.info(`worker polling task queue '${config.taskQueue}' on ${config.temporalAddress}`);
-    await worker.run();
+    const stopRepair = repairLoop(new OrderService({ ...createStores(database), temporal: client, taskQueue: config.taskQueue,
+      timing: { processorDeadlineMs: config.processorDeadlineMs, processorMaxBackoffMs: config.processorMaxBackoffMs,
+        reauthLeadMs: config.reauthLeadMs, refundWindowMs: config.refundWindowMs } }));
+    try {
+      await worker.run();
+    } finally {
+      await stopRepair();
+    }
     logger.info('worker stopped');
   } finally {
     await connection.close();
     await database.close();
   }
+}
+
+/** Every REPAIR_EVERY_MS, the orders accepted whose workflow never started are started (one pass at a time). */
+function repairLoop(orders: OrderService): () => Promise<void> {
+  let pass: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    pass = pass.then(async () => {
+      const started = await orders.startStranded();
+      if (started) logger.info({ started }, 'started the workflows of orders accepted while it could not be');
+    }).catch((err: unknown) => logger.warn({ err }, 'the order repair pass failed; the next one tries again'));
+  }, REPAIR_EVERY_MS);
+  return async () => {
+    clearInterval(timer);
+    await pass;
+  };
 }
 
 main().catch((err: unknown) => {

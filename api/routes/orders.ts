@@ -133,7 +133,7 @@ export function orderOperations(services: Services): Operation[] {
       async handler({ req, res, principal, params, body }) {
         const row = await visible(principal, params.id);
         const shipmentId = commandName(body.shipmentId, req.get('idempotency-key'), 'shipment');
-        send(res, await orders.ship(row.id, { shipmentId, items: body.items, trackingNumber: body.trackingNumber }));
+        send(res, await orders.ship(row, { shipmentId, items: body.items, trackingNumber: body.trackingNumber }));
       },
     }),
     operation({
@@ -142,7 +142,7 @@ export function orderOperations(services: Services): Operation[] {
       responses: { 200: order('Voided'), 202: pending },
       async handler({ req, res, principal, params }) {
         const row = await visible(principal, params.id);
-        send(res, await orders.cancel(row.id, commandName(undefined, req.get('idempotency-key') ?? 'cancel', 'cancel')));
+        send(res, await orders.cancel(row, commandName(undefined, req.get('idempotency-key') ?? 'cancel', 'cancel')));
       },
     }),
     operation({
@@ -161,7 +161,7 @@ export function orderOperations(services: Services): Operation[] {
         const refundId = commandName(body.refundId, req.get('idempotency-key'), 'refund');
         if (body.kind === 'refund' && body.amountMinor === undefined) throw badRequest('parameter_missing', 'A refund names its amountMinor', 'amountMinor');
         if (body.kind === 'return' && !body.items) throw badRequest('parameter_missing', 'A return names the items returned', 'items');
-        send(res, await orders.refund(row.id, { refundId, kind: body.kind, amountMinor: body.amountMinor, items: body.items, reason: body.reason }));
+        send(res, await orders.refund(row, { refundId, kind: body.kind, amountMinor: body.amountMinor, items: body.items, reason: body.reason }));
       },
     }),
     operation({
@@ -170,7 +170,7 @@ export function orderOperations(services: Services): Operation[] {
       responses: { 200: order('Decided'), 202: pending },
       async handler({ res, principal, params, body }) {
         const row = await visible(principal, params.id);
-        send(res, await orders.review(row.id, body));
+        send(res, await orders.review(row, body));
       },
     }),
   ];

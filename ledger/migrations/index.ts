@@ -9,6 +9,7 @@ import * as m005 from './005_micropayments';
 import * as m006 from './006_settlement_carry';
 import * as m007 from './007_recording_generation';
 import * as m008 from './008_micro_payment_id_blocks';
+import * as m009 from './009_order_inputs';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -21,6 +22,7 @@ const migrations: Array<[string, Migration]> = [
   ['006_settlement_carry', m006],
   ['007_recording_generation', m007],
   ['008_micro_payment_id_blocks', m008],
+  ['009_order_inputs', m009],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
