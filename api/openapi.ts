@@ -3,6 +3,7 @@
 // Schemas named by their metadata id become components; everything else is inline.
 import { z } from 'zod';
 import { IDEMPOTENCY_KEY_MAX_LENGTH } from './idempotency';
+import { MAX_JSON_DEPTH } from './input';
 import { type Operation, pathParams } from './operations';
 import { errorBody } from './schemas';
 
@@ -12,8 +13,11 @@ const DESCRIPTION = 'A durable payment broker. Authenticate with "Authorization:
   + 'their response take an Idempotency-Key header: the same key and body return the stored response (Idempotent-Replayed: true); '
   + 'the same key with another body is refused with 422 idempotency_key_reused; a repeat while the first is running gets 409 '
   + 'idempotency_request_in_progress. Commands on orders are named by an id in the body or by the Idempotency-Key. Bodies are JSON, '
-  + 'at most 64 KiB (512 KiB for a micro-payment batch); unknown fields are refused. Errors are '
-  + '{"error": {"type", "code", "message", "param"}}; act on the code.';
+  + 'at most 64 KiB (512 KiB for a micro-payment batch); unknown fields are refused; no string or key may hold a NUL character '
+  + `or an unpaired UTF-16 surrogate, and no body nests deeper than ${MAX_JSON_DEPTH} (400 parameter_invalid). Errors are `
+  + '{"error": {"type", "code", "message", "param"}}; act on the code. While the Temporal server or PostgreSQL cannot be reached, '
+  + 'a route that needs it answers 503 temporal_unavailable or database_unavailable with Retry-After: the request may be repeated '
+  + '(with the same Idempotency-Key or command id, it takes effect once).';
 
 /** Generates the document; `components` collects the named schemas of every operation (one definition per name). */
 export function openApiDocument(ops: Operation[]): Json {

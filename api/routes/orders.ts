@@ -29,7 +29,7 @@ const address = z.strictObject({
 });
 const kind = z.enum(['hard', 'soft']).meta({ description: 'hard goods are captured per shipment, soft goods at authorization' });
 const orderBody = z.strictObject({
-  clientOrderId: clientId.optional().meta({ description: 'Names the order (else the Idempotency-Key does); a repeat returns the same order' }),
+  clientOrderId: clientId.optional().meta({ description: 'Names the order; required unless an Idempotency-Key header names it. A repeat returns the same order' }),
   customerId: clientId,
   items: z.array(z.strictObject({
     sku,

@@ -44,7 +44,7 @@ export function webhookOperations(services: Services): Operation[] {
         + 'order. URLs must be http(s), without credentials; URLs on private or loopback addresses are refused unless the deployment '
         + 'allows them.',
       body: z.strictObject({
-        url: z.string().min(1).max(2048),
+        url: z.string().min(1).max(2048).meta({ format: 'uri', description: 'http(s)://, without credentials' }),
         description: z.string().max(500).optional(),
         events: z.array(z.enum(EVENT_TYPES)).min(1).max(EVENT_TYPES.length).optional().meta({ description: 'Default: all' }),
         onDeadLetter: z.enum(['hold', 'skip']).default('hold')
