@@ -15,7 +15,9 @@ const DESCRIPTION = 'A durable payment broker. Authenticate with "Authorization:
   + 'idempotency_request_in_progress. Commands on orders are named by an id in the body or by the Idempotency-Key. Bodies are JSON, '
   + 'at most 64 KiB (512 KiB for a micro-payment batch); unknown fields are refused; no string or key may hold a NUL character '
   + `or an unpaired UTF-16 surrogate, and no body nests deeper than ${MAX_JSON_DEPTH} (400 parameter_invalid). Errors are `
-  + '{"error": {"type", "code", "message", "param"}}; act on the code. While the Temporal server or PostgreSQL cannot be reached, '
+  + '{"error": {"type", "code", "message", "param"}}; act on the code. A request this document does not admit is a 400; one it '
+  + 'admits that a rule across fields (stated in the descriptions) or the state of the objects refuses is a 422 (409 for a '
+  + 'conflict with what exists). While the Temporal server or PostgreSQL cannot be reached, '
   + 'a route that needs it answers 503 temporal_unavailable or database_unavailable with Retry-After: the request may be repeated '
   + '(with the same Idempotency-Key or command id, it takes effect once).';
 

@@ -6,7 +6,7 @@ import type { Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
 import type { Principal, PrincipalKind } from '../stores/principals';
 import { principalOf } from './auth';
-import { ApiError, badRequest, forbidden } from './errors';
+import { ApiError, badRequest, forbidden, unprocessable } from './errors';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -74,19 +74,42 @@ export function pathParams(op: Operation): Record<string, z.ZodType> {
   return Object.fromEntries(names.map((n) => [n, op.params?.[n] ?? PATH_ID]));
 }
 
-/** Parses a value against a schema; the first problem becomes a 400 that names the field. */
+/**
+ * Parses a value against a schema; the first problem becomes an error that names the field: a 400 when the value
+ * breaks what the OpenAPI document states, a 422 when a rule across fields refuses it (a refinement whose params
+ * carry its code: the document says such rules in words, a JSON Schema cannot state them).
+ */
 export function parse<T extends z.ZodType>(schema: T, value: unknown, where: 'body' | 'query' | 'path'): z.infer<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  if (issue.code === 'unrecognized_keys') {
-    const param = [...issue.path, issue.keys[0]].join('.');
-    throw badRequest('unknown_parameter', `Unknown parameter: ${param}`, param);
-  }
-  const param = issue.path.join('.') || undefined;
+  const param = paramOf(issue);
+  if (issue.code === 'unrecognized_keys') throw badRequest('unknown_parameter', `Unknown parameter: ${param}`, param);
+  const ruleCode = issue.code === 'custom' ? (issue.params as { code?: string } | undefined)?.code : undefined;
+  if (ruleCode) throw unprocessable(ruleCode, param ? `${param}: ${issue.message}` : issue.message, param);
   const given = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], value);
   const code = given === undefined && where !== 'path' ? 'parameter_missing' : 'parameter_invalid';
   throw badRequest(code, param ? `${param}: ${issue.message}` : issue.message, param);
+}
+
+/** The dotted path of the field an issue is about (for an unknown field, that field). */
+function paramOf(issue: z.core.$ZodIssue): string | undefined {
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
+  return path.join('.') || undefined;
+}
+
+/**
+ * A body whose schema depends on who calls: parsed with the caller's schema; what the document's schema (every
+ * caller's) admits but the caller's does not is a 422 naming the field, anything else the caller's 400.
+ */
+function parseCallersBody(documented: z.ZodType, callers: z.ZodType, kind: string, value: unknown): unknown {
+  const result = callers.safeParse(value);
+  if (result.success) return result.data;
+  if (documented.safeParse(value).success) {
+    const param = paramOf(result.error.issues[0]);
+    throw unprocessable('parameter_not_allowed', `${param}: not taken from a ${kind} API key`, param);
+  }
+  return parse(callers, value, 'body');
 }
 
 /**
@@ -112,7 +135,9 @@ export function mount(router: Router, ops: Operation[], idempotent: RequestHandl
         params: parse(params, { ...req.params }, 'path'),
         query: parse(query, { ...req.query }, 'query'),
         body: op.fastBody?.(req.body) ? req.body
-          : parse(op.bodyOf && op.allow !== 'public' ? op.bodyOf(principalOf(res)) : body, req.body === undefined ? {} : req.body, 'body'),
+          : op.bodyOf && op.allow !== 'public'
+            ? parseCallersBody(body, op.bodyOf(principalOf(res)), principalOf(res).kind, req.body === undefined ? {} : req.body)
+            : parse(body, req.body === undefined ? {} : req.body, 'body'),
       };
       next();
     });

@@ -22,6 +22,11 @@ export interface SellerRules {
   validUntil?: string;
 }
 
+/** A rule set's validity window is not empty: when both ends are given, validFrom comes before validUntil. */
+export function hasValidWindow(r: { validFrom?: string; validUntil?: string }): boolean {
+  return r.validFrom === undefined || r.validUntil === undefined || Date.parse(r.validFrom) < Date.parse(r.validUntil);
+}
+
 export interface PaymentFacts {
   amountMinor: number;
   sellerId: string;

@@ -4,7 +4,7 @@
 // handful of queries.
 import { randomBytes } from 'node:crypto';
 import { MAX_ITEMS_PER_SELLER, MAX_RULE_SETS_PER_OWNER } from '../domain/micropayments';
-import type { BuyerRules, SellerRules } from '../domain/rules';
+import { type BuyerRules, hasValidWindow, type SellerRules } from '../domain/rules';
 import { accounts, buyerReceivable, sellerPayable } from '../ledger/accounts';
 import type { Db, Statements } from '../ledger/db';
 import { Ledger } from '../ledger/ledger';
@@ -169,7 +169,8 @@ export class PartyStore {
   // --- rule sets -------------------------------------------------------------------------------------
 
   /** A rule set and its token (only the token's hash is kept), within MAX_RULE_SETS_PER_OWNER active ones. */
-  createRuleSet(ownerId: string, party: 'buyer' | 'seller', rules: BuyerRules | SellerRules): Promise<{ ruleSet: RuleSet; token: string }> {
+  async createRuleSet(ownerId: string, party: 'buyer' | 'seller', rules: BuyerRules | SellerRules): Promise<{ ruleSet: RuleSet; token: string }> {
+    if (!hasValidWindow(rules)) throw new StoreRefusal('validity_window_empty', 'validFrom must be before validUntil', 'rules.validUntil');
     return this.db.transaction(async (trx) => {
       await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`rule-sets\n${ownerId}`]);
       const { n } = (await trx('rule_sets').where({ owner_id: ownerId }).whereNull('revoked_at').count({ n: '*' }).first()) as { n: string };

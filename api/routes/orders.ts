@@ -9,7 +9,7 @@ import type { Services } from '../../services';
 import type { OrderAnswer } from '../../services/orders';
 import type { Principal } from '../../stores/principals';
 import { assertCanSee } from '../auth';
-import { badRequest } from '../errors';
+import { badRequest, unprocessable } from '../errors';
 import { type Operation, operation } from '../operations';
 import { clientId } from '../schemas';
 
@@ -83,7 +83,7 @@ const pending = { description: 'Accepted, waiting for the processor (the order c
 /** The id a command names itself by: the body's, else the Idempotency-Key. */
 function commandName(bodyId: string | undefined, header: string | undefined, what: string): string {
   const id = bodyId ?? header;
-  if (!id) throw badRequest('parameter_missing', `Name the ${what} with ${what}Id or an Idempotency-Key header`, `${what}Id`);
+  if (!id) throw unprocessable('parameter_missing', `Name the ${what} with ${what}Id or an Idempotency-Key header`, `${what}Id`);
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw badRequest('parameter_invalid', `${what} id: letters, digits, _ and -, at most 64`, `${what}Id`);
   return id;
 }
@@ -151,16 +151,16 @@ export function orderOperations(services: Services): Operation[] {
       body: z.strictObject({
         refundId: commandId.meta({ description: 'Names the refund (or use Idempotency-Key); a repeat returns the first result' }),
         kind: z.enum(['refund', 'return']).default('refund'),
-        amountMinor: z.number().int().min(1).max(MAX_ORDER_TOTAL_MINOR).optional().meta({ description: 'The amount of a refund' }),
-        items: units.optional().meta({ description: 'The items of a return' }),
+        amountMinor: z.number().int().min(1).max(MAX_ORDER_TOTAL_MINOR).optional().meta({ description: 'The amount of a refund; required when kind is refund' }),
+        items: units.optional().meta({ description: 'The items of a return; required when kind is return' }),
         reason: z.string().max(500).optional(),
       }),
       responses: { 200: order('Refunded'), 202: pending },
       async handler({ req, res, principal, params, body }) {
         const row = await visible(principal, params.id);
         const refundId = commandName(body.refundId, req.get('idempotency-key'), 'refund');
-        if (body.kind === 'refund' && body.amountMinor === undefined) throw badRequest('parameter_missing', 'A refund names its amountMinor', 'amountMinor');
-        if (body.kind === 'return' && !body.items) throw badRequest('parameter_missing', 'A return names the items returned', 'items');
+        if (body.kind === 'refund' && body.amountMinor === undefined) throw unprocessable('parameter_missing', 'A refund names its amountMinor', 'amountMinor');
+        if (body.kind === 'return' && !body.items) throw unprocessable('parameter_missing', 'A return names the items returned', 'items');
         send(res, await orders.refund(row, { refundId, kind: body.kind, amountMinor: body.amountMinor, items: body.items, reason: body.reason }));
       },
     }),

@@ -20,10 +20,7 @@ const feeBps = z.number().int().min(0).max(5000).meta({ description: "The broker
 const amount = z.number().int().min(1).max(MAX_MICROPAYMENT_MINOR);
 const list = <T extends z.ZodType>(t: T) => z.array(t).min(1).max(MAX_RULE_LIST_ENTRIES);
 
-function validWindow<T extends { validFrom?: string; validUntil?: string }>(r: T): boolean {
-  return r.validFrom === undefined || r.validUntil === undefined || Date.parse(r.validFrom) < Date.parse(r.validUntil);
-}
-const window = { validFrom: isoTime.optional(), validUntil: isoTime.optional().meta({ description: 'After validFrom' }) };
+const window = { validFrom: isoTime.optional(), validUntil: isoTime.optional().meta({ description: 'After validFrom (else 422 validity_window_empty)' }) };
 export const buyerRulesSchema = z.strictObject({
   maxPerPaymentMinor: amount.optional(),
   maxPerDayMinor: z.number().int().min(1).optional(),
@@ -31,12 +28,12 @@ export const buyerRulesSchema = z.strictObject({
   allowedSellers: list(partyId).optional(),
   allowedCategories: list(category).optional(),
   ...window,
-}).refine(validWindow, { message: 'validFrom must be before validUntil', path: ['validUntil'] });
+});
 export const sellerRulesSchema = z.strictObject({
   minPriceMinor: amount.optional(),
   acceptedBuyerClasses: list(category).optional(),
   ...window,
-}).refine(validWindow, { message: 'validFrom must be before validUntil', path: ['validUntil'] });
+});
 
 const itemTerms = z.strictObject({
   title: z.string().trim().min(1).max(200),

@@ -22,11 +22,12 @@ export const merchantSettings = {
   avsPolicy: z.partialRecord(z.enum(AVS_CODES), avsDecision).optional()
     .meta({ description: 'AVS code (Y A Z N U S R) → accept | review | reject; unnamed codes keep the default' }),
   shippingOptions: z.array(shippingOption).max(MAX_SHIPPING_OPTIONS).optional()
-    .refine((opts) => !opts || new Set(opts.map((o) => o.id)).size === opts.length, 'shipping option ids must be unique')
+    .refine((opts) => !opts || new Set(opts.map((o) => o.id)).size === opts.length,
+      { message: 'shipping option ids must be unique', params: { code: 'shipping_option_ids_not_unique' } })
     .meta({ description: 'The shipping options orders choose from (ids unique)' }),
   taxRatesBps: z.record(taxRegion, z.number().int().min(0).max(5000)).optional()
     .refine((r) => !r || Object.keys(r).length <= MAX_TAX_RATES, `at most ${MAX_TAX_RATES} tax rates`)
-    .meta({ description: `"US-CA" (country-region, wins) or "DE" (country) → basis points; at most ${MAX_TAX_RATES}` }),
+    .meta({ description: `"US-CA" (country-region, wins) or "DE" (country) → basis points`, maxProperties: MAX_TAX_RATES }),
   reviewTimeoutSeconds: z.number().int().min(1).max(30 * 24 * 3600).optional()
     .meta({ description: 'How long an operator has to decide an AVS review; undecided orders are voided' }),
 };

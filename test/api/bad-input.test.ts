@@ -1,7 +1,8 @@
 // Input the API cannot take is a 400 that names the parameter, checked in one place for every route, never a 5xx:
 // NUL characters and unpaired surrogates in any JSON string, key or query value (PostgreSQL stores neither),
-// bodies nested past MAX_JSON_DEPTH, malformed %-escapes in a path. And a method a path does not have is a 405
-// with an Allow header, derived from the router's own routes.
+// bodies nested past MAX_JSON_DEPTH, malformed %-escapes in a path. A request the OpenAPI document admits but a rule
+// across its fields refuses is a 422 with the rule's code. And a method a path does not have is a 405 with an Allow
+// header, derived from the router's own routes.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { MAX_JSON_DEPTH, unacceptableValue } from '../../api/input';
@@ -117,6 +118,28 @@ describe('nesting', () => {
     const r = await call(base, '/merchants', { key: operator, idem: uid(), raw: veryDeep });
     expect(r.status).toBe(400);
     expect(r.body.error.code).toBe('parameter_invalid');
+  });
+});
+
+describe('rules across fields: the document admits the request, a rule refuses it (422 with its code, not 400)', () => {
+  const refused = (code: string, param: string) =>
+    ({ type: 'unprocessable_error', code, message: expect.any(String), param });
+
+  it('repeated shipping option ids, an order named by nothing: 422, nothing written (an empty validity window: micropayments.test.ts)', async () => {
+    const before = await count('merchants');
+    const option = { id: 'std', label: 'Standard', priceMinor: 500 };
+    const dup = await call(base, '/merchants', { key: operator, idem: uid(), body: { name: 'x', shippingOptions: [option, option] } });
+    expect(dup.status).toBe(422);
+    expect(dup.body.error).toEqual(refused('shipping_option_ids_not_unique', 'shippingOptions'));
+    expect(await count('merchants')).toBe(before);
+
+    const ordersBefore = await count('orders');
+    const unnamed = await call(base, '/orders', { key: merchant.key, body: {
+      customerId: 'c1', payment: { token: 'tok_x', billingPostalCode: '94107' },
+      items: [{ sku: 'book', quantity: 1, unitPriceMinor: 100, kind: 'hard' }] } });
+    expect(unnamed.status).toBe(422);
+    expect(unnamed.body.error).toEqual(refused('parameter_missing', 'clientOrderId'));
+    expect(await count('orders')).toBe(ordersBefore);
   });
 });
 

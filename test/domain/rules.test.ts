@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { evaluateRules, withinCap, type BuyerRules, type PaymentFacts } from '../../domain/rules';
+import { evaluateRules, hasValidWindow, withinCap, type BuyerRules, type PaymentFacts } from '../../domain/rules';
 
 const T0 = Date.parse('2026-11-22T12:00:00Z');
 const facts = (f: Partial<PaymentFacts> = {}): PaymentFacts =>
@@ -34,6 +34,15 @@ describe('rule-set evaluation', () => {
     expect(evaluateRules(w, null, facts({ atMs: T0 - 1 }))).toMatchObject({ code: 'rule_set_not_yet_valid' });
     expect(evaluateRules(w, null, facts({ atMs: T0 + 1000 }))).toMatchObject({ code: 'rule_set_expired' });
     expect(evaluateRules({}, w, facts({ atMs: T0 + 1000 }))).toMatchObject({ code: 'rule_set_expired', party: 'seller' });
+  });
+
+  it('a window is empty unless validFrom comes before validUntil; an open end never empties it', () => {
+    const at = (ms: number) => new Date(ms).toISOString();
+    expect(hasValidWindow({ validFrom: at(T0), validUntil: at(T0 + 1) })).toBe(true);
+    expect(hasValidWindow({ validFrom: at(T0), validUntil: at(T0) })).toBe(false);
+    expect(hasValidWindow({ validFrom: at(T0 + 1), validUntil: at(T0) })).toBe(false);
+    expect(hasValidWindow({ validFrom: at(T0) })).toBe(true);
+    expect(hasValidWindow({ validUntil: at(T0) })).toBe(true);
   });
 
   it('caps: spent plus the amount may reach the cap, not pass it; no cap never refuses', () => {

@@ -7,6 +7,7 @@
 # prefix; missing or invalid keys are sent as generated, so those answers are still exercised. (The run's own token
 # keeps keys apart across runs by the same API key too.)
 import itertools
+import re
 import uuid
 
 import schemathesis
@@ -14,6 +15,8 @@ import schemathesis
 _run = uuid.uuid4().hex[:8]
 _sequence = itertools.count(1)
 _MAX_KEY_LENGTH = 255
+_COMMAND_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_MAX_COMMAND_KEY_LENGTH = 64
 
 
 @schemathesis.hook
@@ -24,5 +27,7 @@ def before_call(ctx, case, **kwargs):
             continue
         key = headers[name]
         if isinstance(key, str) and 1 <= len(key) <= _MAX_KEY_LENGTH:
-            suffix = f"-fz{_run}.{next(_sequence)}"
-            headers[name] = key[: _MAX_KEY_LENGTH - len(suffix)] + suffix
+            # a key that may name an order command (letters, digits, _ and -, at most 64) stays one
+            limit = _MAX_COMMAND_KEY_LENGTH if _COMMAND_KEY.fullmatch(key) else _MAX_KEY_LENGTH
+            suffix = f"-fz{_run}x{next(_sequence)}"
+            headers[name] = key[: limit - len(suffix)] + suffix
