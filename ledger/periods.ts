@@ -101,8 +101,11 @@ export class Periods {
       }
       await trx('settlement_periods').insert({ seq: seq + 1, state: 'open' });
       for (const table of ['captures', 'card_refunds']) {
-        await trx.raw(`UPDATE ${table} SET period_seq = ? WHERE period_seq IS NULL AND created_at < ?
-          AND merchant_id IN (SELECT id FROM sellers)`, [seq, row.frozen_at]);
+        // (frozen_at compared in SQL: a JavaScript Date holds milliseconds, and a row made in the same millisecond
+        // just before the freeze would fall into the next period)
+        await trx.raw(`UPDATE ${table} SET period_seq = :seq WHERE period_seq IS NULL
+          AND created_at < (SELECT frozen_at FROM settlement_periods WHERE seq = :seq)
+          AND merchant_id IN (SELECT id FROM sellers)`, { seq });
       }
       return row.frozen_at as Date;
     });
