@@ -2,8 +2,7 @@
 // refusals of the layers below (stores, services, domain rules) are mapped here.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { PricingError } from '../domain/pricing';
-import { isDatabaseUnavailable } from '../ledger/unavailable';
-import { LedgerError } from '../ledger/ledger';
+import { isDatabaseUnavailable, LedgerError } from '../stores';
 import { OrderError } from '../services/orders';
 import { TermsChanging } from '../services/recorder';
 import { SettlementError } from '../services/settlement';

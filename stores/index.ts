@@ -5,6 +5,11 @@ import { Ledger } from '../ledger/ledger';
 import { Micropayments } from '../ledger/micropayments';
 import { Periods } from '../ledger/periods';
 import { DeliveryStore } from './delivery';
+// What the edge (api/) needs of the books besides the stores themselves: it imports them from here, never ledger/.
+export { LedgerError } from '../ledger/ledger';
+export { isDatabaseUnavailable } from '../ledger/unavailable';
+export type { RecordedPayment } from '../ledger/micropayments';
+export type { Credit, Invoice } from '../ledger/periods';
 import { GrantStore } from './grants';
 import { IdempotencyStore } from './idempotency';
 import { MerchantStore } from './merchants';

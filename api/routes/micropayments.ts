@@ -4,7 +4,7 @@
 import type { Response } from 'express';
 import { z } from 'zod';
 import { MAX_BATCH_PAYMENTS, paymentId, paymentNumber, periodId } from '../../domain/micropayments';
-import type { RecordedPayment } from '../../ledger/micropayments';
+import type { RecordedPayment } from '../../stores';
 import type { Services } from '../../services';
 import { type GrantSigner, isoOf, MAX_GRANT_LENGTH, redeemGrant } from '../../services/grants';
 import { isRefused } from '../../services/recorder';

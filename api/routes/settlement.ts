@@ -2,7 +2,7 @@
 // the same workflow the Schedule starts. A buyer or seller sees only its own figures.
 import { z } from 'zod';
 import { periodId, periodSeq } from '../../domain/micropayments';
-import type { Credit, Invoice } from '../../ledger/periods';
+import type { Credit, Invoice } from '../../stores';
 import type { Services } from '../../services';
 import { MAX_FILE_LINES } from '../../services/settlement';
 import { assertCanSee } from '../auth';
