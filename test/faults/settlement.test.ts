@@ -1,6 +1,7 @@
 // A settlement close interrupted for real: the worker process is SIGKILLed while the close is charging buyers
 // (processor files slowed down so the kill lands mid-close), then restarted. The close resumes and finishes:
-// every buyer charged exactly once, every seller paid exactly once, nobody skipped, the journal balanced.
+// every buyer charged exactly once, every seller paid exactly once, nobody skipped, the period's totals equal an
+// independent sum over its payments, the journal balanced.
 import { afterAll, describe, expect, it } from 'vitest';
 import { Ledger } from '../../ledger/ledger';
 import { temporalClient, uid } from '../support/env';
@@ -80,6 +81,15 @@ describe('worker killed during a period close', () => {
       expect(c.state).toBe('paid');
       expect((await s.admin.batchPayoutsByReference(`credit:sp_1:${c.seller_id}`)).map((p) => p.amountMinor)).toEqual([Number(c.amount_minor)]);
     }
+    // the period's totals as the API reports them equal an independent sum over the payments themselves
+    const period = await api('/settlement-periods/sp_1');
+    const [sums] = (await db.raw(`SELECT count(*)::int AS n, sum(amount_minor)::int AS gross, sum(fee_minor)::int AS fee,
+      count(DISTINCT buyer_id)::int AS buyers, count(DISTINCT seller_id)::int AS sellers FROM micro_payments WHERE period_seq = 1`)).rows;
+    expect(period.body).toMatchObject({ state: 'closed', totals: {
+      paymentCount: sums.n, buyers: sums.buyers, sellers: sums.sellers,
+      grossMinor: { USD: sums.gross }, feeMinor: { USD: sums.fee }, invoicedMinor: { USD: sums.gross }, creditedMinor: { USD: sums.gross - sums.fee },
+    } });
+    expect(sums.gross).toBe([...expected.values()].reduce((a, b) => a + b, 0));
     const ledger = new Ledger(db);
     for (const [, total] of await ledger.trialBalance()) expect(total).toBe(0n);
     const charged = await db('journal_entries').where('idempotency_key', 'like', 'charge:sp_1:%').count({ n: '*' }).first();
