@@ -1,27 +1,14 @@
 // The API as several copies sharing its port (PAYBROKER_API_PROCESSES, runtime/copies.ts), for real: both serve, a
 // copy killed is replaced, a SIGTERM stops them all cleanly, and copies whose first process was killed stop.
-import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../../scripts/ports';
 import { startWorker } from '../support/env';
 import { call } from '../support/http';
+import { allPids, alive, cmdlineOf, statOf } from '../support/proc';
 import { spawnService, type ServiceProcess } from '../support/processes';
 
-/** A process's state and parent (from /proc), or undefined once it is gone. */
-function statOf(pid: number): { state: string; ppid: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state, ppid: Number(ppid) };
-  } catch {
-    return undefined;
-  }
-}
-/** Running (not exited, not a zombie). */
-const alive = (pid: number) => { const s = statOf(pid); return s !== undefined && s.state !== 'Z'; };
-const cmdlineOf = (pid: number) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return ''; } };
 /** The API copies a process started (its other children, such as tsx's esbuild service, are not counted). */
-const childrenOf = (pid: number) => readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number)
+const childrenOf = (pid: number) => allPids()
   .filter((n) => alive(n) && statOf(n)?.ppid === pid && cmdlineOf(n).includes('api/main.ts'));
 
 /** Waits (20 s at most) until f gives something, and returns it. */

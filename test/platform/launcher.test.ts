@@ -3,7 +3,7 @@
 // and the ledger); while Temporal is down, /v1/health says so. SIGTERM or SIGINT sent to the npm process alone
 // stops every part and leaves no process and no port behind. Each part's log is in <data dir>/logs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { freePort, isPortFree, waitFor } from '../../scripts/ports';
 import { type PingWorkflow, pingWorkflowId } from '../../workflows/ping.contract';
 import { uid } from '../support/env';
+import { allPids, alive, cmdlineOf, statOf } from '../support/proc';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** A fresh data directory: PostgreSQL's initdb, the Temporal database, migrations, then every part. */
@@ -24,23 +25,10 @@ const RECOVERY_TIMEOUT_MS = 60_000;
 
 // ---- processes, from /proc -------------------------------------------------------------------------------------
 
-function statOf(pid: number): { state: string; ppid: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state, ppid: Number(ppid) };
-  } catch {
-    return undefined;
-  }
-}
-/** Running: not exited, not a zombie. */
-const alive = (pid: number) => { const s = statOf(pid); return s !== undefined && s.state !== 'Z'; };
-const cmdlineOf = (pid: number) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { return ''; } };
-
 /** Every living process below `root`, however deep (the parts run in their own process groups, not apart). */
 function descendants(root: number): number[] {
   const children = new Map<number, number[]>();
-  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number)) {
+  for (const pid of allPids()) {
     const s = statOf(pid);
     if (s && s.state !== 'Z') children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
   }
