@@ -26,10 +26,15 @@ export function isTemporalUnavailable(err: unknown): boolean {
   return false;
 }
 
-/** Runs fn with a deadline on every Temporal call in it; an unreachable server becomes TemporalUnavailable. */
+/**
+ * Runs fn with a deadline on every Temporal call in it; an unreachable server becomes TemporalUnavailable. The
+ * deadline alone does not bound the wait: the client retries a call that found no server (UNAVAILABLE) after a
+ * backoff it does not shorten to the deadline (100 ms growing by 1.7 each try, so a pause near 1.4 s straddles a 3 s
+ * deadline, and a first query to a killed server took 4.9 s), so a timer ends the wait at the deadline itself.
+ */
 export async function withinDeadline<T>(client: Client, fn: () => Promise<T>, ms = TEMPORAL_CALL_DEADLINE_MS): Promise<T> {
   try {
-    return await client.withDeadline(Date.now() + ms, fn);
+    return await beforeDeadline(client.withDeadline(Date.now() + ms, fn), ms);
   } catch (err) {
     throw isTemporalUnavailable(err) ? new TemporalUnavailable(err) : err;
   }
@@ -37,14 +42,25 @@ export async function withinDeadline<T>(client: Client, fn: () => Promise<T>, ms
 
 /** Resolves when the Temporal frontend answers within the probe deadline; else TemporalUnavailable. */
 export async function temporalReachable(client: Client): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  // (the deadline bounds the call; the timer also bounds a connection attempt that has not got as far as a call)
-  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('no answer in time')), TEMPORAL_PROBE_DEADLINE_MS); });
+  const ms = TEMPORAL_PROBE_DEADLINE_MS;
   try {
-    await Promise.race([client.withDeadline(Date.now() + TEMPORAL_PROBE_DEADLINE_MS, () => client.workflowService.getSystemInfo({})), late]);
+    // (the timer also bounds a connection attempt that has not got as far as a call)
+    await beforeDeadline(client.withDeadline(Date.now() + ms, () => client.workflowService.getSystemInfo({})), ms);
   } catch (err) {
-    throw new TemporalUnavailable(err);
+    throw err instanceof TemporalUnavailable ? err : new TemporalUnavailable(err);
+  }
+}
+
+/** The call's outcome, or TemporalUnavailable once ms have passed (the call is left to end on its own). */
+async function beforeDeadline<T>(call: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TemporalUnavailable(new Error(`no answer within ${ms} ms`))), ms);
+  });
+  try {
+    return await Promise.race([call, late]);
   } finally {
     clearTimeout(timer);
+    call.catch(() => {});
   }
 }
