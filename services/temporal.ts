@@ -7,6 +7,15 @@ import { type Client, isGrpcServiceError } from '@temporalio/client';
 export const TEMPORAL_CALL_DEADLINE_MS = 3000;
 /** How long a reachability probe may take. */
 export const TEMPORAL_PROBE_DEADLINE_MS = 1000;
+/**
+ * The longest pause between a client's attempts to reconnect to the Temporal server. grpc-js's own grows from 1 s by
+ * 1.6 a try up to 120 s while the server is away, so once it was back an API process went on answering 503 until its
+ * next try (7 s after a 10 s outage in the Temporal fault test, up to 2 minutes after a long one). A try is one TCP
+ * connect.
+ */
+export const TEMPORAL_RECONNECT_MAX_BACKOFF_MS = 1000;
+/** The channel options of a client connection (Connection's channelArgs). */
+export const TEMPORAL_CHANNEL_ARGS = { 'grpc.max_reconnect_backoff_ms': TEMPORAL_RECONNECT_MAX_BACKOFF_MS };
 
 export class TemporalUnavailable extends Error {
   constructor(cause?: unknown) {
