@@ -7,6 +7,7 @@ import { loadConfig } from '../config';
 import { createDb, migrate, openDatabase } from '../ledger/db';
 import { createServices } from '../services';
 import { healthChecks } from '../services/health';
+import { TEMPORAL_CHANNEL_ARGS } from '../services/temporal';
 import { createApp } from './app';
 import { serveInCopies } from '../runtime/copies';
 import { createLogger } from '../runtime/log';
@@ -29,8 +30,9 @@ async function main(): Promise<void> {
   }, async (alone) => {
     const database = openDatabase(databaseUrl, { applicationName: 'paybroker-api', poolMax: 20 });
     if (alone) await migrate(database.db);
-    // lazy: the API serves (and answers 503 temporal_unavailable) while the Temporal server is away
-    const connection = Connection.lazy({ address: config.temporalAddress });
+    // lazy: the API serves (and answers 503 temporal_unavailable) while the Temporal server is away, and reconnects
+    // within a second of its return
+    const connection = Connection.lazy({ address: config.temporalAddress, channelArgs: TEMPORAL_CHANNEL_ARGS });
     const temporal = new Client({ connection, namespace: config.temporalNamespace, interceptors: { workflow: [requestIdClientInterceptor] } });
     const services = await createServices(database, temporal, {
       taskQueue: config.taskQueue,

@@ -59,7 +59,12 @@ export interface Cluster {
   reused: boolean;
   /** The postmaster's process id (it is not our child: pg_ctl starts it in its own session). */
   pid: number | undefined;
-  stop(): void;
+  /**
+   * pg_ctl stop, waiting until it is down: 'fast' (the default) rolls back open transactions and shuts down
+   * cleanly, 'immediate' ends every process at once as a crash would (the next start recovers from the WAL).
+   * Starting it again is startPrivateCluster with the same options.
+   */
+  stop(mode?: 'fast' | 'immediate'): void;
 }
 
 export async function startPrivateCluster(opts: ClusterOptions): Promise<Cluster> {
@@ -108,8 +113,8 @@ export async function startPrivateCluster(opts: ClusterOptions): Promise<Cluster
     url,
     reused: running,
     pid: postmasterPid(pgDir)?.pid,
-    stop() {
-      spawnSync(join(bin, 'pg_ctl'), ['stop', '-D', pgDir, '-m', 'fast', '-w'], { stdio: 'ignore', ...owner });
+    stop(mode = 'fast') {
+      spawnSync(join(bin, 'pg_ctl'), ['stop', '-D', pgDir, '-m', mode, '-w'], { stdio: 'ignore', ...owner });
     },
   };
 }

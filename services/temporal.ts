@@ -7,6 +7,15 @@ import { type Client, isGrpcServiceError } from '@temporalio/client';
 export const TEMPORAL_CALL_DEADLINE_MS = 3000;
 /** How long a reachability probe may take. */
 export const TEMPORAL_PROBE_DEADLINE_MS = 1000;
+/**
+ * The longest pause between a client's attempts to reconnect to the Temporal server. grpc-js's own grows from 1 s by
+ * 1.6 a try up to 120 s while the server is away, so once it was back an API process went on answering 503 until its
+ * next try (7 s after a 10 s outage in the Temporal fault test, up to 2 minutes after a long one). A try is one TCP
+ * connect.
+ */
+export const TEMPORAL_RECONNECT_MAX_BACKOFF_MS = 1000;
+/** The channel options of a client connection (Connection's channelArgs). */
+export const TEMPORAL_CHANNEL_ARGS = { 'grpc.max_reconnect_backoff_ms': TEMPORAL_RECONNECT_MAX_BACKOFF_MS };
 
 export class TemporalUnavailable extends Error {
   constructor(cause?: unknown) {
@@ -26,10 +35,15 @@ export function isTemporalUnavailable(err: unknown): boolean {
   return false;
 }
 
-/** Runs fn with a deadline on every Temporal call in it; an unreachable server becomes TemporalUnavailable. */
+/**
+ * Runs fn with a deadline on every Temporal call in it; an unreachable server becomes TemporalUnavailable. The
+ * deadline alone does not bound the wait: the client retries a call that found no server (UNAVAILABLE) after a
+ * backoff it does not shorten to the deadline (100 ms growing by 1.7 each try, so a pause near 1.4 s straddles a 3 s
+ * deadline, and a first query to a killed server took 4.9 s), so a timer ends the wait at the deadline itself.
+ */
 export async function withinDeadline<T>(client: Client, fn: () => Promise<T>, ms = TEMPORAL_CALL_DEADLINE_MS): Promise<T> {
   try {
-    return await client.withDeadline(Date.now() + ms, fn);
+    return await beforeDeadline(client.withDeadline(Date.now() + ms, fn), ms);
   } catch (err) {
     throw isTemporalUnavailable(err) ? new TemporalUnavailable(err) : err;
   }
@@ -37,14 +51,25 @@ export async function withinDeadline<T>(client: Client, fn: () => Promise<T>, ms
 
 /** Resolves when the Temporal frontend answers within the probe deadline; else TemporalUnavailable. */
 export async function temporalReachable(client: Client): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  // (the deadline bounds the call; the timer also bounds a connection attempt that has not got as far as a call)
-  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('no answer in time')), TEMPORAL_PROBE_DEADLINE_MS); });
+  const ms = TEMPORAL_PROBE_DEADLINE_MS;
   try {
-    await Promise.race([client.withDeadline(Date.now() + TEMPORAL_PROBE_DEADLINE_MS, () => client.workflowService.getSystemInfo({})), late]);
+    // (the timer also bounds a connection attempt that has not got as far as a call)
+    await beforeDeadline(client.withDeadline(Date.now() + ms, () => client.workflowService.getSystemInfo({})), ms);
   } catch (err) {
-    throw new TemporalUnavailable(err);
+    throw err instanceof TemporalUnavailable ? err : new TemporalUnavailable(err);
+  }
+}
+
+/** The call's outcome, or TemporalUnavailable once ms have passed (the call is left to end on its own). */
+async function beforeDeadline<T>(call: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TemporalUnavailable(new Error(`no answer within ${ms} ms`))), ms);
+  });
+  try {
+    return await Promise.race([call, late]);
   } finally {
     clearTimeout(timer);
+    call.catch(() => {});
   }
 }

@@ -26,7 +26,12 @@ export interface Services {
   stopAll(): Promise<void>;
 }
 
-export async function startServices(extraEnv: Record<string, string> = {}): Promise<Services> {
+/**
+ * extraEnv reaches every service; perService adds to one service's (a fault test points the simulator, playing an
+ * outside processor, at another PostgreSQL than the broker's).
+ */
+export async function startServices(extraEnv: Record<string, string> = {},
+  perService: Partial<Record<ServiceName, Record<string, string>>> = {}): Promise<Services> {
   const [apiPort, simPort, simAdminPort] = [await freePort(), await freePort(), await freePort()];
   const taskQueue = uid('svc-');
   const env = {
@@ -42,7 +47,7 @@ export async function startServices(extraEnv: Record<string, string> = {}): Prom
     taskQueue,
     proc,
     async start(name) {
-      proc[name] = spawnService(ENTRY[name].entry, env);
+      proc[name] = spawnService(ENTRY[name].entry, { ...env, ...perService[name] });
       await proc[name].waitForOutput(ENTRY[name].ready);
     },
     kill: (name, signal = 'SIGKILL') => proc[name].stop(signal),
