@@ -1,5 +1,6 @@
 // The three service processes `npm start` runs (API, worker, processor simulator), spawned on free ports
 // against the run's PostgreSQL and Temporal, each restartable and killable for real.
+import { join } from 'node:path';
 import { freePort } from '../../scripts/ports';
 import { HttpProcessorClient, SimulatorAdmin } from '../../processors/http-client';
 import { uid } from './env';
@@ -26,7 +27,8 @@ export interface Services {
   stopAll(): Promise<void>;
 }
 
-export async function startServices(extraEnv: Record<string, string> = {}): Promise<Services> {
+/** logDir: each process's output is also appended to `<logDir>/<name>.log`, as `npm start` keeps it under .data/logs. */
+export async function startServices(extraEnv: Record<string, string> = {}, opts: { logDir?: string } = {}): Promise<Services> {
   const [apiPort, simPort, simAdminPort] = [await freePort(), await freePort(), await freePort()];
   const taskQueue = uid('svc-');
   const env = {
@@ -42,7 +44,7 @@ export async function startServices(extraEnv: Record<string, string> = {}): Prom
     taskQueue,
     proc,
     async start(name) {
-      proc[name] = spawnService(ENTRY[name].entry, env);
+      proc[name] = spawnService(ENTRY[name].entry, env, { logFile: opts.logDir && join(opts.logDir, `${name}.log`) });
       await proc[name].waitForOutput(ENTRY[name].ready);
     },
     kill: (name, signal = 'SIGKILL') => proc[name].stop(signal),
