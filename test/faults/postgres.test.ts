@@ -71,7 +71,7 @@ describe("the ledger's PostgreSQL stopped (immediate) mid-load and started again
     await migrate(db);
     const stores = createStores(database);
     const s = svc = await startServices({ DATABASE_URL: cluster.url, PAYBROKER_PROCESSOR_MAX_BACKOFF: '1s' },
-      { simulator: { DATABASE_URL: inject('databaseUrl') } });
+      { perService: { simulator: { DATABASE_URL: inject('databaseUrl') } } });
 
     // parties: a merchant, sellers with one item each, buyers with their rule-set tokens
     const operator = (await stores.principals.create('operator', 'PostgreSQL fault operator')).apiKey;

@@ -1,5 +1,6 @@
 // The three service processes `npm start` runs (API, worker, processor simulator), spawned on free ports
 // against the run's PostgreSQL and Temporal, each restartable and killable for real.
+import { join } from 'node:path';
 import { freePort } from '../../scripts/ports';
 import { HttpProcessorClient, SimulatorAdmin } from '../../processors/http-client';
 import { uid } from './env';
@@ -27,11 +28,12 @@ export interface Services {
 }
 
 /**
- * extraEnv reaches every service; perService adds to one service's (a fault test points the simulator, playing an
- * outside processor, at another PostgreSQL than the broker's).
+ * extraEnv reaches every service. perService adds to one service's (a fault test points the simulator, playing an
+ * outside processor, at another PostgreSQL than the broker's); logDir: each process's output is also appended to
+ * `<logDir>/<name>.log`, as `npm start` keeps it under .data/logs.
  */
 export async function startServices(extraEnv: Record<string, string> = {},
-  perService: Partial<Record<ServiceName, Record<string, string>>> = {}): Promise<Services> {
+  opts: { perService?: Partial<Record<ServiceName, Record<string, string>>>; logDir?: string } = {}): Promise<Services> {
   const [apiPort, simPort, simAdminPort] = [await freePort(), await freePort(), await freePort()];
   const taskQueue = uid('svc-');
   const env = {
@@ -47,7 +49,8 @@ export async function startServices(extraEnv: Record<string, string> = {},
     taskQueue,
     proc,
     async start(name) {
-      proc[name] = spawnService(ENTRY[name].entry, { ...env, ...perService[name] });
+      proc[name] = spawnService(ENTRY[name].entry, { ...env, ...opts.perService?.[name] },
+        { logFile: opts.logDir && join(opts.logDir, `${name}.log`) });
       await proc[name].waitForOutput(ENTRY[name].ready);
     },
     kill: (name, signal = 'SIGKILL') => proc[name].stop(signal),
