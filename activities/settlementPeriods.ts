@@ -40,6 +40,8 @@ const fileKey = (kind: string, seq: number, lineKeys: string[]) =>
   `${kind}:${periodId(seq)}:${createHash('sha256').update(lineKeys.join('\n')).digest('hex').slice(0, 32)}`;
 const chargeKey = (seq: number, buyerId: string) => `period-charge:${periodId(seq)}:${buyerId}`;
 const payoutKey = (seq: number, sellerId: string) => `period-payout:${periodId(seq)}:${sellerId}`;
+/** The workflow whose step this is (the period's, whose id carries its task queue), for the problems it records. */
+const runBy = (seq: number) => Context.current().info.workflowExecution?.workflowId ?? `settlement-period-${periodId(seq)}`;
 
 /** How often a close's long steps heartbeat while they run (the workflow's heartbeatTimeout is a few of these). */
 const HEARTBEAT_EVERY_MS = 1_000;
@@ -168,7 +170,7 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
       // the problems first: a crash before the UPDATE repeats the step, which finds them written
       for (const f of failed) {
         await problems.record({
-          workflowId: `settlement-period-${periodId(seq)}`, merchantId: f.sellerId, kind: 'payout_failed',
+          workflowId: runBy(seq), merchantId: f.sellerId, kind: 'payout_failed',
           message: `The payout of ${f.sellerId}'s credit for ${periodId(seq)} failed: ${f.code}`,
           details: { key: f.sellerId, periodId: periodId(seq), sellerId: f.sellerId, code: f.code },
         });

@@ -76,7 +76,7 @@ function toApiError(err: unknown): ApiError {
     return unavailable('temporal_unavailable', 'The workflow service cannot be reached right now; an order accepted before it went goes on when it is back. Retry the request');
   }
   if (isDatabaseUnavailable(err)) return unavailable('database_unavailable', 'The database cannot be reached right now; retry the request (with the same Idempotency-Key, if it had one)');
-  if (err instanceof TermsChanging) return new ApiError(503, 'service_unavailable_error', 'terms_changing', err.message);
+  if (err instanceof TermsChanging) return unavailable('terms_changing', err.message);
   if (err instanceof LedgerError) {
     const status = err.code === 'idempotency_conflict' || err.code === 'account_conflict' ? 409 : 422;
     return new ApiError(status, status === 409 ? 'conflict_error' : 'unprocessable_error', `ledger_${err.code}`, err.message);

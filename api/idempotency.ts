@@ -4,9 +4,10 @@
 // A 5xx releases the key so the client can retry (stores/idempotency.ts keeps the keys).
 import { createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
+import { canonical } from '../domain/canonical';
 import type { IdempotencyStore } from '../stores/idempotency';
 import { principalOf } from './auth';
-import { ApiError, badRequest } from './errors';
+import { ApiError, badRequest, RETRY_AFTER_SECONDS } from './errors';
 
 export const IDEMPOTENCY_KEY_MAX_LENGTH = 255;
 export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -16,14 +17,6 @@ declare module 'express-serve-static-core' {
     /** Top-level response fields never written to the idempotency store (secrets shown once). */
     idempotencyRedact?: string[];
   }
-}
-
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }
 
 /** The Idempotency-Key header, checked: undefined when absent. */
@@ -61,7 +54,7 @@ export function idempotent(store: IdempotencyStore): RequestHandler {
       const done = status >= 500 ? store.release(principalId, key) : store.complete(principalId, key, status, redact(body, res.locals.idempotencyRedact));
       done.then(() => send(body), (err: unknown) => {
         console.error('storing an idempotent response failed:', err);
-        res.status(503);
+        res.status(503).set('Retry-After', String(RETRY_AFTER_SECONDS));
         send({ error: { type: 'service_unavailable_error', code: 'idempotency_store_unavailable',
           message: 'The request may have taken effect; retry with the same Idempotency-Key', param: null } });
       });

@@ -1,5 +1,5 @@
 // API process: the express app on PORT, with PostgreSQL and a Temporal client; stops cleanly on SIGTERM/SIGINT.
-// PAYBROKER_API_PROCESSES copies share the port (api/copies.ts; one per core by default): the first applies the
+// PAYBROKER_API_PROCESSES copies share the port (runtime/copies.ts; one per core by default): the first applies the
 // migrations. Each copy has its own pools, Temporal client and caches; nothing one copy keeps must be seen by
 // another (recording's caches are checked against PostgreSQL's generation: services/recorder.ts).
 import { Client, Connection } from '@temporalio/client';

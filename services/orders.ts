@@ -8,6 +8,7 @@ import {
   type Client, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
+import { canonical } from '../domain/canonical';
 import { type Address, Order, type OrderInput, type OrderView } from '../domain/order';
 import { type LineItemInput, priceOrder } from '../domain/pricing';
 import type { MerchantStore } from '../stores/merchants';
@@ -24,6 +25,8 @@ import { CustomerId, MerchantId, NeedsAttention, OrderState, OrderTotalMinor } f
  * reachability probe after it, a request hears within 5 s that the Temporal server cannot be reached.
  */
 export const ORDER_REPLY_WAIT_MS = 3500;
+/** How long the view of an order answered 'pending' may take (a busy worker's query); else the view last saved. */
+const PENDING_QUERY_DEADLINE_MS = 500;
 /** An order accepted this long ago whose workflow is not confirmed is started by the repair loop. */
 export const ORDER_REPAIR_AFTER_MS = 10_000;
 /** How often the repair loop looks (the worker runs it), and how many orders it takes at a time. */
@@ -90,7 +93,7 @@ export class OrderService {
         ...this.deps.timing },
     };
     const claim = await orders.claim({
-      id, merchantId, clientOrderId, customerId: req.customerId, requestSha256: sha256(JSON.stringify({ ...req, clientOrderId })),
+      id, merchantId, clientOrderId, customerId: req.customerId, requestSha256: sha256(canonical({ ...req, clientOrderId })),
       currency: priced.currency, totalMinor: priced.totalMinor, input: fresh,
     });
     if (claim === 'different') {
@@ -100,8 +103,11 @@ export class OrderService {
     // a repeat starts (if it must) with the input the order was accepted with, whatever the merchant changed since
     const row = claim === 'created' ? undefined : await orders.get(id);
     const input = row?.input ?? fresh;
-    const submit = () => this.answer(id, () => row?.view ?? new Order(input).view(),
-      temporal.workflow.executeUpdateWithStart(submitUpdate, { startWorkflowOperation: new WithStartWorkflowOperation<OrderWorkflow>('orderWorkflow', this.startOptions(input)) }));
+    // Once its workflow has run (it saved a view), a repeat only asks it: past the Temporal server's retention the
+    // workflow is gone, and starting it again would authorize the card again; the row answers instead.
+    const submit = () => this.answer(id, () => row?.view ?? new Order(input).view(), row?.view
+      ? temporal.workflow.getHandle(id).executeUpdate(submitUpdate)
+      : temporal.workflow.executeUpdateWithStart(submitUpdate, { startWorkflowOperation: new WithStartWorkflowOperation<OrderWorkflow>('orderWorkflow', this.startOptions(input)) }));
     if (claim === 'created') return { ...await this.withBatches(await submit()), created: true };
     // A repeat: it may race the first request's start (concurrent identical requests), or find the order closed
     // (a repeat long after). Try again briefly, then answer from what the order shows or left.
@@ -116,19 +122,23 @@ export class OrderService {
   /**
    * Starts the workflow of each order accepted more than ORDER_REPAIR_AFTER_MS ago whose workflow was never
    * confirmed (the Temporal server was unreachable when its request came, say), with the input it was accepted
-   * with; an order whose workflow exists is only marked. Returns how many it confirmed.
+   * with; an order whose workflow exists is only marked. Returns how many it confirmed. One order that cannot be
+   * started is handed to onError and the pass goes on with the others; the Temporal server away ends the pass.
    */
-  async startStranded(olderThanMs = ORDER_REPAIR_AFTER_MS, limit = REPAIR_BATCH): Promise<number> {
+  async startStranded(olderThanMs = ORDER_REPAIR_AFTER_MS, limit = REPAIR_BATCH,
+    onError: (orderId: string, err: unknown) => void = () => {}): Promise<number> {
     const { orders, temporal } = this.deps;
     let confirmed = 0;
     for (const s of await orders.unconfirmed(olderThanMs, limit)) {
       try {
-        await withinDeadline(temporal, () => temporal.workflow.start<OrderWorkflow>('orderWorkflow', this.startOptions(s.input)));
+        await withinDeadline(temporal, () => temporal.workflow.start<OrderWorkflow>('orderWorkflow', this.startOptions(s.input)))
+          .catch((err: unknown) => { if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err; }); // (it ran and closed)
+        await orders.confirmWorkflow(s.id);
+        confirmed++;
       } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err; // (it ran and closed)
+        if (err instanceof TemporalUnavailable) throw err;
+        onError(s.id, err);
       }
-      await orders.confirmWorkflow(s.id);
-      confirmed++;
     }
     return confirmed;
   }
@@ -205,7 +215,8 @@ export class OrderService {
     reply.catch(() => {}); // it finishes, or fails, on its own; the client polls GET /v1/orders/:id
     await temporalReachable(this.deps.temporal);
     const known = fallback();
-    const order = await withinDeadline(this.deps.temporal, () => this.deps.temporal.workflow.getHandle(id).query(statusQuery))
+    // (briefly: the reply wait and the probe have used 4.5 s of the 5 s a client waits at most)
+    const order = await withinDeadline(this.deps.temporal, () => this.deps.temporal.workflow.getHandle(id).query(statusQuery), PENDING_QUERY_DEADLINE_MS)
       .catch((err: unknown) => { if (known) return known; throw err; });
     return { outcome: 'pending', order };
   }
@@ -218,13 +229,13 @@ export class OrderService {
   }
 }
 
-/** Tries fn up to `tries` times, briefly apart; an unreachable Temporal server is not tried again. */
+/** Tries fn up to `tries` times, briefly apart; an unreachable Temporal server or a workflow gone is not tried again. */
 async function retrying<T>(fn: () => Promise<T>, tries: number): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await fn();
     } catch (err) {
-      if (i >= tries || err instanceof TemporalUnavailable) throw err;
+      if (i >= tries || err instanceof TemporalUnavailable || err instanceof WorkflowNotFoundError) throw err;
       await new Promise((r) => setTimeout(r, 100 * i));
     }
   }

@@ -53,7 +53,8 @@ export class SettlementService {
       const { temporal } = this.deps;
       await withinDeadline(temporal, () => temporal.workflow.start<SettlementPeriodWorkflow>('settlementPeriodWorkflow', {
         workflowId, taskQueue: this.deps.taskQueue, workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-        args: [{ periodSeq: seq, graceMs: o.graceMs ?? this.deps.settings.graceMs, fileLines: o.fileLines,
+        // (a frozen period's grace is over: its close resumes at once)
+        args: [{ periodSeq: seq, graceMs: o.graceMs ?? (o.periodSeq !== undefined ? 0 : this.deps.settings.graceMs), fileLines: o.fileLines,
           dunningDelaysMs: this.deps.settings.dunningDelaysMs }],
       }));
       return { periodId: periodId(seq), workflowId, started: true };

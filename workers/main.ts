@@ -54,14 +54,14 @@ async function main(): Promise<void> {
   }
 }
 
-/** Every REPAIR_EVERY_MS, the orders accepted whose workflow never started are started (one pass at a time). */
+/** Every REPAIR_EVERY_MS, the orders accepted whose workflow never started are started (a tick while a pass runs is skipped). */
 function repairLoop(orders: OrderService): () => Promise<void> {
-  let pass: Promise<void> = Promise.resolve();
+  let pass: Promise<void> | undefined;
   const timer = setInterval(() => {
-    pass = pass.then(async () => {
-      const started = await orders.startStranded();
-      if (started) logger.info({ started }, 'started the workflows of orders accepted while it could not be');
-    }).catch((err: unknown) => logger.warn({ err }, 'the order repair pass failed; the next one tries again'));
+    pass ??= orders.startStranded(undefined, undefined, (orderId, err) => logger.error({ err, orderId }, 'the repair loop cannot start this order'))
+      .then((started) => { if (started) logger.info({ started }, 'started the workflows of orders accepted while it could not be'); })
+      .catch((err: unknown) => logger.warn({ err }, 'the order repair pass failed; the next one tries again'))
+      .finally(() => { pass = undefined; });
   }, REPAIR_EVERY_MS);
   return async () => {
     clearInterval(timer);

@@ -84,7 +84,9 @@ const pending = { description: 'Accepted, waiting for the processor (the order c
 function commandName(bodyId: string | undefined, header: string | undefined, what: string): string {
   const id = bodyId ?? header;
   if (!id) throw unprocessable('parameter_missing', `Name the ${what} with ${what}Id or an Idempotency-Key header`, `${what}Id`);
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw badRequest('parameter_invalid', `${what} id: letters, digits, _ and -, at most 64`, `${what}Id`);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
+    throw badRequest('parameter_invalid', `${what} id: letters, digits, _ and -, at most 64`, bodyId === undefined ? 'Idempotency-Key' : `${what}Id`);
+  }
   return id;
 }
 

@@ -1,4 +1,4 @@
-// The stack a benchmark runs against: PostgreSQL and the Temporal dev server from test/support/stack.ts (free
+// The stack a benchmark runs against: PostgreSQL and the Temporal dev server from scripts/scratch-stack.ts (free
 // ports, non-durable fast settings), and the API, worker and processor simulator each as its own process, as
 // `npm start` runs them. Everything started is stopped by stop(), in reverse order, also after a failed start.
 import { spawn } from 'node:child_process';

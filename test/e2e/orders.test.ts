@@ -93,6 +93,39 @@ describe('an order through its life over HTTP', () => {
     expect(await svc.admin.authorizationsByReference(id as string)).toHaveLength(1);
   });
 
+  it('a repeat with its keys in another order is the same request', async () => {
+    const body = await orderBody();
+    expect((await call(svc.base, '/orders', { key: merchant.key, body })).status).toBe(201);
+    const reordered = Object.fromEntries(Object.entries(body).reverse());
+    const repeat = await call(svc.base, '/orders', { key: merchant.key, body: reordered });
+    expect(repeat.status).toBe(200);
+    expect(await svc.admin.authorizationsByReference(repeat.body.id as string)).toHaveLength(1);
+  });
+
+  it('a repeat after its workflow is gone (past retention) answers from the order kept, authorizing nothing again', async () => {
+    const body = await orderBody();
+    const first = await call(svc.base, '/orders', { key: merchant.key, body });
+    expect(first.status).toBe(201);
+    const id = first.body.id as string;
+    await expect.poll(async () => (await db('orders').where({ id }).first('view')).view?.state).toBe('authorized_plus_avs');
+    // what the server's retention does to a closed workflow, done now: its history is deleted
+    const connection = await Connection.connect({ address: inject('temporalAddress') });
+    try {
+      const client = new Client({ connection });
+      await client.workflow.getHandle(id).terminate('the test plays retention');
+      await client.workflowService.deleteWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId: id } });
+      await expect.poll(() => client.workflow.getHandle(id).describe().then(() => 'there', () => 'gone'), { timeout: 60_000, interval: 500 })
+        .toBe('gone');
+      const repeat = await call(svc.base, '/orders', { key: merchant.key, body });
+      expect(repeat.status).toBe(200);
+      expect(repeat.body).toMatchObject({ id, state: 'authorized_plus_avs' });
+      expect(await svc.admin.authorizationsByReference(id)).toHaveLength(1);
+      expect(await client.workflow.getHandle(id).describe().then(() => 'started again', () => 'none')).toBe('none');
+    } finally {
+      await connection.close();
+    }
+  }, 90_000);
+
   it('refuses a reused client order id with another body, and bad input, writing nothing', async () => {
     const body = await orderBody();
     expect((await call(svc.base, '/orders', { key: merchant.key, body })).status).toBe(201);
