@@ -182,11 +182,19 @@ export class OrderService {
     }
   }
 
-  /** Runs a command on the order; a refusal by the order's rules becomes an OrderError with the rule's code. */
+  /**
+   * Runs a command on the order; a refusal by the order's rules becomes an OrderError with the rule's code. It is
+   * answered 'pending' only once the workflow has accepted it (then it happens); a command its workflow has not
+   * taken within the reply wait (no worker answering) is order_unavailable, and its repeat under the same id learns
+   * whether it took effect.
+   */
   private async update<A>(row: OrderRow, def: UpdateDefinition<OrderReply, [A]>, arg: A): Promise<OrderAnswer> {
     try {
       const handle = this.deps.temporal.workflow.getHandle(row.id);
-      return await this.withBatches(await this.answer(row.id, () => row.view ?? undefined, handle.executeUpdate(def, { args: [arg] })));
+      let accepted = false;
+      const reply = handle.startUpdate(def, { args: [arg] as [A], waitForStage: 'ACCEPTED' })
+        .then((update) => { accepted = true; return update.result(); });
+      return await this.withBatches(await this.answer(row.id, () => row.view ?? undefined, reply, () => accepted));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new OrderError('order_closed', 'The order is closed and takes no more changes');
       if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
@@ -200,9 +208,11 @@ export class OrderService {
   /**
    * At most ORDER_REPLY_WAIT_MS for the workflow's answer; after that, if the Temporal server answers a probe,
    * 'pending' with the order as it stands (its workflow's view, else `fallback`), and if it does not,
-   * TemporalUnavailable (so a client hears within ORDER_REPLY_WAIT_MS + TEMPORAL_PROBE_DEADLINE_MS).
+   * TemporalUnavailable (so a client hears within ORDER_REPLY_WAIT_MS + TEMPORAL_PROBE_DEADLINE_MS); a command not
+   * yet `taken` by its workflow is order_unavailable rather than pending.
    */
-  private async answer(id: string, fallback: () => OrderView | undefined, pending: Promise<OrderReply>): Promise<OrderReply> {
+  private async answer(id: string, fallback: () => OrderView | undefined, pending: Promise<OrderReply>,
+    taken: () => boolean = () => true): Promise<OrderReply> {
     const reply = pending.catch((err: unknown) => { throw isTemporalUnavailable(err) ? new TemporalUnavailable(err) : err; });
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), ORDER_REPLY_WAIT_MS); });
@@ -214,6 +224,10 @@ export class OrderService {
     }
     reply.catch(() => {}); // it finishes, or fails, on its own; the client polls GET /v1/orders/:id
     await temporalReachable(this.deps.temporal);
+    if (!taken()) {
+      throw new OrderError('order_unavailable', 'The order has not taken the command yet (no worker is answering); it may still take '
+        + 'effect: repeat it with the same id to learn the outcome');
+    }
     const known = fallback();
     // (briefly: the reply wait and the probe have used 4.5 s of the 5 s a client waits at most)
     const order = await withinDeadline(this.deps.temporal, () => this.deps.temporal.workflow.getHandle(id).query(statusQuery), PENDING_QUERY_DEADLINE_MS)

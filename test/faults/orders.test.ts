@@ -66,4 +66,28 @@ describe('worker killed after a lost authorization response', () => {
     expect(captures[0].amountMinor).toBe(shipped.body.totalMinor);
     expect(await orderLedger(db, id)).toMatchObject({ clearing: BigInt(shipped.body.totalMinor), sum: 0n });
   });
+
+  it('a shipment sent while no worker runs is 503 order_unavailable, not 202; its repeat once one is back captures once', async () => {
+    const { s, key, body } = await setup();
+    const created = await call(s.base, '/orders', { key, body });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    expect(await s.kill('worker', 'SIGKILL')).toBe('SIGKILL');
+
+    const ship = { items: [{ sku: 'kettle', quantity: 1 }], trackingNumber: 'T' };
+    const started = Date.now();
+    const away = await call(s.base, `/orders/${id}/shipments`, { key, idem: 'all', body: ship });
+    const tookMs = Date.now() - started;
+    expect(away.status, JSON.stringify(away.body)).toBe(503);
+    expect(away.body.error.code).toBe('order_unavailable');
+    expect(away.headers.get('retry-after')).toBe('5');
+    expect(tookMs).toBeLessThan(6000); // (the bound a client is promised, with room for a loaded machine)
+
+    await s.start('worker');
+    await expect.poll(async () => (await call(s.base, `/orders/${id}/shipments`, { key, idem: 'all', body: ship })).body.state,
+      { timeout: 30_000, interval: 500 }).toBe('shipped');
+    const [auth] = await s.admin.authorizationsByReference(id);
+    expect(await s.admin.capturesByAuthorization(auth.id)).toHaveLength(1);
+    expect(await orderLedger(db, id)).toMatchObject({ clearing: BigInt(created.body.totalMinor), sum: 0n });
+  });
 });
