@@ -5,7 +5,7 @@ import { Agent, request } from 'node:http';
 /** Longest a benchmark request may take before it counts as failed. */
 export const REQUEST_TIMEOUT_MS = 30_000;
 
-export interface JsonReply { status: number; body: any }
+export interface JsonReply { status: number; body: any; retryAfterSeconds?: number }
 
 export class JsonClient {
   private readonly agent: Agent;
@@ -43,10 +43,13 @@ export class JsonClient {
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          const retryAfter = res.headers['retry-after'];
+          const retryAfterSeconds = retryAfter === undefined ? undefined : Number(retryAfter);
           try {
-            resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+            resolve({ status, body: text ? JSON.parse(text) : undefined, retryAfterSeconds });
           } catch {
-            resolve({ status: res.statusCode ?? 0, body: text });
+            resolve({ status, body: text, retryAfterSeconds });
           }
         });
         res.on('error', reject);
