@@ -6,9 +6,14 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
-/** A process's logger at a level (config.logLevel: PAYBROKER_LOG_LEVEL). */
+/**
+ * A process's logger at a level (config.logLevel: PAYBROKER_LOG_LEVEL). Lines go to standard output without
+ * waiting for each write (those that come while one is written go together, and pino writes what is left when the
+ * process exits): written one write each, the API's line per request cost it a sixth of its CPU (bench:micropayments).
+ */
 export function createLogger(service: string, level: string): Logger {
-  return pino({ level, base: { service }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } });
+  return pino({ level, base: { service }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
+    pino.destination({ dest: 1, sync: false }));
 }
 
 const LEVELS: Record<LogLevel, pino.Level> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
