@@ -9,6 +9,7 @@ import { SettlementError } from '../services/settlement';
 import { TemporalUnavailable } from '../services/temporal';
 import { DeliveryError } from '../stores/delivery';
 import { StoreRefusal } from '../stores/refusal';
+import type { Logger } from '../runtime/log';
 
 export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'not_found_error' |
   'idempotency_error' | 'conflict_error' | 'unprocessable_error' | 'service_unavailable_error' | 'api_error';
@@ -41,10 +42,18 @@ export const notFoundRoute: RequestHandler = (req) => {
   throw new ApiError(404, 'not_found_error', 'route_not_found', `No route ${req.method} ${req.path}`);
 };
 
+declare module 'express-serve-static-core' {
+  interface Locals {
+    /** The API's logger and the request's id (the app's first middleware sets them). */
+    logger?: Logger;
+    requestId?: string;
+  }
+}
+
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const e = toApiError(err);
   if (e.status >= 500 && e.code === 'internal_error') {
-    if (req.log) req.log.error({ err }, `${req.method} ${req.originalUrl} failed`);
+    if (res.locals.logger) res.locals.logger.error({ err, requestId: res.locals.requestId }, `${req.method} ${req.originalUrl} failed`);
     else console.error(`${req.method} ${req.originalUrl} failed:`, err);
   }
   if (res.headersSent) return;
