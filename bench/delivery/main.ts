@@ -266,6 +266,7 @@ async function run(): Promise<boolean> {
   // DeliveryService.enqueue's own Temporal call, timed: the rest of an enqueue is its PostgreSQL transaction.
   const swsMs = new Map<string, number>(); // by message id
   const timedClient = {
+    withDeadline: client.withDeadline.bind(client), // (the service bounds each call by it)
     workflow: {
       async signalWithStart(...args: Parameters<Client['workflow']['signalWithStart']>) {
         const t = performance.now();
