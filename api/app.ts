@@ -39,7 +39,7 @@ export function operations(deps: AppDeps): { open: Operation[]; authenticated: O
     ...micropaymentOperations(services),
     ...principalOperations(services.stores),
     ...orderOperations(services),
-    ...problemOperations(services.stores.problems),
+    ...problemOperations(services),
     ...partyOperations(services.stores),
     ...settlementOperations(services),
     ...webhookOperations(services),

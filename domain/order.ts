@@ -59,12 +59,15 @@ export interface ShipRequest { shipmentId: string; items: Units[]; trackingNumbe
 export interface RefundRequest { refundId: string; kind: 'refund' | 'return'; amountMinor?: number; items?: Units[]; reason?: string }
 export interface ReviewRequest { decision: 'approve' | 'reject' }
 export interface CancelRequest { cancelId: string }
+/** An operator resolved the order's problem (its id) of this kind, and none of the kind is left open. */
+export interface ResolveRequest { problemId: string; kind: string }
 
 export type OrderCommand =
   | { id: string; kind: 'ship'; req: ShipRequest }
   | { id: string; kind: 'cancel'; req: CancelRequest }
   | { id: string; kind: 'refund'; req: RefundRequest }
-  | { id: string; kind: 'review'; req: ReviewRequest };
+  | { id: string; kind: 'review'; req: ReviewRequest }
+  | { id: string; kind: 'resolve'; req: ResolveRequest };
 
 /** Each request as a command; its id makes a repeated request (a client retrying) the same command. */
 export const orderCommand = {
@@ -72,6 +75,7 @@ export const orderCommand = {
   cancel: (req: CancelRequest): OrderCommand => ({ id: `cancel:${req.cancelId}`, kind: 'cancel', req }),
   refund: (req: RefundRequest): OrderCommand => ({ id: `refund:${req.refundId}`, kind: 'refund', req }),
   review: (req: ReviewRequest): OrderCommand => ({ id: `review:${req.decision}`, kind: 'review', req }),
+  resolve: (req: ResolveRequest): OrderCommand => ({ id: `resolve:${req.problemId}`, kind: 'resolve', req }),
 };
 
 export type CommandOutcome = { ok: true } | { ok: false; code: string; message: string };
@@ -451,6 +455,8 @@ export class Order {
       return;
     }
     if (this.known(cmd.id)) return;
+    // (a final order runs no more commands: its workflow is closing)
+    if (cmd.kind === 'resolve' && this.isFinal) throw new OrderRuleError('order_closed', `The order is ${this.state}`);
     if (this.outcomes.size + this.queue.length >= MAX_COMMANDS_PER_ORDER) {
       throw new OrderRuleError('too_many_updates', `An order accepts at most ${MAX_COMMANDS_PER_ORDER} commands`);
     }

@@ -7,6 +7,7 @@ import { DeliveryService } from './delivery';
 import { type EndpointSettings, WebhookEndpoints } from './endpoints';
 import { GrantSigner } from './grants';
 import { type OrderTiming, OrderService } from './orders';
+import { ProblemService } from './problems';
 import { Recorder } from './recorder';
 import { type CloseSettings, SettlementService } from './settlement';
 
@@ -20,6 +21,7 @@ export interface ServiceSettings {
 export interface Services {
   stores: Stores;
   orders: OrderService;
+  problems: ProblemService;
   recorder: Recorder;
   grants: GrantSigner;
   delivery: DeliveryService;
@@ -31,9 +33,10 @@ export interface Services {
 export async function createServices(database: Database, temporal: Client, settings: ServiceSettings): Promise<Services> {
   const stores = createStores(database);
   const { taskQueue } = settings;
+  const orders = new OrderService({ orders: stores.orders, merchants: stores.merchants, temporal, taskQueue, timing: settings.orders });
   return {
-    stores, temporal,
-    orders: new OrderService({ orders: stores.orders, merchants: stores.merchants, temporal, taskQueue, timing: settings.orders }),
+    stores, temporal, orders,
+    problems: new ProblemService({ problems: stores.problems, orders }),
     recorder: new Recorder(stores.parties, stores.micropayments),
     grants: await GrantSigner.load(stores.grants),
     delivery: new DeliveryService(stores.delivery, temporal, taskQueue),

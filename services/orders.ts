@@ -15,8 +15,8 @@ import type { MerchantStore } from '../stores/merchants';
 import type { OrderRow, OrderStore } from '../stores/orders';
 import { isTemporalUnavailable, TemporalUnavailable, temporalReachable, withinDeadline } from './temporal';
 import {
-  cancelUpdate, type OrderReply, type OrderWorkflow, orderWorkflowId, type RefundRequest, refundUpdate, reviewUpdate,
-  type ReviewRequest, type ShipRequest, shipUpdate, statusQuery, submitUpdate,
+  cancelUpdate, type OrderReply, type OrderWorkflow, orderWorkflowId, type RefundRequest, refundUpdate, type ResolveRequest, resolveUpdate,
+  reviewUpdate, type ReviewRequest, type ShipRequest, shipUpdate, statusQuery, submitUpdate,
 } from '../workflows/order.contract';
 import { CustomerId, MerchantId, NeedsAttention, OrderState, OrderTotalMinor } from '../workflows/searchAttributes';
 
@@ -157,6 +157,7 @@ export class OrderService {
   cancel(row: OrderRow, cancelId: string) { return this.update(row, cancelUpdate, { cancelId }); }
   refund(row: OrderRow, req: RefundRequest) { return this.update(row, refundUpdate, req); }
   review(row: OrderRow, req: ReviewRequest) { return this.update(row, reviewUpdate, req); }
+  resolveProblem(row: OrderRow, req: ResolveRequest) { return this.update(row, resolveUpdate, req); }
 
   private startOptions(input: OrderInput) {
     return {

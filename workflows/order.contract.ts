@@ -1,9 +1,9 @@
 // The order workflow's contract: its id, the messages it answers and their types. Callers (the API's order
 // service, the history recorder, tests) import this, never the workflow itself.
 import * as wf from '@temporalio/workflow';
-import type { CancelRequest, OrderInput, OrderView, RefundRequest, ReviewRequest, ShipRequest } from '../domain/order';
+import type { CancelRequest, OrderInput, OrderView, RefundRequest, ResolveRequest, ReviewRequest, ShipRequest } from '../domain/order';
 
-export type { CancelRequest, OrderInput, OrderView, RefundRequest, ReviewRequest, ShipRequest } from '../domain/order';
+export type { CancelRequest, OrderInput, OrderView, RefundRequest, ResolveRequest, ReviewRequest, ShipRequest } from '../domain/order';
 
 /** An update's answer: done, or still waiting on an unreachable processor (the order carries on by itself). */
 export interface OrderReply { outcome: 'done' | 'pending'; order: OrderView }
@@ -13,6 +13,8 @@ export const shipUpdate = wf.defineUpdate<OrderReply, [ShipRequest]>('ship');
 export const cancelUpdate = wf.defineUpdate<OrderReply, [CancelRequest]>('cancel');
 export const refundUpdate = wf.defineUpdate<OrderReply, [RefundRequest]>('refund');
 export const reviewUpdate = wf.defineUpdate<OrderReply, [ReviewRequest]>('review');
+/** An operator resolved the order's last open problem of a kind: the order no longer needs attention for it. */
+export const resolveUpdate = wf.defineUpdate<OrderReply, [ResolveRequest]>('resolveProblem');
 export const statusQuery = wf.defineQuery<OrderView>('status');
 
 export type OrderWorkflow = (input: OrderInput) => Promise<OrderView>;

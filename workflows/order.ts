@@ -14,7 +14,7 @@ import {
   type CommandOutcome, Order, type OrderCommand, orderCommand, OrderRuleError, type OrderInput, type OrderView, type RefundRequest,
 } from '../domain/order';
 import {
-  cancelUpdate, type OrderReply, refundUpdate, reviewUpdate, shipUpdate, statusQuery, submitUpdate,
+  cancelUpdate, type OrderReply, refundUpdate, resolveUpdate, reviewUpdate, shipUpdate, statusQuery, submitUpdate,
 } from './order.contract';
 import { NeedsAttention, OrderState } from './searchAttributes';
 
@@ -80,6 +80,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
   wire(cancelUpdate, orderCommand.cancel);
   wire(refundUpdate, orderCommand.refund);
   wire(reviewUpdate, orderCommand.review);
+  wire(resolveUpdate, orderCommand.resolve);
 
   // --- the books -------------------------------------------------------------------------------------
   let shownState = order.state;
@@ -219,6 +220,10 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
             ? { ok: true } : { ok: false, code: 'void_failed', message: 'The processor did not void the authorization' };
         case 'refund':
           return await refund(cmd.req);
+        case 'resolve':
+          order.clearFlag(cmd.req.kind);
+          emit('order.needs_attention_resolved', cmd.req.problemId, { reason: cmd.req.kind, problemId: cmd.req.problemId });
+          return { ok: true };
       }
     } catch (err) {
       if (err instanceof OrderRuleError) return { ok: false, code: err.code, message: err.message };

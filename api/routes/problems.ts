@@ -1,28 +1,53 @@
-// GET /v1/problems: the failures that need a person (operators only), newest first.
+// GET /v1/problems: the failures that need a person (operators only), newest first; POST /v1/problems/:id/resolve
+// closes one with a note (and an order whose last open problem of that kind it was stops asking for attention).
 import { z } from 'zod';
-import type { ProblemStore } from '../../stores/problems';
+import type { Services } from '../../services';
+import type { Problem } from '../../stores/problems';
+import { notFound } from '../errors';
 import { type Operation, operation } from '../operations';
 import { listOf, nullableTimestamp, timestamp } from '../schemas';
 
 export const MAX_PROBLEMS_PAGE = 200;
+export const MAX_RESOLUTION_NOTE = 2000;
 
 const problemSchema = z.object({
   id: z.string(), workflowId: z.string(), merchantId: z.string().nullable(), kind: z.string(), message: z.string(),
   details: z.record(z.string(), z.unknown()), createdAt: timestamp, resolvedAt: nullableTimestamp,
+  resolvedBy: z.string().nullable().meta({ description: 'The principal that resolved it' }),
+  resolutionNote: z.string().nullable(),
 }).meta({ id: 'Problem' });
 
-export function problemOperations(problems: ProblemStore): Operation[] {
-  return [operation({
-    method: 'get', path: '/problems', summary: 'Failures that need a person (operator), newest first', allow: ['operator'],
-    query: z.strictObject({
-      limit: z.coerce.number().int().min(1).max(MAX_PROBLEMS_PAGE).default(50),
-      workflowId: z.string().max(200).optional(),
-      open: z.enum(['true', 'false']).optional().meta({ description: 'true: only the unresolved ones' }),
+const problemView = (p: Problem) => ({ ...p, createdAt: p.createdAt.toISOString(), resolvedAt: p.resolvedAt?.toISOString() ?? null });
+
+export function problemOperations(services: Services): Operation[] {
+  return [
+    operation({
+      method: 'get', path: '/problems', summary: 'Failures that need a person (operator), newest first', allow: ['operator'],
+      query: z.strictObject({
+        limit: z.coerce.number().int().min(1).max(MAX_PROBLEMS_PAGE).default(50),
+        workflowId: z.string().max(200).optional(),
+        open: z.enum(['true', 'false']).optional().meta({ description: 'true: only the unresolved ones' }),
+      }),
+      responses: { 200: { description: 'OK', schema: listOf(problemSchema) } },
+      async handler({ res, query }) {
+        const rows = await services.stores.problems.list({ limit: query.limit, workflowId: query.workflowId, open: query.open === 'true' });
+        res.json({ object: 'list', data: rows.map(problemView) });
+      },
     }),
-    responses: { 200: { description: 'OK', schema: listOf(problemSchema) } },
-    async handler({ res, query }) {
-      const rows = await problems.list({ limit: query.limit, workflowId: query.workflowId, open: query.open === 'true' });
-      res.json({ object: 'list', data: rows.map((p) => ({ ...p, createdAt: p.createdAt.toISOString(), resolvedAt: p.resolvedAt?.toISOString() ?? null })) });
-    },
-  })];
+    operation({
+      method: 'post', path: '/problems/:id/resolve', allow: ['operator'],
+      summary: 'Resolve a problem with a note (operator)',
+      description: 'A problem resolved before keeps its first resolution (200 all the same). When it was the last open problem '
+        + "of its kind on a running order, the order no longer needs attention for it (its view's needsAttention, the "
+        + 'NeedsAttention search attribute) and the merchant hears order.needs_attention_resolved. The same failure again '
+        + 'opens the problem again.',
+      body: z.strictObject({ note: z.string().min(1).max(MAX_RESOLUTION_NOTE).regex(/\S/, 'more than spaces').meta({ description: 'What was done' }) }),
+      responses: { 200: { description: 'Resolved', schema: problemSchema } },
+      async handler({ res, principal, params, body }) {
+        const problem = await services.problems.resolve(params.id, principal.id, body.note);
+        if (!problem) throw notFound('problem');
+        res.json(problemView(problem));
+      },
+    }),
+  ];
 }

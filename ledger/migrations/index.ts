@@ -10,6 +10,7 @@ import * as m006 from './006_settlement_carry';
 import * as m007 from './007_recording_generation';
 import * as m008 from './008_micro_payment_id_blocks';
 import * as m009 from './009_order_inputs';
+import * as m010 from './010_problem_resolution';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -23,6 +24,7 @@ const migrations: Array<[string, Migration]> = [
   ['007_recording_generation', m007],
   ['008_micro_payment_id_blocks', m008],
   ['009_order_inputs', m009],
+  ['010_problem_resolution', m010],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_AVS_POLICY } from '../../domain/avs';
-import { Order, type OrderInput, type OrderPolicy, OrderRuleError, type Units } from '../../domain/order';
+import { Order, orderCommand, type OrderInput, type OrderPolicy, OrderRuleError, type Units } from '../../domain/order';
 import { type LineItemInput, type MerchantPricing, priceOrder, type PricedOrder } from '../../domain/pricing';
 
 const MERCHANT: MerchantPricing = {
@@ -192,6 +192,27 @@ describe('Order authorization states', () => {
     expect(shipping.shipmentAmount([{ sku: 'book', quantity: 1 }])).toBe(BOOK_UNIT);
     shipping.leaveAwaitingProcessor();
     expect(shipping.state).toBe('partially_shipped');
+  });
+});
+
+describe('Order attention', () => {
+  it('a flag per reason: needsAttention while any is left; a resolve is admitted while the order runs, refused once final', () => {
+    const o = authorizedOrder();
+    o.flag('capture_failed');
+    o.flag('capture_failed'); // (one reason, however often)
+    o.flag('void_failed');
+    expect(o.view()).toMatchObject({ needsAttention: true, attentionReasons: ['capture_failed', 'void_failed'] });
+    o.clearFlag('capture_failed');
+    expect(o.view()).toMatchObject({ needsAttention: true, attentionReasons: ['void_failed'] });
+    o.clearFlag('void_failed');
+    expect(o.needsAttention).toBe(false);
+
+    const resolve = orderCommand.resolve({ problemId: '7', kind: 'capture_failed' });
+    expect(resolve.id).toBe('resolve:7');
+    expect(() => o.admit(resolve)).not.toThrow();
+    const failed = new Order(input());
+    failed.authorizationFailed('processor_unreachable', 'unreachable');
+    expect(ruleError(() => failed.admit(resolve))).toEqual({ code: 'order_closed' });
   });
 });
 
