@@ -195,27 +195,6 @@ describe('Order authorization states', () => {
   });
 });
 
-describe('Order attention', () => {
-  it('a flag per reason: needsAttention while any is left; a resolve is admitted while the order runs, refused once final', () => {
-    const o = authorizedOrder();
-    o.flag('capture_failed');
-    o.flag('capture_failed'); // (one reason, however often)
-    o.flag('void_failed');
-    expect(o.view()).toMatchObject({ needsAttention: true, attentionReasons: ['capture_failed', 'void_failed'] });
-    o.clearFlag('capture_failed');
-    expect(o.view()).toMatchObject({ needsAttention: true, attentionReasons: ['void_failed'] });
-    o.clearFlag('void_failed');
-    expect(o.needsAttention).toBe(false);
-
-    const resolve = orderCommand.resolve({ problemId: '7', kind: 'capture_failed' });
-    expect(resolve.id).toBe('resolve:7');
-    expect(() => o.admit(resolve)).not.toThrow();
-    const failed = new Order(input());
-    failed.authorizationFailed('processor_unreachable', 'unreachable');
-    expect(ruleError(() => failed.admit(resolve))).toEqual({ code: 'order_closed' });
-  });
-});
-
 describe('Order.shipmentAmount', () => {
   it('the first shipment carries shipping and its tax, later ones only their units, and all add up to the total', () => {
     const o = authorizedOrder();
@@ -550,6 +529,15 @@ describe('Order attention and view', () => {
     o.clearFlag('void_failed');
     expect(o.needsAttention).toBe(false);
     expect(o.attentionReasons).toEqual([]);
+  });
+
+  it('a resolve (an operator resolved a problem) is a command the order admits while it runs, not once final', () => {
+    const resolve = orderCommand.resolve({ problemId: '7', kind: 'capture_failed' });
+    expect(resolve.id).toBe('resolve:7');
+    expect(() => authorizedOrder().admit(resolve)).not.toThrow();
+    const failed = new Order(input());
+    failed.authorizationFailed('processor_unreachable', 'unreachable');
+    expect(ruleError(() => failed.admit(resolve))).toEqual({ code: 'order_closed' });
   });
 
   it('view() shows identity, state, money and every record', () => {
