@@ -143,7 +143,12 @@ export interface OrderView {
   needsAttention: boolean;
   attentionReasons: string[];
   review: { decision: 'approve' | 'reject' | 'timeout' } | null;
+  /** When an AVS review undecided by then ends in 'timeout' (null: the order was never held for review). */
+  reviewDeadline: string | null;
 }
+
+/** The attention reason of an order held for an operator's AVS review. */
+export const AVS_REVIEW = 'avs_review';
 
 export class OrderRuleError extends Error {
   constructor(readonly code: string, message: string, readonly param?: string) {
@@ -243,7 +248,10 @@ export class Order {
     this.authorizations.push({ ...a, status: 'active' });
     if (decision === 'accept') this.state = 'authorized_plus_avs';
     else this.state = 'authorized_minus_avs';
-    if (decision === 'review') this.reviewDeadlineMs = atMs + this.input.policy.reviewTimeoutMs;
+    if (decision === 'review') {
+      this.reviewDeadlineMs = atMs + this.input.policy.reviewTimeoutMs;
+      this.flag(AVS_REVIEW); // (an operator is to decide: the order shows in the review queue and asks for attention)
+    }
     if (decision !== 'reject') this.authorizationDecided = true;
   }
 
@@ -260,6 +268,7 @@ export class Order {
 
   reviewed(decision: 'approve' | 'reject' | 'timeout'): void {
     this.review = { decision };
+    this.clearFlag(AVS_REVIEW);
   }
 
   /** Replaces the active authorization with a new one (reauthorization); the old one is to be voided. */
@@ -547,6 +556,7 @@ export class Order {
       authorizations: this.authorizations, captures: this.captures,
       shipments: this.shipments, refunds: this.refunds, failure: this.failure,
       needsAttention: this.needsAttention, attentionReasons: this.attentionReasons, review: this.review,
+      reviewDeadline: this.reviewDeadlineMs === null ? null : new Date(this.reviewDeadlineMs).toISOString(),
     };
   }
 }

@@ -240,7 +240,8 @@ export class OrderService {
     const { order } = reply;
     // (an order without captures has nothing to read)
     const batches = order.captures.length === 0 ? new Map<string, string | null>() : await this.deps.orders.captureBatches(order.id);
-    return { outcome: reply.outcome, order: { ...order, captures: order.captures.map((c) => ({ ...c, batchId: batches.get(c.id) ?? null })) } };
+    return { outcome: reply.outcome, order: { ...order, reviewDeadline: order.reviewDeadline ?? null, // (views saved before it had one)
+      captures: order.captures.map((c) => ({ ...c, batchId: batches.get(c.id) ?? null })) } };
   }
 }
 

@@ -68,6 +68,17 @@ export class OrderStore {
     return rows.map((r) => ({ id: r.id as string, input: r.input as OrderInput }));
   }
 
+  /**
+   * Orders held for an operator's AVS review and not yet decided, oldest first (of one merchant, when given): the
+   * review queue, from the views the workflows save.
+   */
+  async awaitingReview(limit: number, merchantId?: string): Promise<OrderRow[]> {
+    const rows = this.db('orders').where({ state: 'authorized_minus_avs' }).whereRaw(`view->'review' = 'null'::jsonb`)
+      .orderBy([{ column: 'created_at' }, { column: 'id' }]).limit(limit);
+    if (merchantId) rows.where({ merchant_id: merchantId });
+    return (await rows).map(orderOf);
+  }
+
   /** The order's workflow exists (started now, or found running or closed). */
   async confirmWorkflow(id: string): Promise<void> {
     await this.db('orders').where({ id }).whereNull('workflow_confirmed_at').update({ workflow_confirmed_at: this.db.fn.now() });

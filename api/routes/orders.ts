@@ -11,7 +11,7 @@ import type { Principal } from '../../stores/principals';
 import { assertCanSee } from '../auth';
 import { badRequest, unprocessable } from '../errors';
 import { type Operation, operation } from '../operations';
-import { clientId } from '../schemas';
+import { clientId, listOf, nullableTimestamp, timestamp } from '../schemas';
 
 const sku = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : and -, at most 64');
 const units = z.array(z.strictObject({ sku, quantity: z.number().int().min(1).max(MAX_QUANTITY) })).min(1).max(MAX_LINE_ITEMS);
@@ -72,9 +72,18 @@ const orderSchema = z.object({
     parts: z.array(z.object({ captureId: z.string(), processorRefundId: z.string(), amountMinor: z.number().int(), feeMinor: z.number().int() })) })),
   failure: z.object({ code: z.string(), message: z.string() }).nullable(),
   needsAttention: z.boolean(),
-  attentionReasons: z.array(z.string()),
+  attentionReasons: z.array(z.string()).meta({ description: 'Why it needs attention: a problem kind, or avs_review while an operator is to decide' }),
   review: z.object({ decision: z.enum(['approve', 'reject', 'timeout']) }).nullable(),
+  reviewDeadline: nullableTimestamp.meta({ description: 'Held for AVS review: undecided by then, the review ends in timeout (the order is voided)' }),
 }).meta({ id: 'Order' });
+
+const reviewSchema = z.object({
+  object: z.literal('review'), orderId: z.string(), merchantId: z.string(), clientOrderId: z.string(), customerId: z.string(),
+  currency: z.string(), totalMinor: z.number().int(), authorizationId: z.string(), avsCode: z.enum(AVS_CODES),
+  reviewDeadline: timestamp.meta({ description: 'Undecided by then, the review ends in timeout and the order is voided' }),
+  createdAt: timestamp,
+}).meta({ id: 'Review' });
+export const MAX_REVIEWS_PAGE = 100;
 
 const order = (description: string) => ({ description, schema: orderSchema });
 const pending = { description: 'Accepted, waiting for the processor (the order carries on; poll Location)', schema: orderSchema,
@@ -164,6 +173,23 @@ export function orderOperations(services: Services): Operation[] {
         if (body.kind === 'refund' && body.amountMinor === undefined) throw unprocessable('parameter_missing', 'A refund names its amountMinor', 'amountMinor');
         if (body.kind === 'return' && !body.items) throw unprocessable('parameter_missing', 'A return names the items returned', 'items');
         send(res, await orders.refund(row, { refundId, kind: body.kind, amountMinor: body.amountMinor, items: body.items, reason: body.reason }));
+      },
+    }),
+    operation({
+      method: 'get', path: '/reviews', allow: ['operator', 'merchant'],
+      summary: 'The AVS review queue: orders held for an operator to decide, oldest first (a merchant sees its own)',
+      query: z.strictObject({ limit: z.coerce.number().int().min(1).max(MAX_REVIEWS_PAGE).default(50) }),
+      responses: { 200: { description: 'OK', schema: listOf(reviewSchema) } },
+      async handler({ res, principal, query }) {
+        const rows = await services.stores.orders.awaitingReview(query.limit, principal.kind === 'operator' ? undefined : principal.id);
+        res.json({ object: 'list', data: rows.flatMap((r) => {
+          const auth = r.view?.authorizations.at(-1);
+          return r.view?.reviewDeadline && auth ? [{
+            object: 'review' as const, orderId: r.id, merchantId: r.merchantId, clientOrderId: r.clientOrderId, customerId: r.customerId,
+            currency: r.view.currency, totalMinor: r.view.totalMinor, authorizationId: auth.id, avsCode: auth.avsCode,
+            reviewDeadline: r.view.reviewDeadline, createdAt: r.createdAt.toISOString(),
+          }] : [];
+        }) });
       },
     }),
     operation({

@@ -11,6 +11,7 @@ import * as m007 from './007_recording_generation';
 import * as m008 from './008_micro_payment_id_blocks';
 import * as m009 from './009_order_inputs';
 import * as m010 from './010_problem_resolution';
+import * as m011 from './011_review_queue';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -25,6 +26,7 @@ const migrations: Array<[string, Migration]> = [
   ['008_micro_payment_id_blocks', m008],
   ['009_order_inputs', m009],
   ['010_problem_resolution', m010],
+  ['011_review_queue', m011],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

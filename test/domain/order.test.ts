@@ -106,14 +106,20 @@ describe('Order authorization states', () => {
     expect(o.isFinal).toBe(false);
   });
 
-  it('an AVS decision of review makes it authorized_minus_avs, not authorized_plus_avs', () => {
+  it('an AVS decision of review makes it authorized_minus_avs, not authorized_plus_avs, asking for attention until decided', () => {
     const o = authorizedOrder('review');
     expect(o.state).toBe('authorized_minus_avs');
     expect(o.authorization?.status).toBe('active');
     expect(o.review).toBeNull();
+    expect(o.view()).toMatchObject({ needsAttention: true, attentionReasons: ['avs_review'],
+      reviewDeadline: new Date(AT_MS + POLICY.reviewTimeoutMs).toISOString() });
     o.reviewed('approve');
     expect(o.review).toEqual({ decision: 'approve' });
     expect(o.state).toBe('authorized_minus_avs');
+    expect(o.view()).toMatchObject({ needsAttention: false, attentionReasons: [] });
+    const timedOut = authorizedOrder('review');
+    timedOut.reviewed('timeout');
+    expect(timedOut.needsAttention).toBe(false);
   });
 
   it('a failed authorization is final and records why; an approved one records no failure', () => {
@@ -543,7 +549,7 @@ describe('Order attention and view', () => {
   it('view() shows identity, state, money and every record', () => {
     const fresh = new Order(input()).view();
     expect(fresh).toMatchObject({ state: 'confirmed', authorizedMinor: 0, capturedMinor: 0, refundedMinor: 0, authorizations: [],
-      captures: [], shipments: [], refunds: [], failure: null, needsAttention: false, attentionReasons: [], review: null });
+      captures: [], shipments: [], refunds: [], failure: null, needsAttention: false, attentionReasons: [], review: null, reviewDeadline: null });
 
     const o = authorizedOrder('review');
     o.reviewed('approve');
@@ -564,6 +570,7 @@ describe('Order attention and view', () => {
       refunds: [{ id: 'ref_1', kind: 'refund', amountMinor: 100, items: null,
         parts: [{ captureId: 'cap_shp_1', processorRefundId: 're_ref_1_cap_shp_1', amountMinor: 100, feeMinor: 3 }] }],
       failure: null, needsAttention: true, attentionReasons: ['refund_failed'], review: { decision: 'approve' },
+      reviewDeadline: new Date(AT_MS + POLICY.reviewTimeoutMs).toISOString(),
     });
   });
 });

@@ -89,3 +89,34 @@ describe('resolving a problem', () => {
     expect(await stores.problems.list({ limit: 10, workflowId, open: true })).toHaveLength(2);
   });
 });
+
+describe('the AVS review queue', () => {
+  it('lists the orders an operator is to decide, oldest first, flagged for attention until decided', async () => {
+    const held: Array<Record<string, any>> = [];
+    for (const i of [1, 2]) {
+      const r = await call(svc.base, '/orders', { key: merchant, body: {
+        clientOrderId: uid(`review-${i}-`), customerId: 'c1', items: [{ sku: 'lamp', quantity: 1, unitPriceMinor: 4500, kind: 'hard' }],
+        shipping: { optionId: 'standard', address: { line1: '1 Main St', city: 'San Francisco', region: 'CA', postalCode: '94107', country: 'US' } },
+        payment: { token: await tokenizeCard(svc.processor), billingPostalCode: '11111' }, // AVS A: review by the default policy
+      } });
+      expect(r.body).toMatchObject({ state: 'authorized_minus_avs', needsAttention: true, attentionReasons: ['avs_review'] });
+      expect(Date.parse(r.body.reviewDeadline)).toBeGreaterThan(Date.now());
+      held.push(r.body);
+    }
+    expect(await attentionOf(held[0].id)).toBe(true);
+    const queue = async (key: string) => (await call(svc.base, '/reviews?limit=100', { key })).body.data
+      .filter((q: { orderId: string }) => held.some((h) => h.id === q.orderId));
+    expect(await queue(operator)).toEqual(held.map((h) => ({
+      object: 'review', orderId: h.id, merchantId: h.merchantId, clientOrderId: h.clientOrderId, customerId: 'c1', currency: 'USD',
+      totalMinor: h.totalMinor, authorizationId: h.authorizations[0].id, avsCode: 'A', reviewDeadline: h.reviewDeadline,
+      createdAt: expect.any(String),
+    })));
+    expect(await queue(merchant)).toHaveLength(2); // its own
+    expect((await call(svc.base, '/reviews?limit=0', { key: operator })).body.error).toMatchObject({ code: 'parameter_invalid', param: 'limit' });
+
+    const approved = await call(svc.base, `/orders/${held[0].id}/review`, { key: operator, body: { decision: 'approve' } });
+    expect(approved.body).toMatchObject({ review: { decision: 'approve' }, needsAttention: false, attentionReasons: [] });
+    expect(await attentionOf(held[0].id)).toBe(false);
+    expect((await queue(operator)).map((q: { orderId: string }) => q.orderId)).toEqual([held[1].id]);
+  });
+});
