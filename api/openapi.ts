@@ -17,7 +17,9 @@ const DESCRIPTION = 'A durable payment broker. Authenticate with "Authorization:
   + `or an unpaired UTF-16 surrogate, and no body nests deeper than ${MAX_JSON_DEPTH} (400 parameter_invalid). Errors are `
   + '{"error": {"type", "code", "message", "param"}}; act on the code. A request this document does not admit is a 400; one it '
   + 'admits that a rule across fields (stated in the descriptions) or the state of the objects refuses is a 422 (409 for a '
-  + 'conflict with what exists). While the Temporal server or PostgreSQL cannot be reached, '
+  + 'conflict with what exists). Paged lists answer {"object": "list", "data", "has_more"}, newest first, and take limit, '
+  + 'starting_after or ending_before (an id from the list; one not in it is 422 cursor_unknown), created_gte and created_lte. '
+  + 'While the Temporal server or PostgreSQL cannot be reached, '
   + 'a route that needs it answers 503 temporal_unavailable or database_unavailable with Retry-After: the request may be repeated '
   + '(with the same Idempotency-Key or command id, it takes effect once).';
 

@@ -27,6 +27,20 @@ export const nullableTimestamp = timestamp.nullable();
 /** A page of objects: { object: 'list', data }. */
 export const listOf = <T extends z.ZodType>(item: T) => z.object({ object: z.literal('list'), data: z.array(item) });
 
+/** The most objects one page of a paged list holds. */
+export const MAX_PAGE = 100;
+/** The query of every paged list (Stripe's names): its page size, a cursor, a created range. */
+export const pageQuery = {
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(10),
+  starting_after: z.string().min(1).max(200).optional().meta({ description: "An object's id: the page after it" }),
+  ending_before: z.string().min(1).max(200).optional().meta({ description: "An object's id: the page before it (not with starting_after)" }),
+  created_gte: isoTime.optional().meta({ description: 'Only objects created at or after this time' }),
+  created_lte: isoTime.optional().meta({ description: 'Only objects created at or before this time' }),
+};
+/** A paged list's answer: { object: 'list', data, has_more }. */
+export const pageOf = <T extends z.ZodType>(item: T) =>
+  z.object({ object: z.literal('list'), data: z.array(item), has_more: z.boolean().meta({ description: 'Whether more objects follow this page' }) });
+
 export const errorBody = z.object({
   error: z.object({
     type: z.string(),

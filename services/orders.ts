@@ -13,6 +13,7 @@ import { type Address, Order, type OrderInput, type OrderView } from '../domain/
 import { type LineItemInput, priceOrder } from '../domain/pricing';
 import type { MerchantStore } from '../stores/merchants';
 import type { OrderRow, OrderStore } from '../stores/orders';
+import type { Page, PageRequest } from '../stores/page';
 import { isTemporalUnavailable, TemporalUnavailable, temporalReachable, withinDeadline } from './temporal';
 import {
   cancelUpdate, type OrderReply, type OrderWorkflow, orderWorkflowId, type RefundRequest, refundUpdate, type ResolveRequest, resolveUpdate,
@@ -148,6 +149,18 @@ export class OrderService {
     return this.deps.orders.get(id);
   }
 
+  /**
+   * A page of orders as their workflows saved them last (one not started yet: as it was accepted; one accepted
+   * before inputs were kept and never started shows nowhere), each capture with its settlement batch.
+   */
+  async list(req: PageRequest & { merchantId?: string; state?: string }): Promise<Page<OrderWithBatches>> {
+    const page = await this.deps.orders.list(req);
+    const views = page.data.flatMap((row) => row.view ?? (row.input ? [new Order(row.input).view()] : []));
+    const captured = views.filter((v) => v.captures.length > 0).map((v) => v.id);
+    const batches = captured.length ? await this.deps.orders.captureBatches(...captured) : new Map<string, string | null>();
+    return { data: views.map((v) => withBatchIds(v, batches)), hasMore: page.hasMore };
+  }
+
   /** The order as it stands: from its workflow, or from the row it left when the workflow is gone. */
   async current(row: OrderRow): Promise<OrderWithBatches> {
     return (await this.withBatches({ outcome: 'done', order: await this.view(row) })).order;
@@ -240,9 +253,14 @@ export class OrderService {
     const { order } = reply;
     // (an order without captures has nothing to read)
     const batches = order.captures.length === 0 ? new Map<string, string | null>() : await this.deps.orders.captureBatches(order.id);
-    return { outcome: reply.outcome, order: { ...order, reviewDeadline: order.reviewDeadline ?? null, // (views saved before it had one)
-      captures: order.captures.map((c) => ({ ...c, batchId: batches.get(c.id) ?? null })) } };
+    return { outcome: reply.outcome, order: withBatchIds(order, batches) };
   }
+}
+
+/** The order as the API shows it: each capture with its settlement batch. */
+function withBatchIds(order: OrderView, batches: Map<string, string | null>): OrderWithBatches {
+  return { ...order, reviewDeadline: order.reviewDeadline ?? null, // (views saved before it had one)
+    captures: order.captures.map((c) => ({ ...c, batchId: batches.get(c.id) ?? null })) };
 }
 
 /** Tries fn up to `tries` times, briefly apart; an unreachable Temporal server or a workflow gone is not tried again. */

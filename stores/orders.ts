@@ -4,6 +4,7 @@
 // batches captures are submitted in.
 import type { OrderInput, OrderView } from '../domain/order';
 import type { Db } from '../ledger/db';
+import { type Page, pageOf, type PageRequest } from './page';
 
 export interface OrderRow {
   id: string;
@@ -68,6 +69,17 @@ export class OrderStore {
     return rows.map((r) => ({ id: r.id as string, input: r.input as OrderInput }));
   }
 
+  /** A page of orders, newest first: a merchant's (or all), in one state if given. */
+  async list(req: PageRequest & { merchantId?: string; state?: string }): Promise<Page<OrderRow>> {
+    const page = await pageOf<Record<string, unknown>>(() => {
+      const rows = this.db('orders');
+      if (req.merchantId) rows.where({ merchant_id: req.merchantId });
+      if (req.state) rows.where({ state: req.state });
+      return rows;
+    }, req);
+    return { data: page.data.map(orderOf), hasMore: page.hasMore };
+  }
+
   /**
    * Orders held for an operator's AVS review and not yet decided, oldest first (of one merchant, when given): the
    * review queue, from the views the workflows save.
@@ -92,8 +104,9 @@ export class OrderStore {
   }
 
   /** The settlement batch of each of the order's captures (null while in none). */
-  async captureBatches(orderId: string): Promise<Map<string, string | null>> {
-    const rows = await this.db('captures').where({ order_id: orderId }).select('id', 'batch_id');
+  /** Each capture of these orders with its settlement batch (null: not batched yet). */
+  async captureBatches(...orderIds: string[]): Promise<Map<string, string | null>> {
+    const rows = await this.db('captures').whereIn('order_id', orderIds).select('id', 'batch_id');
     return new Map(rows.map((x) => [x.id as string, x.batch_id as string | null]));
   }
 

@@ -2,6 +2,7 @@
 // and key (details.key: the step or party it is about), so a repeated step records it once; the same failure again
 // after an operator resolved it opens it again. An operator resolves a problem with a note.
 import type { Db } from '../ledger/db';
+import { type Page, pageOf, type PageRequest } from './page';
 
 export interface ProblemInput {
   workflowId: string;
@@ -45,12 +46,15 @@ export class ProblemStore {
     return row && problemOf(row);
   }
 
-  /** Newest first, at most `limit`; of one workflow, or only the unresolved ones. */
-  async list(q: { limit: number; workflowId?: string; open?: boolean }): Promise<Problem[]> {
-    const rows = this.db('problems').orderBy('id', 'desc').limit(q.limit);
-    if (q.workflowId) rows.where({ workflow_id: q.workflowId });
-    if (q.open) rows.whereNull('resolved_at');
-    return (await rows).map(problemOf);
+  /** A page of problems, newest first; of one workflow, or only the unresolved ones. */
+  async list(req: PageRequest & { workflowId?: string; open?: boolean }): Promise<Page<Problem>> {
+    const page = await pageOf<Record<string, unknown>>(() => {
+      const rows = this.db('problems');
+      if (req.workflowId) rows.where({ workflow_id: req.workflowId });
+      if (req.open) rows.whereNull('resolved_at');
+      return rows;
+    }, req, { validId: (id) => PROBLEM_ID.test(id) });
+    return { data: page.data.map(problemOf), hasMore: page.hasMore };
   }
 
   /** Marks the problem resolved by `by` with the note, once: a problem resolved before keeps its first resolution. */

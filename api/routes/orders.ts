@@ -11,7 +11,8 @@ import type { Principal } from '../../stores/principals';
 import { assertCanSee } from '../auth';
 import { badRequest, unprocessable } from '../errors';
 import { type Operation, operation } from '../operations';
-import { clientId, listOf, nullableTimestamp, timestamp } from '../schemas';
+import { pageAnswer, pageRequest } from '../paging';
+import { clientId, listOf, nullableTimestamp, pageOf, pageQuery, timestamp } from '../schemas';
 
 const sku = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : and -, at most 64');
 const units = z.array(z.strictObject({ sku, quantity: z.number().int().min(1).max(MAX_QUANTITY) })).min(1).max(MAX_LINE_ITEMS);
@@ -173,6 +174,25 @@ export function orderOperations(services: Services): Operation[] {
         if (body.kind === 'refund' && body.amountMinor === undefined) throw unprocessable('parameter_missing', 'A refund names its amountMinor', 'amountMinor');
         if (body.kind === 'return' && !body.items) throw unprocessable('parameter_missing', 'A return names the items returned', 'items');
         send(res, await orders.refund(row, { refundId, kind: body.kind, amountMinor: body.amountMinor, items: body.items, reason: body.reason }));
+      },
+    }),
+    operation({
+      method: 'get', path: '/orders', allow: ['merchant', 'operator'],
+      summary: "Orders, newest first, a page at a time: the merchant's own (operators: every merchant's, or one's)",
+      description: 'Each as its order saved it last (GET /v1/orders/:id asks the running order).',
+      query: z.strictObject({
+        ...pageQuery,
+        state: orderSchema.shape.state.optional().meta({ description: 'Only orders in this state' }),
+        merchantId: z.string().max(200).optional().meta({ description: "Operators: only this merchant's orders" }),
+      }),
+      responses: { 200: { description: 'OK', schema: pageOf(orderSchema) } },
+      async handler({ res, principal, query }) {
+        if (principal.kind !== 'operator' && query.merchantId !== undefined) {
+          throw unprocessable('parameter_not_allowed', 'merchantId is for operators: a merchant lists its own orders', 'merchantId');
+        }
+        const page = await orders.list({ ...pageRequest(query), state: query.state,
+          merchantId: principal.kind === 'operator' ? query.merchantId : principal.id });
+        res.json(pageAnswer(page, (o) => ({ ...o, object: 'order' })));
       },
     }),
     operation({

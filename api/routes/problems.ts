@@ -5,9 +5,9 @@ import type { Services } from '../../services';
 import type { Problem } from '../../stores/problems';
 import { notFound } from '../errors';
 import { type Operation, operation } from '../operations';
-import { listOf, nullableTimestamp, timestamp } from '../schemas';
+import { pageAnswer, pageRequest } from '../paging';
+import { nullableTimestamp, pageOf, pageQuery, timestamp } from '../schemas';
 
-export const MAX_PROBLEMS_PAGE = 200;
 export const MAX_RESOLUTION_NOTE = 2000;
 
 const problemSchema = z.object({
@@ -22,16 +22,16 @@ const problemView = (p: Problem) => ({ ...p, createdAt: p.createdAt.toISOString(
 export function problemOperations(services: Services): Operation[] {
   return [
     operation({
-      method: 'get', path: '/problems', summary: 'Failures that need a person (operator), newest first', allow: ['operator'],
+      method: 'get', path: '/problems', summary: 'Failures that need a person (operator), newest first, a page at a time', allow: ['operator'],
       query: z.strictObject({
-        limit: z.coerce.number().int().min(1).max(MAX_PROBLEMS_PAGE).default(50),
+        ...pageQuery,
         workflowId: z.string().max(200).optional(),
         open: z.enum(['true', 'false']).optional().meta({ description: 'true: only the unresolved ones' }),
       }),
-      responses: { 200: { description: 'OK', schema: listOf(problemSchema) } },
+      responses: { 200: { description: 'OK', schema: pageOf(problemSchema) } },
       async handler({ res, query }) {
-        const rows = await services.stores.problems.list({ limit: query.limit, workflowId: query.workflowId, open: query.open === 'true' });
-        res.json({ object: 'list', data: rows.map(problemView) });
+        const page = await services.stores.problems.list({ ...pageRequest(query), workflowId: query.workflowId, open: query.open === 'true' });
+        res.json(pageAnswer(page, problemView));
       },
     }),
     operation({

@@ -12,6 +12,7 @@ import * as m008 from './008_micro_payment_id_blocks';
 import * as m009 from './009_order_inputs';
 import * as m010 from './010_problem_resolution';
 import * as m011 from './011_review_queue';
+import * as m012 from './012_list_indexes';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -27,6 +28,7 @@ const migrations: Array<[string, Migration]> = [
   ['009_order_inputs', m009],
   ['010_problem_resolution', m010],
   ['011_review_queue', m011],
+  ['012_list_indexes', m012],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

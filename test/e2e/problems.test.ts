@@ -77,16 +77,16 @@ describe('resolving a problem', () => {
     const p = { workflowId, merchantId: null, kind: 'payout_failed', message: 'first', details: { key: 'seller-1' } };
     await stores.problems.record(p);
     await stores.problems.record(p); // a repeated step: still one
-    const [first] = await stores.problems.list({ limit: 10, workflowId });
+    const [first] = (await stores.problems.list({ limit: 10, workflowId })).data;
     expect(await stores.problems.hasOpen(workflowId, 'payout_failed')).toBe(true);
     expect(await stores.problems.resolve(first.id, 'op', 'paid by hand')).toMatchObject({ resolvedBy: 'op', resolutionNote: 'paid by hand' });
     expect(await stores.problems.hasOpen(workflowId, 'payout_failed')).toBe(false);
 
     await stores.problems.record({ ...p, message: 'again' });
-    expect(await stores.problems.list({ limit: 10, workflowId })).toEqual([
+    expect((await stores.problems.list({ limit: 10, workflowId })).data).toEqual([
       expect.objectContaining({ id: first.id, message: 'again', resolvedAt: null, resolvedBy: null, resolutionNote: null })]);
     await stores.problems.record({ ...p, details: { key: 'seller-2' } });
-    expect(await stores.problems.list({ limit: 10, workflowId, open: true })).toHaveLength(2);
+    expect((await stores.problems.list({ limit: 10, workflowId, open: true })).data).toHaveLength(2);
   });
 });
 

@@ -1,0 +1,19 @@
+// Paged lists at the edge: the query every list takes (schemas.ts pageQuery) as a store's PageRequest, and a page
+// as the answer { object: 'list', data, has_more }.
+import type { Page, PageRequest } from '../stores/page';
+import { unprocessable } from './errors';
+
+interface PageQuery { limit: number; starting_after?: string; ending_before?: string; created_gte?: string; created_lte?: string }
+
+export function pageRequest(q: PageQuery): PageRequest {
+  if (q.starting_after !== undefined && q.ending_before !== undefined) {
+    throw unprocessable('parameter_not_allowed', 'Send starting_after or ending_before, not both', 'ending_before');
+  }
+  return {
+    limit: q.limit, startingAfter: q.starting_after, endingBefore: q.ending_before,
+    createdGte: q.created_gte === undefined ? undefined : new Date(q.created_gte),
+    createdLte: q.created_lte === undefined ? undefined : new Date(q.created_lte),
+  };
+}
+
+export const pageAnswer = <T, U>(page: Page<T>, view: (item: T) => U) => ({ object: 'list' as const, data: page.data.map(view), has_more: page.hasMore });

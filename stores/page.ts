@@ -1,0 +1,40 @@
+// Cursor pagination, one shape for every list (Stripe's): newest first (or oldest first where a queue says so),
+// `limit` rows, `startingAfter` / `endingBefore` naming an object of the list as the cursor, an optional created
+// range; the page says whether there are more. The cursor is the object's (created_at, id) key, so a page is one
+// index range scan however deep it goes.
+import type { Knex } from 'knex';
+import { StoreRefusal } from './refusal';
+
+export interface PageRequest {
+  limit: number;
+  startingAfter?: string;
+  endingBefore?: string;
+  createdGte?: Date;
+  createdLte?: Date;
+}
+
+export interface Page<T> { data: T[]; hasMore: boolean }
+
+/**
+ * One page of `list()` (a query over a table with created_at and id, filtered to what the caller may see), in the
+ * list's order. A cursor that names no object of the list is refused (cursor_unknown), as is one `validId` refuses.
+ */
+export async function pageOf<R>(list: () => Knex.QueryBuilder, req: PageRequest,
+  opts: { oldestFirst?: boolean; validId?: (id: string) => boolean } = {}): Promise<Page<R>> {
+  const [param, cursorId] = req.startingAfter !== undefined ? ['startingAfter', req.startingAfter] : ['endingBefore', req.endingBefore];
+  const backwards = req.startingAfter === undefined && req.endingBefore !== undefined;
+  const q = list();
+  if (req.createdGte) q.where('created_at', '>=', req.createdGte);
+  if (req.createdLte) q.where('created_at', '<=', req.createdLte);
+  // the list's order, or its reverse when paging back from the cursor
+  const dir = (opts.oldestFirst ?? false) !== backwards ? 'asc' : 'desc';
+  if (cursorId !== undefined) {
+    const known = !(opts.validId && !opts.validId(cursorId)) && await list().where('id', cursorId).first('id');
+    if (!known) throw new StoreRefusal('cursor_unknown', `${param} names no object of this list`, param);
+    // (the cursor's key compared in SQL: a JavaScript Date would drop created_at's microseconds, and with them rows)
+    q.whereRaw(`(created_at, id) ${dir === 'asc' ? '>' : '<'} ?`, [list().where('id', cursorId).select('created_at', 'id')]);
+  }
+  const rows = await q.orderBy([{ column: 'created_at', order: dir }, { column: 'id', order: dir }]).limit(req.limit + 1);
+  const data = rows.slice(0, req.limit) as R[];
+  return { data: backwards ? data.reverse() : data, hasMore: rows.length > req.limit };
+}
