@@ -84,11 +84,12 @@ export class OrderStore {
    * Orders held for an operator's AVS review and not yet decided, oldest first (of one merchant, when given): the
    * review queue, from the views the workflows save.
    */
-  async awaitingReview(limit: number, merchantId?: string): Promise<OrderRow[]> {
-    const rows = this.db('orders').where({ state: 'authorized_minus_avs' }).whereRaw(`view->'review' = 'null'::jsonb`)
-      .orderBy([{ column: 'created_at' }, { column: 'id' }]).limit(limit);
-    if (merchantId) rows.where({ merchant_id: merchantId });
-    return (await rows).map(orderOf);
+  async awaitingReview(req: PageRequest & { merchantId?: string }): Promise<Page<OrderRow>> {
+    const visible = () => (req.merchantId ? this.db('orders').where({ merchant_id: req.merchantId }) : this.db('orders'));
+    const page = await pageOf<Record<string, unknown>>(
+      () => visible().where({ state: 'authorized_minus_avs' }).whereRaw(`view->'review' = 'null'::jsonb`), req,
+      { oldestFirst: true, cursors: visible });
+    return { data: page.data.map(orderOf), hasMore: page.hasMore };
   }
 
   /** The order's workflow exists (started now, or found running or closed). */

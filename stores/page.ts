@@ -17,10 +17,13 @@ export interface Page<T> { data: T[]; hasMore: boolean }
 
 /**
  * One page of `list()` (a query over a table with created_at and id, filtered to what the caller may see), in the
- * list's order. A cursor that names no object of the list is refused (cursor_unknown), as is one `validId` refuses.
+ * list's order. A cursor that names no object of the list is refused (cursor_unknown), as is one `validId` refuses;
+ * a queue whose objects leave it (decided reviews, say) names where a cursor may be from (`cursors`: the caller's
+ * rows of the same table), so a page can go on after the object it started from has left.
  */
 export async function pageOf<R>(list: () => Knex.QueryBuilder, req: PageRequest,
-  opts: { oldestFirst?: boolean; validId?: (id: string) => boolean } = {}): Promise<Page<R>> {
+  opts: { oldestFirst?: boolean; validId?: (id: string) => boolean; cursors?: () => Knex.QueryBuilder } = {}): Promise<Page<R>> {
+  const cursors = opts.cursors ?? list;
   const [param, cursorId] = req.startingAfter !== undefined ? ['startingAfter', req.startingAfter] : ['endingBefore', req.endingBefore];
   const backwards = req.startingAfter === undefined && req.endingBefore !== undefined;
   const q = list();
@@ -29,10 +32,10 @@ export async function pageOf<R>(list: () => Knex.QueryBuilder, req: PageRequest,
   // the list's order, or its reverse when paging back from the cursor
   const dir = (opts.oldestFirst ?? false) !== backwards ? 'asc' : 'desc';
   if (cursorId !== undefined) {
-    const known = !(opts.validId && !opts.validId(cursorId)) && await list().where('id', cursorId).first('id');
+    const known = !(opts.validId && !opts.validId(cursorId)) && await cursors().where('id', cursorId).first('id');
     if (!known) throw new StoreRefusal('cursor_unknown', `${param} names no object of this list`, param);
     // (the cursor's key compared in SQL: a JavaScript Date would drop created_at's microseconds, and with them rows)
-    q.whereRaw(`(created_at, id) ${dir === 'asc' ? '>' : '<'} ?`, [list().where('id', cursorId).select('created_at', 'id')]);
+    q.whereRaw(`(created_at, id) ${dir === 'asc' ? '>' : '<'} ?`, [cursors().where('id', cursorId).select('created_at', 'id')]);
   }
   const rows = await q.orderBy([{ column: 'created_at', order: dir }, { column: 'id', order: dir }]).limit(req.limit + 1);
   const data = rows.slice(0, req.limit) as R[];

@@ -12,7 +12,7 @@ import { assertCanSee } from '../auth';
 import { badRequest, unprocessable } from '../errors';
 import { type Operation, operation } from '../operations';
 import { pageAnswer, pageRequest } from '../paging';
-import { clientId, listOf, nullableTimestamp, pageOf, pageQuery, timestamp } from '../schemas';
+import { clientId, nullableTimestamp, pageOf, pageQuery, timestamp } from '../schemas';
 
 const sku = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : and -, at most 64');
 const units = z.array(z.strictObject({ sku, quantity: z.number().int().min(1).max(MAX_QUANTITY) })).min(1).max(MAX_LINE_ITEMS);
@@ -84,7 +84,6 @@ const reviewSchema = z.object({
   reviewDeadline: timestamp.meta({ description: 'Undecided by then, the review ends in timeout and the order is voided' }),
   createdAt: timestamp,
 }).meta({ id: 'Review' });
-export const MAX_REVIEWS_PAGE = 100;
 
 const order = (description: string) => ({ description, schema: orderSchema });
 const pending = { description: 'Accepted, waiting for the processor (the order carries on; poll Location)', schema: orderSchema,
@@ -198,11 +197,13 @@ export function orderOperations(services: Services): Operation[] {
     operation({
       method: 'get', path: '/reviews', allow: ['operator', 'merchant'],
       summary: 'The AVS review queue: orders held for an operator to decide, oldest first (a merchant sees its own)',
-      query: z.strictObject({ limit: z.coerce.number().int().min(1).max(MAX_REVIEWS_PAGE).default(50) }),
-      responses: { 200: { description: 'OK', schema: listOf(reviewSchema) } },
+      description: 'A page at a time like every list, but oldest first; a cursor may be an order decided since.',
+      query: z.strictObject(pageQuery),
+      responses: { 200: { description: 'OK', schema: pageOf(reviewSchema) } },
       async handler({ res, principal, query }) {
-        const rows = await services.stores.orders.awaitingReview(query.limit, principal.kind === 'operator' ? undefined : principal.id);
-        res.json({ object: 'list', data: rows.flatMap((r) => {
+        const page = await services.stores.orders.awaitingReview({ ...pageRequest(query),
+          merchantId: principal.kind === 'operator' ? undefined : principal.id });
+        res.json({ object: 'list', has_more: page.hasMore, data: page.data.flatMap((r) => {
           const auth = r.view?.authorizations.at(-1);
           return r.view?.reviewDeadline && auth ? [{
             object: 'review' as const, orderId: r.id, merchantId: r.merchantId, clientOrderId: r.clientOrderId, customerId: r.customerId,

@@ -118,5 +118,9 @@ describe('the AVS review queue', () => {
     expect(approved.body).toMatchObject({ review: { decision: 'approve' }, needsAttention: false, attentionReasons: [] });
     expect(await attentionOf(held[0].id)).toBe(false);
     expect((await queue(operator)).map((q: { orderId: string }) => q.orderId)).toEqual([held[1].id]);
+    // a page may go on from an order decided since (it has left the queue)
+    const after = await call(svc.base, `/reviews?starting_after=${held[0].id}`, { key: merchant });
+    expect(after.body.data.map((q: { orderId: string }) => q.orderId)).toContain(held[1].id);
+    expect(after.body.data.map((q: { orderId: string }) => q.orderId)).not.toContain(held[0].id);
   });
 });
