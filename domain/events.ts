@@ -1,6 +1,6 @@
 // Business events merchants receive at their webhook endpoints, and the serialization group each belongs to.
 
-export const ORDER_EVENT_TYPES = ['order.authorized', 'order.captured', 'order.voided', 'order.refunded', 'order.needs_attention',
+export const ORDER_EVENT_TYPES = ['order.authorized', 'order.authorization_failed', 'order.captured', 'order.voided', 'order.refunded', 'order.needs_attention',
   'order.needs_attention_resolved'] as const;
 export const SETTLEMENT_EVENT_TYPES = ['settlement.credit_paid'] as const;
 export const EVENT_TYPES = [...ORDER_EVENT_TYPES, ...SETTLEMENT_EVENT_TYPES] as const;

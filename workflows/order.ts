@@ -273,6 +273,9 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
     }
     if (decision === 'accept') await captureSoftGoods();
   }
+  if (order.state === 'failed_authorization') {
+    emit('order.authorization_failed', 'authorize', { code: order.failure?.code ?? 'declined', message: order.failure?.message ?? null });
+  }
   await save();
 
   while (!order.isFinal) {

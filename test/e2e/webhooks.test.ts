@@ -8,7 +8,7 @@ import { call } from '../support/http';
 import { MERCHANT_SETTINGS } from '../support/order-input';
 import { Receiver } from '../support/receiver';
 import { startServices, type Services } from '../support/services';
-import { tokenizeCard } from '../support/processor-calls';
+import { CARD, tokenizeCard } from '../support/processor-calls';
 
 let stores: Stores;
 let closeDb: () => Promise<void>;
@@ -89,6 +89,23 @@ describe("an order's events", () => {
       expect(got.every((r) => r.verified && r.body.data.orderId === id)).toBe(true);
       expect(new Set(got.map((r) => r.webhookId)).size).toBe(3);
       expect(got[2].body.data).toMatchObject({ amountMinor: 300, currency: 'USD', state: 'partially_refunded' });
+    } finally {
+      await receiver.stop();
+    }
+  });
+
+  it('a declined card is order.authorization_failed, with its decline code', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    try {
+      const { key } = await merchantWithEndpoint(receiver);
+      const r = await call(svc.base, '/orders', { key, body: {
+        clientOrderId: uid('co-'), customerId: 'c', items: [{ sku: 'mug', quantity: 1, unitPriceMinor: 1200, kind: 'soft' }],
+        payment: { token: await tokenizeCard(svc.processor, CARD.decline), billingPostalCode: '73301', billingCountry: 'US', billingRegion: 'TX' } } });
+      expect(r.body).toMatchObject({ state: 'failed_authorization', failure: { code: 'card_declined' } });
+      await expect.poll(() => receiver.unique().map((x) => x.body.type), { timeout: 20_000 }).toEqual(['order.authorization_failed']);
+      expect(receiver.unique()[0]).toMatchObject({ verified: true,
+        body: { data: { orderId: r.body.id, state: 'failed_authorization', code: 'card_declined' } } });
     } finally {
       await receiver.stop();
     }
