@@ -71,12 +71,10 @@ export class OrderStore {
 
   /** A page of orders, newest first: a merchant's (or all), in one state if given. */
   async list(req: PageRequest & { merchantId?: string; state?: string }): Promise<Page<OrderRow>> {
-    const page = await pageOf<Record<string, unknown>>(() => {
-      const rows = this.db('orders');
-      if (req.merchantId) rows.where({ merchant_id: req.merchantId });
-      if (req.state) rows.where({ state: req.state });
-      return rows;
-    }, req);
+    const visible = () => (req.merchantId ? this.db('orders').where({ merchant_id: req.merchantId }) : this.db('orders'));
+    // (a cursor may be an order whose state has changed since its page)
+    const page = await pageOf<Record<string, unknown>>(() => (req.state ? visible().where({ state: req.state }) : visible()), req,
+      { cursors: visible });
     return { data: page.data.map(orderOf), hasMore: page.hasMore };
   }
 

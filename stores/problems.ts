@@ -53,7 +53,7 @@ export class ProblemStore {
       if (req.workflowId) rows.where({ workflow_id: req.workflowId });
       if (req.open) rows.whereNull('resolved_at');
       return rows;
-    }, req, { validId: (id) => PROBLEM_ID.test(id) });
+    }, req, { validId: (id) => PROBLEM_ID.test(id), cursors: () => this.db('problems') }); // (a cursor may be resolved since)
     return { data: page.data.map(problemOf), hasMore: page.hasMore };
   }
 

@@ -141,5 +141,10 @@ describe('GET /v1/problems', () => {
     expect(second.body.has_more).toBe(false);
     expect([...first.body.data, ...second.body.data].map((p: { message: string }) => p.message)).toEqual(['m6', 'm5', 'm4', 'm3', 'm2', 'm1', 'm0']);
     expect((await call(base, '/problems?starting_after=abc', { key: operator })).body.error).toMatchObject({ code: 'cursor_unknown' });
+    // the open ones: a page goes on after a problem resolved since it was shown
+    const open = await call(base, `/problems?limit=3&open=true&workflowId=${workflowId}`, { key: operator });
+    await stores.problems.resolve(open.body.data[2].id, 'op', 'done');
+    const rest = await call(base, `/problems?limit=10&open=true&workflowId=${workflowId}&starting_after=${open.body.data[2].id}`, { key: operator });
+    expect(rest.body.data.map((p: { message: string }) => p.message)).toEqual(['m3', 'm2', 'm1', 'm0']);
   });
 });

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCHEMATHESIS_BIN } from '../../scripts/fuzzer';
-import { testDatabase, uid } from '../support/env';
+import { uid } from '../support/env';
+import { freshDatabase } from '../support/micro';
 import { call } from '../support/http';
 import { startServices, type Services } from '../support/services';
 
@@ -25,7 +26,7 @@ const CHECKS = ['not_a_server_error', 'response_schema_conformance', 'status_cod
 const RUN_TIMEOUT_MS = 150_000;
 const HOOKS_DIR = fileURLToPath(new URL('.', import.meta.url));
 
-let database: ReturnType<typeof testDatabase>;
+let database: Awaited<ReturnType<typeof freshDatabase>>;
 let svc: Services;
 const keys: Record<'operator' | 'merchant', string> = { operator: '', merchant: '' };
 let scratch: string;
@@ -35,8 +36,10 @@ beforeAll(async () => {
     throw new Error(`${SCHEMATHESIS_BIN} is missing: run 'node scripts/bootstrap.mjs' (npm test does) to install the fuzzer`);
   }
   scratch = mkdtempSync(join(tmpdir(), 'pb-fuzz-'));
-  database = testDatabase(2);
-  svc = await startServices();
+  // a database of its own: what the fuzzer finds by listing (orders, problems) is its own, served by its own worker,
+  // not what other test files left behind with their workers gone (a command to such an order is rightly a 503)
+  database = await freshDatabase();
+  svc = await startServices({ DATABASE_URL: database.url });
   keys.operator = (await database.stores.principals.create('operator', 'Fuzz operator')).apiKey;
   const merchant = await call(svc.base, '/merchants', { key: keys.operator, idem: uid(), body: { name: 'Fuzz shop' } });
   expect(merchant.status).toBe(201);
@@ -44,7 +47,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await svc?.stopAll();
-  await database?.close();
+  await database?.drop();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
