@@ -3,7 +3,7 @@
 import { newWebhookSecret } from '../webhooks/signature';
 import { validateWebhookUrl, WebhookUrlError } from '../webhooks/url';
 import type { DeadLetterPolicy } from '../domain/delivery';
-import type { DeliveryStore, Endpoint } from '../stores/delivery';
+import type { DeliveryStore, Endpoint, EndpointChanges } from '../stores/delivery';
 import { StoreRefusal } from '../stores/refusal';
 
 export interface EndpointSettings {
@@ -20,15 +20,25 @@ export class WebhookEndpoints {
 
   /** Registers the endpoint; its secret is returned once (only the store keeps it, to sign with). */
   async register(merchantId: string, req: EndpointRequest): Promise<{ endpoint: Endpoint; secret: string }> {
-    try {
-      await validateWebhookUrl(req.url, { allowPrivate: this.settings.allowPrivate });
-    } catch (err) {
-      if (err instanceof WebhookUrlError) throw new StoreRefusal(err.code, err.message, 'url');
-      throw err;
-    }
+    await this.checkUrl(req.url);
     const secret = newWebhookSecret();
     const endpoint = await this.store.createEndpoint(merchantId, { ...req, secret,
       giveUpSeconds: req.giveUpSeconds ?? Math.ceil(this.settings.giveUpMs / 1000) });
     return { endpoint, secret };
+  }
+
+  /** Changes the endpoint (its URL checked as at registration); undefined: no such endpoint. */
+  async update(id: string, changes: EndpointChanges): Promise<Endpoint | undefined> {
+    if (changes.url !== undefined) await this.checkUrl(changes.url);
+    return this.store.updateEndpoint(id, changes);
+  }
+
+  private async checkUrl(url: string): Promise<void> {
+    try {
+      await validateWebhookUrl(url, { allowPrivate: this.settings.allowPrivate });
+    } catch (err) {
+      if (err instanceof WebhookUrlError) throw new StoreRefusal(err.code, err.message, 'url');
+      throw err;
+    }
   }
 }

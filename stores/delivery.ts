@@ -70,6 +70,16 @@ export interface DeadLetter {
   deadAt: Date;
 }
 
+/** What an endpoint's update may change (absent: unchanged; events null: every event type). */
+export interface EndpointChanges {
+  url?: string;
+  description?: string | null;
+  events?: string[] | null;
+  onDeadLetter?: DeadLetterPolicy;
+  giveUpSeconds?: number;
+  disabled?: boolean;
+}
+
 const endpointOf = (d: Record<string, any>): Endpoint => ({
   id: d.id, merchantId: d.merchant_id, url: d.url, description: d.description, events: d.events, onDeadLetter: d.on_dead_letter,
   giveUpSeconds: d.give_up_seconds, createdAt: d.created_at, disabledAt: d.disabled_at,
@@ -107,6 +117,35 @@ export class DeliveryStore {
   async getEndpoint(id: string): Promise<Endpoint | undefined> {
     const row = await this.db('delivery_destinations').where({ id }).first();
     return row && endpointOf(row);
+  }
+
+  /**
+   * Changes what is given of the endpoint; `disabled: false` enables a disabled one again, within
+   * MAX_ENDPOINTS_PER_MERCHANT active ones. Messages queued for it go to its URL as it is when they are tried.
+   */
+  async updateEndpoint(id: string, p: EndpointChanges): Promise<Endpoint | undefined> {
+    const found = await this.db('delivery_destinations').where({ id }).first('merchant_id');
+    if (!found) return undefined;
+    return this.db.transaction(async (trx) => {
+      await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`endpoints\n${found.merchant_id}`]); // (as createEndpoint)
+      const row = await trx('delivery_destinations').where({ id }).first('disabled_at');
+      if (p.disabled === false && row.disabled_at !== null) {
+        const active = await trx('delivery_destinations').where({ merchant_id: found.merchant_id }).whereNull('disabled_at').count({ n: '*' }).first();
+        if (Number(active!.n) >= MAX_ENDPOINTS_PER_MERCHANT) {
+          throw new StoreRefusal('too_many_endpoints', `A merchant may have at most ${MAX_ENDPOINTS_PER_MERCHANT} active webhook endpoints`, 'disabled');
+        }
+      }
+      const changes = {
+        ...(p.url !== undefined && { url: p.url }), ...(p.description !== undefined && { description: p.description }),
+        ...(p.events !== undefined && { events: p.events }), ...(p.onDeadLetter !== undefined && { on_dead_letter: p.onDeadLetter }),
+        ...(p.giveUpSeconds !== undefined && { give_up_seconds: p.giveUpSeconds }),
+        ...(p.disabled !== undefined && { disabled_at: p.disabled ? trx.raw('coalesce(disabled_at, now())') : null }),
+      };
+      const [updated] = Object.keys(changes).length === 0 // (nothing to change: the endpoint as it is)
+        ? await trx('delivery_destinations').where({ id })
+        : await trx('delivery_destinations').where({ id }).update(changes).returning('*');
+      return endpointOf(updated);
+    });
   }
 
   /** Disables the endpoint (it keeps its first disabling time); its queued messages become dead letters when tried. */

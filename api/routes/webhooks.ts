@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { EVENT_TYPES } from '../../domain/events';
 import type { Services } from '../../services';
-import type { DeadLetter, Endpoint } from '../../stores/delivery';
+import { type DeadLetter, type Endpoint, MAX_ENDPOINTS_PER_MERCHANT } from '../../stores/delivery';
 import { assertCanSee } from '../auth';
 import { conflict, notFound } from '../errors';
 import { type Operation, operation } from '../operations';
@@ -64,6 +64,27 @@ export function webhookOperations(services: Services): Operation[] {
       responses: { 200: { description: 'OK', schema: listOf(endpointSchema) } },
       async handler({ res, principal }) {
         res.json({ object: 'list', data: (await store.listEndpoints(mine(principal))).map(endpointView) });
+      },
+    }),
+    operation({
+      method: 'patch', path: '/webhook-endpoints/:id', allow: ['merchant', 'operator'],
+      summary: 'Change an endpoint: its URL, description, event types, dead-letter policy, give-up time, or enable or disable it',
+      description: 'What is absent stays as it is. Messages already queued go to the URL as it is when they are tried. Enabling '
+        + `counts against the ${MAX_ENDPOINTS_PER_MERCHANT} active endpoints a merchant may have.`,
+      body: z.strictObject({
+        url: z.string().min(1).max(2048).optional().meta({ format: 'uri', description: 'http(s)://, without credentials' }),
+        description: z.string().max(500).nullable().optional(),
+        events: z.array(z.enum(EVENT_TYPES)).min(1).max(EVENT_TYPES.length).nullable().optional().meta({ description: 'null: all' }),
+        onDeadLetter: z.enum(['hold', 'skip']).optional(),
+        giveUpSeconds: z.number().int().min(1).max(30 * 24 * 3600).optional(),
+        disabled: z.boolean().optional(),
+      }),
+      bodyRequired: false,
+      responses: { 200: { description: 'Changed', schema: endpointSchema } },
+      async handler({ res, principal, params, body }) {
+        const e = await store.getEndpoint(params.id);
+        assertCanSee(principal, e?.merchantId, 'webhook endpoint');
+        res.json(endpointView((await services.endpoints.update(e.id, body))!));
       },
     }),
     operation({

@@ -71,6 +71,36 @@ describe('webhook endpoints', () => {
     const removed = await call(svc.base, `/webhook-endpoints/${list.body.data[0].id}`, { key, method: 'DELETE' });
     expect(removed.body.disabledAt).toBeTruthy();
     expect((await call(svc.base, '/webhook-endpoints', { key, idem: uid(), body: { url: 'http://127.0.0.1:9/h' } })).status).toBe(201);
+    // enabling the disabled one again would make one too many
+    const again = await call(svc.base, `/webhook-endpoints/${list.body.data[0].id}`, { key, method: 'PATCH', body: { disabled: false } });
+    expect(again.body.error).toMatchObject({ code: 'too_many_endpoints', param: 'disabled' });
+  });
+
+  it('changes an endpoint: its URL and event types take effect for what is sent next; others cannot touch it', async () => {
+    const first = new Receiver();
+    const second = new Receiver();
+    await first.start();
+    await second.start();
+    try {
+      const { key, endpoint } = await merchantWithEndpoint(first);
+      second.secret = first.secret;
+      const path = `/webhook-endpoints/${endpoint.id}`;
+      const changed = await call(svc.base, path, { key, method: 'PATCH', body: { url: second.url, events: ['order.captured'], description: 'moved' } });
+      expect(changed.body).toMatchObject({ url: second.url, events: ['order.captured'], description: 'moved', disabledAt: null });
+      expect((await call(svc.base, path, { key, method: 'PATCH', body: {} })).body).toMatchObject({ url: second.url });
+      expect((await call(svc.base, path, { key, method: 'PATCH', body: { url: 'ftp://x' } })).body.error).toMatchObject({ param: 'url' });
+      const other = (await stores.merchants.create('Other hooks', MERCHANT_SETTINGS)).apiKey;
+      expect((await call(svc.base, path, { key: other, method: 'PATCH', body: { description: 'mine' } })).status).toBe(404);
+
+      const id = await placeOrder(key);
+      await call(svc.base, `/orders/${id}/shipments`, { key, idem: 's', body: { items: [{ sku: 'mug', quantity: 1 }], trackingNumber: 'T' } });
+      await expect.poll(() => second.unique().map((r) => r.body.type), { timeout: 20_000 }).toEqual(['order.captured']);
+      expect(second.unique()[0].verified).toBe(true);
+      expect(first.unique()).toEqual([]);
+    } finally {
+      await first.stop();
+      await second.stop();
+    }
   });
 });
 
