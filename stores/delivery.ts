@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { DeadLetterPolicy } from '../domain/delivery';
 import type { Db } from '../ledger/db';
 import { StoreRefusal } from './refusal';
+import { type Page, pageOf, type PageRequest } from './page';
 
 /** Largest message body, in bytes. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -13,7 +14,6 @@ export const MAX_QUEUE_DEPTH_PER_GROUP = 1000;
 /** Active webhook endpoints per merchant. */
 export const MAX_ENDPOINTS_PER_MERCHANT = 10;
 /** Endpoints listed at once. */
-export const MAX_ENDPOINTS_LISTED = 100;
 const GROUP_KEY = /^[A-Za-z0-9_.:-]{1,150}$/;
 
 export class DeliveryError extends Error {
@@ -107,11 +107,11 @@ export class DeliveryStore {
     });
   }
 
-  /** Endpoints, newest first: one merchant's, or everyone's (undefined). */
-  async listEndpoints(merchantId: string | undefined): Promise<Endpoint[]> {
-    const q = this.db('delivery_destinations').orderBy('created_at', 'desc').limit(MAX_ENDPOINTS_LISTED);
-    if (merchantId !== undefined) q.where({ merchant_id: merchantId });
-    return (await q).map(endpointOf);
+  /** A page of endpoints, newest first: one merchant's, or everyone's (undefined). */
+  async listEndpoints(merchantId: string | undefined, req: PageRequest): Promise<Page<Endpoint>> {
+    const page = await pageOf<Record<string, unknown>>(
+      () => (merchantId === undefined ? this.db('delivery_destinations') : this.db('delivery_destinations').where({ merchant_id: merchantId })), req);
+    return { data: page.data.map(endpointOf), hasMore: page.hasMore };
   }
 
   async getEndpoint(id: string): Promise<Endpoint | undefined> {
@@ -209,17 +209,22 @@ export class DeliveryStore {
       .update({ state: 'dead', dead_at: this.db.fn.now(), last_error: reason.slice(0, 1000) });
   }
 
-  /** Dead letters, newest first: one merchant's, or everyone's (undefined). */
-  async deadLetters(merchantId: string | undefined, limit: number): Promise<DeadLetter[]> {
-    const q = this.db('delivery_messages as m').join('delivery_destinations as d', 'd.id', 'm.destination_id')
-      .where('m.state', 'dead').orderBy('m.dead_at', 'desc').limit(limit)
+  /**
+   * A page of dead letters, the latest to die first (the created range is of when they died): one merchant's, or
+   * everyone's (undefined). A cursor may be a message redelivered or dropped since.
+   */
+  async deadLetters(merchantId: string | undefined, req: PageRequest): Promise<Page<DeadLetter>> {
+    const visible = () => {
+      const q = this.db('delivery_messages as m').join('delivery_destinations as d', 'd.id', 'm.destination_id');
+      return merchantId === undefined ? q : q.where('d.merchant_id', merchantId);
+    };
+    const page = await pageOf<Record<string, any>>(() => visible().where('m.state', 'dead')
       .select('m.id', 'm.destination_id', 'm.group_key', 'm.event_type', 'm.attempts', 'm.last_status', 'm.last_error',
-        'm.created_at', 'm.dead_at', 'd.merchant_id', 'd.url');
-    if (merchantId !== undefined) q.where('d.merchant_id', merchantId);
-    return (await q).map((m) => ({
+        'm.created_at', 'm.dead_at', 'd.merchant_id', 'd.url'), req, { key: ['m.dead_at', 'm.id'], cursors: visible });
+    return { hasMore: page.hasMore, data: page.data.map((m) => ({
       id: m.id, destinationId: m.destination_id, url: m.url, merchantId: m.merchant_id, groupKey: m.group_key, eventType: m.event_type,
       attempts: m.attempts, lastStatus: m.last_status, lastError: m.last_error, createdAt: m.created_at, deadAt: m.dead_at,
-    }));
+    })) };
   }
 
   /** A message's state and the merchant whose endpoint it goes to (for who may resolve it). */

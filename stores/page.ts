@@ -21,23 +21,27 @@ export interface Page<T> { data: T[]; hasMore: boolean }
  * a queue whose objects leave it (decided reviews, say) names where a cursor may be from (`cursors`: the caller's
  * rows of the same table), so a page can go on after the object it started from has left.
  */
-export async function pageOf<R>(list: () => Knex.QueryBuilder, req: PageRequest,
-  opts: { oldestFirst?: boolean; validId?: (id: string) => boolean; cursors?: () => Knex.QueryBuilder } = {}): Promise<Page<R>> {
+export async function pageOf<R>(list: () => Knex.QueryBuilder, req: PageRequest, opts: {
+  oldestFirst?: boolean; validId?: (id: string) => boolean; cursors?: () => Knex.QueryBuilder;
+  /** The key's columns, time first (default created_at, id; a join names its table's). */
+  key?: [string, string];
+} = {}): Promise<Page<R>> {
   const cursors = opts.cursors ?? list;
+  const [at, id] = opts.key ?? ['created_at', 'id'];
   const [param, cursorId] = req.startingAfter !== undefined ? ['startingAfter', req.startingAfter] : ['endingBefore', req.endingBefore];
   const backwards = req.startingAfter === undefined && req.endingBefore !== undefined;
   const q = list();
-  if (req.createdGte) q.where('created_at', '>=', req.createdGte);
-  if (req.createdLte) q.where('created_at', '<=', req.createdLte);
+  if (req.createdGte) q.where(at, '>=', req.createdGte);
+  if (req.createdLte) q.where(at, '<=', req.createdLte);
   // the list's order, or its reverse when paging back from the cursor
   const dir = (opts.oldestFirst ?? false) !== backwards ? 'asc' : 'desc';
   if (cursorId !== undefined) {
-    const known = !(opts.validId && !opts.validId(cursorId)) && await cursors().where('id', cursorId).first('id');
+    const known = !(opts.validId && !opts.validId(cursorId)) && await cursors().where(id, cursorId).first(id);
     if (!known) throw new StoreRefusal('cursor_unknown', `${param} names no object of this list`, param);
     // (the cursor's key compared in SQL: a JavaScript Date would drop created_at's microseconds, and with them rows)
-    q.whereRaw(`(created_at, id) ${dir === 'asc' ? '>' : '<'} ?`, [cursors().where('id', cursorId).select('created_at', 'id')]);
+    q.whereRaw(`(??, ??) ${dir === 'asc' ? '>' : '<'} ?`, [at, id, cursors().where(id, cursorId).select(at, id)]);
   }
-  const rows = await q.orderBy([{ column: 'created_at', order: dir }, { column: 'id', order: dir }]).limit(req.limit + 1);
+  const rows = await q.orderBy([{ column: at, order: dir }, { column: id, order: dir }]).limit(req.limit + 1);
   const data = rows.slice(0, req.limit) as R[];
   return { data: backwards ? data.reverse() : data, hasMore: rows.length > req.limit };
 }

@@ -7,9 +7,9 @@ import { type DeadLetter, type Endpoint, MAX_ENDPOINTS_PER_MERCHANT } from '../.
 import { assertCanSee } from '../auth';
 import { conflict, notFound } from '../errors';
 import { type Operation, operation } from '../operations';
-import { listOf, nullableTimestamp, shownOnce, timestamp } from '../schemas';
+import { pageAnswer, pageRequest } from '../paging';
+import { nullableTimestamp, pageOf, pageQuery, shownOnce, timestamp } from '../schemas';
 
-export const MAX_DEAD_LETTERS_PAGE = 200;
 
 const endpointSchema = z.object({
   id: z.string(), object: z.literal('webhook_endpoint'), merchantId: z.string().nullable(), url: z.string(), description: z.string().nullable(),
@@ -60,10 +60,12 @@ export function webhookOperations(services: Services): Operation[] {
       },
     }),
     operation({
-      method: 'get', path: '/webhook-endpoints', summary: "The merchant's endpoints, newest first (operators: all)", allow: ['merchant', 'operator'],
-      responses: { 200: { description: 'OK', schema: listOf(endpointSchema) } },
-      async handler({ res, principal }) {
-        res.json({ object: 'list', data: (await store.listEndpoints(mine(principal))).map(endpointView) });
+      method: 'get', path: '/webhook-endpoints', summary: "The merchant's endpoints, newest first, a page at a time (operators: all)",
+      allow: ['merchant', 'operator'],
+      query: z.strictObject(pageQuery),
+      responses: { 200: { description: 'OK', schema: pageOf(endpointSchema) } },
+      async handler({ res, principal, query }) {
+        res.json(pageAnswer(await store.listEndpoints(mine(principal), pageRequest(query)), endpointView));
       },
     }),
     operation({
@@ -99,10 +101,11 @@ export function webhookOperations(services: Services): Operation[] {
     operation({
       method: 'get', path: '/dead-letters', allow: ['merchant', 'operator'],
       summary: 'Messages that could not be delivered, newest first (operators: all; merchants: their endpoints)',
-      query: z.strictObject({ limit: z.coerce.number().int().min(1).max(MAX_DEAD_LETTERS_PAGE).default(50) }),
-      responses: { 200: { description: 'OK', schema: listOf(deadLetterSchema) } },
+      description: 'A page at a time like every list; the created range is of when they became dead letters.',
+      query: z.strictObject(pageQuery),
+      responses: { 200: { description: 'OK', schema: pageOf(deadLetterSchema) } },
       async handler({ res, principal, query }) {
-        res.json({ object: 'list', data: (await store.deadLetters(mine(principal), query.limit)).map(deadLetterView) });
+        res.json(pageAnswer(await store.deadLetters(mine(principal), pageRequest(query)), deadLetterView));
       },
     }),
     ...(['redeliver', 'drop'] as const).map((action) => operation({

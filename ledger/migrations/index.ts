@@ -13,6 +13,7 @@ import * as m009 from './009_order_inputs';
 import * as m010 from './010_problem_resolution';
 import * as m011 from './011_review_queue';
 import * as m012 from './012_list_indexes';
+import * as m013 from './013_delivery_list_indexes';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -29,6 +30,7 @@ const migrations: Array<[string, Migration]> = [
   ['010_problem_resolution', m010],
   ['011_review_queue', m011],
   ['012_list_indexes', m012],
+  ['013_delivery_list_indexes', m013],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -148,3 +148,33 @@ describe('GET /v1/problems', () => {
     expect(rest.body.data.map((p: { message: string }) => p.message)).toEqual(['m3', 'm2', 'm1', 'm0']);
   });
 });
+
+describe('GET /v1/dead-letters and /v1/webhook-endpoints', () => {
+  it('page the same way: dead letters by when they died, endpoints newest first, each principal its own', async () => {
+    const [a, b] = merchants;
+    const endpoint = await stores.delivery.createEndpoint(a.id, { url: 'http://127.0.0.1:9/a', onDeadLetter: 'hold', giveUpSeconds: 60, secret: 'whsec_x' });
+    const dead: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const id = uid('msg-');
+      dead.unshift(id); // (the latest to die first)
+      await db('delivery_messages').insert({ id, destination_id: endpoint.id, group_key: 'g', body: '{}', state: 'dead',
+        created_at: new Date(T0), dead_at: new Date(T0 + i * 1000) });
+    }
+    const first = await call(base, '/dead-letters?limit=4', { key: a.key });
+    expect(first.body).toMatchObject({ object: 'list', has_more: true });
+    const second = await call(base, `/dead-letters?limit=4&starting_after=${first.body.data[3].id}`, { key: a.key });
+    expect([...ids(first.body), ...ids(second.body)]).toEqual(dead);
+    expect(second.body.has_more).toBe(false);
+    expect((await call(base, '/dead-letters', { key: b.key })).body).toEqual({ object: 'list', data: [], has_more: false });
+    expect((await call(base, `/dead-letters?starting_after=${dead[0]}`, { key: b.key })).body.error).toMatchObject({ code: 'cursor_unknown' });
+    const died = await call(base, `/dead-letters?limit=100&created_gte=${new Date(T0 + 5000).toISOString()}`, { key: a.key });
+    expect(ids(died.body)).toEqual(dead.slice(0, 2));
+
+    for (let i = 0; i < 3; i++) await stores.delivery.createEndpoint(a.id, { url: `http://127.0.0.1:9/a${i}`, onDeadLetter: 'hold', giveUpSeconds: 60, secret: 'whsec_x' });
+    const endpoints = await call(base, '/webhook-endpoints?limit=3', { key: a.key });
+    expect(endpoints.body).toMatchObject({ object: 'list', has_more: true });
+    const rest = await call(base, `/webhook-endpoints?limit=3&starting_after=${endpoints.body.data[2].id}`, { key: a.key });
+    expect([...ids(endpoints.body), ...ids(rest.body)].at(-1)).toBe(endpoint.id);
+    expect(rest.body.has_more).toBe(false);
+  });
+});
