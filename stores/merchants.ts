@@ -4,6 +4,7 @@ import { type AvsPolicy, DEFAULT_AVS_POLICY } from '../domain/avs';
 import type { MerchantPricing, ShippingOption } from '../domain/pricing';
 import type { Db } from '../ledger/db';
 import { insertPrincipal } from './principals';
+import { type Page, pageOf, type PageRequest } from './page';
 
 /** What an operator may set on a merchant; unset fields keep their value (or the default). */
 export interface MerchantSettings {
@@ -53,6 +54,12 @@ export class MerchantStore {
       return { merchant: merchantOf(row), apiKey };
     };
     return trx ? write(trx) : this.db.transaction(write);
+  }
+
+  /** A page of merchants, newest first (operators). */
+  async list(req: PageRequest): Promise<Page<MerchantConfig>> {
+    const page = await pageOf<Record<string, any>>(() => this.db('merchants'), req);
+    return { data: page.data.map(merchantOf), hasMore: page.hasMore };
   }
 
   async get(id: string): Promise<MerchantConfig | undefined> {

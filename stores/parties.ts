@@ -10,6 +10,7 @@ import type { Db, Statements } from '../ledger/db';
 import { Ledger } from '../ledger/ledger';
 import { MerchantStore } from './merchants';
 import { insertPrincipal, sha256 } from './principals';
+import { type Page, pageOf, type PageRequest } from './page';
 import { StoreRefusal } from './refusal';
 
 export interface Buyer { id: string; name: string; currency: string; paymentToken: string; buyerClass: string; suspendedAt: Date | null; suspendedReason: string | null; createdAt: Date }
@@ -61,6 +62,13 @@ export class PartyStore {
     });
   }
 
+  /** A page of buyers, newest first (operators). */
+  async listBuyers(req: PageRequest): Promise<Page<Buyer>> {
+    const page = await pageOf<Record<string, any>>(() => this.db('buyers as b').join('principals as p', 'p.id', 'b.id').select('b.*', 'p.name'),
+      req, { key: ['b.created_at', 'b.id'], cursors: () => this.db('buyers as b') });
+    return { data: page.data.map(buyerOf), hasMore: page.hasMore };
+  }
+
   async getBuyer(id: string): Promise<Buyer | undefined> {
     const r = await this.db('buyers as b').join('principals as p', 'p.id', 'b.id').where('b.id', id).first('b.*', 'p.name');
     return r && buyerOf(r);
@@ -106,6 +114,13 @@ export class PartyStore {
     await ledger.openAccount(sellerPayable(id, s.currency));
     await ledger.openAccount(accounts(s.currency, id).fees);
     return sellerOf({ ...row, name });
+  }
+
+  /** A page of sellers, newest first (operators). */
+  async listSellers(req: PageRequest): Promise<Page<Seller>> {
+    const page = await pageOf<Record<string, any>>(() => this.db('sellers as s').join('principals as p', 'p.id', 's.id').select('s.*', 'p.name'),
+      req, { key: ['s.created_at', 's.id'], cursors: () => this.db('sellers as s') });
+    return { data: page.data.map(sellerOf), hasMore: page.hasMore };
   }
 
   async getSeller(id: string): Promise<Seller | undefined> {

@@ -10,7 +10,8 @@ import type { Principal } from '../../stores/principals';
 import { assertCanSee } from '../auth';
 import { forbidden, notFound } from '../errors';
 import { type Operation, operation, PATH_ID } from '../operations';
-import { category, currency, isoTime, listOf, name, partyId, shownOnce, timestamp } from '../schemas';
+import { pageAnswer, pageRequest } from '../paging';
+import { category, currency, isoTime, listOf, name, pageOf, pageQuery, partyId, shownOnce, timestamp } from '../schemas';
 
 /** A processor card token (the processor takes at most 100 characters). */
 const paymentToken = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'a processor card token: letters, digits, _ and -, at most 100');
@@ -101,6 +102,14 @@ export function partyOperations(stores: Stores): Operation[] {
       },
     }),
     operation({
+      method: 'get', path: '/buyers', summary: 'Buyers, newest first, a page at a time (operator)', allow: ['operator'],
+      query: z.strictObject(pageQuery),
+      responses: { 200: { description: 'OK', schema: pageOf(buyerSchema) } },
+      async handler({ res, query }) {
+        res.json(pageAnswer(await parties.listBuyers(pageRequest(query)), buyerView));
+      },
+    }),
+    operation({
       method: 'get', path: '/buyers/:id', summary: 'A buyer (itself, operators)', allow: 'any',
       responses: { 200: { description: 'OK', schema: buyerSchema } },
       async handler({ res, principal, params }) {
@@ -141,6 +150,14 @@ export function partyOperations(stores: Stores): Operation[] {
         const { seller, apiKey } = await parties.createSeller(body);
         res.locals.idempotencyRedact = ['apiKey'];
         res.status(201).json({ ...sellerView(seller), apiKey });
+      },
+    }),
+    operation({
+      method: 'get', path: '/sellers', summary: 'Sellers, newest first, a page at a time (operator)', allow: ['operator'],
+      query: z.strictObject(pageQuery),
+      responses: { 200: { description: 'OK', schema: pageOf(sellerSchema) } },
+      async handler({ res, query }) {
+        res.json(pageAnswer(await parties.listSellers(pageRequest(query)), sellerView));
       },
     }),
     operation({

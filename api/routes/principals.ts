@@ -7,7 +7,8 @@ import type { Stores } from '../../stores';
 import { assertCanSee } from '../auth';
 import { notFound } from '../errors';
 import { type Operation, operation, PATH_ID } from '../operations';
-import { currency, name, principalView, shownOnce, timestamp } from '../schemas';
+import { pageAnswer, pageRequest } from '../paging';
+import { currency, name, pageOf, pageQuery, principalView, shownOnce, timestamp } from '../schemas';
 
 export const MAX_SHIPPING_OPTIONS = 20;
 export const MAX_TAX_RATES = 500;
@@ -59,6 +60,14 @@ export function principalOperations(stores: Stores): Operation[] {
         const { merchant, apiKey } = await merchants.create(merchantName, settings);
         res.locals.idempotencyRedact = ['apiKey'];
         res.status(201).json({ ...merchantView(merchant), apiKey });
+      },
+    }),
+    operation({
+      method: 'get', path: '/merchants', summary: 'Merchants, newest first, a page at a time (operator)', allow: ['operator'],
+      query: z.strictObject(pageQuery),
+      responses: { 200: { description: 'OK', schema: pageOf(merchantSchema) } },
+      async handler({ res, query }) {
+        res.json(pageAnswer(await merchants.list(pageRequest(query)), merchantView));
       },
     }),
     operation({

@@ -14,6 +14,7 @@ import * as m010 from './010_problem_resolution';
 import * as m011 from './011_review_queue';
 import * as m012 from './012_list_indexes';
 import * as m013 from './013_delivery_list_indexes';
+import * as m014 from './014_party_list_indexes';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -31,6 +32,7 @@ const migrations: Array<[string, Migration]> = [
   ['011_review_queue', m011],
   ['012_list_indexes', m012],
   ['013_delivery_list_indexes', m013],
+  ['014_party_list_indexes', m014],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

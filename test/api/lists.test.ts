@@ -178,3 +178,19 @@ describe('GET /v1/dead-letters and /v1/webhook-endpoints', () => {
     expect(rest.body.has_more).toBe(false);
   });
 });
+
+describe('GET /v1/merchants, /v1/buyers, /v1/sellers', () => {
+  it('operators page through them newest first, with no object twice; others may not list them', async () => {
+    for (let i = 0; i < 3; i++) await stores.merchants.create(`Lists page ${i}`);
+    const first = await call(base, '/merchants?limit=2', { key: operator });
+    const second = await call(base, `/merchants?limit=2&starting_after=${first.body.data[1].id}`, { key: operator });
+    const walked = [...first.body.data, ...second.body.data] as Array<{ id: string; createdAt: string }>;
+    expect(new Set(walked.map((m) => m.id)).size).toBe(4);
+    expect(walked.map((m) => m.createdAt)).toEqual([...walked.map((m) => m.createdAt)].sort().reverse());
+    expect(first.body.has_more).toBe(true);
+    for (const path of ['/merchants', '/buyers', '/sellers']) {
+      expect((await call(base, path, { key: merchants[0].key })).status).toBe(403);
+      expect((await call(base, `${path}?limit=1`, { key: operator })).body).toMatchObject({ object: 'list', has_more: expect.any(Boolean) });
+    }
+  });
+});
