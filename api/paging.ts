@@ -1,7 +1,11 @@
 // Paged lists at the edge: the query every list takes (schemas.ts pageQuery) as a store's PageRequest, and a page
 // as the answer { object: 'list', data, has_more }.
+import { z } from 'zod';
 import type { Page, PageRequest } from '../stores/page';
+import type { PrincipalKind } from '../stores/principals';
 import { unprocessable } from './errors';
+import { type Operation, operation } from './operations';
+import { pageOf, pageQuery } from './schemas';
 
 interface PageQuery { limit: number; starting_after?: string; ending_before?: string; created_gte?: string; created_lte?: string }
 
@@ -17,3 +21,16 @@ export function pageRequest(q: PageQuery): PageRequest {
 }
 
 export const pageAnswer = <T, U>(page: Page<T>, view: (item: T) => U) => ({ object: 'list' as const, data: page.data.map(view), has_more: page.hasMore });
+
+/** GET of a list that filters nothing by caller (operators' lists): its pages, each object as `view` shows it. */
+export function listOperation<T>(o: { path: string; summary: string; allow: readonly PrincipalKind[]; schema: z.ZodType;
+  list: (req: PageRequest) => Promise<Page<T>>; view: (item: T) => unknown }): Operation {
+  return operation({
+    method: 'get', path: o.path, summary: o.summary, allow: o.allow,
+    query: z.strictObject(pageQuery),
+    responses: { 200: { description: 'OK', schema: pageOf(o.schema) } },
+    async handler({ res, query }) {
+      res.json(pageAnswer(await o.list(pageRequest(query)), o.view));
+    },
+  });
+}

@@ -10,8 +10,8 @@ import type { Principal } from '../../stores/principals';
 import { assertCanSee } from '../auth';
 import { forbidden, notFound } from '../errors';
 import { type Operation, operation, PATH_ID } from '../operations';
-import { pageAnswer, pageRequest } from '../paging';
-import { category, currency, isoTime, listOf, name, pageOf, pageQuery, partyId, shownOnce, timestamp } from '../schemas';
+import { listOperation } from '../paging';
+import { category, currency, isoTime, listOf, name, partyId, shownOnce, timestamp } from '../schemas';
 
 /** A processor card token (the processor takes at most 100 characters). */
 const paymentToken = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'a processor card token: letters, digits, _ and -, at most 100');
@@ -101,14 +101,8 @@ export function partyOperations(stores: Stores): Operation[] {
         res.status(201).json({ ...buyerView(buyer), apiKey });
       },
     }),
-    operation({
-      method: 'get', path: '/buyers', summary: 'Buyers, newest first, a page at a time (operator)', allow: ['operator'],
-      query: z.strictObject(pageQuery),
-      responses: { 200: { description: 'OK', schema: pageOf(buyerSchema) } },
-      async handler({ res, query }) {
-        res.json(pageAnswer(await parties.listBuyers(pageRequest(query)), buyerView));
-      },
-    }),
+    listOperation({ path: '/buyers', summary: 'Buyers, newest first, a page at a time (operator)', allow: ['operator'],
+      schema: buyerSchema, list: (req) => parties.listBuyers(req), view: buyerView }),
     operation({
       method: 'get', path: '/buyers/:id', summary: 'A buyer (itself, operators)', allow: 'any',
       responses: { 200: { description: 'OK', schema: buyerSchema } },
@@ -152,14 +146,8 @@ export function partyOperations(stores: Stores): Operation[] {
         res.status(201).json({ ...sellerView(seller), apiKey });
       },
     }),
-    operation({
-      method: 'get', path: '/sellers', summary: 'Sellers, newest first, a page at a time (operator)', allow: ['operator'],
-      query: z.strictObject(pageQuery),
-      responses: { 200: { description: 'OK', schema: pageOf(sellerSchema) } },
-      async handler({ res, query }) {
-        res.json(pageAnswer(await parties.listSellers(pageRequest(query)), sellerView));
-      },
-    }),
+    listOperation({ path: '/sellers', summary: 'Sellers, newest first, a page at a time (operator)', allow: ['operator'],
+      schema: sellerSchema, list: (req) => parties.listSellers(req), view: sellerView }),
     operation({
       method: 'get', path: '/sellers/:id', summary: "A seller's public terms (any API key)", allow: 'any',
       responses: { 200: { description: 'OK', schema: sellerSchema } },

@@ -7,8 +7,8 @@ import type { Stores } from '../../stores';
 import { assertCanSee } from '../auth';
 import { notFound } from '../errors';
 import { type Operation, operation, PATH_ID } from '../operations';
-import { pageAnswer, pageRequest } from '../paging';
-import { currency, name, pageOf, pageQuery, principalView, shownOnce, timestamp } from '../schemas';
+import { listOperation } from '../paging';
+import { currency, name, principalView, shownOnce, timestamp } from '../schemas';
 
 export const MAX_SHIPPING_OPTIONS = 20;
 export const MAX_TAX_RATES = 500;
@@ -62,14 +62,8 @@ export function principalOperations(stores: Stores): Operation[] {
         res.status(201).json({ ...merchantView(merchant), apiKey });
       },
     }),
-    operation({
-      method: 'get', path: '/merchants', summary: 'Merchants, newest first, a page at a time (operator)', allow: ['operator'],
-      query: z.strictObject(pageQuery),
-      responses: { 200: { description: 'OK', schema: pageOf(merchantSchema) } },
-      async handler({ res, query }) {
-        res.json(pageAnswer(await merchants.list(pageRequest(query)), merchantView));
-      },
-    }),
+    listOperation({ path: '/merchants', summary: 'Merchants, newest first, a page at a time (operator)', allow: ['operator'],
+      schema: merchantSchema, list: (req) => merchants.list(req), view: merchantView }),
     operation({
       method: 'get', path: '/merchants/:id', summary: 'A merchant (operators: any; a merchant: itself)', allow: 'any',
       responses: { 200: { description: 'OK', schema: merchantSchema } },
