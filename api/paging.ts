@@ -2,7 +2,7 @@
 // as the answer { object: 'list', data, has_more }.
 import { z } from 'zod';
 import type { Page, PageRequest } from '../stores/page';
-import type { PrincipalKind } from '../stores/principals';
+import type { Principal, PrincipalKind } from '../stores/principals';
 import { unprocessable } from './errors';
 import { type Operation, operation } from './operations';
 import { pageOf, pageQuery } from './schemas';
@@ -22,15 +22,18 @@ export function pageRequest(q: PageQuery): PageRequest {
 
 export const pageAnswer = <T, U>(page: Page<T>, view: (item: T) => U) => ({ object: 'list' as const, data: page.data.map(view), has_more: page.hasMore });
 
-/** GET of a list that filters nothing by caller (operators' lists): its pages, each object as `view` shows it. */
-export function listOperation<T>(o: { path: string; summary: string; allow: readonly PrincipalKind[]; schema: z.ZodType;
-  list: (req: PageRequest) => Promise<Page<T>>; view: (item: T) => unknown }): Operation {
+/**
+ * GET of a list that takes no filter but the page's: its pages of what `list` shows this principal, each object as
+ * `view` shows it.
+ */
+export function listOperation<T>(o: { path: string; summary: string; description?: string; allow: readonly PrincipalKind[];
+  schema: z.ZodType; list: (req: PageRequest, principal: Principal) => Promise<Page<T>>; view: (item: T) => unknown }): Operation {
   return operation({
-    method: 'get', path: o.path, summary: o.summary, allow: o.allow,
+    method: 'get', path: o.path, summary: o.summary, description: o.description, allow: o.allow,
     query: z.strictObject(pageQuery),
     responses: { 200: { description: 'OK', schema: pageOf(o.schema) } },
-    async handler({ res, query }) {
-      res.json(pageAnswer(await o.list(pageRequest(query)), o.view));
+    async handler({ res, principal, query }) {
+      res.json(pageAnswer(await o.list(pageRequest(query), principal), o.view));
     },
   });
 }

@@ -464,13 +464,13 @@ export class Order {
       return;
     }
     if (this.known(cmd.id)) return;
-    // (a final order runs no more commands: its workflow is closing)
-    if (cmd.kind === 'resolve' && this.isFinal) throw new OrderRuleError('order_closed', `The order is ${this.state}`);
     if (this.outcomes.size + this.queue.length >= MAX_COMMANDS_PER_ORDER) {
       throw new OrderRuleError('too_many_updates', `An order accepts at most ${MAX_COMMANDS_PER_ORDER} commands`);
     }
     if (cmd.kind === 'ship') this.shipmentAmount(cmd.req.items);
     if (cmd.kind === 'refund') this.refundAmount(cmd.req);
+    // (a final order runs no more commands, whatever their kind: its workflow is closing, and one queued now would wait forever)
+    if (this.isFinal) throw new OrderRuleError('order_closed', `The order is ${this.state}`);
   }
 
   /** Queues an admitted command (a repeat joins the first). */

@@ -156,9 +156,7 @@ export class OrderService {
   async list(req: PageRequest & { merchantId?: string; state?: string }): Promise<Page<OrderWithBatches>> {
     const page = await this.deps.orders.list(req);
     const views = page.data.flatMap((row) => row.view ?? (row.input ? [new Order(row.input).view()] : []));
-    const captured = views.filter((v) => v.captures.length > 0).map((v) => v.id);
-    const batches = captured.length ? await this.deps.orders.captureBatches(...captured) : new Map<string, string | null>();
-    return { data: views.map((v) => withBatchIds(v, batches)), hasMore: page.hasMore };
+    return { data: await this.shown(views), hasMore: page.hasMore };
   }
 
   /** The order as it stands: from its workflow, or from the row it left when the workflow is gone. */
@@ -250,17 +248,17 @@ export class OrderService {
   }
 
   private async withBatches(reply: OrderReply): Promise<OrderAnswer> {
-    const { order } = reply;
-    // (an order without captures has nothing to read)
-    const batches = order.captures.length === 0 ? new Map<string, string | null>() : await this.deps.orders.captureBatches(order.id);
-    return { outcome: reply.outcome, order: withBatchIds(order, batches) };
+    return { outcome: reply.outcome, order: (await this.shown([reply.order]))[0] };
   }
-}
 
-/** The order as the API shows it: each capture with its settlement batch. */
-function withBatchIds(order: OrderView, batches: Map<string, string | null>): OrderWithBatches {
-  return { ...order, reviewDeadline: order.reviewDeadline ?? null, // (views saved before it had one)
-    captures: order.captures.map((c) => ({ ...c, batchId: batches.get(c.id) ?? null })) };
+  /** Orders as the API shows them: each capture with its settlement batch (one read for them all). */
+  private async shown(views: OrderView[]): Promise<OrderWithBatches[]> {
+    // (orders without captures have nothing to read)
+    const captured = views.filter((v) => v.captures.length > 0).map((v) => v.id);
+    const batches = captured.length ? await this.deps.orders.captureBatches(...captured) : new Map<string, string | null>();
+    return views.map((order) => ({ ...order, reviewDeadline: order.reviewDeadline ?? null, // (views saved before it had one)
+      captures: order.captures.map((c) => ({ ...c, batchId: batches.get(c.id) ?? null })) }));
+  }
 }
 
 /** Tries fn up to `tries` times, briefly apart; an unreachable Temporal server or a workflow gone is not tried again. */

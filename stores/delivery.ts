@@ -13,7 +13,6 @@ export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const MAX_QUEUE_DEPTH_PER_GROUP = 1000;
 /** Active webhook endpoints per merchant. */
 export const MAX_ENDPOINTS_PER_MERCHANT = 10;
-/** Endpoints listed at once. */
 const GROUP_KEY = /^[A-Za-z0-9_.:-]{1,150}$/;
 
 export class DeliveryError extends Error {
@@ -109,9 +108,8 @@ export class DeliveryStore {
 
   /** A page of endpoints, newest first: one merchant's, or everyone's (undefined). */
   async listEndpoints(merchantId: string | undefined, req: PageRequest): Promise<Page<Endpoint>> {
-    const page = await pageOf<Record<string, unknown>>(
-      () => (merchantId === undefined ? this.db('delivery_destinations') : this.db('delivery_destinations').where({ merchant_id: merchantId })), req);
-    return { data: page.data.map(endpointOf), hasMore: page.hasMore };
+    return pageOf(() => (merchantId === undefined ? this.db('delivery_destinations')
+      : this.db('delivery_destinations').where({ merchant_id: merchantId })), req, endpointOf);
   }
 
   async getEndpoint(id: string): Promise<Endpoint | undefined> {
@@ -124,13 +122,12 @@ export class DeliveryStore {
    * MAX_ENDPOINTS_PER_MERCHANT active ones. Messages queued for it go to its URL as it is when they are tried.
    */
   async updateEndpoint(id: string, p: EndpointChanges): Promise<Endpoint | undefined> {
-    const found = await this.db('delivery_destinations').where({ id }).first('merchant_id');
-    if (!found) return undefined;
     return this.db.transaction(async (trx) => {
-      await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`endpoints\n${found.merchant_id}`]); // (as createEndpoint)
-      const row = await trx('delivery_destinations').where({ id }).first('disabled_at');
+      const row = await trx('delivery_destinations').where({ id }).forUpdate().first('merchant_id', 'disabled_at');
+      if (!row) return undefined;
       if (p.disabled === false && row.disabled_at !== null) {
-        const active = await trx('delivery_destinations').where({ merchant_id: found.merchant_id }).whereNull('disabled_at').count({ n: '*' }).first();
+        await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`endpoints\n${row.merchant_id}`]); // (counted as createEndpoint counts)
+        const active = await trx('delivery_destinations').where({ merchant_id: row.merchant_id }).whereNull('disabled_at').count({ n: '*' }).first();
         if (Number(active!.n) >= MAX_ENDPOINTS_PER_MERCHANT) {
           throw new StoreRefusal('too_many_endpoints', `A merchant may have at most ${MAX_ENDPOINTS_PER_MERCHANT} active webhook endpoints`, 'disabled');
         }
@@ -218,13 +215,12 @@ export class DeliveryStore {
       const q = this.db('delivery_messages as m').join('delivery_destinations as d', 'd.id', 'm.destination_id');
       return merchantId === undefined ? q : q.where('d.merchant_id', merchantId);
     };
-    const page = await pageOf<Record<string, any>>(() => visible().where('m.state', 'dead')
+    return pageOf(() => visible().where('m.state', 'dead')
       .select('m.id', 'm.destination_id', 'm.group_key', 'm.event_type', 'm.attempts', 'm.last_status', 'm.last_error',
-        'm.created_at', 'm.dead_at', 'd.merchant_id', 'd.url'), req, { key: ['m.dead_at', 'm.id'], cursors: visible });
-    return { hasMore: page.hasMore, data: page.data.map((m) => ({
+        'm.created_at', 'm.dead_at', 'd.merchant_id', 'd.url'), req, (m) => ({
       id: m.id, destinationId: m.destination_id, url: m.url, merchantId: m.merchant_id, groupKey: m.group_key, eventType: m.event_type,
       attempts: m.attempts, lastStatus: m.last_status, lastError: m.last_error, createdAt: m.created_at, deadAt: m.dead_at,
-    })) };
+    }), { key: ['m.dead_at', 'm.id'], cursors: visible });
   }
 
   /** A message's state and the merchant whose endpoint it goes to (for who may resolve it). */

@@ -58,8 +58,7 @@ export class MerchantStore {
 
   /** A page of merchants, newest first (operators). */
   async list(req: PageRequest): Promise<Page<MerchantConfig>> {
-    const page = await pageOf<Record<string, any>>(() => this.db('merchants'), req);
-    return { data: page.data.map(merchantOf), hasMore: page.hasMore };
+    return pageOf(() => this.db('merchants'), req, merchantOf);
   }
 
   async get(id: string): Promise<MerchantConfig | undefined> {

@@ -71,23 +71,24 @@ export class OrderStore {
 
   /** A page of orders, newest first: a merchant's (or all), in one state if given. */
   async list(req: PageRequest & { merchantId?: string; state?: string }): Promise<Page<OrderRow>> {
-    const visible = () => (req.merchantId ? this.db('orders').where({ merchant_id: req.merchantId }) : this.db('orders'));
+    const visible = () => this.visibleTo(req.merchantId);
     // (a cursor may be an order whose state has changed since its page)
-    const page = await pageOf<Record<string, unknown>>(() => (req.state ? visible().where({ state: req.state }) : visible()), req,
-      { cursors: visible });
-    return { data: page.data.map(orderOf), hasMore: page.hasMore };
+    return pageOf(() => (req.state ? visible().where({ state: req.state }) : visible()), req, orderOf, { cursors: visible });
   }
 
   /**
    * Orders held for an operator's AVS review and not yet decided, oldest first (of one merchant, when given): the
-   * review queue, from the views the workflows save.
+   * review queue, from the views the workflows save (those saved before views had a review deadline left out).
    */
   async awaitingReview(req: PageRequest & { merchantId?: string }): Promise<Page<OrderRow>> {
-    const visible = () => (req.merchantId ? this.db('orders').where({ merchant_id: req.merchantId }) : this.db('orders'));
-    const page = await pageOf<Record<string, unknown>>(
-      () => visible().where({ state: 'authorized_minus_avs' }).whereRaw(`view->'review' = 'null'::jsonb`), req,
-      { oldestFirst: true, cursors: visible });
-    return { data: page.data.map(orderOf), hasMore: page.hasMore };
+    const visible = () => this.visibleTo(req.merchantId);
+    return pageOf(() => visible().where({ state: 'authorized_minus_avs' }).whereRaw(`view->'review' = 'null'::jsonb`)
+      .whereRaw(`view->>'reviewDeadline' IS NOT NULL`), req, orderOf, { oldestFirst: true, cursors: visible });
+  }
+
+  /** A merchant's orders, or every order (undefined: an operator's view). */
+  private visibleTo(merchantId: string | undefined) {
+    return merchantId === undefined ? this.db('orders') : this.db('orders').where({ merchant_id: merchantId });
   }
 
   /** The order's workflow exists (started now, or found running or closed). */

@@ -17,15 +17,15 @@ export interface Page<T> { data: T[]; hasMore: boolean }
 
 /**
  * One page of `list()` (a query over a table with created_at and id, filtered to what the caller may see), in the
- * list's order. A cursor that names no object of the list is refused (cursor_unknown), as is one `validId` refuses;
+ * list's order, each row as `as` makes it. A cursor that names no object of the list is refused (cursor_unknown), as is one `validId` refuses;
  * a queue whose objects leave it (decided reviews, say) names where a cursor may be from (`cursors`: the caller's
  * rows of the same table), so a page can go on after the object it started from has left.
  */
-export async function pageOf<R>(list: () => Knex.QueryBuilder, req: PageRequest, opts: {
+export async function pageOf<T>(list: () => Knex.QueryBuilder, req: PageRequest, as: (row: Record<string, any>) => T, opts: {
   oldestFirst?: boolean; validId?: (id: string) => boolean; cursors?: () => Knex.QueryBuilder;
   /** The key's columns, time first (default created_at, id; a join names its table's). */
   key?: [string, string];
-} = {}): Promise<Page<R>> {
+} = {}): Promise<Page<T>> {
   const cursors = opts.cursors ?? list;
   const [at, id] = opts.key ?? ['created_at', 'id'];
   const [param, cursorId] = req.startingAfter !== undefined ? ['startingAfter', req.startingAfter] : ['endingBefore', req.endingBefore];
@@ -42,6 +42,6 @@ export async function pageOf<R>(list: () => Knex.QueryBuilder, req: PageRequest,
     q.whereRaw(`(??, ??) ${dir === 'asc' ? '>' : '<'} ?`, [at, id, cursors().where(id, cursorId).select(at, id)]);
   }
   const rows = await q.orderBy([{ column: at, order: dir }, { column: id, order: dir }]).limit(req.limit + 1);
-  const data = rows.slice(0, req.limit) as R[];
+  const data = (rows as Array<Record<string, any>>).slice(0, req.limit).map(as);
   return { data: backwards ? data.reverse() : data, hasMore: rows.length > req.limit };
 }

@@ -64,9 +64,8 @@ export class PartyStore {
 
   /** A page of buyers, newest first (operators). */
   async listBuyers(req: PageRequest): Promise<Page<Buyer>> {
-    const page = await pageOf<Record<string, any>>(() => this.db('buyers as b').join('principals as p', 'p.id', 'b.id').select('b.*', 'p.name'),
-      req, { key: ['b.created_at', 'b.id'], cursors: () => this.db('buyers as b') });
-    return { data: page.data.map(buyerOf), hasMore: page.hasMore };
+    return pageOf(() => this.db('buyers as b').join('principals as p', 'p.id', 'b.id').select('b.*', 'p.name'), req, buyerOf,
+      { key: ['b.created_at', 'b.id'], cursors: () => this.db('buyers as b') });
   }
 
   async getBuyer(id: string): Promise<Buyer | undefined> {
@@ -118,9 +117,8 @@ export class PartyStore {
 
   /** A page of sellers, newest first (operators). */
   async listSellers(req: PageRequest): Promise<Page<Seller>> {
-    const page = await pageOf<Record<string, any>>(() => this.db('sellers as s').join('principals as p', 'p.id', 's.id').select('s.*', 'p.name'),
-      req, { key: ['s.created_at', 's.id'], cursors: () => this.db('sellers as s') });
-    return { data: page.data.map(sellerOf), hasMore: page.hasMore };
+    return pageOf(() => this.db('sellers as s').join('principals as p', 'p.id', 's.id').select('s.*', 'p.name'), req, sellerOf,
+      { key: ['s.created_at', 's.id'], cursors: () => this.db('sellers as s') });
   }
 
   async getSeller(id: string): Promise<Seller | undefined> {

@@ -48,13 +48,12 @@ export class ProblemStore {
 
   /** A page of problems, newest first; of one workflow, or only the unresolved ones. */
   async list(req: PageRequest & { workflowId?: string; open?: boolean }): Promise<Page<Problem>> {
-    const page = await pageOf<Record<string, unknown>>(() => {
+    return pageOf(() => {
       const rows = this.db('problems');
       if (req.workflowId) rows.where({ workflow_id: req.workflowId });
       if (req.open) rows.whereNull('resolved_at');
       return rows;
-    }, req, { validId: (id) => PROBLEM_ID.test(id), cursors: () => this.db('problems') }); // (a cursor may be resolved since)
-    return { data: page.data.map(problemOf), hasMore: page.hasMore };
+    }, req, problemOf, { validId: (id) => PROBLEM_ID.test(id), cursors: () => this.db('problems') }); // (a cursor may be resolved since)
   }
 
   /** Marks the problem resolved by `by` with the note, once: a problem resolved before keeps its first resolution. */

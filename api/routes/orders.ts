@@ -7,11 +7,12 @@ import { AVS_CODES } from '../../domain/avs';
 import { MAX_LINE_ITEMS, MAX_ORDER_TOTAL_MINOR, MAX_QUANTITY } from '../../domain/pricing';
 import type { Services } from '../../services';
 import type { OrderAnswer } from '../../services/orders';
+import type { OrderRow } from '../../stores/orders';
 import type { Principal } from '../../stores/principals';
 import { assertCanSee } from '../auth';
 import { badRequest, unprocessable } from '../errors';
 import { type Operation, operation } from '../operations';
-import { pageAnswer, pageRequest } from '../paging';
+import { listOperation, pageAnswer, pageRequest } from '../paging';
 import { clientId, nullableTimestamp, pageOf, pageQuery, timestamp } from '../schemas';
 
 const sku = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : and -, at most 64');
@@ -84,6 +85,17 @@ const reviewSchema = z.object({
   reviewDeadline: timestamp.meta({ description: 'Undecided by then, the review ends in timeout and the order is voided' }),
   createdAt: timestamp,
 }).meta({ id: 'Review' });
+
+/** An order in the review queue (held for review: its view has the review deadline and the authorization). */
+function reviewView(r: OrderRow) {
+  const view = r.view!;
+  const auth = view.authorizations.at(-1)!;
+  return {
+    object: 'review' as const, orderId: r.id, merchantId: r.merchantId, clientOrderId: r.clientOrderId, customerId: r.customerId,
+    currency: view.currency, totalMinor: view.totalMinor, authorizationId: auth.id, avsCode: auth.avsCode,
+    reviewDeadline: view.reviewDeadline!, createdAt: r.createdAt.toISOString(),
+  };
+}
 
 const order = (description: string) => ({ description, schema: orderSchema });
 const pending = { description: 'Accepted, waiting for the processor (the order carries on; poll Location)', schema: orderSchema,
@@ -194,25 +206,11 @@ export function orderOperations(services: Services): Operation[] {
         res.json(pageAnswer(page, (o) => ({ ...o, object: 'order' })));
       },
     }),
-    operation({
-      method: 'get', path: '/reviews', allow: ['operator', 'merchant'],
+    listOperation({ path: '/reviews', allow: ['operator', 'merchant'],
       summary: 'The AVS review queue: orders held for an operator to decide, oldest first (a merchant sees its own)',
       description: 'A page at a time like every list, but oldest first; a cursor may be an order decided since.',
-      query: z.strictObject(pageQuery),
-      responses: { 200: { description: 'OK', schema: pageOf(reviewSchema) } },
-      async handler({ res, principal, query }) {
-        const page = await services.stores.orders.awaitingReview({ ...pageRequest(query),
-          merchantId: principal.kind === 'operator' ? undefined : principal.id });
-        res.json({ object: 'list', has_more: page.hasMore, data: page.data.flatMap((r) => {
-          const auth = r.view?.authorizations.at(-1);
-          return r.view?.reviewDeadline && auth ? [{
-            object: 'review' as const, orderId: r.id, merchantId: r.merchantId, clientOrderId: r.clientOrderId, customerId: r.customerId,
-            currency: r.view.currency, totalMinor: r.view.totalMinor, authorizationId: auth.id, avsCode: auth.avsCode,
-            reviewDeadline: r.view.reviewDeadline, createdAt: r.createdAt.toISOString(),
-          }] : [];
-        }) });
-      },
-    }),
+      schema: reviewSchema, view: reviewView,
+      list: (req, principal) => services.stores.orders.awaitingReview({ ...req, merchantId: principal.kind === 'operator' ? undefined : principal.id }) }),
     operation({
       method: 'post', path: '/orders/:id/review', allow: ['operator'], summary: 'Decide an order held for AVS review (operator)',
       body: z.strictObject({ decision: z.enum(['approve', 'reject']) }),

@@ -7,9 +7,8 @@ import { type DeadLetter, type Endpoint, MAX_ENDPOINTS_PER_MERCHANT } from '../.
 import { assertCanSee } from '../auth';
 import { conflict, notFound } from '../errors';
 import { type Operation, operation } from '../operations';
-import { pageAnswer, pageRequest } from '../paging';
-import { nullableTimestamp, pageOf, pageQuery, shownOnce, timestamp } from '../schemas';
-
+import { listOperation } from '../paging';
+import { nullableTimestamp, shownOnce, timestamp } from '../schemas';
 
 const endpointSchema = z.object({
   id: z.string(), object: z.literal('webhook_endpoint'), merchantId: z.string().nullable(), url: z.string(), description: z.string().nullable(),
@@ -59,15 +58,8 @@ export function webhookOperations(services: Services): Operation[] {
         res.status(201).json({ ...endpointView(endpoint), secret });
       },
     }),
-    operation({
-      method: 'get', path: '/webhook-endpoints', summary: "The merchant's endpoints, newest first, a page at a time (operators: all)",
-      allow: ['merchant', 'operator'],
-      query: z.strictObject(pageQuery),
-      responses: { 200: { description: 'OK', schema: pageOf(endpointSchema) } },
-      async handler({ res, principal, query }) {
-        res.json(pageAnswer(await store.listEndpoints(mine(principal), pageRequest(query)), endpointView));
-      },
-    }),
+    listOperation({ path: '/webhook-endpoints', summary: "The merchant's endpoints, newest first, a page at a time (operators: all)",
+      allow: ['merchant', 'operator'], schema: endpointSchema, list: (req, principal) => store.listEndpoints(mine(principal), req), view: endpointView }),
     operation({
       method: 'patch', path: '/webhook-endpoints/:id', allow: ['merchant', 'operator'],
       summary: 'Change an endpoint: its URL, description, event types, dead-letter policy, give-up time, or enable or disable it',
@@ -98,16 +90,10 @@ export function webhookOperations(services: Services): Operation[] {
         res.json(endpointView((await store.disableEndpoint(e.id))!));
       },
     }),
-    operation({
-      method: 'get', path: '/dead-letters', allow: ['merchant', 'operator'],
+    listOperation({ path: '/dead-letters', allow: ['merchant', 'operator'],
       summary: 'Messages that could not be delivered, newest first (operators: all; merchants: their endpoints)',
       description: 'A page at a time like every list; the created range is of when they became dead letters.',
-      query: z.strictObject(pageQuery),
-      responses: { 200: { description: 'OK', schema: pageOf(deadLetterSchema) } },
-      async handler({ res, principal, query }) {
-        res.json(pageAnswer(await store.deadLetters(mine(principal), pageRequest(query)), deadLetterView));
-      },
-    }),
+      schema: deadLetterSchema, list: (req, principal) => store.deadLetters(mine(principal), req), view: deadLetterView }),
     ...(['redeliver', 'drop'] as const).map((action) => operation({
       method: 'post', path: `/dead-letters/:id/${action}`, allow: ['merchant', 'operator'], bodyRequired: false,
       summary: action === 'redeliver' ? 'Deliver a dead letter again (a held group then goes on in order)'
