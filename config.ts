@@ -69,6 +69,9 @@ export const VARIABLES = {
   PAYBROKER_SETTLEMENT_GRACE: variable(duration('5 minutes'), '5 minutes', 'how long a close waits before freezing the period (late payments still count)'),
   PAYBROKER_DUNNING_DELAYS: variable(durations('1 hour, 1 day, 3 days'), '1 hour, 1 day, 3 days',
     'retries of a failed period charge, then the buyer is suspended'),
+  PAYBROKER_PAYOUT_INTERVAL: variable(duration('1 day'), '1 day', "how often merchants' payouts run (a Schedule; each merchant's own schedule says whether a run pays it)"),
+  PAYBROKER_PAYOUT_RETRY_DELAYS: variable(durations('1 minute, 10 minutes, 1 hour'), '1 minute, 10 minutes, 1 hour',
+    'tries of a payout the processor refused, then it fails (problems log) and is carried into the next one'),
   PAYBROKER_PROCESSOR_DEADLINE: variable(duration('24 hours'), '24 hours', 'how long an order waits out an unreachable processor before it fails'),
   PAYBROKER_PROCESSOR_MAX_BACKOFF: variable(duration('5 minutes'), '5 minutes', 'the longest pause between tries while it waits'),
   PAYBROKER_REAUTH_LEAD: variable(duration('1 day'), '1 day', 'reauthorize unshipped orders this long before the authorization expires'),
@@ -124,6 +127,9 @@ export interface Config {
   periodMs: number;
   periodGraceMs: number;
   dunningDelaysMs: number[];
+  /** Merchant payouts: how often a run starts (a Temporal Schedule), and the retries of a refused payout. */
+  payoutIntervalMs: number;
+  payoutRetryDelaysMs: number[];
   /** Orders: how long to wait out an unreachable processor, and the longest pause between tries. */
   processorDeadlineMs: number;
   processorMaxBackoffMs: number;
@@ -186,6 +192,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     periodMs: v.PAYBROKER_SETTLEMENT_PERIOD,
     periodGraceMs: v.PAYBROKER_SETTLEMENT_GRACE,
     dunningDelaysMs: v.PAYBROKER_DUNNING_DELAYS,
+    payoutIntervalMs: v.PAYBROKER_PAYOUT_INTERVAL,
+    payoutRetryDelaysMs: v.PAYBROKER_PAYOUT_RETRY_DELAYS,
     processorDeadlineMs: v.PAYBROKER_PROCESSOR_DEADLINE,
     processorMaxBackoffMs: v.PAYBROKER_PROCESSOR_MAX_BACKOFF,
     reauthLeadMs: v.PAYBROKER_REAUTH_LEAD,

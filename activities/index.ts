@@ -6,6 +6,7 @@ import { DeliveryService } from '../services/delivery';
 import { createStores } from '../stores';
 import { createDeliveryActivities, type DeliverySettings } from './delivery';
 import { createOrderActivities, createOrderBooksActivity } from './orders';
+import { createPayoutActivities } from './payouts';
 import { createPlatformActivities } from './platform';
 import { createSettlementBatchActivities } from './settlementBatches';
 import { createSettlementPeriodActivities } from './settlementPeriods';
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOrderBooksActivity(orders, events),
     ...createSettlementBatchActivities({ processor, orders: stores.orders }),
     ...createSettlementPeriodActivities({ periods: stores.periods, ledger: stores.ledger, processor, problems: stores.problems, events }),
+    ...createPayoutActivities({ payouts: stores.payouts, ledger: stores.ledger, processor, problems: stores.problems, events }),
     ...createDeliveryActivities({ messages: stores.delivery, settings: deps.delivery }),
     ...events,
   };

@@ -16,6 +16,7 @@ import { healthOperations } from './routes/health';
 import { MAX_BATCH_BODY_BYTES, micropaymentOperations } from './routes/micropayments';
 import { orderOperations } from './routes/orders';
 import { partyOperations } from './routes/parties';
+import { payoutOperations } from './routes/payouts';
 import { principalOperations } from './routes/principals';
 import { problemOperations } from './routes/problems';
 import { settlementOperations } from './routes/settlement';
@@ -42,6 +43,7 @@ export function operations(deps: AppDeps): { open: Operation[]; authenticated: O
     ...problemOperations(services),
     ...partyOperations(services.stores),
     ...settlementOperations(services),
+    ...payoutOperations(services),
     ...webhookOperations(services),
   ];
   const open = healthOperations(deps.health);

@@ -39,6 +39,7 @@ async function main(): Promise<void> {
       orders: { processorDeadlineMs: config.processorDeadlineMs, processorMaxBackoffMs: config.processorMaxBackoffMs,
         reauthLeadMs: config.reauthLeadMs, refundWindowMs: config.refundWindowMs },
       periods: { graceMs: config.periodGraceMs, dunningDelaysMs: config.dunningDelaysMs },
+      payoutRetryDelaysMs: config.payoutRetryDelaysMs,
       webhooks: { allowPrivate: config.delivery.allowPrivate, giveUpMs: config.delivery.giveUpMs },
     });
     const app = createApp({

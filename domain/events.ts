@@ -3,7 +3,8 @@
 export const ORDER_EVENT_TYPES = ['order.authorized', 'order.authorization_failed', 'order.captured', 'order.voided', 'order.refunded', 'order.needs_attention',
   'order.needs_attention_resolved'] as const;
 export const SETTLEMENT_EVENT_TYPES = ['settlement.credit_paid'] as const;
-export const EVENT_TYPES = [...ORDER_EVENT_TYPES, ...SETTLEMENT_EVENT_TYPES] as const;
+export const PAYOUT_EVENT_TYPES = ['payout.paid', 'payout.failed'] as const;
+export const EVENT_TYPES = [...ORDER_EVENT_TYPES, ...SETTLEMENT_EVENT_TYPES, ...PAYOUT_EVENT_TYPES] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface BusinessEvent {

@@ -14,3 +14,6 @@ export const buyerReceivable = (buyerId: string, currency: string): AccountInput
   ({ id: `buyer-receivable:${buyerId}:${currency}`, kind: 'buyer_receivable', currency, ownerId: buyerId });
 export const sellerPayable = (sellerId: string, currency: string): AccountInput =>
   ({ id: `seller-payable:${sellerId}:${currency}`, kind: 'seller_payable', currency, ownerId: sellerId });
+/** What a merchant's payouts hold back as a rolling reserve (owed to the merchant, released by a later payout). */
+export const merchantReserve = (merchantId: string, currency: string): AccountInput =>
+  ({ id: `merchant-reserve:${merchantId}:${currency}`, kind: 'merchant_reserve', currency, ownerId: merchantId });

@@ -105,7 +105,7 @@ export class Periods {
         // just before the freeze would fall into the next period)
         await trx.raw(`UPDATE ${table} SET period_seq = :seq WHERE period_seq IS NULL
           AND created_at < (SELECT frozen_at FROM settlement_periods WHERE seq = :seq)
-          AND merchant_id IN (SELECT id FROM sellers)`, { seq });
+          AND payout_id IS NULL AND merchant_id IN (SELECT id FROM sellers)`, { seq });
       }
       return row.frozen_at as Date;
     });

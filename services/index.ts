@@ -7,6 +7,7 @@ import { DeliveryService } from './delivery';
 import { type EndpointSettings, WebhookEndpoints } from './endpoints';
 import { GrantSigner } from './grants';
 import { type OrderTiming, OrderService } from './orders';
+import { PayoutService } from './payouts';
 import { ProblemService } from './problems';
 import { Recorder } from './recorder';
 import { type CloseSettings, SettlementService } from './settlement';
@@ -15,6 +16,8 @@ export interface ServiceSettings {
   taskQueue: string;
   orders: OrderTiming;
   periods: CloseSettings;
+  /** Delays between tries of a refused payout. */
+  payoutRetryDelaysMs: number[];
   webhooks: EndpointSettings;
 }
 
@@ -27,6 +30,7 @@ export interface Services {
   delivery: DeliveryService;
   endpoints: WebhookEndpoints;
   settlement: SettlementService;
+  payouts: PayoutService;
   temporal: Client;
 }
 
@@ -41,6 +45,8 @@ export async function createServices(database: Database, temporal: Client, setti
     grants: await GrantSigner.load(stores.grants),
     delivery: new DeliveryService(stores.delivery, temporal, taskQueue),
     endpoints: new WebhookEndpoints(stores.delivery, settings.webhooks),
+    payouts: new PayoutService({ payouts: stores.payouts, merchants: stores.merchants, parties: stores.parties, temporal, taskQueue,
+      retryDelaysMs: settings.payoutRetryDelaysMs }),
     settlement: new SettlementService({ periods: stores.periods, parties: stores.parties, temporal, taskQueue, settings: settings.periods }),
   };
 }

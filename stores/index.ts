@@ -14,6 +14,7 @@ import { GrantStore } from './grants';
 import { IdempotencyStore } from './idempotency';
 import { MerchantStore } from './merchants';
 import { OrderStore } from './orders';
+import { PayoutStore } from './payouts';
 import { PartyStore } from './parties';
 import { PrincipalStore } from './principals';
 import { ProblemStore } from './problems';
@@ -26,6 +27,7 @@ export interface Stores {
   merchants: MerchantStore;
   parties: PartyStore;
   orders: OrderStore;
+  payouts: PayoutStore;
   delivery: DeliveryStore;
   problems: ProblemStore;
   idempotency: IdempotencyStore;
@@ -41,6 +43,7 @@ export function createStores({ db, statements }: Database): Stores {
     merchants: new MerchantStore(db),
     parties: new PartyStore(db, statements),
     orders: new OrderStore(db),
+    payouts: new PayoutStore(db),
     delivery: new DeliveryStore(db),
     problems: new ProblemStore(db),
     idempotency: new IdempotencyStore(db),

@@ -1,6 +1,7 @@
 // Merchants and their order settings (currency, broker fee, AVS policy, shipping options, tax rates, review
 // timeout): written by operators, read by every new order.
 import { type AvsPolicy, DEFAULT_AVS_POLICY } from '../domain/avs';
+import type { PayoutSchedule } from '../domain/payouts';
 import type { MerchantPricing, ShippingOption } from '../domain/pricing';
 import type { Db } from '../ledger/db';
 import { insertPrincipal } from './principals';
@@ -14,6 +15,12 @@ export interface MerchantSettings {
   shippingOptions?: ShippingOption[];
   taxRatesBps?: Record<string, number>;
   reviewTimeoutSeconds?: number;
+  /** Where payouts go (the processor's destination id); null: none yet (payouts fail until there is one). */
+  payoutDestination?: string | null;
+  payoutSchedule?: Partial<PayoutSchedule>;
+  payoutMinimumMinor?: number;
+  reserveBps?: number;
+  reserveDays?: number;
 }
 
 export interface MerchantConfig extends MerchantPricing {
@@ -22,6 +29,11 @@ export interface MerchantConfig extends MerchantPricing {
   feeBps: number;
   avsPolicy: AvsPolicy;
   reviewTimeoutSeconds: number;
+  payoutDestination: string | null;
+  payoutSchedule: PayoutSchedule;
+  payoutMinimumMinor: number;
+  reserveBps: number;
+  reserveDays: number;
   createdAt: Date;
 }
 
@@ -34,12 +46,20 @@ export function settingsColumns(s: MerchantSettings): Record<string, unknown> {
   if (s.shippingOptions !== undefined) cols.shipping_options = JSON.stringify(s.shippingOptions);
   if (s.taxRatesBps !== undefined) cols.tax_rates_bps = JSON.stringify(s.taxRatesBps);
   if (s.reviewTimeoutSeconds !== undefined) cols.review_timeout_seconds = s.reviewTimeoutSeconds;
+  if (s.payoutDestination !== undefined) cols.payout_destination = s.payoutDestination;
+  if (s.payoutSchedule?.interval !== undefined) cols.payout_interval = s.payoutSchedule.interval;
+  if (s.payoutSchedule?.weeklyAnchor !== undefined) cols.payout_weekly_anchor = s.payoutSchedule.weeklyAnchor;
+  if (s.payoutMinimumMinor !== undefined) cols.payout_minimum_minor = s.payoutMinimumMinor;
+  if (s.reserveBps !== undefined) cols.reserve_bps = s.reserveBps;
+  if (s.reserveDays !== undefined) cols.reserve_days = s.reserveDays;
   return cols;
 }
 
 const merchantOf = (r: Record<string, any>): MerchantConfig => ({
   id: r.id, name: r.name, currency: r.currency, feeBps: r.fee_bps, avsPolicy: { ...DEFAULT_AVS_POLICY, ...r.avs_policy },
   shippingOptions: r.shipping_options, taxRatesBps: r.tax_rates_bps, reviewTimeoutSeconds: r.review_timeout_seconds,
+  payoutDestination: r.payout_destination, payoutSchedule: { interval: r.payout_interval, weeklyAnchor: r.payout_weekly_anchor },
+  payoutMinimumMinor: Number(r.payout_minimum_minor), reserveBps: r.reserve_bps, reserveDays: r.reserve_days,
   createdAt: r.created_at,
 });
 

@@ -5,7 +5,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { deliverySettings, loadConfig } from '../config';
 import { HttpProcessorClient } from '../processors/http-client';
-import { ensureSettlementPeriodSchedule, ensureSettlementSchedule } from './schedules';
+import { ensurePayoutSchedule, ensureSettlementPeriodSchedule, ensureSettlementSchedule } from './schedules';
 import { createActivities } from '../activities';
 import { openDatabase } from '../ledger/db';
 import { OrderService, REPAIR_EVERY_MS } from '../services/orders';
@@ -38,6 +38,7 @@ async function main(): Promise<void> {
     }));
     await ensureSettlementSchedule(client, config.taskQueue, config.settlementIntervalMs);
     await ensureSettlementPeriodSchedule(client, config.taskQueue, config.periodMs, { graceMs: config.periodGraceMs, dunningDelaysMs: config.dunningDelaysMs });
+    await ensurePayoutSchedule(client, config.taskQueue, config.payoutIntervalMs, { retryDelaysMs: config.payoutRetryDelaysMs });
     logger.info(`worker polling task queue '${config.taskQueue}' on ${config.temporalAddress}`);
     const stopRepair = repairLoop(new OrderService({ ...createStores(database), temporal: client, taskQueue: config.taskQueue,
       timing: { processorDeadlineMs: config.processorDeadlineMs, processorMaxBackoffMs: config.processorMaxBackoffMs,

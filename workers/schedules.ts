@@ -1,7 +1,8 @@
-// Temporal Schedules the worker keeps in place at start: settlement batches every settlementIntervalMs, and
-// the close of a micro-payment settlement period every periodMs.
+// Temporal Schedules the worker keeps in place at start: settlement batches every settlementIntervalMs, the
+// close of a micro-payment settlement period every periodMs, and a run of merchant payouts every payoutIntervalMs.
 import { type Client, ScheduleAlreadyRunning, type ScheduleOptionsStartWorkflowAction, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
+import { type PayoutRunInput, payoutScheduleId } from '../workflows/payout.contract';
 import { type SettlementBatchInput, settlementScheduleId } from '../workflows/settlementBatch.contract';
 import { type SettlementPeriodInput, settlementPeriodScheduleId } from '../workflows/settlementPeriod.contract';
 
@@ -14,6 +15,11 @@ export async function ensureSettlementPeriodSchedule(client: Client, taskQueue: 
   close: Pick<SettlementPeriodInput, 'graceMs' | 'dunningDelaysMs'>): Promise<void> {
   await ensureSchedule(client, settlementPeriodScheduleId(taskQueue), periodMs,
     { type: 'startWorkflow', workflowType: 'settlementPeriodWorkflow', taskQueue, args: [close] as [SettlementPeriodInput] });
+}
+
+export async function ensurePayoutSchedule(client: Client, taskQueue: string, intervalMs: number, run: Pick<PayoutRunInput, 'retryDelaysMs'>): Promise<void> {
+  await ensureSchedule(client, payoutScheduleId(taskQueue), intervalMs,
+    { type: 'startWorkflow', workflowType: 'payoutRunWorkflow', taskQueue, args: [run] as [PayoutRunInput] });
 }
 
 /** Creates the schedule, or brings an existing one's interval and action up to date. */

@@ -5,3 +5,4 @@ export { settlementBatchWorkflow } from './settlementBatch';
 export { deliveryGroupWorkflow } from './deliveryGroup';
 export { settlementPeriodWorkflow } from './settlementPeriod';
 export { dunningWorkflow } from './dunning';
+export { payoutRunWorkflow, payoutWorkflow } from './payout';

@@ -2,6 +2,7 @@
 // and "who am I".
 import { z } from 'zod';
 import { AVS_CODES } from '../../domain/avs';
+import { PAYOUT_INTERVALS } from '../../domain/payouts';
 import type { MerchantConfig } from '../../stores/merchants';
 import type { Stores } from '../../stores';
 import { assertCanSee } from '../auth';
@@ -31,18 +32,33 @@ export const merchantSettings = {
     .meta({ description: `"US-CA" (country-region, wins) or "DE" (country) → basis points`, maxProperties: MAX_TAX_RATES }),
   reviewTimeoutSeconds: z.number().int().min(1).max(30 * 24 * 3600).optional()
     .meta({ description: 'How long an operator has to decide an AVS review; undecided orders are voided' }),
+  payoutDestination: z.string().min(1).max(200).nullable().optional()
+    .meta({ description: "Where payouts go: the processor's destination id (null: none; payouts fail until one is set)" }),
+  payoutSchedule: z.strictObject({
+    interval: z.enum(PAYOUT_INTERVALS).optional().meta({ description: 'daily (default), weekly, or manual (POST /v1/payouts only)' }),
+    weeklyAnchor: z.number().int().min(0).max(6).optional().meta({ description: 'Weekday of a weekly payout, 0 Sunday … 6 Saturday (UTC); default 1' }),
+  }).optional(),
+  payoutMinimumMinor: z.number().int().min(0).max(1_000_000_000_000).optional()
+    .meta({ description: 'A payout below this is not sent; its amount is carried into the next one' }),
+  reserveBps: z.number().int().min(0).max(10_000).optional()
+    .meta({ description: 'Rolling reserve: held back from each payout\'s net sales, in basis points' }),
+  reserveDays: z.number().int().min(0).max(365).optional()
+    .meta({ description: 'How many days a reserve is held before a payout releases it (0: no reserve)' }),
 };
 
 export const merchantSchema = z.object({
   id: z.string(), object: z.literal('merchant'), name: z.string(), currency: z.string(), feeBps: z.number().int(),
   avsPolicy: z.record(z.enum(AVS_CODES), avsDecision), shippingOptions: z.array(z.object(shippingOption.shape)),
-  taxRatesBps: z.record(z.string(), z.number().int()), reviewTimeoutSeconds: z.number().int(), createdAt: timestamp,
+  taxRatesBps: z.record(z.string(), z.number().int()), reviewTimeoutSeconds: z.number().int(),
+  payoutDestination: z.string().nullable(), payoutSchedule: z.object({ interval: z.enum(PAYOUT_INTERVALS), weeklyAnchor: z.number().int() }),
+  payoutMinimumMinor: z.number().int(), reserveBps: z.number().int(), reserveDays: z.number().int(), createdAt: timestamp,
 }).meta({ id: 'Merchant' });
 
 export const merchantView = (m: MerchantConfig): z.infer<typeof merchantSchema> => ({
   id: m.id, object: 'merchant', name: m.name, currency: m.currency, feeBps: m.feeBps, avsPolicy: m.avsPolicy,
   shippingOptions: m.shippingOptions, taxRatesBps: m.taxRatesBps, reviewTimeoutSeconds: m.reviewTimeoutSeconds,
-  createdAt: m.createdAt.toISOString(),
+  payoutDestination: m.payoutDestination, payoutSchedule: m.payoutSchedule, payoutMinimumMinor: m.payoutMinimumMinor,
+  reserveBps: m.reserveBps, reserveDays: m.reserveDays, createdAt: m.createdAt.toISOString(),
 });
 
 const view = (p: { id: string; kind: z.infer<typeof principalView>['object']; name: string; createdAt?: Date }) =>

@@ -15,6 +15,7 @@ import * as m011 from './011_review_queue';
 import * as m012 from './012_list_indexes';
 import * as m013 from './013_delivery_list_indexes';
 import * as m014 from './014_party_list_indexes';
+import * as m015 from './015_merchant_payouts';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -33,6 +34,7 @@ const migrations: Array<[string, Migration]> = [
   ['012_list_indexes', m012],
   ['013_delivery_list_indexes', m013],
   ['014_party_list_indexes', m014],
+  ['015_merchant_payouts', m015],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -13,6 +13,7 @@ export interface TestAppOptions {
   allowPrivateWebhooks?: boolean;
   graceMs?: number;
   dunningDelaysMs?: number[];
+  payoutRetryDelaysMs?: number[];
   health?: HealthChecks;
 }
 
@@ -20,6 +21,7 @@ export async function testApp(database: Database, temporal: Client, o: TestAppOp
   const services = await createServices(database, temporal, {
     taskQueue: o.taskQueue ?? 'api-test', orders: TEST_TIMING,
     periods: { graceMs: o.graceMs ?? 0, dunningDelaysMs: o.dunningDelaysMs ?? [50, 50, 50] },
+    payoutRetryDelaysMs: o.payoutRetryDelaysMs ?? [50, 50],
     webhooks: { allowPrivate: o.allowPrivateWebhooks ?? false, giveUpMs: 60_000 },
   });
   const app = createApp({

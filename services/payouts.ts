@@ -1,0 +1,45 @@
+// Merchant payouts as merchants and operators use them: pay a merchant now (a manual run: what has built up since
+// its last payout, sent by the same payout workflow the Schedule's runs start), a payout with the balance
+// transactions it pays out, the lists, and a merchant's statement for a date range.
+import { randomUUID } from 'node:crypto';
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { MerchantStore } from '../stores/merchants';
+import type { PartyStore } from '../stores/parties';
+import type { Payout, PayoutStore } from '../stores/payouts';
+import { StoreRefusal } from '../stores/refusal';
+import { type PayoutWorkflow, payoutWorkflowId } from '../workflows/payout.contract';
+import { withinDeadline } from './temporal';
+
+export class PayoutService {
+  constructor(private readonly deps: { payouts: PayoutStore; merchants: MerchantStore; parties: PartyStore; temporal: Client; taskQueue: string;
+    retryDelaysMs: number[] }) {}
+
+  /**
+   * The merchant's payouts of a run now (one per currency with anything to pay or carry; none when nothing is),
+   * each one to send started; and any payout of the merchant still waiting for its workflow. Undefined when there is
+   * no such merchant. A micro-payment seller is paid with its period credits.
+   */
+  async payNow(merchantId: string): Promise<Payout[] | undefined> {
+    const { payouts, merchants } = this.deps;
+    if (!await merchants.get(merchantId)) return undefined;
+    const made = await payouts.prepare(merchantId, new Date(), `manual-${randomUUID()}`);
+    if (made.length === 0 && await this.deps.parties.getSeller(merchantId)) {
+      throw new StoreRefusal('paid_with_seller_credits', `${merchantId} is a micro-payment seller: its card orders are paid out with its period credits`,
+        'merchantId');
+    }
+    for (const id of await payouts.pendingOf(merchantId)) await this.start(id);
+    return made;
+  }
+
+  private async start(payoutId: string): Promise<void> {
+    const { temporal } = this.deps;
+    try {
+      await withinDeadline(temporal, () => temporal.workflow.start<PayoutWorkflow>('payoutWorkflow', {
+        workflowId: payoutWorkflowId(payoutId), taskQueue: this.deps.taskQueue, workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        args: [{ payoutId, retryDelaysMs: this.deps.retryDelaysMs }],
+      }));
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  }
+}
