@@ -72,6 +72,7 @@ export const VARIABLES = {
   PAYBROKER_PAYOUT_INTERVAL: variable(duration('1 day'), '1 day', "how often merchants' payouts run (a Schedule; each merchant's own schedule says whether a run pays it)"),
   PAYBROKER_PAYOUT_RETRY_DELAYS: variable(durations('1 minute, 10 minutes, 1 hour'), '1 minute, 10 minutes, 1 hour',
     'tries of a payout the processor refused, then it fails (problems log) and is carried into the next one'),
+  PAYBROKER_RECONCILIATION_INTERVAL: variable(duration('1 day'), '1 day', "how often the ledger is reconciled with the processor's records (each run: the UTC day before)"),
   PAYBROKER_PROCESSOR_DEADLINE: variable(duration('24 hours'), '24 hours', 'how long an order waits out an unreachable processor before it fails'),
   PAYBROKER_PROCESSOR_MAX_BACKOFF: variable(duration('5 minutes'), '5 minutes', 'the longest pause between tries while it waits'),
   PAYBROKER_REAUTH_LEAD: variable(duration('1 day'), '1 day', 'reauthorize unshipped orders this long before the authorization expires'),
@@ -130,6 +131,8 @@ export interface Config {
   /** Merchant payouts: how often a run starts (a Temporal Schedule), and the retries of a refused payout. */
   payoutIntervalMs: number;
   payoutRetryDelaysMs: number[];
+  /** How often a Temporal Schedule starts the reconciliation of the day before. */
+  reconciliationIntervalMs: number;
   /** Orders: how long to wait out an unreachable processor, and the longest pause between tries. */
   processorDeadlineMs: number;
   processorMaxBackoffMs: number;
@@ -194,6 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dunningDelaysMs: v.PAYBROKER_DUNNING_DELAYS,
     payoutIntervalMs: v.PAYBROKER_PAYOUT_INTERVAL,
     payoutRetryDelaysMs: v.PAYBROKER_PAYOUT_RETRY_DELAYS,
+    reconciliationIntervalMs: v.PAYBROKER_RECONCILIATION_INTERVAL,
     processorDeadlineMs: v.PAYBROKER_PROCESSOR_DEADLINE,
     processorMaxBackoffMs: v.PAYBROKER_PROCESSOR_MAX_BACKOFF,
     reauthLeadMs: v.PAYBROKER_REAUTH_LEAD,

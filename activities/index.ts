@@ -8,6 +8,7 @@ import { createDeliveryActivities, type DeliverySettings } from './delivery';
 import { createOrderActivities, createOrderBooksActivity } from './orders';
 import { createPayoutActivities } from './payouts';
 import { createPlatformActivities } from './platform';
+import { createReconciliationActivities } from './reconciliation';
 import { createSettlementBatchActivities } from './settlementBatches';
 import { createSettlementPeriodActivities } from './settlementPeriods';
 import { createWebhookEventActivities } from './webhookEvents';
@@ -34,6 +35,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSettlementBatchActivities({ processor, orders: stores.orders }),
     ...createSettlementPeriodActivities({ periods: stores.periods, ledger: stores.ledger, processor, problems: stores.problems, events }),
     ...createPayoutActivities({ payouts: stores.payouts, ledger: stores.ledger, processor, problems: stores.problems, events }),
+    ...createReconciliationActivities({ reconciliation: stores.reconciliation, processor, problems: stores.problems }),
     ...createDeliveryActivities({ messages: stores.delivery, settings: deps.delivery }),
     ...events,
   };

@@ -19,6 +19,7 @@ import { partyOperations } from './routes/parties';
 import { payoutOperations } from './routes/payouts';
 import { principalOperations } from './routes/principals';
 import { problemOperations } from './routes/problems';
+import { reconciliationOperations } from './routes/reconciliation';
 import { settlementOperations } from './routes/settlement';
 import { webhookOperations } from './routes/webhooks';
 
@@ -44,6 +45,7 @@ export function operations(deps: AppDeps): { open: Operation[]; authenticated: O
     ...partyOperations(services.stores),
     ...settlementOperations(services),
     ...payoutOperations(services),
+    ...reconciliationOperations(services),
     ...webhookOperations(services),
   ];
   const open = healthOperations(deps.health);

@@ -129,6 +129,19 @@ export interface BatchFileResult<R> {
   results: R[];
 }
 
+/** A record of money moved, as the processor's reports give it (reconciliation compares these with the ledger). */
+export interface ProcessorRecord {
+  id: string;
+  kind: 'capture' | 'refund' | 'charge' | 'payout' | 'batch';
+  amountMinor: number;
+  /** A settlement batch's: its currencies joined by '+', its amount their totals summed. */
+  currency: string;
+  createdAt: string;
+}
+
+/** Records per page of the processor's reports (and ids per lookup). */
+export const MAX_REPORT_PAGE = 1000;
+
 export interface ProcessorClient {
   tokenize(card: CardInput, idempotencyKey: string): Promise<CardToken>;
   authorize(req: AuthorizeRequest, idempotencyKey: string): Promise<Authorization>;
@@ -153,6 +166,10 @@ export interface ProcessorClient {
   submitPayoutBatch(lines: PayoutLine[], idempotencyKey: string): Promise<BatchFileResult<PayoutLineResult>>;
   /** Any transaction by id (authorization, capture, refund, batch, payout), or undefined. */
   getTransaction(id: string): Promise<Record<string, unknown> | undefined>;
+  /** A page of the records made in [from, to), oldest first, after the cursor a previous page gave (next). */
+  records(from: Date, to: Date, cursor: string | null, limit: number): Promise<{ data: ProcessorRecord[]; hasMore: boolean; next: string | null }>;
+  /** The records with these ids that the processor has (at most MAX_REPORT_PAGE ids). */
+  recordsById(ids: string[]): Promise<ProcessorRecord[]>;
 }
 
 /** The processor could not be reached or failed (network error, timeout, 5xx): retry with the same key. */

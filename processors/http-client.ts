@@ -8,7 +8,7 @@
 import {
   ProcessorRejectedError, ProcessorUnavailableError,
   type Authorization, type AuthorizeRequest, type AvsCode, type BatchFileResult, type CardInput, type CardToken, type Capture,
-  type ChargeLine, type ChargeLineResult, type Payout, type PayoutLine, type PayoutLineResult, type ProcessorClient, type Refund,
+  type ChargeLine, type ChargeLineResult, type Payout, type PayoutLine, type PayoutLineResult, type ProcessorClient, type ProcessorRecord, type Refund,
   type SettlementBatch, type VoidResult,
 } from './client';
 import type { FaultSettings, FaultState } from './simulator/faults';
@@ -101,6 +101,20 @@ export class HttpProcessorClient implements ProcessorClient {
       if (err instanceof ProcessorRejectedError && err.status === 404 && err.code === 'resource_missing') return undefined;
       throw err;
     }
+  }
+
+  async records(from: Date, to: Date, cursor: string | null, limit: number) {
+    const q = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), limit: String(limit) });
+    if (cursor !== null) q.set('cursor', cursor);
+    const b = await this.call('GET', `/reports/records?${q}`);
+    if (!Array.isArray(b.data) || typeof b.has_more !== 'boolean') throw malformed('data/has_more');
+    return { data: b.data as ProcessorRecord[], hasMore: b.has_more, next: (b.next as string | null) ?? null };
+  }
+
+  async recordsById(ids: string[]): Promise<ProcessorRecord[]> {
+    const b = await this.call('POST', '/reports/records/lookup', { ids });
+    if (!Array.isArray(b.data)) throw malformed('data');
+    return b.data as ProcessorRecord[];
   }
 
   private post(path: string, body: unknown, idempotencyKey: string): Promise<Json> {
@@ -308,6 +322,11 @@ export class SimulatorAdmin {
   /** Charge lines (of batch files) with this reference, as applied (a repeated line adds none). */
   async chargesByReference(reference: string): Promise<SimulatorCharge[]> {
     return (await this.call<{ data: SimulatorCharge[] }>('GET', `/admin/charges?reference=${enc(reference)}`)).data;
+  }
+
+  /** Changes a record's amount, or drops it, behind the broker's back (reconciliation's fault tests). */
+  async tamper(id: string, change: { amountMinor: number } | { drop: true }): Promise<void> {
+    await this.call('POST', `/admin/records/${enc(id)}/tamper`, change);
   }
 
   /** Payout lines (of batch files) with this reference, as applied. */

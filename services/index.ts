@@ -9,6 +9,7 @@ import { GrantSigner } from './grants';
 import { type OrderTiming, OrderService } from './orders';
 import { PayoutService } from './payouts';
 import { ProblemService } from './problems';
+import { ReconciliationService } from './reconciliation';
 import { Recorder } from './recorder';
 import { type CloseSettings, SettlementService } from './settlement';
 
@@ -31,6 +32,7 @@ export interface Services {
   endpoints: WebhookEndpoints;
   settlement: SettlementService;
   payouts: PayoutService;
+  reconciliation: ReconciliationService;
   temporal: Client;
 }
 
@@ -47,6 +49,7 @@ export async function createServices(database: Database, temporal: Client, setti
     endpoints: new WebhookEndpoints(stores.delivery, settings.webhooks),
     payouts: new PayoutService({ payouts: stores.payouts, merchants: stores.merchants, parties: stores.parties, temporal, taskQueue,
       retryDelaysMs: settings.payoutRetryDelaysMs }),
+    reconciliation: new ReconciliationService({ reconciliation: stores.reconciliation, temporal, taskQueue }),
     settlement: new SettlementService({ periods: stores.periods, parties: stores.parties, temporal, taskQueue, settings: settings.periods }),
   };
 }

@@ -18,6 +18,7 @@ import { PayoutStore } from './payouts';
 import { PartyStore } from './parties';
 import { PrincipalStore } from './principals';
 import { ProblemStore } from './problems';
+import { ReconciliationStore } from './reconciliation';
 
 export interface Stores {
   ledger: Ledger;
@@ -30,6 +31,7 @@ export interface Stores {
   payouts: PayoutStore;
   delivery: DeliveryStore;
   problems: ProblemStore;
+  reconciliation: ReconciliationStore;
   idempotency: IdempotencyStore;
   grants: GrantStore;
 }
@@ -46,6 +48,7 @@ export function createStores({ db, statements }: Database): Stores {
     payouts: new PayoutStore(db),
     delivery: new DeliveryStore(db),
     problems: new ProblemStore(db),
+    reconciliation: new ReconciliationStore(db),
     idempotency: new IdempotencyStore(db),
     grants: new GrantStore(db),
   };

@@ -5,7 +5,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { deliverySettings, loadConfig } from '../config';
 import { HttpProcessorClient } from '../processors/http-client';
-import { ensurePayoutSchedule, ensureSettlementPeriodSchedule, ensureSettlementSchedule } from './schedules';
+import { ensurePayoutSchedule, ensureReconciliationSchedule, ensureSettlementPeriodSchedule, ensureSettlementSchedule } from './schedules';
 import { createActivities } from '../activities';
 import { openDatabase } from '../ledger/db';
 import { OrderService, REPAIR_EVERY_MS } from '../services/orders';
@@ -39,6 +39,7 @@ async function main(): Promise<void> {
     await ensureSettlementSchedule(client, config.taskQueue, config.settlementIntervalMs);
     await ensureSettlementPeriodSchedule(client, config.taskQueue, config.periodMs, { graceMs: config.periodGraceMs, dunningDelaysMs: config.dunningDelaysMs });
     await ensurePayoutSchedule(client, config.taskQueue, config.payoutIntervalMs, { retryDelaysMs: config.payoutRetryDelaysMs });
+    await ensureReconciliationSchedule(client, config.taskQueue, config.reconciliationIntervalMs);
     logger.info(`worker polling task queue '${config.taskQueue}' on ${config.temporalAddress}`);
     const stopRepair = repairLoop(new OrderService({ ...createStores(database), temporal: client, taskQueue: config.taskQueue,
       timing: { processorDeadlineMs: config.processorDeadlineMs, processorMaxBackoffMs: config.processorMaxBackoffMs,

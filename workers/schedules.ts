@@ -1,8 +1,10 @@
 // Temporal Schedules the worker keeps in place at start: settlement batches every settlementIntervalMs, the
-// close of a micro-payment settlement period every periodMs, and a run of merchant payouts every payoutIntervalMs.
+// close of a micro-payment settlement period every periodMs, a run of merchant payouts every payoutIntervalMs, and
+// the reconciliation of the day before every reconciliationIntervalMs.
 import { type Client, ScheduleAlreadyRunning, type ScheduleOptionsStartWorkflowAction, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import { type PayoutRunInput, payoutScheduleId } from '../workflows/payout.contract';
+import { type ReconciliationInput, reconciliationScheduleId } from '../workflows/reconciliation.contract';
 import { type SettlementBatchInput, settlementScheduleId } from '../workflows/settlementBatch.contract';
 import { type SettlementPeriodInput, settlementPeriodScheduleId } from '../workflows/settlementPeriod.contract';
 
@@ -20,6 +22,11 @@ export async function ensureSettlementPeriodSchedule(client: Client, taskQueue: 
 export async function ensurePayoutSchedule(client: Client, taskQueue: string, intervalMs: number, run: Pick<PayoutRunInput, 'retryDelaysMs'>): Promise<void> {
   await ensureSchedule(client, payoutScheduleId(taskQueue), intervalMs,
     { type: 'startWorkflow', workflowType: 'payoutRunWorkflow', taskQueue, args: [run] as [PayoutRunInput] });
+}
+
+export async function ensureReconciliationSchedule(client: Client, taskQueue: string, intervalMs: number): Promise<void> {
+  await ensureSchedule(client, reconciliationScheduleId(taskQueue), intervalMs,
+    { type: 'startWorkflow', workflowType: 'reconciliationWorkflow', taskQueue, args: [{}] as [ReconciliationInput] });
 }
 
 /** Creates the schedule, or brings an existing one's interval and action up to date. */

@@ -6,3 +6,4 @@ export { deliveryGroupWorkflow } from './deliveryGroup';
 export { settlementPeriodWorkflow } from './settlementPeriod';
 export { dunningWorkflow } from './dunning';
 export { payoutRunWorkflow, payoutWorkflow } from './payout';
+export { reconciliationWorkflow } from './reconciliation';

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { ChargeLine, PayoutLine } from '../client';
+export { MAX_REPORT_PAGE } from '../client';
 import { avsCodeFor, brandOf, cardExpired, luhnValid, TEST_CARDS } from './cards';
 
 /** A refusal or fault with its HTTP status and code: { error: { code, message } }. */
@@ -421,4 +422,51 @@ export async function databaseStats(db: Knex): Promise<Record<EffectName, number
     chargeFiles: num(r.charge_files), chargeLines: num(r.charge_lines), succeededChargeLines: num(r.succeeded_charge_lines),
     payoutFiles: num(r.payout_files), payoutLines: num(r.payout_lines), paidPayoutLines: num(r.paid_payout_lines),
   };
+}
+
+// ---- reports: the processor's records of money moved, for reconciliation ----
+
+/**
+ * Every record of money moved, one row each: captures, refunds, succeeded charge lines, paid payouts (lines of
+ * payout files and single payouts), settlement batches (their totals summed; currency: their codes joined by '+').
+ */
+const RECORDS = `
+  SELECT id, 'capture' AS kind, amount_minor, currency, created_at FROM processor_sim.captures
+  UNION ALL SELECT id, 'refund', amount_minor, currency, created_at FROM processor_sim.refunds
+  UNION ALL SELECT id, 'charge', amount_minor, currency, created_at FROM processor_sim.charges WHERE status = 'succeeded'
+  UNION ALL SELECT id, 'payout', amount_minor, currency, created_at FROM processor_sim.batch_payouts WHERE status = 'paid'
+  UNION ALL SELECT id, 'payout', amount_minor, currency, created_at FROM processor_sim.payouts
+  UNION ALL SELECT b.id, 'batch', t.amount, t.currency, b.created_at FROM processor_sim.settlement_batches b,
+    LATERAL (SELECT sum(value::bigint) AS amount, string_agg(key, '+' ORDER BY key) AS currency FROM jsonb_each_text(b.totals)) t`;
+
+const recordView = (r: Row) => ({ id: r.id, kind: r.kind, amountMinor: num(r.amount_minor), currency: r.currency, createdAt: iso(r.created_at) });
+
+/**
+ * A page of the records made in [from, to), oldest first. The cursor is opaque: the last record's time (to the
+ * microsecond, as text) and id, so no record is skipped or repeated between pages.
+ */
+export async function recordsBetween(db: Knex, from: Date, to: Date, cursor: string | undefined, limit: number) {
+  const [at, id] = cursor === undefined ? [null, null] : cursor.split('|', 2);
+  const { rows } = await db.raw(`SELECT r.*, r.created_at::text || '|' || r.id AS cursor FROM (${RECORDS}) r
+    WHERE r.created_at >= ? AND r.created_at < ? AND (?::timestamptz IS NULL OR (r.created_at, r.id) > (?::timestamptz, ?::text))
+    ORDER BY r.created_at, r.id LIMIT ?`, [from, to, at, at, id, limit + 1]) as { rows: Row[] };
+  const page = rows.slice(0, limit);
+  return { data: page.map(recordView), has_more: rows.length > limit, next: page.at(-1)?.cursor ?? null };
+}
+
+/** The records with these ids (those the processor has). */
+export async function recordsById(db: Knex, ids: string[]) {
+  const { rows } = await db.raw(`SELECT r.* FROM (${RECORDS}) r WHERE r.id = ANY(?::text[]) ORDER BY r.id`, [ids]) as { rows: Row[] };
+  return { data: rows.map(recordView) };
+}
+
+/** Admin: a record's amount changed, or the record dropped, behind everyone's back (reconciliation's fault tests). */
+export async function tamperRecord(db: Knex, id: string, change: { amountMinor: number } | 'drop'): Promise<boolean> {
+  const table = BY_PREFIX.find(([prefix]) => id.startsWith(prefix))?.[1];
+  if (!table || !['captures', 'refunds', 'charges', 'batch_payouts', 'payouts'].includes(table)) return false;
+  if (change === 'drop') {
+    if (table === 'captures') await db(T('refunds')).where({ capture_id: id }).delete();
+    return (await db(T(table)).where({ id }).delete()) > 0;
+  }
+  return (await db(T(table)).where({ id }).update({ amount_minor: change.amountMinor })) > 0;
 }

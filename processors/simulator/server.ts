@@ -127,6 +127,13 @@ const payoutBatchBody = z.strictObject({
   lines: z.array(z.strictObject({ idempotencyKey: lineKey, destination: z.string().min(1).max(200), amountMinor, currency, reference }))
     .min(1).max(MAX_BATCH_FILE_LINES),
 });
+const recordsQuery = z.strictObject({
+  from: z.iso.datetime({ offset: true }).transform((v) => new Date(v)), to: z.iso.datetime({ offset: true }).transform((v) => new Date(v)),
+  cursor: z.string().regex(/^[^|]{1,64}\|[A-Za-z0-9_-]{1,100}$/).optional(),
+  limit: z.coerce.number().int().min(1).max(p.MAX_REPORT_PAGE).default(100),
+});
+const lookupBody = z.strictObject({ ids: z.array(objectId).min(1).max(p.MAX_REPORT_PAGE) });
+const tamperBody = z.union([z.strictObject({ amountMinor, drop: z.literal(false).optional() }), z.strictObject({ drop: z.literal(true) })]);
 const configBody = z.strictObject({ authValiditySeconds: z.number().int().min(1).max(MAX_AUTH_VALIDITY_SECONDS) });
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
@@ -336,6 +343,16 @@ class Simulator {
       reply(res, 200, found);
     });
 
+    // reports: what the processor recorded, for the broker's reconciliation
+    v1.get('/reports/records', this.received('query'), this.fault('query'), async (req, res) => {
+      const q = parse(recordsQuery, req.query);
+      if (q.to <= q.from) throw new SimError(400, 'parameter_invalid', 'to must be after from');
+      reply(res, 200, await p.recordsBetween(this.db, q.from, q.to, q.cursor, q.limit));
+    });
+    v1.post('/reports/records/lookup', this.received('query'), ...json(MAX_BODY_BYTES), this.fault('query'), async (req, res) => {
+      reply(res, 200, await p.recordsById(this.db, parse(lookupBody, req.body ?? {}).ids));
+    });
+
     app.use('/v1', v1);
     app.use((req) => { throw new SimError(404, 'route_not_found', `No route ${req.method} ${req.path}`); });
     app.use(errorHandler);
@@ -387,6 +404,13 @@ class Simulator {
     });
     app.get('/admin/payouts', async (req, res) => {
       res.json({ data: await p.batchPayoutsByReference(this.db, query(req, 'reference')) });
+    });
+    // a record changed or dropped behind the broker's back (reconciliation's fault tests)
+    app.post('/admin/records/:id/tamper', async (req, res) => {
+      const b = parse(tamperBody, req.body ?? {});
+      const done = await p.tamperRecord(this.db, pathId(req, 'id'), b.drop ? 'drop' : { amountMinor: b.amountMinor! });
+      if (!done) throw p.notFound('record', pathId(req, 'id'));
+      res.json({ id: pathId(req, 'id'), tampered: b.drop ? 'dropped' : 'amount' });
     });
     app.use((req) => { throw new SimError(404, 'route_not_found', `No route ${req.method} ${req.path}`); });
     app.use(errorHandler);
