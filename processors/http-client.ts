@@ -106,7 +106,7 @@ export class HttpProcessorClient implements ProcessorClient {
   async records(from: Date, to: Date, cursor: string | null, limit: number) {
     const q = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), limit: String(limit) });
     if (cursor !== null) q.set('cursor', cursor);
-    const b = await this.call('GET', `/reports/records?${q}`);
+    const b = await this.call('GET', `/reports/records?${q.toString()}`);
     if (!Array.isArray(b.data) || typeof b.has_more !== 'boolean') throw malformed('data/has_more');
     return { data: b.data as ProcessorRecord[], hasMore: b.has_more, next: (b.next as string | null) ?? null };
   }
