@@ -161,7 +161,53 @@ const scenarios: Scenario[] = [
       });
     },
   },
+  {
+    // a daily merchant with one shipped order: the day's run prepares its payout and starts the payout, which is paid
+    name: 'payoutRun-one-merchant-paid',
+    async start(c) {
+      const merchantId = await shippedOrderOf(c, 'payout-run', 'acct_history_run');
+      await c.db('merchants').whereNot({ id: merchantId }).update({ payout_interval: 'manual' }); // (the run pays this merchant only)
+      return c.client.workflow.start('payoutRunWorkflow', {
+        taskQueue: c.taskQueue, workflowId: 'history-payout-run', args: [{ cutoff: new Date().toISOString(), retryDelaysMs: [50] }],
+      });
+    },
+  },
+  {
+    name: 'payout-refused-then-failed',
+    async start(c) {
+      const merchantId = await shippedOrderOf(c, 'payout-refused', 'fail_history');
+      const [payout] = await c.stores.payouts.prepare(merchantId, new Date(), 'history');
+      return c.client.workflow.start('payoutWorkflow', {
+        taskQueue: c.taskQueue, workflowId: `history-payout-refused`, args: [{ payoutId: payout.id, retryDelaysMs: [50] }],
+      });
+    },
+  },
+  {
+    // the processor records a capture the ledger never saw
+    name: 'reconciliation-day-with-stray-capture',
+    async start(c) {
+      await shippedOrderOf(c, 'reconciled', 'acct_history_reconciled');
+      const token = (await c.processor.tokenize({ cardNumber: '4242424242424242', expMonth: 12, expYear: 2099 }, 'tok-stray')).token;
+      const auth = await c.processor.authorize({ token, amountMinor: 1234, currency: 'USD', postalCode: '94107', reference: 'stray' }, 'auth-stray');
+      await c.processor.capture(auth.id, 1234, 'cap-stray');
+      return c.client.workflow.start('reconciliationWorkflow', {
+        taskQueue: c.taskQueue, workflowId: 'history-reconciliation', args: [{ day: new Date().toISOString().slice(0, 10) }],
+      });
+    },
+  },
 ];
+
+/** A new merchant paid to `destination`, with one order shipped in full (captured): the merchant's id. */
+async function shippedOrderOf(c: Ctx, name: string, destination: string): Promise<string> {
+  const { merchant } = await c.stores.merchants.create(`History ${name}`, { ...MERCHANT_SETTINGS, payoutDestination: destination });
+  const token = (await c.processor.tokenize({ cardNumber: '4242424242424242', expMonth: 12, expYear: 2099 }, `tok-${name}`)).token;
+  const input = buildOrderInput({ merchantId: merchant.id, clientOrderId: `history-${name}`, token, policy: { refundWindowMs: 1000 } });
+  await insertOrderRow(c.db, input);
+  const h = await c.client.workflow.start('orderWorkflow', { taskQueue: c.taskQueue, workflowId: input.orderId, args: [input] });
+  await h.executeUpdate(submitUpdate);
+  await ship(h, 'all', [{ sku: 'book', quantity: 2 }, { sku: 'lamp', quantity: 1 }]);
+  return merchant.id;
+}
 
 async function microSeller(c: Ctx, name: string, feeBps: number) {
   const { seller } = await c.stores.parties.createSeller({ name: `History seller ${name}`, currency: 'USD', payoutDestination: `acct_history_${name}`, feeBps });
