@@ -5,7 +5,9 @@ import { Agent, fetch } from 'undici';
 import { classifyStatus, type AttemptOutcome, type BackoffPolicy, type DeadLetterPolicy } from '../domain/delivery';
 import { webhookHeaders } from '../webhooks/signature';
 import { guardedLookup, validateWebhookUrl, WebhookUrlError } from '../webhooks/url';
+import { Context } from '@temporalio/activity';
 import type { DeliveryStore } from '../stores/delivery';
+import type { ProblemStore } from '../stores/problems';
 
 export interface DeliverySettings {
   /** Refuse destinations that resolve to private or loopback addresses unless true (tests, local use). */
@@ -30,8 +32,8 @@ export interface DeliverResult {
   policy: DeliveryPolicy | null;
 }
 
-export function createDeliveryActivities(deps: { messages: DeliveryStore; settings: DeliverySettings }) {
-  const { messages, settings } = deps;
+export function createDeliveryActivities(deps: { messages: DeliveryStore; problems: ProblemStore; settings: DeliverySettings }) {
+  const { messages, problems, settings } = deps;
   const inFlight = new Map<string, number>();
   // Connections go only to addresses checked at connect time (no DNS rebinding past validateWebhookUrl).
   const dispatcher = new Agent({ connect: { lookup: guardedLookup(settings.allowPrivate) }, keepAliveTimeout: 10_000 });
@@ -75,9 +77,16 @@ export function createDeliveryActivities(deps: { messages: DeliveryStore; settin
       }
     },
 
-    /** The message is a dead letter (operators list, redeliver or drop it). */
+    /**
+     * The message is a dead letter (operators list, redeliver or drop it). When its group holds behind it, the
+     * problems log says so (an operator retries it from there: POST /v1/problems/:id/retry redelivers it).
+     */
     async markDead(messageId: string, reason: string): Promise<void> {
-      await messages.markDead(messageId, reason);
+      await messages.markDead(messageId, reason, (d, trx) => problems.record({
+        workflowId: Context.current().info.workflowExecution?.workflowId ?? d.destinationId, merchantId: d.merchantId, kind: 'delivery_held',
+        message: `Message ${messageId} to ${d.destinationId} is a dead letter (${reason}); the messages after it in its group wait`,
+        details: { key: messageId, messageId, destinationId: d.destinationId, reason },
+      }, trx));
     },
   };
 

@@ -36,7 +36,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSettlementPeriodActivities({ periods: stores.periods, ledger: stores.ledger, processor, problems: stores.problems, events }),
     ...createPayoutActivities({ payouts: stores.payouts, ledger: stores.ledger, processor, problems: stores.problems, events }),
     ...createReconciliationActivities({ reconciliation: stores.reconciliation, processor, problems: stores.problems }),
-    ...createDeliveryActivities({ messages: stores.delivery, settings: deps.delivery }),
+    ...createDeliveryActivities({ messages: stores.delivery, problems: stores.problems, settings: deps.delivery }),
     ...events,
   };
 }

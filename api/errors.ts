@@ -66,7 +66,7 @@ const unavailable = (code: string, message: string) =>
   new ApiError(503, 'service_unavailable_error', code, message).withHeaders({ 'Retry-After': String(RETRY_AFTER_SECONDS) });
 
 /** Refusals whose code means a conflict with what exists (409) rather than a request the rules refuse (422). */
-const CONFLICTS = new Set(['already_a_seller', 'order_closed', 'paid_with_seller_credits']);
+const CONFLICTS = new Set(['already_a_seller', 'order_closed', 'paid_with_seller_credits', 'already_retried']);
 
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;

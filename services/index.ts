@@ -40,15 +40,15 @@ export async function createServices(database: Database, temporal: Client, setti
   const stores = createStores(database);
   const { taskQueue } = settings;
   const orders = new OrderService({ orders: stores.orders, merchants: stores.merchants, temporal, taskQueue, timing: settings.orders });
+  const payouts = new PayoutService({ payouts: stores.payouts, merchants: stores.merchants, parties: stores.parties, temporal, taskQueue,
+    retryDelaysMs: settings.payoutRetryDelaysMs });
+  const delivery = new DeliveryService(stores.delivery, temporal, taskQueue);
   return {
-    stores, temporal, orders,
-    problems: new ProblemService({ problems: stores.problems, orders }),
+    stores, temporal, orders, payouts, delivery,
+    problems: new ProblemService({ problems: stores.problems, orders, payouts, payoutStore: stores.payouts, delivery }),
     recorder: new Recorder(stores.parties, stores.micropayments),
     grants: await GrantSigner.load(stores.grants),
-    delivery: new DeliveryService(stores.delivery, temporal, taskQueue),
     endpoints: new WebhookEndpoints(stores.delivery, settings.webhooks),
-    payouts: new PayoutService({ payouts: stores.payouts, merchants: stores.merchants, parties: stores.parties, temporal, taskQueue,
-      retryDelaysMs: settings.payoutRetryDelaysMs }),
     reconciliation: new ReconciliationService({ reconciliation: stores.reconciliation, temporal, taskQueue }),
     settlement: new SettlementService({ periods: stores.periods, parties: stores.parties, temporal, taskQueue, settings: settings.periods }),
   };

@@ -200,10 +200,19 @@ export class DeliveryStore {
     });
   }
 
-  /** The message is a dead letter (operators list, redeliver or drop it). */
-  async markDead(id: string, reason: string): Promise<void> {
-    await this.db('delivery_messages').where({ id, state: 'queued' })
-      .update({ state: 'dead', dead_at: this.db.fn.now(), last_error: reason.slice(0, 1000) });
+  /**
+   * The message is a dead letter (operators list, redeliver or drop it); `held` runs in the same transaction when its
+   * destination holds its groups behind a dead letter (the problem that says so).
+   */
+  async markDead(id: string, reason: string, held: (d: { destinationId: string; merchantId: string | null }, trx: Db) => Promise<void>): Promise<void> {
+    await this.db.transaction(async (trx) => {
+      const n = await trx('delivery_messages').where({ id, state: 'queued' })
+        .update({ state: 'dead', dead_at: trx.fn.now(), last_error: reason.slice(0, 1000) });
+      const d = await trx('delivery_messages as m').join('delivery_destinations as d', 'd.id', 'm.destination_id').where('m.id', id)
+        .first('d.id', 'd.merchant_id', 'd.on_dead_letter', 'm.state');
+      // (a repeat of the step after a crash: the message is dead already, the problem written with it)
+      if (n > 0 && d?.on_dead_letter === 'hold') await held({ destinationId: d.id, merchantId: d.merchant_id }, trx);
+    });
   }
 
   /**

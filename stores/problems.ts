@@ -64,6 +64,12 @@ export class ProblemStore {
     return row ? problemOf(row) : this.get(id);
   }
 
+  /** Resolves the open problems of this kind about `key` (details.key): what they were about was dealt with elsewhere. */
+  async resolveAbout(kind: string, key: string, by: string, note: string): Promise<void> {
+    await this.db('problems').where({ kind }).whereRaw("details->>'key' = ?", [key]).whereNull('resolved_at')
+      .update({ resolved_at: this.db.fn.now(), resolved_by: by, resolution_note: note });
+  }
+
   /** Whether the workflow has an unresolved problem of this kind. */
   async hasOpen(workflowId: string, kind: string): Promise<boolean> {
     return (await this.db('problems').where({ workflow_id: workflowId, kind }).whereNull('resolved_at').first('id')) !== undefined;

@@ -49,5 +49,21 @@ export function problemOperations(services: Services): Operation[] {
         res.json(problemView(problem));
       },
     }),
+    operation({
+      method: 'post', path: '/problems/:id/retry', allow: ['operator'], bodyRequired: false,
+      summary: 'Retry the step that failed, and resolve the problem saying so (operator)',
+      description: 'payout_failed (a merchant payout): the merchant is paid now, the failed payout carried into the new one. '
+        + 'delivery_held (a dead letter holding its group): the message is delivered again, and the group goes on in order. '
+        + 'Other kinds: 422 not_retryable (resolve them with a note). Retried before: 409 already_retried.',
+      responses: { 200: { description: 'Retried', schema: z.object({ problem: problemSchema, retry: z.union([
+        z.object({ kind: z.literal('payout'), payoutIds: z.array(z.string()) }),
+        z.object({ kind: z.literal('redelivery'), messageId: z.string() }),
+      ]) }) } },
+      async handler({ res, principal, params }) {
+        const r = await services.problems.retry(params.id, principal.id);
+        if (!r) throw notFound('problem');
+        res.json({ problem: problemView(r.problem), retry: r.retry });
+      },
+    }),
   ];
 }

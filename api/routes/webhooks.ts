@@ -105,6 +105,7 @@ export function webhookOperations(services: Services): Operation[] {
         assertCanSee(principal, m ? (m.merchantId ?? '') : undefined, 'dead letter');
         if (m!.state !== 'dead') throw conflict('not_a_dead_letter', `The message is ${m!.state}, not dead`);
         if (!(await services.delivery.resolveDeadLetter(params.id, action))) throw notFound('dead letter');
+        await services.problems.deadLetterResolved(params.id, principal.id, action);
         res.json({ id: params.id, object: 'dead_letter', action, state: action === 'redeliver' ? 'queued' : 'dropped' });
       },
     })),

@@ -145,12 +145,18 @@ describe('a merchant paid now', () => {
     expect(await owed(m.id)).toBe(BigInt(failed.amountMinor));
     expect((await svc.admin.batchPayoutsByReference(`payout:${failed.id}`)).map((l) => l.status)).toEqual(['failed', 'failed', 'failed']);
 
+    // the merchant fixes its destination; an operator retries from the problems log
     expect((await call(svc.base, `/merchants/${m.id}`, { key: operator, method: 'PATCH', body: { payoutDestination: 'acct_fixed' } })).status).toBe(200);
-    const next = await settled(m.key, (await payNow(operator, { merchantId: m.id })).body.data[0].id);
+    const retried = await call(svc.base, `/problems/${problems[0].id}/retry`, { key: operator, method: 'POST' });
+    expect(retried.status, JSON.stringify(retried.body)).toBe(200);
+    expect(retried.body.retry).toMatchObject({ kind: 'payout', payoutIds: [expect.any(String)] });
+    expect(retried.body.problem.resolvedAt).not.toBeNull();
+    const next = await settled(m.key, retried.body.retry.payoutIds[0]);
     expect(next).toMatchObject({ state: 'paid', carriedMinor: failed.amountMinor, amountMinor: failed.amountMinor, destination: 'acct_fixed' });
     expect(next.balanceTransactions).toMatchObject([{ type: 'carried', sourceId: failed.id, netMinor: failed.amountMinor }]);
     expect((await call(svc.base, `/payouts/${failed.id}`, { key: m.key })).body.carriedInto).toBe(next.id);
     expect(await owed(m.id)).toBe(0n);
+    expect((await call(svc.base, `/problems/${problems[0].id}/retry`, { key: operator, method: 'POST' })).body.error.code).toBe('already_retried');
   });
 
   it('below the minimum nothing is sent: the amount is carried until a payout reaches it', async () => {

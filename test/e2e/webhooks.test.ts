@@ -156,6 +156,8 @@ describe("an order's events", () => {
       const [dead] = (await call(svc.base, '/dead-letters', { key })).body.data;
       expect(dead).toMatchObject({ eventType: 'order.captured', lastStatus: 422, groupKey: id });
       expect(receiver.unique().map((r) => r.body.type)).toEqual(['order.authorized']);
+      const held = await heldProblem(dead.id);
+      expect(held).toMatchObject({ kind: 'delivery_held', resolvedAt: null, details: { messageId: dead.id } });
       const stranger = (await stores.merchants.create('Stranger', MERCHANT_SETTINGS)).apiKey;
       expect((await call(svc.base, '/dead-letters', { key: stranger })).body.data).toEqual([]);
       expect((await call(svc.base, `/dead-letters/${dead.id}/redeliver`, { key: stranger, method: 'POST' })).status).toBe(404);
@@ -166,8 +168,48 @@ describe("an order's events", () => {
       await expect.poll(() => receiver.unique().map((r) => r.body.type), { timeout: 20_000 })
         .toEqual(['order.authorized', 'order.captured', 'order.refunded']);
       expect((await call(svc.base, `/dead-letters/${dead.id}/redeliver`, { key: operator, method: 'POST' })).body.error.code).toBe('not_a_dead_letter');
+      // redelivered from the dead letters: the problem that said the group holds is resolved
+      expect(await heldProblem(dead.id)).toMatchObject({ id: held.id, resolutionNote: 'Redelivered' });
+    } finally {
+      await receiver.stop();
+    }
+  });
+
+  it('a dead letter holding its group is in the problems log, and an operator retries it from there', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    try {
+      const { key } = await merchantWithEndpoint(receiver);
+      let refuse = true;
+      receiver.answer = (_id, body) => (refuse && body.type === 'order.captured' ? 422 : 200);
+      const id = await placeOrder(key);
+      await call(svc.base, `/orders/${id}/shipments`, { key, idem: 's', body: { items: [{ sku: 'mug', quantity: 1 }], trackingNumber: 'T' } });
+      await expect.poll(async () => (await call(svc.base, '/dead-letters', { key })).body.data.length, { timeout: 20_000 }).toBe(1);
+      const [dead] = (await call(svc.base, '/dead-letters', { key })).body.data;
+      const held = await heldProblem(dead.id);
+
+      refuse = false;
+      const retried = await call(svc.base, `/problems/${held.id}/retry`, { key: operator, method: 'POST' });
+      expect(retried.status, JSON.stringify(retried.body)).toBe(200);
+      expect(retried.body).toMatchObject({ retry: { kind: 'redelivery', messageId: dead.id },
+        problem: { id: held.id, resolvedBy: expect.any(String), resolutionNote: `Retried: message ${dead.id} redelivered` } });
+      await expect.poll(() => receiver.unique().map((r) => r.body.type), { timeout: 20_000 }).toEqual(['order.authorized', 'order.captured']);
+      const again = await call(svc.base, `/problems/${held.id}/retry`, { key: operator, method: 'POST' });
+      expect([again.status, again.body.error.code]).toEqual([409, 'already_retried']);
+      expect((await call(svc.base, `/problems/${held.id}/retry`, { key, method: 'POST' })).status).toBe(403);
     } finally {
       await receiver.stop();
     }
   });
 });
+
+/** The problem that says the message's group holds behind it. */
+async function heldProblem(messageId: string) {
+  let found: Record<string, any> | undefined;
+  await expect.poll(async () => {
+    const open = (await call(svc.base, '/problems?limit=100', { key: operator })).body.data as Array<Record<string, any>>;
+    found = open.find((p) => p.kind === 'delivery_held' && p.details.messageId === messageId);
+    return found !== undefined;
+  }, { timeout: 10_000 }).toBe(true);
+  return found!;
+}
