@@ -26,13 +26,13 @@ export interface Period {
 }
 
 export interface Invoice {
-  periodSeq: number; buyerId: string; currency: string; paymentCount: number; grossMinor: number; refundedMinor: number;
+  id: string; periodSeq: number; buyerId: string; currency: string; paymentCount: number; grossMinor: number; refundedMinor: number;
   carriedMinor: number; amountMinor: number; state: string; chargeId: string | null; declineCode: string | null; attempts: number;
   paidAt: Date | null;
 }
 
 export interface Credit {
-  periodSeq: number; sellerId: string; currency: string; paymentCount: number; salesMinor: number; feeMinor: number;
+  id: string; periodSeq: number; sellerId: string; currency: string; paymentCount: number; salesMinor: number; feeMinor: number;
   refundedMinor: number; cardMinor: number; carriedMinor: number; amountMinor: number; state: string; payoutId: string | null;
   failureCode: string | null; paidAt: Date | null;
 }
@@ -42,19 +42,19 @@ export interface InvoiceToCharge { buyerId: string; currency: string; amountMino
 /** A credit to pay out, with the seller's destination; cardMinor is its card-order part. */
 export interface CreditToPay { sellerId: string; currency: string; amountMinor: number; state: string; cardMinor: number; payoutDestination: string }
 
-const invoiceOf = (r: Record<string, any>): Invoice => ({
-  periodSeq: r.period_seq, buyerId: r.buyer_id, currency: r.currency.trim(), paymentCount: r.payment_count,
+export const invoiceOf = (r: Record<string, any>): Invoice => ({
+  id: r.id, periodSeq: r.period_seq, buyerId: r.buyer_id, currency: r.currency.trim(), paymentCount: r.payment_count,
   grossMinor: Number(r.gross_minor), refundedMinor: Number(r.refunded_minor), carriedMinor: Number(r.carried_minor),
   amountMinor: Number(r.amount_minor), state: r.state, chargeId: r.charge_id, declineCode: r.decline_code, attempts: r.attempts,
   paidAt: r.paid_at,
 });
-const creditOf = (r: Record<string, any>): Credit => ({
-  periodSeq: r.period_seq, sellerId: r.seller_id, currency: r.currency.trim(), paymentCount: r.payment_count,
+export const creditOf = (r: Record<string, any>): Credit => ({
+  id: r.id, periodSeq: r.period_seq, sellerId: r.seller_id, currency: r.currency.trim(), paymentCount: r.payment_count,
   salesMinor: Number(r.sales_minor), feeMinor: Number(r.fee_minor), refundedMinor: Number(r.refunded_minor),
   cardMinor: Number(r.card_minor), carriedMinor: Number(r.carried_minor), amountMinor: Number(r.amount_minor), state: r.state,
   payoutId: r.payout_id, failureCode: r.failure_code, paidAt: r.paid_at,
 });
-const periodOf = (p: Record<string, any>): Period => ({
+export const periodOf = (p: Record<string, any>): Period => ({
   seq: p.seq, state: p.state, openedAt: p.opened_at, frozenAt: p.frozen_at, closedAt: p.closed_at, workflowId: p.workflow_id,
   totals: p.totals,
 });

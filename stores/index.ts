@@ -9,12 +9,13 @@ import { DeliveryStore } from './delivery';
 export { LedgerError } from '../ledger/ledger';
 export { isDatabaseUnavailable } from '../ledger/unavailable';
 export type { RecordedPayment } from '../ledger/micropayments';
-export type { Credit, Invoice } from '../ledger/periods';
+export type { Credit, Invoice, Period } from '../ledger/periods';
 import { GrantStore } from './grants';
 import { IdempotencyStore } from './idempotency';
 import { MerchantStore } from './merchants';
 import { OrderStore } from './orders';
 import { PayoutStore } from './payouts';
+import { PeriodListStore } from './periodLists';
 import { PartyStore } from './parties';
 import { PrincipalStore } from './principals';
 import { ProblemStore } from './problems';
@@ -29,6 +30,7 @@ export interface Stores {
   parties: PartyStore;
   orders: OrderStore;
   payouts: PayoutStore;
+  periodLists: PeriodListStore;
   delivery: DeliveryStore;
   problems: ProblemStore;
   reconciliation: ReconciliationStore;
@@ -46,6 +48,7 @@ export function createStores({ db, statements }: Database): Stores {
     parties: new PartyStore(db, statements),
     orders: new OrderStore(db),
     payouts: new PayoutStore(db),
+    periodLists: new PeriodListStore(db),
     delivery: new DeliveryStore(db),
     problems: new ProblemStore(db),
     reconciliation: new ReconciliationStore(db),

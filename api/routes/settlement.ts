@@ -6,22 +6,24 @@ import type { Credit, Invoice } from '../../stores';
 import type { Services } from '../../services';
 import { MAX_FILE_LINES } from '../../services/settlement';
 import { assertCanSee } from '../auth';
-import { notFound } from '../errors';
+import type { Period } from '../../stores';
+import { notFound, unprocessable } from '../errors';
 import { type Operation, operation } from '../operations';
-import { nullableTimestamp, timestamp } from '../schemas';
+import { pageAnswer, pageRequest } from '../paging';
+import { nullableTimestamp, pageOf, pageQuery, timestamp } from '../schemas';
 
 const PERIOD_ID = /^sp_[1-9][0-9]{0,8}$/;
 const periodIdSchema = z.string().regex(PERIOD_ID, 'a period id such as sp_12');
 const perCurrency = z.record(z.string(), z.number().int());
 
 const invoiceSchema = z.object({
-  periodId: z.string(), object: z.literal('invoice'), buyerId: z.string(), currency: z.string(), paymentCount: z.number().int(),
+  id: z.string(), periodId: z.string(), object: z.literal('invoice'), buyerId: z.string(), currency: z.string(), paymentCount: z.number().int(),
   grossMinor: z.number().int(), refundedMinor: z.number().int(), amountMinor: z.number().int(),
   state: z.enum(['nothing_due', 'pending', 'paid', 'failed', 'unpaid']), chargeId: z.string().nullable(), declineCode: z.string().nullable(),
   attempts: z.number().int(), paidAt: nullableTimestamp,
 }).meta({ id: 'Invoice' });
 const creditSchema = z.object({
-  periodId: z.string(), object: z.literal('seller_credit'), sellerId: z.string(), currency: z.string(), paymentCount: z.number().int(),
+  id: z.string(), periodId: z.string(), object: z.literal('seller_credit'), sellerId: z.string(), currency: z.string(), paymentCount: z.number().int(),
   salesMinor: z.number().int(), feeMinor: z.number().int(), refundedMinor: z.number().int(), cardMinor: z.number().int(),
   amountMinor: z.number().int(), state: z.enum(['nothing_due', 'pending', 'paid', 'failed']), payoutId: z.string().nullable(),
   failureCode: z.string().nullable(), paidAt: nullableTimestamp,
@@ -55,19 +57,70 @@ const statementSchema = z.union([
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 const invoiceView = (r: Invoice): z.infer<typeof invoiceSchema> => ({
-  periodId: periodId(r.periodSeq), object: 'invoice', buyerId: r.buyerId, currency: r.currency, paymentCount: r.paymentCount,
+  id: r.id, periodId: periodId(r.periodSeq), object: 'invoice', buyerId: r.buyerId, currency: r.currency, paymentCount: r.paymentCount,
   grossMinor: r.grossMinor, refundedMinor: r.refundedMinor, amountMinor: r.amountMinor, state: r.state as z.infer<typeof invoiceSchema>['state'],
   chargeId: r.chargeId, declineCode: r.declineCode, attempts: r.attempts, paidAt: iso(r.paidAt),
 });
 const creditView = (r: Credit): z.infer<typeof creditSchema> => ({
-  periodId: periodId(r.periodSeq), object: 'seller_credit', sellerId: r.sellerId, currency: r.currency, paymentCount: r.paymentCount,
+  id: r.id, periodId: periodId(r.periodSeq), object: 'seller_credit', sellerId: r.sellerId, currency: r.currency, paymentCount: r.paymentCount,
   salesMinor: r.salesMinor, feeMinor: r.feeMinor, refundedMinor: r.refundedMinor, cardMinor: r.cardMinor, amountMinor: r.amountMinor,
   state: r.state as z.infer<typeof creditSchema>['state'], payoutId: r.payoutId, failureCode: r.failureCode, paidAt: iso(r.paidAt),
 });
 
+const periodListSchema = z.object({
+  id: z.string(), object: z.literal('settlement_period'), state: z.enum(['open', 'frozen', 'closed']), openedAt: timestamp,
+  frozenAt: nullableTimestamp, closedAt: nullableTimestamp, workflowId: z.string().nullable(),
+  totals: z.object({ paymentCount: z.number().int(), buyers: z.number().int(), sellers: z.number().int(), grossMinor: perCurrency,
+    feeMinor: perCurrency, refundedMinor: perCurrency, invoicedMinor: perCurrency, creditedMinor: perCurrency }).nullable()
+    .meta({ description: 'Once closed (GET /v1/settlement-periods/:id has the live figures)' }),
+}).meta({ id: 'SettlementPeriodListed' });
+const periodListView = (p: Period): z.infer<typeof periodListSchema> => ({
+  id: periodId(p.seq), object: 'settlement_period', state: p.state, openedAt: p.openedAt.toISOString(), frozenAt: iso(p.frozenAt),
+  closedAt: iso(p.closedAt), workflowId: p.workflowId, totals: p.totals,
+});
+
+/** A party lists its own; an operator everyone's, or one party's (`param`). */
+function partyOf(principal: { kind: string; id: string }, asked: string | undefined, param: string): string | undefined {
+  if (principal.kind === 'operator') return asked;
+  if (asked !== undefined) throw unprocessable('parameter_not_allowed', `${param} is for operators: you list your own`, param);
+  return principal.id;
+}
+
 export function settlementOperations(services: Services): Operation[] {
   const { settlement } = services;
+  const lists = services.stores.periodLists;
   return [
+    operation({
+      method: 'get', path: '/settlement-periods', allow: ['operator'],
+      summary: 'Settlement periods, newest first, a page at a time (operator; the created range is of when each opened)',
+      query: z.strictObject({ ...pageQuery, state: z.enum(['open', 'frozen', 'closed']).optional() }),
+      responses: { 200: { description: 'OK', schema: pageOf(periodListSchema) } },
+      async handler({ res, query }) {
+        res.json(pageAnswer(await lists.periods({ ...pageRequest(query), state: query.state }), periodListView));
+      },
+    }),
+    operation({
+      method: 'get', path: '/invoices', allow: ['buyer', 'operator'],
+      summary: "Period invoices, newest first, a page at a time: a buyer's own (operators: everyone's, or one buyer's)",
+      query: z.strictObject({ ...pageQuery, state: invoiceSchema.shape.state.optional(),
+        buyerId: z.string().max(200).optional().meta({ description: "Operators: only this buyer's invoices" }) }),
+      responses: { 200: { description: 'OK', schema: pageOf(invoiceSchema) } },
+      async handler({ res, principal, query }) {
+        const buyerId = partyOf(principal, query.buyerId, 'buyerId');
+        res.json(pageAnswer(await lists.invoices({ ...pageRequest(query), buyerId, state: query.state }), invoiceView));
+      },
+    }),
+    operation({
+      method: 'get', path: '/seller-credits', allow: ['merchant', 'operator'],
+      summary: "Period credits, newest first, a page at a time: a seller's own (operators: everyone's, or one seller's)",
+      query: z.strictObject({ ...pageQuery, state: creditSchema.shape.state.optional(),
+        sellerId: z.string().max(200).optional().meta({ description: "Operators: only this seller's credits" }) }),
+      responses: { 200: { description: 'OK', schema: pageOf(creditSchema) } },
+      async handler({ res, principal, query }) {
+        const sellerId = partyOf(principal, query.sellerId, 'sellerId');
+        res.json(pageAnswer(await lists.credits({ ...pageRequest(query), sellerId, state: query.state }), creditView));
+      },
+    }),
     operation({
       method: 'post', path: '/settlement-periods/close', allow: ['operator'], bodyRequired: false,
       summary: 'Close the open period now (operator; test mode or an early close), or resume a failed close',

@@ -7,6 +7,7 @@ import { Order } from '../../domain/order';
 import { testApp } from '../support/app';
 import { testDatabase, uid } from '../support/env';
 import { call, listen } from '../support/http';
+import { freshDatabase } from '../support/micro';
 import { buildOrderInput } from '../support/order-input';
 
 const database = testDatabase();
@@ -109,25 +110,12 @@ describe('GET /v1/orders', () => {
       SELECT 'order-big-' || n || '-' || g, m, 'big-' || g, 'c', '\\x00', 'USD', 100, 'confirmed', now() - g * interval '1 second'
       FROM generate_series(1, 20000) g, (VALUES (1, ?), (2, ?)) AS ms(n, m)`, [big.merchant.id, merchants[1].id]);
     await db.raw('ANALYZE orders');
-    const queries: Array<{ sql: string; bindings: unknown[] }> = [];
-    const seen = (q: { sql: string; bindings: unknown[] }) => { if (/from "orders"/.test(q.sql) && /order by/.test(q.sql)) queries.push(q); };
-    db.on('query', seen);
-    try {
+    // (by the merchant's (created_at, id) index, or by the (created_at, id) one filtering: the planner's choice)
+    await expectIndexedPages('orders', /orders_(merchant_)?created_id_idx/, async () => {
       const first = await stores.orders.list({ limit: 100, merchantId: big.merchant.id });
       expect(first.data).toHaveLength(100);
       await stores.orders.list({ limit: 100, merchantId: big.merchant.id, startingAfter: first.data[99].id });
-    } finally {
-      db.off('query', seen);
-    }
-    expect(queries).toHaveLength(2);
-    for (const q of queries) {
-      const [{ 'QUERY PLAN': plan }] = (await db.raw(`EXPLAIN (FORMAT JSON) ${q.sql.replace(/\$\d+/g, '?')}`, q.bindings as never[])).rows;
-      const text = JSON.stringify(plan);
-      // (by the merchant's (created_at, id) index, or by the (created_at, id) one filtering: the planner's choice)
-      expect(text, text).toMatch(/"Node Type":"Index Scan","Parent Relationship":"Outer",[^}]*"Index Name":"orders_(merchant_)?created_id_idx"/);
-      expect(text, text).not.toContain('"Node Type":"Sort"');
-      expect(text, text).not.toContain('"Node Type":"Seq Scan"');
-    }
+    });
   });
 });
 
@@ -192,5 +180,99 @@ describe('GET /v1/merchants, /v1/buyers, /v1/sellers', () => {
       expect((await call(base, path, { key: merchants[0].key })).status).toBe(403);
       expect((await call(base, `${path}?limit=1`, { key: operator })).body).toMatchObject({ object: 'list', has_more: expect.any(Boolean) });
     }
+  });
+});
+
+/** The plans of the page queries `run` makes on `table`: each an index scan (of one of `indexes`), no sort, no sequential scan. */
+async function expectIndexedPages(table: string, indexes: RegExp, run: () => Promise<void>, db = database.db) {
+  const queries: Array<{ sql: string; bindings: unknown[] }> = [];
+  const seen = (q: { sql: string; bindings: unknown[] }) => { if (q.sql.includes(`from "${table}"`) && /order by/.test(q.sql)) queries.push(q); };
+  db.on('query', seen);
+  try {
+    await run();
+  } finally {
+    db.off('query', seen);
+  }
+  expect(queries.length).toBeGreaterThan(0);
+  for (const q of queries) {
+    const [{ 'QUERY PLAN': plan }] = (await db.raw(`EXPLAIN (FORMAT JSON) ${q.sql.replace(/\$\d+/g, '?')}`, q.bindings as never[])).rows;
+    const text = JSON.stringify(plan);
+    expect(text, text).toMatch(new RegExp(`"Node Type":"Index Scan","Parent Relationship":"Outer",[^}]*"Index Name":"${indexes.source}"`));
+    expect(text, text).not.toContain('"Node Type":"Sort"');
+    expect(text, text).not.toContain('"Node Type":"Seq Scan"');
+  }
+}
+
+describe('GET /v1/payouts, /v1/invoices, /v1/seller-credits, /v1/settlement-periods', () => {
+  // (a database of their own: invoices written into the open period would stop its close in another file from invoicing)
+  let fresh: Awaited<ReturnType<typeof freshDatabase>>;
+  let apart: Awaited<ReturnType<typeof listen>>;
+  beforeAll(async () => {
+    fresh = await freshDatabase();
+    apart = await listen((await testApp(fresh.database, new Client({ connection }))).app);
+  });
+  afterAll(async () => {
+    await apart?.close();
+    await fresh?.drop();
+  });
+
+  it('page the same way, each party its own, from an index among 20,000 others', async () => {
+    const { db, stores } = fresh;
+    const base = `${apart.base}/v1`;
+    const operator = (await stores.principals.create('operator', 'Lists operator')).apiKey;
+    const [a, b] = await Promise.all(['Lists A', 'Lists B'].map(async (n) => {
+      const m = await stores.merchants.create(n);
+      return { id: m.merchant.id, key: m.apiKey };
+    }));
+    // payouts: 5 of merchant a (oldest first made), 20,000 of merchant b
+    const mine: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const id = uid('po_list');
+      mine.unshift(id);
+      await db('payouts').insert({ id, merchant_id: a.id, currency: 'USD', period_key: `list-${i}`, cutoff: new Date(T0), captures_minor: 0,
+        fees_minor: 0, refunds_minor: 0, reserve_held_minor: 0, reserve_released_minor: 0, carried_minor: 0, amount_minor: 100 + i,
+        state: i % 2 ? 'paid' : 'carried', created_at: new Date(T0 + i * 1000) });
+    }
+    await db.raw(`INSERT INTO payouts (id, merchant_id, currency, period_key, cutoff, captures_minor, fees_minor, refunds_minor,
+        reserve_held_minor, reserve_released_minor, carried_minor, amount_minor, state, created_at)
+      SELECT 'po_big_' || g || '_' || ?, ?, 'USD', 'big-' || g, now(), 0, 0, 0, 0, 0, 0, 1, 'paid', now() - g * interval '1 second'
+      FROM generate_series(1, 20000) g`, [uid(''), b.id]);
+    await db.raw('ANALYZE payouts');
+    const first = await call(base, '/payouts?limit=3', { key: a.key });
+    expect(first.body).toMatchObject({ object: 'list', has_more: true });
+    const second = await call(base, `/payouts?limit=3&starting_after=${first.body.data[2].id}`, { key: a.key });
+    expect([...ids(first.body), ...ids(second.body)]).toEqual(mine);
+    expect(ids((await call(base, `/payouts?state=paid&limit=10&merchantId=${a.id}`, { key: operator })).body)).toEqual([mine[1], mine[3]]);
+    expect((await call(base, `/payouts?merchantId=${a.id}`, { key: b.key })).body.error.code).toBe('parameter_not_allowed');
+    // (by the merchant's (created_at, id) index, or by the (created_at, id) one filtering: the planner's choice)
+    await expectIndexedPages('payouts', /payouts_(merchant_)?created_id_idx/, async () => {
+      const page = await stores.payouts.list({ limit: 100, merchantId: b.id });
+      await stores.payouts.list({ limit: 100, merchantId: b.id, startingAfter: page.data[99].id });
+    }, db);
+
+    // invoices: one per buyer in the open period, each buyer sees its own
+    const seq = await stores.periods.openSeq();
+    const buyers: Array<{ id: string; key: string }> = [];
+    for (let i = 0; i < 3; i++) {
+      const { buyer, apiKey } = await stores.parties.createBuyer({ name: `List buyer ${i}`, currency: 'USD', paymentToken: 'tok_list' });
+      buyers.push({ id: buyer.id, key: apiKey });
+      await db('invoices').insert({ period_seq: seq, buyer_id: buyer.id, currency: 'USD', payment_count: 1, gross_minor: 10, refunded_minor: 0,
+        amount_minor: 10, state: 'paid', charge_token: 'tok_list', created_at: new Date(T0 + i * 1000) });
+    }
+    const own = await call(base, '/invoices', { key: buyers[1].key });
+    expect(own.body.data).toMatchObject([{ id: `in_${seq}_${buyers[1].id}`, object: 'invoice', buyerId: buyers[1].id }]);
+    const range = `created_gte=${new Date(T0).toISOString()}&created_lte=${new Date(T0 + 2000).toISOString()}`;
+    const all1 = await call(base, `/invoices?limit=2&${range}`, { key: operator });
+    const all2 = await call(base, `/invoices?limit=2&${range}&starting_after=${all1.body.data[1].id}`, { key: operator });
+    expect([...all1.body.data, ...all2.body.data].map((x: { buyerId: string }) => x.buyerId)).toEqual(buyers.map((x) => x.id).reverse());
+    expect((await call(base, `/invoices?buyerId=${buyers[0].id}`, { key: buyers[1].key })).body.error.code).toBe('parameter_not_allowed');
+    expect((await call(base, '/invoices', { key: a.key })).status).toBe(403);
+    await expectIndexedPages('invoices', /invoices_(buyer_)?created_id_idx/, async () => { await stores.periodLists.invoices({ limit: 10, buyerId: buyers[0].id }); }, db);
+
+    // seller credits and periods: the shape, and who may list them
+    expect((await call(base, '/seller-credits?limit=1', { key: a.key })).body).toEqual({ object: 'list', data: [], has_more: false });
+    const periods = await call(base, '/settlement-periods?limit=1&state=open', { key: operator });
+    expect(periods.body.data).toMatchObject([{ id: `sp_${seq}`, object: 'settlement_period', state: 'open', totals: null }]);
+    expect((await call(base, '/settlement-periods', { key: a.key })).status).toBe(403);
   });
 });
