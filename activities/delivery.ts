@@ -1,6 +1,7 @@
 // Delivering one queued message to its destination: signed with Standard Webhooks headers (the webhook-id is
-// the message id, the same on every attempt, so receivers can de-duplicate), posted with a timeout, and the
-// outcome classified for the group workflow, which owns retries, give-up and dead letters.
+// the message id, the same on every attempt, so receivers can de-duplicate; one signature per secret during a
+// rotation), posted with a timeout, the attempt recorded, and its outcome classified for the group workflow, which
+// owns retries, give-up and dead letters.
 import { Agent, fetch } from 'undici';
 import { classifyStatus, type AttemptOutcome, type BackoffPolicy, type DeadLetterPolicy } from '../domain/delivery';
 import { webhookHeaders } from '../webhooks/signature';
@@ -30,6 +31,9 @@ export interface DeliverResult {
   policy: DeliveryPolicy | null;
 }
 
+/** What an attempt records beyond its result: how long the request took (none sent: undefined). */
+type Recorded = DeliverResult & { outcome: AttemptOutcome; latencyMs?: number };
+
 export function createDeliveryActivities(deps: { messages: DeliveryStore; settings: DeliverySettings }) {
   const { messages, settings } = deps;
   const inFlight = new Map<string, number>();
@@ -48,9 +52,10 @@ export function createDeliveryActivities(deps: { messages: DeliveryStore; settin
       inFlight.set(m.destinationId, busy + 1);
       try {
         await validateWebhookUrl(m.url, { allowPrivate: settings.allowPrivate });
-        const headers = webhookHeaders(m.secret, m.id, m.body, Math.floor(Date.now() / 1000));
+        const headers = webhookHeaders(m.secrets, m.id, m.body, Math.floor(Date.now() / 1000));
         let status: number | null = null;
         let error: string | undefined;
+        const sentAt = performance.now();
         try {
           const res = await fetch(m.url, {
             method: 'POST', body: m.body, redirect: 'manual', signal: AbortSignal.timeout(settings.timeoutMs), dispatcher,
@@ -64,7 +69,8 @@ export function createDeliveryActivities(deps: { messages: DeliveryStore; settin
           if (cause instanceof WebhookUrlError) throw cause; // refused at connect time: permanent, below
           error = cause?.code ?? (err as Error).name ?? 'network error';
         }
-        return record(messageId, { outcome: classifyStatus(status), status: status ?? undefined, error, policy });
+        const latencyMs = Math.round(performance.now() - sentAt);
+        return record(messageId, { outcome: classifyStatus(status), status: status ?? undefined, error, policy, latencyMs });
       } catch (err) {
         if (!(err instanceof WebhookUrlError)) throw err;
         // A name that does not resolve may resolve later; a refused address or URL will not change.
@@ -81,8 +87,8 @@ export function createDeliveryActivities(deps: { messages: DeliveryStore; settin
     },
   };
 
-  async function record(messageId: string, r: DeliverResult): Promise<DeliverResult> {
-    await messages.recordAttempt(messageId, { delivered: r.outcome === 'delivered', status: r.status ?? null, error: r.error ?? null });
+  async function record(messageId: string, { latencyMs, ...r }: Recorded): Promise<DeliverResult> {
+    await messages.recordAttempt(messageId, { outcome: r.outcome, status: r.status ?? null, error: r.error ?? null, latencyMs: latencyMs ?? null });
     return r;
   }
 }

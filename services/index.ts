@@ -5,6 +5,7 @@ import type { Database } from '../ledger/db';
 import { createStores, type Stores } from '../stores';
 import { DeliveryService } from './delivery';
 import { type EndpointSettings, WebhookEndpoints } from './endpoints';
+import { EventService } from './events';
 import { GrantSigner } from './grants';
 import { type OrderTiming, OrderService } from './orders';
 import { PayoutService } from './payouts';
@@ -29,6 +30,7 @@ export interface Services {
   grants: GrantSigner;
   delivery: DeliveryService;
   endpoints: WebhookEndpoints;
+  events: EventService;
   settlement: SettlementService;
   payouts: PayoutService;
   temporal: Client;
@@ -37,14 +39,15 @@ export interface Services {
 export async function createServices(database: Database, temporal: Client, settings: ServiceSettings): Promise<Services> {
   const stores = createStores(database);
   const { taskQueue } = settings;
+  const delivery = new DeliveryService(stores.delivery, temporal, taskQueue);
   const orders = new OrderService({ orders: stores.orders, merchants: stores.merchants, temporal, taskQueue, timing: settings.orders });
   return {
     stores, temporal, orders,
     problems: new ProblemService({ problems: stores.problems, orders }),
     recorder: new Recorder(stores.parties, stores.micropayments),
     grants: await GrantSigner.load(stores.grants),
-    delivery: new DeliveryService(stores.delivery, temporal, taskQueue),
-    endpoints: new WebhookEndpoints(stores.delivery, settings.webhooks),
+    delivery, endpoints: new WebhookEndpoints(stores.delivery, settings.webhooks),
+    events: new EventService(stores.events, stores.delivery, delivery),
     payouts: new PayoutService({ payouts: stores.payouts, merchants: stores.merchants, parties: stores.parties, temporal, taskQueue,
       retryDelaysMs: settings.payoutRetryDelaysMs }),
     settlement: new SettlementService({ periods: stores.periods, parties: stores.parties, temporal, taskQueue, settings: settings.periods }),

@@ -5,6 +5,7 @@ import { Ledger } from '../ledger/ledger';
 import { Micropayments } from '../ledger/micropayments';
 import { Periods } from '../ledger/periods';
 import { DeliveryStore } from './delivery';
+import { EventStore } from './events';
 // What the edge (api/) needs of the books besides the stores themselves: it imports them from here, never ledger/.
 export { LedgerError } from '../ledger/ledger';
 export { isDatabaseUnavailable } from '../ledger/unavailable';
@@ -29,6 +30,7 @@ export interface Stores {
   orders: OrderStore;
   payouts: PayoutStore;
   delivery: DeliveryStore;
+  events: EventStore;
   problems: ProblemStore;
   idempotency: IdempotencyStore;
   grants: GrantStore;
@@ -45,6 +47,7 @@ export function createStores({ db, statements }: Database): Stores {
     orders: new OrderStore(db),
     payouts: new PayoutStore(db),
     delivery: new DeliveryStore(db),
+    events: new EventStore(db),
     problems: new ProblemStore(db),
     idempotency: new IdempotencyStore(db),
     grants: new GrantStore(db),
