@@ -32,7 +32,7 @@ export async function up(db: Knex): Promise<void> {
       created_at      timestamptz NOT NULL DEFAULT now()
     );
     CREATE INDEX delivery_attempts_destination_created_id_idx ON delivery_attempts (destination_id, created_at, id);
-    CREATE INDEX delivery_attempts_created_idx ON delivery_attempts (created_at);
+    CREATE INDEX delivery_attempts_created_id_idx ON delivery_attempts (created_at, id);
 
     ALTER TABLE delivery_destinations ADD COLUMN previous_secret text, ADD COLUMN previous_secret_expires_at timestamptz;
   `);
