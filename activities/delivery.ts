@@ -31,9 +31,6 @@ export interface DeliverResult {
   policy: DeliveryPolicy | null;
 }
 
-/** What an attempt records beyond its result: how long the request took (none sent: undefined). */
-type Recorded = DeliverResult & { outcome: AttemptOutcome; latencyMs?: number };
-
 export function createDeliveryActivities(deps: { messages: DeliveryStore; settings: DeliverySettings }) {
   const { messages, settings } = deps;
   const inFlight = new Map<string, number>();
@@ -69,8 +66,7 @@ export function createDeliveryActivities(deps: { messages: DeliveryStore; settin
           if (cause instanceof WebhookUrlError) throw cause; // refused at connect time: permanent, below
           error = cause?.code ?? (err as Error).name ?? 'network error';
         }
-        const latencyMs = Math.round(performance.now() - sentAt);
-        return record(messageId, { outcome: classifyStatus(status), status: status ?? undefined, error, policy, latencyMs });
+        return record(messageId, { outcome: classifyStatus(status), status: status ?? undefined, error, policy }, Math.round(performance.now() - sentAt));
       } catch (err) {
         if (!(err instanceof WebhookUrlError)) throw err;
         // A name that does not resolve may resolve later; a refused address or URL will not change.
@@ -87,8 +83,9 @@ export function createDeliveryActivities(deps: { messages: DeliveryStore; settin
     },
   };
 
-  async function record(messageId: string, { latencyMs, ...r }: Recorded): Promise<DeliverResult> {
-    await messages.recordAttempt(messageId, { outcome: r.outcome, status: r.status ?? null, error: r.error ?? null, latencyMs: latencyMs ?? null });
+  /** The attempt's row (latencyMs: from sending the request to its answer; null: none was sent), then its result. */
+  async function record(messageId: string, r: DeliverResult & { outcome: AttemptOutcome }, latencyMs: number | null = null): Promise<DeliverResult> {
+    await messages.recordAttempt(messageId, { outcome: r.outcome, status: r.status ?? null, error: r.error ?? null, latencyMs });
     return r;
   }
 }

@@ -49,7 +49,7 @@ export class EventStore {
       let total = 0;
       for (;;) {
         const n = await this.db(table).whereIn('id', this.db(table).select('id')
-          .where('created_at', '<', this.db.raw(`now() - make_interval(days => ${EVENT_RETENTION_DAYS})`)).limit(PURGE_BATCH)).del();
+          .where('created_at', '<', this.db.raw('now() - make_interval(days => ?)', [EVENT_RETENTION_DAYS])).limit(PURGE_BATCH)).del();
         total += n;
         if (n < PURGE_BATCH) return total;
       }

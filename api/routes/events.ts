@@ -49,7 +49,7 @@ export function eventOperations(services: Services): Operation[] {
       async handler({ res, principal, params }) {
         const e = await events.get(params.id);
         assertCanSee(principal, e?.merchantId, 'event');
-        res.json(eventView(e!));
+        res.json(eventView(e));
       },
     }),
   ];

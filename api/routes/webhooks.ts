@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { EVENT_TYPES, TEST_EVENT_TYPE } from '../../domain/events';
 import type { Services } from '../../services';
 import { type Attempt, type DeadLetter, type Endpoint, MAX_ENDPOINTS_PER_MERCHANT } from '../../stores/delivery';
+import type { Principal } from '../../stores/principals';
 import { assertCanSee } from '../auth';
 import { conflict, notFound } from '../errors';
 import { type Operation, operation } from '../operations';
@@ -56,6 +57,12 @@ const deadLetterView = (m: DeadLetter): z.infer<typeof deadLetterSchema> => ({
 export function webhookOperations(services: Services): Operation[] {
   const { delivery: store } = services.stores;
   const mine = (p: { kind: string; id: string }) => (p.kind === 'merchant' ? p.id : undefined);
+  /** The endpoint, when this principal may see it (else 404). */
+  const visibleEndpoint = async (principal: Principal, id: string): Promise<Endpoint & { merchantId: string }> => {
+    const e = await store.getEndpoint(id);
+    assertCanSee(principal, e?.merchantId, 'webhook endpoint');
+    return { ...e, merchantId: e.merchantId };
+  };
   return [
     operation({
       method: 'post', path: '/webhook-endpoints', allow: ['merchant'], idempotency: 'stored',
@@ -98,8 +105,7 @@ export function webhookOperations(services: Services): Operation[] {
       bodyRequired: false,
       responses: { 200: { description: 'Changed', schema: endpointSchema } },
       async handler({ res, principal, params, body }) {
-        const e = await store.getEndpoint(params.id);
-        assertCanSee(principal, e?.merchantId, 'webhook endpoint');
+        const e = await visibleEndpoint(principal, params.id);
         res.json(endpointView((await services.endpoints.update(e.id, body))!));
       },
     }),
@@ -107,8 +113,7 @@ export function webhookOperations(services: Services): Operation[] {
       method: 'delete', path: '/webhook-endpoints/:id', summary: 'Disable an endpoint', allow: ['merchant', 'operator'],
       responses: { 200: { description: 'Disabled', schema: endpointSchema } },
       async handler({ res, principal, params }) {
-        const e = await store.getEndpoint(params.id);
-        assertCanSee(principal, e?.merchantId, 'webhook endpoint');
+        const e = await visibleEndpoint(principal, params.id);
         res.json(endpointView((await store.disableEndpoint(e.id))!));
       },
     }),
@@ -123,8 +128,7 @@ export function webhookOperations(services: Services): Operation[] {
       }),
       responses: { 200: { description: 'Rotated', schema: withSecret } },
       async handler({ res, principal, params, body }) {
-        const e = await store.getEndpoint(params.id);
-        assertCanSee(principal, e?.merchantId, 'webhook endpoint');
+        const e = await visibleEndpoint(principal, params.id);
         const { endpoint, secret } = (await services.endpoints.rotateSecret(e.id, body.overlapSeconds))!;
         res.locals.idempotencyRedact = ['secret'];
         res.json({ ...endpointView(endpoint), secret });
@@ -137,11 +141,10 @@ export function webhookOperations(services: Services): Operation[] {
         + 'whatever event types the endpoint subscribes to; its data is { endpointId }. A disabled endpoint is refused (409 endpoint_disabled).',
       responses: { 202: { description: 'Queued: the event', schema: eventSchema } },
       async handler({ req, res, principal, params }) {
-        const e = await store.getEndpoint(params.id);
-        assertCanSee(principal, e?.merchantId, 'webhook endpoint');
-        if (e!.disabledAt) throw conflict('endpoint_disabled', 'The endpoint is disabled; enable it to send it a test event');
-        const { event } = await services.events.emit({ merchantId: e!.merchantId!, groupKey: TEST_EVENT_TYPE, type: TEST_EVENT_TYPE,
-          eventKey: `test:${e!.id}:${principal.id}:${req.get('idempotency-key')}`, data: { endpointId: e!.id } }, e!.id);
+        const e = await visibleEndpoint(principal, params.id);
+        if (e.disabledAt) throw conflict('endpoint_disabled', 'The endpoint is disabled; enable it to send it a test event');
+        const { event } = await services.events.emit({ merchantId: e.merchantId, groupKey: TEST_EVENT_TYPE, type: TEST_EVENT_TYPE,
+          eventKey: `test:${e.id}:${principal.id}:${req.get('idempotency-key')}`, data: { endpointId: e.id } }, e.id);
         res.status(202).json(eventView(event));
       },
     }),
@@ -151,9 +154,8 @@ export function webhookOperations(services: Services): Operation[] {
       query: z.strictObject(pageQuery),
       responses: { 200: { description: 'OK', schema: pageOf(attemptSchema) } },
       async handler({ res, principal, params, query }) {
-        const e = await store.getEndpoint(params.id);
-        assertCanSee(principal, e?.merchantId, 'webhook endpoint');
-        res.json(pageAnswer(await store.attempts(e!.id, pageRequest(query)), attemptView));
+        const e = await visibleEndpoint(principal, params.id);
+        res.json(pageAnswer(await store.attempts(e.id, pageRequest(query)), attemptView));
       },
     }),
     listOperation({ path: '/dead-letters', allow: ['merchant', 'operator'],
