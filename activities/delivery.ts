@@ -1,6 +1,7 @@
 // Delivering one queued message to its destination: signed with Standard Webhooks headers (the webhook-id is
-// the message id, the same on every attempt, so receivers can de-duplicate), posted with a timeout, and the
-// outcome classified for the group workflow, which owns retries, give-up and dead letters.
+// the message id, the same on every attempt, so receivers can de-duplicate; one signature per secret during a
+// rotation), posted with a timeout, the attempt recorded, and its outcome classified for the group workflow, which
+// owns retries, give-up and dead letters.
 import { Agent, fetch } from 'undici';
 import { classifyStatus, type AttemptOutcome, type BackoffPolicy, type DeadLetterPolicy } from '../domain/delivery';
 import { webhookHeaders } from '../webhooks/signature';
@@ -50,9 +51,10 @@ export function createDeliveryActivities(deps: { messages: DeliveryStore; proble
       inFlight.set(m.destinationId, busy + 1);
       try {
         await validateWebhookUrl(m.url, { allowPrivate: settings.allowPrivate });
-        const headers = webhookHeaders(m.secret, m.id, m.body, Math.floor(Date.now() / 1000));
+        const headers = webhookHeaders(m.secrets, m.id, m.body, Math.floor(Date.now() / 1000));
         let status: number | null = null;
         let error: string | undefined;
+        const sentAt = performance.now();
         try {
           const res = await fetch(m.url, {
             method: 'POST', body: m.body, redirect: 'manual', signal: AbortSignal.timeout(settings.timeoutMs), dispatcher,
@@ -66,7 +68,7 @@ export function createDeliveryActivities(deps: { messages: DeliveryStore; proble
           if (cause instanceof WebhookUrlError) throw cause; // refused at connect time: permanent, below
           error = cause?.code ?? (err as Error).name ?? 'network error';
         }
-        return record(messageId, { outcome: classifyStatus(status), status: status ?? undefined, error, policy });
+        return record(messageId, { outcome: classifyStatus(status), status: status ?? undefined, error, policy }, Math.round(performance.now() - sentAt));
       } catch (err) {
         if (!(err instanceof WebhookUrlError)) throw err;
         // A name that does not resolve may resolve later; a refused address or URL will not change.
@@ -90,8 +92,9 @@ export function createDeliveryActivities(deps: { messages: DeliveryStore; proble
     },
   };
 
-  async function record(messageId: string, r: DeliverResult): Promise<DeliverResult> {
-    await messages.recordAttempt(messageId, { delivered: r.outcome === 'delivered', status: r.status ?? null, error: r.error ?? null });
+  /** The attempt's row (latencyMs: from sending the request to its answer; null: none was sent), then its result. */
+  async function record(messageId: string, r: DeliverResult & { outcome: AttemptOutcome }, latencyMs: number | null = null): Promise<DeliverResult> {
+    await messages.recordAttempt(messageId, { outcome: r.outcome, status: r.status ?? null, error: r.error ?? null, latencyMs });
     return r;
   }
 }

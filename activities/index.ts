@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Database } from '../ledger/db';
 import type { ProcessorClient } from '../processors/client';
 import { DeliveryService } from '../services/delivery';
+import { EventService } from '../services/events';
 import { createStores } from '../stores';
 import { createDeliveryActivities, type DeliverySettings } from './delivery';
 import { createOrderActivities, createOrderBooksActivity } from './orders';
@@ -26,8 +27,8 @@ export function createActivities(deps: ActivityDeps) {
   const stores = createStores(deps.database);
   const { processor } = deps;
   const orders = createOrderActivities({ processor, ledger: stores.ledger, orders: stores.orders, problems: stores.problems });
-  const events = createWebhookEventActivities({ endpoints: stores.delivery,
-    delivery: new DeliveryService(stores.delivery, deps.temporal, deps.taskQueue) });
+  const events = createWebhookEventActivities({
+    events: new EventService(stores.events, stores.delivery, new DeliveryService(stores.delivery, deps.temporal, deps.taskQueue)) });
   return {
     ...createPlatformActivities({ database: deps.database }),
     ...orders,

@@ -12,6 +12,7 @@ import { rejectUnacceptableInput } from './input';
 import { openApiDocument } from './openapi';
 import { mount, type Operation, operation } from './operations';
 import type { HealthChecks } from '../services/health';
+import { eventOperations } from './routes/events';
 import { healthOperations } from './routes/health';
 import { MAX_BATCH_BODY_BYTES, micropaymentOperations } from './routes/micropayments';
 import { orderOperations } from './routes/orders';
@@ -47,6 +48,7 @@ export function operations(deps: AppDeps): { open: Operation[]; authenticated: O
     ...payoutOperations(services),
     ...reconciliationOperations(services),
     ...webhookOperations(services),
+    ...eventOperations(services),
   ];
   const open = healthOperations(deps.health);
   let document: object | undefined;

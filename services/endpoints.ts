@@ -1,5 +1,6 @@
 // Merchants' webhook endpoints: a URL that passes the deployment's rules (http(s), no credentials, no private or
-// loopback address unless allowed), a signing secret made here and shown once, and the endpoint's delivery policy.
+// loopback address unless allowed), a signing secret made here and shown once (at registration and at each
+// rotation), and the endpoint's delivery policy.
 import { newWebhookSecret } from '../webhooks/signature';
 import { validateWebhookUrl, WebhookUrlError } from '../webhooks/url';
 import type { DeadLetterPolicy } from '../domain/delivery';
@@ -31,6 +32,13 @@ export class WebhookEndpoints {
   async update(id: string, changes: EndpointChanges): Promise<Endpoint | undefined> {
     if (changes.url !== undefined) await this.checkUrl(changes.url);
     return this.store.updateEndpoint(id, changes);
+  }
+
+  /** A new signing secret, returned once; the old one also signs for `overlapSeconds`. Undefined: no such endpoint. */
+  async rotateSecret(id: string, overlapSeconds: number): Promise<{ endpoint: Endpoint; secret: string } | undefined> {
+    const secret = newWebhookSecret();
+    const endpoint = await this.store.rotateSecret(id, secret, overlapSeconds);
+    return endpoint && { endpoint, secret };
   }
 
   private async checkUrl(url: string): Promise<void> {

@@ -5,6 +5,7 @@ import type { Database } from '../ledger/db';
 import { createStores, type Stores } from '../stores';
 import { DeliveryService } from './delivery';
 import { type EndpointSettings, WebhookEndpoints } from './endpoints';
+import { EventService } from './events';
 import { GrantSigner } from './grants';
 import { type OrderTiming, OrderService } from './orders';
 import { PayoutService } from './payouts';
@@ -30,6 +31,7 @@ export interface Services {
   grants: GrantSigner;
   delivery: DeliveryService;
   endpoints: WebhookEndpoints;
+  events: EventService;
   settlement: SettlementService;
   payouts: PayoutService;
   reconciliation: ReconciliationService;
@@ -39,16 +41,17 @@ export interface Services {
 export async function createServices(database: Database, temporal: Client, settings: ServiceSettings): Promise<Services> {
   const stores = createStores(database);
   const { taskQueue } = settings;
+  const delivery = new DeliveryService(stores.delivery, temporal, taskQueue);
   const orders = new OrderService({ orders: stores.orders, merchants: stores.merchants, temporal, taskQueue, timing: settings.orders });
   const payouts = new PayoutService({ payouts: stores.payouts, merchants: stores.merchants, parties: stores.parties, temporal, taskQueue,
     retryDelaysMs: settings.payoutRetryDelaysMs });
-  const delivery = new DeliveryService(stores.delivery, temporal, taskQueue);
   return {
     stores, temporal, orders, payouts, delivery,
     problems: new ProblemService({ problems: stores.problems, orders, payouts, payoutStore: stores.payouts, delivery }),
     recorder: new Recorder(stores.parties, stores.micropayments),
     grants: await GrantSigner.load(stores.grants),
     endpoints: new WebhookEndpoints(stores.delivery, settings.webhooks),
+    events: new EventService(stores.events, stores.delivery, delivery),
     reconciliation: new ReconciliationService({ reconciliation: stores.reconciliation, temporal, taskQueue }),
     settlement: new SettlementService({ periods: stores.periods, parties: stores.parties, temporal, taskQueue, settings: settings.periods }),
   };

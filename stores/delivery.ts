@@ -1,8 +1,9 @@
 // Ordered delivery as PostgreSQL keeps it: destinations (merchants' webhook endpoints, each with its signing
-// secret) and the messages queued to them, with their state and attempts; the dead letters operators work from.
+// secret, and the previous one while a rotation's overlap lasts) and the messages queued to them, with their state
+// and every attempt; the dead letters operators work from.
 // The group workflows order and retry; these rows hold each message's body and what became of it.
 import { randomBytes } from 'node:crypto';
-import type { DeadLetterPolicy } from '../domain/delivery';
+import type { AttemptOutcome, DeadLetterPolicy } from '../domain/delivery';
 import type { Db } from '../ledger/db';
 import { StoreRefusal } from './refusal';
 import { type Page, pageOf, type PageRequest } from './page';
@@ -32,6 +33,8 @@ export interface Endpoint {
   giveUpSeconds: number;
   createdAt: Date;
   disabledAt: Date | null;
+  /** Until when the secret before the last rotation also signs (null: it was rotated without overlap, or never). */
+  previousSecretExpiresAt: Date | null;
 }
 
 export interface OutboundMessage {
@@ -39,6 +42,7 @@ export interface OutboundMessage {
   destinationId: string;
   groupKey: string;
   eventType?: string;
+  eventId?: string;
   body: string;
 }
 
@@ -49,7 +53,8 @@ export interface MessageToDeliver {
   state: 'queued' | 'delivered' | 'dead' | 'dropped';
   destinationId: string;
   url: string;
-  secret: string;
+  /** Every secret that signs it now: the current one, and the previous one during a rotation's overlap. */
+  secrets: string[];
   onDeadLetter: DeadLetterPolicy;
   giveUpSeconds: number;
   disabled: boolean;
@@ -69,6 +74,22 @@ export interface DeadLetter {
   deadAt: Date;
 }
 
+/** One delivery attempt of a message: what its destination answered (or the error), and how long it took. */
+export interface Attempt {
+  id: string;
+  destinationId: string;
+  messageId: string;
+  eventId: string | null;
+  /** 1 for a message's first attempt. */
+  attempt: number;
+  outcome: AttemptOutcome;
+  status: number | null;
+  error: string | null;
+  /** From sending the request to its answer's status (null: no request was sent). */
+  latencyMs: number | null;
+  createdAt: Date;
+}
+
 /** What an endpoint's update may change (absent: unchanged; events null: every event type). */
 export interface EndpointChanges {
   url?: string;
@@ -81,8 +102,14 @@ export interface EndpointChanges {
 
 const endpointOf = (d: Record<string, any>): Endpoint => ({
   id: d.id, merchantId: d.merchant_id, url: d.url, description: d.description, events: d.events, onDeadLetter: d.on_dead_letter,
-  giveUpSeconds: d.give_up_seconds, createdAt: d.created_at, disabledAt: d.disabled_at,
+  giveUpSeconds: d.give_up_seconds, createdAt: d.created_at, disabledAt: d.disabled_at, previousSecretExpiresAt: d.previous_secret_expires_at,
 });
+const attemptOf = (a: Record<string, any>): Attempt => ({
+  id: String(a.id), destinationId: a.destination_id, messageId: a.message_id, eventId: a.event_id, attempt: a.attempt, outcome: a.outcome,
+  status: a.status, error: a.error, latencyMs: a.latency_ms, createdAt: a.created_at,
+});
+/** Attempt ids are bigserial numbers; anything else names no attempt. */
+const ATTEMPT_ID = /^[1-9][0-9]{0,17}$/;
 
 export class DeliveryStore {
   constructor(private readonly db: Db) {}
@@ -145,6 +172,19 @@ export class DeliveryStore {
     });
   }
 
+  /**
+   * A new signing secret; the one it replaces also signs for `overlapSeconds` more (0: not at all). A rotation during
+   * an overlap ends the older secret's at once: at most two secrets sign.
+   */
+  async rotateSecret(id: string, secret: string, overlapSeconds: number): Promise<Endpoint | undefined> {
+    const [row] = await this.db('delivery_destinations').where({ id }).update({
+      secret,
+      previous_secret: overlapSeconds > 0 ? this.db.ref('secret') : null,
+      previous_secret_expires_at: overlapSeconds > 0 ? this.db.raw('now() + make_interval(secs => ?)', [overlapSeconds]) : null,
+    }).returning('*');
+    return row && endpointOf(row);
+  }
+
   /** Disables the endpoint (it keeps its first disabling time); its queued messages become dead letters when tried. */
   async disableEndpoint(id: string): Promise<Endpoint | undefined> {
     const [row] = await this.db('delivery_destinations').where({ id })
@@ -179,7 +219,7 @@ export class DeliveryStore {
         throw new DeliveryError('queue_full', `Group ${m.groupKey} already has ${MAX_QUEUE_DEPTH_PER_GROUP} messages waiting`);
       }
       await trx('delivery_messages').insert({
-        id: m.id, destination_id: m.destinationId, group_key: m.groupKey, event_type: m.eventType ?? null, body: m.body,
+        id: m.id, destination_id: m.destinationId, group_key: m.groupKey, event_type: m.eventType ?? null, event_id: m.eventId ?? null, body: m.body,
       });
       return true;
     });
@@ -187,17 +227,37 @@ export class DeliveryStore {
 
   async messageToDeliver(id: string): Promise<MessageToDeliver | undefined> {
     const m = await this.db('delivery_messages as m').join('delivery_destinations as d', 'd.id', 'm.destination_id').where('m.id', id)
-      .first('m.id', 'm.body', 'm.state', 'd.id as destination_id', 'd.url', 'd.secret', 'd.on_dead_letter', 'd.give_up_seconds', 'd.disabled_at');
-    return m && { id: m.id, body: m.body, state: m.state, destinationId: m.destination_id, url: m.url, secret: m.secret,
+      .first('m.id', 'm.body', 'm.state', 'd.id as destination_id', 'd.url', 'd.secret', 'd.on_dead_letter', 'd.give_up_seconds', 'd.disabled_at',
+        this.db.raw('CASE WHEN d.previous_secret_expires_at > now() THEN d.previous_secret END AS previous_secret'));
+    return m && { id: m.id, body: m.body, state: m.state, destinationId: m.destination_id, url: m.url,
+      secrets: m.previous_secret ? [m.secret, m.previous_secret] : [m.secret],
       onDeadLetter: m.on_dead_letter, giveUpSeconds: m.give_up_seconds, disabled: m.disabled_at !== null };
   }
 
-  /** One attempt's outcome (a message delivered stays delivered; a dead letter being redelivered counts too). */
-  async recordAttempt(id: string, a: { delivered: boolean; status: number | null; error: string | null }): Promise<void> {
-    await this.db('delivery_messages').where({ id }).whereIn('state', ['queued', 'dead']).update({
-      attempts: this.db.raw('attempts + 1'), last_status: a.status, last_error: a.error?.slice(0, 1000) ?? null,
-      ...(a.delivered ? { state: 'delivered', delivered_at: this.db.fn.now() } : {}),
-    });
+  /**
+   * One attempt: the message's count and last outcome (a message delivered stays delivered; a dead letter being
+   * redelivered counts too), and the attempt's own row, in one statement (one round trip on the delivery path).
+   */
+  async recordAttempt(id: string, a: { outcome: AttemptOutcome; status: number | null; error: string | null; latencyMs: number | null }): Promise<void> {
+    const error = a.error?.slice(0, 1000) ?? null;
+    await this.db.raw(`
+      WITH m AS (
+        UPDATE delivery_messages SET attempts = attempts + 1, last_status = :status, last_error = :error,
+          state = CASE WHEN CAST(:delivered AS boolean) THEN 'delivered' ELSE state END,
+          delivered_at = CASE WHEN CAST(:delivered AS boolean) THEN now() ELSE delivered_at END
+        WHERE id = :id AND state IN ('queued', 'dead')
+        RETURNING id, destination_id, event_id, attempts
+      )
+      INSERT INTO delivery_attempts (destination_id, message_id, event_id, attempt, outcome, status, error, latency_ms)
+      SELECT destination_id, id, event_id, attempts, CAST(:outcome AS text), CAST(:status AS integer), CAST(:error AS text),
+        CAST(:latencyMs AS integer) FROM m`,
+    { id, status: a.status, error, delivered: a.outcome === 'delivered', outcome: a.outcome, latencyMs: a.latencyMs });
+  }
+
+  /** A page of an endpoint's delivery attempts, newest first. */
+  async attempts(destinationId: string, req: PageRequest): Promise<Page<Attempt>> {
+    return pageOf(() => this.db('delivery_attempts').where({ destination_id: destinationId }), req, attemptOf,
+      { validId: (id) => ATTEMPT_ID.test(id) });
   }
 
   /**

@@ -5,6 +5,7 @@ import { Ledger } from '../ledger/ledger';
 import { Micropayments } from '../ledger/micropayments';
 import { Periods } from '../ledger/periods';
 import { DeliveryStore } from './delivery';
+import { EventStore } from './events';
 // What the edge (api/) needs of the books besides the stores themselves: it imports them from here, never ledger/.
 export { LedgerError } from '../ledger/ledger';
 export { isDatabaseUnavailable } from '../ledger/unavailable';
@@ -32,6 +33,7 @@ export interface Stores {
   payouts: PayoutStore;
   periodLists: PeriodListStore;
   delivery: DeliveryStore;
+  events: EventStore;
   problems: ProblemStore;
   reconciliation: ReconciliationStore;
   idempotency: IdempotencyStore;
@@ -50,6 +52,7 @@ export function createStores({ db, statements }: Database): Stores {
     payouts: new PayoutStore(db),
     periodLists: new PeriodListStore(db),
     delivery: new DeliveryStore(db),
+    events: new EventStore(db),
     problems: new ProblemStore(db),
     reconciliation: new ReconciliationStore(db),
     idempotency: new IdempotencyStore(db),

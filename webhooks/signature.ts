@@ -73,13 +73,16 @@ export function signWebhook(secret: string, id: string, timestampSeconds: number
   return `v1,${hmac(secretKey(secret), id, String(timestampSeconds), body)}`;
 }
 
-/** The three Standard Webhooks headers for one delivery attempt signed at `nowSeconds` (fractions are dropped). */
-export function webhookHeaders(secret: string, id: string, body: string, nowSeconds: number): Record<WebhookHeaderName, string> {
+/**
+ * The three Standard Webhooks headers for one delivery attempt signed at `nowSeconds` (fractions are dropped); with
+ * several secrets (during a rotation), one signature per secret, separated by spaces.
+ */
+export function webhookHeaders(secrets: string | readonly string[], id: string, body: string, nowSeconds: number): Record<WebhookHeaderName, string> {
   const timestamp = Math.floor(nowSeconds);
   return {
     'webhook-id': id,
     'webhook-timestamp': String(timestamp),
-    'webhook-signature': signWebhook(secret, id, timestamp, body),
+    'webhook-signature': (typeof secrets === 'string' ? [secrets] : secrets).map((s) => signWebhook(s, id, timestamp, body)).join(' '),
   };
 }
 

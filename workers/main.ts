@@ -1,6 +1,7 @@
 // Worker process: connects to Temporal and PostgreSQL, runs every workflow and activity on the task queue, keeps
-// the Schedules in place, and starts the orders whose workflow never started (the repair loop); on SIGTERM/SIGINT
-// stops polling, drains in-flight work (shutdownGraceTime), then closes connections.
+// the Schedules in place, starts the orders whose workflow never started (the repair loop) and purges the events
+// and delivery attempts past their retention (the purge loop); on SIGTERM/SIGINT stops polling, drains in-flight
+// work (shutdownGraceTime), then closes connections.
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { deliverySettings, loadConfig } from '../config';
@@ -15,6 +16,8 @@ import { createLogger, TemporalLogger } from '../runtime/log';
 import { requestIdClientInterceptor } from '../runtime/requestContext';
 
 const logger = createLogger('worker', loadConfig().logLevel);
+/** How often the worker purges old events. */
+const PURGE_EVERY_MS = 3600_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -41,13 +44,26 @@ async function main(): Promise<void> {
     await ensurePayoutSchedule(client, config.taskQueue, config.payoutIntervalMs, { retryDelaysMs: config.payoutRetryDelaysMs });
     await ensureReconciliationSchedule(client, config.taskQueue, config.reconciliationIntervalMs);
     logger.info(`worker polling task queue '${config.taskQueue}' on ${config.temporalAddress}`);
-    const stopRepair = repairLoop(new OrderService({ ...createStores(database), temporal: client, taskQueue: config.taskQueue,
+    const stores = createStores(database);
+    const orders = new OrderService({ ...stores, temporal: client, taskQueue: config.taskQueue,
       timing: { processorDeadlineMs: config.processorDeadlineMs, processorMaxBackoffMs: config.processorMaxBackoffMs,
-        reauthLeadMs: config.reauthLeadMs, refundWindowMs: config.refundWindowMs } }));
+        reauthLeadMs: config.reauthLeadMs, refundWindowMs: config.refundWindowMs } });
+    // the orders accepted whose workflow never started are started
+    const stopRepair = every(REPAIR_EVERY_MS, () => orders
+      .startStranded(undefined, undefined, (orderId, err) => logger.error({ err, orderId }, 'the repair loop cannot start this order'))
+      .then((started) => { if (started) logger.info({ started }, 'started the workflows of orders accepted while it could not be'); })
+      .catch((err: unknown) => logger.warn({ err }, 'the order repair pass failed; the next one tries again')));
+    // Events and delivery attempts past their retention are deleted at start and every PURGE_EVERY_MS: a loop here, not
+    // a Schedule, since the DELETE is idempotent (any number of workers may run it at any time, a missed pass is caught
+    // up by the next) and needs no workflow, nor its histories.
+    const stopPurge = every(PURGE_EVERY_MS, () => stores.events.purgeExpired()
+      .then((purged) => { if (purged.events || purged.attempts) logger.info(purged, 'purged the events and delivery attempts past their retention'); })
+      .catch((err: unknown) => logger.warn({ err }, 'the purge of old events failed; the next one tries again')), true);
     try {
       await worker.run();
     } finally {
       await stopRepair();
+      await stopPurge();
     }
     logger.info('worker stopped');
   } finally {
@@ -56,18 +72,15 @@ async function main(): Promise<void> {
   }
 }
 
-/** Every REPAIR_EVERY_MS, the orders accepted whose workflow never started are started (a tick while a pass runs is skipped). */
-function repairLoop(orders: OrderService): () => Promise<void> {
-  let pass: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    pass ??= orders.startStranded(undefined, undefined, (orderId, err) => logger.error({ err, orderId }, 'the repair loop cannot start this order'))
-      .then((started) => { if (started) logger.info({ started }, 'started the workflows of orders accepted while it could not be'); })
-      .catch((err: unknown) => logger.warn({ err }, 'the order repair pass failed; the next one tries again'))
-      .finally(() => { pass = undefined; });
-  }, REPAIR_EVERY_MS);
+/** Runs `pass` (which handles its own errors) every `everyMs`, and at once when `now`; a tick while a pass runs is skipped. */
+function every(everyMs: number, pass: () => Promise<void>, now = false): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  const run = () => { running ??= pass().finally(() => { running = undefined; }); };
+  if (now) run();
+  const timer = setInterval(run, everyMs);
   return async () => {
     clearInterval(timer);
-    await pass;
+    await running;
   };
 }
 

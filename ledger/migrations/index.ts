@@ -17,6 +17,7 @@ import * as m013 from './013_delivery_list_indexes';
 import * as m014 from './014_party_list_indexes';
 import * as m015 from './015_merchant_payouts';
 import * as m016 from './016_reconciliation';
+import * as m017 from './017_events';
 import * as m020 from './020_period_lists';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
@@ -38,6 +39,7 @@ const migrations: Array<[string, Migration]> = [
   ['014_party_list_indexes', m014],
   ['015_merchant_payouts', m015],
   ['016_reconciliation', m016],
+  ['017_events', m017],
   ['020_period_lists', m020],
 ];
 

@@ -167,6 +167,83 @@ describe('GET /v1/dead-letters and /v1/webhook-endpoints', () => {
   });
 });
 
+describe('GET /v1/events and /v1/webhook-endpoints/:id/attempts', () => {
+  it('page the same way, newest first, each principal its own; events by type too', async () => {
+    const [a, b] = merchants;
+    const events: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const id = uid('evt_list');
+      events.unshift(id);
+      await db('events').insert({ id, merchant_id: a.id, type: i % 2 ? 'order.captured' : 'order.authorized', data: '{}', created_at: new Date(T0 + i * 1000) });
+    }
+    const first = await call(base, '/events?limit=4', { key: a.key });
+    expect(first.body).toMatchObject({ object: 'list', has_more: true });
+    const second = await call(base, `/events?limit=4&starting_after=${first.body.data[3].id}`, { key: a.key });
+    expect([...ids(first.body), ...ids(second.body)]).toEqual(events);
+    const back = await call(base, `/events?limit=4&ending_before=${second.body.data[0].id}`, { key: a.key });
+    expect(ids(back.body)).toEqual(ids(first.body));
+    expect(ids((await call(base, '/events?type=order.captured', { key: a.key })).body)).toEqual(events.filter((_, j) => j % 2 === 1));
+    const range = `created_gte=${new Date(T0 + 2000).toISOString()}&created_lte=${new Date(T0 + 3000).toISOString()}`;
+    expect(ids((await call(base, `/events?${range}`, { key: a.key })).body)).toEqual(events.slice(3, 5));
+    expect((await call(base, '/events', { key: b.key })).body).toEqual({ object: 'list', data: [], has_more: false });
+    expect((await call(base, `/events?starting_after=${events[0]}`, { key: b.key })).body.error).toMatchObject({ code: 'cursor_unknown' });
+    expect(ids((await call(base, `/events?limit=100&merchantId=${a.id}`, { key: operator })).body)).toEqual(events);
+
+    const endpoint = await stores.delivery.createEndpoint(a.id, { url: 'http://127.0.0.1:9/t', onDeadLetter: 'hold', giveUpSeconds: 60, secret: 'whsec_x' });
+    const messageId = uid('msg-');
+    await db('delivery_messages').insert({ id: messageId, destination_id: endpoint.id, group_key: 'g', body: '{}' });
+    for (let i = 1; i <= 5; i++) {
+      await db('delivery_attempts').insert({ destination_id: endpoint.id, message_id: messageId, attempt: i, outcome: i < 5 ? 'retry' : 'delivered',
+        status: i < 5 ? 500 : 200, latency_ms: 3, created_at: new Date(T0 + i * 1000) });
+    }
+    const path = `/webhook-endpoints/${endpoint.id}/attempts`;
+    const attempts = await call(base, `${path}?limit=3`, { key: a.key });
+    const more = await call(base, `${path}?limit=3&starting_after=${attempts.body.data[2].id}`, { key: a.key });
+    expect([...attempts.body.data, ...more.body.data].map((x: { attempt: number }) => x.attempt)).toEqual([5, 4, 3, 2, 1]);
+    expect([attempts.body.has_more, more.body.has_more]).toEqual([true, false]);
+    expect((await call(base, `${path}?starting_after=abc`, { key: a.key })).body.error).toMatchObject({ code: 'cursor_unknown' });
+    expect((await call(base, path, { key: b.key })).status).toBe(404);
+  });
+
+  it("read a page of a merchant's events and of an endpoint's attempts from an index, without a sort, among 40,000 others", async () => {
+    const big = await stores.merchants.create('Events big');
+    const endpoint = await stores.delivery.createEndpoint(big.merchant.id, { url: 'http://127.0.0.1:9/big', onDeadLetter: 'hold', giveUpSeconds: 60, secret: 'whsec_x' });
+    const other = await stores.delivery.createEndpoint(merchants[1].id, { url: 'http://127.0.0.1:9/big', onDeadLetter: 'hold', giveUpSeconds: 60, secret: 'whsec_x' });
+    await db.raw(`
+      INSERT INTO events (id, merchant_id, type, data, created_at)
+      SELECT 'evt_big_' || n || '_' || g, m, 'order.captured', '{}', now() - g * interval '1 second'
+      FROM generate_series(1, 20000) g, (VALUES (1, ?), (2, ?)) AS ms(n, m)`, [big.merchant.id, merchants[1].id]);
+    await db.raw(`INSERT INTO delivery_messages (id, destination_id, group_key, body) VALUES ('msg-big-1', ?, 'g', '{}'), ('msg-big-2', ?, 'g', '{}')`,
+      [endpoint.id, other.id]);
+    await db.raw(`
+      INSERT INTO delivery_attempts (destination_id, message_id, attempt, outcome, created_at)
+      SELECT d, 'msg-big-' || n, g, 'retry', now() - g * interval '1 second'
+      FROM generate_series(1, 20000) g, (VALUES (1, ?), (2, ?)) AS ds(n, d)`, [endpoint.id, other.id]);
+    await db.raw('ANALYZE events');
+    await db.raw('ANALYZE delivery_attempts');
+    const queries: Array<{ sql: string; bindings: unknown[] }> = [];
+    const seen = (q: { sql: string; bindings: unknown[] }) => { if (/from "(events|delivery_attempts)"/.test(q.sql) && /order by/.test(q.sql)) queries.push(q); };
+    db.on('query', seen);
+    try {
+      const first = await stores.events.list({ limit: 100, merchantId: big.merchant.id });
+      await stores.events.list({ limit: 100, merchantId: big.merchant.id, startingAfter: first.data[99].id });
+      const attempts = await stores.delivery.attempts(endpoint.id, { limit: 100 });
+      await stores.delivery.attempts(endpoint.id, { limit: 100, startingAfter: attempts.data[99].id });
+    } finally {
+      db.off('query', seen);
+    }
+    expect(queries).toHaveLength(4);
+    for (const q of queries) {
+      const [{ 'QUERY PLAN': plan }] = (await db.raw(`EXPLAIN (FORMAT JSON) ${q.sql.replace(/\$\d+/g, '?')}`, q.bindings as never[])).rows;
+      const text = JSON.stringify(plan);
+      // (by the merchant's or the endpoint's (created_at, id) index, or by the table's filtering: the planner's choice)
+      expect(text, text).toMatch(/"Node Type":"Index Scan","Parent Relationship":"Outer",[^}]*"Index Name":"(events|delivery_attempts)_(merchant_|destination_)?created_id_idx"/);
+      expect(text, text).not.toContain('"Node Type":"Sort"');
+      expect(text, text).not.toContain('"Node Type":"Seq Scan"');
+    }
+  });
+});
+
 describe('GET /v1/merchants, /v1/buyers, /v1/sellers', () => {
   it('operators page through them newest first, with no object twice; others may not list them', async () => {
     for (let i = 0; i < 3; i++) await stores.merchants.create(`Lists page ${i}`);

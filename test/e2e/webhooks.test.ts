@@ -1,9 +1,16 @@
 // Merchant webhooks over HTTP with the real processes: register an endpoint, receive an order's events in
-// order with valid Standard Webhooks signatures, and work a dead letter through the API.
+// order with valid Standard Webhooks signatures, and work a dead letter through the API; events as objects (listed,
+// read, stored once, purged after their retention by the worker), each delivery attempt listed per endpoint, secret
+// rotation with an overlap, and test events.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeliveryService } from '../../services/delivery';
+import { EventService } from '../../services/events';
 import { MAX_ENDPOINTS_PER_MERCHANT } from '../../stores/delivery';
+import { EVENT_RETENTION_DAYS } from '../../stores/events';
+import type { Db } from '../../ledger/db';
 import type { Stores } from '../../stores';
-import { testDatabase, uid } from '../support/env';
+import { verifyWebhook } from '../../webhooks/signature';
+import { temporalClient, testDatabase, uid } from '../support/env';
 import { call } from '../support/http';
 import { MERCHANT_SETTINGS } from '../support/order-input';
 import { Receiver } from '../support/receiver';
@@ -11,17 +18,21 @@ import { startServices, type Services } from '../support/services';
 import { CARD, tokenizeCard } from '../support/processor-calls';
 
 let stores: Stores;
+let db: Db;
 let closeDb: () => Promise<void>;
 let svc: Services;
 let operator: string;
+let temporal: Awaited<ReturnType<typeof temporalClient>>;
 
 beforeAll(async () => {
-  ({ stores, close: closeDb } = testDatabase(2));
+  ({ stores, db, close: closeDb } = testDatabase(2));
   svc = await startServices({ PAYBROKER_WEBHOOK_ALLOW_PRIVATE: 'true', PAYBROKER_DELIVERY_INITIAL_BACKOFF: '100ms' });
   operator = (await stores.principals.create('operator', 'webhook operator')).apiKey;
+  temporal = await temporalClient();
 });
 afterAll(async () => {
   await svc?.stopAll();
+  await temporal?.close();
   await closeDb();
 });
 
@@ -213,3 +224,230 @@ async function heldProblem(messageId: string) {
   }, { timeout: 10_000 }).toBe(true);
   return found!;
 }
+describe('events', () => {
+  it('every event is an event object: listed newest first, filtered by type, read by id as its webhook carried it', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    try {
+      const { merchantId, key } = await merchantWithEndpoint(receiver);
+      const id = await placeOrder(key);
+      await call(svc.base, `/orders/${id}/shipments`, { key, idem: 's', body: { items: [{ sku: 'mug', quantity: 1 }], trackingNumber: 'T' } });
+      await expect.poll(() => receiver.unique().length, { timeout: 20_000 }).toBe(2);
+
+      const list = await call(svc.base, '/events', { key });
+      expect(list.body).toMatchObject({ object: 'list', has_more: false });
+      expect(list.body.data.map((e: any) => e.type)).toEqual(['order.captured', 'order.authorized']);
+      for (const got of receiver.unique()) {
+        const e = await call(svc.base, `/events/${got.body.id}`, { key });
+        expect(e.body).toEqual({ ...got.body, object: 'event', merchantId });
+      }
+      const captured = await call(svc.base, '/events?type=order.captured', { key });
+      expect(captured.body.data.map((e: any) => e.id)).toEqual([list.body.data[0].id]);
+      const first = await call(svc.base, '/events?limit=1', { key });
+      expect(first.body).toMatchObject({ has_more: true, data: [{ id: list.body.data[0].id }] });
+      const next = await call(svc.base, `/events?limit=1&starting_after=${list.body.data[0].id}`, { key });
+      expect(next.body).toMatchObject({ has_more: false, data: [{ id: list.body.data[1].id }] });
+
+      // another merchant sees none of them; operators see them, and may name the merchant
+      const stranger = (await stores.merchants.create('Event stranger', MERCHANT_SETTINGS)).apiKey;
+      expect((await call(svc.base, '/events', { key: stranger })).body.data).toEqual([]);
+      expect((await call(svc.base, `/events/${list.body.data[0].id}`, { key: stranger })).status).toBe(404);
+      expect((await call(svc.base, `/events?merchantId=${merchantId}`, { key: stranger })).body.error)
+        .toMatchObject({ code: 'parameter_not_allowed', param: 'merchantId' });
+      expect((await call(svc.base, `/events?merchantId=${merchantId}`, { key: operator })).body.data).toEqual(list.body.data);
+      expect((await call(svc.base, `/events/${list.body.data[1].id}`, { key: operator })).body.type).toBe('order.authorized');
+      expect((await call(svc.base, '/events?type=order.nonsense', { key })).body.error).toMatchObject({ code: 'parameter_invalid', param: 'type' });
+      expect((await call(svc.base, '/events/evt_nothing', { key: operator })).status).toBe(404);
+    } finally {
+      await receiver.stop();
+    }
+  });
+
+  it("a merchant without an endpoint has its events all the same", async () => {
+    const { merchant, apiKey: key } = await stores.merchants.create('Quiet shop', MERCHANT_SETTINGS);
+    const id = await placeOrder(key);
+    const list = await call(svc.base, '/events', { key });
+    expect(list.body.data).toMatchObject([{ type: 'order.authorized', merchantId: merchant.id, data: { orderId: id } }]);
+  });
+
+  it('an event emitted twice (a retried activity) is stored and queued once, with its first time', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    try {
+      const { merchantId } = await merchantWithEndpoint(receiver);
+      const events = new EventService(stores.events, stores.delivery, new DeliveryService(stores.delivery, temporal.client, svc.taskQueue));
+      const e = { merchantId, groupKey: 'twice', type: 'order.voided' as const, eventKey: uid('twice-'), data: { orderId: 'o-1' } };
+      const first = await events.emit(e);
+      const again = await events.emit({ ...e, data: { orderId: 'changed' } });
+      expect(again).toEqual(first);
+      expect(first.queued).toBe(1);
+      await expect.poll(() => receiver.unique().length, { timeout: 20_000 }).toBe(1);
+      expect(receiver.unique()[0].body).toEqual({ id: first.event.id, type: 'order.voided', createdAt: first.event.createdAt.toISOString(),
+        data: { orderId: 'o-1' } });
+      expect(await db('events').where({ id: first.event.id }).count({ n: '*' }).first()).toEqual({ n: '1' });
+      expect(await db('delivery_messages').where({ event_id: first.event.id }).count({ n: '*' }).first()).toEqual({ n: '1' });
+    } finally {
+      await receiver.stop();
+    }
+  });
+
+  it(`the worker purges events and delivery attempts older than ${EVENT_RETENTION_DAYS} days; a purged event is 404`, async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    try {
+      const { key, endpoint } = await merchantWithEndpoint(receiver);
+      const old = (await call(svc.base, `/webhook-endpoints/${endpoint.id}/test`, { key, idem: uid(), method: 'POST' })).body;
+      await expect.poll(async () => (await call(svc.base, `/webhook-endpoints/${endpoint.id}/attempts`, { key })).body.data.length,
+        { timeout: 20_000 }).toBe(1);
+      const recent = (await call(svc.base, `/webhook-endpoints/${endpoint.id}/test`, { key, idem: uid(), method: 'POST' })).body;
+      const aged = db.raw(`now() - make_interval(days => ${EVENT_RETENTION_DAYS}, mins => 1)`);
+      expect((await call(svc.base, `/events/${old.id}`, { key })).status).toBe(200);
+      await db('events').where({ id: old.id }).update({ created_at: aged });
+      await db('delivery_attempts').where({ event_id: old.id }).update({ created_at: aged });
+
+      await svc.kill('worker');
+      await svc.start('worker'); // (it purges at start, then hourly)
+      await expect.poll(async () => (await call(svc.base, `/events/${old.id}`, { key })).status, { timeout: 20_000 }).toBe(404);
+      expect(await db('delivery_attempts').where({ event_id: old.id }).first()).toBeUndefined();
+      expect((await call(svc.base, `/events/${recent.id}`, { key })).body).toMatchObject({ id: recent.id, type: 'webhook.test' });
+      expect((await call(svc.base, '/events', { key })).body.data.map((e: any) => e.id)).toEqual([recent.id]);
+    } finally {
+      await receiver.stop();
+    }
+  });
+});
+
+describe('delivery attempts', () => {
+  it('each attempt is listed with its endpoint, newest first: status or network error, latency, outcome', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    try {
+      const { key, endpoint } = await merchantWithEndpoint(receiver);
+      const answers = [503];
+      receiver.answer = () => answers.shift() ?? 200;
+      await receiver.down();
+      const test = await call(svc.base, `/webhook-endpoints/${endpoint.id}/test`, { key, idem: uid(), method: 'POST' });
+      const path = `/webhook-endpoints/${endpoint.id}/attempts`;
+      await expect.poll(async () => (await call(svc.base, path, { key })).body.data.length, { timeout: 20_000 }).toBeGreaterThan(0);
+      await receiver.up();
+      await expect.poll(() => receiver.unique().length, { timeout: 20_000 }).toBe(1);
+      await expect.poll(async () => (await call(svc.base, path, { key })).body.data[0]?.outcome, { timeout: 20_000 }).toBe('delivered');
+
+      const attempts = (await call(svc.base, path, { key })).body.data;
+      const n = attempts.length;
+      expect(n).toBeGreaterThanOrEqual(3); // refused at least once, 503 once, then delivered
+      expect(attempts.map((a: any) => a.attempt)).toEqual(Array.from({ length: n }, (_, i) => n - i));
+      const messageId = receiver.unique()[0].webhookId;
+      for (const a of attempts) {
+        expect(a).toMatchObject({ object: 'webhook_attempt', endpointId: endpoint.id, messageId, eventId: test.body.id });
+        expect(a.latencyMs).toBeGreaterThanOrEqual(0);
+      }
+      expect(attempts[0]).toMatchObject({ outcome: 'delivered', status: 200, error: null });
+      expect(attempts[1]).toMatchObject({ outcome: 'retry', status: 503, error: 'HTTP 503' });
+      expect(attempts[n - 1]).toMatchObject({ outcome: 'retry', status: null, error: 'ECONNREFUSED' });
+
+      const page = await call(svc.base, `${path}?limit=1&starting_after=${attempts[0].id}`, { key });
+      expect(page.body).toMatchObject({ has_more: true, data: [{ id: attempts[1].id }] });
+      expect((await call(svc.base, `${path}?starting_after=nope`, { key })).body.error.code).toBe('cursor_unknown');
+      expect((await call(svc.base, path, { key: operator })).body.data).toEqual(attempts);
+      const stranger = (await stores.merchants.create('Attempt stranger', MERCHANT_SETTINGS)).apiKey;
+      expect((await call(svc.base, path, { key: stranger })).status).toBe(404);
+    } finally {
+      await receiver.stop();
+    }
+  });
+});
+
+describe('secret rotation', () => {
+  it('signs with the old and the new secret during the overlap, then with the new one alone', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    try {
+      const { key, endpoint } = await merchantWithEndpoint(receiver);
+      const original = receiver.secret!;
+      const path = `/webhook-endpoints/${endpoint.id}`;
+      const sendTest = async (count: number) => {
+        await call(svc.base, `${path}/test`, { key, idem: uid(), method: 'POST' });
+        await expect.poll(() => receiver.unique().length, { timeout: 20_000 }).toBe(count);
+        return receiver.unique()[count - 1];
+      };
+      const verifies = (r: { headers: any; raw: string }, secret: string) => {
+        try {
+          return !!verifyWebhook(secret, r.headers, r.raw);
+        } catch {
+          return false;
+        }
+      };
+
+      const idem = uid();
+      const rotated = await call(svc.base, `${path}/rotate-secret`, { key, idem, body: { overlapSeconds: 3600 } });
+      expect(rotated.status).toBe(200);
+      expect(rotated.body).toMatchObject({ id: endpoint.id, secret: expect.stringMatching(/^whsec_/) });
+      expect(rotated.body.secret).not.toBe(original);
+      const expires = Date.parse(rotated.body.previousSecretExpiresAt) - Date.now();
+      expect(expires).toBeGreaterThan(3500_000);
+      expect(expires).toBeLessThanOrEqual(3600_000);
+      const replay = await call(svc.base, `${path}/rotate-secret`, { key, idem, body: { overlapSeconds: 3600 } });
+      expect(replay.body.secret).toBeNull();
+
+      const during = await sendTest(1);
+      expect(String(during.headers['webhook-signature']).split(' ')).toHaveLength(2);
+      expect([verifies(during, original), verifies(during, rotated.body.secret)]).toEqual([true, true]);
+
+      const again = await call(svc.base, `${path}/rotate-secret`, { key, idem: uid(), body: { overlapSeconds: 0 } });
+      expect(again.body.previousSecretExpiresAt).toBeNull();
+      const after = await sendTest(2);
+      expect(String(after.headers['webhook-signature']).split(' ')).toHaveLength(1);
+      expect([verifies(after, rotated.body.secret), verifies(after, again.body.secret)]).toEqual([false, true]);
+
+      // the default overlap is a day; more than 7 days, a negative one, or another merchant's endpoint is refused
+      const byDefault = await call(svc.base, `${path}/rotate-secret`, { key, idem: uid(), method: 'POST' });
+      expect(Date.parse(byDefault.body.previousSecretExpiresAt) - Date.now()).toBeGreaterThan(86_300_000);
+      for (const overlapSeconds of [7 * 86400 + 1, -1, 1.5]) {
+        const r = await call(svc.base, `${path}/rotate-secret`, { key, idem: uid(), body: { overlapSeconds } });
+        expect(r.status).toBe(400);
+        expect(r.body.error).toMatchObject({ code: 'parameter_invalid', param: 'overlapSeconds' });
+      }
+      expect((await call(svc.base, `${path}/rotate-secret`, { key, idem: uid(), body: { overlapSeconds: 7 * 86400 } })).status).toBe(200);
+      const stranger = (await stores.merchants.create('Rotation stranger', MERCHANT_SETTINGS)).apiKey;
+      expect((await call(svc.base, `${path}/rotate-secret`, { key: stranger, idem: uid(), method: 'POST' })).status).toBe(404);
+    } finally {
+      await receiver.stop();
+    }
+  });
+});
+
+describe('test events', () => {
+  it('goes to that endpoint alone, whatever it subscribes to, and answers 202 with the event', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    try {
+      const { key, endpoint, merchantId } = await merchantWithEndpoint(receiver, { events: ['order.captured'] });
+      const second = await call(svc.base, '/webhook-endpoints', { key, idem: uid(), body: { url: 'http://127.0.0.1:9/hooks' } });
+      const idem = uid();
+      const sent = await call(svc.base, `/webhook-endpoints/${endpoint.id}/test`, { key, idem, method: 'POST' });
+      expect(sent.status).toBe(202);
+      expect(sent.body).toMatchObject({ object: 'event', type: 'webhook.test', merchantId, data: { endpointId: endpoint.id } });
+      const replay = await call(svc.base, `/webhook-endpoints/${endpoint.id}/test`, { key, idem, method: 'POST' });
+      expect(replay.body).toEqual(sent.body);
+
+      await expect.poll(() => receiver.unique().map((r) => r.body.id), { timeout: 20_000 }).toEqual([sent.body.id]);
+      expect(receiver.unique()[0]).toMatchObject({ verified: true, body: { type: 'webhook.test', data: { endpointId: endpoint.id } } });
+      expect((await call(svc.base, `/events/${sent.body.id}`, { key })).body).toEqual(sent.body);
+      await expect.poll(async () => (await call(svc.base, `/webhook-endpoints/${endpoint.id}/attempts`, { key })).body.data, { timeout: 20_000 })
+        .toMatchObject([{ eventId: sent.body.id, outcome: 'delivered' }]);
+      expect(await db('delivery_messages').where({ event_id: sent.body.id }).select('destination_id')).toEqual([{ destination_id: endpoint.id }]);
+      expect((await call(svc.base, `/webhook-endpoints/${second.body.id}/attempts`, { key })).body.data).toEqual([]);
+
+      expect((await call(svc.base, `/webhook-endpoints/${endpoint.id}/test`, { key, method: 'POST' })).body.error.code).toBe('idempotency_key_missing');
+      const stranger = (await stores.merchants.create('Test stranger', MERCHANT_SETTINGS)).apiKey;
+      expect((await call(svc.base, `/webhook-endpoints/${endpoint.id}/test`, { key: stranger, idem: uid(), method: 'POST' })).status).toBe(404);
+      await call(svc.base, `/webhook-endpoints/${endpoint.id}`, { key, method: 'DELETE' });
+      const disabled = await call(svc.base, `/webhook-endpoints/${endpoint.id}/test`, { key, idem: uid(), method: 'POST' });
+      expect(disabled.status).toBe(409);
+      expect(disabled.body.error.code).toBe('endpoint_disabled');
+    } finally {
+      await receiver.stop();
+    }
+  });
+});

@@ -1,6 +1,6 @@
 // A real webhook receiver on loopback: verifies each request's Standard Webhooks signature, records what
 // arrived, and can be taken down (its listener closed: connection refused), slowed, or made to answer errors.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verifyWebhook } from '../../webhooks/signature';
 
@@ -9,6 +9,9 @@ export interface Received {
   timestamp: number;
   body: any;
   verified: boolean;
+  /** As received, to verify with other secrets. */
+  raw: string;
+  headers: IncomingHttpHeaders;
 }
 
 export class Receiver {
@@ -46,7 +49,7 @@ export class Receiver {
           const body = JSON.parse(raw);
           const status = this.answer(webhookId, body);
           if (status >= 200 && status < 300) {
-            this.received.push({ webhookId, timestamp: Number(req.headers['webhook-timestamp']), body, verified });
+            this.received.push({ webhookId, timestamp: Number(req.headers['webhook-timestamp']), body, verified, raw, headers: req.headers });
           }
           res.writeHead(status).end();
         } finally {

@@ -71,6 +71,14 @@ describe('webhookHeaders', () => {
       'webhook-signature': signWebhook(SECRET, 'msg_1', NOW, BODY),
     });
   });
+
+  it('signs once per secret during a rotation, space-separated, and each secret verifies on its own', () => {
+    const [current, previous] = [newWebhookSecret(), newWebhookSecret()];
+    const h = webhookHeaders([current, previous], 'msg_1', BODY, NOW);
+    expect(h['webhook-signature']).toBe(`${signWebhook(current, 'msg_1', NOW, BODY)} ${signWebhook(previous, 'msg_1', NOW, BODY)}`);
+    for (const secret of [current, previous]) expect(verifyWebhook(secret, h, BODY, { nowSeconds: NOW }).id).toBe('msg_1');
+    expect(codeOf(() => verifyWebhook(newWebhookSecret(), h, BODY, { nowSeconds: NOW }))).toBe('invalid_signature');
+  });
 });
 
 describe('verifyWebhook', () => {
