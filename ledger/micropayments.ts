@@ -39,14 +39,14 @@ export class StaleGeneration extends Error {
 }
 const isStale = (err: unknown) => (err as { code?: string }).code === STALE_GENERATION_SQLSTATE;
 
-interface PaymentRow {
+export interface PaymentRow {
   id: string; period_seq: number; buyer_id: string; seller_id: string; item_id: string; client_id: string;
   currency: string; amount_minor: string; fee_minor: string; grant_seconds: number; created_at: Date;
 }
 
-const COLUMNS = 'id, period_seq, buyer_id, seller_id, item_id, client_id, currency, amount_minor, fee_minor, grant_seconds, created_at';
+export const COLUMNS = 'id, period_seq, buyer_id, seller_id, item_id, client_id, currency, amount_minor, fee_minor, grant_seconds, created_at';
 
-function fromRow(r: PaymentRow): RecordedPayment {
+export function fromRow(r: PaymentRow): RecordedPayment {
   return {
     id: String(r.id), periodSeq: r.period_seq, buyerId: r.buyer_id, sellerId: r.seller_id, itemId: r.item_id,
     clientId: r.client_id, currency: r.currency, amountMinor: Number(r.amount_minor), feeMinor: Number(r.fee_minor),

@@ -16,7 +16,7 @@ import { IdempotencyStore } from './idempotency';
 import { MerchantStore } from './merchants';
 import { OrderStore } from './orders';
 import { PayoutStore } from './payouts';
-import { PeriodListStore } from './periodLists';
+import { SettlementLists } from './settlementLists';
 import { PartyStore } from './parties';
 import { PrincipalStore } from './principals';
 import { ProblemStore } from './problems';
@@ -31,7 +31,7 @@ export interface Stores {
   parties: PartyStore;
   orders: OrderStore;
   payouts: PayoutStore;
-  periodLists: PeriodListStore;
+  settlementLists: SettlementLists;
   delivery: DeliveryStore;
   events: EventStore;
   problems: ProblemStore;
@@ -50,7 +50,7 @@ export function createStores({ db, statements }: Database): Stores {
     parties: new PartyStore(db, statements),
     orders: new OrderStore(db),
     payouts: new PayoutStore(db),
-    periodLists: new PeriodListStore(db),
+    settlementLists: new SettlementLists(db),
     delivery: new DeliveryStore(db),
     events: new EventStore(db),
     problems: new ProblemStore(db),

@@ -9,9 +9,10 @@ import type { Services } from '../../services';
 import { type GrantSigner, isoOf, MAX_GRANT_LENGTH, redeemGrant } from '../../services/grants';
 import { isRefused } from '../../services/recorder';
 import { assertCanSee } from '../auth';
-import { ApiError, notFound } from '../errors';
+import { ApiError, notFound, unprocessable } from '../errors';
 import { type Operation, operation } from '../operations';
-import { currency, itemId, partyId, PATTERNS, ruleSetToken, timestamp } from '../schemas';
+import { pageAnswer, pageRequest } from '../paging';
+import { currency, itemId, pageOf, pageQuery, partyId, PATTERNS, ruleSetToken, timestamp } from '../schemas';
 
 /** Largest body of POST /v1/micropayments/batch (the other routes keep the API's 64 KiB). */
 export const MAX_BATCH_BODY_BYTES = 512 * 1024;
@@ -161,6 +162,25 @@ export function micropaymentOperations(services: Services): Operation[] {
         });
         sendJson(res, `{"object":"micropayment_batch","recorded":${counts.recorded},"replayed":${counts.replayed},`
           + `"refused":${counts.refused},"results":[${results.join(',')}]}`);
+      },
+    }),
+    operation({
+      method: 'get', path: '/micropayments', allow: ['buyer', 'merchant', 'operator'],
+      summary: "Micro-payments, newest first, a page at a time: a buyer's purchases, a seller's sales (operators: everyone's, by buyer or seller)",
+      query: z.strictObject({ ...pageQuery,
+        buyerId: partyId.optional().meta({ description: "Operators: only this buyer's payments" }),
+        sellerId: partyId.optional().meta({ description: "Operators: only this seller's payments" }) }),
+      responses: { 200: { description: 'OK', schema: pageOf(storedSchema) } },
+      async handler({ res, principal, query }) {
+        let { buyerId, sellerId } = query;
+        if (principal.kind !== 'operator') {
+          const param = buyerId !== undefined ? 'buyerId' : sellerId !== undefined ? 'sellerId' : undefined;
+          if (param) throw unprocessable('parameter_not_allowed', `${param} is for operators: you list your own payments`, param);
+          if (principal.kind === 'buyer') buyerId = principal.id;
+          else sellerId = principal.id;
+        }
+        const page = await services.stores.settlementLists.payments({ ...pageRequest(query), buyerId, sellerId });
+        res.json(pageAnswer(page, (p) => view(p, false, p.refundedAt)));
       },
     }),
     operation({

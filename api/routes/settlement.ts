@@ -88,7 +88,7 @@ function partyOf(principal: { kind: string; id: string }, asked: string | undefi
 
 export function settlementOperations(services: Services): Operation[] {
   const { settlement } = services;
-  const lists = services.stores.periodLists;
+  const lists = services.stores.settlementLists;
   return [
     operation({
       method: 'get', path: '/settlement-periods', allow: ['operator'],

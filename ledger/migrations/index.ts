@@ -19,6 +19,7 @@ import * as m015 from './015_merchant_payouts';
 import * as m016 from './016_reconciliation';
 import * as m017 from './017_events';
 import * as m020 from './020_period_lists';
+import * as m021 from './021_micro_payment_lists';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -41,6 +42,7 @@ const migrations: Array<[string, Migration]> = [
   ['016_reconciliation', m016],
   ['017_events', m017],
   ['020_period_lists', m020],
+  ['021_micro_payment_lists', m021],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

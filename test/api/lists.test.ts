@@ -344,7 +344,28 @@ describe('GET /v1/payouts, /v1/invoices, /v1/seller-credits, /v1/settlement-peri
     expect([...all1.body.data, ...all2.body.data].map((x: { buyerId: string }) => x.buyerId)).toEqual(buyers.map((x) => x.id).reverse());
     expect((await call(base, `/invoices?buyerId=${buyers[0].id}`, { key: buyers[1].key })).body.error.code).toBe('parameter_not_allowed');
     expect((await call(base, '/invoices', { key: a.key })).status).toBe(403);
-    await expectIndexedPages('invoices', /invoices_(buyer_)?created_id_idx/, async () => { await stores.periodLists.invoices({ limit: 10, buyerId: buyers[0].id }); }, db);
+    await expectIndexedPages('invoices', /invoices_(buyer_)?created_id_idx/, async () => { await stores.settlementLists.invoices({ limit: 10, buyerId: buyers[0].id }); }, db);
+
+    // micro-payments: a buyer's purchases, a seller's sales, from an index among 20,000 of another buyer
+    const { seller, apiKey: sellerKey } = await stores.parties.createSeller({ name: 'List seller', currency: 'USD', payoutDestination: 'acct_l', feeBps: 0 });
+    const pay = (buyer: string, n: number, at: string) => db.raw(`INSERT INTO micro_payments (period_seq, buyer_id, seller_id, item_id,
+        client_id, rule_set_id, currency, amount_minor, fee_minor, grant_seconds, created_at)
+      SELECT ?, ?, ?, 'item', 'c-' || g, 'rs', 'USD', 5, 0, 60, ${at} FROM generate_series(1, ?) g RETURNING id`, [seq, buyer, seller.id, n]);
+    const bought = (await pay(buyers[0].id, 3, `'2026-01-01'::timestamptz + g * interval '1 second'`)).rows.map((r: { id: string }) => `mp_${r.id}`).reverse();
+    await pay(buyers[2].id, 20_000, `now() - g * interval '1 second'`);
+    await db.raw('ANALYZE micro_payments');
+    const p1 = await call(base, '/micropayments?limit=2', { key: buyers[0].key });
+    const p2 = await call(base, `/micropayments?limit=2&starting_after=${p1.body.data[1].id}`, { key: buyers[0].key });
+    expect([...ids(p1.body), ...ids(p2.body)]).toEqual(bought);
+    expect(p1.body.data[0]).toMatchObject({ object: 'micropayment', buyerId: buyers[0].id, sellerId: seller.id, refunded: false, refundedAt: null });
+    expect(ids((await call(base, `/micropayments?limit=3&buyerId=${buyers[0].id}`, { key: operator })).body)).toEqual(bought);
+    expect((await call(base, '/micropayments?limit=1', { key: sellerKey })).body).toMatchObject({ has_more: true, data: [{ sellerId: seller.id }] });
+    expect((await call(base, '/micropayments?starting_after=123', { key: buyers[0].key })).body.error.code).toBe('cursor_unknown');
+    expect((await call(base, `/micropayments?sellerId=${seller.id}`, { key: buyers[0].key })).body.error.code).toBe('parameter_not_allowed');
+    await expectIndexedPages('micro_payments', /micro_payments_(buyer_)?created_id_idx/, async () => {
+      const page = await stores.settlementLists.payments({ limit: 100, buyerId: buyers[2].id });
+      await stores.settlementLists.payments({ limit: 100, buyerId: buyers[2].id, startingAfter: `mp_${page.data[99].id}` });
+    }, db);
 
     // seller credits and periods: the shape, and who may list them
     expect((await call(base, '/seller-credits?limit=1', { key: a.key })).body).toEqual({ object: 'list', data: [], has_more: false });
