@@ -9,6 +9,7 @@ import { type ProcessorClient, ProcessorRejectedError } from '../processors/clie
 import type { PayoutStore } from '../stores/payouts';
 import type { ProblemStore } from '../stores/problems';
 import { payoutWorkflowId } from '../workflows/payout.contract';
+import { withHeartbeats } from './heartbeat';
 import type { WebhookEventActivities } from './webhookEvents';
 
 export interface PayoutDeps {
@@ -37,7 +38,8 @@ export function createPayoutActivities(deps: PayoutDeps) {
     events.emitEvent({ merchantId: p.merchantId, groupKey: `payouts-${p.merchantId}`, type, eventKey: `${p.id}:${type}`,
       data: { payoutId: p.id, ...data } });
 
-  return {
+  // every step heartbeats (the payout workflows give their steps a heartbeat timeout of seconds)
+  return withHeartbeats({
     /** Of the next `limit` merchants after the cursor (by id), prepares the payouts of those due on the cutoff's day. */
     async preparePayouts(cutoffIso: string, periodKey: string, after: string | null, limit: number): Promise<PrepareStep> {
       const cutoff = new Date(cutoffIso);
@@ -106,7 +108,7 @@ export function createPayoutActivities(deps: PayoutDeps) {
         await eventOf(p, 'payout.failed', { amountMinor: p.amountMinor, currency: p.currency, failureCode: code });
       }
     },
-  };
+  });
 }
 
 export type PayoutActivities = ReturnType<typeof createPayoutActivities>;

@@ -7,6 +7,7 @@ import { dayBounds, type MismatchReason, mismatchOf, type MoneyRecord } from '..
 import type { ProcessorClient } from '../processors/client';
 import type { ProblemStore } from '../stores/problems';
 import type { ReconciliationStore } from '../stores/reconciliation';
+import { withHeartbeats } from './heartbeat';
 
 export interface ReconciliationDeps {
   reconciliation: ReconciliationStore;
@@ -50,7 +51,8 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
     return n;
   };
 
-  return {
+  // every step heartbeats (the workflow gives its steps a heartbeat timeout of seconds)
+  return withHeartbeats({
     async beginReconciliation(day: string): Promise<void> {
       await reconciliation.begin(day, workflowId());
     },
@@ -76,7 +78,7 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
       const mismatches = await report(day, page.data.map((r) => [found.get(r.id), r]), 'missing_at_processor');
       return { checked: page.data.length, mismatches, next: page.next };
     },
-  };
+  });
 }
 
 export type ReconciliationActivities = ReturnType<typeof createReconciliationActivities>;

@@ -11,6 +11,7 @@ import type { Periods } from '../ledger/periods';
 import { MAX_BATCH_FILE_LINES, type ProcessorClient } from '../processors/client';
 import type { ProblemStore } from '../stores/problems';
 import { dunningWorkflowId } from '../workflows/dunning.contract';
+import { withHeartbeats } from './heartbeat';
 import { processorCall } from './processorCall';
 import type { WebhookEventActivities } from './webhookEvents';
 
@@ -42,28 +43,6 @@ const chargeKey = (seq: number, buyerId: string) => `period-charge:${periodId(se
 const payoutKey = (seq: number, sellerId: string) => `period-payout:${periodId(seq)}:${sellerId}`;
 /** The workflow whose step this is (the period's, whose id carries its task queue), for the problems it records. */
 const runBy = (seq: number) => Context.current().info.workflowExecution?.workflowId ?? `settlement-period-${periodId(seq)}`;
-
-/** How often a close's long steps heartbeat while they run (the workflow's heartbeatTimeout is a few of these). */
-const HEARTBEAT_EVERY_MS = 1_000;
-
-/**
- * Runs the step heartbeating, so a worker that dies in the middle of it is noticed within the heartbeat
- * timeout (seconds), not the step's start-to-close timeout (minutes, for large files).
- */
-async function heartbeating<T>(step: () => Promise<T>): Promise<T> {
-  let ctx: Context;
-  try {
-    ctx = Context.current();
-  } catch {
-    return step(); // called outside an activity (a test, a script)
-  }
-  const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
-  try {
-    return await step();
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
   const { periods, ledger, processor, problems, events } = deps;
@@ -226,8 +205,7 @@ export function createSettlementPeriodActivities(deps: SettlementPeriodDeps) {
     },
   };
   // every step heartbeats (the settlement workflow gives its steps a heartbeat timeout of seconds)
-  return Object.fromEntries(Object.entries(steps).map(([name, step]) =>
-    [name, (...args: unknown[]) => heartbeating(() => (step as (...a: unknown[]) => Promise<unknown>)(...args))])) as typeof steps;
+  return withHeartbeats(steps);
 }
 
 export type SettlementPeriodActivities = ReturnType<typeof createSettlementPeriodActivities>;

@@ -15,10 +15,12 @@ import {
 
 const books = wf.proxyActivities<PayoutActivities>({
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '5 seconds',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity },
 });
 const processor = wf.proxyActivities<PayoutActivities>({
   startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '5 seconds',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: Infinity,
     nonRetryableErrorTypes: ['ProcessorRejected'] },
 });
