@@ -156,15 +156,8 @@ describe("an order's events", () => {
     const receiver = new Receiver();
     await receiver.start();
     try {
-      const { key } = await merchantWithEndpoint(receiver);
-      let refuse = true;
-      receiver.answer = (_id, body) => (refuse && body.type === 'order.captured' ? 422 : 200);
-      const id = await placeOrder(key);
-      await call(svc.base, `/orders/${id}/shipments`, { key, idem: 's', body: { items: [{ sku: 'mug', quantity: 1 }], trackingNumber: 'T' } });
-      await call(svc.base, `/orders/${id}/refunds`, { key, idem: 'r', body: { amountMinor: 100 } });
-
-      await expect.poll(async () => (await call(svc.base, '/dead-letters', { key })).body.data.length, { timeout: 20_000 }).toBe(1);
-      const [dead] = (await call(svc.base, '/dead-letters', { key })).body.data;
+      const { id, dead, accept } = await capturedEventDead(receiver, (key, orderId) =>
+        call(svc.base, `/orders/${orderId}/refunds`, { key, idem: 'r', body: { amountMinor: 100 } }));
       expect(dead).toMatchObject({ eventType: 'order.captured', lastStatus: 422, groupKey: id });
       expect(receiver.unique().map((r) => r.body.type)).toEqual(['order.authorized']);
       const held = await heldProblem(dead.id);
@@ -173,7 +166,7 @@ describe("an order's events", () => {
       expect((await call(svc.base, '/dead-letters', { key: stranger })).body.data).toEqual([]);
       expect((await call(svc.base, `/dead-letters/${dead.id}/redeliver`, { key: stranger, method: 'POST' })).status).toBe(404);
 
-      refuse = false;
+      accept();
       const redo = await call(svc.base, `/dead-letters/${dead.id}/redeliver`, { key: operator, method: 'POST' });
       expect(redo.body).toMatchObject({ action: 'redeliver', state: 'queued' });
       await expect.poll(() => receiver.unique().map((r) => r.body.type), { timeout: 20_000 })
@@ -190,16 +183,10 @@ describe("an order's events", () => {
     const receiver = new Receiver();
     await receiver.start();
     try {
-      const { key } = await merchantWithEndpoint(receiver);
-      let refuse = true;
-      receiver.answer = (_id, body) => (refuse && body.type === 'order.captured' ? 422 : 200);
-      const id = await placeOrder(key);
-      await call(svc.base, `/orders/${id}/shipments`, { key, idem: 's', body: { items: [{ sku: 'mug', quantity: 1 }], trackingNumber: 'T' } });
-      await expect.poll(async () => (await call(svc.base, '/dead-letters', { key })).body.data.length, { timeout: 20_000 }).toBe(1);
-      const [dead] = (await call(svc.base, '/dead-letters', { key })).body.data;
+      const { key, dead, accept } = await capturedEventDead(receiver);
       const held = await heldProblem(dead.id);
 
-      refuse = false;
+      accept();
       const retried = await call(svc.base, `/problems/${held.id}/retry`, { key: operator, method: 'POST' });
       expect(retried.status, JSON.stringify(retried.body)).toBe(200);
       expect(retried.body).toMatchObject({ retry: { kind: 'redelivery', messageId: dead.id },
@@ -213,6 +200,22 @@ describe("an order's events", () => {
     }
   });
 });
+
+/**
+ * A merchant whose endpoint answers order.captured with 422 until accept(): its order shipped (then `more` done),
+ * and the capture's event a dead letter that holds the order's group.
+ */
+async function capturedEventDead(receiver: Receiver, more?: (key: string, id: string) => Promise<unknown>) {
+  const { key } = await merchantWithEndpoint(receiver);
+  let refuse = true;
+  receiver.answer = (_id, body) => (refuse && body.type === 'order.captured' ? 422 : 200);
+  const id = await placeOrder(key);
+  await call(svc.base, `/orders/${id}/shipments`, { key, idem: 's', body: { items: [{ sku: 'mug', quantity: 1 }], trackingNumber: 'T' } });
+  await more?.(key, id);
+  await expect.poll(async () => (await call(svc.base, '/dead-letters', { key })).body.data.length, { timeout: 20_000 }).toBe(1);
+  const [dead] = (await call(svc.base, '/dead-letters', { key })).body.data;
+  return { key, id, dead, accept: () => { refuse = false; } };
+}
 
 /** The problem that says the message's group holds behind it. */
 async function heldProblem(messageId: string) {
