@@ -10,8 +10,10 @@ import { ApiError, errorHandler, notFoundRoute } from './errors';
 import { idempotent } from './idempotency';
 import { rejectUnacceptableInput } from './input';
 import { openApiDocument } from './openapi';
+import { type RateLimit, TokenBuckets } from './rateLimit';
 import { mount, type Operation, operation } from './operations';
 import type { HealthChecks } from '../services/health';
+import { apiKeyOperations } from './routes/apiKeys';
 import { healthOperations } from './routes/health';
 import { MAX_BATCH_BODY_BYTES, micropaymentOperations } from './routes/micropayments';
 import { orderOperations } from './routes/orders';
@@ -30,6 +32,8 @@ export interface AppDeps {
   health: HealthChecks;
   /** One line per request (with its request id) goes here. */
   logger: Logger;
+  /** Each API key's rate limit in this process (api/rateLimit.ts perCopy: its share of the configured limit). */
+  rateLimit: RateLimit;
 }
 
 /** Every operation of the API, public ones first. */
@@ -39,6 +43,7 @@ export function operations(deps: AppDeps): { open: Operation[]; authenticated: O
     // (first: the busiest; express tries routes in turn)
     ...micropaymentOperations(services),
     ...principalOperations(services.stores),
+    ...apiKeyOperations(services.stores.principals),
     ...orderOperations(services),
     ...problemOperations(services),
     ...partyOperations(services.stores),
@@ -95,7 +100,7 @@ export function createApp(deps: AppDeps): express.Express {
   const { open, authenticated } = operations(deps);
   const idem = idempotent(deps.services.stores.idempotency);
   mount(v1, open, idem);
-  v1.use(authenticate(deps.services.stores.principals));
+  v1.use(authenticate(deps.services.stores.principals, new TokenBuckets(deps.rateLimit, deps.services.clock)));
   mount(v1, authenticated, idem);
 
   app.use('/v1', v1);

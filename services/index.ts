@@ -19,6 +19,8 @@ export interface ServiceSettings {
   /** Delays between tries of a refused payout. */
   payoutRetryDelaysMs: number[];
   webhooks: EndpointSettings;
+  /** Milliseconds since the epoch (default Date.now; tests drive it): API keys' expiry and use, rate limits. */
+  clock?: () => number;
 }
 
 export interface Services {
@@ -32,14 +34,16 @@ export interface Services {
   settlement: SettlementService;
   payouts: PayoutService;
   temporal: Client;
+  clock: () => number;
 }
 
 export async function createServices(database: Database, temporal: Client, settings: ServiceSettings): Promise<Services> {
-  const stores = createStores(database);
+  const clock = settings.clock ?? Date.now;
+  const stores = createStores(database, clock);
   const { taskQueue } = settings;
   const orders = new OrderService({ orders: stores.orders, merchants: stores.merchants, temporal, taskQueue, timing: settings.orders });
   return {
-    stores, temporal, orders,
+    stores, temporal, orders, clock,
     problems: new ProblemService({ problems: stores.problems, orders }),
     recorder: new Recorder(stores.parties, stores.micropayments),
     grants: await GrantSigner.load(stores.grants),

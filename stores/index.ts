@@ -34,12 +34,13 @@ export interface Stores {
   grants: GrantStore;
 }
 
-export function createStores({ db, statements }: Database): Stores {
+/** `clock` (ms since the epoch; tests drive it) decides when rolled API keys expire and stamps keys' uses. */
+export function createStores({ db, statements }: Database, clock: () => number = Date.now): Stores {
   return {
     ledger: new Ledger(db),
     micropayments: new Micropayments(db, statements),
     periods: new Periods(db),
-    principals: new PrincipalStore(db, statements),
+    principals: new PrincipalStore(db, statements, clock),
     merchants: new MerchantStore(db),
     parties: new PartyStore(db, statements),
     orders: new OrderStore(db),

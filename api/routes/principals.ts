@@ -1,5 +1,4 @@
-// Merchants (with their order settings) and buyer apps, made by operators with a first API key each; further keys;
-// and "who am I".
+// Merchants (with their order settings) and buyer apps, made by operators with a first API key each; and "who am I".
 import { z } from 'zod';
 import { AVS_CODES } from '../../domain/avs';
 import { PAYOUT_INTERVALS } from '../../domain/payouts';
@@ -7,7 +6,7 @@ import type { MerchantConfig } from '../../stores/merchants';
 import type { Stores } from '../../stores';
 import { assertCanSee } from '../auth';
 import { notFound } from '../errors';
-import { type Operation, operation, PATH_ID } from '../operations';
+import { type Operation, operation } from '../operations';
 import { listOperation } from '../paging';
 import { currency, name, principalView, shownOnce, timestamp } from '../schemas';
 
@@ -117,17 +116,6 @@ export function principalOperations(stores: Stores): Operation[] {
         const p = await principals.get(params.id);
         assertCanSee(principal, p?.kind === 'buyer_app' ? p.id : undefined, 'buyer app');
         res.json(view(p!));
-      },
-    }),
-    operation({
-      method: 'post', path: '/api-keys', summary: 'Issue another API key for a principal (operator)', allow: ['operator'], idempotency: 'stored',
-      body: z.strictObject({ principalId: PATH_ID }),
-      responses: { 201: { description: 'Created', schema: z.object({ principalId: z.string(), apiKey: shownOnce('The new API key') }) } },
-      async handler({ res, body }) {
-        const p = await principals.get(body.principalId);
-        if (!p) throw notFound('principal');
-        res.locals.idempotencyRedact = ['apiKey'];
-        res.status(201).json({ principalId: p.id, apiKey: await principals.issueKey(p.id) });
       },
     }),
     operation({

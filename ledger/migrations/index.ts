@@ -16,6 +16,8 @@ import * as m012 from './012_list_indexes';
 import * as m013 from './013_delivery_list_indexes';
 import * as m014 from './014_party_list_indexes';
 import * as m015 from './015_merchant_payouts';
+import * as m018 from './018_api_keys';
+import * as m019 from './019_audit_log';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -35,6 +37,8 @@ const migrations: Array<[string, Migration]> = [
   ['013_delivery_list_indexes', m013],
   ['014_party_list_indexes', m014],
   ['015_merchant_payouts', m015],
+  ['018_api_keys', m018],
+  ['019_audit_log', m019],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
