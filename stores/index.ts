@@ -10,6 +10,7 @@ export { LedgerError } from '../ledger/ledger';
 export { isDatabaseUnavailable } from '../ledger/unavailable';
 export type { RecordedPayment } from '../ledger/micropayments';
 export type { Credit, Invoice } from '../ledger/periods';
+import { AuditStore } from './audit';
 import { GrantStore } from './grants';
 import { IdempotencyStore } from './idempotency';
 import { MerchantStore } from './merchants';
@@ -32,6 +33,7 @@ export interface Stores {
   problems: ProblemStore;
   idempotency: IdempotencyStore;
   grants: GrantStore;
+  audit: AuditStore;
 }
 
 /** `clock` (ms since the epoch; tests drive it) decides when rolled API keys expire and stamps keys' uses. */
@@ -49,5 +51,6 @@ export function createStores({ db, statements }: Database, clock: () => number =
     problems: new ProblemStore(db),
     idempotency: new IdempotencyStore(db),
     grants: new GrantStore(db),
+    audit: new AuditStore(db),
   };
 }

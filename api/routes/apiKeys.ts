@@ -51,7 +51,7 @@ export function apiKeyOperations(principals: PrincipalStore): Operation[] {
       responses: { 201: { description: 'Created', schema: withSecret } },
       async handler({ res, principal, body }) {
         const { key, apiKey } = await principals.issueKey(await whose(principal, body.principalId), body.mode);
-        res.locals.idempotencyRedact = ['apiKey'];
+        res.locals.redactFields = ['apiKey'];
         res.status(201).json({ ...apiKeyView(key), apiKey });
       },
     }),
@@ -75,8 +75,9 @@ export function apiKeyOperations(principals: PrincipalStore): Operation[] {
       responses: { 201: { description: 'The new key', schema: withSecret } },
       async handler({ res, principal, params, body }) {
         const old = await visibleKey(principal, params.id);
+        res.locals.auditBefore = apiKeyView(old);
         const rolled = await principals.roll(old, body.overlapSeconds);
-        res.locals.idempotencyRedact = ['apiKey'];
+        res.locals.redactFields = ['apiKey'];
         res.status(201).json({ ...apiKeyView(rolled.key), apiKey: rolled.apiKey });
       },
     }),
@@ -88,6 +89,7 @@ export function apiKeyOperations(principals: PrincipalStore): Operation[] {
       responses: { 200: { description: 'Revoked', schema: apiKeySchema } },
       async handler({ res, principal, params }) {
         const key = await visibleKey(principal, params.id);
+        res.locals.auditBefore = apiKeyView(key);
         res.json(apiKeyView(await principals.revoke(key, { keepOneFull: key.principalId === principal.id })));
       },
     }),

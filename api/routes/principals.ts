@@ -73,7 +73,7 @@ export function principalOperations(stores: Stores): Operation[] {
       responses: { 201: { description: 'Created', schema: z.object({ ...merchantSchema.shape, apiKey: shownOnce('The new API key') }) } },
       async handler({ res, body: { name: merchantName, ...settings } }) {
         const { merchant, apiKey } = await merchants.create(merchantName, settings);
-        res.locals.idempotencyRedact = ['apiKey'];
+        res.locals.redactFields = ['apiKey'];
         res.status(201).json({ ...merchantView(merchant), apiKey });
       },
     }),
@@ -94,6 +94,9 @@ export function principalOperations(stores: Stores): Operation[] {
       body: z.strictObject({ name: name.optional(), ...merchantSettings }),
       responses: { 200: { description: 'OK', schema: merchantSchema } },
       async handler({ res, params, body }) {
+        const old = await merchants.get(params.id);
+        if (!old) throw notFound('merchant');
+        res.locals.auditBefore = merchantView(old);
         const m = await merchants.update(params.id, body);
         if (!m) throw notFound('merchant');
         res.json(merchantView(m));
@@ -105,7 +108,7 @@ export function principalOperations(stores: Stores): Operation[] {
       responses: { 201: { description: 'Created', schema: z.object({ ...principalView.shape, apiKey: shownOnce('The new API key') }) } },
       async handler({ res, body }) {
         const { principal, apiKey } = await principals.create('buyer_app', body.name);
-        res.locals.idempotencyRedact = ['apiKey'];
+        res.locals.redactFields = ['apiKey'];
         res.status(201).json({ ...view((await principals.get(principal.id))!), apiKey });
       },
     }),

@@ -54,7 +54,7 @@ export function webhookOperations(services: Services): Operation[] {
       responses: { 201: { description: 'Created', schema: z.object({ ...endpointSchema.shape, secret: shownOnce('The signing secret (whsec_...)') }) } },
       async handler({ res, principal, body }) {
         const { endpoint, secret } = await services.endpoints.register(principal.id, body);
-        res.locals.idempotencyRedact = ['secret'];
+        res.locals.redactFields = ['secret'];
         res.status(201).json({ ...endpointView(endpoint), secret });
       },
     }),
@@ -78,6 +78,7 @@ export function webhookOperations(services: Services): Operation[] {
       async handler({ res, principal, params, body }) {
         const e = await store.getEndpoint(params.id);
         assertCanSee(principal, e?.merchantId, 'webhook endpoint');
+        res.locals.auditBefore = endpointView(e);
         res.json(endpointView((await services.endpoints.update(e.id, body))!));
       },
     }),
@@ -87,6 +88,7 @@ export function webhookOperations(services: Services): Operation[] {
       async handler({ res, principal, params }) {
         const e = await store.getEndpoint(params.id);
         assertCanSee(principal, e?.merchantId, 'webhook endpoint');
+        res.locals.auditBefore = endpointView(e);
         res.json(endpointView((await store.disableEndpoint(e.id))!));
       },
     }),
