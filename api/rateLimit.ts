@@ -1,8 +1,9 @@
 // Rate limits per API key: a token bucket per key in each API copy (no shared state, nothing written per request).
 // The configured limit is for the whole API; each of PAYBROKER_API_PROCESSES copies enforces its share (perCopy).
 // Sharing one bucket per key through PostgreSQL would cost an UPDATE of a hot row per request on the busiest route
-// (POST /v1/micropayments, whose own write is already coalesced across requests); the in-process bucket costs a map
-// lookup and some arithmetic.
+// (POST /v1/micropayments, whose own write is already coalesced across requests); the in-process bucket costs about
+// 0.1 µs a request, 0.5 µs with its three headers (measured: 1000 keys, 2M takes), against some 300 µs of the API's
+// CPU per micro-payment request in bench:micropayments.
 
 export interface RateLimit {
   /** Tokens added per second (the sustained rate). */
