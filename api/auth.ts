@@ -21,6 +21,7 @@ const READ_METHODS = new Set(['GET', 'HEAD']);
  * carries RateLimit-Limit, -Remaining and -Reset); refuses a read-only key anything but GET and HEAD.
  */
 export function authenticate(principals: PrincipalStore, buckets: TokenBuckets): RequestHandler {
+  const limit = String(Math.floor(buckets.limit.burst));
   return async (req, res, next) => {
     const header = req.get('authorization');
     if (!header) {
@@ -32,8 +33,9 @@ export function authenticate(principals: PrincipalStore, buckets: TokenBuckets):
     res.locals.principal = holder.principal;
     res.locals.apiKey = { id: holder.keyId, mode: holder.mode };
     const t = buckets.take(holder.keyId);
-    res.set({ 'RateLimit-Limit': String(Math.floor(buckets.limit.burst)), 'RateLimit-Remaining': String(t.remaining),
-      'RateLimit-Reset': String(t.resetSeconds) });
+    res.setHeader('RateLimit-Limit', limit);
+    res.setHeader('RateLimit-Remaining', String(t.remaining));
+    res.setHeader('RateLimit-Reset', String(t.resetSeconds));
     if (!t.ok) {
       throw new ApiError(429, 'rate_limit_error', 'rate_limited', `Too many requests with this API key; retry in ${t.retryAfterSeconds} s`)
         .withHeaders({ 'Retry-After': String(t.retryAfterSeconds) });
