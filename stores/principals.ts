@@ -55,11 +55,16 @@ export function newApiKey(): { keyId: string; apiKey: string } {
   return { keyId, apiKey: `pb_${keyId}_${token(24)}` };
 }
 
-async function insertKey(db: Db, principalId: string, mode: KeyMode = 'full'): Promise<{ keyId: string; apiKey: string }> {
-  const key = newApiKey();
-  await db('api_keys').insert({ id: key.keyId, principal_id: principalId, secret_sha256: sha256(key.apiKey), mode,
-    secret_last4: key.apiKey.slice(-4) });
-  return key;
+const keyOf = (r: Record<string, any>): ApiKey => ({
+  id: r.id, principalId: r.principal_id, mode: r.mode, last4: r.secret_last4, createdAt: r.created_at, lastUsedAt: r.last_used_at,
+  expiresAt: r.expires_at, revokedAt: r.revoked_at,
+});
+
+async function insertKey(db: Db, principalId: string, mode: KeyMode = 'full'): Promise<{ key: ApiKey; apiKey: string }> {
+  const { keyId, apiKey } = newApiKey();
+  const [row] = await db('api_keys').insert({ id: keyId, principal_id: principalId, secret_sha256: sha256(apiKey), mode,
+    secret_last4: apiKey.slice(-4) }).returning('*');
+  return { key: keyOf(row), apiKey };
 }
 
 /**
@@ -72,10 +77,6 @@ export async function insertPrincipal(trx: Db, kind: PrincipalKind, name: string
   return { principal: { id, kind, name }, apiKey: (await insertKey(trx, id)).apiKey };
 }
 
-const keyOf = (r: Record<string, any>): ApiKey => ({
-  id: r.id, principalId: r.principal_id, mode: r.mode, last4: r.secret_last4, createdAt: r.created_at, lastUsedAt: r.last_used_at,
-  expiresAt: r.expires_at, revokedAt: r.revoked_at,
-});
 const KEY_ID = /^[A-Za-z0-9]{12}$/;
 
 interface KeyRow { key_id: string; id: string; kind: PrincipalKind; name: string; secret_sha256: Buffer; mode: KeyMode }
@@ -157,7 +158,7 @@ export class PrincipalStore {
 
   /** A further API key, within MAX_ACTIVE_KEYS_PER_PRINCIPAL. */
   issueKey(principalId: string, mode: KeyMode = 'full'): Promise<{ key: ApiKey; apiKey: string }> {
-    return this.keyChange(principalId, async (trx) => this.insertWithinLimit(trx, principalId, mode));
+    return this.keyChange(principalId, (trx) => this.insertWithinLimit(trx, principalId, mode));
   }
 
   /**
@@ -208,7 +209,6 @@ export class PrincipalStore {
     if (Number(row?.n ?? 0) >= MAX_ACTIVE_KEYS_PER_PRINCIPAL) {
       throw new StoreRefusal('too_many_api_keys', `A principal may hold at most ${MAX_ACTIVE_KEYS_PER_PRINCIPAL} working API keys`, 'principalId');
     }
-    const { keyId, apiKey } = await insertKey(trx, principalId, mode);
-    return { key: keyOf(await trx('api_keys').where({ id: keyId }).first()), apiKey };
+    return insertKey(trx, principalId, mode);
   }
 }
