@@ -59,6 +59,10 @@ export const VARIABLES = {
   PAYBROKER_TASK_QUEUE: variable(textOr('paybroker'), 'paybroker', "the worker's task queue"),
   PORT: variable(port(3000), '3000', 'API port'),
   PAYBROKER_API_PROCESSES: variable(int(CORES, 1, 64), 'one per core, at most 8', 'copies of the API process sharing its port (node:cluster)'),
+  PAYBROKER_RATE_LIMIT: variable(int(1000, 1, 1_000_000), '1000',
+    'requests per second each API key may make, sustained (a token bucket; each API copy allows its share: this divided by `PAYBROKER_API_PROCESSES`)'),
+  PAYBROKER_RATE_LIMIT_BURST: variable(int(2000, 1, 10_000_000), '2000',
+    "requests an API key may make at once after a quiet spell (the bucket's size; each copy's share likewise)"),
   PAYBROKER_SIMULATOR_PORT: variable(port(3100), '3100', 'processor simulator port'),
   PAYBROKER_SIMULATOR_ADMIN_PORT: variable(optionalPort(), 'simulator port + 1', "the simulator's admin API (fault controls)"),
   PAYBROKER_SIM_AUTH_VALIDITY_SECONDS: variable(int(7 * 24 * 3600, 1, 366 * 24 * 3600), '604800 (7 days)',
@@ -113,6 +117,8 @@ export interface Config {
   apiPort: number;
   /** Copies of the API process sharing its port (node:cluster): one per core by default, at most 8. */
   apiProcesses: number;
+  /** Each API key's rate limit over all API copies: sustained requests per second and the burst (a token bucket). */
+  rateLimit: { perSecond: number; burst: number };
   /** Interface the API and the simulator listen on (127.0.0.1; 0.0.0.0 in containers). */
   bindHost: string;
   simulatorPort: number;
@@ -185,6 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     taskQueue: v.PAYBROKER_TASK_QUEUE,
     apiPort: v.PORT,
     apiProcesses: v.PAYBROKER_API_PROCESSES,
+    rateLimit: { perSecond: v.PAYBROKER_RATE_LIMIT, burst: v.PAYBROKER_RATE_LIMIT_BURST },
     bindHost: v.PAYBROKER_BIND_HOST,
     simulatorPort: v.PAYBROKER_SIMULATOR_PORT,
     simulatorAdminPort: v.PAYBROKER_SIMULATOR_ADMIN_PORT ?? v.PAYBROKER_SIMULATOR_PORT + 1,

@@ -5,14 +5,18 @@ import type { Logger } from '../runtime/log';
 import { inRequest, requestIdFor } from '../runtime/requestContext';
 import { baseApp, jsonBody, MAX_BODY_BYTES } from '../runtime/http';
 import type { Services } from '../services';
+import { audited } from './audit';
 import { authenticate } from './auth';
 import { ApiError, errorHandler, notFoundRoute } from './errors';
 import { idempotent } from './idempotency';
 import { rejectUnacceptableInput } from './input';
 import { openApiDocument } from './openapi';
+import { type RateLimit, TokenBuckets } from './rateLimit';
 import { mount, type Operation, operation } from './operations';
 import type { HealthChecks } from '../services/health';
 import { eventOperations } from './routes/events';
+import { apiKeyOperations } from './routes/apiKeys';
+import { auditOperations } from './routes/audit';
 import { healthOperations } from './routes/health';
 import { MAX_BATCH_BODY_BYTES, micropaymentOperations } from './routes/micropayments';
 import { orderOperations } from './routes/orders';
@@ -32,6 +36,8 @@ export interface AppDeps {
   health: HealthChecks;
   /** One line per request (with its request id) goes here. */
   logger: Logger;
+  /** Each API key's rate limit in this process (api/rateLimit.ts perCopy: its share of the configured limit). */
+  rateLimit: RateLimit;
 }
 
 /** Every operation of the API, public ones first. */
@@ -41,6 +47,7 @@ export function operations(deps: AppDeps): { open: Operation[]; authenticated: O
     // (first: the busiest; express tries routes in turn)
     ...micropaymentOperations(services),
     ...principalOperations(services.stores),
+    ...apiKeyOperations(services.stores.principals),
     ...orderOperations(services),
     ...problemOperations(services),
     ...partyOperations(services.stores),
@@ -49,6 +56,7 @@ export function operations(deps: AppDeps): { open: Operation[]; authenticated: O
     ...reconciliationOperations(services),
     ...webhookOperations(services),
     ...eventOperations(services),
+    ...auditOperations(services.stores.audit),
   ];
   const open = healthOperations(deps.health);
   let document: object | undefined;
@@ -97,10 +105,12 @@ export function createApp(deps: AppDeps): express.Express {
   // (one check for every route: a string PostgreSQL cannot store, or a body nested too deep, is a 400, never a 5xx)
   v1.use(rejectUnacceptableInput);
   const { open, authenticated } = operations(deps);
-  const idem = idempotent(deps.services.stores.idempotency);
-  mount(v1, open, idem);
-  v1.use(authenticate(deps.services.stores.principals));
-  mount(v1, authenticated, idem);
+  const { stores } = deps.services;
+  const idem = idempotent(stores.idempotency);
+  const audit = audited(stores.audit);
+  mount(v1, open, idem, audit);
+  v1.use(authenticate(stores.principals, new TokenBuckets(deps.rateLimit, deps.services.clock)));
+  mount(v1, authenticated, idem, audit);
 
   app.use('/v1', v1);
   app.use(notFoundRoute);

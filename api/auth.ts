@@ -1,24 +1,48 @@
-// Bearer API keys → principals, and the per-object rule: a principal sees only its own objects; operators see all.
+// Bearer API keys → principals, each key's rate limit and mode, and the per-object rule: a principal sees only its
+// own objects; operators see all.
 import type { RequestHandler } from 'express';
-import type { Principal, PrincipalStore } from '../stores/principals';
+import type { KeyMode, Principal, PrincipalStore } from '../stores/principals';
 import { ApiError, notFound } from './errors';
+import type { TokenBuckets } from './rateLimit';
 
 declare module 'express-serve-static-core' {
   interface Locals {
     principal?: Principal;
+    /** The request's API key. */
+    apiKey?: { id: string; mode: KeyMode };
   }
 }
 
-export function authenticate(principals: PrincipalStore): RequestHandler {
+/** What a read-only key may do. */
+const READ_METHODS = new Set(['GET', 'HEAD']);
+
+/**
+ * Finds the key's principal; takes a token from the key's bucket (429 rate_limited when it is empty; every answer
+ * carries RateLimit-Limit, -Remaining and -Reset); refuses a read-only key anything but GET and HEAD.
+ */
+export function authenticate(principals: PrincipalStore, buckets: TokenBuckets): RequestHandler {
+  const limit = String(Math.floor(buckets.limit.burst));
   return async (req, res, next) => {
     const header = req.get('authorization');
     if (!header) {
       throw new ApiError(401, 'authentication_error', 'missing_api_key', 'Send your API key as "Authorization: Bearer <key>"');
     }
     const m = /^Bearer (\S+)$/.exec(header);
-    const principal = m ? await principals.forKey(m[1]) : undefined;
-    if (!principal) throw new ApiError(401, 'authentication_error', 'invalid_api_key', 'The API key is invalid or revoked');
-    res.locals.principal = principal;
+    const holder = m ? await principals.forKey(m[1]) : undefined;
+    if (!holder) throw new ApiError(401, 'authentication_error', 'invalid_api_key', 'The API key is invalid, revoked or expired');
+    res.locals.principal = holder.principal;
+    res.locals.apiKey = { id: holder.keyId, mode: holder.mode };
+    const t = buckets.take(holder.keyId);
+    res.setHeader('RateLimit-Limit', limit);
+    res.setHeader('RateLimit-Remaining', String(t.remaining));
+    res.setHeader('RateLimit-Reset', String(t.resetSeconds));
+    if (!t.ok) {
+      throw new ApiError(429, 'rate_limit_error', 'rate_limited', `Too many requests with this API key; retry in ${t.retryAfterSeconds} s`)
+        .withHeaders({ 'Retry-After': String(t.retryAfterSeconds) });
+    }
+    if (holder.mode === 'read_only' && !READ_METHODS.has(req.method)) {
+      throw new ApiError(403, 'permission_error', 'api_key_read_only', `This API key is read-only: it may only GET, not ${req.method}`);
+    }
     next();
   };
 }

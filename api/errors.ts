@@ -12,7 +12,7 @@ import { StoreRefusal } from '../stores/refusal';
 import type { Logger } from '../runtime/log';
 
 export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'not_found_error' |
-  'idempotency_error' | 'conflict_error' | 'unprocessable_error' | 'service_unavailable_error' | 'api_error';
+  'idempotency_error' | 'conflict_error' | 'unprocessable_error' | 'rate_limit_error' | 'service_unavailable_error' | 'api_error';
 
 export class ApiError extends Error {
   headers: Record<string, string> = {};
@@ -66,7 +66,8 @@ const unavailable = (code: string, message: string) =>
   new ApiError(503, 'service_unavailable_error', code, message).withHeaders({ 'Retry-After': String(RETRY_AFTER_SECONDS) });
 
 /** Refusals whose code means a conflict with what exists (409) rather than a request the rules refuse (422). */
-const CONFLICTS = new Set(['already_a_seller', 'order_closed', 'paid_with_seller_credits', 'already_retried']);
+const CONFLICTS = new Set(['already_a_seller', 'order_closed', 'paid_with_seller_credits', 'already_retried', 'last_api_key',
+  'api_key_revoked', 'api_key_rolled']);
 
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;

@@ -14,8 +14,8 @@ export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 declare module 'express-serve-static-core' {
   interface Locals {
-    /** Top-level response fields never written to the idempotency store (secrets shown once). */
-    idempotencyRedact?: string[];
+    /** Top-level response fields never written to the idempotency store or the audit log (secrets shown once). */
+    redactFields?: string[];
   }
 }
 
@@ -51,7 +51,7 @@ export function idempotent(store: IdempotencyStore): RequestHandler {
     const send = res.json.bind(res);
     res.json = ((body: unknown) => {
       const status = res.statusCode;
-      const done = status >= 500 ? store.release(principalId, key) : store.complete(principalId, key, status, redact(body, res.locals.idempotencyRedact));
+      const done = status >= 500 ? store.release(principalId, key) : store.complete(principalId, key, status, redact(body, res.locals.redactFields));
       done.then(() => send(body), (err: unknown) => {
         console.error('storing an idempotent response failed:', err);
         res.status(503).set('Retry-After', String(RETRY_AFTER_SECONDS));
@@ -64,7 +64,7 @@ export function idempotent(store: IdempotencyStore): RequestHandler {
   };
 }
 
-function redact(body: unknown, fields: string[] | undefined): unknown {
+export function redact(body: unknown, fields: string[] | undefined): unknown {
   if (!fields?.length || !body || typeof body !== 'object') return body;
   const copy = { ...(body as Record<string, unknown>) };
   for (const f of fields) if (f in copy) copy[f] = null;

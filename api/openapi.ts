@@ -9,6 +9,13 @@ import { errorBody } from './schemas';
 
 type Json = Record<string, unknown>;
 
+const RATE_LIMIT_HEADERS = {
+  'Retry-After': 'Seconds until the key may make its next request',
+  'RateLimit-Limit': "The size of the key's token bucket in the API copy that answered",
+  'RateLimit-Remaining': 'Requests left in it (0)',
+  'RateLimit-Reset': 'Seconds until it is full again',
+};
+
 const DESCRIPTION = 'A durable payment broker. Authenticate with "Authorization: Bearer <API key>". Creating POSTs that store '
   + 'their response take an Idempotency-Key header: the same key and body return the stored response (Idempotent-Replayed: true); '
   + 'the same key with another body is refused with 422 idempotency_key_reused; a repeat while the first is running gets 409 '
@@ -21,7 +28,10 @@ const DESCRIPTION = 'A durable payment broker. Authenticate with "Authorization:
   + 'starting_after or ending_before (an id from the list; one not in it is 422 cursor_unknown), created_gte and created_lte. '
   + 'While the Temporal server or PostgreSQL cannot be reached, '
   + 'a route that needs it answers 503 temporal_unavailable or database_unavailable with Retry-After: the request may be repeated '
-  + '(with the same Idempotency-Key or command id, it takes effect once).';
+  + '(with the same Idempotency-Key or command id, it takes effect once). Each API key has a rate limit (a token bucket); every '
+  + 'authenticated answer carries RateLimit-Limit (the bucket\'s size), RateLimit-Remaining (requests left in it) and RateLimit-Reset '
+  + '(seconds until it is full again); past the limit the answer is 429 rate_limited with Retry-After (seconds until the next '
+  + 'request is allowed). A read_only key may only GET: anything else is 403 api_key_read_only.';
 
 /** Generates the document; `components` collects the named schemas of every operation (one definition per name). */
 export function openApiDocument(ops: Operation[]): Json {
@@ -68,6 +78,7 @@ export function openApiDocument(ops: Operation[]): Json {
         ...(r.schema ? { content: { 'application/json': { schema: schemaOf(r.schema, 'output') } } } : {}),
       };
     }
+    if (op.allow !== 'public') responses[429] = { $ref: '#/components/responses/RateLimited' };
     responses.default = { $ref: '#/components/responses/Error' };
     paths[path] ??= {};
     paths[path][op.method] = {
@@ -92,6 +103,9 @@ export function openApiDocument(ops: Operation[]): Json {
       schemas: Object.fromEntries(Object.entries(components).sort(([a], [b]) => a.localeCompare(b))),
       responses: {
         Error: { description: 'An error (400, 401, 403, 404, 405, 409, 413, 415, 422, 503): act on error.code',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+        RateLimited: { description: "The API key's rate limit is reached (error.code rate_limited)",
+          headers: Object.fromEntries(Object.entries(RATE_LIMIT_HEADERS).map(([h, d]) => [h, { description: d, schema: { type: 'string', pattern: '^[0-9]+$' } }])),
           content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
       },
     },

@@ -54,6 +54,8 @@ export interface OperationSpec<B extends z.ZodType, Q extends z.ZodType, P exten
   bodyOf?: (principal: Principal) => z.ZodType;
   /** A check that a body is well formed without zod's per-field work (hot paths); anything else goes to zod. */
   fastBody?: (raw: unknown) => boolean;
+  /** false: a non-GET operation that is not written to the audit log (api/audit.ts; say why beside it). */
+  audit?: false;
   responses: Record<number, ResponseSpec>;
   handler: (ctx: Context<z.infer<B>, z.infer<Q>, { [K in keyof P]: z.infer<P[K]> }>) => Promise<void>;
 }
@@ -114,9 +116,10 @@ function parseCallersBody(documented: z.ZodType, callers: z.ZodType, kind: strin
 
 /**
  * Mounts the operations on the router: each checks who calls (allow), validates path, query and body, takes the
- * Idempotency-Key when it stores responses, then runs its handler. A path's other methods answer 405 with Allow.
+ * Idempotency-Key when it stores responses, records a successful non-GET authenticated operation in the audit log
+ * (audited), then runs its handler. A path's other methods answer 405 with Allow.
  */
-export function mount(router: Router, ops: Operation[], idempotent: RequestHandler): void {
+export function mount(router: Router, ops: Operation[], idempotent: RequestHandler, audited: RequestHandler): void {
   for (const op of ops) {
     const params = z.strictObject(pathParams(op));
     const query = op.query ?? EMPTY;
@@ -142,6 +145,7 @@ export function mount(router: Router, ops: Operation[], idempotent: RequestHandl
       next();
     });
     if (op.idempotency === 'stored') handlers.push(idempotent);
+    if (op.method !== 'get' && op.allow !== 'public' && op.audit !== false) handlers.push(audited);
     handlers.push(async (req, res) => {
       const { params, query: q, body: b } = res.locals.parsed!;
       // (a public operation's handler never reads the principal)

@@ -7,7 +7,7 @@ export async function ensureDevOperatorKey(principals: PrincipalStore, dataDir: 
   const file = join(dataDir, 'dev-operator-key');
   if (existsSync(file)) {
     const key = readFileSync(file, 'utf8').trim();
-    if ((await principals.forKey(key))?.kind === 'operator') return key;
+    if ((await principals.forKey(key))?.principal.kind === 'operator') return key;
   }
   const { apiKey } = await principals.create('operator', 'Local operator');
   writeFileSync(file, `${apiKey}\n`, { mode: 0o600 });

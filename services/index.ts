@@ -21,6 +21,8 @@ export interface ServiceSettings {
   /** Delays between tries of a refused payout. */
   payoutRetryDelaysMs: number[];
   webhooks: EndpointSettings;
+  /** Milliseconds since the epoch (default Date.now; tests drive it): API keys' expiry and use, rate limits. */
+  clock?: () => number;
 }
 
 export interface Services {
@@ -36,17 +38,19 @@ export interface Services {
   payouts: PayoutService;
   reconciliation: ReconciliationService;
   temporal: Client;
+  clock: () => number;
 }
 
 export async function createServices(database: Database, temporal: Client, settings: ServiceSettings): Promise<Services> {
-  const stores = createStores(database);
+  const clock = settings.clock ?? Date.now;
+  const stores = createStores(database, clock);
   const { taskQueue } = settings;
   const delivery = new DeliveryService(stores.delivery, temporal, taskQueue);
   const orders = new OrderService({ orders: stores.orders, merchants: stores.merchants, temporal, taskQueue, timing: settings.orders });
   const payouts = new PayoutService({ payouts: stores.payouts, merchants: stores.merchants, parties: stores.parties, temporal, taskQueue,
     retryDelaysMs: settings.payoutRetryDelaysMs });
   return {
-    stores, temporal, orders, payouts, delivery,
+    stores, temporal, orders, payouts, delivery, clock,
     problems: new ProblemService({ problems: stores.problems, orders, payouts, payoutStore: stores.payouts, delivery }),
     recorder: new Recorder(stores.parties, stores.micropayments),
     grants: await GrantSigner.load(stores.grants),

@@ -11,6 +11,7 @@ export { LedgerError } from '../ledger/ledger';
 export { isDatabaseUnavailable } from '../ledger/unavailable';
 export type { RecordedPayment } from '../ledger/micropayments';
 export type { Credit, Invoice, Period } from '../ledger/periods';
+import { AuditStore } from './audit';
 import { GrantStore } from './grants';
 import { IdempotencyStore } from './idempotency';
 import { MerchantStore } from './merchants';
@@ -38,14 +39,16 @@ export interface Stores {
   reconciliation: ReconciliationStore;
   idempotency: IdempotencyStore;
   grants: GrantStore;
+  audit: AuditStore;
 }
 
-export function createStores({ db, statements }: Database): Stores {
+/** `clock` (ms since the epoch; tests drive it) decides when rolled API keys expire and stamps keys' uses. */
+export function createStores({ db, statements }: Database, clock: () => number = Date.now): Stores {
   return {
     ledger: new Ledger(db),
     micropayments: new Micropayments(db, statements),
     periods: new Periods(db),
-    principals: new PrincipalStore(db, statements),
+    principals: new PrincipalStore(db, statements, clock),
     merchants: new MerchantStore(db),
     parties: new PartyStore(db, statements),
     orders: new OrderStore(db),
@@ -57,5 +60,6 @@ export function createStores({ db, statements }: Database): Stores {
     reconciliation: new ReconciliationStore(db),
     idempotency: new IdempotencyStore(db),
     grants: new GrantStore(db),
+    audit: new AuditStore(db),
   };
 }

@@ -125,6 +125,7 @@ export function micropaymentOperations(services: Services): Operation[] {
   return [
     operation({
       method: 'post', path: '/micropayments', allow: recorders, body: paymentSchema, fastBody: isWellFormedPayment,
+      audit: false, // (each payment is its own row in micro_payments, with its buyer, client id and time)
       summary: 'Record one micro-payment; the answer carries a single-use access grant',
       description: 'A buyer records its own payments, a seller (merchant key) payments to itself; buyer apps and operators any. '
         + 'The same clientId again (per buyer) returns the first payment and grant (200, Idempotent-Replayed: true).',
@@ -139,6 +140,7 @@ export function micropaymentOperations(services: Services): Operation[] {
     }),
     operation({
       method: 'post', path: '/micropayments/batch', allow: recorders, body: batchSchema, fastBody: isWellFormedBatch,
+      audit: false, // (as above)
       summary: `Record up to ${MAX_BATCH_PAYMENTS} micro-payments; each is recorded, replayed or refused on its own`,
       description: `A well-formed payment that breaks a rule is refused on its own and the others are still recorded (one result `
         + `per payment, in order). A malformed body or a malformed payment in it (a missing field, a wrong type, an unknown field, `
@@ -214,6 +216,7 @@ export function micropaymentOperations(services: Services): Operation[] {
     }),
     operation({
       method: 'post', path: '/grants/verify', allow: ['merchant', 'operator'],
+      audit: false, // (one per purchase; grant_redemptions records it)
       summary: 'Redeem an access grant once (the seller): grant_invalid, grant_expired, grant_revoked, grant_already_used',
       body: z.strictObject({ grant: z.string().min(1).max(MAX_GRANT_LENGTH) }),
       responses: { 200: { description: 'Redeemed', schema: z.object({

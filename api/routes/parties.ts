@@ -97,7 +97,7 @@ export function partyOperations(stores: Stores): Operation[] {
       responses: { 201: { description: 'Created', schema: z.object({ ...buyerSchema.shape, apiKey: shownOnce('The buyer\'s API key') }) } },
       async handler({ res, body }) {
         const { buyer, apiKey } = await parties.createBuyer(body);
-        res.locals.idempotencyRedact = ['apiKey'];
+        res.locals.redactFields = ['apiKey'];
         res.status(201).json({ ...buyerView(buyer), apiKey });
       },
     }),
@@ -123,6 +123,7 @@ export function partyOperations(stores: Stores): Operation[] {
         if (principal.kind !== 'operator' && (body.buyerClass !== undefined || body.reinstate)) {
           throw forbidden('Only an operator may change a buyer\'s class or reinstate a buyer');
         }
+        res.locals.auditBefore = buyerView(b);
         res.json(buyerView((await parties.updateBuyer(b.id, body))!));
       },
     }),
@@ -142,7 +143,7 @@ export function partyOperations(stores: Stores): Operation[] {
           return;
         }
         const { seller, apiKey } = await parties.createSeller(body);
-        res.locals.idempotencyRedact = ['apiKey'];
+        res.locals.redactFields = ['apiKey'];
         res.status(201).json({ ...sellerView(seller), apiKey });
       },
     }),
@@ -165,6 +166,8 @@ export function partyOperations(stores: Stores): Operation[] {
       async handler({ res, principal, params, body }) {
         const s = await parties.getSeller(params.id);
         assertCanSee(principal, s?.id, 'seller');
+        const old = await parties.getItem(s.id, params.itemId);
+        res.locals.auditBefore = old && itemView(old);
         const { item, created } = await parties.putItem(s, params.itemId, body);
         res.status(created ? 201 : 200).json(itemView(item));
       },
@@ -200,7 +203,7 @@ export function partyOperations(stores: Stores): Operation[] {
         const party = principal.kind === 'buyer' ? 'buyer' : 'seller';
         if (party === 'seller' && !(await parties.getSeller(principal.id))) throw forbidden('Only sellers and buyers hold rule sets');
         const { ruleSet, token } = await parties.createRuleSet(principal.id, party, body.rules);
-        res.locals.idempotencyRedact = ['token'];
+        res.locals.redactFields = ['token'];
         res.status(201).json({ ...ruleSetView(ruleSet), token });
       },
     }),
@@ -223,6 +226,7 @@ export function partyOperations(stores: Stores): Operation[] {
       responses: { 200: { description: 'Revoked', schema: ruleSetSchema } },
       async handler({ res, principal, params }) {
         const rs = await visibleRuleSet(principal, params.id);
+        res.locals.auditBefore = ruleSetView(rs);
         res.json(ruleSetView((await parties.revokeRuleSet(rs.id))!));
       },
     }),

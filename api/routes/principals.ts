@@ -1,5 +1,4 @@
-// Merchants (with their order settings) and buyer apps, made by operators with a first API key each; further keys;
-// and "who am I".
+// Merchants (with their order settings) and buyer apps, made by operators with a first API key each; and "who am I".
 import { z } from 'zod';
 import { AVS_CODES } from '../../domain/avs';
 import { PAYOUT_INTERVALS } from '../../domain/payouts';
@@ -7,7 +6,7 @@ import type { MerchantConfig } from '../../stores/merchants';
 import type { Stores } from '../../stores';
 import { assertCanSee } from '../auth';
 import { notFound } from '../errors';
-import { type Operation, operation, PATH_ID } from '../operations';
+import { type Operation, operation } from '../operations';
 import { listOperation } from '../paging';
 import { currency, name, principalView, shownOnce, timestamp } from '../schemas';
 
@@ -74,7 +73,7 @@ export function principalOperations(stores: Stores): Operation[] {
       responses: { 201: { description: 'Created', schema: z.object({ ...merchantSchema.shape, apiKey: shownOnce('The new API key') }) } },
       async handler({ res, body: { name: merchantName, ...settings } }) {
         const { merchant, apiKey } = await merchants.create(merchantName, settings);
-        res.locals.idempotencyRedact = ['apiKey'];
+        res.locals.redactFields = ['apiKey'];
         res.status(201).json({ ...merchantView(merchant), apiKey });
       },
     }),
@@ -95,6 +94,9 @@ export function principalOperations(stores: Stores): Operation[] {
       body: z.strictObject({ name: name.optional(), ...merchantSettings }),
       responses: { 200: { description: 'OK', schema: merchantSchema } },
       async handler({ res, params, body }) {
+        const old = await merchants.get(params.id);
+        if (!old) throw notFound('merchant');
+        res.locals.auditBefore = merchantView(old);
         const m = await merchants.update(params.id, body);
         if (!m) throw notFound('merchant');
         res.json(merchantView(m));
@@ -106,7 +108,7 @@ export function principalOperations(stores: Stores): Operation[] {
       responses: { 201: { description: 'Created', schema: z.object({ ...principalView.shape, apiKey: shownOnce('The new API key') }) } },
       async handler({ res, body }) {
         const { principal, apiKey } = await principals.create('buyer_app', body.name);
-        res.locals.idempotencyRedact = ['apiKey'];
+        res.locals.redactFields = ['apiKey'];
         res.status(201).json({ ...view((await principals.get(principal.id))!), apiKey });
       },
     }),
@@ -117,17 +119,6 @@ export function principalOperations(stores: Stores): Operation[] {
         const p = await principals.get(params.id);
         assertCanSee(principal, p?.kind === 'buyer_app' ? p.id : undefined, 'buyer app');
         res.json(view(p!));
-      },
-    }),
-    operation({
-      method: 'post', path: '/api-keys', summary: 'Issue another API key for a principal (operator)', allow: ['operator'], idempotency: 'stored',
-      body: z.strictObject({ principalId: PATH_ID }),
-      responses: { 201: { description: 'Created', schema: z.object({ principalId: z.string(), apiKey: shownOnce('The new API key') }) } },
-      async handler({ res, body }) {
-        const p = await principals.get(body.principalId);
-        if (!p) throw notFound('principal');
-        res.locals.idempotencyRedact = ['apiKey'];
-        res.status(201).json({ principalId: p.id, apiKey: await principals.issueKey(p.id) });
       },
     }),
     operation({

@@ -83,7 +83,7 @@ export function webhookOperations(services: Services): Operation[] {
       responses: { 201: { description: 'Created', schema: withSecret } },
       async handler({ res, principal, body }) {
         const { endpoint, secret } = await services.endpoints.register(principal.id, body);
-        res.locals.idempotencyRedact = ['secret'];
+        res.locals.redactFields = ['secret'];
         res.status(201).json({ ...endpointView(endpoint), secret });
       },
     }),
@@ -106,6 +106,7 @@ export function webhookOperations(services: Services): Operation[] {
       responses: { 200: { description: 'Changed', schema: endpointSchema } },
       async handler({ res, principal, params, body }) {
         const e = await visibleEndpoint(principal, params.id);
+        res.locals.auditBefore = endpointView(e);
         res.json(endpointView((await services.endpoints.update(e.id, body))!));
       },
     }),
@@ -114,6 +115,7 @@ export function webhookOperations(services: Services): Operation[] {
       responses: { 200: { description: 'Disabled', schema: endpointSchema } },
       async handler({ res, principal, params }) {
         const e = await visibleEndpoint(principal, params.id);
+        res.locals.auditBefore = endpointView(e);
         res.json(endpointView((await store.disableEndpoint(e.id))!));
       },
     }),

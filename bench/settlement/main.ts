@@ -147,7 +147,8 @@ async function makeParties(b: BenchStack, api: JsonClient, operatorKey: string, 
         { id: 'u.id', name: `'Bench buyer ${runTag}-' || u.n`, created_at: 'now()' }));
       count('api_keys', await copyRows(trx, 'api_keys', 'principal_id', buyer0.id,
         { key_id: text(buyerKeys.map((k) => k.keyId)), principal_id: text(buyerIds), secret: text(buyerKeys.map((k) => k.sha256Hex)) },
-        { id: 'u.key_id', principal_id: 'u.principal_id', secret_sha256: "decode(u.secret, 'hex')", created_at: 'now()' }));
+        { id: 'u.key_id', principal_id: 'u.principal_id', secret_sha256: "decode(u.secret, 'hex')", secret_last4: 'NULL', last_used_at: 'NULL',
+          created_at: 'now()' }));
       count('buyers', await copyRows(trx, 'buyers', 'id', buyer0.id, { id: ids, card: text(cards) },
         { id: 'u.id', payment_token: 'u.card', created_at: 'now()' }));
       count('accounts', await copyRows(trx, 'accounts', 'id', `buyer-receivable:${buyer0.id}:USD`, { owner: ids },
@@ -164,7 +165,8 @@ async function makeParties(b: BenchStack, api: JsonClient, operatorKey: string, 
         { id: 'u.id', name: `'Bench seller ${runTag}-' || u.n`, created_at: 'now()' }));
       count('api_keys', await copyRows(trx, 'api_keys', 'principal_id', seller0.id,
         { key_id: text(sellerKeys.map((k) => k.keyId)), principal_id: ids, secret: text(sellerKeys.map((k) => k.sha256Hex)) },
-        { id: 'u.key_id', principal_id: 'u.principal_id', secret_sha256: "decode(u.secret, 'hex')", created_at: 'now()' }));
+        { id: 'u.key_id', principal_id: 'u.principal_id', secret_sha256: "decode(u.secret, 'hex')", secret_last4: 'NULL', last_used_at: 'NULL',
+          created_at: 'now()' }));
       // (POST /v1/sellers gives the merchant row the seller's fee rate too)
       count('merchants', await copyRows(trx, 'merchants', 'id', seller0.id, { id: ids, n, fee },
         { id: 'u.id', name: `'Bench seller ${runTag}-' || u.n`, fee_bps: 'u.fee', created_at: 'now()' }));

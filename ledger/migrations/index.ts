@@ -18,6 +18,8 @@ import * as m014 from './014_party_list_indexes';
 import * as m015 from './015_merchant_payouts';
 import * as m016 from './016_reconciliation';
 import * as m017 from './017_events';
+import * as m018 from './018_api_keys';
+import * as m019 from './019_audit_log';
 import * as m020 from './020_period_lists';
 import * as m021 from './021_micro_payment_lists';
 
@@ -41,6 +43,8 @@ const migrations: Array<[string, Migration]> = [
   ['015_merchant_payouts', m015],
   ['016_reconciliation', m016],
   ['017_events', m017],
+  ['018_api_keys', m018],
+  ['019_audit_log', m019],
   ['020_period_lists', m020],
   ['021_micro_payment_lists', m021],
 ];

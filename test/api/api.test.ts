@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { MAX_BODY_BYTES } from '../../api/app';
 import { errorHandler } from '../../api/errors';
 import { authenticate } from '../../api/auth';
+import { TokenBuckets } from '../../api/rateLimit';
 import { idempotent, IDEMPOTENCY_KEY_MAX_LENGTH } from '../../api/idempotency';
 import { WORKER_POLL_SEEN_WITHIN_MS } from '../../services/health';
 import type { Db } from '../../ledger/db';
@@ -222,7 +223,7 @@ describe('Idempotency-Key', () => {
     let calls = 0;
     const app = express();
     app.use(express.json());
-    app.post('/thing', authenticate(stores.principals), idempotent(stores.idempotency), (_req, res) => {
+    app.post('/thing', authenticate(stores.principals, new TokenBuckets({ perSecond: 1000, burst: 1000 })), idempotent(stores.idempotency), (_req, res) => {
       calls++;
       if (calls === 1) throw new Error('boom');
       res.status(201).json({ calls });

@@ -4,6 +4,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../api/app';
+import { loadConfig } from '../../config';
 import { openDatabase } from '../../ledger/db';
 import { createLogger } from '../../runtime/log';
 import { PrincipalStore } from '../../stores/principals';
@@ -108,7 +109,7 @@ describe('PostgreSQL away', () => {
     // the API's stores, with the keys' store over a database nobody listens on
     const { services } = await testApp(database, new Client({ connection }));
     services.stores.principals = new PrincipalStore(dead.db, dead.statements);
-    const s = await listen(createApp({ services, health: {}, logger: createLogger('api', 'silent') }));
+    const s = await listen(createApp({ services, health: {}, logger: createLogger('api', 'silent'), rateLimit: loadConfig({}).rateLimit }));
     try {
       const { r, ms } = await timed(() => call(`${s.base}/v1`, '/me', { key: operator }));
       expect(r).toMatchObject(unavailable('database_unavailable'));

@@ -2,7 +2,7 @@
 // copy killed is replaced, a SIGTERM stops them all cleanly, and copies whose first process was killed stop.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../../scripts/ports';
-import { startWorker } from '../support/env';
+import { startWorker, testDatabase } from '../support/env';
 import { call } from '../support/http';
 import { allPids, alive, cmdlineOf, statOf } from '../support/proc';
 import { spawnService, type ServiceProcess } from '../support/processes';
@@ -25,9 +25,9 @@ beforeAll(async () => { worker = await startWorker({}); });
 afterAll(async () => { await worker.stop(); });
 afterEach(async () => { await api?.stop('SIGKILL'); });
 
-async function startCopies(): Promise<{ base: string; first: number; copies: number[] }> {
+async function startCopies(env: Record<string, string> = {}): Promise<{ base: string; first: number; copies: number[] }> {
   const port = await freePort();
-  api = spawnService('api/main.ts', { PORT: String(port), PAYBROKER_API_PROCESSES: '2', PAYBROKER_TASK_QUEUE: worker.taskQueue });
+  api = spawnService('api/main.ts', { PORT: String(port), PAYBROKER_API_PROCESSES: '2', PAYBROKER_TASK_QUEUE: worker.taskQueue, ...env });
   await api.waitForOutput(/API listening on http:\/\/127\.0\.0\.1:\d+\/v1 \(2 processes\)/);
   const first = api.child.pid!;
   return { base: `http://127.0.0.1:${port}/v1`, first, copies: await until('two copies', () => childrenOf(first).length === 2 && childrenOf(first)) };
@@ -50,6 +50,19 @@ describe('the API in copies', () => {
 
     expect(await api!.stop('SIGTERM')).toBe(0);
     expect(now.filter(alive)).toEqual([]);
+  });
+
+  it("gives each copy its share of a key's rate limit", async () => {
+    const database = testDatabase();
+    try {
+      const { apiKey } = await database.stores.principals.create('operator', 'Copies');
+      const { base } = await startCopies({ PAYBROKER_RATE_LIMIT: '1000', PAYBROKER_RATE_LIMIT_BURST: '40' });
+      const r = await call(base, '/me', { key: apiKey });
+      expect(r.status).toBe(200);
+      expect(r.headers.get('ratelimit-limit')).toBe('20');
+    } finally {
+      await database.close();
+    }
   });
 
   it('stops the copies when the first process is killed', async () => {

@@ -68,7 +68,8 @@ function schemathesis(key: string): Promise<{ code: number | null; output: strin
   return new Promise((resolve, reject) => {
     const child = spawn(SCHEMATHESIS_BIN, args, {
       cwd: scratch, // its reports and Hypothesis's files stay out of the work tree
-      env: { ...process.env, SCHEMATHESIS_HOOKS: 'hooks', PYTHONPATH: HOOKS_DIR, PYTHONDONTWRITEBYTECODE: '1', COLUMNS: '120' },
+      env: { ...process.env, SCHEMATHESIS_HOOKS: 'hooks', PYTHONPATH: HOOKS_DIR, PYTHONDONTWRITEBYTECODE: '1', COLUMNS: '120',
+        PAYBROKER_FUZZ_KEY_ID: key.split('_')[1] }, // (hooks.py: the run never rolls or revokes its own key)
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -101,5 +102,7 @@ describe('the OpenAPI document, fuzzed against the live API', () => {
     // every documented operation selected and tested (schemathesis leaves out GET /openapi.json, the document itself)
     expect(summary).toContain(`Selected: ${operations - 1}/${operations - 1}`);
     expect(summary).toContain(`Tested: ${operations - 1}`);
+    // (the run did not lock itself out: a later operation with a dead key would only ever have met 401)
+    expect((await call(svc.base, '/me', { key: keys[who] })).status).toBe(200);
   }, RUN_TIMEOUT_MS + 30_000);
 });

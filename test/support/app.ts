@@ -1,6 +1,8 @@
 // The API app in-process over a test database and Temporal client, as api/main.ts builds it (with test timing).
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../api/app';
+import type { RateLimit } from '../../api/rateLimit';
+import { loadConfig } from '../../config';
 import type { Database } from '../../ledger/db';
 import { createLogger } from '../../runtime/log';
 import { createServices, type Services } from '../../services';
@@ -15,6 +17,10 @@ export interface TestAppOptions {
   dunningDelaysMs?: number[];
   payoutRetryDelaysMs?: number[];
   health?: HealthChecks;
+  /** Each key's rate limit (default: the configuration's default, as one API copy has it). */
+  rateLimit?: RateLimit;
+  /** Milliseconds since the epoch as the app sees them (API keys' expiry and use, rate limits). */
+  clock?: () => number;
 }
 
 export async function testApp(database: Database, temporal: Client, o: TestAppOptions = {}): Promise<{ app: ReturnType<typeof createApp>; services: Services }> {
@@ -22,11 +28,12 @@ export async function testApp(database: Database, temporal: Client, o: TestAppOp
     taskQueue: o.taskQueue ?? 'api-test', orders: TEST_TIMING,
     periods: { graceMs: o.graceMs ?? 0, dunningDelaysMs: o.dunningDelaysMs ?? [50, 50, 50] },
     payoutRetryDelaysMs: o.payoutRetryDelaysMs ?? [50, 50],
-    webhooks: { allowPrivate: o.allowPrivateWebhooks ?? false, giveUpMs: 60_000 },
+    webhooks: { allowPrivate: o.allowPrivateWebhooks ?? false, giveUpMs: 60_000 }, clock: o.clock,
   });
   const app = createApp({
     services,
     health: o.health ?? healthChecks(database, temporal, o.taskQueue ?? 'api-test'), logger: createLogger('api', 'silent'),
+    rateLimit: o.rateLimit ?? loadConfig({}).rateLimit,
   });
   return { app, services };
 }
