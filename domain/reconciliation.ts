@@ -20,8 +20,9 @@ const DAY_MS = 86_400_000;
 
 /** A real calendar day written YYYY-MM-DD. */
 export function isDay(s: string): boolean {
-  const m = DAY.exec(s);
-  return m !== null && new Date(`${s}T00:00:00Z`).toISOString().slice(0, 10) === s;
+  if (!DAY.test(s)) return false;
+  const d = new Date(`${s}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
 }
 
 /** The day's span [from, to) in UTC. */

@@ -132,7 +132,7 @@ export function webhookOperations(services: Services): Operation[] {
       async handler({ res, principal, params, body }) {
         const e = await visibleEndpoint(principal, params.id);
         const { endpoint, secret } = (await services.endpoints.rotateSecret(e.id, body.overlapSeconds))!;
-        res.locals.idempotencyRedact = ['secret'];
+        res.locals.redactFields = ['secret'];
         res.json({ ...endpointView(endpoint), secret });
       },
     }),
