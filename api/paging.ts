@@ -20,6 +20,16 @@ export function pageRequest(q: PageQuery): PageRequest {
   };
 }
 
+/**
+ * Whose objects a list shows: an operator's, everyone's or the one party it names in `param`; anyone else's, its
+ * own (naming a party is refused: 422 parameter_not_allowed).
+ */
+export function listedFor(principal: Principal, asked: string | undefined, param: string): string | undefined {
+  if (principal.kind === 'operator') return asked;
+  if (asked !== undefined) throw unprocessable('parameter_not_allowed', `${param} is for operators: you list your own`, param);
+  return principal.id;
+}
+
 export const pageAnswer = <T, U>(page: Page<T>, view: (item: T) => U) => ({ object: 'list' as const, data: page.data.map(view), has_more: page.hasMore });
 
 /**

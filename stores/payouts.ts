@@ -86,8 +86,8 @@ export class PayoutStore {
   constructor(private readonly db: Db) {}
 
   /**
-   * The merchant's payouts of the period (one per currency with anything to pay or carry), made now or found made
-   * before. A merchant that is a micro-payment seller is paid with its period credits (one payout for both): none.
+   * The merchant's payouts of the period (one per currency with anything new: captures, refunds or reserves
+   * released; with what earlier payouts carried), made now or found made before. A merchant that is a micro-payment seller is paid with its period credits (one payout for both): none.
    */
   async prepare(merchantId: string, cutoff: Date, periodKey: string): Promise<Payout[]> {
     return this.db.transaction(async (trx) => {
@@ -122,6 +122,8 @@ export class PayoutStore {
           carriedMinor: BigInt(c.get(currency)?.amount ?? 0),
         };
         const due = payoutAmount(figures, { reserveBps: m.reserve_bps, reserveDays: m.reserve_days, minimumMinor: BigInt(m.payout_minimum_minor) });
+        // only an amount carried before, and carried again: no payout (it waits, uncarried, for something new)
+        if (due.state === 'carried' && figures.capturesMinor === 0n && figures.refundsMinor === 0n && figures.releasedMinor === 0n) continue;
         const id = newPayoutId();
         const [row] = await trx('payouts').insert({
           id, merchant_id: merchantId, currency, period_key: periodKey, cutoff,
@@ -229,7 +231,7 @@ export class PayoutStore {
         SELECT r.id, 'refund', c.order_id, -r.amount_minor, -r.fee_minor, r.created_at
           FROM card_refunds r JOIN captures c ON c.id = r.capture_id WHERE r.payout_id = :id
         UNION ALL
-        SELECT 'rsv_' || payout_id, 'reserve_release', payout_id, amount_minor, 0, release_on FROM reserves WHERE released_by = :id
+        SELECT 'rsr_' || payout_id, 'reserve_release', payout_id, amount_minor, 0, release_on FROM reserves WHERE released_by = :id
         UNION ALL
         SELECT 'crr_' || id, 'carried', id, amount_minor, 0, created_at FROM payouts WHERE carried_into = :id
       ) t ORDER BY created_at, id LIMIT :limit`, { id: p.id, limit: MAX_LISTED_BALANCE_TRANSACTIONS }) as { rows: Array<Record<string, any>> };

@@ -12,8 +12,8 @@ export class SettlementLists {
   constructor(private readonly db: Db) {}
 
   /**
-   * Micro-payments, newest first, with when each was refunded: a buyer's, a seller's, or both filters at once. The
-   * cursors are the API's ids (mp_<n>); anything else names no payment.
+   * Micro-payments, newest first, with when each was refunded: a buyer's or a seller's (by their indexes; both
+   * filters at once read the buyer's). The cursors are the API's ids (mp_<n>); anything else names no payment.
    */
   payments(req: PageRequest & { buyerId?: string; sellerId?: string }): Promise<Page<RecordedPayment & { refundedAt: Date | null }>> {
     const number = (id: string | undefined) => (id === undefined ? undefined : paymentNumber(id) ?? 'x');

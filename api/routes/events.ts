@@ -5,9 +5,8 @@ import { EVENT_TYPES } from '../../domain/events';
 import type { Services } from '../../services';
 import { EVENT_RETENTION_DAYS, type StoredEvent } from '../../stores/events';
 import { assertCanSee } from '../auth';
-import { unprocessable } from '../errors';
 import { type Operation, operation } from '../operations';
-import { pageAnswer, pageRequest } from '../paging';
+import { listedFor, pageAnswer, pageRequest } from '../paging';
 import { pageOf, pageQuery, timestamp } from '../schemas';
 
 export const eventSchema = z.object({
@@ -34,11 +33,7 @@ export function eventOperations(services: Services): Operation[] {
       }),
       responses: { 200: { description: 'OK', schema: pageOf(eventSchema) } },
       async handler({ res, principal, query }) {
-        if (principal.kind !== 'operator' && query.merchantId !== undefined) {
-          throw unprocessable('parameter_not_allowed', 'merchantId is for operators: a merchant lists its own events', 'merchantId');
-        }
-        const page = await events.list({ ...pageRequest(query), type: query.type,
-          merchantId: principal.kind === 'operator' ? query.merchantId : principal.id });
+        const page = await events.list({ ...pageRequest(query), type: query.type, merchantId: listedFor(principal, query.merchantId, 'merchantId') });
         res.json(pageAnswer(page, eventView));
       },
     }),

@@ -11,7 +11,7 @@ import { isRefused } from '../../services/recorder';
 import { assertCanSee } from '../auth';
 import { ApiError, notFound, unprocessable } from '../errors';
 import { type Operation, operation } from '../operations';
-import { pageAnswer, pageRequest } from '../paging';
+import { listedFor, pageAnswer, pageRequest } from '../paging';
 import { currency, itemId, pageOf, pageQuery, partyId, PATTERNS, ruleSetToken, timestamp } from '../schemas';
 
 /** Largest body of POST /v1/micropayments/batch (the other routes keep the API's 64 KiB). */
@@ -168,19 +168,19 @@ export function micropaymentOperations(services: Services): Operation[] {
     }),
     operation({
       method: 'get', path: '/micropayments', allow: ['buyer', 'merchant', 'operator'],
-      summary: "Micro-payments, newest first, a page at a time: a buyer's purchases, a seller's sales (operators: everyone's, by buyer or seller)",
+      summary: "Micro-payments, newest first, a page at a time: a buyer's purchases, a seller's sales (operators name the buyer or the seller)",
       query: z.strictObject({ ...pageQuery,
         buyerId: partyId.optional().meta({ description: "Operators: only this buyer's payments" }),
         sellerId: partyId.optional().meta({ description: "Operators: only this seller's payments" }) }),
       responses: { 200: { description: 'OK', schema: pageOf(storedSchema) } },
       async handler({ res, principal, query }) {
-        let { buyerId, sellerId } = query;
-        if (principal.kind !== 'operator') {
-          const param = buyerId !== undefined ? 'buyerId' : sellerId !== undefined ? 'sellerId' : undefined;
-          if (param) throw unprocessable('parameter_not_allowed', `${param} is for operators: you list your own payments`, param);
-          if (principal.kind === 'buyer') buyerId = principal.id;
-          else sellerId = principal.id;
+        // a buyer lists its purchases, a seller (merchant key) its sales: naming a party is for operators, who name one
+        if (principal.kind !== 'operator') listedFor(principal, query.buyerId ?? query.sellerId, query.buyerId !== undefined ? 'buyerId' : 'sellerId');
+        else if (query.buyerId === undefined && query.sellerId === undefined) {
+          throw unprocessable('parameter_missing', "Operators list a buyer's or a seller's micro-payments: name buyerId or sellerId", 'buyerId');
         }
+        const buyerId = principal.kind === 'buyer' ? principal.id : query.buyerId;
+        const sellerId = principal.kind === 'merchant' ? principal.id : query.sellerId;
         const page = await services.stores.settlementLists.payments({ ...pageRequest(query), buyerId, sellerId });
         res.json(pageAnswer(page, (p) => view(p, false, p.refundedAt)));
       },

@@ -12,7 +12,7 @@ import type { Principal } from '../../stores/principals';
 import { assertCanSee } from '../auth';
 import { badRequest, unprocessable } from '../errors';
 import { type Operation, operation } from '../operations';
-import { listOperation, pageAnswer, pageRequest } from '../paging';
+import { listedFor, listOperation, pageAnswer, pageRequest } from '../paging';
 import { clientId, nullableTimestamp, pageOf, pageQuery, timestamp } from '../schemas';
 
 const sku = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : and -, at most 64');
@@ -198,11 +198,7 @@ export function orderOperations(services: Services): Operation[] {
       }),
       responses: { 200: { description: 'OK', schema: pageOf(orderSchema) } },
       async handler({ res, principal, query }) {
-        if (principal.kind !== 'operator' && query.merchantId !== undefined) {
-          throw unprocessable('parameter_not_allowed', 'merchantId is for operators: a merchant lists its own orders', 'merchantId');
-        }
-        const page = await orders.list({ ...pageRequest(query), state: query.state,
-          merchantId: principal.kind === 'operator' ? query.merchantId : principal.id });
+        const page = await orders.list({ ...pageRequest(query), state: query.state, merchantId: listedFor(principal, query.merchantId, 'merchantId') });
         res.json(pageAnswer(page, (o) => ({ ...o, object: 'order' })));
       },
     }),

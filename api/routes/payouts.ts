@@ -6,7 +6,7 @@ import type { BalanceTransaction, Payout } from '../../stores/payouts';
 import { assertCanSee } from '../auth';
 import { notFound, unprocessable } from '../errors';
 import { type Operation, operation } from '../operations';
-import { pageAnswer, pageRequest } from '../paging';
+import { listedFor, pageAnswer, pageRequest } from '../paging';
 import { isoTime, nullableTimestamp, pageOf, pageQuery, timestamp } from '../schemas';
 
 /** The longest range a statement covers. */
@@ -101,11 +101,7 @@ export function payoutOperations(services: Services): Operation[] {
       }),
       responses: { 200: { description: 'OK', schema: pageOf(payoutSchema) } },
       async handler({ res, principal, query }) {
-        if (principal.kind !== 'operator' && query.merchantId !== undefined) {
-          throw unprocessable('parameter_not_allowed', 'merchantId is for operators: a merchant lists its own payouts', 'merchantId');
-        }
-        const page = await store.list({ ...pageRequest(query), state: query.state,
-          merchantId: principal.kind === 'operator' ? query.merchantId : principal.id });
+        const page = await store.list({ ...pageRequest(query), state: query.state, merchantId: listedFor(principal, query.merchantId, 'merchantId') });
         res.json(pageAnswer(page, payoutView));
       },
     }),

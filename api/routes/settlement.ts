@@ -7,9 +7,9 @@ import type { Services } from '../../services';
 import { MAX_FILE_LINES } from '../../services/settlement';
 import { assertCanSee } from '../auth';
 import type { Period } from '../../stores';
-import { notFound, unprocessable } from '../errors';
+import { notFound } from '../errors';
 import { type Operation, operation } from '../operations';
-import { pageAnswer, pageRequest } from '../paging';
+import { listedFor, pageAnswer, pageRequest } from '../paging';
 import { nullableTimestamp, pageOf, pageQuery, timestamp } from '../schemas';
 
 const PERIOD_ID = /^sp_[1-9][0-9]{0,8}$/;
@@ -79,13 +79,6 @@ const periodListView = (p: Period): z.infer<typeof periodListSchema> => ({
   closedAt: iso(p.closedAt), workflowId: p.workflowId, totals: p.totals,
 });
 
-/** A party lists its own; an operator everyone's, or one party's (`param`). */
-function partyOf(principal: { kind: string; id: string }, asked: string | undefined, param: string): string | undefined {
-  if (principal.kind === 'operator') return asked;
-  if (asked !== undefined) throw unprocessable('parameter_not_allowed', `${param} is for operators: you list your own`, param);
-  return principal.id;
-}
-
 export function settlementOperations(services: Services): Operation[] {
   const { settlement } = services;
   const lists = services.stores.settlementLists;
@@ -106,7 +99,7 @@ export function settlementOperations(services: Services): Operation[] {
         buyerId: z.string().max(200).optional().meta({ description: "Operators: only this buyer's invoices" }) }),
       responses: { 200: { description: 'OK', schema: pageOf(invoiceSchema) } },
       async handler({ res, principal, query }) {
-        const buyerId = partyOf(principal, query.buyerId, 'buyerId');
+        const buyerId = listedFor(principal, query.buyerId, 'buyerId');
         res.json(pageAnswer(await lists.invoices({ ...pageRequest(query), buyerId, state: query.state }), invoiceView));
       },
     }),
@@ -117,7 +110,7 @@ export function settlementOperations(services: Services): Operation[] {
         sellerId: z.string().max(200).optional().meta({ description: "Operators: only this seller's credits" }) }),
       responses: { 200: { description: 'OK', schema: pageOf(creditSchema) } },
       async handler({ res, principal, query }) {
-        const sellerId = partyOf(principal, query.sellerId, 'sellerId');
+        const sellerId = listedFor(principal, query.sellerId, 'sellerId');
         res.json(pageAnswer(await lists.credits({ ...pageRequest(query), sellerId, state: query.state }), creditView));
       },
     }),

@@ -362,7 +362,8 @@ describe('GET /v1/payouts, /v1/invoices, /v1/seller-credits, /v1/settlement-peri
     expect((await call(base, '/micropayments?limit=1', { key: sellerKey })).body).toMatchObject({ has_more: true, data: [{ sellerId: seller.id }] });
     expect((await call(base, '/micropayments?starting_after=123', { key: buyers[0].key })).body.error.code).toBe('cursor_unknown');
     expect((await call(base, `/micropayments?sellerId=${seller.id}`, { key: buyers[0].key })).body.error.code).toBe('parameter_not_allowed');
-    await expectIndexedPages('micro_payments', /micro_payments_(buyer_)?created_id_idx/, async () => {
+    expect((await call(base, '/micropayments', { key: operator })).body.error.code).toBe('parameter_missing');
+    await expectIndexedPages('micro_payments', /micro_payments_buyer_created_id_idx/, async () => {
       const page = await stores.settlementLists.payments({ limit: 100, buyerId: buyers[2].id });
       await stores.settlementLists.payments({ limit: 100, buyerId: buyers[2].id, startingAfter: `mp_${page.data[99].id}` });
     }, db);

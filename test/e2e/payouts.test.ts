@@ -122,9 +122,17 @@ describe('a merchant paid now', () => {
 
     // nothing built up since: a second run makes no payout; the lists show the one
     expect((await payNow(m.key)).body.data).toEqual([]);
+    // eight days on, the day's run releases the reserve into a payout of its own
+    const [released] = await stores.payouts.prepare(m.id, new Date(Date.now() + 8 * 86_400_000), 'eight-days-on');
+    expect(released).toMatchObject({ reserveReleasedMinor: held, reserveHeldMinor: 0, amountMinor: held, state: 'pending' });
+    await client.workflow.execute('payoutWorkflow', { taskQueue: svc.taskQueue, workflowId: payoutWorkflowId(released.id), args: [{ payoutId: released.id }] });
+    const releasedPaid = (await call(svc.base, `/payouts/${released.id}`, { key: m.key })).body;
+    expect(releasedPaid).toMatchObject({ state: 'paid', balanceTransactions: [{ type: 'reserve_release', sourceId: payout.id, netMinor: held }] });
+    expect((await ledger.balance(merchantReserve(m.id, 'USD').id)).amountMinor).toBe(0n);
+    expect(await owed(m.id)).toBe(0n);
     const listed = await call(svc.base, '/payouts?limit=5', { key: m.key });
-    expect(listed.body.data.map((p: { id: string }) => p.id)).toEqual([payout.id]);
-    expect((await call(svc.base, `/payouts?merchantId=${m.id}&state=paid`, { key: operator })).body.data).toHaveLength(1);
+    expect(listed.body.data.map((p: { id: string }) => p.id)).toEqual([released.id, payout.id]);
+    expect((await call(svc.base, `/payouts?merchantId=${m.id}&state=paid`, { key: operator })).body.data).toHaveLength(2);
     const other = await merchant();
     expect((await call(svc.base, `/payouts/${payout.id}`, { key: other.key })).status).toBe(404);
     expect((await call(svc.base, '/payouts', { key: other.key, idem: uid('x-'), body: { merchantId: m.id } })).body.error.code).toBe('parameter_not_allowed');
