@@ -1,7 +1,7 @@
 // Activities of merchant payouts. Preparing is idempotent per merchant and day (stores/payouts.ts); a send of
 // try n carries the processor line key `merchant-payout:<payout>:<n>`, so a try repeated after a crash returns its
 // first result and pays nothing twice, and the ledger entry of a paid payout has the payout's own key.
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { isPayoutDay } from '../domain/payouts';
 import { accounts } from '../ledger/accounts';
 import type { Ledger } from '../ledger/ledger';
@@ -29,6 +29,9 @@ export interface PrepareStep {
   /** The pending payouts of those merchants (made now or before): each gets a payout workflow. */
   payoutIds: string[];
 }
+
+/** The processor's answer to a key used before for another request or line. */
+const KEY_REUSED = 'idempotency_key_reused';
 
 export type SendOutcome = { outcome: 'paid'; processorPayoutId: string } | { outcome: 'settled' } | { outcome: 'refused'; code: string };
 
@@ -63,17 +66,21 @@ export function createPayoutActivities(deps: PayoutDeps) {
         await payouts.markRefused(p.id, code);
         return { outcome: 'refused', code };
       };
-      if (destination === null) return refuse('no_payout_destination');
-      await payouts.markAttempt(p.id, attempt, destination);
+      // a try repeated after a crash sends what its first run sent (the destination may have changed since)
+      const to = p.attempts === attempt && p.destination !== null ? p.destination : destination;
+      if (to === null) return refuse('no_payout_destination');
+      await payouts.markAttempt(p.id, attempt, to);
       const key = `merchant-payout:${p.id}:${attempt}`;
       let res;
       try {
-        [res] = (await processor.submitPayoutBatch([{ idempotencyKey: key, destination, amountMinor: p.amountMinor, currency: p.currency,
+        [res] = (await processor.submitPayoutBatch([{ idempotencyKey: key, destination: to, amountMinor: p.amountMinor, currency: p.currency,
           reference: `payout:${p.id}` }], `merchant-payouts:${key}`)).results;
       } catch (err) {
-        if (err instanceof ProcessorRejectedError) return refuse(err.code);
+        if (err instanceof ProcessorRejectedError && err.code !== KEY_REUSED) return refuse(err.code);
         throw err; // unreachable, 5xx: retried by Temporal
       }
+      // a key the processor holds for another line is no refusal: a new try could pay twice
+      if (res.failureCode === KEY_REUSED) throw ApplicationFailure.nonRetryable(`payout ${p.id} try ${attempt}: ${KEY_REUSED}`, KEY_REUSED);
       if (res.status !== 'paid') return refuse(res.failureCode ?? 'payout_failed');
       // the books first: a payout is marked paid only once its entry exists
       const a = accounts(p.currency, p.merchantId);

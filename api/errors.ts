@@ -66,7 +66,7 @@ const unavailable = (code: string, message: string) =>
   new ApiError(503, 'service_unavailable_error', code, message).withHeaders({ 'Retry-After': String(RETRY_AFTER_SECONDS) });
 
 /** Refusals whose code means a conflict with what exists (409) rather than a request the rules refuse (422). */
-const CONFLICTS = new Set(['already_a_seller', 'order_closed', 'paid_with_seller_credits', 'already_retried', 'last_api_key',
+const CONFLICTS = new Set(['already_a_seller', 'order_closed', 'paid_with_seller_credits', 'payouts_outstanding', 'already_retried', 'last_api_key',
   'api_key_revoked', 'api_key_rolled']);
 
 function toApiError(err: unknown): ApiError {

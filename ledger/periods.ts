@@ -320,12 +320,17 @@ export class Periods {
 
   /** A seller's sales, fees and refunds in the period, its latest credits, and what the broker owes it now. */
   async sellerStatement(sellerId: string, currency: string, seq: number) {
+    // (the seller's payments read by its (seller_id, created_at) index, over the period's span: a payment of the
+    // period began before the freeze, and at most an hour before the period opened, waiting for the period lock)
     const { rows: [t] } = await this.db.raw(`
-      SELECT (SELECT count(*) FROM micro_payments WHERE seller_id = :id AND period_seq = :seq) AS n,
-             (SELECT coalesce(sum(amount_minor), 0) FROM micro_payments WHERE seller_id = :id AND period_seq = :seq) AS sales,
-             (SELECT coalesce(sum(fee_minor), 0) FROM micro_payments WHERE seller_id = :id AND period_seq = :seq) AS fee,
+      WITH p AS (SELECT count(*) AS n, coalesce(sum(amount_minor), 0) AS sales, coalesce(sum(fee_minor), 0) AS fee
+                 FROM micro_payments, settlement_periods sp
+                 WHERE sp.seq = :seq AND seller_id = :id AND period_seq = :seq
+                   AND created_at >= sp.opened_at - interval '1 hour' AND created_at <= coalesce(sp.frozen_at, 'infinity'))
+      SELECT p.n, p.sales, p.fee,
              (SELECT coalesce(sum(amount_minor), 0) FROM micro_refunds WHERE seller_id = :id AND period_seq = :seq) AS refunded,
-             (SELECT coalesce(sum(fee_minor), 0) FROM micro_refunds WHERE seller_id = :id AND period_seq = :seq) AS refunded_fee`,
+             (SELECT coalesce(sum(fee_minor), 0) FROM micro_refunds WHERE seller_id = :id AND period_seq = :seq) AS refunded_fee
+      FROM p`,
     { id: sellerId, seq });
     const credits = await this.db('seller_credits').where({ seller_id: sellerId }).orderBy('period_seq', 'desc').limit(STATEMENT_HISTORY);
     const [micro, card] = await Promise.all([

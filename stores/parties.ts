@@ -98,8 +98,18 @@ export class PartyStore {
     const m = await this.merchants.get(merchantId);
     if (!m) throw new StoreRefusal('unknown_merchant', `No merchant ${merchantId}`, 'merchantId');
     return this.db.transaction(async (trx) => {
+      // (the merchant's row lock: no payout of it is being prepared or failing meanwhile)
+      await trx('merchants').where({ id: m.id }).forUpdate().first('id');
       if (await trx('sellers').where({ id: m.id }).first('id')) {
         throw new StoreRefusal('already_a_seller', `Merchant ${m.id} is a seller already`, 'merchantId');
+      }
+      // a seller's card sales go into its period credits, never into payouts: what payouts still owe it is paid first
+      const owed = await trx('payouts').where({ merchant_id: m.id }).where((q) => q.where({ state: 'pending' })
+        .orWhere((w) => w.whereIn('state', ['carried', 'failed']).whereNull('carried_into'))).first('id')
+        ?? await trx('reserves').where({ merchant_id: m.id }).whereNull('released_by').first('payout_id');
+      if (owed) {
+        throw new StoreRefusal('payouts_outstanding', `Merchant ${m.id} has payouts or reserves still to pay: `
+          + 'it becomes a seller once they are paid (POST /v1/payouts pays what is due now)', 'merchantId');
       }
       return this.addSeller(trx, m.id, m.name, { ...s, currency: m.currency });
     });

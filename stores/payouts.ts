@@ -87,11 +87,14 @@ export class PayoutStore {
 
   /**
    * The merchant's payouts of the period (one per currency with anything new: captures, refunds or reserves
-   * released; with what earlier payouts carried), made now or found made before. A merchant that is a micro-payment seller is paid with its period credits (one payout for both): none.
+   * released; with what earlier payouts carried), made now or found made before. The rows a payout claims are
+   * locked first and its figures are theirs (a capture committed meanwhile waits for the next payout). A merchant
+   * that is a micro-payment seller is paid with its period credits (one payout for both): none.
    */
   async prepare(merchantId: string, cutoff: Date, periodKey: string): Promise<Payout[]> {
     return this.db.transaction(async (trx) => {
-      // one preparation per merchant at a time (a manual run beside a scheduled one)
+      // one preparation per merchant at a time (a manual run beside a scheduled one; a payout failing; the
+      // merchant becoming a seller)
       const m = await trx('merchants').where({ id: merchantId }).forUpdate()
         .first('reserve_bps', 'reserve_days', 'payout_minimum_minor');
       if (!m) throw new Error(`no merchant ${merchantId}`);
@@ -99,31 +102,29 @@ export class PayoutStore {
       if (made.length > 0) return made.map(payoutOf);
       if (await trx('sellers').where({ id: merchantId }).first('id')) return [];
       const at = { m: merchantId, cutoff };
-      const unpaid = `merchant_id = :m AND payout_id IS NULL AND period_seq IS NULL AND created_at < :cutoff`;
-      const { rows: sales } = await trx.raw(`
-        SELECT currency, sum(captured) AS captured, sum(fee) AS fee, sum(refunded) AS refunded FROM (
-          SELECT currency, amount_minor AS captured, coalesce(fee_minor, 0) AS fee, 0 AS refunded FROM captures WHERE ${unpaid}
-          UNION ALL
-          SELECT currency, 0, -fee_minor, amount_minor FROM card_refunds WHERE ${unpaid}) x
-        GROUP BY currency`, at);
-      const { rows: released } = await trx.raw(`SELECT currency, sum(amount_minor) AS amount FROM reserves
-        WHERE merchant_id = :m AND released_by IS NULL AND release_on <= :cutoff GROUP BY currency`, at);
-      const { rows: carried } = await trx.raw(`SELECT currency, sum(amount_minor) AS amount FROM payouts
-        WHERE merchant_id = :m AND state IN ('carried', 'failed') AND carried_into IS NULL GROUP BY currency`, at);
-      const per = (rows: Array<Record<string, any>>) => new Map(rows.map((r) => [r.currency.trim() as string, r]));
-      const [s, r, c] = [per(sales), per(released), per(carried)];
-      const currencies = [...new Set([...s.keys(), ...r.keys(), ...c.keys()])].sort();
+      const unpaid = 'merchant_id = :m AND payout_id IS NULL AND period_seq IS NULL AND created_at < :cutoff';
+      const claim = async (sql: string) => ((await trx.raw(`${sql} FOR UPDATE`, at)) as { rows: Array<Record<string, any>> }).rows
+        .map((r) => ({ ...r, currency: (r.currency as string).trim() }));
+      const captures = await claim(`SELECT id, currency, amount_minor, coalesce(fee_minor, 0) AS fee_minor FROM captures WHERE ${unpaid}`);
+      const refunds = await claim(`SELECT id, currency, amount_minor, fee_minor FROM card_refunds WHERE ${unpaid}`);
+      const released = await claim(`SELECT payout_id AS id, currency, amount_minor FROM reserves
+        WHERE merchant_id = :m AND released_by IS NULL AND release_on <= :cutoff`);
+      const carried = await claim(`SELECT id, currency, amount_minor FROM payouts
+        WHERE merchant_id = :m AND state IN ('carried', 'failed') AND carried_into IS NULL`);
       const ledger = new Ledger(trx);
       const payouts: Payout[] = [];
+      const currencies = [...new Set([...captures, ...refunds, ...released, ...carried].map((r) => r.currency))].sort();
       for (const currency of currencies) {
+        const of = (rows: Array<Record<string, any>>) => rows.filter((r) => r.currency === currency);
+        const sum = (rows: Array<Record<string, any>>, f: string) => rows.reduce((t, r) => t + BigInt(r[f]), 0n);
+        const [c, r, rel, car] = [of(captures), of(refunds), of(released), of(carried)];
         const figures = {
-          capturesMinor: BigInt(s.get(currency)?.captured ?? 0), feesMinor: BigInt(s.get(currency)?.fee ?? 0),
-          refundsMinor: BigInt(s.get(currency)?.refunded ?? 0), releasedMinor: BigInt(r.get(currency)?.amount ?? 0),
-          carriedMinor: BigInt(c.get(currency)?.amount ?? 0),
+          capturesMinor: sum(c, 'amount_minor'), feesMinor: sum(c, 'fee_minor') - sum(r, 'fee_minor'), refundsMinor: sum(r, 'amount_minor'),
+          releasedMinor: sum(rel, 'amount_minor'), carriedMinor: sum(car, 'amount_minor'),
         };
         const due = payoutAmount(figures, { reserveBps: m.reserve_bps, reserveDays: m.reserve_days, minimumMinor: BigInt(m.payout_minimum_minor) });
         // only an amount carried before, and carried again: no payout (it waits, uncarried, for something new)
-        if (due.state === 'carried' && figures.capturesMinor === 0n && figures.refundsMinor === 0n && figures.releasedMinor === 0n) continue;
+        if (due.state === 'carried' && c.length + r.length + rel.length === 0) continue;
         const id = newPayoutId();
         const [row] = await trx('payouts').insert({
           id, merchant_id: merchantId, currency, period_key: periodKey, cutoff,
@@ -132,14 +133,11 @@ export class PayoutStore {
           reserve_released_minor: figures.releasedMinor.toString(), carried_minor: figures.carriedMinor.toString(),
           amount_minor: due.amountMinor.toString(), state: due.state,
         }).returning('*');
-        const mine = { ...at, currency, id };
-        for (const table of ['captures', 'card_refunds']) {
-          await trx.raw(`UPDATE ${table} SET payout_id = :id WHERE ${unpaid} AND currency = :currency`, mine);
-        }
-        await trx.raw(`UPDATE reserves SET released_by = :id
-          WHERE merchant_id = :m AND released_by IS NULL AND release_on <= :cutoff AND currency = :currency`, mine);
-        await trx.raw(`UPDATE payouts SET carried_into = :id WHERE merchant_id = :m AND state IN ('carried', 'failed')
-          AND carried_into IS NULL AND currency = :currency AND id <> :id`, mine);
+        const ids = (rows: Array<Record<string, any>>) => rows.map((x) => x.id as string);
+        await trx('captures').whereIn('id', ids(c)).update({ payout_id: id });
+        await trx('card_refunds').whereIn('id', ids(r)).update({ payout_id: id });
+        await trx('reserves').whereIn('payout_id', ids(rel)).update({ released_by: id });
+        await trx('payouts').whereIn('id', ids(car)).update({ carried_into: id });
         const entries: EntryInput[] = [];
         const p = { id, merchantId, currency };
         if (due.heldMinor > 0n) {
@@ -205,6 +203,8 @@ export class PayoutStore {
   /** Failed after every try (the problem that says so written in the same transaction): carried into the next payout. */
   async markFailed(id: string, code: string, more: (trx: Db) => Promise<void>): Promise<boolean> {
     return this.db.transaction(async (trx) => {
+      // (after a preparation of the merchant running now: it either carried this payout's amount or it did not see it)
+      await trx.raw('SELECT 1 FROM merchants WHERE id = (SELECT merchant_id FROM payouts WHERE id = ?) FOR UPDATE', [id]);
       const n = await trx('payouts').where({ id, state: 'pending' }).update({ state: 'failed', failure_code: code, failed_at: trx.fn.now() });
       if (n > 0) await more(trx);
       return n > 0;

@@ -134,10 +134,8 @@ export class PrincipalStore {
       for (const [k, at] of this.lastUsedWritten) if (now - at >= LAST_USED_INTERVAL_MS) this.lastUsedWritten.delete(k);
     }
     this.lastUsedWritten.set(keyId, now);
-    await this.lastUsedWrites.submit([{ keyId, at: now }]).catch((err: unknown) => {
-      this.lastUsedWritten.delete(keyId); // (the next use tries again)
-      throw err;
-    });
+    // a write that fails does not fail the request it records: the next use tries again
+    await this.lastUsedWrites.submit([{ keyId, at: now }]).catch(() => { this.lastUsedWritten.delete(keyId); });
   }
 
   async get(id: string): Promise<(Principal & { createdAt: Date }) | undefined> {

@@ -51,7 +51,9 @@ async function startPayout(payoutId: string, retryDelaysMs: number[] | undefined
   try {
     await wf.startChild(payoutWorkflow, {
       workflowId: payoutWorkflowId(payoutId), args: [{ payoutId, retryDelaysMs }],
-      parentClosePolicy: wf.ParentClosePolicy.ABANDON, workflowIdReusePolicy: wf.WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      parentClosePolicy: wf.ParentClosePolicy.ABANDON,
+      // (a payout whose workflow ended without settling it, terminated say, is sent by a new one: each try is idempotent)
+      workflowIdReusePolicy: wf.WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
     });
     return true;
   } catch (err) {

@@ -79,14 +79,15 @@ export function payoutOperations(services: Services): Operation[] {
         + 'and sends each by the payout workflow, as a scheduled run does. A failed payout is carried into this one.',
       body: z.strictObject({ merchantId: merchantIdParam.optional().meta({ description: 'Operators: the merchant to pay (required)' }) }),
       responses: { 201: { description: 'The payouts made (state pending while they are sent)', schema: pageOf(payoutSchema) } },
-      async handler({ res, principal, body }) {
+      async handler({ req, res, principal, body }) {
         if (principal.kind === 'operator' && body.merchantId === undefined) {
           throw unprocessable('parameter_missing', 'Operators name the merchant to pay', 'merchantId');
         }
         if (principal.kind !== 'operator' && body.merchantId !== undefined && body.merchantId !== principal.id) {
           throw unprocessable('parameter_not_allowed', 'A merchant pays out only itself', 'merchantId');
         }
-        const made = await services.payouts.payNow(body.merchantId ?? principal.id);
+        const key = req.get('idempotency-key');
+        const made = await services.payouts.payNow(body.merchantId ?? principal.id, key === undefined ? undefined : { principalId: principal.id, idempotencyKey: key });
         if (!made) throw notFound('merchant');
         res.status(201).json(pageAnswer({ data: made, hasMore: false }, payoutView));
       },

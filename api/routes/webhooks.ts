@@ -131,7 +131,9 @@ export function webhookOperations(services: Services): Operation[] {
       responses: { 200: { description: 'Rotated', schema: withSecret } },
       async handler({ res, principal, params, body }) {
         const e = await visibleEndpoint(principal, params.id);
-        const { endpoint, secret } = (await services.endpoints.rotateSecret(e.id, body.overlapSeconds))!;
+        const rotated = await services.endpoints.rotateSecret(e.id, body.overlapSeconds);
+        if (!rotated) throw notFound('webhook endpoint'); // (deleted meanwhile)
+        const { endpoint, secret } = rotated;
         res.locals.redactFields = ['secret'];
         res.json({ ...endpointView(endpoint), secret });
       },

@@ -22,6 +22,7 @@ import * as m018 from './018_api_keys';
 import * as m019 from './019_audit_log';
 import * as m020 from './020_period_lists';
 import * as m021 from './021_micro_payment_lists';
+import * as m022 from './022_lookups';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -47,6 +48,7 @@ const migrations: Array<[string, Migration]> = [
   ['019_audit_log', m019],
   ['020_period_lists', m020],
   ['021_micro_payment_lists', m021],
+  ['022_lookups', m022],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

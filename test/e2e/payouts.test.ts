@@ -172,10 +172,14 @@ describe('a merchant paid now', () => {
     const a = await capturedOrder(m.key, 2_000);
     const first = (await payNow(m.key)).body.data[0];
     expect(first).toMatchObject({ state: 'carried', amountMinor: a.total - a.fee });
+    // what a payout still carries is paid before the merchant may become a micro-payment seller
+    const becomeSeller = () => call(svc.base, '/sellers', { key: operator, idem: uid('s-'), body: { merchantId: m.id, payoutDestination: 'acct_s', feeBps: 100 } });
+    expect((await becomeSeller()).body.error).toMatchObject({ code: 'payouts_outstanding' });
     const b = await capturedOrder(m.key, 3_000);
     const second = await settled(m.key, (await payNow(m.key)).body.data[0].id);
     expect(second).toMatchObject({ state: 'paid', carriedMinor: first.amountMinor, amountMinor: a.total + b.total - a.fee - b.fee });
     expect(await owed(m.id)).toBe(0n);
+    expect((await becomeSeller()).status).toBe(201);
   });
 
   it('a micro-payment seller is paid with its period credits', async () => {
