@@ -54,6 +54,8 @@ export class EventStore {
         if (n < PURGE_BATCH) return total;
       }
     };
-    return { events: await purge('events'), attempts: await purge('delivery_attempts') };
+    // the attempts first: once an event is gone (GET /v1/events/:id is 404), so are the attempts of its age
+    const attempts = await purge('delivery_attempts');
+    return { events: await purge('events'), attempts };
   }
 }
