@@ -6,7 +6,7 @@ import { Context } from '@temporalio/activity';
 import { dayBounds, type MismatchReason, mismatchOf, type MoneyRecord } from '../domain/reconciliation';
 import type { ProcessorClient } from '../processors/client';
 import type { ProblemStore } from '../stores/problems';
-import type { ReconciliationStore } from '../stores/reconciliation';
+import { MISMATCH, type ReconciliationStore } from '../stores/reconciliation';
 import { withHeartbeats } from './heartbeat';
 
 export interface ReconciliationDeps {
@@ -42,7 +42,7 @@ export function createReconciliationActivities(deps: ReconciliationDeps) {
       if (reason === null || (only && reason !== only)) continue;
       const r = (p ?? l)!;
       await problems.record({
-        workflowId: workflowId(), merchantId: null, kind: 'reconciliation_mismatch',
+        workflowId: workflowId(), merchantId: null, kind: MISMATCH,
         message: `${day}: ${r.kind} ${r.id}: ${WHY[reason]}`,
         details: { key: r.id, day, reason, processor: p ?? null, ledger: l ?? null },
       });

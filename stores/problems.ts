@@ -15,6 +15,8 @@ export interface ProblemInput {
 export interface Problem extends Required<ProblemInput> {
   id: string;
   createdAt: Date;
+  /** When the failure was last seen: recorded again, or found again by a reconciliation. */
+  seenAt: Date;
   resolvedAt: Date | null;
   /** The principal that resolved it, and its note. */
   resolvedBy: string | null;
@@ -23,7 +25,7 @@ export interface Problem extends Required<ProblemInput> {
 
 const problemOf = (p: Record<string, any>): Problem => ({
   id: String(p.id), workflowId: p.workflow_id, merchantId: p.merchant_id, kind: p.kind, message: p.message, details: p.details,
-  createdAt: p.created_at, resolvedAt: p.resolved_at, resolvedBy: p.resolved_by, resolutionNote: p.resolution_note,
+  createdAt: p.created_at, seenAt: p.seen_at, resolvedAt: p.resolved_at, resolvedBy: p.resolved_by, resolutionNote: p.resolution_note,
 });
 
 /** Problem ids are bigserial numbers; anything else names no problem. */
@@ -32,12 +34,15 @@ const PROBLEM_ID = /^[1-9][0-9]{0,17}$/;
 export class ProblemStore {
   constructor(private readonly db: Db) {}
 
-  /** Records the problem once (inside `trx` when given, with the change it explains); a resolved one opens again. */
+  /**
+   * Records the problem once (inside `trx` when given, with the change it explains); a resolved one opens again.
+   * Either way it was seen now (seen_at).
+   */
   async record(p: ProblemInput, trx: Db = this.db): Promise<void> {
     await trx('problems').insert({
       key: `${p.workflowId}:${p.kind}:${(p.details?.key as string | undefined) ?? ''}`,
       workflow_id: p.workflowId, merchant_id: p.merchantId, kind: p.kind, message: p.message, details: JSON.stringify(p.details ?? {}),
-    }).onConflict('key').merge({ message: p.message, resolved_at: null, resolved_by: null, resolution_note: null });
+    }).onConflict('key').merge({ message: p.message, resolved_at: null, resolved_by: null, resolution_note: null, seen_at: trx.fn.now() });
   }
 
   async get(id: string): Promise<Problem | undefined> {

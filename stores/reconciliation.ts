@@ -34,6 +34,9 @@ const RECORDS = `
   UNION ALL SELECT b.id, 'batch', t.amount, t.currency, b.created_at FROM settlement_batches b,
     LATERAL (SELECT sum(value::bigint) AS amount, string_agg(key, '+' ORDER BY key) AS currency FROM jsonb_each_text(b.totals)) t`;
 
+/** The kind of problem a mismatch is. */
+export const MISMATCH = 'reconciliation_mismatch';
+
 const recordOf = (r: Record<string, any>): LedgerRecord => ({ id: r.id, kind: r.kind, amountMinor: Number(r.amount_minor),
   currency: r.currency, createdAt: (r.created_at as Date).toISOString() });
 const reconciliationOf = (r: Record<string, any>): Reconciliation => ({ day: r.id, workflowId: r.workflow_id, state: r.state,
@@ -66,12 +69,24 @@ export class ReconciliationStore {
   /** The day's reconciliation begins (again: its figures start afresh). */
   async begin(day: string, workflowId: string): Promise<void> {
     await this.db('reconciliations').insert({ id: day, workflow_id: workflowId, state: 'running' }).onConflict('id')
-      .merge({ workflow_id: workflowId, state: 'running', processor_records: 0, ledger_records: 0, mismatches: 0, finished_at: null });
+      .merge({ workflow_id: workflowId, state: 'running', processor_records: 0, ledger_records: 0, mismatches: 0, finished_at: null,
+        started_at: this.db.fn.now() });
   }
 
+  /**
+   * The day's figures; and the mismatches an earlier run of the day reported that this run did not see again (not
+   * recorded since it began) are resolved, saying so.
+   */
   async finish(day: string, f: { processorRecords: number; ledgerRecords: number; mismatches: number }): Promise<void> {
-    await this.db('reconciliations').where({ id: day }).update({ state: 'done', processor_records: f.processorRecords,
-      ledger_records: f.ledgerRecords, mismatches: f.mismatches, finished_at: this.db.fn.now() });
+    await this.db.transaction(async (trx) => {
+      const [r] = await trx('reconciliations').where({ id: day }).update({ state: 'done', processor_records: f.processorRecords,
+        ledger_records: f.ledgerRecords, mismatches: f.mismatches, finished_at: trx.fn.now() }).returning(['workflow_id', 'started_at']);
+      if (!r) return;
+      // (started_at compared in SQL: a JavaScript Date would drop its microseconds)
+      await trx('problems').where({ workflow_id: r.workflow_id, kind: MISMATCH }).whereNull('resolved_at')
+        .whereRaw('seen_at < (SELECT started_at FROM reconciliations WHERE id = ?)', [day])
+        .update({ resolved_at: trx.fn.now(), resolved_by: 'reconciliation', resolution_note: `Not found again by the reconciliation of ${day}` });
+    });
   }
 
   async get(day: string): Promise<Reconciliation | undefined> {

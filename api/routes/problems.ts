@@ -12,12 +12,14 @@ export const MAX_RESOLUTION_NOTE = 2000;
 
 const problemSchema = z.object({
   id: z.string(), workflowId: z.string(), merchantId: z.string().nullable(), kind: z.string(), message: z.string(),
-  details: z.record(z.string(), z.unknown()), createdAt: timestamp, resolvedAt: nullableTimestamp,
+  details: z.record(z.string(), z.unknown()), createdAt: timestamp,
+  seenAt: timestamp.meta({ description: 'When the failure was last seen (a repeat of it, or a reconciliation finding it again)' }),
+  resolvedAt: nullableTimestamp,
   resolvedBy: z.string().nullable().meta({ description: 'The principal that resolved it' }),
   resolutionNote: z.string().nullable(),
 }).meta({ id: 'Problem' });
 
-const problemView = (p: Problem) => ({ ...p, createdAt: p.createdAt.toISOString(), resolvedAt: p.resolvedAt?.toISOString() ?? null });
+const problemView = (p: Problem) => ({ ...p, createdAt: p.createdAt.toISOString(), seenAt: p.seenAt.toISOString(), resolvedAt: p.resolvedAt?.toISOString() ?? null });
 
 export function problemOperations(services: Services): Operation[] {
   return [

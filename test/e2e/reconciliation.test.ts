@@ -1,7 +1,7 @@
 // Reconciliation on the real processes, on a database of their own (the processor's records and the ledger of this
 // file's orders only): a day whose records agree reconciles clean; then the processor records a capture the ledger
 // never saw, loses one the ledger has, and changes the amount of another — and a second run reports each, with both
-// records attached.
+// records attached; once one is put right, a third run resolves its problem.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconciliationWorkflowId } from '../../workflows/reconciliation.contract';
 import { uid } from '../support/env';
@@ -87,9 +87,15 @@ describe('reconciling a day', () => {
     expect(byRecord[c.captureId].details).toMatchObject({ reason: 'amount_differs', processor: { amountMinor: 4_999 },
       ledger: { amountMinor: Number(cLedger.amount_minor) } });
 
-    // a run again reports each once; bad days are refused
-    expect((await reconcile(today())).mismatches).toBe(3);
-    expect((await call(svc.base, `/problems?workflowId=${dirty.workflowId}&limit=10`, { key: operator })).body.data).toHaveLength(3);
+    // the processor's amount put right: a run again reports the two left, once each, and resolves the third
+    await svc.admin.tamper(c.captureId, { amountMinor: Number(cLedger.amount_minor) });
+    expect((await reconcile(today())).mismatches).toBe(2);
+    const after = (await call(svc.base, `/problems?workflowId=${dirty.workflowId}&limit=10`, { key: operator })).body.data;
+    expect(after).toHaveLength(3);
+    expect(after.find((p: { details: { key: string } }) => p.details.key === c.captureId))
+      .toMatchObject({ resolvedBy: 'reconciliation', resolutionNote: `Not found again by the reconciliation of ${today()}` });
+    expect(after.filter((p: { resolvedAt: string | null }) => p.resolvedAt === null)).toHaveLength(2);
+    // bad days are refused
     expect((await call(svc.base, '/reconciliations', { key: operator, idem: uid('x-'), body: { day: '2026-02-30' } })).body.error.code).toBe('parameter_invalid');
     expect((await call(svc.base, '/reconciliations', { key: operator, idem: uid('x-'), body: { day: '2999-01-01' } })).status).toBe(422);
     expect((await call(svc.base, '/reconciliations', { key: merchant, idem: uid('x-'), body: {} })).status).toBe(403);
