@@ -4,10 +4,10 @@
 // sends its payout in a one-line processor payout file; a line the processor refuses (a rejected destination, or
 // none set) is tried again after each delay of the retry policy (the merchant may fix its destination meanwhile),
 // then the payout fails: the problems log says so and its amount is carried into the merchant's next payout.
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
 import type { PayoutActivities } from '../activities/payouts';
 import { scheduledPeriodKey } from '../domain/payouts';
+import { startOnce } from './children';
 import {
   DEFAULT_PAYOUT_RETRY_DELAYS_MS, MAX_STEPS_PER_RUN, MERCHANTS_PER_STEP, type PayoutInput, type PayoutResult, type PayoutRunInput,
   type PayoutRunResult, payoutWorkflowId,
@@ -47,20 +47,11 @@ export async function payoutRunWorkflow(input: PayoutRunInput = {}): Promise<Pay
 }
 
 /** Starts the payout's workflow as a child that outlives the run; false when it was started before. */
-async function startPayout(payoutId: string, retryDelaysMs: number[] | undefined): Promise<boolean> {
-  try {
-    await wf.startChild(payoutWorkflow, {
-      workflowId: payoutWorkflowId(payoutId), args: [{ payoutId, retryDelaysMs }],
-      parentClosePolicy: wf.ParentClosePolicy.ABANDON,
-      // (a payout whose workflow ended without settling it, terminated say, is sent by a new one: each try is idempotent)
-      workflowIdReusePolicy: wf.WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-    });
-    return true;
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
-    throw err;
-  }
-}
+const startPayout = (payoutId: string, retryDelaysMs: number[] | undefined) => startOnce(payoutWorkflow, {
+  workflowId: payoutWorkflowId(payoutId), args: [{ payoutId, retryDelaysMs }],
+  // (a payout whose workflow ended without settling it, terminated say, is sent by a new one: each try is idempotent)
+  workflowIdReusePolicy: wf.WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+});
 
 export async function payoutWorkflow(input: PayoutInput): Promise<PayoutResult> {
   const delays = input.retryDelaysMs ?? DEFAULT_PAYOUT_RETRY_DELAYS_MS;

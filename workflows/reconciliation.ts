@@ -3,10 +3,10 @@
 // the processor (missing there: a mismatch). Every mismatch is a problem with both records attached, recorded once
 // per day and record (activities/reconciliation.ts). A Temporal Schedule ticks daily and starts the reconciliation
 // of the day before; an operator may run any day again (POST /v1/reconciliations).
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
 import type { ReconciliationActivities } from '../activities/reconciliation';
 import { previousDay } from '../domain/reconciliation';
+import { startOnce } from './children';
 import {
   MAX_STEPS_PER_RUN, RECORDS_PER_STEP, type ReconciliationInput, type ReconciliationProgress, type ReconciliationResult,
   reconciliationWorkflowId,
@@ -48,14 +48,6 @@ export async function reconciliationWorkflow(input: ReconciliationInput = {}): P
 /** The Schedule's tick: start the reconciliation of the day before (once; a second tick finds it started). */
 async function tick(): Promise<ReconciliationResult> {
   const day = previousDay(new Date(Date.now()));
-  try {
-    await wf.startChild(reconciliationWorkflow, {
-      workflowId: reconciliationWorkflowId(wf.workflowInfo().taskQueue, day), args: [{ day }],
-      parentClosePolicy: wf.ParentClosePolicy.ABANDON, workflowIdReusePolicy: wf.WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    });
-    return { kind: 'tick', day, started: true };
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return { kind: 'tick', day, started: false };
-    throw err;
-  }
+  const started = await startOnce(reconciliationWorkflow, { workflowId: reconciliationWorkflowId(wf.workflowInfo().taskQueue, day), args: [{ day }] });
+  return { kind: 'tick', day, started };
 }

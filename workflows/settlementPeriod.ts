@@ -7,10 +7,10 @@
 // killed anywhere in a close resumes without charging, crediting or skipping anyone twice. The charge and
 // payout loops continue-as-new every MAX_FILES_PER_RUN files, so the history stays small for any number of
 // buyers. A buyer whose charge failed gets a dunning workflow, started as a child that outlives the close.
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
 import type { SettlementPeriodActivities, StepResult } from '../activities/settlementPeriods';
 import { DEFAULT_DUNNING_DELAYS_MS, periodId } from '../domain/micropayments';
+import { startOnce } from './children';
 import { dunningWorkflow } from './dunning';
 import { dunningWorkflowId } from './dunning.contract';
 import {
@@ -47,18 +47,9 @@ export async function settlementPeriodWorkflow(input: SettlementPeriodInput = {}
   const dunningDelaysMs = input.dunningDelaysMs ?? DEFAULT_DUNNING_DELAYS_MS;
 
   /** One dunning per failed invoice, even after an earlier one has ended (a repeated step names it again). */
-  const startDunning = (buyerIds: string[]) => Promise.all(buyerIds.map(async (buyerId) => {
-    try {
-      await wf.startChild(dunningWorkflow, {
-        workflowId: dunningWorkflowId(periodId(seq), buyerId),
-        args: [{ periodSeq: seq, buyerId, delaysMs: dunningDelaysMs }],
-        parentClosePolicy: wf.ParentClosePolicy.ABANDON,
-        workflowIdReusePolicy: wf.WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
-  }));
+  const startDunning = (buyerIds: string[]) => Promise.all(buyerIds.map((buyerId) => startOnce(dunningWorkflow, {
+    workflowId: dunningWorkflowId(periodId(seq), buyerId), args: [{ periodSeq: seq, buyerId, delaysMs: dunningDelaysMs }],
+  })));
 
   if (p.phase === 'grace') {
     if ((input.graceMs ?? 0) > 0) await wf.sleep(input.graceMs!);
@@ -107,16 +98,9 @@ export async function settlementPeriodWorkflow(input: SettlementPeriodInput = {}
 /** The Schedule's tick: start the close of the period open now (once; a second tick finds it started). */
 async function tick(input: SettlementPeriodInput): Promise<SettlementPeriodResult> {
   const seq = await books.openPeriodSeq();
-  try {
-    await wf.startChild(settlementPeriodWorkflow, {
-      workflowId: settlementPeriodWorkflowId(wf.workflowInfo().taskQueue, seq),
-      args: [{ periodSeq: seq, graceMs: input.graceMs, fileLines: input.fileLines, dunningDelaysMs: input.dunningDelaysMs }],
-      parentClosePolicy: wf.ParentClosePolicy.ABANDON,
-      workflowIdReusePolicy: wf.WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    });
-    return { kind: 'tick', periodId: periodId(seq), started: true };
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return { kind: 'tick', periodId: periodId(seq), started: false };
-    throw err;
-  }
+  const started = await startOnce(settlementPeriodWorkflow, {
+    workflowId: settlementPeriodWorkflowId(wf.workflowInfo().taskQueue, seq),
+    args: [{ periodSeq: seq, graceMs: input.graceMs, fileLines: input.fileLines, dunningDelaysMs: input.dunningDelaysMs }],
+  });
+  return { kind: 'tick', periodId: periodId(seq), started };
 }
