@@ -2,13 +2,13 @@
 // its last payout, sent by the same payout workflow the Schedule's runs start), a payout with the balance
 // transactions it pays out, the lists, and a merchant's statement for a date range.
 import { createHash, randomUUID } from 'node:crypto';
-import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { MerchantStore } from '../stores/merchants';
 import type { PartyStore } from '../stores/parties';
 import type { Payout, PayoutStore } from '../stores/payouts';
 import { StoreRefusal } from '../stores/refusal';
 import { type PayoutWorkflow, payoutWorkflowId } from '../workflows/payout.contract';
-import { withinDeadline } from './temporal';
+import { startOnce } from './temporal';
 
 export class PayoutService {
   constructor(private readonly deps: { payouts: PayoutStore; merchants: MerchantStore; parties: PartyStore; temporal: Client; taskQueue: string;
@@ -33,15 +33,11 @@ export class PayoutService {
     return made;
   }
 
-  private async start(payoutId: string): Promise<void> {
+  private start(payoutId: string): Promise<boolean> {
     const { temporal } = this.deps;
-    try {
-      await withinDeadline(temporal, () => temporal.workflow.start<PayoutWorkflow>('payoutWorkflow', {
-        workflowId: payoutWorkflowId(payoutId), taskQueue: this.deps.taskQueue, workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-        args: [{ payoutId, retryDelaysMs: this.deps.retryDelaysMs }],
-      }));
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
+    return startOnce(temporal, () => temporal.workflow.start<PayoutWorkflow>('payoutWorkflow', {
+      workflowId: payoutWorkflowId(payoutId), taskQueue: this.deps.taskQueue, workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      args: [{ payoutId, retryDelaysMs: this.deps.retryDelaysMs }],
+    }));
   }
 }

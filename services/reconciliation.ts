@@ -1,9 +1,9 @@
 // Reconciliation as operators run it: a day reconciled now (again, if it was before: the same workflow the
 // Schedule starts), unless its reconciliation is running.
-import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { ReconciliationStore } from '../stores/reconciliation';
 import { type ReconciliationWorkflow, reconciliationWorkflowId } from '../workflows/reconciliation.contract';
-import { withinDeadline } from './temporal';
+import { startOnce } from './temporal';
 
 export class ReconciliationService {
   constructor(private readonly deps: { reconciliation: ReconciliationStore; temporal: Client; taskQueue: string }) {}
@@ -12,15 +12,10 @@ export class ReconciliationService {
   async run(day: string): Promise<{ day: string; workflowId: string; started: boolean }> {
     const { temporal, taskQueue } = this.deps;
     const workflowId = reconciliationWorkflowId(taskQueue, day);
-    try {
-      await this.deps.reconciliation.begin(day, workflowId);
-      await withinDeadline(temporal, () => temporal.workflow.start<ReconciliationWorkflow>('reconciliationWorkflow', {
-        workflowId, taskQueue, workflowIdReusePolicy: 'ALLOW_DUPLICATE', args: [{ day }],
-      }));
-      return { day, workflowId, started: true };
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      return { day, workflowId, started: false };
-    }
+    await this.deps.reconciliation.begin(day, workflowId);
+    const started = await startOnce(temporal, () => temporal.workflow.start<ReconciliationWorkflow>('reconciliationWorkflow', {
+      workflowId, taskQueue, workflowIdReusePolicy: 'ALLOW_DUPLICATE', args: [{ day }],
+    }));
+    return { day, workflowId, started };
   }
 }

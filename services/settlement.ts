@@ -1,13 +1,13 @@
 // Settlement periods as operators and parties see them: an operator closes the open period now (the same workflow
 // the Schedule starts) or resumes a failed close; a period's state with its totals and progress (operators) or the
 // party's own invoice or credit; a buyer's or seller's statement.
-import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { periodId } from '../domain/micropayments';
 import { buyerInvoice, sellerCredit } from '../domain/settlement';
 import type { Periods } from '../ledger/periods';
 import { MAX_BATCH_FILE_LINES } from '../processors/client';
 import type { PartyStore } from '../stores/parties';
-import { withinDeadline } from './temporal';
+import { startOnce } from './temporal';
 import { type SettlementPeriodWorkflow, settlementPeriodWorkflowId } from '../workflows/settlementPeriod.contract';
 
 /** Lines of one processor charge or payout file (the processor's limit). */
@@ -49,19 +49,14 @@ export class SettlementService {
       seq = await periods.openSeq();
     }
     const workflowId = settlementPeriodWorkflowId(this.deps.taskQueue, seq);
-    try {
-      const { temporal } = this.deps;
-      await withinDeadline(temporal, () => temporal.workflow.start<SettlementPeriodWorkflow>('settlementPeriodWorkflow', {
-        workflowId, taskQueue: this.deps.taskQueue, workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-        // (a frozen period's grace is over: its close resumes at once)
-        args: [{ periodSeq: seq, graceMs: o.graceMs ?? (o.periodSeq !== undefined ? 0 : this.deps.settings.graceMs), fileLines: o.fileLines,
-          dunningDelaysMs: this.deps.settings.dunningDelaysMs }],
-      }));
-      return { periodId: periodId(seq), workflowId, started: true };
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      return { periodId: periodId(seq), workflowId, started: false };
-    }
+    const { temporal } = this.deps;
+    const started = await startOnce(temporal, () => temporal.workflow.start<SettlementPeriodWorkflow>('settlementPeriodWorkflow', {
+      workflowId, taskQueue: this.deps.taskQueue, workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      // (a frozen period's grace is over: its close resumes at once)
+      args: [{ periodSeq: seq, graceMs: o.graceMs ?? (o.periodSeq !== undefined ? 0 : this.deps.settings.graceMs), fileLines: o.fileLines,
+        dunningDelaysMs: this.deps.settings.dunningDelaysMs }],
+    }));
+    return { periodId: periodId(seq), workflowId, started };
   }
 
   /** A period as an operator sees it (totals, live while open, and progress) or as a party does (its invoice or credit). */

@@ -1,7 +1,7 @@
 // Calls to the Temporal server that must answer within a bounded time: when the server cannot be reached (or does
 // not answer in time) they fail with TemporalUnavailable, which the API answers with 503 temporal_unavailable and
 // a Retry-After, instead of the client's own retries running on for tens of seconds.
-import { type Client, isGrpcServiceError } from '@temporalio/client';
+import { type Client, isGrpcServiceError, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 
 /** How long a call to the Temporal server may take before the server counts as unavailable. */
 export const TEMPORAL_CALL_DEADLINE_MS = 3000;
@@ -46,6 +46,20 @@ export async function withinDeadline<T>(client: Client, fn: () => Promise<T>, ms
     return await beforeDeadline(client.withDeadline(Date.now() + ms, fn), ms);
   } catch (err) {
     throw isTemporalUnavailable(err) ? new TemporalUnavailable(err) : err;
+  }
+}
+
+/**
+ * Starts a workflow (`start` calls client.workflow.start) within the deadline; false when a workflow of its id is
+ * running, or its reuse policy refuses a new one.
+ */
+export async function startOnce(client: Client, start: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await withinDeadline(client, start);
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
+    throw err;
   }
 }
 
