@@ -2,7 +2,7 @@
 // api/audit.ts), listed by operators newest first.
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../ledger/db';
-import { type Page, type PageRequest, pageOf } from './page';
+import { given, type Page, type PageRequest, pageOf } from './page';
 
 export interface AuditEntry {
   principalId: string;
@@ -43,9 +43,6 @@ export class AuditStore {
 
   /** Newest first, a page at a time; all principals' or one's. */
   list(req: PageRequest & { principalId?: string }): Promise<Page<AuditEvent>> {
-    return pageOf(() => {
-      const q = this.db('audit_events');
-      return req.principalId === undefined ? q : q.where({ principal_id: req.principalId });
-    }, req, eventOf);
+    return pageOf(() => this.db('audit_events').where(given({ principal_id: req.principalId })), req, eventOf);
   }
 }

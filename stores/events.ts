@@ -1,7 +1,7 @@
 // Events as objects: each business event once (idempotent on its id), listed and read by the API for
 // EVENT_RETENTION_DAYS, then purged together with the delivery attempts of that age.
 import type { Db } from '../ledger/db';
-import { type Page, pageOf, type PageRequest } from './page';
+import { given, type Page, pageOf, type PageRequest } from './page';
 
 /** How long events (and delivery attempts) are kept. */
 export const EVENT_RETENTION_DAYS = 30;
@@ -35,12 +35,7 @@ export class EventStore {
 
   /** A page of events, newest first: one merchant's, or everyone's (undefined); of one type. */
   async list(req: PageRequest & { merchantId?: string; type?: string }): Promise<Page<StoredEvent>> {
-    return pageOf(() => {
-      const rows = this.db('events');
-      if (req.merchantId !== undefined) rows.where({ merchant_id: req.merchantId });
-      if (req.type !== undefined) rows.where({ type: req.type });
-      return rows;
-    }, req, eventOf);
+    return pageOf(() => this.db('events').where(given({ merchant_id: req.merchantId, type: req.type })), req, eventOf);
   }
 
   /** Deletes the events and delivery attempts older than EVENT_RETENTION_DAYS; returns how many of each. */

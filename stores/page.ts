@@ -15,6 +15,10 @@ export interface PageRequest {
 
 export interface Page<T> { data: T[]; hasMore: boolean }
 
+/** A list's filters as a where: column → value, those given only (undefined or '' filters nothing). */
+export const given = (filters: Record<string, string | undefined>): Record<string, string> =>
+  Object.fromEntries(Object.entries(filters).filter((f): f is [string, string] => f[1] !== undefined && f[1] !== ''));
+
 /**
  * One page of `list()` (a query over a table with created_at and id, filtered to what the caller may see), in the
  * list's order, each row as `as` makes it. A cursor that names no object of the list is refused (cursor_unknown), as is one `validId` refuses;

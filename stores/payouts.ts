@@ -8,7 +8,7 @@ import { payoutAmount, type PayoutSchedule, reserveReleaseOn } from '../domain/p
 import { accounts, merchantReserve } from '../ledger/accounts';
 import type { Db } from '../ledger/db';
 import { type EntryInput, Ledger } from '../ledger/ledger';
-import { type Page, pageOf, type PageRequest } from './page';
+import { given, type Page, pageOf, type PageRequest } from './page';
 
 export type PayoutState = 'pending' | 'paid' | 'failed' | 'carried';
 
@@ -213,18 +213,14 @@ export class PayoutStore {
 
   /** A page of payouts, newest first: all, or one merchant's; of one state. */
   async list(req: PageRequest & { merchantId?: string; state?: PayoutState }): Promise<Page<Payout>> {
-    return pageOf(() => {
-      const q = this.db('payouts');
-      if (req.merchantId) q.where({ merchant_id: req.merchantId });
-      if (req.state) q.where({ state: req.state });
-      return q;
-    }, req, payoutOf);
+    return pageOf(() => this.db('payouts').where(given({ merchant_id: req.merchantId, state: req.state })), req, payoutOf);
   }
 
   /** What the payout pays out, oldest first (at most MAX_LISTED_BALANCE_TRANSACTIONS), and how many there are. */
   async balanceTransactions(p: Payout): Promise<{ data: BalanceTransaction[]; count: number }> {
+    // (the count over every line, before the limit)
     const { rows } = await this.db.raw(`
-      SELECT * FROM (
+      SELECT *, count(*) OVER () AS n FROM (
         SELECT id, 'capture' AS type, order_id AS source_id, amount_minor AS amount, coalesce(fee_minor, 0) AS fee, created_at
           FROM captures WHERE payout_id = :id
         UNION ALL
@@ -233,18 +229,15 @@ export class PayoutStore {
         UNION ALL
         SELECT 'rsr_' || payout_id, 'reserve_release', payout_id, amount_minor, 0, release_on FROM reserves WHERE released_by = :id
         UNION ALL
+        SELECT 'rsv_' || r.payout_id, 'reserve_hold', r.payout_id, -r.amount_minor, 0, p.created_at
+          FROM reserves r JOIN payouts p ON p.id = r.payout_id WHERE r.payout_id = :id
+        UNION ALL
         SELECT 'crr_' || id, 'carried', id, amount_minor, 0, created_at FROM payouts WHERE carried_into = :id
-      ) t ORDER BY created_at, id LIMIT :limit`, { id: p.id, limit: MAX_LISTED_BALANCE_TRANSACTIONS }) as { rows: Array<Record<string, any>> };
-    const { rows: [{ n }] } = await this.db.raw(`SELECT (SELECT count(*) FROM captures WHERE payout_id = :id)
-      + (SELECT count(*) FROM card_refunds WHERE payout_id = :id) + (SELECT count(*) FROM reserves WHERE released_by = :id)
-      + (SELECT count(*) FROM payouts WHERE carried_into = :id) AS n`, { id: p.id });
+      ) t ORDER BY created_at, id LIMIT :limit`, { id: p.id, limit: MAX_LISTED_BALANCE_TRANSACTIONS }) as {
+      rows: Array<Record<string, any>> };
     const data: BalanceTransaction[] = rows.map((r) => ({ id: r.id, type: r.type, sourceId: r.source_id, amountMinor: num(r.amount),
       feeMinor: num(r.fee), netMinor: num(r.amount) - num(r.fee), createdAt: r.created_at }));
-    if (p.reserveHeldMinor > 0) {
-      data.push({ id: `rsv_${p.id}`, type: 'reserve_hold', sourceId: p.id, amountMinor: -p.reserveHeldMinor, feeMinor: 0,
-        netMinor: -p.reserveHeldMinor, createdAt: p.createdAt });
-    }
-    return { data, count: Number(n) + (p.reserveHeldMinor > 0 ? 1 : 0) };
+    return { data, count: num(rows[0]?.n) };
   }
 
   /**

@@ -4,7 +4,7 @@ import { paymentNumber } from '../domain/micropayments';
 import type { Db } from '../ledger/db';
 import { COLUMNS, fromRow, type PaymentRow, type RecordedPayment } from '../ledger/micropayments';
 import { type Credit, creditOf, type Invoice, invoiceOf, type Period, periodOf } from '../ledger/periods';
-import { type Page, pageOf, type PageRequest } from './page';
+import { given, type Page, pageOf, type PageRequest } from './page';
 
 const NUMBER = /^[0-9]+$/;
 
@@ -17,12 +17,7 @@ export class SettlementLists {
    */
   payments(req: PageRequest & { buyerId?: string; sellerId?: string }): Promise<Page<RecordedPayment & { refundedAt: Date | null }>> {
     const number = (id: string | undefined) => (id === undefined ? undefined : paymentNumber(id) ?? 'x');
-    const mine = () => {
-      const q = this.db('micro_payments as p');
-      if (req.buyerId) q.where('p.buyer_id', req.buyerId);
-      if (req.sellerId) q.where('p.seller_id', req.sellerId);
-      return q;
-    };
+    const mine = () => this.db('micro_payments as p').where(given({ 'p.buyer_id': req.buyerId, 'p.seller_id': req.sellerId }));
     return pageOf(() => mine().leftJoin('micro_refunds as r', 'r.payment_id', 'p.id')
       .select(...COLUMNS.split(', ').map((c) => `p.${c}`), 'r.created_at as refunded_at'),
     { ...req, startingAfter: number(req.startingAfter), endingBefore: number(req.endingBefore) },
@@ -32,28 +27,14 @@ export class SettlementLists {
 
   /** Settlement periods, newest first (the created range is of when each opened). */
   periods(req: PageRequest & { state?: string }): Promise<Page<Period>> {
-    return pageOf(() => {
-      const q = this.db('settlement_periods');
-      if (req.state) q.where({ state: req.state });
-      return q;
-    }, req, periodOf, { key: ['opened_at', 'id'] });
+    return pageOf(() => this.db('settlement_periods').where(given({ state: req.state })), req, periodOf, { key: ['opened_at', 'id'] });
   }
 
   invoices(req: PageRequest & { buyerId?: string; state?: string }): Promise<Page<Invoice>> {
-    return pageOf(() => {
-      const q = this.db('invoices');
-      if (req.buyerId) q.where({ buyer_id: req.buyerId });
-      if (req.state) q.where({ state: req.state });
-      return q;
-    }, req, invoiceOf);
+    return pageOf(() => this.db('invoices').where(given({ buyer_id: req.buyerId, state: req.state })), req, invoiceOf);
   }
 
   credits(req: PageRequest & { sellerId?: string; state?: string }): Promise<Page<Credit>> {
-    return pageOf(() => {
-      const q = this.db('seller_credits');
-      if (req.sellerId) q.where({ seller_id: req.sellerId });
-      if (req.state) q.where({ state: req.state });
-      return q;
-    }, req, creditOf);
+    return pageOf(() => this.db('seller_credits').where(given({ seller_id: req.sellerId, state: req.state })), req, creditOf);
   }
 }
