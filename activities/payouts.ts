@@ -111,7 +111,7 @@ export function createPayoutActivities(deps: PayoutDeps) {
           + 'The amount is still owed: it is carried into the merchant\'s next payout (POST /v1/payouts pays it now).',
         details: { key: p.id, payoutId: p.id, merchantId: p.merchantId, amountMinor: p.amountMinor, currency: p.currency, code },
       }, trx));
-      if (failed || (await payouts.get(payoutId))?.state === 'failed') {
+      if (failed || p.state === 'failed') { // (failed now, or by a run of this step before a crash)
         await eventOf(p, 'payout.failed', { amountMinor: p.amountMinor, currency: p.currency, failureCode: code });
       }
     },
