@@ -68,6 +68,8 @@ export const VARIABLES = {
   PAYBROKER_SIM_AUTH_VALIDITY_SECONDS: variable(int(7 * 24 * 3600, 1, 366 * 24 * 3600), '604800 (7 days)',
     "how long the simulator's authorizations can be captured"),
   PROCESSOR_URL: variable(text(), 'http://127.0.0.1:3100', 'where the worker reaches the processor'),
+  PAYBROKER_PUBLIC_URL: variable(text(), 'http://127.0.0.1:PORT', 'where customers reach the hosted checkout and cart pages (links in sessions and offers)'),
+  PAYBROKER_PROCESSOR_PUBLIC_URL: variable(text(), 'PROCESSOR_URL', "where customers' browsers reach the processor's card tokenization (the hosted pages send card numbers there)"),
   PAYBROKER_SETTLEMENT_INTERVAL: variable(duration('1 day'), '1 day', 'how often captures are submitted in settlement batches'),
   PAYBROKER_SETTLEMENT_PERIOD: variable(duration('1 day'), '1 day', 'length of a micro-payment settlement period (the Schedule closes one per period)'),
   PAYBROKER_SETTLEMENT_GRACE: variable(duration('5 minutes'), '5 minutes', 'how long a close waits before freezing the period (late payments still count)'),
@@ -115,6 +117,9 @@ export interface Config {
   temporalUiPort: number;
   taskQueue: string;
   apiPort: number;
+  /** Where customers reach the hosted pages, and where their browsers reach the processor's tokenization. */
+  publicUrl: string;
+  processorPublicUrl: string;
   /** Copies of the API process sharing its port (node:cluster): one per core by default, at most 8. */
   apiProcesses: number;
   /** Each API key's rate limit over all API copies: sustained requests per second and the burst (a token bucket). */
@@ -190,6 +195,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalUiPort: v.PAYBROKER_TEMPORAL_UI_PORT,
     taskQueue: v.PAYBROKER_TASK_QUEUE,
     apiPort: v.PORT,
+    publicUrl: (v.PAYBROKER_PUBLIC_URL ?? `http://127.0.0.1:${v.PORT}`).replace(/\/+$/, ''),
+    processorPublicUrl: (v.PAYBROKER_PROCESSOR_PUBLIC_URL ?? v.PROCESSOR_URL ?? `http://127.0.0.1:${v.PAYBROKER_SIMULATOR_PORT}`).replace(/\/+$/, ''),
     apiProcesses: v.PAYBROKER_API_PROCESSES,
     rateLimit: { perSecond: v.PAYBROKER_RATE_LIMIT, burst: v.PAYBROKER_RATE_LIMIT_BURST },
     bindHost: v.PAYBROKER_BIND_HOST,

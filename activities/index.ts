@@ -5,6 +5,7 @@ import type { ProcessorClient } from '../processors/client';
 import { DeliveryService } from '../services/delivery';
 import { EventService } from '../services/events';
 import { createStores } from '../stores';
+import { createCheckoutActivities } from './checkout';
 import { createDeliveryActivities, type DeliverySettings } from './delivery';
 import { createOrderActivities, createOrderBooksActivity } from './orders';
 import { createPayoutActivities } from './payouts';
@@ -37,6 +38,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSettlementPeriodActivities({ periods: stores.periods, ledger: stores.ledger, processor, problems: stores.problems, events }),
     ...createPayoutActivities({ payouts: stores.payouts, ledger: stores.ledger, processor, problems: stores.problems, events }),
     ...createReconciliationActivities({ reconciliation: stores.reconciliation, processor, problems: stores.problems }),
+    ...createCheckoutActivities({ checkout: stores.checkout, orders: stores.orders, events }),
     ...createDeliveryActivities({ messages: stores.delivery, problems: stores.problems, settings: deps.delivery }),
     ...events,
   };

@@ -42,6 +42,7 @@ async function main(): Promise<void> {
       periods: { graceMs: config.periodGraceMs, dunningDelaysMs: config.dunningDelaysMs },
       payoutRetryDelaysMs: config.payoutRetryDelaysMs,
       webhooks: { allowPrivate: config.delivery.allowPrivate, giveUpMs: config.delivery.giveUpMs },
+      pages: { publicUrl: config.publicUrl, processorPublicUrl: config.processorPublicUrl },
     });
     const app = createApp({
       services,

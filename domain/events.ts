@@ -1,12 +1,14 @@
 // Business events merchants receive at their webhook endpoints, and the serialization group each belongs to.
 
-export const ORDER_EVENT_TYPES = ['order.authorized', 'order.authorization_failed', 'order.captured', 'order.voided', 'order.refunded', 'order.needs_attention',
+export const ORDER_EVENT_TYPES = ['order.created', 'order.authorized', 'order.authorization_failed', 'order.captured', 'order.voided', 'order.refunded', 'order.needs_attention',
   'order.needs_attention_resolved'] as const;
 export const SETTLEMENT_EVENT_TYPES = ['settlement.credit_paid'] as const;
 export const PAYOUT_EVENT_TYPES = ['payout.paid', 'payout.failed'] as const;
+export const CHECKOUT_EVENT_TYPES = ['checkout.session.completed', 'checkout.session.expired', 'checkout.session.failed',
+  'cart.purchased'] as const;
 /** Sent to one endpoint on request (POST /v1/webhook-endpoints/:id/test), to check that it receives and verifies. */
 export const TEST_EVENT_TYPE = 'webhook.test';
-export const EVENT_TYPES = [...ORDER_EVENT_TYPES, ...SETTLEMENT_EVENT_TYPES, ...PAYOUT_EVENT_TYPES, TEST_EVENT_TYPE] as const;
+export const EVENT_TYPES = [...ORDER_EVENT_TYPES, ...CHECKOUT_EVENT_TYPES, ...SETTLEMENT_EVENT_TYPES, ...PAYOUT_EVENT_TYPES, TEST_EVENT_TYPE] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface BusinessEvent {

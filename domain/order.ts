@@ -50,6 +50,13 @@ export interface OrderInput {
   shipping: { optionId: string; address: Address } | null;
   payment: { token: string; billingPostalCode: string };
   policy: OrderPolicy;
+  /**
+   * A part of a purchase across merchants: the broker authorized the whole (merchant of record) and this order
+   * captures its share of that authorization; cancelling releases only what is left of the share.
+   */
+  sharedAuthorization?: { id: string; amountMinor: number; avsCode: string; expiresAt: string };
+  /** A workflow (a checkout session) told once the authorization is decided (orderDecidedSignal). */
+  parentWorkflowId?: string;
 }
 
 export interface Units { sku: string; quantity: number }
@@ -292,13 +299,20 @@ export class Order {
   /** Reauthorization time: the lead before expiry (possibly already past: then it is due now). */
   reauthorizeAtMs(): number | null {
     const a = this.authorization;
-    if (!a || this.unshippedUnits().length === 0) return null;
+    // (a share of another's authorization is not reauthorized: its shipments are due before the authorization ages)
+    if (!a || this.unshippedUnits().length === 0 || this.input.sharedAuthorization) return null;
     return Date.parse(a.expiresAt) - this.input.policy.reauthLeadMs;
   }
 
   /** A reauthorization failed: the order is not reauthorized again (a person looks at it). */
   reauthorizationFailed(): void {
     this.reauthFailed = true;
+  }
+
+  /** What a void releases: all that is left of the authorization, or of this order's share of a shared one. */
+  releasableMinor(): number | undefined {
+    const a = this.authorization;
+    return a && this.input.sharedAuthorization ? a.amountMinor - this.capturedOn(a.id) : undefined;
   }
 
   // --- shipments and captures ------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 import type { Client } from '@temporalio/client';
 import type { Database } from '../ledger/db';
 import { createStores, type Stores } from '../stores';
+import { CartService } from './carts';
+import { CheckoutService } from './checkout';
 import { DeliveryService } from './delivery';
 import { type EndpointSettings, WebhookEndpoints } from './endpoints';
 import { EventService } from './events';
@@ -21,6 +23,8 @@ export interface ServiceSettings {
   /** Delays between tries of a refused payout. */
   payoutRetryDelaysMs: number[];
   webhooks: EndpointSettings;
+  /** Where customers reach the hosted pages, and where their browsers reach the processor's tokenization. */
+  pages: { publicUrl: string; processorPublicUrl: string };
   /** Milliseconds since the epoch (default Date.now; tests drive it): API keys' expiry and use, rate limits. */
   clock?: () => number;
 }
@@ -37,6 +41,10 @@ export interface Services {
   settlement: SettlementService;
   payouts: PayoutService;
   reconciliation: ReconciliationService;
+  checkout: CheckoutService;
+  carts: CartService;
+  /** Where customers reach the hosted pages, and where their browsers reach the processor's tokenization. */
+  pages: { publicUrl: string; processorPublicUrl: string };
   temporal: Client;
   clock: () => number;
 }
@@ -49,8 +57,13 @@ export async function createServices(database: Database, temporal: Client, setti
   const orders = new OrderService({ orders: stores.orders, merchants: stores.merchants, temporal, taskQueue, timing: settings.orders });
   const payouts = new PayoutService({ payouts: stores.payouts, merchants: stores.merchants, parties: stores.parties, temporal, taskQueue,
     retryDelaysMs: settings.payoutRetryDelaysMs });
+  const { publicUrl } = settings.pages;
+  const checkout = new CheckoutService({ checkout: stores.checkout, merchants: stores.merchants, orders, temporal, taskQueue, timing: settings.orders,
+    publicUrl, clock });
+  const carts = await CartService.create({ checkout: stores.checkout, merchants: stores.merchants, grants: stores.grants, temporal, taskQueue,
+    timing: settings.orders, publicUrl, clock });
   return {
-    stores, temporal, orders, payouts, delivery, clock,
+    stores, temporal, orders, payouts, delivery, clock, checkout, carts, pages: settings.pages,
     problems: new ProblemService({ problems: stores.problems, orders, payouts, payoutStore: stores.payouts, delivery }),
     recorder: new Recorder(stores.parties, stores.micropayments),
     grants: await GrantSigner.load(stores.grants),

@@ -16,10 +16,9 @@ import type { OrderRow, OrderStore } from '../stores/orders';
 import type { Page, PageRequest } from '../stores/page';
 import { isTemporalUnavailable, TemporalUnavailable, temporalReachable, withinDeadline } from './temporal';
 import {
-  cancelUpdate, type OrderReply, type OrderWorkflow, orderWorkflowId, type RefundRequest, refundUpdate, type ResolveRequest, resolveUpdate,
+  cancelUpdate, type OrderReply, orderStartAttributes, type OrderWorkflow, orderWorkflowId, type RefundRequest, refundUpdate, type ResolveRequest, resolveUpdate,
   reviewUpdate, type ReviewRequest, type ShipRequest, shipUpdate, statusQuery, submitUpdate,
 } from '../workflows/order.contract';
-import { CustomerId, MerchantId, NeedsAttention, OrderState, OrderTotalMinor } from '../workflows/searchAttributes';
 
 /**
  * How long a request waits for the workflow's answer before replying 202 (the workflow carries on); with the
@@ -174,11 +173,7 @@ export class OrderService {
     return {
       workflowId: input.orderId, taskQueue: this.deps.taskQueue, args: [input] as [OrderInput],
       workflowIdConflictPolicy: 'USE_EXISTING' as const, workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
-      typedSearchAttributes: [
-        { key: MerchantId, value: input.merchantId }, { key: CustomerId, value: input.customerId },
-        { key: OrderTotalMinor, value: input.priced.totalMinor }, { key: OrderState, value: 'confirmed' },
-        { key: NeedsAttention, value: false },
-      ],
+      typedSearchAttributes: orderStartAttributes(input),
     };
   }
 

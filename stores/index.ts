@@ -12,6 +12,7 @@ export { isDatabaseUnavailable } from '../ledger/unavailable';
 export type { RecordedPayment } from '../ledger/micropayments';
 export type { Credit, Invoice, Period } from '../ledger/periods';
 import { AuditStore } from './audit';
+import { CheckoutStore } from './checkout';
 import { GrantStore } from './grants';
 import { IdempotencyStore } from './idempotency';
 import { MerchantStore } from './merchants';
@@ -40,6 +41,7 @@ export interface Stores {
   idempotency: IdempotencyStore;
   grants: GrantStore;
   audit: AuditStore;
+  checkout: CheckoutStore;
 }
 
 /** `clock` (ms since the epoch; tests drive it) decides when rolled API keys expire and stamps keys' uses. */
@@ -61,5 +63,6 @@ export function createStores({ db, statements }: Database, clock: () => number =
     idempotency: new IdempotencyStore(db),
     grants: new GrantStore(db),
     audit: new AuditStore(db),
+    checkout: new CheckoutStore(db),
   };
 }

@@ -7,10 +7,10 @@ import * as wf from '@temporalio/workflow';
  * Starts the child abandoned by its parent (REJECT_DUPLICATE unless the options say otherwise); false when a
  * workflow of its id was started before.
  */
-export async function startOnce<T extends Workflow>(workflow: T, options: WithWorkflowArgs<T, wf.ChildWorkflowOptions>): Promise<boolean> {
+export async function startOnce<T extends Workflow>(workflow: T | string, options: WithWorkflowArgs<T, wf.ChildWorkflowOptions>): Promise<boolean> {
   try {
-    // (by its type's name: the function's, as startChild(workflow) would take it)
-    await wf.startChild<T>(workflow.name, {
+    // (by its type's name: the function's, as startChild(workflow) would take it; a name for a workflow known by its contract)
+    await wf.startChild<T>(typeof workflow === 'string' ? workflow : workflow.name, {
       parentClosePolicy: wf.ParentClosePolicy.ABANDON, workflowIdReusePolicy: wf.WorkflowIdReusePolicy.REJECT_DUPLICATE, ...options,
     } as WithWorkflowArgs<T, wf.ChildWorkflowOptions>);
     return true;

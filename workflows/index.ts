@@ -7,3 +7,5 @@ export { settlementPeriodWorkflow } from './settlementPeriod';
 export { dunningWorkflow } from './dunning';
 export { payoutRunWorkflow, payoutWorkflow } from './payout';
 export { reconciliationWorkflow } from './reconciliation';
+export { checkoutSessionWorkflow } from './checkoutSession';
+export { cartWorkflow } from './cart';

@@ -1,6 +1,8 @@
 // The order workflow's contract: its id, the messages it answers and their types. Callers (the API's order
 // service, the history recorder, tests) import this, never the workflow itself.
 import * as wf from '@temporalio/workflow';
+import type { SearchAttributePair } from '@temporalio/common';
+import { CustomerId, MerchantId, NeedsAttention, OrderState, OrderTotalMinor } from './searchAttributes';
 import type { CancelRequest, OrderInput, OrderView, RefundRequest, ResolveRequest, ReviewRequest, ShipRequest } from '../domain/order';
 
 export type { CancelRequest, OrderInput, OrderView, RefundRequest, ResolveRequest, ReviewRequest, ShipRequest } from '../domain/order';
@@ -15,8 +17,18 @@ export const refundUpdate = wf.defineUpdate<OrderReply, [RefundRequest]>('refund
 export const reviewUpdate = wf.defineUpdate<OrderReply, [ReviewRequest]>('review');
 /** An operator resolved the order's last open problem of a kind: the order no longer needs attention for it. */
 export const resolveUpdate = wf.defineUpdate<OrderReply, [ResolveRequest]>('resolveProblem');
+/** Sent to the order's parent (input.parentWorkflowId), once: the authorization's outcome is known. */
+export interface OrderDecision { orderId: string; state: string; failure: { code: string; message: string } | null }
+export const orderDecidedSignal = wf.defineSignal<[OrderDecision]>('orderDecided');
 export const statusQuery = wf.defineQuery<OrderView>('status');
 
 export type OrderWorkflow = (input: OrderInput) => Promise<OrderView>;
 
 export const orderWorkflowId = (merchantId: string, clientOrderId: string) => `order-${merchantId}-${clientOrderId}`;
+
+/** The search attributes an order starts with (the API's orders and the orders a checkout or a cart starts). */
+export const orderStartAttributes = (input: OrderInput): SearchAttributePair[] => [
+  { key: MerchantId, value: input.merchantId }, { key: CustomerId, value: input.customerId },
+  { key: OrderTotalMinor, value: input.priced.totalMinor }, { key: OrderState, value: 'confirmed' },
+  { key: NeedsAttention, value: false },
+];

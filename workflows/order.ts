@@ -14,7 +14,7 @@ import {
   type CommandOutcome, Order, type OrderCommand, orderCommand, OrderRuleError, type OrderInput, type OrderView, type RefundRequest,
 } from '../domain/order';
 import {
-  cancelUpdate, type OrderReply, refundUpdate, resolveUpdate, reviewUpdate, shipUpdate, statusQuery, submitUpdate,
+  cancelUpdate, orderDecidedSignal, type OrderReply, refundUpdate, resolveUpdate, reviewUpdate, shipUpdate, statusQuery, submitUpdate,
 } from './order.contract';
 import { NeedsAttention, OrderState } from './searchAttributes';
 
@@ -142,7 +142,9 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
   async function voidActive(reason: string, message: string): Promise<boolean> {
     const auth = order.authorization;
     if (!auth) return true;
-    const result = await withProcessor(() => processor.voidAuthorization(auth.id, `${id}:void:${auth.id}`)).catch(rejection);
+    const share = order.releasableMinor(); // (a share of a shared authorization: only what is left of it)
+    const result = share === 0 ? null
+      : await withProcessor(() => processor.voidAuthorization(auth.id, `${id}:void:${auth.id}`, share)).catch(rejection);
     if (result === UNREACHABLE || isRejection(result)) {
       await problem('void_failed', `Voiding ${auth.id} failed: ${describe(result)}`, { key: auth.id });
       return false;
@@ -249,10 +251,12 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
   }
 
   // --- the story -------------------------------------------------------------------------------------
-  const auth = await withProcessor(() => processor.authorize({
-    token: input.payment.token, amountMinor: order.priced.totalMinor, currency: order.priced.currency,
-    postalCode: input.payment.billingPostalCode, reference: id,
-  }, `${id}:authorize`)).catch(rejection);
+  // (a part of a purchase across merchants starts on its share of the purchase's authorization)
+  const auth = input.sharedAuthorization ? { ...input.sharedAuthorization, status: 'approved' as const, declineCode: null }
+    : await withProcessor(() => processor.authorize({
+      token: input.payment.token, amountMinor: order.priced.totalMinor, currency: order.priced.currency,
+      postalCode: input.payment.billingPostalCode, reference: id,
+    }, `${id}:authorize`)).catch(rejection);
 
   if (auth === UNREACHABLE) {
     order.authorizationFailed('processor_unreachable', 'The processor could not be reached before the deadline');
@@ -277,6 +281,9 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
     emit('order.authorization_failed', 'authorize', { code: order.failure?.code ?? 'declined', message: order.failure?.message ?? null });
   }
   await save();
+  if (input.parentWorkflowId) {
+    await wf.getExternalWorkflowHandle(input.parentWorkflowId).signal(orderDecidedSignal, { orderId: id, state: order.settledState, failure: order.failure });
+  }
 
   while (!order.isFinal) {
     const wakeAt = order.nextWakeAtMs();

@@ -23,6 +23,7 @@ import * as m019 from './019_audit_log';
 import * as m020 from './020_period_lists';
 import * as m021 from './021_micro_payment_lists';
 import * as m022 from './022_lookups';
+import * as m023 from './023_checkout_and_carts';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -49,6 +50,7 @@ const migrations: Array<[string, Migration]> = [
   ['020_period_lists', m020],
   ['021_micro_payment_lists', m021],
   ['022_lookups', m022],
+  ['023_checkout_and_carts', m023],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

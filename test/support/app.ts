@@ -21,6 +21,8 @@ export interface TestAppOptions {
   rateLimit?: RateLimit;
   /** Milliseconds since the epoch as the app sees them (API keys' expiry and use, rate limits). */
   clock?: () => number;
+  /** Where the hosted pages are reached, and the processor's tokenization (for the pages' links and policy). */
+  pages?: { publicUrl: string; processorPublicUrl: string };
 }
 
 export async function testApp(database: Database, temporal: Client, o: TestAppOptions = {}): Promise<{ app: ReturnType<typeof createApp>; services: Services }> {
@@ -29,6 +31,7 @@ export async function testApp(database: Database, temporal: Client, o: TestAppOp
     periods: { graceMs: o.graceMs ?? 0, dunningDelaysMs: o.dunningDelaysMs ?? [50, 50, 50] },
     payoutRetryDelaysMs: o.payoutRetryDelaysMs ?? [50, 50],
     webhooks: { allowPrivate: o.allowPrivateWebhooks ?? false, giveUpMs: 60_000 }, clock: o.clock,
+    pages: o.pages ?? { publicUrl: 'http://127.0.0.1', processorPublicUrl: 'http://127.0.0.1' },
   });
   const app = createApp({
     services,

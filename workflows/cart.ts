@@ -1,0 +1,160 @@
+// A customer's cart, as an entity: items are added (merchants' signed offers) and their quantities changed until the
+// customer buys. The purchase authorizes the whole once (the broker is the merchant of record) and starts one order
+// per merchant (children that outlive the cart) capturing its share of that authorization per shipment. An idle cart
+// expires; a long-lived one continues as new to keep its history short. The rules live in domain/cart.ts.
+import * as wf from '@temporalio/workflow';
+import type { CheckoutActivities } from '../activities/checkout';
+import type { OrderActivities } from '../activities/orders';
+import { avsDecision } from '../domain/avs';
+import { Cart, CART_AVS_POLICY, CART_IDLE_MS, CartError, type CartView, splitAuthorization } from '../domain/cart';
+import type { OrderInput } from '../domain/order';
+import {
+  addUpdate, type CartInput, cartClientOrderId, cartQuery, type PurchaseRequest, purchaseUpdate, quantityUpdate,
+} from './cart.contract';
+import { startOnce } from './children';
+import { orderStartAttributes, type OrderWorkflow, orderWorkflowId } from './order.contract';
+
+/** Updates one run of a cart takes before it continues as new. */
+export const MAX_CART_UPDATES_PER_RUN = 200;
+/** How long a purchase waits out an unreachable processor before it gives the cart back to the customer. */
+const PROCESSOR_DEADLINE_MS = 10 * 60_000;
+
+const processor = wf.proxyLocalActivities<OrderActivities>({
+  startToCloseTimeout: '15 seconds',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 3, nonRetryableErrorTypes: ['ProcessorRejected'] },
+});
+const books = wf.proxyLocalActivities<CheckoutActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity,
+    nonRetryableErrorTypes: ['LedgerError', 'DeliveryError'] },
+});
+
+export async function cartWorkflow(input: CartInput): Promise<CartView> {
+  const c = input.carried;
+  const cart = new Cart(input.cartId, { lines: c?.lines, state: c?.state, updatedAtMs: c?.updatedAtMs ?? Date.now(), purchaseAttempts: c?.purchaseAttempts });
+  cart.lastError = c?.lastError ?? null;
+  const id = wf.workflowInfo().workflowId;
+  let updates = 0;
+  let dirty = true;
+  let asked: PurchaseRequest | null = null;
+
+  const rule = (fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof CartError) throw wf.ApplicationFailure.create({ type: err.code, message: err.message, nonRetryable: true, details: [err.param ?? null] });
+      throw err;
+    }
+  };
+  wf.setHandler(cartQuery, () => cart.view());
+  wf.setHandler(addUpdate, (req) => {
+    cart.add(req.line, req.quantity, Date.now());
+    updates++;
+    dirty = true;
+    return cart.view();
+  }, { validator: (req) => rule(() => scratch(cart).add(req.line, req.quantity, Date.now())) });
+  wf.setHandler(quantityUpdate, (req) => {
+    cart.setQuantity(req.key, req.quantity, Date.now());
+    updates++;
+    dirty = true;
+    return cart.view();
+  }, { validator: (req) => rule(() => scratch(cart).setQuantity(req.key, req.quantity, Date.now())) });
+  wf.setHandler(purchaseUpdate, async (req) => {
+    if (cart.state === 'active') {
+      cart.startPurchase(req.totalMinor, Date.now());
+      asked = req;
+      dirty = true;
+    }
+    await wf.condition(() => cart.state !== 'purchasing');
+    return cart.view();
+  }, { validator: (req) => rule(() => cart.admitPurchase(req.lines)) });
+
+  async function buy(req: PurchaseRequest): Promise<void> {
+    const auth = await authorize(req, `${id}:authorize:${cart.purchaseAttempts}`);
+    if (typeof auth === 'string') {
+      cart.purchaseFailed('processor_unreachable', auth, Date.now());
+      return;
+    }
+    if (auth.status !== 'approved') {
+      cart.purchaseFailed(auth.declineCode ?? 'declined', `The card was declined (${auth.declineCode ?? 'declined'})`, Date.now());
+      return;
+    }
+    if (avsDecision(CART_AVS_POLICY, auth.avsCode) === 'reject') {
+      await processor.voidAuthorization(auth.id, `${id}:void:${auth.id}`).catch(() => undefined);
+      cart.purchaseFailed('avs_rejected', 'The billing address does not match the card', Date.now());
+      return;
+    }
+    const shares = splitAuthorization(auth.amountMinor, req.parts);
+    const orders: CartView['orders'] = [];
+    for (const [i, part] of req.parts.entries()) {
+      const clientOrderId = cartClientOrderId(cart.id, part.merchantId);
+      const orderId = orderWorkflowId(part.merchantId, clientOrderId);
+      const order: OrderInput = {
+        orderId, merchantId: part.merchantId, customerId: req.customerId, clientOrderId, priced: part.priced,
+        shipping: part.shippingOptionId && req.address ? { optionId: part.shippingOptionId, address: req.address } : null,
+        payment: req.payment, policy: { ...part.policy, avsPolicy: CART_AVS_POLICY },
+        sharedAuthorization: { id: auth.id, amountMinor: shares[i].amountMinor, avsCode: auth.avsCode, expiresAt: auth.expiresAt! },
+      };
+      await books.claimCheckoutOrder(order, { merchantId: part.merchantId, groupKey: orderId, type: 'order.created', eventKey: `${orderId}:order.created:created`,
+        data: { orderId, clientOrderId, cartId: cart.id, totalMinor: part.priced.totalMinor, currency: part.priced.currency } });
+      await startOnce<OrderWorkflow>('orderWorkflow', { workflowId: orderId, args: [order], typedSearchAttributes: orderStartAttributes(order) });
+      orders.push({ merchantId: part.merchantId, orderId, amountMinor: shares[i].amountMinor });
+    }
+    cart.purchased(orders, req.lines, Date.now());
+  }
+
+  /** The authorization, waiting out an unreachable processor (the page says so) until the deadline: then why not. */
+  async function authorize(req: PurchaseRequest, key: string) {
+    const deadline = Date.now() + PROCESSOR_DEADLINE_MS;
+    for (let backoffMs = 1000; ; backoffMs = Math.min(backoffMs * 2, 60_000)) {
+      try {
+        return await processor.authorize({ token: req.payment.token, amountMinor: req.totalMinor, currency: req.currency,
+          postalCode: req.payment.billingPostalCode, reference: id }, key);
+      } catch (err) {
+        const cause = err instanceof wf.ActivityFailure ? err.cause : err;
+        if (cause instanceof wf.ApplicationFailure && cause.type === 'ProcessorRejected') return `The processor refused the payment: ${cause.message}`;
+        if (Date.now() >= deadline) return 'The card network could not be reached; nothing was charged. Try again later.';
+        if (cart.purchase?.state !== 'awaiting_processor') {
+          cart.purchase = { state: 'awaiting_processor', totalMinor: req.totalMinor };
+          await books.saveCart(cart.view());
+        }
+        await wf.sleep(Math.min(backoffMs, deadline - Date.now()));
+      }
+    }
+  }
+
+  const save = async () => {
+    if (!dirty) return;
+    dirty = false;
+    await books.saveCart(cart.view());
+  };
+
+  for (;;) {
+    await save();
+    if (cart.state === 'purchased' || cart.state === 'expired') break;
+    const perRun = input.updatesPerRun ?? MAX_CART_UPDATES_PER_RUN;
+    if (asked) {
+      const req: PurchaseRequest = asked;
+      asked = null;
+      await buy(req);
+      dirty = true;
+      continue;
+    }
+    if (updates >= perRun || wf.workflowInfo().continueAsNewSuggested) {
+      await wf.condition(wf.allHandlersFinished);
+      await save();
+      await wf.continueAsNew<typeof cartWorkflow>({ ...input,
+        carried: { lines: cart.lines, state: cart.state, updatedAtMs: cart.updatedAtMs, lastError: cart.lastError, purchaseAttempts: cart.purchaseAttempts } });
+    }
+    const idleLeft = cart.updatedAtMs + CART_IDLE_MS - Date.now();
+    await wf.condition(() => dirty || asked !== null, Math.max(1, idleLeft));
+    if (!dirty && asked === null) dirty = cart.expire(Date.now());
+  }
+  await wf.condition(wf.allHandlersFinished);
+  return cart.view();
+}
+
+/** A copy of the cart to try a change on (an update's validator must not change the cart). */
+function scratch(cart: Cart): Cart {
+  return new Cart(cart.id, { lines: cart.lines.map((l) => ({ ...l })), state: cart.state, orders: cart.orders, updatedAtMs: cart.updatedAtMs });
+}
