@@ -22,6 +22,8 @@ export { CartError } from '../domain/cart';
 
 /** How long a signed offer may be brought to a cart. */
 export const OFFER_TTL_MS = 7 * 24 * 3600_000;
+/** How long a purchase waits for its authorization before answering the cart as it stands (purchasing; the page polls). */
+export const PURCHASE_REPLY_WAIT_MS = 3500;
 /** The longest a published reference may stay published. */
 export const MAX_REFERENCE_DAYS = 365;
 const OFFER_KEY_ID = 'cart-offers';
@@ -159,8 +161,15 @@ export class CartService {
       return { ...p, policy: { avsPolicy: m.avsPolicy, feeBps: m.feeBps, reviewTimeoutMs: m.reviewTimeoutSeconds * 1000, ...this.deps.timing } };
     });
     // the lines the purchase is for: the cart's as they stand (quantities checked by the workflow), priced now
-    return this.update(view.id, purchaseUpdate, { lines, parts, totalMinor: priced.totalMinor, currency: priced.currency, address: ask.address,
-      payment: { token: ask.token, billingPostalCode: ask.billingPostalCode }, customerId: `cart-${view.id}` }, false, 30_000);
+    const reply = this.update(view.id, purchaseUpdate, { lines, parts, totalMinor: priced.totalMinor, currency: priced.currency, address: ask.address,
+      payment: { token: ask.token, billingPostalCode: ask.billingPostalCode }, customerId: `cart-${view.id}` }, false, 60_000);
+    // answered when the authorization is decided; while the processor cannot be reached, the cart as it stands (the page polls)
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), PURCHASE_REPLY_WAIT_MS); });
+    const first = await Promise.race([reply, waited]).finally(() => clearTimeout(timer));
+    if (first !== undefined) return first;
+    reply.catch(() => {}); // (it goes on)
+    return this.current({ id: view.id, view });
   }
 
   // --- published references ----------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ const sessionBody = (over: object = {}) => ({
 });
 const page = (path: string, body?: unknown) => fetch(site + path, body === undefined ? {} : {
   method: 'POST', headers: { 'content-type': 'application/json', origin: site }, body: JSON.stringify(body) });
+const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
 
 async function merchant(receiver?: Receiver) {
   const { merchant: m, apiKey } = await stores.merchants.create('Checkout shop', MERCHANT_SETTINGS);
@@ -63,15 +64,15 @@ describe('checkout sessions over HTTP', () => {
       const id = created.body.id as string;
 
       const choice = { shippingOptionId: 'express', optionIds: ['wrap'], address };
-      const quote = await (await page(`/checkout/${id}/quote`, choice)).json();
+      const quote = await json(page(`/checkout/${id}/quote`, choice));
       const token = await tokenizeCard(svc.processor);
       const paid = await page(`/checkout/${id}/pay`, { ...choice, token, billingPostalCode: '73301' });
       expect(paid.status).toBe(200);
-      const { session, order } = await paid.json();
+      const { session, order } = await json(paid);
       expect(session).toMatchObject({ state: 'completed', orderId: order.id });
       expect(order).toMatchObject({ state: 'authorized_plus_avs', totalMinor: quote.totalMinor, merchantId: m.id });
       // a double click or a reload: the same order
-      const again = await (await page(`/checkout/${id}/pay`, { ...choice, token, billingPostalCode: '73301' })).json();
+      const again = await json(page(`/checkout/${id}/pay`, { ...choice, token, billingPostalCode: '73301' }));
       expect(again.session.orderId).toBe(order.id);
       expect(await svc.admin.authorizationsByReference(order.id)).toHaveLength(1);
 
@@ -121,7 +122,7 @@ describe('checkout sessions over HTTP', () => {
     const m = await merchant();
     const s = await call(svc.base, '/checkout-sessions', { key: m.key, idem: uid(), body: sessionBody() });
     const token = await tokenizeCard(svc.processor, CARD.decline);
-    const r = await (await page(`/checkout/${s.body.id}/pay`, { shippingOptionId: 'standard', optionIds: [], address, token, billingPostalCode: '73301' })).json();
+    const r = await json(page(`/checkout/${s.body.id}/pay`, { shippingOptionId: 'standard', optionIds: [], address, token, billingPostalCode: '73301' }));
     expect(r.session.state).toBe('open');
     expect(r.order).toMatchObject({ state: 'failed_authorization', failure: { code: 'card_declined' } });
     const missing = await page('/checkout/cs_unknown');
