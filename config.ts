@@ -97,6 +97,7 @@ export const VARIABLES = {
     "level of the Temporal SDK's own lines in the worker's log (`DEBUG` shows each activity, with its request id)"),
   PAYBROKER_WORKFLOW_BUNDLE: variable(text(), 'none', 'a prebuilt workflow bundle for the worker (the tests build one per run)'),
   PAYBROKER_PYTHON: variable(text(), 'found', 'Python >= 3.11 for the API fuzzer of the tests (else `python3` on `PATH`)'),
+  PAYBROKER_CHROMIUM: variable(text(), '/usr/bin/chromium', "Chromium for the tests of the hosted pages (Debian's `chromium`)"),
 } satisfies Record<string, Variable<z.ZodType>>;
 
 type Parsed = { [K in keyof typeof VARIABLES]: z.output<(typeof VARIABLES)[K]['schema']> };
@@ -164,6 +165,8 @@ export interface Config {
   workerLogLevel: string;
   workflowBundlePath: string | undefined;
   python: string | undefined;
+  /** Chromium for the browser tests (else /usr/bin/chromium). */
+  chromium: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -228,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerLogLevel: v.PAYBROKER_WORKER_LOG_LEVEL,
     workflowBundlePath: v.PAYBROKER_WORKFLOW_BUNDLE,
     python: v.PAYBROKER_PYTHON,
+    chromium: v.PAYBROKER_CHROMIUM,
   };
 }
 

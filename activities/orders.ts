@@ -39,8 +39,9 @@ export function createOrderActivities(deps: OrderActivityDeps) {
     async capture(authorizationId: string, amountMinor: number, idempotencyKey: string): Promise<Capture> {
       return processorCall(() => processor.capture(authorizationId, amountMinor, idempotencyKey));
     },
-    async voidAuthorization(authorizationId: string, idempotencyKey: string): Promise<VoidResult> {
-      return processorCall(() => processor.void(authorizationId, idempotencyKey));
+    /** The whole uncaptured rest, or amountMinor of it (a merchant's share of a shared authorization). */
+    async voidAuthorization(authorizationId: string, idempotencyKey: string, amountMinor?: number): Promise<VoidResult> {
+      return processorCall(() => processor.void(authorizationId, idempotencyKey, amountMinor));
     },
     async refund(captureId: string, amountMinor: number, idempotencyKey: string): Promise<Refund> {
       return processorCall(() => processor.refund(captureId, amountMinor, idempotencyKey));

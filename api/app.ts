@@ -15,6 +15,7 @@ import { hostedPages } from './pages';
 import { type RateLimit, TokenBuckets } from './rateLimit';
 import { mount, type Operation, operation } from './operations';
 import type { HealthChecks } from '../services/health';
+import { checkoutOperations } from './routes/checkout';
 import { eventOperations } from './routes/events';
 import { apiKeyOperations } from './routes/apiKeys';
 import { auditOperations } from './routes/audit';
@@ -54,6 +55,7 @@ export function operations(deps: AppDeps): { open: Operation[]; authenticated: O
     ...partyOperations(services.stores),
     ...settlementOperations(services),
     ...payoutOperations(services),
+    ...checkoutOperations(services),
     ...reconciliationOperations(services),
     ...webhookOperations(services),
     ...eventOperations(services),

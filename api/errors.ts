@@ -1,6 +1,8 @@
 // The one error shape of the API: { error: { type, code, message, param } } with one status per code. The
 // refusals of the layers below (stores, services, domain rules) are mapped here.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { CartError } from '../domain/cart';
+import { CheckoutError } from '../domain/checkout';
 import { PricingError } from '../domain/pricing';
 import { isDatabaseUnavailable, LedgerError } from '../stores';
 import { OrderError } from '../services/orders';
@@ -69,6 +71,9 @@ const unavailable = (code: string, message: string) =>
 const CONFLICTS = new Set(['already_a_seller', 'order_closed', 'paid_with_seller_credits', 'payouts_outstanding', 'already_retried', 'last_api_key',
   'api_key_revoked', 'api_key_rolled']);
 
+/** Refusals of checkout sessions and carts that are about their state, not the request's shape. */
+const CHECKOUT_CONFLICTS = new Set(['session_expired', 'attempts_exhausted', 'cart_not_active', 'cart_changed', 'price_changed']);
+
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof StoreRefusal || err instanceof PricingError || err instanceof SettlementError || err instanceof DeliveryError) {
@@ -81,6 +86,11 @@ function toApiError(err: unknown): ApiError {
     if (err.code === 'order_unavailable') return unavailable(err.code, err.message);
     if (err.code === 'unknown_merchant') return notFound('merchant');
     return CONFLICTS.has(err.code) ? conflict(err.code, err.message, err.param) : unprocessable(err.code, err.message, err.param);
+  }
+  if (err instanceof CheckoutError || err instanceof CartError) {
+    if (err.code === 'idempotency_key_reused') return new ApiError(422, 'idempotency_error', err.code, err.message, err.param);
+    if (err.code === 'unknown_merchant') return notFound('merchant');
+    return CHECKOUT_CONFLICTS.has(err.code) ? conflict(err.code, err.message, err.param) : unprocessable(err.code, err.message, err.param);
   }
   if (err instanceof TemporalUnavailable) {
     return unavailable('temporal_unavailable', 'The workflow service cannot be reached right now; an order accepted before it went goes on when it is back. Retry the request');

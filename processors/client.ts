@@ -50,8 +50,10 @@ export interface Capture {
 
 export interface VoidResult {
   authorizationId: string;
-  /** Uncaptured amount released by the void. */
+  /** Uncaptured amount released by this void. */
   releasedMinor: number;
+  /** What is left to capture after it (0: the authorization is voided). */
+  remainingMinor: number;
 }
 
 export interface Refund {
@@ -147,8 +149,11 @@ export interface ProcessorClient {
   authorize(req: AuthorizeRequest, idempotencyKey: string): Promise<Authorization>;
   /** Partial and multiple captures, up to the authorized amount, before expiry. */
   capture(authorizationId: string, amountMinor: number, idempotencyKey: string): Promise<Capture>;
-  /** Releases the uncaptured remainder of an authorization. */
-  void(authorizationId: string, idempotencyKey: string): Promise<VoidResult>;
+  /**
+   * Releases the uncaptured remainder of an authorization, or only amountMinor of it (a partial void: the rest
+   * stays capturable; over_release if more than is left).
+   */
+  void(authorizationId: string, idempotencyKey: string, amountMinor?: number): Promise<VoidResult>;
   /** Partial refunds, up to the captured amount less earlier refunds. */
   refund(captureId: string, amountMinor: number, idempotencyKey: string): Promise<Refund>;
   /** A new authorization for amountMinor on the same card (the old one is left as it is). */

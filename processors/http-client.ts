@@ -55,9 +55,9 @@ export class HttpProcessorClient implements ProcessorClient {
     return { id: str(b, 'id'), authorizationId: str(b, 'authorizationId'), amountMinor: int(b, 'amountMinor'), currency: str(b, 'currency') };
   }
 
-  async void(authorizationId: string, idempotencyKey: string): Promise<VoidResult> {
-    const b = await this.post(`/authorizations/${enc(authorizationId)}/void`, {}, idempotencyKey);
-    return { authorizationId: str(b, 'authorizationId'), releasedMinor: int(b, 'releasedMinor') };
+  async void(authorizationId: string, idempotencyKey: string, amountMinor?: number): Promise<VoidResult> {
+    const b = await this.post(`/authorizations/${enc(authorizationId)}/void`, amountMinor === undefined ? {} : { amountMinor }, idempotencyKey);
+    return { authorizationId: str(b, 'authorizationId'), releasedMinor: int(b, 'releasedMinor'), remainingMinor: int(b, 'remainingMinor') };
   }
 
   async refund(captureId: string, amountMinor: number, idempotencyKey: string): Promise<Refund> {

@@ -1,6 +1,6 @@
 // First step of `npm start`, `npm test` and the other entry commands, on a fresh clone included.
 // Uses only Node built-ins: it installs the npm packages when they are missing or stale, then hands over
-// to scripts/provision.ts (Temporal CLI, PostgreSQL binaries, the API fuzzer's venv), which may use them.
+// to scripts/provision.ts (Temporal CLI, PostgreSQL binaries, the API fuzzer's venv, Chromium), which may use them.
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,7 +16,8 @@ if (major < 20 || (major === 20 && minor < 10)) {
 }
 
 function run(cmd, args) {
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  // No npm package downloads a browser: the browser tests use Debian's chromium (scripts/chromium.ts).
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: '1' } });
   if (r.status !== 0) {
     console.error(`[paybroker] '${cmd} ${args.join(' ')}' failed (exit ${r.status ?? r.signal}).`);
     process.exit(r.status || 1);

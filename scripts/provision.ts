@@ -1,6 +1,7 @@
-// Second step of every entry command (after npm packages): the Temporal CLI, the PostgreSQL binaries and the
-// API fuzzer's virtual environment (.tools/venv).
+// Second step of every entry command (after npm packages): the Temporal CLI, the PostgreSQL binaries, and for the
+// tests the API fuzzer's virtual environment (.tools/venv) and Chromium.
 import { loadConfig } from '../config';
+import { CHROMIUM_MISSING_MESSAGE, findChromium } from './chromium';
 import { ensureFuzzer } from './fuzzer';
 import { ensureTemporalCli } from './temporal-cli';
 import { findPgBinDir, PG_MISSING_MESSAGE } from './postgres';
@@ -20,10 +21,13 @@ try {
   process.exit(1);
 }
 
-// Only the tests use the fuzzer: `npm test` and CI (.ci/run passes --fuzzer) install it and stop without it.
+// Only the tests use the fuzzer and Chromium: `npm test` and CI (.ci/run passes --fuzzer) stop without them.
 if (process.env.npm_lifecycle_event === 'test' || process.argv.includes('--fuzzer')) {
   try {
     say(`API fuzzer: ${ensureFuzzer(say)}`);
+    const chromium = findChromium();
+    if (!chromium) throw new Error(CHROMIUM_MISSING_MESSAGE);
+    say(`Chromium: ${chromium}`);
   } catch (err) {
     console.error(`[paybroker] ${(err as Error).message}`);
     process.exit(1);

@@ -1,7 +1,7 @@
 // The simulator's own schema, processor_sim, beside (never inside) the broker's public schema. Migrations are
 // listed here explicitly, like ledger/migrations/index.ts; append new ones, never edit applied ones.
-// The tables enforce the money rules themselves: a capture total never exceeds the authorized amount, a refund
-// total never exceeds its capture, a capture is in at most one settlement batch, a batch file line's idempotency
+// The tables enforce the money rules themselves: what is captured and released together never exceeds the
+// authorized amount, a refund total never exceeds its capture, a capture is in at most one settlement batch, a batch file line's idempotency
 // key is applied at most once.
 import knex, { type Knex } from 'knex';
 import type { Db } from '../../ledger/db';
@@ -149,9 +149,48 @@ const m002: Migration = {
   },
 };
 
+// Partial voids (reversals): a void may release part of what is left uncaptured and leave the authorization open.
+// released_minor becomes the total released so far (null while nothing is), voided_at is set once nothing is
+// left; every void call is a row of voids (those before this migration, one per voided authorization).
+const m003: Migration = {
+  async up(db) {
+    // the check written unnamed in 001, found by its definition
+    const { rows } = await db.raw(`SELECT conname FROM pg_constraint
+      WHERE conrelid = 'processor_sim.authorizations'::regclass AND contype = 'c'
+        AND pg_get_constraintdef(oid) LIKE '%(voided_at IS NULL) = (released_minor IS NULL)%'`) as { rows: Array<{ conname: string }> };
+    if (rows.length !== 1) throw new Error(`003_partial_voids: expected one voided_at/released_minor check, found ${rows.length}`);
+    await db.raw(`
+      ALTER TABLE processor_sim.authorizations
+        DROP CONSTRAINT ${rows[0].conname},
+        ADD CONSTRAINT authorizations_voided_released_check CHECK (voided_at IS NULL OR released_minor IS NOT NULL),
+        ADD CONSTRAINT authorizations_within_amount_check CHECK (captured_minor + coalesce(released_minor, 0) <= amount_minor);
+
+      CREATE TABLE processor_sim.voids (
+        id                text PRIMARY KEY,
+        authorization_id  text NOT NULL REFERENCES processor_sim.authorizations (id),
+        released_minor    bigint NOT NULL CHECK (released_minor >= 0),
+        created_at        timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX voids_authorization_idx ON processor_sim.voids (authorization_id);
+      INSERT INTO processor_sim.voids (id, authorization_id, released_minor, created_at)
+        SELECT 'vd_' || id, id, released_minor, voided_at FROM processor_sim.authorizations WHERE voided_at IS NOT NULL;
+    `);
+  },
+  async down(db) {
+    await db.raw(`
+      DROP TABLE processor_sim.voids;
+      ALTER TABLE processor_sim.authorizations
+        DROP CONSTRAINT authorizations_voided_released_check,
+        DROP CONSTRAINT authorizations_within_amount_check,
+        ADD CHECK ((voided_at IS NULL) = (released_minor IS NULL));
+    `);
+  },
+};
+
 const migrations: Array<[string, Migration]> = [
   ['001_processor_sim', m001],
   ['002_batch_files', m002],
+  ['003_partial_voids', m003],
 ];
 
 export const simulatorMigrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -158,12 +158,15 @@ async function lockAuthorization(trx: Knex.Transaction, id: string): Promise<Row
   return row;
 }
 
+/** What is left to capture or release: the authorized amount less what was captured and what was released. */
+const leftOn = (auth: Row) => BigInt(auth.amount_minor) - BigInt(auth.captured_minor) - BigInt(auth.released_minor ?? 0);
+
 export async function capture(trx: Knex.Transaction, authorizationId: string, amountMinor: number): Promise<Outcome> {
   const auth = await lockAuthorization(trx, authorizationId);
   if (auth.status !== 'approved') throw conflict('authorization_declined', `Authorization ${auth.id} was declined`);
   if (auth.voided_at) throw conflict('authorization_voided', `Authorization ${auth.id} was voided`);
   if (auth.expired) throw conflict('authorization_expired', `Authorization ${auth.id} expired at ${iso(auth.expires_at)}`);
-  const remaining = BigInt(auth.amount_minor) - BigInt(auth.captured_minor);
+  const remaining = leftOn(auth);
   if (BigInt(amountMinor) > remaining) {
     throw conflict('over_capture', `Capturing ${amountMinor} exceeds the ${remaining} left on authorization ${auth.id}`);
   }
@@ -174,14 +177,30 @@ export async function capture(trx: Knex.Transaction, authorizationId: string, am
   return { status: 201, body: captureView(row), effects: ['captures'] };
 }
 
-export async function voidAuthorization(trx: Knex.Transaction, authorizationId: string): Promise<Outcome> {
+/**
+ * Releases amountMinor of what is left (a partial void, or reversal), or all of it when amountMinor is not given.
+ * The authorization stays open for captures of the rest; once nothing is left it is voided.
+ */
+export async function voidAuthorization(trx: Knex.Transaction, authorizationId: string, amountMinor?: number): Promise<Outcome> {
   const auth = await lockAuthorization(trx, authorizationId);
   if (auth.status !== 'approved') throw conflict('authorization_declined', `Authorization ${auth.id} was declined`);
   if (auth.voided_at) throw conflict('already_voided', `Authorization ${auth.id} was already voided`);
-  const released = BigInt(auth.amount_minor) - BigInt(auth.captured_minor);
-  await trx(T('authorizations')).where({ id: auth.id })
-    .update({ voided_at: trx.raw('clock_timestamp()'), released_minor: released.toString() });
-  return { status: 200, body: { object: 'void', authorizationId: auth.id, releasedMinor: Number(released) }, effects: ['voids'] };
+  const left = leftOn(auth);
+  const released = amountMinor === undefined ? left : BigInt(amountMinor);
+  if (released > left) {
+    throw conflict('over_release', `Releasing ${amountMinor} exceeds the ${left} left uncaptured on authorization ${auth.id}`);
+  }
+  const remaining = left - released;
+  await trx(T('authorizations')).where({ id: auth.id }).update({
+    released_minor: (BigInt(auth.released_minor ?? 0) + released).toString(),
+    ...(remaining === 0n ? { voided_at: trx.raw('clock_timestamp()') } : {}),
+  });
+  await trx(T('voids')).insert({ id: newId('vd'), authorization_id: auth.id, released_minor: released.toString() });
+  return {
+    status: 200,
+    body: { object: 'void', authorizationId: auth.id, releasedMinor: Number(released), remainingMinor: Number(remaining) },
+    effects: ['voids'],
+  };
 }
 
 export async function refund(trx: Knex.Transaction, captureId: string, amountMinor: number): Promise<Outcome> {
@@ -404,7 +423,7 @@ export async function databaseStats(db: Knex): Promise<Record<EffectName, number
       (SELECT count(*) FROM processor_sim.authorizations) AS authorizations,
       (SELECT count(*) FROM processor_sim.authorizations WHERE status = 'approved') AS approved_authorizations,
       (SELECT count(*) FROM processor_sim.captures) AS captures,
-      (SELECT count(*) FROM processor_sim.authorizations WHERE voided_at IS NOT NULL) AS voids,
+      (SELECT count(*) FROM processor_sim.voids) AS voids,
       (SELECT count(*) FROM processor_sim.refunds) AS refunds,
       (SELECT count(*) FROM processor_sim.authorizations WHERE reauthorized_from IS NOT NULL) AS reauthorizations,
       (SELECT count(*) FROM processor_sim.settlement_batches) AS batches,

@@ -3,12 +3,24 @@
 //
 // public API, JSON, base /v1 (every POST needs an Idempotency-Key):
 //   POST /v1/tokens                              {cardNumber, expMonth, expYear, cvc?}      201 card token
+//   OPTIONS /v1/tokens                           204 CORS preflight (no fault, no idempotency). /v1/tokens is the one
+//                                                endpoint a browser calls (a hosted checkout page sends the card
+//                                                number here, never through the broker): its answers, errors
+//                                                included, carry Access-Control-Allow-Origin: *, allow POST with
+//                                                Content-Type and Idempotency-Key (max age 600 s) and expose
+//                                                Idempotent-Replayed. No other endpoint sends CORS headers.
 //   POST /v1/authorizations                      {token, amountMinor, currency, postalCode, reference}
 //                                                201 authorization (declines are 201 with status 'declined';
 //                                                an unknown token is declined invalid_token, AVS U)
-//   POST /v1/authorizations/:id/captures         {amountMinor}   201 capture; 409 over_capture,
-//                                                authorization_expired, authorization_voided, authorization_declined
-//   POST /v1/authorizations/:id/void             {}              200 {authorizationId, releasedMinor}; 409 already_voided
+//   POST /v1/authorizations/:id/captures         {amountMinor}   201 capture, up to amount - captured - released;
+//                                                409 over_capture, authorization_expired, authorization_voided,
+//                                                authorization_declined
+//   POST /v1/authorizations/:id/void             {amountMinor?}  200 {authorizationId, releasedMinor, remainingMinor};
+//                                                409 already_voided, over_release, authorization_declined. Without
+//                                                amountMinor it releases all that is left and voids the authorization;
+//                                                with it (a partial void) it releases that much of what is left
+//                                                (amount - captured - released) and the rest stays capturable;
+//                                                a release that leaves nothing voids it
 //   POST /v1/authorizations/:id/reauthorize      {amountMinor}   201 a new authorization on the same card; 409 authorization_voided
 //   POST /v1/captures/:id/refunds                {amountMinor}   201 refund; 409 over_refund
 //   POST /v1/settlement-batches                  {captureIds}    201 batch; 409 capture_already_settled; 404 unknown capture
@@ -24,6 +36,9 @@
 //   token/destination, amount or currency, the line fails idempotency_key_reused (the reference is not compared).
 //   A failed line is a result, not an error. /admin/stats counts files and applied lines.)
 //   GET  /v1/transactions/:id                    any object by id (its `object` field names the kind) or 404
+//   GET  /v1/reports/records?from&to[&cursor][&limit]   POST /v1/reports/records/lookup {ids}
+//                                                the records of money moved (captures, refunds, charges, payouts,
+//                                                batches) for reconciliation; voids move none and are not records
 //   GET  /health
 // Errors are { error: { code, message } }: 4xx for refusals, 5xx only for faults. An Idempotency-Key repeated
 // with the same request returns the first response (Idempotent-Replayed: true) without a second effect; with a
@@ -33,6 +48,7 @@
 //   GET|PUT /admin/faults   POST /admin/reset-faults   GET|PUT /admin/config   GET /admin/stats[?scope=database]
 //   GET /admin/authorizations?reference=X   GET /admin/captures?authorizationId=X
 //   GET /admin/charges?reference=X   GET /admin/payouts?reference=X (batch file lines)   GET /health
+//   POST /admin/records/:id/tamper {amountMinor} | {drop: true}   (stats: voids counts every void, partial ones too)
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -113,7 +129,7 @@ const authorizeBody = z.strictObject({
   reference: z.string().min(1).max(255),
 });
 const amountBody = z.strictObject({ amountMinor });
-const voidBody = z.strictObject({});
+const voidBody = z.strictObject({ amountMinor: amountMinor.optional() });
 const batchBody = z.strictObject({ captureIds: z.array(objectId).min(1).max(MAX_BATCH_CAPTURES) });
 const payoutBody = z.strictObject({ destination: z.string().min(1).max(200), amountMinor, currency });
 /** A batch file line's own idempotency key: like the Idempotency-Key header. */
@@ -196,6 +212,20 @@ const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (e.code === 'internal_error') console.error(`processor simulator: ${req.method} ${req.originalUrl} failed:`, err);
   if (res.headersSent) return;
   reply(res, e.status, errorBody(e.code, e.message));
+};
+
+/** CORS for POST /v1/tokens, the one endpoint a browser calls: any origin, and a preflight cached 600 s. */
+export const TOKENS_CORS_HEADERS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'POST',
+  'Access-Control-Allow-Headers': 'Content-Type, Idempotency-Key',
+  'Access-Control-Max-Age': '600',
+  'Access-Control-Expose-Headers': 'Idempotent-Replayed',
+} as const;
+
+const tokensCors: RequestHandler = (_req, res, next) => {
+  res.set(TOKENS_CORS_HEADERS);
+  next();
 };
 
 const jsonOnly: RequestHandler = (req, _res, next) => {
@@ -315,13 +345,16 @@ class Simulator {
       v1.post(path, this.received(op), ...json(limit), this.fault(op), handler);
     const validity = () => this.config.authValiditySeconds;
 
-    post('/tokens', 'tokenize', (req, res) => this.mutate(req, res, 'tokenize', tokenBody, (trx, b) => p.tokenize(trx, b)));
+    // CORS headers first, so that every answer (a 400 invalid_card, a 503 fault) is readable by the page
+    v1.options('/tokens', tokensCors, (_req, res) => { res.status(204).end(); });
+    v1.post('/tokens', tokensCors, this.received('tokenize'), ...json(MAX_BODY_BYTES), this.fault('tokenize'), (req, res) =>
+      this.mutate(req, res, 'tokenize', tokenBody, (trx, b) => p.tokenize(trx, b)));
     post('/authorizations', 'authorize', (req, res) =>
       this.mutate(req, res, 'authorize', authorizeBody, (trx, b) => p.authorize(trx, b, validity())));
     post('/authorizations/:id/captures', 'capture', (req, res) =>
       this.mutate(req, res, 'capture', amountBody, (trx, b) => p.capture(trx, pathId(req, 'id'), b.amountMinor)));
     post('/authorizations/:id/void', 'void', (req, res) =>
-      this.mutate(req, res, 'void', voidBody, (trx) => p.voidAuthorization(trx, pathId(req, 'id'))));
+      this.mutate(req, res, 'void', voidBody, (trx, b) => p.voidAuthorization(trx, pathId(req, 'id'), b.amountMinor)));
     post('/authorizations/:id/reauthorize', 'reauthorize', (req, res) =>
       this.mutate(req, res, 'reauthorize', amountBody, (trx, b) => p.reauthorize(trx, pathId(req, 'id'), b.amountMinor, validity())));
     post('/captures/:id/refunds', 'refund', (req, res) =>

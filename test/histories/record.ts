@@ -5,6 +5,7 @@
 // made by earlier versions of the workflows and are what proves a change safe for running workflows. Name a
 // scenario to record it anew (only while no workflow of the version it recorded can be running anywhere: see
 // docs/architecture.md, "Changing a workflow").
+import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection, WorkflowContinuedAsNewError, type WorkflowHandle } from '@temporalio/client';
@@ -13,13 +14,16 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { ROOT_DIR } from '../../config';
 import { createActivities } from '../../activities';
 import { microFee, type PaymentToRecord } from '../../domain/micropayments';
-import { type Db, openDatabase } from '../../ledger/db';
+import { type Database, type Db, openDatabase } from '../../ledger/db';
 import { HttpProcessorClient } from '../../processors/http-client';
 import { startScratchStack } from '../../scripts/scratch-stack';
+import { createServices, type Services } from '../../services';
 import { DeliveryService } from '../../services/delivery';
 import { createStores, type Stores } from '../../stores';
 import { newWebhookSecret } from '../../webhooks/signature';
 import { workerOptions } from '../../workers/options';
+import { cartWorkflowId } from '../../workflows/cart.contract';
+import { checkoutSessionWorkflowId } from '../../workflows/checkoutSession.contract';
 import { deliveryGroupWorkflowId } from '../../workflows/deliveryGroup.contract';
 import { cancelUpdate, refundUpdate, reviewUpdate, shipUpdate, submitUpdate } from '../../workflows/order.contract';
 import { buildOrderInput, insertOrderRow, MERCHANT_SETTINGS, type OrderSpec } from '../support/order-input';
@@ -43,6 +47,11 @@ interface Ctx {
   receiver: Receiver;
   /** A webhook endpoint of the history merchant, at the receiver. */
   endpointId: string;
+  database: Database;
+  /** The services over the stack, with quick order timing (a refund window of 1 s). */
+  services: Services;
+  /** The history merchant. */
+  merchantId: string;
   order(name: string, spec?: Partial<OrderSpec> & { card?: string }): Promise<WorkflowHandle>;
 }
 
@@ -195,7 +204,102 @@ const scenarios: Scenario[] = [
       });
     },
   },
+  {
+    // the first card declines, the session reopens, the second card pays: completed, its order started once
+    name: 'checkoutSession-declined-then-paid',
+    async start(c) {
+      const session = await checkoutSession(c, 'declined-then-paid');
+      const row = (await c.services.checkout.session(session.id))!;
+      await c.services.checkout.pay(row, await softPayment(c, '4000000000000002', 'declined'));
+      await c.services.checkout.pay(row, await softPayment(c, '4242424242424242', 'paid'));
+      return c.client.workflow.getHandle(checkoutSessionWorkflowId(session.id));
+    },
+  },
+  {
+    // a checkout's order: it tells its session the authorization's outcome, captures the soft goods, closes
+    name: 'order-of-checkout-tells-session',
+    async start(c) {
+      const session = await checkoutSession(c, 'order-of-checkout');
+      const paid = await c.services.checkout.pay((await c.services.checkout.session(session.id))!, await softPayment(c, '4242424242424242', 'order'));
+      return c.client.workflow.getHandle(paid.session.orderId!);
+    },
+  },
+  {
+    name: 'checkoutSession-expired',
+    async start(c) {
+      // (the services' clock a day behind, less 300 ms: the default 24-hour expiry is 300 ms away)
+      const late = await createServices(c.database, c.client, { ...serviceSettings(c.taskQueue),
+        clock: () => Date.now() - 86_400_000 + 300 });
+      const session = await checkoutSession({ ...c, services: late }, 'expired');
+      return c.client.workflow.getHandle(checkoutSessionWorkflowId(session.id));
+    },
+  },
+  {
+    // three merchants' items bought in one authorization: one order per merchant, each with its share
+    name: 'cart-three-merchants-purchased',
+    async start(c) {
+      const { cartId } = await boughtCart(c, 'three', 3);
+      return c.client.workflow.getHandle(cartWorkflowId(cartId));
+    },
+  },
+  {
+    // a cart's order whose merchant cancels: it releases only its share of the cart's authorization
+    name: 'order-cart-share-cancelled',
+    async start(c) {
+      const { orders } = await boughtCart(c, 'share', 2, 'hard');
+      const h = c.client.workflow.getHandle(orders[0].orderId);
+      await h.executeUpdate(cancelUpdate, { args: [{ cancelId: 'c1' }] });
+      return h;
+    },
+  },
+  {
+    name: 'cart-continued-as-new',
+    async start(c) {
+      const cartId = 'cart_history_continued';
+      await c.stores.checkout.createCart(cartId, Buffer.from('history'));
+      const handle = await c.client.workflow.start('cartWorkflow', { taskQueue: c.taskQueue, workflowId: cartWorkflowId(cartId),
+        args: [{ cartId, updatesPerRun: 2 }] });
+      const item = c.services.carts.openOffer((await c.services.carts.offer(c.merchantId, cartItem('continued', 300))).offer);
+      const { available: _, ...line } = item;
+      for (let i = 0; i < 3; i++) await handle.executeUpdate('add', { args: [{ line, quantity: 1 }] });
+      return c.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId, { followRuns: false });
+    },
+  },
 ];
+
+const SESSION_ITEMS = [{ sku: 'ebook', title: 'E-book', quantity: 1, unitPriceMinor: 1299, kind: 'soft' as const }];
+const checkoutSession = async (c: Ctx, name: string) => (await c.services.checkout.create(c.merchantId, `history-${name}`, {
+  items: SESSION_ITEMS, options: [{ id: 'note', label: 'Gift note', priceMinor: 100 }], successUrl: 'https://shop.example/ok',
+  cancelUrl: 'https://shop.example/cancel' })).session;
+const softPayment = async (c: Ctx, card: string, name: string) => ({
+  token: (await c.processor.tokenize({ cardNumber: card, expMonth: 12, expYear: 2099 }, `tok-checkout-${name}-${card}`)).token,
+  billingPostalCode: '94107', billingCountry: 'US', shippingOptionId: null, optionIds: ['note'], address: null,
+});
+const cartItem = (sku: string, unitPriceMinor: number, kind: 'hard' | 'soft' = 'soft') => ({ sku, title: `Item ${sku}`, unitPriceMinor, kind, minQuantity: 1, maxQuantity: 10 });
+
+/** A cart with one item (hard goods: shipped by the standard option) from each of `merchants` merchants, bought: its id and orders. */
+async function boughtCart(c: Ctx, name: string, merchants: number, kind: 'hard' | 'soft' = 'soft') {
+  const customer = `history-${name}`;
+  const shipping: Record<string, string> = {};
+  for (let i = 0; i < merchants; i++) {
+    const { merchant } = await c.stores.merchants.create(`History cart ${name} ${i}`, MERCHANT_SETTINGS);
+    await c.services.carts.add(customer, (await c.services.carts.offer(merchant.id, cartItem(`${name}-${i}`, 1000 * (i + 1), kind))).offer, 1);
+    if (kind === 'hard') shipping[merchant.id] = 'standard';
+  }
+  const cartId = (await c.stores.checkout.activeCartOf(createHash('sha256').update(customer).digest()))!;
+  const view = await c.services.carts.current((await c.services.carts.owned(cartId, customer))!);
+  const address = { line1: '1 Main St', city: 'San Francisco', region: 'CA', postalCode: '94107', country: 'US' };
+  const quote = await c.services.carts.quote(view, shipping, address);
+  const token = (await c.processor.tokenize({ cardNumber: '4242424242424242', expMonth: 12, expYear: 2099 }, `tok-cart-${name}`)).token;
+  const bought = await c.services.carts.purchase(view, { shipping, address, token, billingPostalCode: '94107', expectedTotalMinor: quote.totalMinor });
+  return { cartId, orders: bought.orders };
+}
+
+const serviceSettings = (taskQueue: string) => ({
+  taskQueue, orders: { processorDeadlineMs: 60_000, processorMaxBackoffMs: 1_000, reauthLeadMs: 60_000, refundWindowMs: 1_000 },
+  periods: { graceMs: 0, dunningDelaysMs: [50] }, payoutRetryDelaysMs: [50], webhooks: { allowPrivate: true, giveUpMs: 60_000 },
+  pages: { publicUrl: 'http://127.0.0.1', processorPublicUrl: 'http://127.0.0.1' },
+});
 
 /** A new merchant paid to `destination`, with one order shipped in full (captured): the merchant's id. */
 async function shippedOrderOf(c: Ctx, name: string, destination: string): Promise<string> {
@@ -243,7 +347,8 @@ try {
   const { id: endpointId } = await stores.delivery.createEndpoint(principal.id, { url: receiver.url, secret: receiver.secret,
     onDeadLetter: 'hold', giveUpSeconds: 3600 });
   const ctx: Ctx = {
-    client, processor, taskQueue, db, stores, delivery: new DeliveryService(stores.delivery, client, taskQueue), receiver, endpointId,
+    client, processor, taskQueue, db, stores, delivery: new DeliveryService(stores.delivery, client, taskQueue), receiver, endpointId, database,
+    services: await createServices(database, client, serviceSettings(taskQueue)), merchantId: principal.id,
     async order(name, spec = {}) {
       const token = (await processor.tokenize({ cardNumber: spec.card ?? '4242424242424242', expMonth: 12, expYear: 2099 }, `tok-${name}`)).token;
       const input = buildOrderInput({ ...spec, merchantId: principal.id, clientOrderId: `history-${name}`, token, policy: { refundWindowMs: 1000, ...spec.policy } });

@@ -51,6 +51,69 @@ describe('tokens', () => {
   });
 });
 
+describe('CORS on the tokenization endpoint (a hosted page posts the card from the browser)', () => {
+  const CORS = {
+    'access-control-allow-origin': '*',
+    'access-control-allow-methods': 'POST',
+    'access-control-allow-headers': 'Content-Type, Idempotency-Key',
+    'access-control-max-age': '600',
+    'access-control-expose-headers': 'Idempotent-Replayed',
+  };
+  const corsOf = (r: globalThis.Response) =>
+    Object.fromEntries([...r.headers].filter(([name]) => name.startsWith('access-control-')));
+  const preflight = () => fetch(`${sim.url}/v1/tokens`, {
+    method: 'OPTIONS',
+    headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,idempotency-key' },
+  });
+  const postToken = (body: unknown, idem = key()) => fetch(`${sim.url}/v1/tokens`, {
+    method: 'POST', headers: { origin: 'https://shop.example', 'content-type': 'application/json', 'idempotency-key': idem }, body: JSON.stringify(body),
+  });
+
+  it('answers the preflight 204 with the CORS headers, without counting a call or applying a fault', async () => {
+    await admin.setFaults({ mode: 'down', downStyle: '503', operations: ['tokenize'] });
+    const before = (await admin.stats()).requests.tokenize;
+    const r = await preflight();
+    expect(r.status).toBe(204);
+    expect(corsOf(r)).toEqual(CORS);
+    expect(await r.text()).toBe('');
+    expect((await admin.stats()).requests.tokenize).toBe(before);
+  });
+
+  it('puts the CORS headers on a token, its replay, a 400 invalid_card and a faulted 503; no other endpoint has them', async () => {
+    const idem = key();
+    const first = await postToken(card(VISA), idem);
+    expect(first.status).toBe(201);
+    expect(corsOf(first)).toEqual(CORS);
+    const replay = await postToken(card(VISA), idem);
+    expect([replay.status, replay.headers.get('idempotent-replayed')]).toEqual([201, 'true']);
+    expect(corsOf(replay)).toEqual(CORS);
+    expect(await replay.json()).toEqual(await first.json());
+
+    const invalid = await postToken(card('4242424242424241'));
+    expect([invalid.status, ((await invalid.json()) as { error: { code: string } }).error.code]).toEqual([400, 'invalid_card']);
+    expect(corsOf(invalid)).toEqual(CORS);
+
+    await admin.setFaults({ mode: 'down', downStyle: '503', operations: ['tokenize'] });
+    const faulted = await postToken(card(VISA));
+    expect(faulted.status).toBe(503);
+    expect(corsOf(faulted)).toEqual(CORS);
+    await admin.clearFaults();
+
+    const a = await authorizeCard();
+    const capture = await fetch(`${sim.url}/v1/authorizations/${a.id}/captures`, {
+      method: 'POST', headers: { origin: 'https://shop.example', 'content-type': 'application/json', 'idempotency-key': key() },
+      body: JSON.stringify({ amountMinor: 100 }),
+    });
+    expect(capture.status).toBe(201);
+    expect(corsOf(capture)).toEqual({});
+    const other = await fetch(`${sim.url}/v1/authorizations/${a.id}/captures`, {
+      method: 'OPTIONS', headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST' },
+    });
+    expect(corsOf(other)).toEqual({});
+    expect(corsOf(await fetch(`${sim.url}/v1/transactions/${a.id}`))).toEqual({});
+  });
+});
+
 describe('authorization decisions', () => {
   it('approves the approving test cards, with an expiry about 7 days out by default', async () => {
     for (const number of ['4242424242424242', '5555555555554444']) {
@@ -115,10 +178,64 @@ describe('captures, voids and expiry', () => {
   it('voids the uncaptured remainder, then refuses capture (authorization_voided) and a second void (already_voided)', async () => {
     const a = await authorizeCard(VISA, 1_000);
     await client.capture(a.id, 400, key());
-    expect(await client.void(a.id, key())).toEqual({ authorizationId: a.id, releasedMinor: 600 });
+    expect(await client.void(a.id, key())).toEqual({ authorizationId: a.id, releasedMinor: 600, remainingMinor: 0 });
     await rejected(client.capture(a.id, 1, key()), 'authorization_voided', 409);
     await rejected(client.void(a.id, key()), 'already_voided', 409);
     expect(await client.getTransaction(a.id)).toMatchObject({ object: 'authorization', capturedMinor: 400, voided: true, releasedMinor: 600 });
+  });
+
+  it('releases part of an authorization (a partial void): the rest stays capturable, one unit more is over_capture', async () => {
+    const a = await authorizeCard(VISA, 1_000);
+    await client.capture(a.id, 200, key());
+    expect(await client.void(a.id, key(), 300)).toEqual({ authorizationId: a.id, releasedMinor: 300, remainingMinor: 500 });
+    expect(await client.getTransaction(a.id)).toMatchObject({ capturedMinor: 200, releasedMinor: 300, voided: false });
+    await rejected(client.capture(a.id, 501, key()), 'over_capture', 409);
+    expect((await client.capture(a.id, 500, key())).amountMinor).toBe(500);
+    await rejected(client.capture(a.id, 1, key()), 'over_capture', 409);
+    // nothing left: a full void releases 0 and voids it
+    expect(await client.void(a.id, key())).toEqual({ authorizationId: a.id, releasedMinor: 0, remainingMinor: 0 });
+    expect(await client.getTransaction(a.id)).toMatchObject({ capturedMinor: 700, releasedMinor: 300, voided: true });
+  });
+
+  it('refuses to release more than is left uncaptured (409 over_release) and changes nothing', async () => {
+    const a = await authorizeCard(VISA, 1_000);
+    await client.capture(a.id, 400, key());
+    await client.void(a.id, key(), 100);
+    await rejected(client.void(a.id, key(), 501), 'over_release', 409);
+    expect(await client.getTransaction(a.id)).toMatchObject({ capturedMinor: 400, releasedMinor: 100, voided: false });
+    const r = await raw(`/v1/authorizations/${a.id}/void`, { body: '{"amountMinor":0}', idem: key() });
+    expect([r.status, r.body.error?.code]).toEqual([400, 'parameter_invalid']);
+    expect((await client.capture(a.id, 500, key())).amountMinor).toBe(500);
+  });
+
+  it('voids the authorization when partial releases leave nothing: capture, a further void and reauthorization are refused', async () => {
+    const a = await authorizeCard(VISA, 1_000);
+    const d = await effectsOf(async () => {
+      expect(await client.void(a.id, key(), 600)).toMatchObject({ releasedMinor: 600, remainingMinor: 400 });
+      expect(await client.void(a.id, key(), 400)).toMatchObject({ releasedMinor: 400, remainingMinor: 0 });
+    });
+    expect(d).toMatchObject({ voids: 2 });
+    expect(await client.getTransaction(a.id)).toMatchObject({ capturedMinor: 0, releasedMinor: 1_000, voided: true });
+    await rejected(client.capture(a.id, 1, key()), 'authorization_voided', 409);
+    await rejected(client.void(a.id, key(), 1), 'already_voided', 409);
+    await rejected(client.reauthorize(a.id, 1_000, key()), 'authorization_voided', 409);
+  });
+
+  it('replays a partial void repeated with its key (Idempotent-Replayed, one release) and refuses the key with another amount', async () => {
+    const a = await authorizeCard(VISA, 1_000);
+    const k = key();
+    const path = `/v1/authorizations/${a.id}/void`;
+    const d = await effectsOf(async () => {
+      const first = await raw(path, { body: '{"amountMinor":250}', idem: k });
+      const again = await raw(path, { body: '{"amountMinor":250}', idem: k });
+      expect(first).toMatchObject({ status: 200, body: { object: 'void', authorizationId: a.id, releasedMinor: 250, remainingMinor: 750 } });
+      expect(again.body).toEqual(first.body);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(await client.void(a.id, k, 250)).toEqual({ authorizationId: a.id, releasedMinor: 250, remainingMinor: 750 });
+    });
+    expect(d).toMatchObject({ voids: 1 });
+    await rejected(client.void(a.id, k, 300), 'idempotency_key_reused', 422);
+    expect(await client.getTransaction(a.id)).toMatchObject({ releasedMinor: 250, voided: false });
   });
 
   it('refuses to capture an authorization past its validity (set to 1 s at run time): 409 authorization_expired', async () => {
