@@ -71,7 +71,8 @@ ${item.available ? html`<form method="post" action="/carts/add" class="add">
 
   // --- published references (rate-limited per client address) -----------------------------------------------------
 
-  r.use(/^\/carts\/p(\/|$)/, (req, res, next) => {
+  r.use((req, res, next) => {
+    if (!/^\/carts\/p(\/|$)/.test(req.path)) return next();
     const t = buckets.take(req.ip ?? 'unknown');
     if (t.ok) return next();
     errorPage(res, 429, 'Too many requests', 'Too many look-ups from your address; wait a moment and try again.', undefined,
