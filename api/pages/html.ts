@@ -126,6 +126,7 @@ export function document(o: PageOptions): Html {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${o.title}</title>
+<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/assets/pages.css">
 ${(o.scripts ?? []).map((s) => html`<script src="/assets/${s}" defer></script>\n`)}</head>
 <body>

@@ -13,6 +13,7 @@ const ASSETS: Record<string, string> = {
   'checkout.js': 'text/javascript; charset=utf-8',
   'cart.js': 'text/javascript; charset=utf-8',
   'pages.css': 'text/css; charset=utf-8',
+  'favicon.svg': 'image/svg+xml',
 };
 
 /** The paths of the pages (their failures are pages; others are the API's). */
