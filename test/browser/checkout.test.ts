@@ -23,7 +23,8 @@ let browser: Browser;
 
 beforeAll(async () => {
   ({ stores, db, close: closeDb } = testDatabase(2));
-  [svc, browser] = await Promise.all([startServices(), launchBrowser()]);
+  // (an order waiting out the processor tries again within a second)
+  [svc, browser] = await Promise.all([startServices({ PAYBROKER_PROCESSOR_MAX_BACKOFF: '1s' }), launchBrowser()]);
   site = svc.base.replace(/\/v1$/, '');
 });
 afterAll(async () => {
@@ -130,6 +131,32 @@ describe('the hosted checkout page', () => {
     expectClean(problems);
     await page.close();
   });
+
+  it('while the processor is down the page says it waits for the card network, and shows the approval once it is back', async () => {
+    const m = await merchant(stores, 'Patient shop');
+    const s = await newSession(m);
+    const { page, problems } = await openPage(browser);
+    await page.goto(s.url);
+    await fillAddress(page);
+    await fillCard(page, CARD.approve);
+    await svc.admin.setFaults({ mode: 'down', downStyle: '503', operations: ['authorize'] });
+    try {
+      await page.click('#pay');
+      expect(await waitForText(page, '#status', /waiting for the card network/)).toMatch(/^We are waiting for the card network/);
+      expect(await page.$eval('#pay', (b) => (b as unknown as { disabled: boolean }).disabled)).toBe(true);
+      // a reload while it waits shows the same waiting state (and polls on)
+      await page.reload();
+      expect(await waitForText(page, '#status', /waiting for the card network/)).toMatch(/waiting/);
+    } finally {
+      await svc.admin.clearFaults();
+    }
+    expect(await waitForText(page, '#status', /Payment approved/, 30_000)).toMatch(/Payment approved/);
+    const session = await call(svc.base, `/checkout-sessions/${s.id}`, { key: m.key });
+    expect(session.body).toMatchObject({ state: 'completed' });
+    expect(session.body.attempts).toHaveLength(1);
+    expectClean(problems);
+    await page.close();
+  }, 60_000);
 
   it('unknown and expired sessions are HTML pages (404, 410), never stack traces; a foreign Origin is refused', async () => {
     const m = await merchant(stores, 'Gone shop');
