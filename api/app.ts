@@ -11,6 +11,7 @@ import { ApiError, errorHandler, notFoundRoute } from './errors';
 import { idempotent } from './idempotency';
 import { rejectUnacceptableInput } from './input';
 import { openApiDocument } from './openapi';
+import { hostedPages } from './pages';
 import { type RateLimit, TokenBuckets } from './rateLimit';
 import { mount, type Operation, operation } from './operations';
 import type { HealthChecks } from '../services/health';
@@ -39,6 +40,8 @@ export interface AppDeps {
   logger: Logger;
   /** Each API key's rate limit in this process (api/rateLimit.ts perCopy: its share of the configured limit). */
   rateLimit: RateLimit;
+  /** Published cart references' look-ups per client address in this process (default api/pages/carts.ts REFERENCE_RATE_LIMIT). */
+  referenceRateLimit?: RateLimit;
 }
 
 /** Every operation of the API, public ones first. */
@@ -115,6 +118,8 @@ export function createApp(deps: AppDeps): express.Express {
   mount(v1, authenticated, idem, audit);
 
   app.use('/v1', v1);
+  // the hosted pages (HTML for customers): /checkout, /carts and their /assets
+  app.use('/', hostedPages(deps.services, { referenceRateLimit: deps.referenceRateLimit }));
   app.use(notFoundRoute);
   app.use(errorHandler);
   return app;
