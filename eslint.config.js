@@ -46,4 +46,6 @@ export default tseslint.config(
   { files: ['test/**/*.ts'], rules: { '@typescript-eslint/unbound-method': 'off' } },
   { files: ['**/*.js', '**/*.mjs', '**/*.cjs'], ...tseslint.configs.disableTypeChecked },
   { files: ['**/*.js', '**/*.mjs', '**/*.cjs'], languageOptions: { globals: globals.node } },
+  // the hosted pages' scripts run in the browser, as classic scripts
+  { files: ['api/pages/assets/**/*.js'], languageOptions: { sourceType: 'script', globals: globals.browser } },
 );

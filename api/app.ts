@@ -11,6 +11,7 @@ import { ApiError, errorHandler, notFoundRoute } from './errors';
 import { idempotent } from './idempotency';
 import { rejectUnacceptableInput } from './input';
 import { openApiDocument } from './openapi';
+import { hostedPages } from './pages';
 import { type RateLimit, TokenBuckets } from './rateLimit';
 import { mount, type Operation, operation } from './operations';
 import type { HealthChecks } from '../services/health';
@@ -115,6 +116,8 @@ export function createApp(deps: AppDeps): express.Express {
   mount(v1, authenticated, idem, audit);
 
   app.use('/v1', v1);
+  // the hosted pages (HTML for customers): /checkout, /carts and their /assets
+  app.use('/', hostedPages(deps.services));
   app.use(notFoundRoute);
   app.use(errorHandler);
   return app;

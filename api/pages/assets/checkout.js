@@ -1,0 +1,160 @@
+// The hosted checkout page's script: totals recomputed by the broker as the customer chooses; the card sent to
+// the processor's tokenization (never to Paybroker); the token paid with; the outcome followed until decided.
+'use strict';
+(function () {
+  var data = JSON.parse(document.getElementById('pb-checkout').textContent);
+  var form = document.getElementById('checkout');
+  var status = document.getElementById('status');
+  var pay = document.getElementById('pay');
+  var base = '/checkout/' + encodeURIComponent(data.sessionId);
+  var quoteTimer = null;
+  var quoteSeq = 0;
+
+  function say(message, kind) {
+    status.textContent = message;
+    status.className = 'status' + (kind ? ' ' + kind : '');
+  }
+
+  function uuid() {
+    if (window.crypto && typeof window.crypto.randomUUID === 'function') return window.crypto.randomUUID();
+    var b = new Uint8Array(16);
+    window.crypto.getRandomValues(b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join('');
+    return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
+  }
+
+  function value(id) {
+    var el = document.getElementById(id);
+    return el ? el.value.trim() : '';
+  }
+
+  function choice() {
+    var c = { optionIds: [] };
+    var ship = form.querySelector('input[name="shippingOptionId"]:checked');
+    if (ship) c.shippingOptionId = ship.value;
+    form.querySelectorAll('input[name="optionIds"]:checked').forEach(function (el) { c.optionIds.push(el.value); });
+    if (data.hasHard) {
+      c.address = { name: value('address-name'), line1: value('address-line1'), line2: value('address-line2'), city: value('address-city'),
+        region: value('address-region'), postalCode: value('address-postalCode'), country: value('address-country') };
+    } else {
+      c.billingCountry = value('billing-country');
+    }
+    return c;
+  }
+
+  function postJson(url, body, headers) {
+    var h = { 'Content-Type': 'application/json', Accept: 'application/json' };
+    Object.keys(headers || {}).forEach(function (k) { h[k] = headers[k]; });
+    return fetch(url, { method: 'POST', headers: h, body: JSON.stringify(body), credentials: 'same-origin' }).then(function (res) {
+      return res.json().catch(function () { return {}; }).then(function (json) { return { status: res.status, body: json }; });
+    });
+  }
+
+  function showTotals(t) {
+    document.querySelectorAll('[data-total]').forEach(function (el) {
+      var v = t[el.getAttribute('data-total')];
+      if (typeof v === 'string') el.textContent = v;
+    });
+  }
+
+  function quote() {
+    var seq = ++quoteSeq;
+    var c = choice();
+    postJson(base + '/quote', c).then(function (r) {
+      if (seq !== quoteSeq) return; // (an answer to an older choice)
+      if (r.status === 200) {
+        showTotals(r.body.totals);
+        form.setAttribute('data-quoted', String(seq));
+      } else {
+        say((r.body.error && r.body.error.message) || 'These choices cannot be priced.', 'error');
+      }
+    }).catch(function () { say('The totals could not be updated; check your connection.', 'error'); });
+  }
+
+  function requote() {
+    clearTimeout(quoteTimer);
+    quoteTimer = setTimeout(quote, 150);
+  }
+
+  form.addEventListener('change', function (e) {
+    var t = e.target;
+    if (t.name === 'shippingOptionId' || t.name === 'optionIds' || t.name === 'country' || t.name === 'region' || t.name === 'billingCountry') requote();
+  });
+
+  var polling = null;
+  function poll() {
+    clearTimeout(polling);
+    polling = setTimeout(function () {
+      fetch(base + '/status', { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+        .then(function (res) { return res.json(); })
+        .then(outcome)
+        .catch(function () { poll(); });
+    }, 1000);
+  }
+
+  function outcome(r) {
+    var o = r.outcome;
+    form.setAttribute('data-outcome', o.kind);
+    if (o.kind === 'approved' || o.kind === 'review') {
+      say(o.message, 'success');
+      pay.disabled = true;
+      if (o.successUrl && o.successUrl !== '#') setTimeout(function () { window.location.assign(o.successUrl); }, 2500);
+      return;
+    }
+    if (o.kind === 'waiting') {
+      say(o.message, 'waiting');
+      pay.disabled = true;
+      poll();
+      return;
+    }
+    if (o.kind === 'declined') {
+      say(o.message, 'error');
+      pay.disabled = false;
+      document.getElementById('card-number').focus();
+      return;
+    }
+    say(o.message || 'This checkout can take no payment now.', 'error');
+    pay.disabled = o.kind === 'expired' || o.kind === 'failed';
+  }
+
+  function fail(message) {
+    say(message, 'error');
+    pay.disabled = false;
+  }
+
+  form.addEventListener('submit', function (e) {
+    e.preventDefault();
+    if (pay.disabled) return;
+    if (!form.checkValidity()) {
+      form.reportValidity();
+      say('Some fields need your attention.', 'error');
+      return;
+    }
+    pay.disabled = true;
+    say('Checking your card…', 'waiting');
+    var card = {
+      cardNumber: value('card-number').replace(/[\s-]/g, ''),
+      expMonth: Number(value('card-exp-month')),
+      expYear: Number(value('card-exp-year')),
+      cvc: value('card-cvc'),
+    };
+    postJson(data.processorUrl.replace(/\/+$/, '') + '/v1/tokens', card, { 'Idempotency-Key': uuid() }).then(function (t) {
+      if (t.status !== 201 || !t.body.id) {
+        fail((t.body.error && t.body.error.message) || 'The card could not be read. Check its number and expiry.');
+        return;
+      }
+      var c = choice();
+      c.token = t.body.id;
+      c.billingPostalCode = value('billing-postal');
+      say('Paying…', 'waiting');
+      return postJson(base + '/pay', c).then(function (r) {
+        if (r.status === 200) outcome(r.body);
+        else fail((r.body.error && r.body.error.message) || 'The payment could not be made. Try again.');
+      });
+    }).catch(function () { fail('We could not reach the payment service; check your connection and try again. Nothing was charged.'); });
+  });
+
+  if (data.state === 'processing') poll();
+})();
