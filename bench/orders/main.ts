@@ -67,7 +67,7 @@ async function run(b: BenchStack): Promise<boolean> {
   // One order: create (must reach authorized_plus_avs), then ship everything (must capture the total); see BenchOrders.
   const bench = new BenchOrders(api, m.auth, () => tokens[nextToken++]);
   const orders = bench.records;
-  const runOrder = (tag: string, i: number, t: Timings, scheduledAt?: number) => bench.run(`${tag}-${i}`, t, { scheduledAt });
+  const runOrder = async (tag: string, i: number, t: Timings, scheduledAt?: number) => { await bench.run(`${tag}-${i}`, t, { scheduledAt }); };
 
   const runPing = async (id: string) => {
     const r = await b.temporal.workflow.execute<PingWorkflow>('pingWorkflow', {
