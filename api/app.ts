@@ -40,6 +40,8 @@ export interface AppDeps {
   logger: Logger;
   /** Each API key's rate limit in this process (api/rateLimit.ts perCopy: its share of the configured limit). */
   rateLimit: RateLimit;
+  /** Published cart references' look-ups per client address in this process (default api/pages/carts.ts REFERENCE_RATE_LIMIT). */
+  referenceRateLimit?: RateLimit;
 }
 
 /** Every operation of the API, public ones first. */
@@ -117,7 +119,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use('/v1', v1);
   // the hosted pages (HTML for customers): /checkout, /carts and their /assets
-  app.use('/', hostedPages(deps.services));
+  app.use('/', hostedPages(deps.services, { referenceRateLimit: deps.referenceRateLimit }));
   app.use(notFoundRoute);
   app.use(errorHandler);
   return app;

@@ -9,6 +9,7 @@ import { createServices } from '../services';
 import { healthChecks } from '../services/health';
 import { TEMPORAL_CHANNEL_ARGS } from '../services/temporal';
 import { createApp } from './app';
+import { REFERENCE_RATE_LIMIT } from './pages/carts';
 import { perCopy } from './rateLimit';
 import { serveInCopies } from '../runtime/copies';
 import { createLogger } from '../runtime/log';
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
     const app = createApp({
       services,
       health: healthChecks(database, temporal, config.taskQueue), logger, rateLimit: perCopy(config.rateLimit, config.apiProcesses),
+      referenceRateLimit: perCopy(REFERENCE_RATE_LIMIT, config.apiProcesses),
     });
     const server = app.listen(config.apiPort, config.bindHost, () => {
       if (alone) logger.info(listening(config.apiPort));

@@ -3,7 +3,7 @@
 // references (/carts/p/:ref) that show the items and merchants but nothing of the publisher. A customer is a
 // secret cookie (pb_customer); a cart not of this customer is as good as absent (404).
 import { type Request, type Response, Router } from 'express';
-import { TokenBuckets } from '../rateLimit';
+import { type RateLimit, TokenBuckets } from '../rateLimit';
 import { type CartView, CartError, lineKey, MAX_CART_LINES, MAX_LINE_QUANTITY } from '../../domain/cart';
 import type { Address } from '../../domain/order';
 import type { Services } from '../../services';
@@ -16,18 +16,18 @@ import { errorPage, html, httpsOrigins, jsonData, money, notFoundPage, originOf,
 import { imageFor } from './checkout';
 import { addressFields, cardFields, DEFAULT_COUNTRY, receiptView, statusRegion } from './views';
 
-/** Published reference look-ups per client address: sustained rate and burst. */
+/** Published reference look-ups per client address, for the whole API (each copy enforces its share): sustained rate and burst. */
 export const REFERENCE_RATE_LIMIT = { perSecond: 30, burst: 60 };
 /** How long a purchase request waits for its authorization before the page polls instead. */
 const PURCHASE_REPLY_WAIT_MS = 4000;
 const MAX_OFFER_CHARS = 4000;
 const MAX_MERCHANT_ID_CHARS = 100;
 
-export function cartPages(services: Services): Router {
+export function cartPages(services: Services, referenceRateLimit: RateLimit = REFERENCE_RATE_LIMIT): Router {
   const r = Router();
   const { carts } = services;
   const processorOrigin = originOf(services.pages.processorPublicUrl);
-  const buckets = new TokenBuckets(REFERENCE_RATE_LIMIT, services.clock);
+  const buckets = new TokenBuckets(referenceRateLimit, services.clock);
 
   /** The customer's cart of the path, or a 404 (not theirs, or none). */
   async function ownedCart(req: Request): Promise<{ id: string; view: CartView }> {
@@ -71,7 +71,8 @@ ${item.available ? html`<form method="post" action="/carts/add" class="add">
 
   // --- published references (rate-limited per client address) -----------------------------------------------------
 
-  r.use(/^\/carts\/p(\/|$)/, (req, res, next) => {
+  r.use((req, res, next) => {
+    if (!/^\/carts\/p(\/|$)/.test(req.path)) return next();
     const t = buckets.take(req.ip ?? 'unknown');
     if (t.ok) return next();
     errorPage(res, 429, 'Too many requests', 'Too many look-ups from your address; wait a moment and try again.', undefined,

@@ -53,8 +53,10 @@ export function outcomeOf(row: CheckoutSessionRow, session: CheckoutSessionView,
 /** The session's answer to the page's script: its state, the order's outcome, and the outcome in words. */
 function answer(row: CheckoutSessionRow, r: { session: CheckoutSessionView; order: OrderWithBatches | null }) {
   return {
-    session: { id: r.session.id, state: r.session.state, attempts: r.session.attempts.length },
-    order: r.order && { id: r.order.id, state: r.order.state, totalMinor: r.order.totalMinor, currency: r.order.currency, failure: r.order.failure },
+    session: r.session,
+    // (what the customer needs of the order: not its authorizations, captures or the customer's id)
+    order: r.order && { id: r.order.id, merchantId: r.order.merchantId, state: r.order.state, totalMinor: r.order.totalMinor, currency: r.order.currency,
+      failure: r.order.failure },
     outcome: outcomeOf(row, r.session, r.order),
   };
 }
@@ -181,7 +183,7 @@ ${receiptView(order)}
   r.post('/checkout/:sessionId/quote', jsonPageBody, run(async (req, res) => {
     const row = await sessionOf(req);
     const priced = checkout.quote(row, choiceOf(object(req.body), row, true));
-    res.set('Cache-Control', 'no-store').json({ totals: shownTotals(totalsOf(priced), priced.currency) });
+    res.set('Cache-Control', 'no-store').json({ ...priced, totals: shownTotals(totalsOf(priced), priced.currency) });
   }));
 
   r.post('/checkout/:sessionId/pay', jsonPageBody, run(async (req, res) => {

@@ -134,6 +134,7 @@ function pageErrorOf(err: unknown): PageError {
   if (err instanceof PageError) return err;
   if (err instanceof CheckoutError || err instanceof CartError || err instanceof PricingError) {
     if (err.code === 'session_expired' || err.code === 'offer_expired') return new PageError(410, err.code, err.message, err.param);
+    if (err.code === 'offer_invalid') return new PageError(400, err.code, err.message, err.param);
     if (err.code === 'unknown_merchant') return new PageError(404, err.code, err.message, err.param);
     return new PageError(CONFLICTS.has(err.code) ? 409 : 422, err.code, err.message, err.param);
   }

@@ -124,8 +124,9 @@ export function document(o: PageOptions): Html {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${o.title}</title>
+<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/assets/pages.css">
 ${(o.scripts ?? []).map((s) => html`<script src="/assets/${s}" defer></script>\n`)}</head>
 <body>
@@ -145,7 +146,7 @@ export function sendPage(res: Response, status: number, o: PageOptions): void {
     'Content-Security-Policy': contentSecurityPolicy(o),
     'Cache-Control': 'no-store',
     'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'no-referrer',
+    'Referrer-Policy': 'same-origin',
     'X-Frame-Options': 'DENY',
   }).send(document(o).text);
 }

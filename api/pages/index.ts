@@ -2,8 +2,9 @@
 // published references) and /assets (their script and stylesheet, from this directory, read once).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Router } from 'express';
+import { type ErrorRequestHandler, Router } from 'express';
 import type { Services } from '../../services';
+import type { RateLimit } from '../rateLimit';
 import { cartPages } from './carts';
 import { checkoutPages } from './checkout';
 import { pageErrorHandler, sameOrigin } from './common';
@@ -13,9 +14,13 @@ const ASSETS: Record<string, string> = {
   'checkout.js': 'text/javascript; charset=utf-8',
   'cart.js': 'text/javascript; charset=utf-8',
   'pages.css': 'text/css; charset=utf-8',
+  'favicon.svg': 'image/svg+xml',
 };
 
-export function hostedPages(services: Services): Router {
+/** The paths of the pages (their failures are pages; others are the API's). */
+const PAGE_PATHS = /^\/(checkout|carts|assets)(\/|$)/;
+
+export function hostedPages(services: Services, o: { referenceRateLimit?: RateLimit } = {}): Router {
   const r = Router();
   const dir = fileURLToPath(new URL('./assets/', import.meta.url));
   const assets = new Map(Object.entries(ASSETS).map(([name, type]) => [name, { type, body: readFileSync(dir + name) }]));
@@ -24,10 +29,12 @@ export function hostedPages(services: Services): Router {
     if (!a) return notFoundPage(res);
     res.set({ 'Content-Type': a.type, 'Cache-Control': 'public, max-age=300', 'X-Content-Type-Options': 'nosniff' }).send(a.body);
   });
-  r.use(/^\/(checkout|carts)(\/|$)/, sameOrigin(originOf(services.pages.publicUrl)));
+  const checkOrigin = sameOrigin(originOf(services.pages.publicUrl));
+  r.use((req, res, next) => (PAGE_PATHS.test(req.path) ? checkOrigin(req, res, next) : next()));
   r.use(checkoutPages(services));
-  r.use(cartPages(services));
+  r.use(cartPages(services, o.referenceRateLimit));
   r.all(/^\/assets(\/.*)?$/, (_req, res) => notFoundPage(res));
-  r.use(/^\/(checkout|carts|assets)(\/|$)/, pageErrorHandler());
+  const onError = pageErrorHandler();
+  r.use(((err, req, res, next) => (PAGE_PATHS.test(req.path) ? onError(err, req, res, next) : next(err))) as ErrorRequestHandler);
   return r;
 }

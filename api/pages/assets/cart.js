@@ -166,12 +166,13 @@
       cvc: value('card-cvc'),
     };
     postJson(data.processorUrl.replace(/\/+$/, '') + '/v1/tokens', card, { 'Idempotency-Key': uuid() }).then(function (t) {
-      if (t.status !== 201 || !t.body.id) {
+      var token = t.body.token || t.body.id;
+      if (t.status !== 201 || !token) {
         fail((t.body.error && t.body.error.message) || 'The card could not be read. Check its number and expiry.');
         return;
       }
       var c = choice();
-      c.token = t.body.id;
+      c.token = token;
       c.billingPostalCode = value('billing-postal');
       c.expectedTotalMinor = expectedTotalMinor;
       say('Paying…', 'waiting');
