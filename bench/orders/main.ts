@@ -19,15 +19,14 @@
 // entry instead of workflows/index.ts), BENCH_TEMPORAL_DYNAMIC_CONFIG=k=v,k=v (a dev server with that dynamic
 // config instead of the tests' one).
 import { loadavg } from 'node:os';
-import { HttpProcessorClient } from '../../processors/http-client';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../../scripts/temporal-cli';
 import type { PingWorkflow } from '../../workflows/ping.contract';
 import { describeCpu, otherCpuPercent } from '../support/cpu';
-import { JsonClient, type JsonReply } from '../support/http';
+import { JsonClient } from '../support/http';
 import { benchMain, type BenchStack } from '../support/stack';
 import { intEnv } from '../support/env';
 import { closedLoop, fmtSummary, median, ms, openLoop, summarize } from '../support/stats';
-import { tokenizeCard } from '../support/micro';
+import { BenchOrders, createMerchant, settledOrders, type Timings, timings, tokenizeCards } from '../support/orders';
 import { machineLine, met, printOutputTail, RULE, runTimeLines, trialBalanceCheck } from '../support/report';
 
 // --- settings ----------------------------------------------------------------------------------------------
@@ -47,28 +46,8 @@ const latencyOrders = S.rate * S.seconds;
 
 const TARGET_RATIO = 0.4;
 const TARGET_CREATE_P50_MS = 25;
-/** How long the read model may lag an update's reply (saveOrder runs after the ship update has answered). */
-const SETTLE_TIMEOUT_MS = 30_000;
-/** How long to keep repeating a request the API answered 202 (its ORDER_REPLY_WAIT_MS passed) before failing it. */
-const PENDING_TIMEOUT_MS = 120_000;
-
-// As test/e2e/orders.test.ts: 2 × 19.99 + 45.00, standard shipping 5.00, CA tax 7.25% → 96.50 USD.
-const ITEMS = [{ sku: 'book', quantity: 2, unitPriceMinor: 1999, kind: 'hard' }, { sku: 'lamp', quantity: 1, unitPriceMinor: 4500, kind: 'hard' }];
-const ADDRESS = { line1: '1 Main St', city: 'San Francisco', region: 'CA', postalCode: '94107', country: 'US' };
-const SHIP_ALL = ITEMS.map((i) => ({ sku: i.sku, quantity: i.quantity }));
 
 const log = (msg: string) => console.log(`[bench] ${msg}`);
-
-/** The bench merchant's order settings: two shipping options, tax by destination. */
-const MERCHANT_SETTINGS = {
-  currency: 'USD', feeBps: 250,
-  shippingOptions: [{ id: 'standard', label: 'Standard', priceMinor: 500 }, { id: 'express', label: 'Express', priceMinor: 1500 }],
-  taxRatesBps: { US: 0, 'US-CA': 725, DE: 1900 },
-};
-
-interface OrderRecord { id: string; totalMinor: number; failure?: string }
-interface Timings { create: number[]; ship: number[]; order: number[] }
-const timings = (): Timings => ({ create: [], ship: [], order: [] });
 
 async function run(b: BenchStack): Promise<boolean> {
   const started = performance.now();
@@ -77,72 +56,18 @@ async function run(b: BenchStack): Promise<boolean> {
 
   // An operator in the database, a merchant over the API.
   const operatorKey = (await b.stores.principals.create('operator', 'bench operator')).apiKey;
-  const m = await api.post('/merchants', { name: 'Bench shop', ...MERCHANT_SETTINGS },
-    { authorization: `Bearer ${operatorKey}`, 'idempotency-key': `bench-merchant-${b.taskQueue}` });
-  if (m.status !== 201) throw new Error(`POST /v1/merchants: ${m.status} ${JSON.stringify(m.body)}`);
-  const auth = { authorization: `Bearer ${m.body.apiKey as string}` };
+  const m = await createMerchant(api, operatorKey, 'Bench shop', `bench-merchant-${b.taskQueue}`);
 
   // Card tokens, made in advance (not timed).
   const tokensNeeded = S.warmup + S.serial + S.rounds * S.orders + latencyOrders;
   log(`tokenizing ${tokensNeeded} cards at the simulator (untimed) ...`);
-  const sim = new HttpProcessorClient({ baseUrl: b.simulatorUrl });
-  const tokens: string[] = new Array(tokensNeeded);
-  await closedLoop(tokensNeeded, 16, async (i) => {
-    tokens[i] = await tokenizeCard(sim, `bench-tok-${b.taskQueue}-${i}`);
-  });
+  const tokens = await tokenizeCards(b, tokensNeeded, 'orders');
   let nextToken = 0;
 
-  // One order: create (must reach authorized_plus_avs), then ship everything (must capture the total). A 202 is
-  // not a failure (the API waited ORDER_REPLY_WAIT_MS and the order carries on): the same request is sent again,
-  // as a client would; it is idempotent and waits for the outcome again. Nor is a 503 order_unavailable (a command
-  // the order's workflow has not taken yet, its worker busy): it is sent again after its Retry-After, as the README
-  // tells clients. The waits count in the latency.
-  const orders: OrderRecord[] = [];
-  let pendingReplies = 0;
-  let unavailableReplies = 0;
-  async function post(path: string, body: unknown): Promise<JsonReply> {
-    const deadline = performance.now() + PENDING_TIMEOUT_MS;
-    for (;;) {
-      const reply = await api.post(path, body, auth);
-      if (reply.status === 503 && reply.body?.error?.code === 'order_unavailable') {
-        unavailableReplies++;
-        await new Promise((r) => setTimeout(r, (reply.retryAfterSeconds ?? 1) * 1000));
-      } else if (reply.status === 202) {
-        pendingReplies++;
-      } else {
-        return reply;
-      }
-      if (performance.now() > deadline) throw new Error(`POST ${path}: still ${reply.status} (${reply.body?.state ?? reply.body?.error?.code}) after ${PENDING_TIMEOUT_MS} ms`);
-    }
-  }
-  async function runOrder(tag: string, i: number, t: Timings, scheduledAt?: number): Promise<void> {
-    const clientOrderId = `${tag}-${i}`;
-    const rec: OrderRecord = { id: '', totalMinor: 0 };
-    orders.push(rec);
-    const t0 = scheduledAt ?? performance.now();
-    try {
-      const created = await post('/orders', {
-        clientOrderId, customerId: 'bench-customer', items: ITEMS, shipping: { optionId: 'standard', address: ADDRESS },
-        payment: { token: tokens[nextToken++], billingPostalCode: '94107' },
-      });
-      const t1 = performance.now();
-      if (![200, 201].includes(created.status) || created.body?.state !== 'authorized_plus_avs') {
-        throw new Error(`create: ${created.status} ${JSON.stringify(created.body).slice(0, 300)}`);
-      }
-      t.create.push(t1 - t0);
-      rec.id = created.body.id;
-      rec.totalMinor = created.body.totalMinor;
-      const shipped = await post(`/orders/${rec.id}/shipments`, { shipmentId: 'all', items: SHIP_ALL, trackingNumber: `TRK-${clientOrderId}` });
-      const t2 = performance.now();
-      if (shipped.status !== 200 || shipped.body?.state !== 'shipped' || shipped.body?.capturedMinor !== rec.totalMinor) {
-        throw new Error(`ship: ${shipped.status} ${JSON.stringify(shipped.body).slice(0, 300)}`);
-      }
-      t.ship.push(t2 - t1);
-      t.order.push(t2 - t0);
-    } catch (err) {
-      rec.failure = `${clientOrderId}: ${(err as Error).message}`;
-    }
-  }
+  // One order: create (must reach authorized_plus_avs), then ship everything (must capture the total); see BenchOrders.
+  const bench = new BenchOrders(api, m.auth, () => tokens[nextToken++]);
+  const orders = bench.records;
+  const runOrder = async (tag: string, i: number, t: Timings, scheduledAt?: number) => { await bench.run(`${tag}-${i}`, t, { scheduledAt }); };
 
   const runPing = async (id: string) => {
     const r = await b.temporal.workflow.execute<PingWorkflow>('pingWorkflow', {
@@ -215,17 +140,7 @@ async function run(b: BenchStack): Promise<boolean> {
   const failures = orders.filter((o) => o.failure);
   const ok = orders.filter((o) => !o.failure);
   const ids = ok.map((o) => o.id);
-  type Row = { id: string; total_minor: string; state: string; captured: string | null };
-  let rows: Row[];
-  for (const deadline = Date.now() + SETTLE_TIMEOUT_MS; ;) {
-    rows = [];
-    for (let i = 0; i < ids.length; i += 1000) {
-      rows.push(...await b.db('orders as o').leftJoin('captures as c', 'c.order_id', 'o.id').whereIn('o.id', ids.slice(i, i + 1000))
-        .groupBy('o.id', 'o.total_minor', 'o.state').select('o.id', 'o.total_minor', 'o.state').sum({ captured: 'c.amount_minor' }) as Row[]);
-    }
-    if ((rows.length === ids.length && rows.every((r) => r.state === 'shipped')) || Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const rows = await settledOrders(b.db, ids, 'shipped');
   const byId = new Map(rows.map((r) => [r.id, r]));
   const badBooks = ok.filter((o) => {
     const r = byId.get(o.id);
@@ -267,7 +182,7 @@ Paybroker order benchmark
               order  ${fmtSummary(summarize(tp.order))}
               cpu (last round): ${describeCpu(cpu1, cpu2, tpWallMs)}
 3. latency    open loop, ${S.rate} orders/s for ${S.seconds} s (${latencyOrders} orders, each then shipped): ${latFailed} failed,
-              ${pendingReplies} replies were 202 and ${unavailableReplies} 503 order_unavailable (the request was repeated), took ${(latWallMs / 1000).toFixed(1)} s, latest start ${ms(maxStartLagMs)} behind schedule
+              ${bench.pendingReplies} replies were 202 and ${bench.unavailableReplies} 503 order_unavailable (the request was repeated), took ${(latWallMs / 1000).toFixed(1)} s, latest start ${ms(maxStartLagMs)} behind schedule
               create-to-authorized ${fmtSummary(createLat)}
               ship                 ${fmtSummary(summarize(lat.ship))}
               cpu: ${describeCpu(cpu2, cpu3, latWallMs)}

@@ -87,3 +87,8 @@ export function otherCpuPercent(before: Record<string, number>, after: Record<st
   const ours = Object.keys(after).filter((k) => k !== MACHINE).reduce((s, k) => s + used(k), 0);
   return Math.max(0, ((used(MACHINE) - ours) / wallMs) * 100);
 }
+
+/** CPU milliseconds each group used between two samples (the machine's total left out). */
+export function cpuUsed(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).filter((k) => k !== MACHINE).map((k) => [k, after[k] - (before[k] ?? 0)]));
+}

@@ -7,13 +7,13 @@ import type { ServiceProcess } from './processes';
 export const machineLine = () =>
   `${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`;
 
-/** The trial balance: ok when there are postings and every currency sums to zero; text for the report. */
-export async function trialBalanceCheck(db: Db): Promise<{ ok: boolean; text: string }> {
+/** The trial balance: ok when there are postings (or none, if emptyOk) and every currency sums to zero; text for the report. */
+export async function trialBalanceCheck(db: Db, o: { emptyOk?: boolean } = {}): Promise<{ ok: boolean; text: string }> {
   const balance = await new Ledger(db).trialBalance();
   const unbalanced = [...balance].filter(([, total]) => total !== 0n);
   return {
-    ok: balance.size > 0 && unbalanced.length === 0,
-    text: balance.size === 0 ? 'empty: NO POSTINGS'
+    ok: (balance.size > 0 || o.emptyOk === true) && unbalanced.length === 0,
+    text: balance.size === 0 ? (o.emptyOk ? 'empty: no postings (none expected)' : 'empty: NO POSTINGS')
       : `${[...balance].map(([c, t]) => `${c} ${t}`).join(', ')}: ${unbalanced.length ? 'NOT ZERO' : 'zero per currency'}`,
   };
 }
