@@ -23,10 +23,10 @@ async function session(s: Services) {
   return { id: r.body.id as string, key: apiKey };
 }
 const site = (s: Services) => s.base.replace(/\/v1$/, '');
-const pay = async (s: Services, id: string, token: string) => (await fetch(`${site(s)}/checkout/${id}/pay`, {
+const pay = async (s: Services, id: string, token: string): Promise<any> => (await fetch(`${site(s)}/checkout/${id}/pay`, {
   method: 'POST', headers: { 'content-type': 'application/json', origin: site(s) },
   body: JSON.stringify({ shippingOptionId: 'standard', optionIds: [], address, token, billingPostalCode: '10115' }) })).json();
-const status = async (s: Services, id: string) => (await (await fetch(`${site(s)}/checkout/${id}/status`)).json());
+const status = async (s: Services, id: string): Promise<any> => (await fetch(`${site(s)}/checkout/${id}/status`)).json();
 
 describe('a checkout while the processor is down', () => {
   it('the page hears the payment is processing; once the processor is back the session completes with one authorization', async () => {
