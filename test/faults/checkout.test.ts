@@ -13,7 +13,7 @@ const { db, stores, close } = testDatabase(2);
 afterEach(async () => { await svc?.stopAll(); svc = undefined; });
 afterAll(() => close());
 
-const address = { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' };
+const address = { name: 'Ada', line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' };
 async function session(s: Services) {
   const { apiKey } = await stores.merchants.create('Fault checkout shop', MERCHANT_SETTINGS);
   const r = await call(s.base, '/checkout-sessions', { key: apiKey, idem: uid(), body: {
