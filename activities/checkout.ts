@@ -12,14 +12,16 @@ import type { BusinessEvent, WebhookEventActivities } from './webhookEvents';
 export function createCheckoutActivities(deps: { checkout: CheckoutStore; orders: OrderStore; events: WebhookEventActivities }) {
   const { checkout, orders, events } = deps;
   return {
-    /** The order's row (so the merchant's key sees it at once), then the merchant's order.created event. */
-    async claimCheckoutOrder(input: OrderInput, created: BusinessEvent): Promise<void> {
-      await orders.claim({
-        id: input.orderId, merchantId: input.merchantId, clientOrderId: input.clientOrderId, customerId: input.customerId,
-        requestSha256: createHash('sha256').update(canonical(input)).digest(), currency: input.priced.currency,
-        totalMinor: input.priced.totalMinor, input,
-      });
-      await events.emitEvent(created);
+    /** Each order's row (so the merchant's key sees it at once), then the merchant's order.created event; in one activity. */
+    async claimCheckoutOrders(claims: Array<{ input: OrderInput; created: BusinessEvent }>): Promise<void> {
+      for (const { input, created } of claims) {
+        await orders.claim({
+          id: input.orderId, merchantId: input.merchantId, clientOrderId: input.clientOrderId, customerId: input.customerId,
+          requestSha256: createHash('sha256').update(canonical(input)).digest(), currency: input.priced.currency,
+          totalMinor: input.priced.totalMinor, input,
+        });
+        await events.emitEvent(created);
+      }
     },
     async saveCheckoutSession(view: CheckoutSessionView, emitted: BusinessEvent[]): Promise<void> {
       for (const e of emitted) await events.emitEvent(e);

@@ -13,7 +13,7 @@ import type { CheckoutStore, PublishedCart } from '../stores/checkout';
 import type { GrantStore } from '../stores/grants';
 import type { MerchantConfig, MerchantStore } from '../stores/merchants';
 import {
-  addUpdate, type CartInput, cartQuery, type CartWorkflow, cartWorkflowId, purchaseUpdate, quantityUpdate,
+  addUpdate, type CartInput, type CartWorkflow, cartWorkflowId, purchaseUpdate, quantityUpdate,
 } from '../workflows/cart.contract';
 import type { OrderTiming } from './orders';
 import { isTemporalUnavailable, TemporalUnavailable, withinDeadline } from './temporal';
@@ -107,11 +107,12 @@ export class CartService {
     return { id: row.id, view: row.view ?? emptyView(row.id, this.deps.clock()) };
   }
 
-  /** The cart as it stands (its workflow, briefly; else as it was saved). */
+  /**
+   * The cart as it stands: as its workflow saved it (each change is saved in the workflow task that makes it, before
+   * the change's update is answered), read again.
+   */
   async current(cart: { id: string; view: CartView }): Promise<CartView> {
-    if (cart.view.state === 'purchased' || cart.view.state === 'expired') return cart.view;
-    return withinDeadline(this.deps.temporal, () => this.deps.temporal.workflow.getHandle(cartWorkflowId(cart.id)).query(cartQuery), 1000)
-      .catch(() => cart.view);
+    return (await this.deps.checkout.cart(cart.id))?.view ?? cart.view;
   }
 
   /** Adds an offered item to the customer's active cart (a new one if none); returns the cart. */

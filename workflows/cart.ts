@@ -85,22 +85,21 @@ export async function cartWorkflow(input: CartInput): Promise<CartView> {
       return;
     }
     const shares = splitAuthorization(auth.amountMinor, req.parts);
-    const orders: CartView['orders'] = [];
-    for (const [i, part] of req.parts.entries()) {
+    const orders = req.parts.map((part, i): OrderInput => {
       const clientOrderId = cartClientOrderId(cart.id, part.merchantId);
-      const orderId = orderWorkflowId(part.merchantId, clientOrderId);
-      const order: OrderInput = {
-        orderId, merchantId: part.merchantId, customerId: req.customerId, clientOrderId, priced: part.priced,
-        shipping: part.shippingOptionId && req.address ? { optionId: part.shippingOptionId, address: req.address } : null,
+      return {
+        orderId: orderWorkflowId(part.merchantId, clientOrderId), merchantId: part.merchantId, customerId: req.customerId, clientOrderId,
+        priced: part.priced, shipping: part.shippingOptionId && req.address ? { optionId: part.shippingOptionId, address: req.address } : null,
         payment: req.payment, policy: { ...part.policy, avsPolicy: CART_AVS_POLICY },
         sharedAuthorization: { id: auth.id, amountMinor: shares[i].amountMinor, avsCode: auth.avsCode, expiresAt: auth.expiresAt! },
       };
-      await books.claimCheckoutOrder(order, { merchantId: part.merchantId, groupKey: orderId, type: 'order.created', eventKey: `${orderId}:order.created:created`,
-        data: { orderId, clientOrderId, cartId: cart.id, totalMinor: part.priced.totalMinor, currency: part.priced.currency } });
-      await startOnce<OrderWorkflow>('orderWorkflow', { workflowId: orderId, args: [order], typedSearchAttributes: orderStartAttributes(order) });
-      orders.push({ merchantId: part.merchantId, orderId, amountMinor: shares[i].amountMinor });
-    }
-    cart.purchased(orders, req.lines, Date.now());
+    });
+    // the orders' rows and order.created events in one activity, then every order started at once (one task hears them started)
+    await books.claimCheckoutOrders(orders.map((o) => ({ input: o, created: { merchantId: o.merchantId, groupKey: o.orderId, type: 'order.created' as const,
+      eventKey: `${o.orderId}:order.created:created`,
+      data: { orderId: o.orderId, clientOrderId: o.clientOrderId, cartId: cart.id, totalMinor: o.priced.totalMinor, currency: o.priced.currency } } })));
+    await Promise.all(orders.map((o) => startOnce<OrderWorkflow>('orderWorkflow', { workflowId: o.orderId, args: [o], typedSearchAttributes: orderStartAttributes(o) })));
+    cart.purchased(orders.map((o, i) => ({ merchantId: o.merchantId, orderId: o.orderId, amountMinor: shares[i].amountMinor })), req.lines, Date.now());
   }
 
   /** The authorization, waiting out an unreachable processor (the page says so) until the deadline: then why not. */

@@ -57,8 +57,8 @@ export async function checkoutSessionWorkflow(input: CheckoutSessionInput): Prom
       parentWorkflowId: wf.workflowInfo().workflowId,
     };
     // (order.created first, in the order's own group, so it reaches the merchant before the order's events)
-    await books.claimCheckoutOrder(order, event('order.created', s.orderId, 'created', {
-      orderId: s.orderId, clientOrderId: s.clientOrderId, totalMinor: s.priced.totalMinor, currency: s.priced.currency }));
+    await books.claimCheckoutOrders([{ input: order, created: event('order.created', s.orderId, 'created', {
+      orderId: s.orderId, clientOrderId: s.clientOrderId, totalMinor: s.priced.totalMinor, currency: s.priced.currency }) }]);
     await startOnce<OrderWorkflow>('orderWorkflow', { workflowId: s.orderId, args: [order], typedSearchAttributes: orderStartAttributes(order) });
   }
 
