@@ -18,8 +18,6 @@ import { addressFields, cardFields, DEFAULT_COUNTRY, receiptView, statusRegion }
 
 /** Published reference look-ups per client address, for the whole API (each copy enforces its share): sustained rate and burst. */
 export const REFERENCE_RATE_LIMIT = { perSecond: 30, burst: 60 };
-/** How long a purchase request waits for its authorization before the page polls instead. */
-const PURCHASE_REPLY_WAIT_MS = 4000;
 const MAX_OFFER_CHARS = 4000;
 const MAX_MERCHANT_ID_CHARS = 100;
 
@@ -285,18 +283,15 @@ ${jsonData('pb-cart-checkout', { cartId: id, processorUrl: services.pages.proces
       billingPostalCode: text(b.billingPostalCode, 'billingPostalCode', 20, { required: true })!,
       expectedTotalMinor: integer(b.expectedTotalMinor, 'expectedTotalMinor', 0, Number.MAX_SAFE_INTEGER),
     };
-    const buying = carts.purchase(view, ask).catch(async (err: unknown) => {
+    // (answered when the authorization is decided, or within the service's wait with the cart purchasing: the page polls)
+    const bought = await carts.purchase(view, ask).catch(async (err: unknown) => {
       if (err instanceof CartError && err.code === 'price_changed') {
         const { shown } = await quoteShown(view, shipping, address);
         throw new PageError(409, err.code, 'Prices or items changed since you looked. Check the new total and confirm it to buy.', err.param, { quote: shown });
       }
       throw err;
     });
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), PURCHASE_REPLY_WAIT_MS); });
-    const first = await Promise.race([buying, waited]).finally(() => clearTimeout(timer));
-    if (first === undefined) buying.catch(() => {}); // (it goes on; the page polls)
-    res.set('Cache-Control', 'no-store').json(statusOf(first ?? await carts.current({ id: view.id, view })));
+    res.set('Cache-Control', 'no-store').json(statusOf(bought));
   }));
 
   // anything else under /carts: an HTML 404
