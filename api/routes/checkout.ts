@@ -15,13 +15,15 @@ import { type Operation, operation } from '../operations';
 import { pageAnswer, pageRequest } from '../paging';
 import { clientId, nullableTimestamp, pageOf, pageQuery, timestamp } from '../schemas';
 
-const sku = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : and -, at most 64')
-  .refine((s) => !s.startsWith(OPTION_SKU_PREFIX), `may not start with ${OPTION_SKU_PREFIX}`);
-const title = z.string().trim().min(1).max(200);
+// (each rule a pattern, so the OpenAPI document states it: a request the document admits is never a 400)
+const sku = z.string().regex(new RegExp(`^(?!${OPTION_SKU_PREFIX})[A-Za-z0-9_.:-]{1,64}$`),
+  `letters, digits, _ . : and -, at most 64, not starting with ${OPTION_SKU_PREFIX}`);
+const title = z.string().min(1).max(200).regex(/\S/, 'not only spaces');
 const price = z.number().int().min(0).max(MAX_ORDER_TOTAL_MINOR);
 const kind = z.enum(['hard', 'soft']).meta({ description: 'hard goods are captured per shipment, soft goods at authorization' });
-const webUrl = z.url({ protocol: /^https?$/ }).max(2000);
-const imageUrl = z.url({ protocol: /^https$/ }).max(2000).meta({ description: 'An https URL of a picture of the item' });
+const urlPattern = (schemes: string) => new RegExp(`^${schemes}://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?([/?#][^\\s]*)?$`);
+const webUrl = z.string().max(2000).regex(urlPattern('https?'), 'an http or https URL');
+const imageUrl = z.string().max(2000).regex(urlPattern('https'), 'an https URL').meta({ description: 'An https URL of a picture of the item' });
 const shippingOption = z.strictObject({ id: clientId, label: title, priceMinor: price });
 
 const sessionBody = z.strictObject({
