@@ -154,7 +154,7 @@ ${ref.unpublishedAt ? html` <em>(withdrawn)</em>` : ref.expiresAt && ref.expires
 <form method="post" action="/carts/${id}/references/${ref.ref}/unpublish" class="inline-form"><button type="submit" class="secondary" aria-label="Unpublish ${carts.referenceUrl(ref.ref)}">Unpublish</button></form>`}</li>`)}</ul>` : ''}
 </section>` : ''}
 ${jsonData('pb-cart', { cartId: id, state: view.state, purchase: view.purchase?.state ?? null })}`;
-    sendPage(res, 200, { title: 'Your cart', body, scripts: ['cart.js'], imgOrigins: httpsOrigins(view.lines.map((l) => l.imageUrl)) });
+    sendPage(res, 200, { title: 'Your cart', body, scripts: ['pay.js', 'cart.js'], imgOrigins: httpsOrigins(view.lines.map((l) => l.imageUrl)) });
   }));
 
   r.post('/carts/:cartId/lines', formBody, run(async (req, res) => {
@@ -261,7 +261,7 @@ ${statusRegion(view.purchase?.state === 'awaiting_processor' ? 'We are waiting f
 </form>
 ${jsonData('pb-cart-checkout', { cartId: id, processorUrl: services.pages.processorPublicUrl, hasHard, totalMinor: q.totalMinor, state: view.state,
     merchants: merchants.map((m, n) => ({ id: m.id, field: `ship-${n}` })) })}`;
-    sendPage(res, 200, { title: 'Check out your cart', body, scripts: ['cart.js'], imgOrigins: httpsOrigins(q.lines.map((l) => l.imageUrl)),
+    sendPage(res, 200, { title: 'Check out your cart', body, scripts: ['pay.js', 'cart.js'], imgOrigins: httpsOrigins(q.lines.map((l) => l.imageUrl)),
       connectOrigins: processorOrigin ? [processorOrigin] : [] });
   }));
 
@@ -283,15 +283,16 @@ ${jsonData('pb-cart-checkout', { cartId: id, processorUrl: services.pages.proces
       billingPostalCode: text(b.billingPostalCode, 'billingPostalCode', 20, { required: true })!,
       expectedTotalMinor: integer(b.expectedTotalMinor, 'expectedTotalMinor', 0, Number.MAX_SAFE_INTEGER),
     };
-    // (answered when the authorization is decided, or within the service's wait with the cart purchasing: the page polls)
-    const bought = await carts.purchase(view, ask).catch(async (err: unknown) => {
-      if (err instanceof CartError && err.code === 'price_changed') {
-        const { shown } = await quoteShown(view, shipping, address);
-        throw new PageError(409, err.code, 'Prices or items changed since you looked. Check the new total and confirm it to buy.', err.param, { quote: shown });
-      }
-      throw err;
-    });
-    res.set('Cache-Control', 'no-store').json(statusOf(bought));
+    // Answered when the authorization is decided, or within the service's wait with the cart purchasing (the page polls).
+    // A total changed since the customer saw it is an outcome like a decline (200), with the new quote to confirm.
+    try {
+      res.set('Cache-Control', 'no-store').json(statusOf(await carts.purchase(view, ask)));
+    } catch (err) {
+      if (!(err instanceof CartError && err.code === 'price_changed')) throw err;
+      const { shown } = await quoteShown(view, shipping, address);
+      res.set('Cache-Control', 'no-store').json({ ...statusOf(view), priceChanged: {
+        message: 'Prices or items changed since you looked. Check the new total and confirm it to buy.', quote: shown } });
+    }
   }));
 
   // anything else under /carts: an HTML 404

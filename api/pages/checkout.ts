@@ -159,7 +159,7 @@ ${statusRegion(outcome.kind === 'waiting' ? outcome.message : '')}
 </div>
 </form>
 ${jsonData('pb-checkout', { sessionId: row.id, processorUrl: services.pages.processorPublicUrl, hasHard, state: session.state })}`;
-    sendPage(res, 200, { title: `Checkout — ${i.merchantName}`, body, scripts: ['checkout.js'],
+    sendPage(res, 200, { title: `Checkout — ${i.merchantName}`, body, scripts: ['pay.js', 'checkout.js'],
       imgOrigins: httpsOrigins(i.items.map((it) => it.imageUrl)), connectOrigins: processorOrigin ? [processorOrigin] : [] });
   }
 

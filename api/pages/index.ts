@@ -13,6 +13,7 @@ import { notFoundPage, originOf } from './html';
 const ASSETS: Record<string, string> = {
   'checkout.js': 'text/javascript; charset=utf-8',
   'cart.js': 'text/javascript; charset=utf-8',
+  'pay.js': 'text/javascript; charset=utf-8',
   'pages.css': 'text/css; charset=utf-8',
   'favicon.svg': 'image/svg+xml',
 };

@@ -178,6 +178,8 @@ describe('broker carts in the browser', () => {
       const cartId = await addToCart(page, url, 1);
       await page.goto(`${site}/carts/${cartId}/checkout`);
       await fillAddress(page);
+      // California's tax shown (9.00 + 5.00 shipping, 7.25% on each): the total the customer pays
+      await waitForText(page, '.grand-total [data-grand-total]', /^\$15\.01$/);
       await fillCard(page, CARD.decline);
       await page.click('#pay');
       expect(await waitForText(page, '#status', /declined/)).toContain('declined');
@@ -185,6 +187,33 @@ describe('broker carts in the browser', () => {
       await fillCard(page, CARD.approve);
       await Promise.all([page.waitForNavigation({ timeout: 30_000 }), page.click('#pay')]);
       await page.waitForSelector('#orders');
+      expectClean(problems);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it("a merchant's price changed while the customer was paying: the page shows the new total, the second Pay buys at it", async () => {
+    const m = await merchant(stores, 'Repricing Shop');
+    const item = { sku: 'pot', title: 'Teapot', unitPriceMinor: 2000, kind: 'soft', maxQuantity: 3 };
+    const url = await offer(m, item);
+    const ctx = await browser.createBrowserContext();
+    try {
+      const { page, problems } = await openPage(ctx);
+      const cartId = await addToCart(page, url, 1);
+      await page.goto(`${site}/carts/${cartId}/checkout`);
+      expect(await textOf(page, '.grand-total [data-grand-total]')).toBe('$20.00');
+      await offer(m, { ...item, unitPriceMinor: 2500 }); // (the merchant's new price, after the page was shown)
+      await fillCard(page, CARD.approve);
+      await page.click('#pay');
+      expect(await waitForText(page, '#status', /New total: \$25\.00/)).toMatch(/Press Pay again/);
+      expect(await textOf(page, '.grand-total [data-grand-total]')).toBe('$25.00');
+      expect(await textOf(page, '#changes')).toMatch(/price changed from \$20\.00 to \$25\.00/);
+      expect(await svc.admin.authorizationsByReference(`cart-${cartId}`)).toHaveLength(0); // nothing authorized before the confirmation
+      await Promise.all([page.waitForNavigation({ timeout: 30_000 }), page.click('#pay')]);
+      await page.waitForSelector('#orders');
+      const [auth] = await svc.admin.authorizationsByReference(`cart-${cartId}`);
+      expect(auth.amountMinor).toBe(2500);
       expectClean(problems);
     } finally {
       await ctx.close();

@@ -4,39 +4,9 @@
 // total shown to be confirmed; the outcome followed until decided.
 'use strict';
 (function () {
-  function uuid() {
-    if (window.crypto && typeof window.crypto.randomUUID === 'function') return window.crypto.randomUUID();
-    var b = new Uint8Array(16);
-    window.crypto.getRandomValues(b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join('');
-    return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
-  }
-
-  function postJson(url, body, headers) {
-    var h = { 'Content-Type': 'application/json', Accept: 'application/json' };
-    Object.keys(headers || {}).forEach(function (k) { h[k] = headers[k]; });
-    return fetch(url, { method: 'POST', headers: h, body: JSON.stringify(body), credentials: 'same-origin' }).then(function (res) {
-      return res.json().catch(function () { return {}; }).then(function (json) { return { status: res.status, body: json }; });
-    });
-  }
-
-  function getJson(url) {
-    return fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' }).then(function (res) { return res.json(); });
-  }
-
-  var status = document.getElementById('status');
-  function say(message, kind) {
-    if (!status) return;
-    status.textContent = message;
-    status.className = 'status' + (kind ? ' ' + kind : '');
-  }
-
-  function value(id) {
-    var el = document.getElementById(id);
-    return el ? el.value.trim() : '';
-  }
+  var P = window.PaybrokerPage;
+  var say = P.say;
+  var value = P.value;
 
   // --- the cart page ----------------------------------------------------------------------------------------
   var cartData = document.getElementById('pb-cart');
@@ -45,7 +15,7 @@
     if (cart.state === 'purchasing') {
       var watch = function () {
         setTimeout(function () {
-          getJson('/carts/' + encodeURIComponent(cart.cartId) + '/status.json').then(function (s) {
+          P.getJson('/carts/' + encodeURIComponent(cart.cartId) + '/status.json').then(function (s) {
             if (s.state === 'purchasing') watch();
             else window.location.reload();
           }).catch(watch);
@@ -96,13 +66,25 @@
     form.setAttribute('data-quoted', String(seq));
   }
 
+  var inflight = null;
   function quote() {
     var n = ++seq;
-    postJson(base + '/quote', choice()).then(function (r) {
+    timer = null;
+    inflight = P.postJson(base + '/quote', choice()).then(function (r) {
       if (n !== seq) return;
       if (r.status === 200) showQuote(r.body.quote);
       else say((r.body.error && r.body.error.message) || 'These choices cannot be priced.', 'error');
     }).catch(function () { say('The totals could not be updated; check your connection.', 'error'); });
+    return inflight;
+  }
+
+  /** Once the totals of the customer's last change are shown (a change waiting for its quote is quoted now). */
+  function quoted() {
+    if (timer) {
+      clearTimeout(timer);
+      return quote();
+    }
+    return inflight || Promise.resolve();
   }
 
   form.addEventListener('change', function (e) {
@@ -122,7 +104,7 @@
   function poll() {
     clearTimeout(polling);
     polling = setTimeout(function () {
-      getJson(base + '/status.json').then(outcome).catch(poll);
+      P.getJson(base + '/status.json').then(outcome).catch(poll);
     }, 1000);
   }
 
@@ -158,34 +140,31 @@
       return;
     }
     pay.disabled = true;
-    say('Checking your card…', 'waiting');
-    var card = {
-      cardNumber: value('card-number').replace(/[\s-]/g, ''),
-      expMonth: Number(value('card-exp-month')),
-      expYear: Number(value('card-exp-year')),
-      cvc: value('card-cvc'),
-    };
-    postJson(data.processorUrl.replace(/\/+$/, '') + '/v1/tokens', card, { 'Idempotency-Key': uuid() }).then(function (t) {
-      var token = t.body.token || t.body.id;
-      if (t.status !== 201 || !token) {
-        fail((t.body.error && t.body.error.message) || 'The card could not be read. Check its number and expiry.');
-        return;
+    var seen = expectedTotalMinor;
+    // (a total still being updated for the last change is shown first; the customer pays only a total they saw)
+    quoted().then(function () {
+      if (expectedTotalMinor !== seen) {
+        var shown = document.querySelector('[data-grand-total]');
+        throw new Error('The total is now ' + (shown ? shown.textContent : '') + ' for your choices; press Pay again to pay it.');
       }
+      say('Checking your card…', 'waiting');
+      return P.tokenize(data.processorUrl);
+    }).then(function (token) {
       var c = choice();
       c.token = token;
       c.billingPostalCode = value('billing-postal');
       c.expectedTotalMinor = expectedTotalMinor;
       say('Paying…', 'waiting');
-      return postJson(base + '/purchase', c).then(function (r) {
-        if (r.status === 200) return outcome(r.body);
-        if (r.status === 409 && r.body.quote) {
-          showQuote(r.body.quote);
-          fail(r.body.error.message + ' New total: ' + r.body.quote.total + '. Press Pay again to confirm it.');
+      return P.postJson(base + '/purchase', c).then(function (r) {
+        if (r.status === 200 && r.body.priceChanged) {
+          showQuote(r.body.priceChanged.quote);
+          fail(r.body.priceChanged.message + ' New total: ' + r.body.priceChanged.quote.total + '. Press Pay again to confirm it.');
           return;
         }
+        if (r.status === 200) return outcome(r.body);
         fail((r.body.error && r.body.error.message) || 'The purchase could not be made. Try again.');
-      });
-    }).catch(function () { fail('We could not reach the payment service; check your connection and try again. Nothing was charged.'); });
+      }, function () { fail('We could not reach the payment service; check your connection and try again.'); });
+    }, function (err) { fail(err.message); });
   });
 
   if (data.state === 'purchasing') poll();

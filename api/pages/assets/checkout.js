@@ -4,31 +4,14 @@
 (function () {
   var data = JSON.parse(document.getElementById('pb-checkout').textContent);
   var form = document.getElementById('checkout');
-  var status = document.getElementById('status');
   var pay = document.getElementById('pay');
   var base = '/checkout/' + encodeURIComponent(data.sessionId);
   var quoteTimer = null;
   var quoteSeq = 0;
 
-  function say(message, kind) {
-    status.textContent = message;
-    status.className = 'status' + (kind ? ' ' + kind : '');
-  }
-
-  function uuid() {
-    if (window.crypto && typeof window.crypto.randomUUID === 'function') return window.crypto.randomUUID();
-    var b = new Uint8Array(16);
-    window.crypto.getRandomValues(b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join('');
-    return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
-  }
-
-  function value(id) {
-    var el = document.getElementById(id);
-    return el ? el.value.trim() : '';
-  }
+  var P = window.PaybrokerPage;
+  var say = P.say;
+  var value = P.value;
 
   function choice() {
     var c = { optionIds: [] };
@@ -44,14 +27,6 @@
     return c;
   }
 
-  function postJson(url, body, headers) {
-    var h = { 'Content-Type': 'application/json', Accept: 'application/json' };
-    Object.keys(headers || {}).forEach(function (k) { h[k] = headers[k]; });
-    return fetch(url, { method: 'POST', headers: h, body: JSON.stringify(body), credentials: 'same-origin' }).then(function (res) {
-      return res.json().catch(function () { return {}; }).then(function (json) { return { status: res.status, body: json }; });
-    });
-  }
-
   function showTotals(t) {
     document.querySelectorAll('[data-total]').forEach(function (el) {
       var v = t[el.getAttribute('data-total')];
@@ -62,7 +37,7 @@
   function quote() {
     var seq = ++quoteSeq;
     var c = choice();
-    postJson(base + '/quote', c).then(function (r) {
+    P.postJson(base + '/quote', c).then(function (r) {
       if (seq !== quoteSeq) return; // (an answer to an older choice)
       if (r.status === 200) {
         showTotals(r.body.totals);
@@ -87,10 +62,7 @@
   function poll() {
     clearTimeout(polling);
     polling = setTimeout(function () {
-      fetch(base + '/status', { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
-        .then(function (res) { return res.json(); })
-        .then(outcome)
-        .catch(function () { poll(); });
+      P.getJson(base + '/status').then(outcome).catch(poll);
     }, 1000);
   }
 
@@ -134,27 +106,16 @@
     }
     pay.disabled = true;
     say('Checking your card…', 'waiting');
-    var card = {
-      cardNumber: value('card-number').replace(/[\s-]/g, ''),
-      expMonth: Number(value('card-exp-month')),
-      expYear: Number(value('card-exp-year')),
-      cvc: value('card-cvc'),
-    };
-    postJson(data.processorUrl.replace(/\/+$/, '') + '/v1/tokens', card, { 'Idempotency-Key': uuid() }).then(function (t) {
-      var token = t.body.token || t.body.id;
-      if (t.status !== 201 || !token) {
-        fail((t.body.error && t.body.error.message) || 'The card could not be read. Check its number and expiry.');
-        return;
-      }
+    P.tokenize(data.processorUrl).then(function (token) {
       var c = choice();
       c.token = token;
       c.billingPostalCode = value('billing-postal');
       say('Paying…', 'waiting');
-      return postJson(base + '/pay', c).then(function (r) {
+      return P.postJson(base + '/pay', c).then(function (r) {
         if (r.status === 200) outcome(r.body);
         else fail((r.body.error && r.body.error.message) || 'The payment could not be made. Try again.');
-      });
-    }).catch(function () { fail('We could not reach the payment service; check your connection and try again. Nothing was charged.'); });
+      }, function () { fail('We could not reach the payment service; check your connection and try again.'); });
+    }, function (err) { fail(err.message); });
   });
 
   if (data.state === 'processing') poll();
