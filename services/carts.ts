@@ -13,7 +13,7 @@ import type { CheckoutStore, PublishedCart } from '../stores/checkout';
 import type { GrantStore } from '../stores/grants';
 import type { MerchantConfig, MerchantStore } from '../stores/merchants';
 import {
-  addUpdate, type CartInput, type CartWorkflow, cartWorkflowId, purchaseUpdate, quantityUpdate,
+  addAllUpdate, addUpdate, type CartInput, type CartWorkflow, cartWorkflowId, purchaseUpdate, quantityUpdate,
 } from '../workflows/cart.contract';
 import type { OrderTiming } from './orders';
 import { isTemporalUnavailable, TemporalUnavailable, withinDeadline } from './temporal';
@@ -216,12 +216,7 @@ export class CartService {
     if (lines.length === 0) throw new CartError('nothing_available', 'None of these items is offered any more');
     const cartId = `cart_${randomBytes(18).toString('base64url')}`;
     await this.deps.checkout.createCart(cartId, sha256(customer));
-    let view: CartView | undefined;
-    for (const l of lines) {
-      const { quantity, ...line } = l;
-      view = await this.update(cartId, addUpdate, { line, quantity }, true);
-    }
-    return view!;
+    return this.update(cartId, addAllUpdate, lines.map(({ quantity, ...line }) => ({ line, quantity })), true);
   }
 
   // --- the workflow ------------------------------------------------------------------------------------------

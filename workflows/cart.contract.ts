@@ -30,6 +30,8 @@ export interface PurchaseRequest {
 }
 
 export const addUpdate = wf.defineUpdate<CartView, [AddRequest]>('add');
+/** Several items at once (a published cart copied): all are added, or none. */
+export const addAllUpdate = wf.defineUpdate<CartView, [AddRequest[]]>('addAll');
 export const quantityUpdate = wf.defineUpdate<CartView, [QuantityRequest]>('setQuantity');
 /** Answered once the purchase's authorization is decided (the cart purchased, or active again with lastError). */
 export const purchaseUpdate = wf.defineUpdate<CartView, [PurchaseRequest]>('purchase');

@@ -9,7 +9,7 @@ import { avsDecision } from '../domain/avs';
 import { Cart, CART_AVS_POLICY, CART_IDLE_MS, CartError, type CartView, splitAuthorization } from '../domain/cart';
 import type { OrderInput } from '../domain/order';
 import {
-  addUpdate, type CartInput, cartClientOrderId, cartQuery, type PurchaseRequest, purchaseUpdate, quantityUpdate,
+  addAllUpdate, addUpdate, type CartInput, cartClientOrderId, cartQuery, type PurchaseRequest, purchaseUpdate, quantityUpdate,
 } from './cart.contract';
 import { startOnce } from './children';
 import { orderStartAttributes, type OrderWorkflow, orderWorkflowId } from './order.contract';
@@ -22,6 +22,11 @@ const PROCESSOR_DEADLINE_MS = 10 * 60_000;
 const processor = wf.proxyLocalActivities<OrderActivities>({
   startToCloseTimeout: '15 seconds',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 3, nonRetryableErrorTypes: ['ProcessorRejected'] },
+});
+/** The problems log: written until it is. */
+const problems = wf.proxyLocalActivities<OrderActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity },
 });
 const books = wf.proxyLocalActivities<CheckoutActivities>({
   startToCloseTimeout: '10 seconds',
@@ -53,6 +58,12 @@ export async function cartWorkflow(input: CartInput): Promise<CartView> {
     dirty = true;
     return cart.view();
   }, { validator: (req) => rule(() => scratch(cart).add(req.line, req.quantity, Date.now())) });
+  wf.setHandler(addAllUpdate, (reqs) => {
+    for (const req of reqs) cart.add(req.line, req.quantity, Date.now());
+    updates++;
+    dirty = true;
+    return cart.view();
+  }, { validator: (reqs) => rule(() => { const s = scratch(cart); for (const req of reqs) s.add(req.line, req.quantity, Date.now()); }) });
   wf.setHandler(quantityUpdate, (req) => {
     cart.setQuantity(req.key, req.quantity, Date.now());
     updates++;
@@ -71,8 +82,8 @@ export async function cartWorkflow(input: CartInput): Promise<CartView> {
 
   async function buy(req: PurchaseRequest): Promise<void> {
     const auth = await authorize(req, `${id}:authorize:${cart.purchaseAttempts}`);
-    if (typeof auth === 'string') {
-      cart.purchaseFailed('processor_unreachable', auth, Date.now());
+    if ('failed' in auth) {
+      cart.purchaseFailed(auth.failed, auth.message, Date.now());
       return;
     }
     if (auth.status !== 'approved') {
@@ -80,7 +91,11 @@ export async function cartWorkflow(input: CartInput): Promise<CartView> {
       return;
     }
     if (avsDecision(CART_AVS_POLICY, auth.avsCode) === 'reject') {
-      await processor.voidAuthorization(auth.id, `${id}:void:${auth.id}`).catch(() => undefined);
+      const voided = await processor.voidAuthorization(auth.id, `${id}:void:${auth.id}`).then(() => true, () => false);
+      if (!voided) {
+        await problems.recordProblem({ workflowId: id, merchantId: null, kind: 'void_failed',
+          message: `Voiding ${auth.id} (AVS ${auth.avsCode} refused) failed: the customer's funds stay held until it expires`, details: { key: auth.id } });
+      }
       cart.purchaseFailed('avs_rejected', 'The billing address does not match the card', Date.now());
       return;
     }
@@ -102,8 +117,8 @@ export async function cartWorkflow(input: CartInput): Promise<CartView> {
     cart.purchased(orders.map((o, i) => ({ merchantId: o.merchantId, orderId: o.orderId, amountMinor: shares[i].amountMinor })), req.lines, Date.now());
   }
 
-  /** The authorization, waiting out an unreachable processor (the page says so) until the deadline: then why not. */
-  async function authorize(req: PurchaseRequest, key: string) {
+  /** The authorization, waiting out an unreachable processor (the page says so) until the deadline; else why not. */
+  async function authorize(req: PurchaseRequest, key: string): Promise<Awaited<ReturnType<OrderActivities['authorize']>> | { failed: string; message: string }> {
     const deadline = Date.now() + PROCESSOR_DEADLINE_MS;
     for (let backoffMs = 1000; ; backoffMs = Math.min(backoffMs * 2, 60_000)) {
       try {
@@ -111,8 +126,13 @@ export async function cartWorkflow(input: CartInput): Promise<CartView> {
           postalCode: req.payment.billingPostalCode, reference: id }, key);
       } catch (err) {
         const cause = err instanceof wf.ActivityFailure ? err.cause : err;
-        if (cause instanceof wf.ApplicationFailure && cause.type === 'ProcessorRejected') return `The processor refused the payment: ${cause.message}`;
-        if (Date.now() >= deadline) return 'The card network could not be reached; nothing was charged. Try again later.';
+        if (cause instanceof wf.ApplicationFailure && cause.type === 'ProcessorRejected') {
+          const code: unknown = cause.details?.[0];
+          return { failed: typeof code === 'string' ? code : 'processor_rejected', message: `The processor refused the payment: ${cause.message}` };
+        }
+        if (Date.now() >= deadline) {
+          return { failed: 'processor_unreachable', message: 'The card network could not be reached; nothing was charged. Try again later.' };
+        }
         if (cart.purchase?.state !== 'awaiting_processor') {
           cart.purchase = { state: 'awaiting_processor', totalMinor: req.totalMinor };
           await books.saveCart(cart.view());

@@ -282,7 +282,9 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
   }
   await save();
   if (input.parentWorkflowId) {
-    await wf.getExternalWorkflowHandle(input.parentWorkflowId).signal(orderDecidedSignal, { orderId: id, state: order.settledState, failure: order.failure });
+    // (a parent gone meanwhile — an operator ended it — hears nothing; the order goes on)
+    await wf.getExternalWorkflowHandle(input.parentWorkflowId).signal(orderDecidedSignal, { orderId: id, state: order.settledState, failure: order.failure })
+      .catch(() => undefined);
   }
 
   while (!order.isFinal) {
