@@ -30,6 +30,9 @@ export const bad = (code: string, message: string, param?: string) => new PageEr
 
 // --- input -----------------------------------------------------------------------------------------------------
 
+/** Half of a UTF-16 pair alone (JSON can carry one; PostgreSQL cannot store it). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export function text(v: unknown, param: string, max: number, o: { required?: boolean; pattern?: RegExp } = {}): string | undefined {
   if (v === undefined || v === null || v === '') {
     if (o.required) throw bad('parameter_missing', `${param} is required`, param);
@@ -40,7 +43,7 @@ export function text(v: unknown, param: string, max: number, o: { required?: boo
   if (s.length > max) throw bad('parameter_invalid', `${param} is at most ${max} characters`, param);
   // (nothing PostgreSQL or a page cannot hold: NUL and other control characters)
   // eslint-disable-next-line no-control-regex -- refusing control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(s)) throw bad('parameter_invalid', `${param} has characters that are not allowed`, param);
+  if (/[\u0000-\u001f\u007f]/.test(s) || LONE_SURROGATE.test(s)) throw bad('parameter_invalid', `${param} has characters that are not allowed`, param);
   if (s === '' && o.required) throw bad('parameter_missing', `${param} is required`, param);
   if (o.pattern && s !== '' && !o.pattern.test(s)) throw bad('parameter_invalid', `${param} is not valid`, param);
   return s === '' ? undefined : s;

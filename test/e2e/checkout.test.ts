@@ -132,6 +132,30 @@ describe('checkout sessions over HTTP', () => {
   });
 });
 
+describe("the hosted page's endpoints", () => {
+  it('refuse bad input with a 4xx and its code, never a 5xx, and take nothing from another origin', async () => {
+    const m = await merchant();
+    const s = await call(svc.base, '/checkout-sessions', { key: m.key, idem: uid(), body: sessionBody() });
+    const post = (raw: string, headers: Record<string, string> = {}) => fetch(`${site}/checkout/${s.body.id}/pay`, {
+      method: 'POST', headers: { 'content-type': 'application/json', origin: site, ...headers }, body: raw });
+    const good = { shippingOptionId: 'standard', optionIds: [], address, token: 'tok_x', billingPostalCode: '73301' };
+    const cases: Array<[string, Record<string, string>, number]> = [
+      [JSON.stringify(good).replace('"Ada"', '"\\ud800"'), {}, 400], // half a UTF-16 pair
+      [JSON.stringify({ ...good, optionIds: Array.from({ length: 50 }, (_, i) => `o${i}`) }), {}, 400],
+      [JSON.stringify({ ...good, shippingOptionId: 'nope' }), {}, 422],
+      [JSON.stringify({ ...good, address: { ...address, name: 'x'.repeat(20_000) } }), {}, 413],
+      ['{"not json', {}, 400],
+      [JSON.stringify(good), { origin: 'https://evil.example' }, 403],
+    ];
+    for (const [raw, headers, status] of cases) {
+      const r = await post(raw, headers);
+      expect([r.status, raw.slice(0, 40)]).toEqual([status, raw.slice(0, 40)]);
+    }
+    expect((await db('checkout_sessions').where({ id: s.body.id }).first()).state).toBe('open');
+    expect(await db('orders').whereLike('id', `%checkout-${s.body.id}%`)).toEqual([]);
+  });
+});
+
 describe('cart offers over HTTP', () => {
   it("signs a merchant's offer (its catalog entry) and refuses bad ones", async () => {
     const m = await merchant();
