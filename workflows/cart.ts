@@ -2,6 +2,7 @@
 // customer buys. The purchase authorizes the whole once (the broker is the merchant of record) and starts one order
 // per merchant (children that outlive the cart) capturing its share of that authorization per shipment. An idle cart
 // expires; a long-lived one continues as new to keep its history short. The rules live in domain/cart.ts.
+import type { UpdateDefinition } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
 import type { CheckoutActivities } from '../activities/checkout';
 import type { OrderActivities } from '../activities/orders';
@@ -12,6 +13,7 @@ import {
   addAllUpdate, addUpdate, type CartInput, cartClientOrderId, cartQuery, type PurchaseRequest, purchaseUpdate, quantityUpdate,
 } from './cart.contract';
 import { startOnce } from './children';
+import { refusedAs } from './refusal';
 import { orderStartAttributes, type OrderWorkflow, orderWorkflowId } from './order.contract';
 
 /** Updates one run of a cart takes before it continues as new. */
@@ -43,33 +45,17 @@ export async function cartWorkflow(input: CartInput): Promise<CartView> {
   let dirty = true;
   let asked: PurchaseRequest | null = null;
 
-  const rule = (fn: () => void) => {
-    try {
-      fn();
-    } catch (err) {
-      if (err instanceof CartError) throw wf.ApplicationFailure.create({ type: err.code, message: err.message, nonRetryable: true, details: [err.param ?? null] });
-      throw err;
-    }
-  };
   wf.setHandler(cartQuery, () => cart.view());
-  wf.setHandler(addUpdate, (req) => {
-    cart.add(req.line, req.quantity, Date.now());
+  /** A change of the cart's items: tried on a copy first (the update's validator), then made. */
+  const change = <A>(def: UpdateDefinition<CartView, [A]>, apply: (on: Cart, req: A) => void) => wf.setHandler(def, (req) => {
+    apply(cart, req);
     updates++;
     dirty = true;
     return cart.view();
-  }, { validator: (req) => rule(() => scratch(cart).add(req.line, req.quantity, Date.now())) });
-  wf.setHandler(addAllUpdate, (reqs) => {
-    for (const req of reqs) cart.add(req.line, req.quantity, Date.now());
-    updates++;
-    dirty = true;
-    return cart.view();
-  }, { validator: (reqs) => rule(() => { const s = scratch(cart); for (const req of reqs) s.add(req.line, req.quantity, Date.now()); }) });
-  wf.setHandler(quantityUpdate, (req) => {
-    cart.setQuantity(req.key, req.quantity, Date.now());
-    updates++;
-    dirty = true;
-    return cart.view();
-  }, { validator: (req) => rule(() => scratch(cart).setQuantity(req.key, req.quantity, Date.now())) });
+  }, { validator: (req) => refusedAs(CartError, () => apply(scratch(cart), req)) });
+  change(addUpdate, (on, req) => on.add(req.line, req.quantity, Date.now()));
+  change(addAllUpdate, (on, reqs) => { for (const r of reqs) on.add(r.line, r.quantity, Date.now()); });
+  change(quantityUpdate, (on, req) => on.setQuantity(req.key, req.quantity, Date.now()));
   wf.setHandler(purchaseUpdate, async (req) => {
     if (cart.state === 'active') {
       cart.startPurchase(req.totalMinor, Date.now());
@@ -78,7 +64,7 @@ export async function cartWorkflow(input: CartInput): Promise<CartView> {
     }
     await wf.condition(() => cart.state !== 'purchasing');
     return cart.view();
-  }, { validator: (req) => rule(() => cart.admitPurchase(req.lines)) });
+  }, { validator: (req) => refusedAs(CartError, () => cart.admitPurchase(req.lines)) });
 
   async function buy(req: PurchaseRequest): Promise<void> {
     const auth = await authorize(req, `${id}:authorize:${cart.purchaseAttempts}`);

@@ -8,6 +8,7 @@ import { CheckoutError, CheckoutSession, type CheckoutSessionInput, type Checkou
 import type { OrderInput } from '../domain/order';
 import type { PricedOrder } from '../domain/pricing';
 import { startOnce } from './children';
+import { refusedAs } from './refusal';
 import { payUpdate, sessionQuery } from './checkoutSession.contract';
 import { orderDecidedSignal, orderStartAttributes, type OrderWorkflow, orderWorkflowId } from './order.contract';
 
@@ -17,6 +18,9 @@ const books = wf.proxyLocalActivities<CheckoutActivities>({
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity,
     nonRetryableErrorTypes: ['LedgerError', 'DeliveryError'] },
 });
+
+/** What the merchant hears when the session ends, by how it ended. */
+const ENDED = { completed: 'checkout.session.completed', expired: 'checkout.session.expired', failed: 'checkout.session.failed' } as const;
 
 export async function checkoutSessionWorkflow(input: CheckoutSessionInput): Promise<CheckoutSessionView> {
   const session = new CheckoutSession(input);
@@ -34,16 +38,7 @@ export async function checkoutSessionWorkflow(input: CheckoutSessionInput): Prom
     }
     await wf.condition(() => session.state !== 'processing');
     return session.view();
-  }, {
-    validator: (req) => {
-      try {
-        session.admitPay(req, Date.now());
-      } catch (err) {
-        if (err instanceof CheckoutError) throw wf.ApplicationFailure.create({ type: err.code, message: err.message, nonRetryable: true, details: [err.param ?? null] });
-        throw err;
-      }
-    },
-  });
+  }, { validator: (req) => refusedAs(CheckoutError, () => session.admitPay(req, Date.now())) });
 
   const event = (type: BusinessEvent['type'], groupKey: string, key: string, data: Record<string, unknown>): BusinessEvent =>
     ({ merchantId: input.merchantId, groupKey, type, eventKey: `${groupKey}:${type}:${key}`, data: { sessionId: input.sessionId, ...data } });
@@ -87,9 +82,7 @@ export async function checkoutSessionWorkflow(input: CheckoutSessionInput): Prom
     await save();
   }
   const end = session.view();
-  await save(session.state === 'completed'
-    ? [event('checkout.session.completed', input.sessionId, 'completed', { orderId: end.orderId, state: end.state })]
-    : [event(`checkout.session.${session.state === 'expired' ? 'expired' : 'failed'}` as BusinessEvent['type'], input.sessionId, session.state, { state: end.state })]);
+  await save([event(ENDED[end.state as keyof typeof ENDED], input.sessionId, end.state, { orderId: end.orderId, state: end.state })]);
   await wf.condition(wf.allHandlersFinished);
   return end;
 }

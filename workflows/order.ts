@@ -16,6 +16,7 @@ import {
 import {
   cancelUpdate, orderDecidedSignal, type OrderReply, refundUpdate, resolveUpdate, reviewUpdate, shipUpdate, statusQuery, submitUpdate,
 } from './order.contract';
+import { refusedAs } from './refusal';
 import { NeedsAttention, OrderState } from './searchAttributes';
 
 /**
@@ -49,16 +50,6 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
   const id = input.orderId;
 
   // --- messages --------------------------------------------------------------------------------------
-  const ruleError = (fn: () => void) => {
-    try {
-      fn();
-    } catch (err) {
-      if (err instanceof OrderRuleError) {
-        throw wf.ApplicationFailure.create({ type: err.code, message: err.message, nonRetryable: true, details: [err.param ?? null] });
-      }
-      throw err;
-    }
-  };
   /** A command's update: admitted by the order's rules, queued, answered once it has run (or is pending). */
   const wire = <R>(def: UpdateDefinition<OrderReply, [R]>, commandOf: (req: R) => OrderCommand) => {
     wf.setHandler(def, async (req): Promise<OrderReply> => {
@@ -68,7 +59,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
       const answer = order.answer(cmd.id)!;
       if (answer.outcome === 'failed') throw wf.ApplicationFailure.create({ type: answer.code, message: answer.message, nonRetryable: true });
       return { outcome: answer.outcome, order: order.view() };
-    }, { validator: (req) => ruleError(() => order.admit(commandOf(req))) });
+    }, { validator: (req) => refusedAs(OrderRuleError, () => order.admit(commandOf(req))) });
   };
 
   wf.setHandler(statusQuery, () => order.view());

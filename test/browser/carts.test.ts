@@ -11,7 +11,7 @@ import { testDatabase, uid } from '../support/env';
 import { call } from '../support/http';
 import { CARD } from '../support/processor-calls';
 import { startServices, type Services } from '../support/services';
-import { ADDRESS, expectClean, fillAddress, fillCard, merchant, openPage, textOf, waitForText } from './pages';
+import { ADDRESS, expectClean, fillAddress, fillCard, merchant, openPage, snap, textOf, waitForText } from './pages';
 
 let stores: Stores;
 let closeDb: () => Promise<void>;
@@ -102,9 +102,11 @@ describe('broker carts in the browser', () => {
     expect(await page.$eval(`[data-part="${merchants[1].id}"]`, (el) => el.textContent)).toBe('$27.00');
     await fillAddress(page, texas);
     await fillCard(page, CARD.approve, texas.postalCode);
+    await snap(page, 'cart-1-checkout-three-merchants');
     await Promise.all([page.waitForNavigation({ timeout: 30_000 }), page.click('#pay')]);
     expect(page.url()).toBe(`${site}/carts/${cartId}`);
     await page.waitForSelector('#orders');
+    await snap(page, 'cart-2-purchased-three-orders');
     const orderIds = await ordersOn(page);
     expect(orderIds).toHaveLength(3);
     expect(await textOf(page, '#orders .notice')).toContain(expectedShown);
@@ -144,6 +146,7 @@ describe('broker carts in the browser', () => {
     for (const m of merchants) expect(shown).toContain(m.name);
     expect(shown).toContain('Green tea');
     for (const secret of [cartId, ADDRESS.name, texas.line1, texas.postalCode, 'tok_', ...orderIds]) expect(shown).not.toContain(secret);
+    await snap(second.page, 'cart-3-published-reference');
     // the first customer's cart is not the second's
     expect((await fetch(`${site}/carts/${cartId}`)).status).toBe(404);
     await Promise.all([second.page.waitForNavigation(), second.page.click('form[action$="/copy"] button')]);
@@ -209,6 +212,7 @@ describe('broker carts in the browser', () => {
       expect(await waitForText(page, '#status', /New total: \$25\.00/)).toMatch(/Press Pay again/);
       expect(await textOf(page, '.grand-total [data-grand-total]')).toBe('$25.00');
       expect(await textOf(page, '#changes')).toMatch(/price changed from \$20\.00 to \$25\.00/);
+      await snap(page, 'cart-4-price-changed');
       expect(await svc.admin.authorizationsByReference(`cart-${cartId}`)).toHaveLength(0); // nothing authorized before the confirmation
       await Promise.all([page.waitForNavigation({ timeout: 30_000 }), page.click('#pay')]);
       await page.waitForSelector('#orders');

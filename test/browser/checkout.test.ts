@@ -12,7 +12,7 @@ import { testDatabase, uid } from '../support/env';
 import { call } from '../support/http';
 import { CARD } from '../support/processor-calls';
 import { startServices, type Services } from '../support/services';
-import { ADDRESS, expectClean, fillAddress, fillCard, merchant, openPage, SHOP, textOf, waitForText } from './pages';
+import { ADDRESS, expectClean, fillAddress, fillCard, merchant, openPage, SHOP, snap, textOf, waitForText } from './pages';
 
 let stores: Stores;
 let db: Db;
@@ -74,12 +74,14 @@ describe('the hosted checkout page', () => {
     await waitForText(page, '#totals [data-total="tax"]', /^\$3\.41$/);
     const shownTotal = await textOf(page, '#totals [data-total="total"]');
     expect(shownTotal).toBe('$50.41');
+    await snap(page, 'checkout-1-express-giftwrap-california');
 
     await fillCard(page, CARD.approve);
     // the keyboard reaches the button; Enter submits
     await page.focus('#pay');
     await page.keyboard.press('Enter');
     expect(await waitForText(page, '#status', /Payment approved/)).toMatch(/Payment approved/);
+    await snap(page, 'checkout-2-approved');
     expect(await page.$eval('#pay', (b) => (b as unknown as { disabled: boolean }).disabled)).toBe(true);
     await page.waitForNavigation({ timeout: 10_000 });
     expect(page.url()).toBe(`${SHOP}/thanks`);
@@ -120,6 +122,7 @@ describe('the hosted checkout page', () => {
     await fillCard(page, CARD.decline);
     await page.click('#pay');
     expect(await waitForText(page, '#status', /declined/)).toBe('Your card was declined. Try another card.');
+    await snap(page, 'checkout-3-declined');
     expect(await page.$eval('#pay', (b) => (b as unknown as { disabled: boolean }).disabled)).toBe(false);
     // another card on the same page goes through
     await fillCard(page, CARD.approve);
@@ -143,6 +146,7 @@ describe('the hosted checkout page', () => {
     try {
       await page.click('#pay');
       expect(await waitForText(page, '#status', /waiting for the card network/)).toMatch(/^We are waiting for the card network/);
+      await snap(page, 'checkout-4-waiting-for-the-card-network');
       expect(await page.$eval('#pay', (b) => (b as unknown as { disabled: boolean }).disabled)).toBe(true);
       // a reload while it waits shows the same waiting state (and polls on)
       await page.reload();

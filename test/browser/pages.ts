@@ -1,6 +1,8 @@
 // What the hosted pages' browser tests share: the real processes (API, worker, processor simulator), a browser,
 // merchants, a page watched for console errors and CSP violations, and the card form filled as a person would.
 import type { Browser, BrowserContext, HTTPRequest, Page } from 'puppeteer-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { Stores } from '../../stores';
 import { watchPage, type PageProblems } from '../support/browser';
@@ -54,6 +56,17 @@ export async function fillCard(page: Page, number: string, postal = '94107'): Pr
     await page.$eval(sel, (el) => { (el as unknown as { value: string }).value = ''; });
     await page.type(sel, v);
   }
+}
+
+/**
+ * With PAYBROKER_SCREENSHOTS=<dir> set, the page as a person sees it, saved as <dir>/<name>.png (to look at a page
+ * and describe it); otherwise nothing.
+ */
+export async function snap(page: Page, name: string): Promise<void> {
+  const dir = process.env.PAYBROKER_SCREENSHOTS;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, `${name}.png`) as `${string}.png`, fullPage: true });
 }
 
 export const textOf = (page: Page, sel: string) => page.$eval(sel, (el) => (el.textContent ?? '').trim());
