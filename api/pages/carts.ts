@@ -243,7 +243,7 @@ ${merchants.filter((m) => partOf(m.id)).map((m, n) => {
 <h2 id="m-${n}">${m.name}</h2>
 <table class="items"><thead><tr><th scope="col">Item</th><th scope="col" class="num">Quantity</th><th scope="col" class="num">Unit price</th></tr></thead>
 <tbody>${own.map((l) => html`<tr><td class="item">${imageFor(l.imageUrl, l.title)}<span>${l.title}</span></td><td class="num">${l.quantity}</td>
-<td class="num">${money(l.unitPriceMinor, l.currency)}</td></tr>`)}</tbody></table>
+<td class="num" data-unit-price="${lineKey(l)}">${money(l.unitPriceMinor, l.currency)}</td></tr>`)}</tbody></table>
 ${hard ? html`<fieldset class="merchant-shipping" data-merchant="${m.id}"><legend>Shipping from ${m.name}</legend>
 ${m.shippingOptions.map((o, k) => html`<div class="choice"><input type="radio" name="ship-${n}" id="ship-${n}-${k}" value="${o.id}"${o.id === shipping[m.id] ? html` checked` : ''}>
 <label for="ship-${n}-${k}">${o.label} <span class="price">${money(o.priceMinor, c)}</span></label></div>`)}
@@ -318,6 +318,8 @@ function showQuote(q: CartQuote, merchants: CartMerchant[]) {
     totalMinor: q.totalMinor, total: money(q.totalMinor, q.currency),
     parts: q.parts.map((p) => ({ merchantId: p.merchantId, name: merchants.find((m) => m.id === p.merchantId)?.name ?? p.merchantId,
       total: money(p.priced.totalMinor, q.currency) })),
+    // each line's unit price as priced now, by its key (merchant/sku)
+    unitPrices: Object.fromEntries(q.lines.map((l) => [lineKey(l), money(l.unitPriceMinor, l.currency)])),
     changesHtml: changesBox(q).text,
   };
 }

@@ -212,6 +212,7 @@ describe('broker carts in the browser', () => {
       expect(await waitForText(page, '#status', /New total: \$25\.00/)).toMatch(/Press Pay again/);
       expect(await textOf(page, '.grand-total [data-grand-total]')).toBe('$25.00');
       expect(await textOf(page, '#changes')).toMatch(/price changed from \$20\.00 to \$25\.00/);
+      expect(await textOf(page, '[data-unit-price]')).toBe('$25.00');
       await snap(page, 'cart-4-price-changed');
       expect(await svc.admin.authorizationsByReference(`cart-${cartId}`)).toHaveLength(0); // nothing authorized before the confirmation
       await Promise.all([page.waitForNavigation({ timeout: 30_000 }), page.click('#pay')]);

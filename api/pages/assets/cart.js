@@ -61,6 +61,10 @@
         if (el.getAttribute('data-part') === p.merchantId) el.textContent = p.total;
       });
     });
+    document.querySelectorAll('[data-unit-price]').forEach(function (el) {
+      var v = q.unitPrices && q.unitPrices[el.getAttribute('data-unit-price')];
+      if (typeof v === 'string') el.textContent = v;
+    });
     // (the server made and escaped this fragment)
     document.getElementById('changes').innerHTML = q.changesHtml;
     form.setAttribute('data-quoted', String(seq));
