@@ -17,6 +17,7 @@ import type { Page, PageRequest } from '../stores/page';
 import {
   type CheckoutSessionWorkflow, checkoutSessionWorkflowId, payUpdate, sessionQuery,
 } from '../workflows/checkoutSession.contract';
+import { MerchantId } from '../workflows/searchAttributes';
 import type { OrderService, OrderTiming, OrderWithBatches } from './orders';
 import { isTemporalUnavailable, startOnce, TemporalUnavailable, withinDeadline } from './temporal';
 
@@ -162,6 +163,8 @@ export class CheckoutService {
     return {
       workflowId: checkoutSessionWorkflowId(input.sessionId), taskQueue: this.deps.taskQueue, args: [input] as [CheckoutSessionInput],
       workflowIdConflictPolicy: 'USE_EXISTING' as const, workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
+      // (operators find a merchant's sessions in the Web UI as they find its orders)
+      typedSearchAttributes: [{ key: MerchantId, value: input.merchantId }],
     };
   }
 }
