@@ -216,6 +216,7 @@ async function main(): Promise<void> {
   Paybroker is running.
     API            ${api}              (health: ${api}/health)
     OpenAPI        ${api}/openapi.json
+    Hosted pages   ${config.publicUrl}/checkout/<session id>, ${config.publicUrl}/carts/<cart id>   (a session's url, an offer's addUrl)
     Temporal UI    ${externalTemporal ? '(external Temporal: ' + temporalAddress + ')' : ui}
     Temporal gRPC  ${temporalAddress}
     Simulator      ${config.simulatorUrl}         (admin, fault controls: http://127.0.0.1:${config.simulatorAdminPort}/admin/faults)
