@@ -4,8 +4,7 @@ export const ORDER_EVENT_TYPES = ['order.created', 'order.authorized', 'order.au
   'order.needs_attention_resolved'] as const;
 export const SETTLEMENT_EVENT_TYPES = ['settlement.credit_paid'] as const;
 export const PAYOUT_EVENT_TYPES = ['payout.paid', 'payout.failed'] as const;
-export const CHECKOUT_EVENT_TYPES = ['checkout.session.completed', 'checkout.session.expired', 'checkout.session.failed',
-  'cart.purchased'] as const;
+export const CHECKOUT_EVENT_TYPES = ['checkout.session.completed', 'checkout.session.expired', 'checkout.session.failed'] as const;
 /** Sent to one endpoint on request (POST /v1/webhook-endpoints/:id/test), to check that it receives and verifies. */
 export const TEST_EVENT_TYPE = 'webhook.test';
 export const EVENT_TYPES = [...ORDER_EVENT_TYPES, ...CHECKOUT_EVENT_TYPES, ...SETTLEMENT_EVENT_TYPES, ...PAYOUT_EVENT_TYPES, TEST_EVENT_TYPE] as const;

@@ -52,8 +52,8 @@ export interface VoidResult {
   authorizationId: string;
   /** Uncaptured amount released by this void. */
   releasedMinor: number;
-  /** What is left to capture after it (0: the authorization is voided). */
-  remainingMinor: number;
+  /** What is left to capture after it (0: the authorization is voided); absent in a void replayed from before partial voids. */
+  remainingMinor?: number;
 }
 
 export interface Refund {

@@ -57,7 +57,7 @@ export class HttpProcessorClient implements ProcessorClient {
 
   async void(authorizationId: string, idempotencyKey: string, amountMinor?: number): Promise<VoidResult> {
     const b = await this.post(`/authorizations/${enc(authorizationId)}/void`, amountMinor === undefined ? {} : { amountMinor }, idempotencyKey);
-    return { authorizationId: str(b, 'authorizationId'), releasedMinor: int(b, 'releasedMinor'), remainingMinor: int(b, 'remainingMinor') };
+    return { authorizationId: str(b, 'authorizationId'), releasedMinor: int(b, 'releasedMinor'), remainingMinor: b.remainingMinor === undefined ? undefined : int(b, 'remainingMinor') };
   }
 
   async refund(captureId: string, amountMinor: number, idempotencyKey: string): Promise<Refund> {

@@ -4,7 +4,7 @@ import type { Address } from '../../domain/order';
 import { OPTION_SKU_PREFIX } from '../../domain/checkout';
 import type { PricedOrder } from '../../domain/pricing';
 import type { OrderWithBatches } from '../../services/orders';
-import { html, type Html, httpsOrigin, money } from './html';
+import { html, type Html, money } from './html';
 
 /** The countries offered in the address form (a tax destination not listed cannot be chosen on the page). */
 export const COUNTRIES = ['US', 'CA', 'MX', 'GB', 'IE', 'FR', 'DE', 'NL', 'BE', 'ES', 'IT', 'PT', 'AT', 'CH', 'SE', 'NO', 'DK', 'FI', 'PL', 'CZ',
@@ -148,8 +148,4 @@ ${order.shipments.length === 0
     : html`<ul class="shipments">${order.shipments.map((s) => html`<li>Tracking number <strong class="tracking">${s.trackingNumber}</strong>:
 ${s.items.map((u, i) => html`${i ? ', ' : ''}${u.quantity} × ${lines.find((l) => l.sku === u.sku)?.description ?? u.sku}`)}</li>`)}</ul>`}
 </section>`;
-}
-
-export function imageOf(url: string | null | undefined, alt: string): Html {
-  return httpsOrigin(url) ? html`<img src="${url!}" alt="${alt}" width="64" height="64" loading="lazy">` : html``;
 }
