@@ -12,15 +12,20 @@ import type { BusinessEvent, WebhookEventActivities } from './webhookEvents';
 export function createCheckoutActivities(deps: { checkout: CheckoutStore; orders: OrderStore; events: WebhookEventActivities }) {
   const { checkout, orders, events } = deps;
   return {
-    /** Each order's row (so the merchant's key sees it at once), then the merchant's order.created event; in one activity. */
-    async claimCheckoutOrders(claims: Array<{ input: OrderInput; created: BusinessEvent }>): Promise<void> {
-      for (const { input, created } of claims) {
+    /**
+     * Each order's row (so the merchant's key sees it at once), then the merchant's order.created event (saying what
+     * made the order: `about`, a session's or a cart's id); in one activity.
+     */
+    async claimCheckoutOrders(claims: Array<{ input: OrderInput; about: Record<string, string> }>): Promise<void> {
+      for (const { input, about } of claims) {
         await orders.claim({
           id: input.orderId, merchantId: input.merchantId, clientOrderId: input.clientOrderId, customerId: input.customerId,
           requestSha256: createHash('sha256').update(canonical(input)).digest(), currency: input.priced.currency,
           totalMinor: input.priced.totalMinor, input,
         });
-        await events.emitEvent(created);
+        // (in the order's own group, so it reaches the merchant before the order's events)
+        await events.emitEvent({ merchantId: input.merchantId, groupKey: input.orderId, type: 'order.created', eventKey: `${input.orderId}:order.created:created`,
+          data: { ...about, orderId: input.orderId, clientOrderId: input.clientOrderId, totalMinor: input.priced.totalMinor, currency: input.priced.currency } });
       }
     },
     async saveCheckoutSession(view: CheckoutSessionView, emitted: BusinessEvent[]): Promise<void> {

@@ -72,7 +72,7 @@ const CONFLICTS = new Set(['already_a_seller', 'order_closed', 'paid_with_seller
   'api_key_revoked', 'api_key_rolled']);
 
 /** Refusals of checkout sessions and carts that are about their state, not the request's shape. */
-const CHECKOUT_CONFLICTS = new Set(['session_expired', 'attempts_exhausted', 'cart_not_active', 'cart_changed', 'price_changed']);
+const CHECKOUT_CONFLICTS = new Set(['session_expired', 'session_closed', 'attempts_exhausted', 'cart_not_active', 'cart_changed', 'price_changed', 'total_changed']);
 
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;

@@ -36,6 +36,16 @@ export interface CartLine {
 
 export type CartState = 'active' | 'purchasing' | 'purchased' | 'expired';
 
+/** What one run of a cart's workflow hands the next. */
+export interface CartCarried {
+  lines: CartLine[];
+  state: CartState;
+  updatedAtMs: number;
+  lastError: { code: string; message: string } | null;
+  purchaseAttempts: number;
+  askAgain: boolean;
+}
+
 /** One merchant's part of a purchase: its order's lines priced by the merchant's shipping and tax. */
 export interface CartPart { merchantId: string; priced: PricedOrder; shippingOptionId: string | null }
 
@@ -146,15 +156,30 @@ export class Cart {
   lastError: CartView['lastError'] = null;
   purchase: CartView['purchase'] = null;
   updatedAtMs: number;
-  /** Purchases tried (each authorization's idempotency key names its try). */
+  /** The number in the idempotency key of the purchase's authorization (a new one for each try the processor answered). */
   purchaseAttempts: number;
+  /** The last try was never answered by the processor: the next asks again under its key. */
+  private askAgain: boolean;
 
-  constructor(readonly id: string, s: { lines?: CartLine[]; state?: CartState; orders?: CartView['orders']; updatedAtMs: number; purchaseAttempts?: number }) {
+  constructor(readonly id: string, s: Partial<CartCarried> & { orders?: CartView['orders']; updatedAtMs: number }) {
     this.purchaseAttempts = s.purchaseAttempts ?? 0;
+    this.askAgain = s.askAgain ?? false;
     this.lines = s.lines ?? [];
     this.state = s.state ?? 'active';
     this.orders = s.orders ?? [];
+    this.lastError = s.lastError ?? null;
     this.updatedAtMs = s.updatedAtMs;
+  }
+
+  /** What a new run of the cart's workflow starts from (continue-as-new). */
+  carried(): CartCarried {
+    return { lines: this.lines, state: this.state, updatedAtMs: this.updatedAtMs, lastError: this.lastError,
+      purchaseAttempts: this.purchaseAttempts, askAgain: this.askAgain };
+  }
+
+  /** A new number for the authorization's key (the one asked again was for another total). */
+  nextPurchaseKey(): number {
+    return ++this.purchaseAttempts;
   }
 
   get currency(): string | null { return this.lines[0]?.currency ?? null; }
@@ -204,27 +229,35 @@ export class Cart {
     }
   }
 
-  /** A purchase may start: the cart is active, and the lines it was priced from are the cart's lines now. */
-  admitPurchase(lines: CartLine[]): void {
+  /**
+   * A purchase may start: the cart is active, and it was priced from the cart's lines as they are now, each either
+   * bought (same quantity) or dropped (no longer offered).
+   */
+  admitPurchase(lines: CartLine[], dropped: string[]): void {
     if (this.state === 'purchasing' || this.state === 'purchased') return; // (a repeat joins the purchase)
     this.assertActive();
     if (this.lines.length === 0) throw new CartError('cart_empty', 'The cart has no items to buy');
-    const now = new Map(this.lines.map((l) => [lineKey(l), l.quantity]));
-    if (lines.length === 0 || lines.some((l) => now.get(lineKey(l)) !== l.quantity)) {
+    const bought = new Map(lines.map((l) => [lineKey(l), l.quantity]));
+    const gone = new Set(dropped);
+    const accounted = this.lines.every((l) => bought.get(lineKey(l)) === l.quantity || (gone.has(lineKey(l)) && !bought.has(lineKey(l))));
+    const known = new Set(this.lines.map(lineKey));
+    if (lines.length === 0 || !accounted || lines.some((l) => !known.has(lineKey(l))) || bought.size + gone.size !== this.lines.length) {
       throw new CartError('cart_changed', 'The cart changed since it was priced; review it again');
     }
   }
 
   startPurchase(totalMinor: number, nowMs: number): void {
-    this.purchaseAttempts++;
+    if (!this.askAgain) this.purchaseAttempts++;
+    this.askAgain = false;
     this.state = 'purchasing';
     this.lastError = null;
     this.purchase = { state: 'authorizing', totalMinor };
     this.updatedAtMs = nowMs;
   }
 
-  /** The authorization failed (declined, AVS): the cart is the customer's again. */
+  /** The authorization failed (declined, AVS, or no answer from the processor): the cart is the customer's again. */
   purchaseFailed(code: string, message: string, nowMs: number): void {
+    this.askAgain = code === 'processor_unreachable';
     this.state = 'active';
     this.purchase = null;
     this.lastError = { code, message };

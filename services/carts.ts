@@ -16,7 +16,7 @@ import {
   addAllUpdate, addUpdate, type CartInput, type CartWorkflow, cartWorkflowId, purchaseUpdate, quantityUpdate,
 } from '../workflows/cart.contract';
 import type { OrderTiming } from './orders';
-import { isTemporalUnavailable, TemporalUnavailable, withinDeadline } from './temporal';
+import { isTemporalUnavailable, replyWithin, TemporalUnavailable, withinDeadline } from './temporal';
 
 export { CartError } from '../domain/cart';
 
@@ -37,7 +37,7 @@ export interface CartMerchant { id: string; name: string; shippingOptions: Shipp
 export interface CartQuote {
   lines: CartLine[];
   changes: PriceChange[];
-  parts: Array<{ merchantId: string; priced: PricedOrder }>;
+  parts: Array<{ merchantId: string; priced: PricedOrder; shippingOptionId: string | null }>;
   totalMinor: number;
   currency: string;
 }
@@ -139,38 +139,38 @@ export class CartService {
 
   /** The purchase as the merchants' offers price it now: lines (changes reported), each merchant's part, the total. */
   async quote(view: CartView, shipping: Record<string, string>, address: Address | null): Promise<CartQuote> {
-    const { lines, changes } = reprice(view.lines, await this.deps.checkout.catalog(view.lines));
-    const merchants = new Map((await Promise.all(merchantsOf(lines).map((id) => this.merchant(id)))).map((m) => [m.id, m]));
-    const priced = priceCart(lines, shipping, address, (id) => merchants.get(id)!);
-    return { lines, changes, parts: priced.parts.map((p) => ({ merchantId: p.merchantId, priced: p.priced })), totalMinor: priced.totalMinor,
-      currency: priced.currency };
+    return (await this.priced(view, shipping, address)).quote;
   }
 
   /**
    * Buys the cart: priced now, it must total what the customer confirmed (else price_changed: show the new quote);
-   * the lines that can no longer be supplied are left out. Answered once the authorization is decided.
+   * the lines that can no longer be supplied are left out. Answered once the authorization is decided, or after
+   * PURCHASE_REPLY_WAIT_MS with the cart purchasing (the page polls); a cart already purchasing is answered as it is.
    */
   async purchase(view: CartView, ask: PurchaseAsk): Promise<CartView> {
-    const { lines, changes } = reprice(view.lines, await this.deps.checkout.catalog(view.lines));
-    const merchants = new Map((await Promise.all(merchantsOf(lines).map((id) => this.merchant(id)))).map((m) => [m.id, m]));
-    const priced = priceCart(lines, ask.shipping, ask.address, (id) => merchants.get(id)!);
-    if (priced.totalMinor !== ask.expectedTotalMinor) {
-      throw new CartError('price_changed', `The total is now ${priced.totalMinor}${changes.length ? ' (prices or items changed)' : ''}; confirm it to buy`, 'expectedTotalMinor');
+    if (view.state === 'purchasing') return view; // (a second click while the first decides: no second update)
+    const { quote, merchants } = await this.priced(view, ask.shipping, ask.address);
+    if (quote.totalMinor !== ask.expectedTotalMinor) {
+      throw new CartError('price_changed', `The total is now ${quote.totalMinor}${quote.changes.length ? ' (prices or items changed)' : ''}; confirm it to buy`,
+        'expectedTotalMinor');
     }
-    const parts = priced.parts.map((p) => {
+    const parts = quote.parts.map((p) => {
       const m = merchants.get(p.merchantId)!;
       return { ...p, policy: { avsPolicy: m.avsPolicy, feeBps: m.feeBps, reviewTimeoutMs: m.reviewTimeoutSeconds * 1000, ...this.deps.timing } };
     });
-    // the lines the purchase is for: the cart's as they stand (quantities checked by the workflow), priced now
-    const reply = this.update(view.id, purchaseUpdate, { lines, parts, totalMinor: priced.totalMinor, currency: priced.currency, address: ask.address,
+    const reply = this.update(view.id, purchaseUpdate, { lines: quote.lines, parts, totalMinor: quote.totalMinor, currency: quote.currency,
+      dropped: quote.changes.filter((c) => c.change === 'unavailable').map(lineKey), address: ask.address,
       payment: { token: ask.token, billingPostalCode: ask.billingPostalCode }, customerId: `cart-${view.id}` }, false, 60_000);
-    // answered when the authorization is decided; while the processor cannot be reached, the cart as it stands (the page polls)
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), PURCHASE_REPLY_WAIT_MS); });
-    const first = await Promise.race([reply, waited]).finally(() => clearTimeout(timer));
-    if (first !== undefined) return first;
-    reply.catch(() => {}); // (it goes on)
-    return this.current({ id: view.id, view });
+    return await replyWithin(reply, PURCHASE_REPLY_WAIT_MS) ?? this.current({ id: view.id, view });
+  }
+
+  private async priced(view: CartView, shipping: Record<string, string>, address: Address | null) {
+    const { lines, changes } = reprice(view.lines, await this.deps.checkout.catalog(view.lines));
+    const merchants = new Map((await Promise.all(merchantsOf(lines).map((id) => this.merchant(id)))).map((m) => [m.id, m]));
+    const priced = priceCart(lines, shipping, address, (id) => merchants.get(id)!);
+    const quote: CartQuote = { lines, changes, parts: priced.parts.map((p) => ({ merchantId: p.merchantId, priced: p.priced, shippingOptionId: p.shippingOptionId })),
+      totalMinor: priced.totalMinor, currency: priced.currency };
+    return { quote, merchants };
   }
 
   // --- published references ----------------------------------------------------------------------------------

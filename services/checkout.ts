@@ -3,7 +3,7 @@
 // session's workflow (Update-with-Start, so a session whose start was missed still takes its payment), and the
 // page follows the attempt's order until its authorization is decided.
 import { createHash, randomBytes } from 'node:crypto';
-import { type Client, WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import { type Client, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { canonical } from '../domain/canonical';
 import {
@@ -19,7 +19,7 @@ import {
 } from '../workflows/checkoutSession.contract';
 import { MerchantId } from '../workflows/searchAttributes';
 import type { OrderService, OrderTiming, OrderWithBatches } from './orders';
-import { isTemporalUnavailable, startOnce, TemporalUnavailable, withinDeadline } from './temporal';
+import { isTemporalUnavailable, replyWithin, startOnce, TemporalUnavailable, withinDeadline } from './temporal';
 
 export { CheckoutError } from '../domain/checkout';
 
@@ -110,18 +110,24 @@ export class CheckoutService {
 
   /**
    * Pays: the first payment of an open session starts an attempt (its order); a repeat while it decides, or once
-   * completed, answers the same order. Answered when the order's authorization is decided, or after PAY_REPLY_WAIT_MS
+   * completed, answers the same order; with the total the customer was shown, a choice priced otherwise is refused
+   * (total_changed). Answered when the order's authorization is decided, or after PAY_REPLY_WAIT_MS
    * with the session processing (the page polls status()).
    */
-  async pay(row: CheckoutSessionRow, req: PayRequest): Promise<{ session: CheckoutSessionView; order: OrderWithBatches | null }> {
+  async pay(row: CheckoutSessionRow, req: PayRequest, expectedTotalMinor?: number): Promise<{ session: CheckoutSessionView; order: OrderWithBatches | null }> {
     const { temporal } = this.deps;
     const state = row.view?.state ?? 'open';
-    if (state === 'completed') return this.withOrder(row.view!); // (a reload or a double click after it: the same order)
+    // a reload or a double click while the payment decides, or after it: the same order, and no second update
+    if (state === 'completed' || state === 'processing') return this.status(row);
     if (state === 'expired' || (state === 'open' && this.deps.clock() >= Date.parse(row.input.expiresAt))) {
       throw new CheckoutError('session_expired', 'This checkout session has expired');
     }
     if (state === 'failed') throw new CheckoutError('attempts_exhausted', 'This checkout session takes no more payments');
-    priceCheckout(row.input, req); // (a choice that does not price is refused here, before any workflow)
+    // (a choice that does not price is refused here, before any workflow; so is one priced otherwise than the customer saw)
+    const { totalMinor } = priceCheckout(row.input, req);
+    if (expectedTotalMinor !== undefined && expectedTotalMinor !== totalMinor) {
+      throw new CheckoutError('total_changed', `These choices total ${totalMinor}, not the ${expectedTotalMinor} shown; confirm the new total`, 'expectedTotalMinor');
+    }
     const reply = withinDeadline(temporal, () => temporal.workflow.executeUpdateWithStart(payUpdate, {
       args: [req], startWorkflowOperation: new WithStartWorkflowOperation<CheckoutSessionWorkflow>('checkoutSessionWorkflow', this.startOptions(row.input)),
     }), 30_000).catch((err: unknown) => {
@@ -129,13 +135,11 @@ export class CheckoutService {
         const param = err.cause.details?.[0];
         throw new CheckoutError(err.cause.type ?? 'checkout_refused', err.cause.message, typeof param === 'string' ? param : undefined);
       }
+      // (its workflow closed without completing: an operator ended it)
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new CheckoutError('session_closed', 'This checkout session is closed');
       throw isTemporalUnavailable(err) ? new TemporalUnavailable(err) : err;
     });
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), PAY_REPLY_WAIT_MS); });
-    const first = await Promise.race([reply, waited]).finally(() => clearTimeout(timer));
-    if (first === undefined) reply.catch(() => {}); // (it goes on; the page polls)
-    return this.withOrder(first ?? await this.liveView(row));
+    return this.withOrder(await replyWithin(reply, PAY_REPLY_WAIT_MS) ?? await this.liveView(row));
   }
 
   /** The session and its current attempt's order, as they stand (the page polls this while the order decides). */
@@ -150,8 +154,10 @@ export class CheckoutService {
     return { session, order };
   }
 
-  /** From the workflow (briefly), else as its row was last saved. */
+  /** As its row was last saved once it has ended; else from the workflow (briefly), else as saved. */
   private async liveView(row: CheckoutSessionRow): Promise<CheckoutSessionView> {
+    const saved = row.view?.state;
+    if (saved === 'completed' || saved === 'expired' || saved === 'failed') return row.view!;
     try {
       return await withinDeadline(this.deps.temporal, () => this.deps.temporal.workflow.getHandle(checkoutSessionWorkflowId(row.id)).query(sessionQuery), 1000);
     } catch {

@@ -87,3 +87,15 @@ async function beforeDeadline<T>(call: Promise<T>, ms: number): Promise<T> {
     call.catch(() => {});
   }
 }
+
+/**
+ * The reply if it comes within ms, else undefined (the call goes on by itself, its failure then ignored): a request
+ * that starts something long answers with how it stands instead of waiting it out.
+ */
+export async function replyWithin<T>(reply: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms); });
+  const first = await Promise.race([reply, waited]).finally(() => clearTimeout(timer));
+  if (first === undefined) reply.catch(() => {});
+  return first;
+}

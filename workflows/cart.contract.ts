@@ -1,7 +1,7 @@
 // The cart workflow's contract: its id, its messages and the purchase it is asked for. The API's cart service, the
 // history recorder and tests import this, never the workflow itself.
 import * as wf from '@temporalio/workflow';
-import type { CartLine, CartPart, CartState, CartView } from '../domain/cart';
+import type { CartCarried, CartLine, CartPart, CartView } from '../domain/cart';
 import type { Address, OrderPolicy } from '../domain/order';
 
 export type { CartLine, CartView } from '../domain/cart';
@@ -9,9 +9,11 @@ export type { CartLine, CartView } from '../domain/cart';
 export interface CartInput {
   cartId: string;
   /** What an earlier run of the cart carried over (continue-as-new). */
-  carried?: { lines: CartLine[]; state: CartState; updatedAtMs: number; lastError: CartView['lastError']; purchaseAttempts: number };
+  carried?: CartCarried;
   /** Updates a run takes before it continues as new (default MAX_CART_UPDATES_PER_RUN). */
   updatesPerRun?: number;
+  /** How long a purchase waits out an unreachable processor (default CART_PROCESSOR_DEADLINE_MS). */
+  processorDeadlineMs?: number;
 }
 
 export interface AddRequest { line: Omit<CartLine, 'quantity'>; quantity: number }
@@ -19,8 +21,9 @@ export interface QuantityRequest { key: string; quantity: number }
 
 /** A purchase as the API priced it from the merchants' current offers (the customer confirmed this total). */
 export interface PurchaseRequest {
-  /** The lines it was priced from (they must be the cart's lines as they stand). */
+  /** The lines it buys, priced now; with `dropped` (lines no longer offered, by lineKey) they are the cart's lines as they stand. */
   lines: CartLine[];
+  dropped: string[];
   parts: Array<CartPart & { policy: OrderPolicy }>;
   totalMinor: number;
   currency: string;

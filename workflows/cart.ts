@@ -19,7 +19,7 @@ import { orderStartAttributes, type OrderWorkflow, orderWorkflowId } from './ord
 /** Updates one run of a cart takes before it continues as new. */
 export const MAX_CART_UPDATES_PER_RUN = 200;
 /** How long a purchase waits out an unreachable processor before it gives the cart back to the customer. */
-const PROCESSOR_DEADLINE_MS = 10 * 60_000;
+export const CART_PROCESSOR_DEADLINE_MS = 10 * 60_000;
 
 const processor = wf.proxyLocalActivities<OrderActivities>({
   startToCloseTimeout: '15 seconds',
@@ -30,16 +30,14 @@ const problems = wf.proxyLocalActivities<OrderActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity },
 });
+/** The books (rows, events): retried until written; once the customer's card is authorized, its orders must follow. */
 const books = wf.proxyLocalActivities<CheckoutActivities>({
   startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity,
-    nonRetryableErrorTypes: ['LedgerError', 'DeliveryError'] },
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity },
 });
 
 export async function cartWorkflow(input: CartInput): Promise<CartView> {
-  const c = input.carried;
-  const cart = new Cart(input.cartId, { lines: c?.lines, state: c?.state, updatedAtMs: c?.updatedAtMs ?? Date.now(), purchaseAttempts: c?.purchaseAttempts });
-  cart.lastError = c?.lastError ?? null;
+  const cart = new Cart(input.cartId, { ...input.carried, updatedAtMs: input.carried?.updatedAtMs ?? Date.now() });
   const id = wf.workflowInfo().workflowId;
   let updates = 0;
   let dirty = true;
@@ -64,11 +62,23 @@ export async function cartWorkflow(input: CartInput): Promise<CartView> {
     }
     await wf.condition(() => cart.state !== 'purchasing');
     return cart.view();
-  }, { validator: (req) => refusedAs(CartError, () => cart.admitPurchase(req.lines)) });
+  }, { validator: (req) => refusedAs(CartError, () => cart.admitPurchase(req.lines, req.dropped)) });
 
   async function buy(req: PurchaseRequest): Promise<void> {
-    const auth = await authorize(req, `${id}:authorize:${cart.purchaseAttempts}`);
+    // (a try after one the processor never answered asks again under the same key: a hold it made is found, not made twice)
+    let key = `${id}:authorize:${cart.purchaseAttempts}`;
+    let auth = await reachable(() => processor.authorize({ token: req.payment.token, amountMinor: req.totalMinor, currency: req.currency,
+      postalCode: req.payment.billingPostalCode, reference: id }, key));
+    if ('failed' in auth && auth.failed === 'idempotency_key_reused') { // (it was asked for another total: nothing was held under it)
+      key = `${id}:authorize:${cart.nextPurchaseKey()}`;
+      auth = await reachable(() => processor.authorize({ token: req.payment.token, amountMinor: req.totalMinor, currency: req.currency,
+        postalCode: req.payment.billingPostalCode, reference: id }, key));
+    }
     if ('failed' in auth) {
+      if (auth.failed === 'processor_unreachable') {
+        await problems.recordProblem({ workflowId: id, merchantId: null, kind: 'authorization_unknown', details: { key },
+          message: `The processor did not answer the purchase's authorization (key ${key}) before the deadline; the next purchase of the cart asks under the same key first` });
+      }
       cart.purchaseFailed(auth.failed, auth.message, Date.now());
       return;
     }
@@ -77,10 +87,10 @@ export async function cartWorkflow(input: CartInput): Promise<CartView> {
       return;
     }
     if (avsDecision(CART_AVS_POLICY, auth.avsCode) === 'reject') {
-      const voided = await processor.voidAuthorization(auth.id, `${id}:void:${auth.id}`).then(() => true, () => false);
-      if (!voided) {
-        await problems.recordProblem({ workflowId: id, merchantId: null, kind: 'void_failed',
-          message: `Voiding ${auth.id} (AVS ${auth.avsCode} refused) failed: the customer's funds stay held until it expires`, details: { key: auth.id } });
+      const voided = await reachable(() => processor.voidAuthorization(auth.id, `${id}:void:${auth.id}`));
+      if ('failed' in voided) {
+        await problems.recordProblem({ workflowId: id, merchantId: null, kind: 'void_failed', details: { key: auth.id },
+          message: `Voiding ${auth.id} (AVS ${auth.avsCode} refused) failed (${voided.failed}): the customer's funds stay held until it expires` });
       }
       cart.purchaseFailed('avs_rejected', 'The billing address does not match the card', Date.now());
       return;
@@ -96,20 +106,20 @@ export async function cartWorkflow(input: CartInput): Promise<CartView> {
       };
     });
     // the orders' rows and order.created events in one activity, then every order started at once (one task hears them started)
-    await books.claimCheckoutOrders(orders.map((o) => ({ input: o, created: { merchantId: o.merchantId, groupKey: o.orderId, type: 'order.created' as const,
-      eventKey: `${o.orderId}:order.created:created`,
-      data: { orderId: o.orderId, clientOrderId: o.clientOrderId, cartId: cart.id, totalMinor: o.priced.totalMinor, currency: o.priced.currency } } })));
+    await books.claimCheckoutOrders(orders.map((o) => ({ input: o, about: { cartId: cart.id } })));
     await Promise.all(orders.map((o) => startOnce<OrderWorkflow>('orderWorkflow', { workflowId: o.orderId, args: [o], typedSearchAttributes: orderStartAttributes(o) })));
     cart.purchased(orders.map((o, i) => ({ merchantId: o.merchantId, orderId: o.orderId, amountMinor: shares[i].amountMinor })), req.lines, Date.now());
   }
 
-  /** The authorization, waiting out an unreachable processor (the page says so) until the deadline; else why not. */
-  async function authorize(req: PurchaseRequest, key: string): Promise<Awaited<ReturnType<OrderActivities['authorize']>> | { failed: string; message: string }> {
-    const deadline = Date.now() + PROCESSOR_DEADLINE_MS;
+  /**
+   * A processor call, waiting out an unreachable processor (the cart says so meanwhile) until the deadline; a refusal,
+   * or the deadline, as why not.
+   */
+  async function reachable<T>(call: () => Promise<T>): Promise<T | { failed: string; message: string }> {
+    const deadline = Date.now() + (input.processorDeadlineMs ?? CART_PROCESSOR_DEADLINE_MS);
     for (let backoffMs = 1000; ; backoffMs = Math.min(backoffMs * 2, 60_000)) {
       try {
-        return await processor.authorize({ token: req.payment.token, amountMinor: req.totalMinor, currency: req.currency,
-          postalCode: req.payment.billingPostalCode, reference: id }, key);
+        return await call();
       } catch (err) {
         const cause = err instanceof wf.ActivityFailure ? err.cause : err;
         if (cause instanceof wf.ApplicationFailure && cause.type === 'ProcessorRejected') {
@@ -117,10 +127,10 @@ export async function cartWorkflow(input: CartInput): Promise<CartView> {
           return { failed: typeof code === 'string' ? code : 'processor_rejected', message: `The processor refused the payment: ${cause.message}` };
         }
         if (Date.now() >= deadline) {
-          return { failed: 'processor_unreachable', message: 'The card network could not be reached; nothing was charged. Try again later.' };
+          return { failed: 'processor_unreachable', message: 'The card network could not be reached in time. Try again later; a hold on your card, if any, is released.' };
         }
-        if (cart.purchase?.state !== 'awaiting_processor') {
-          cart.purchase = { state: 'awaiting_processor', totalMinor: req.totalMinor };
+        if (cart.purchase?.state === 'authorizing') {
+          cart.purchase = { ...cart.purchase, state: 'awaiting_processor' };
           await books.saveCart(cart.view());
         }
         await wf.sleep(Math.min(backoffMs, deadline - Date.now()));
@@ -146,10 +156,9 @@ export async function cartWorkflow(input: CartInput): Promise<CartView> {
       continue;
     }
     if (updates >= perRun || wf.workflowInfo().continueAsNewSuggested) {
+      // (nothing awaited between the handlers' end and the hand-over: an update taken then would be lost; the next run saves)
       await wf.condition(wf.allHandlersFinished);
-      await save();
-      await wf.continueAsNew<typeof cartWorkflow>({ ...input,
-        carried: { lines: cart.lines, state: cart.state, updatedAtMs: cart.updatedAtMs, lastError: cart.lastError, purchaseAttempts: cart.purchaseAttempts } });
+      await wf.continueAsNew<typeof cartWorkflow>({ ...input, carried: cart.carried() });
     }
     const idleLeft = cart.updatedAtMs + CART_IDLE_MS - Date.now();
     await wf.condition(() => dirty || asked !== null, Math.max(1, idleLeft));

@@ -15,8 +15,7 @@ import { orderDecidedSignal, orderStartAttributes, type OrderWorkflow, orderWork
 /** The session's books (its row, the order's row, webhook events): PostgreSQL writes, retried until they are done. */
 const books = wf.proxyLocalActivities<CheckoutActivities>({
   startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity,
-    nonRetryableErrorTypes: ['LedgerError', 'DeliveryError'] },
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity },
 });
 
 /** What the merchant hears when the session ends, by how it ended. */
@@ -51,9 +50,7 @@ export async function checkoutSessionWorkflow(input: CheckoutSessionInput): Prom
       payment: { token: req.token, billingPostalCode: req.billingPostalCode }, policy: input.policy,
       parentWorkflowId: wf.workflowInfo().workflowId,
     };
-    // (order.created first, in the order's own group, so it reaches the merchant before the order's events)
-    await books.claimCheckoutOrders([{ input: order, created: event('order.created', s.orderId, 'created', {
-      orderId: s.orderId, clientOrderId: s.clientOrderId, totalMinor: s.priced.totalMinor, currency: s.priced.currency }) }]);
+    await books.claimCheckoutOrders([{ input: order, about: { sessionId: input.sessionId } }]);
     await startOnce<OrderWorkflow>('orderWorkflow', { workflowId: s.orderId, args: [order], typedSearchAttributes: orderStartAttributes(order) });
   }
 

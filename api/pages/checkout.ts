@@ -10,7 +10,7 @@ import type { Services } from '../../services';
 import type { OrderWithBatches } from '../../services/orders';
 import type { CheckoutSessionRow } from '../../stores/checkout';
 import {
-  addressOf, bad, COUNTRY, jsonPageBody, object, PageError, run, safeUrl, text,
+  addressOf, bad, COUNTRY, integer, jsonPageBody, object, PageError, run, safeUrl, text,
 } from './common';
 import { errorPage, html, httpsOrigins, jsonData, money, notFoundPage, originOf, sendPage } from './html';
 import {
@@ -158,7 +158,8 @@ ${statusRegion(outcome.kind === 'waiting' ? outcome.message : '')}
 <a class="cancel" href="${safeUrl(i.cancelUrl)}">Cancel and return to ${i.merchantName}</a>
 </div>
 </form>
-${jsonData('pb-checkout', { sessionId: row.id, processorUrl: services.pages.processorPublicUrl, hasHard, state: session.state })}`;
+${jsonData('pb-checkout', { sessionId: row.id, processorUrl: services.pages.processorPublicUrl, hasHard, state: session.state,
+    totalMinor: totals?.totalMinor ?? null })}`;
     sendPage(res, 200, { title: `Checkout — ${i.merchantName}`, body, scripts: ['pay.js', 'checkout.js'],
       imgOrigins: httpsOrigins(i.items.map((it) => it.imageUrl)), connectOrigins: processorOrigin ? [processorOrigin] : [] });
   }
@@ -194,7 +195,8 @@ ${receiptView(order)}
       token: text(body.token, 'token', 200, { required: true, pattern: /^[A-Za-z0-9_-]+$/ })!,
       billingPostalCode: text(body.billingPostalCode, 'billingPostalCode', 20, { required: true })!,
     };
-    const r2 = await checkout.pay(row, pay);
+    const expected = body.expectedTotalMinor === undefined ? undefined : integer(body.expectedTotalMinor, 'expectedTotalMinor', 0, Number.MAX_SAFE_INTEGER);
+    const r2 = await checkout.pay(row, pay, expected);
     res.set('Cache-Control', 'no-store').json(answer(row, r2));
   }));
 

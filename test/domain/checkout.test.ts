@@ -143,8 +143,11 @@ describe('a cart across merchants', () => {
   it('a purchase is admitted only for the lines the cart holds now', () => {
     const cart = new Cart('c', { updatedAtMs: 0 });
     cart.add(line('a', 'x', 100), 2, 0);
-    expect(() => cart.admitPurchase([line('a', 'x', 100, 1)])).toThrow(/changed/);
-    expect(() => cart.admitPurchase([line('a', 'x', 100, 2)])).not.toThrow();
+    cart.add(line('b', 'gone', 100), 1, 0);
+    expect(() => cart.admitPurchase([line('a', 'x', 100, 1)], ['b/gone'])).toThrow(/changed/); // another quantity
+    expect(() => cart.admitPurchase([line('a', 'x', 100, 2)], [])).toThrow(/changed/); // a line neither bought nor dropped (added since)
+    expect(() => cart.admitPurchase([line('a', 'x', 100, 2), line('c', 'new', 1)], ['b/gone'])).toThrow(/changed/); // a line not in the cart
+    expect(() => cart.admitPurchase([line('a', 'x', 100, 2)], ['b/gone'])).not.toThrow();
     cart.startPurchase(200, 1);
     expect(() => cart.add(line('a', 'y', 1), 1, 2)).toThrow(/purchasing/);
   });

@@ -2,16 +2,17 @@
 // ledger in PostgreSQL), driven through the services the API and the hosted pages use. Each test checks what the
 // processor recorded and what the books say.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CartLine } from '../../domain/cart';
+import type { CartLine, CartView } from '../../domain/cart';
 import type { CheckoutSessionView } from '../../domain/checkout';
 import type { OrderView } from '../../domain/order';
 import type { Services } from '../../services';
-import { cartQuery, type CartWorkflow, cartWorkflowId } from '../../workflows/cart.contract';
+import { DEFAULT_AVS_POLICY } from '../../domain/avs';
+import { cartQuery, type CartWorkflow, cartWorkflowId, purchaseUpdate } from '../../workflows/cart.contract';
 import { checkoutSessionWorkflowId } from '../../workflows/checkoutSession.contract';
 import { shipUpdate, cancelUpdate, statusQuery } from '../../workflows/order.contract';
 import { testApp } from '../support/app';
 import { uid } from '../support/env';
-import { MERCHANT_SETTINGS } from '../support/order-input';
+import { FAST_POLICY, MERCHANT_SETTINGS } from '../support/order-input';
 import { orderHarness, orderLedger, type OrderHarness } from '../support/orders';
 import { CARD } from '../support/processor-calls';
 
@@ -182,3 +183,46 @@ async function ownedCart(who: string) {
   const id = await h.stores.checkout.activeCartOf((await import('node:crypto')).createHash('sha256').update(who).digest());
   return services.carts.owned(id!, who);
 }
+
+describe('a cart purchase the processor never answered', () => {
+  it('records a problem, and the next purchase asks under the same key: the hold made meanwhile is found, not made twice', async () => {
+    const p = await orderHarness({ privateSimulator: true });
+    try {
+      const ps = (await testApp(p.database, p.client, { taskQueue: p.taskQueue })).services;
+      const cartId = `cart_${uid()}`;
+      await p.stores.checkout.createCart(cartId, Buffer.from('owner'));
+      const handle = await p.client.workflow.start<CartWorkflow>('cartWorkflow', { workflowId: cartWorkflowId(cartId), taskQueue: p.taskQueue,
+        args: [{ cartId, processorDeadlineMs: 1500 }] });
+      const offered = await ps.carts.offer(p.merchantId, { sku: 'lost-1', title: 'Lost', unitPriceMinor: 1200, kind: 'soft', minQuantity: 1, maxQuantity: 5 });
+      const { available: _, ...line } = ps.carts.openOffer(offered.offer);
+      await handle.executeUpdate('add', { args: [{ line, quantity: 1 }] });
+      const view = (await ps.carts.owned(cartId, 'owner'))?.view ?? await handle.query(cartQuery);
+      const ask = { shipping: {}, address, token: await p.tokenize(), billingPostalCode: '94107', expectedTotalMinor: 0 };
+      ask.expectedTotalMinor = (await ps.carts.quote(view, {}, address)).totalMinor;
+      // the processor authorizes, but every answer is lost until the purchase's deadline
+      await p.admin.setFaults({ mode: 'lost_response', operations: ['authorize'] });
+      const failed = await handle.executeUpdate(purchaseUpdate, { args: [await purchaseOf(ps, view, ask)] });
+      expect(failed).toMatchObject({ state: 'active', lastError: { code: 'processor_unreachable' } });
+      expect(await p.db('problems').where({ workflow_id: cartWorkflowId(cartId), kind: 'authorization_unknown' })).toHaveLength(1);
+      expect(await p.admin.authorizationsByReference(cartWorkflowId(cartId))).toHaveLength(1); // (held, unanswered)
+
+      await p.admin.clearFaults();
+      const bought = await handle.executeUpdate(purchaseUpdate, { args: [await purchaseOf(ps, await handle.query(cartQuery), ask)] });
+      expect(bought.state).toBe('purchased');
+      const auths = await p.admin.authorizationsByReference(cartWorkflowId(cartId));
+      expect(auths).toHaveLength(1); // the same hold, found again under its key
+      expect((await orderOf2(p, bought.orders[0].orderId)).authorizations[0].id).toBe(auths[0].id);
+    } finally {
+      await p.close();
+    }
+  });
+});
+
+/** The purchase request CartService.purchase sends, priced now. */
+async function purchaseOf(s: Services, view: CartView, ask: { shipping: Record<string, string>; address: typeof address; token: string; billingPostalCode: string }) {
+  const q = await s.carts.quote(view, ask.shipping, ask.address);
+  return { lines: q.lines, dropped: [], parts: q.parts.map((part) => ({ ...part, policy: { ...FAST_POLICY, avsPolicy: DEFAULT_AVS_POLICY, feeBps: 250 } })),
+    totalMinor: q.totalMinor, currency: q.currency, address: ask.address, payment: { token: ask.token, billingPostalCode: ask.billingPostalCode },
+    customerId: `cart-${view.id}` };
+}
+const orderOf2 = (p: OrderHarness, id: string): Promise<OrderView> => p.client.workflow.getHandle(id).query(statusQuery);

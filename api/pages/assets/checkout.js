@@ -34,23 +34,37 @@
     });
   }
 
+  var shownTotalMinor = data.totalMinor;
+  var inflight = null;
   function quote() {
     var seq = ++quoteSeq;
     var c = choice();
-    P.postJson(base + '/quote', c).then(function (r) {
+    quoteTimer = null;
+    inflight = P.postJson(base + '/quote', c).then(function (r) {
       if (seq !== quoteSeq) return; // (an answer to an older choice)
       if (r.status === 200) {
         showTotals(r.body.totals);
+        shownTotalMinor = r.body.totals.totalMinor;
         form.setAttribute('data-quoted', String(seq));
       } else {
         say((r.body.error && r.body.error.message) || 'These choices cannot be priced.', 'error');
       }
     }).catch(function () { say('The totals could not be updated; check your connection.', 'error'); });
+    return inflight;
   }
 
   function requote() {
     clearTimeout(quoteTimer);
     quoteTimer = setTimeout(quote, 150);
+  }
+
+  /** Once the totals of the customer's last change are shown (a change waiting for its quote is quoted now). */
+  function quoted() {
+    if (quoteTimer) {
+      clearTimeout(quoteTimer);
+      return quote();
+    }
+    return inflight || Promise.resolve();
   }
 
   form.addEventListener('change', function (e) {
@@ -105,11 +119,20 @@
       return;
     }
     pay.disabled = true;
-    say('Checking your card…', 'waiting');
-    P.tokenize(data.processorUrl).then(function (token) {
+    var seen = shownTotalMinor;
+    // (a total still being updated for the last change is shown first; the customer pays only a total they saw)
+    quoted().then(function () {
+      if (shownTotalMinor !== seen) {
+        var shown = document.querySelector('[data-total="total"]');
+        throw new Error('The total is now ' + (shown ? shown.textContent : '') + ' for your choices; press Pay again to pay it.');
+      }
+      say('Checking your card…', 'waiting');
+      return P.tokenize(data.processorUrl);
+    }).then(function (token) {
       var c = choice();
       c.token = token;
       c.billingPostalCode = value('billing-postal');
+      if (typeof shownTotalMinor === 'number') c.expectedTotalMinor = shownTotalMinor;
       say('Paying…', 'waiting');
       return P.postJson(base + '/pay', c).then(function (r) {
         if (r.status === 200) outcome(r.body);
