@@ -4,8 +4,8 @@
 // workflow (Update-with-Start on the first item); a purchase is priced here from the merchants' current offers and
 // the customer must have confirmed exactly that total. Published references show the items, never the owner.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { type Client, WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
+import { type Client, WithStartWorkflowOperation, WorkflowNotFoundError } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
 import { type CartLine, type CartView, type CatalogItem, CartError, lineKey, merchantsOf, type PriceChange, priceCart, reprice } from '../domain/cart';
 import type { Address } from '../domain/order';
 import type { PricedOrder, ShippingOption } from '../domain/pricing';
@@ -16,7 +16,7 @@ import {
   addAllUpdate, addUpdate, type CartInput, type CartWorkflow, cartWorkflowId, purchaseUpdate, quantityUpdate,
 } from '../workflows/cart.contract';
 import type { OrderTiming } from './orders';
-import { isTemporalUnavailable, replyWithin, TemporalUnavailable, withinDeadline } from './temporal';
+import { isTemporalUnavailable, replyWithin, TemporalUnavailable, updateRefusal, withinDeadline } from './temporal';
 
 export { CartError } from '../domain/cart';
 
@@ -230,10 +230,8 @@ export class CartService {
         : temporal.workflow.getHandle(cartWorkflowId(cartId)).executeUpdate(def, { args: [arg] as [A] })), ms);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new CartError('cart_not_active', 'The cart is no longer open');
-      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-        const param = err.cause.details?.[0];
-        throw new CartError(err.cause.type ?? 'cart_refused', err.cause.message, typeof param === 'string' ? param : undefined);
-      }
+      const refusal = updateRefusal(err);
+      if (refusal) throw new CartError(refusal.code, refusal.message, refusal.param);
       throw isTemporalUnavailable(err) ? new TemporalUnavailable(err) : err;
     }
   }

@@ -3,8 +3,7 @@
 // session's workflow (Update-with-Start, so a session whose start was missed still takes its payment), and the
 // page follows the attempt's order until its authorization is decided.
 import { createHash, randomBytes } from 'node:crypto';
-import { type Client, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { type Client, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { canonical } from '../domain/canonical';
 import {
   type CheckoutChoice, CheckoutError, type CheckoutItem, type CheckoutSessionInput, type CheckoutSessionView, checkSessionRequest,
@@ -19,7 +18,7 @@ import {
 } from '../workflows/checkoutSession.contract';
 import { MerchantId } from '../workflows/searchAttributes';
 import type { OrderService, OrderTiming, OrderWithBatches } from './orders';
-import { isTemporalUnavailable, replyWithin, startOnce, TemporalUnavailable, withinDeadline } from './temporal';
+import { isTemporalUnavailable, replyWithin, startOnce, TemporalUnavailable, updateRefusal, withinDeadline } from './temporal';
 
 export { CheckoutError } from '../domain/checkout';
 
@@ -131,10 +130,8 @@ export class CheckoutService {
     const reply = withinDeadline(temporal, () => temporal.workflow.executeUpdateWithStart(payUpdate, {
       args: [req], startWorkflowOperation: new WithStartWorkflowOperation<CheckoutSessionWorkflow>('checkoutSessionWorkflow', this.startOptions(row.input)),
     }), 30_000).catch((err: unknown) => {
-      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-        const param = err.cause.details?.[0];
-        throw new CheckoutError(err.cause.type ?? 'checkout_refused', err.cause.message, typeof param === 'string' ? param : undefined);
-      }
+      const refusal = updateRefusal(err);
+      if (refusal) throw new CheckoutError(refusal.code, refusal.message, refusal.param);
       // (its workflow closed without completing: an operator ended it)
       if (err instanceof WorkflowExecutionAlreadyStartedError) throw new CheckoutError('session_closed', 'This checkout session is closed');
       throw isTemporalUnavailable(err) ? new TemporalUnavailable(err) : err;

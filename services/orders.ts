@@ -5,16 +5,16 @@
 // and outlives the Temporal server's retention.
 import { createHash } from 'node:crypto';
 import {
-  type Client, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError,
+  type Client, WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError,
 } from '@temporalio/client';
-import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
+import type { UpdateDefinition } from '@temporalio/common';
 import { canonical } from '../domain/canonical';
 import { type Address, Order, type OrderInput, type OrderView } from '../domain/order';
 import { type LineItemInput, priceOrder } from '../domain/pricing';
 import type { MerchantStore } from '../stores/merchants';
 import type { OrderRow, OrderStore } from '../stores/orders';
 import type { Page, PageRequest } from '../stores/page';
-import { isTemporalUnavailable, TemporalUnavailable, temporalReachable, withinDeadline } from './temporal';
+import { isTemporalUnavailable, TemporalUnavailable, temporalReachable, updateRefusal, withinDeadline } from './temporal';
 import {
   cancelUpdate, type OrderReply, orderStartAttributes, type OrderWorkflow, orderWorkflowId, type RefundRequest, refundUpdate, type ResolveRequest, resolveUpdate,
   reviewUpdate, type ReviewRequest, type ShipRequest, shipUpdate, statusQuery, submitUpdate,
@@ -204,10 +204,8 @@ export class OrderService {
       return await this.withBatches(await this.answer(row.id, () => row.view ?? undefined, reply, () => accepted));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new OrderError('order_closed', 'The order is closed and takes no more changes');
-      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-        const param = err.cause.details?.[0];
-        throw new OrderError(err.cause.type ?? 'order_rule', err.cause.message, typeof param === 'string' ? param : undefined);
-      }
+      const refusal = updateRefusal(err);
+      if (refusal) throw new OrderError(refusal.code, refusal.message, refusal.param);
       throw err;
     }
   }

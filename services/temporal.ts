@@ -1,7 +1,8 @@
 // Calls to the Temporal server that must answer within a bounded time: when the server cannot be reached (or does
 // not answer in time) they fail with TemporalUnavailable, which the API answers with 503 temporal_unavailable and
 // a Retry-After, instead of the client's own retries running on for tens of seconds.
-import { type Client, isGrpcServiceError, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { type Client, isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 
 /** How long a call to the Temporal server may take before the server counts as unavailable. */
 export const TEMPORAL_CALL_DEADLINE_MS = 3000;
@@ -98,4 +99,14 @@ export async function replyWithin<T>(reply: Promise<T>, ms: number): Promise<T |
   const first = await Promise.race([reply, waited]).finally(() => clearTimeout(timer));
   if (first === undefined) reply.catch(() => {});
   return first;
+}
+
+/**
+ * The refusal an update's validator or handler gave (a rule's failure: its type the code, its first detail the field),
+ * or undefined for any other error.
+ */
+export function updateRefusal(err: unknown): { code: string; message: string; param?: string } | undefined {
+  if (!(err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure)) return undefined;
+  const param = err.cause.details?.[0];
+  return { code: err.cause.type ?? 'refused', message: err.cause.message, param: typeof param === 'string' ? param : undefined };
 }
