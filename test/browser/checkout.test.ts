@@ -141,6 +141,8 @@ describe('the hosted checkout page', () => {
     const { page, problems } = await openPage(browser);
     await page.goto(s.url);
     await fillAddress(page);
+    // California's tax shown (7.25%): the total the customer pays (a Pay clicked before it shows asks to press again)
+    await waitForText(page, '#totals [data-total="total"]', /^\$36\.46$/);
     await fillCard(page, CARD.approve);
     await svc.admin.setFaults({ mode: 'down', downStyle: '503', operations: ['authorize'] });
     try {

@@ -49,6 +49,12 @@ export async function fillAddress(page: Page, a = ADDRESS): Promise<void> {
   await page.type('#address-region', a.region);
   await page.type('#address-postalCode', a.postalCode);
   await page.select('#address-country', a.country);
+  await pricesShown(page);
+}
+
+/** Once the totals of the last change are shown (the form is aria-busy while they are updated). */
+export async function pricesShown(page: Page): Promise<void> {
+  await page.waitForFunction(() => !(globalThis as any).document.querySelector('form[aria-busy="true"]'), { timeout: 20_000, polling: 50 });
 }
 
 export async function fillCard(page: Page, number: string, postal = '94107'): Promise<void> {

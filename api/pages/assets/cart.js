@@ -76,9 +76,13 @@
     timer = null;
     inflight = P.postJson(base + '/quote', choice()).then(function (r) {
       if (n !== seq) return;
+      if (!timer) form.removeAttribute('aria-busy');
       if (r.status === 200) showQuote(r.body.quote);
       else say((r.body.error && r.body.error.message) || 'These choices cannot be priced.', 'error');
-    }).catch(function () { say('The totals could not be updated; check your connection.', 'error'); });
+    }).catch(function () {
+      form.removeAttribute('aria-busy');
+      say('The totals could not be updated; check your connection.', 'error');
+    });
     return inflight;
   }
 
@@ -95,6 +99,7 @@
     var t = e.target;
     if (/^ship-/.test(t.name) || t.name === 'country' || t.name === 'region') {
       clearTimeout(timer);
+      form.setAttribute('aria-busy', 'true'); // (the totals are being updated)
       timer = setTimeout(quote, 150);
     }
   });

@@ -42,6 +42,7 @@
     quoteTimer = null;
     inflight = P.postJson(base + '/quote', c).then(function (r) {
       if (seq !== quoteSeq) return; // (an answer to an older choice)
+      if (!quoteTimer) form.removeAttribute('aria-busy');
       if (r.status === 200) {
         showTotals(r.body.totals);
         shownTotalMinor = r.body.totals.totalMinor;
@@ -49,12 +50,16 @@
       } else {
         say((r.body.error && r.body.error.message) || 'These choices cannot be priced.', 'error');
       }
-    }).catch(function () { say('The totals could not be updated; check your connection.', 'error'); });
+    }).catch(function () {
+      form.removeAttribute('aria-busy');
+      say('The totals could not be updated; check your connection.', 'error');
+    });
     return inflight;
   }
 
   function requote() {
     clearTimeout(quoteTimer);
+    form.setAttribute('aria-busy', 'true'); // (the totals are being updated)
     quoteTimer = setTimeout(quote, 150);
   }
 
