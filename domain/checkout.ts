@@ -207,8 +207,6 @@ export class CheckoutSession {
     if (this.state === 'open' && nowMs >= this.expiresAtMs) this.state = 'expired';
   }
 
-  get decidedCurrent(): boolean { return this.current?.outcome != null; }
-
   view(): CheckoutSessionView {
     const paid = this.state === 'completed' || this.state === 'processing' ? this.current?.orderId ?? null : null;
     return {

@@ -247,7 +247,6 @@ export class CartService {
   }
 }
 
-export { lineKey };
 
 function emptyView(id: string, nowMs: number): CartView {
   return { id, state: 'active', currency: null, lines: [], orders: [], lastError: null, purchase: null, updatedAt: new Date(nowMs).toISOString() };
