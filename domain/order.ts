@@ -94,7 +94,7 @@ export type Answer = { outcome: 'done' } | { outcome: 'pending' } | { outcome: '
 export const MAX_COMMANDS_PER_ORDER = 200;
 
 /** Why an idle order wakes up. */
-export type OrderTimer = 'review_timeout' | 'reauthorize' | 'close';
+export type OrderTimer = 'review_timeout' | 'reauthorize' | 'share_expiring' | 'close';
 
 export interface AuthorizationRecord {
   id: string;
@@ -299,12 +299,14 @@ export class Order {
   /** Reauthorization time: the lead before expiry (possibly already past: then it is due now). */
   reauthorizeAtMs(): number | null {
     const a = this.authorization;
-    // (a share of another's authorization is not reauthorized: its shipments are due before the authorization ages)
-    if (!a || this.unshippedUnits().length === 0 || this.input.sharedAuthorization) return null;
+    if (!a || this.unshippedUnits().length === 0) return null;
     return Date.parse(a.expiresAt) - this.input.policy.reauthLeadMs;
   }
 
-  /** A reauthorization failed: the order is not reauthorized again (a person looks at it). */
+  /**
+   * A reauthorization failed, or the shared authorization this order captures from is about to expire with goods
+   * unshipped: the order is not reauthorized (or warned) again; a person looks at it.
+   */
   reauthorizationFailed(): void {
     this.reauthFailed = true;
   }
@@ -534,7 +536,8 @@ export class Order {
     const closeAt = this.closesAtMs();
     const out: Array<[OrderTimer, number]> = [];
     if (this.inReview && this.reviewDeadlineMs !== null) out.push(['review_timeout', this.reviewDeadlineMs]);
-    if (reauthAt !== null) out.push(['reauthorize', reauthAt]);
+    // (a share of a purchase's authorization is not reauthorized alone: at the same lead a person is asked to look)
+    if (reauthAt !== null) out.push([this.input.sharedAuthorization ? 'share_expiring' : 'reauthorize', reauthAt]);
     if (closeAt !== null) out.push(['close', closeAt]);
     return out;
   }

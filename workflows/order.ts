@@ -292,6 +292,11 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
         await voidActive('review_timeout', 'No review decision before the deadline');
       } else if (due === 'reauthorize') {
         await reauthorize();
+      } else if (due === 'share_expiring') {
+        const a = order.authorization!;
+        order.reauthorizationFailed();
+        await problem('authorization_expiring', `The purchase's authorization ${a.id} this order captures from expires at ${a.expiresAt} `
+          + 'with goods unshipped: ship them before, or settle with the customer (a share is not reauthorized alone)', { key: a.id });
       } else if (due === 'close') {
         break;
       }

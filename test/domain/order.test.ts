@@ -495,6 +495,18 @@ describe('Order reauthorization', () => {
     expect(softOnly.reauthorizeAtMs()).toBeNull();
   });
 
+  it("a share of a purchase's authorization is not reauthorized: at the same lead the order asks a person to look, once", () => {
+    const shared = { id: 'auth_cart', amountMinor: PRICED.totalMinor, avsCode: 'Y', expiresAt: EXPIRES };
+    const o = new Order({ ...input(PRICED, { reauthLeadMs: 3_600_000 }), sharedAuthorization: shared });
+    o.authorized(shared, 'accept', AT_MS);
+    expect(o.nextWakeAtMs()).toBe(EXPIRES_MS - 3_600_000);
+    expect(o.dueTimer(EXPIRES_MS - 3_600_000)).toBe('share_expiring');
+    expect(o.releasableMinor()).toBe(PRICED.totalMinor); // (a cancel releases the share, not the whole)
+    o.reauthorizationFailed(); // (the workflow's warning given)
+    expect(o.dueTimer(EXPIRES_MS)).toBeNull();
+    expect(authorizedOrder('accept', PRICED, { reauthLeadMs: 3_600_000 }).dueTimer(EXPIRES_MS - 3_600_000)).toBe('reauthorize');
+  });
+
   it('reauthorized() replaces the active authorization and captures count against the new one', () => {
     const o = authorizedOrder();
     captureSoft(o);

@@ -226,3 +226,30 @@ async function purchaseOf(s: Services, view: CartView, ask: { shipping: Record<s
     customerId: `cart-${view.id}` };
 }
 const orderOf2 = (p: OrderHarness, id: string): Promise<OrderView> => p.client.workflow.getHandle(id).query(statusQuery);
+
+describe("a cart's order whose share of the purchase's authorization ages", () => {
+  it('asks a person to look (a problem, needs attention) instead of reauthorizing the share alone', async () => {
+    // (authorizations good for 30 s; the orders' lead before expiry is a minute: due at once)
+    const p = await orderHarness({ privateSimulator: true, authValiditySeconds: 30 });
+    try {
+      const ps = (await testApp(p.database, p.client, { taskQueue: p.taskQueue })).services;
+      const cartId = `cart_${uid()}`;
+      await p.stores.checkout.createCart(cartId, Buffer.from('owner'));
+      const handle = await p.client.workflow.start<CartWorkflow>('cartWorkflow', { workflowId: cartWorkflowId(cartId), taskQueue: p.taskQueue,
+        args: [{ cartId }] });
+      const offered = await ps.carts.offer(p.merchantId, { sku: 'slow-1', title: 'Slow', unitPriceMinor: 2000, kind: 'hard', minQuantity: 1, maxQuantity: 5 });
+      const { available: _, ...line } = ps.carts.openOffer(offered.offer);
+      await handle.executeUpdate('add', { args: [{ line, quantity: 1 }] });
+      const ask = { shipping: { [p.merchantId]: 'standard' }, address, token: await p.tokenize(), billingPostalCode: '94107' };
+      const bought = await handle.executeUpdate(purchaseUpdate, { args: [await purchaseOf(ps, await handle.query(cartQuery), ask)] });
+      const orderId = bought.orders[0].orderId;
+      await expect.poll(async () => (await p.db('problems').where({ workflow_id: orderId, kind: 'authorization_expiring' })).length,
+        { timeout: 10_000, interval: 100 }).toBe(1);
+      const order = await orderOf2(p, orderId);
+      expect(order).toMatchObject({ needsAttention: true, attentionReasons: ['authorization_expiring'], state: 'authorized_plus_avs' });
+      expect(await p.admin.authorizationsByReference(cartWorkflowId(cartId))).toHaveLength(1); // (nothing reauthorized)
+    } finally {
+      await p.close();
+    }
+  });
+});
