@@ -12,6 +12,7 @@ import { idempotent } from './idempotency';
 import { rejectUnacceptableInput } from './input';
 import { openApiDocument } from './openapi';
 import { hostedPages } from './pages';
+import type { PageRateLimits } from './pages/carts';
 import { type RateLimit, TokenBuckets } from './rateLimit';
 import { mount, type Operation, operation } from './operations';
 import type { HealthChecks } from '../services/health';
@@ -40,8 +41,8 @@ export interface AppDeps {
   logger: Logger;
   /** Each API key's rate limit in this process (api/rateLimit.ts perCopy: its share of the configured limit). */
   rateLimit: RateLimit;
-  /** Published cart references' look-ups per client address in this process (default api/pages/carts.ts REFERENCE_RATE_LIMIT). */
-  referenceRateLimit?: RateLimit;
+  /** The hosted pages' limits per client address in this process (default api/pages/carts.ts PAGE_RATE_LIMITS). */
+  pageRateLimits?: PageRateLimits;
 }
 
 /** Every operation of the API, public ones first. */
@@ -119,7 +120,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use('/v1', v1);
   // the hosted pages (HTML for customers): /checkout, /carts and their /assets
-  app.use('/', hostedPages(deps.services, { referenceRateLimit: deps.referenceRateLimit }));
+  app.use('/', hostedPages(deps.services, { rateLimits: deps.pageRateLimits }));
   app.use(notFoundRoute);
   app.use(errorHandler);
   return app;

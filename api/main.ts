@@ -9,7 +9,7 @@ import { createServices } from '../services';
 import { healthChecks } from '../services/health';
 import { TEMPORAL_CHANNEL_ARGS } from '../services/temporal';
 import { createApp } from './app';
-import { REFERENCE_RATE_LIMIT } from './pages/carts';
+import { PAGE_RATE_LIMITS } from './pages/carts';
 import { perCopy } from './rateLimit';
 import { serveInCopies } from '../runtime/copies';
 import { createLogger } from '../runtime/log';
@@ -48,7 +48,8 @@ async function main(): Promise<void> {
     const app = createApp({
       services,
       health: healthChecks(database, temporal, config.taskQueue), logger, rateLimit: perCopy(config.rateLimit, config.apiProcesses),
-      referenceRateLimit: perCopy(REFERENCE_RATE_LIMIT, config.apiProcesses),
+      pageRateLimits: { references: perCopy(PAGE_RATE_LIMITS.references, config.apiProcesses),
+        adds: perCopy(PAGE_RATE_LIMITS.adds, config.apiProcesses) },
     });
     const server = app.listen(config.apiPort, config.bindHost, () => {
       if (alone) logger.info(listening(config.apiPort));

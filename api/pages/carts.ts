@@ -2,7 +2,7 @@
 // purchase across merchants in one payment (/carts/:id/checkout), each merchant's order's receipt, and published
 // references (/carts/p/:ref) that show the items and merchants but nothing of the publisher. A customer is a
 // secret cookie (pb_customer); a cart not of this customer is as good as absent (404).
-import { type Request, type Response, Router } from 'express';
+import { type Request, type RequestHandler, type Response, Router } from 'express';
 import { type RateLimit, TokenBuckets } from '../rateLimit';
 import { type CartView, CartError, lineKey, MAX_CART_LINES, MAX_LINE_QUANTITY } from '../../domain/cart';
 import type { Address } from '../../domain/order';
@@ -16,16 +16,28 @@ import { errorPage, html, httpsOrigins, jsonData, money, notFoundPage, originOf,
 import { imageFor } from './checkout';
 import { addressFields, cardFields, DEFAULT_COUNTRY, receiptView, statusRegion } from './views';
 
-/** Published reference look-ups per client address, for the whole API (each copy enforces its share): sustained rate and burst. */
-export const REFERENCE_RATE_LIMIT = { perSecond: 30, burst: 60 };
+/**
+ * Per client address, for the whole API (each copy enforces its share), sustained rate and burst: published reference
+ * look-ups, and items added to carts (each may make a customer, a cart and its workflow).
+ */
+export const PAGE_RATE_LIMITS: PageRateLimits = { references: { perSecond: 30, burst: 60 }, adds: { perSecond: 100, burst: 200 } };
+export interface PageRateLimits { references: RateLimit; adds: RateLimit }
 const MAX_OFFER_CHARS = 4000;
 const MAX_MERCHANT_ID_CHARS = 100;
 
-export function cartPages(services: Services, referenceRateLimit: RateLimit = REFERENCE_RATE_LIMIT): Router {
+export function cartPages(services: Services, limits: PageRateLimits = PAGE_RATE_LIMITS): Router {
   const r = Router();
   const { carts } = services;
   const processorOrigin = originOf(services.pages.processorPublicUrl);
-  const buckets = new TokenBuckets(referenceRateLimit, services.clock);
+  const lookups = new TokenBuckets(limits.references, services.clock);
+  const adds = new TokenBuckets(limits.adds, services.clock);
+  /** Refuses a request past its address's rate (a 429 page with Retry-After). */
+  const limited = (buckets: TokenBuckets, what: string): RequestHandler => (req, res, next) => {
+    const t = buckets.take(req.ip ?? 'unknown');
+    if (t.ok) return next();
+    errorPage(res, 429, 'Too many requests', `Too many ${what} from your address; wait a moment and try again.`, undefined,
+      { 'Retry-After': String(t.retryAfterSeconds) });
+  };
 
   /** The customer's cart of the path, or a 404 (not theirs, or none). */
   async function ownedCart(req: Request): Promise<{ id: string; view: CartView }> {
@@ -58,7 +70,7 @@ ${item.available ? html`<form method="post" action="/carts/add" class="add">
     sendPage(res, 200, { title: `${item.title} — ${merchant.name}`, body, imgOrigins: httpsOrigins([item.imageUrl]) });
   }));
 
-  r.post('/carts/add', formBody, run(async (req, res) => {
+  r.post('/carts/add', limited(adds, 'items added'), formBody, run(async (req, res) => {
     const b = object(req.body);
     const offer = text(b.offer, 'offer', MAX_OFFER_CHARS, { required: true })!;
     const quantity = integer(b.quantity, 'quantity', 1, MAX_LINE_QUANTITY);
@@ -69,13 +81,8 @@ ${item.available ? html`<form method="post" action="/carts/add" class="add">
 
   // --- published references (rate-limited per client address) -----------------------------------------------------
 
-  r.use((req, res, next) => {
-    if (!/^\/carts\/p(\/|$)/.test(req.path)) return next();
-    const t = buckets.take(req.ip ?? 'unknown');
-    if (t.ok) return next();
-    errorPage(res, 429, 'Too many requests', 'Too many look-ups from your address; wait a moment and try again.', undefined,
-      { 'Retry-After': String(t.retryAfterSeconds) });
-  });
+  const lookupLimit = limited(lookups, 'look-ups');
+  r.use((req, res, next) => (/^\/carts\/p(\/|$)/.test(req.path) ? lookupLimit(req, res, next) : next()));
 
   async function referenceOf(req: Request) {
     const ref = await carts.reference(String(req.params.ref));

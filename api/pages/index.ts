@@ -4,8 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type ErrorRequestHandler, Router } from 'express';
 import type { Services } from '../../services';
-import type { RateLimit } from '../rateLimit';
-import { cartPages } from './carts';
+import { cartPages, type PageRateLimits } from './carts';
 import { checkoutPages } from './checkout';
 import { pageErrorHandler, sameOrigin } from './common';
 import { notFoundPage, originOf } from './html';
@@ -21,7 +20,7 @@ const ASSETS: Record<string, string> = {
 /** The paths of the pages (their failures are pages; others are the API's). */
 const PAGE_PATHS = /^\/(checkout|carts|assets)(\/|$)/;
 
-export function hostedPages(services: Services, o: { referenceRateLimit?: RateLimit } = {}): Router {
+export function hostedPages(services: Services, o: { rateLimits?: PageRateLimits } = {}): Router {
   const r = Router();
   const dir = fileURLToPath(new URL('./assets/', import.meta.url));
   const assets = new Map(Object.entries(ASSETS).map(([name, type]) => [name, { type, body: readFileSync(dir + name) }]));
@@ -33,7 +32,7 @@ export function hostedPages(services: Services, o: { referenceRateLimit?: RateLi
   const checkOrigin = sameOrigin(originOf(services.pages.publicUrl));
   r.use((req, res, next) => (PAGE_PATHS.test(req.path) ? checkOrigin(req, res, next) : next()));
   r.use(checkoutPages(services));
-  r.use(cartPages(services, o.referenceRateLimit));
+  r.use(cartPages(services, o.rateLimits));
   r.all(/^\/assets(\/.*)?$/, (_req, res) => notFoundPage(res));
   const onError = pageErrorHandler();
   r.use(((err, req, res, next) => (PAGE_PATHS.test(req.path) ? onError(err, req, res, next) : next(err))) as ErrorRequestHandler);

@@ -225,7 +225,7 @@ describe('broker carts in the browser', () => {
     }
   });
 
-  it('reference look-ups are rate-limited per address (429 page with Retry-After); unknown references and carts are 404 pages', async () => {
+  it('reference look-ups and adds are rate-limited per address (429 page with Retry-After); unknown references and carts are 404 pages', async () => {
     const unknown = await fetch(`${site}/carts/p/AAAAAAAAAAAAAAAAAAAAAA`);
     expect([unknown.status, unknown.headers.get('content-type')]).toEqual([404, 'text/html; charset=utf-8']);
     expect((await fetch(`${site}/carts/cart_nope`)).status).toBe(404);
@@ -236,6 +236,11 @@ describe('broker carts in the browser', () => {
     expect(Number(limited[0].retry)).toBeGreaterThanOrEqual(1);
     expect(answers.every((a) => a.status === 404 || a.status === 429)).toBe(true);
     expect((await fetch(`${site}/carts/add?offer=offer_bogus`)).status).toBe(400);
+    // adding to carts is limited per address too (each add may make a customer, a cart and its workflow)
+    const adds = await Promise.all(Array.from({ length: 260 }, () => fetch(`${site}/carts/add`, { method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: site }, body: 'offer=offer_bogus&quantity=1' }).then((r) => r.status)));
+    expect(adds.filter((st) => st === 429).length).toBeGreaterThan(0);
+    expect(adds.every((st) => st === 400 || st === 429)).toBe(true);
     const cross = await fetch(`${site}/carts/add`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
       body: 'offer=x&quantity=1' });
     expect(cross.status).toBe(403);
