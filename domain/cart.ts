@@ -21,16 +21,8 @@ export interface CatalogItem {
   available: boolean;
 }
 
-export interface CartLine {
-  merchantId: string;
-  sku: string;
-  title: string;
-  unitPriceMinor: number;
-  currency: string;
-  kind: ItemKind;
-  minQuantity: number;
-  maxQuantity: number;
-  imageUrl: string | null;
+/** An offered item in a cart, at the price and limits it was offered with, and how many of it. */
+export interface CartLine extends Omit<CatalogItem, 'available'> {
   quantity: number;
 }
 
