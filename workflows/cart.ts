@@ -13,6 +13,7 @@ import {
   addAllUpdate, addUpdate, type CartInput, cartClientOrderId, cartQuery, type PurchaseRequest, purchaseUpdate, quantityUpdate,
 } from './cart.contract';
 import { startOnce } from './children';
+import { processorRefusal } from './processorFailures';
 import { refusedAs } from './refusal';
 import { orderStartAttributes, type OrderWorkflow, orderWorkflowId } from './order.contract';
 
@@ -121,11 +122,8 @@ export async function cartWorkflow(input: CartInput): Promise<CartView> {
       try {
         return await call();
       } catch (err) {
-        const cause = err instanceof wf.ActivityFailure ? err.cause : err;
-        if (cause instanceof wf.ApplicationFailure && cause.type === 'ProcessorRejected') {
-          const code: unknown = cause.details?.[0];
-          return { failed: typeof code === 'string' ? code : 'processor_rejected', message: `The processor refused the payment: ${cause.message}` };
-        }
+        const refusal = processorRefusal(err);
+        if (refusal) return { failed: refusal.code, message: `The processor refused the payment: ${refusal.message}` };
         if (Date.now() >= deadline) {
           return { failed: 'processor_unreachable', message: 'The card network could not be reached in time. Try again later; a hold on your card, if any, is released.' };
         }

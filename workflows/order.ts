@@ -16,6 +16,7 @@ import {
 import {
   cancelUpdate, orderDecidedSignal, type OrderReply, refundUpdate, resolveUpdate, reviewUpdate, shipUpdate, statusQuery, submitUpdate,
 } from './order.contract';
+import { causeOf, processorRefusal } from './processorFailures';
 import { refusedAs } from './refusal';
 import { NeedsAttention, OrderState } from './searchAttributes';
 
@@ -308,11 +309,6 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
   return order.view();
 }
 
-/** An activity's failure; a local activity's arrives unwrapped. */
-function causeOf(err: unknown): unknown {
-  return err instanceof wf.ActivityFailure ? err.cause : err;
-}
-
 function isUnavailable(err: unknown): boolean {
   const cause = causeOf(err);
   return cause instanceof wf.TimeoutFailure ||
@@ -321,11 +317,8 @@ function isUnavailable(err: unknown): boolean {
 
 interface Rejection { rejected: true; code: string; message: string }
 function rejection(err: unknown): Rejection {
-  const cause = causeOf(err);
-  if (cause instanceof wf.ApplicationFailure && cause.type === 'ProcessorRejected') {
-    const code: unknown = cause.details?.[0];
-    return { rejected: true, code: typeof code === 'string' ? code : 'processor_rejected', message: cause.message };
-  }
+  const refusal = processorRefusal(err);
+  if (refusal) return { rejected: true, ...refusal };
   throw err;
 }
 function isRejection(x: unknown): x is Rejection {
