@@ -99,7 +99,7 @@ export class CartService {
     return randomBytes(24).toString('base64url');
   }
 
-  /** The cart if this customer owns it (else undefined: a stranger's cart is as good as absent). */
+  /** The cart as its workflow last saved it, if this customer owns it (else undefined: a stranger's cart is as good as absent). */
   async owned(cartId: string, customer: string | undefined): Promise<{ id: string; view: CartView } | undefined> {
     if (!customer || !/^cart_[A-Za-z0-9_-]{1,40}$/.test(cartId)) return undefined;
     const row = await this.deps.checkout.cart(cartId);

@@ -39,11 +39,11 @@ export function cartPages(services: Services, limits: PageRateLimits = PAGE_RATE
       { 'Retry-After': String(t.retryAfterSeconds) });
   };
 
-  /** The customer's cart of the path, or a 404 (not theirs, or none). */
+  /** The customer's cart of the path as its workflow last saved it (one read of its row), or a 404 (not theirs, or none). */
   async function ownedCart(req: Request): Promise<{ id: string; view: CartView }> {
     const owned = await carts.owned(String(req.params.cartId), customerOf(req));
     if (!owned) throw new PageError(404, 'resource_missing', 'There is no such cart here. Carts are seen only in the browser that made them.');
-    return { id: owned.id, view: await carts.current(owned) };
+    return owned;
   }
 
   const nameOf = (merchants: CartMerchant[], id: string) => merchants.find((m) => m.id === id)?.name ?? id;
