@@ -71,8 +71,8 @@ const unavailable = (code: string, message: string) =>
 const CONFLICTS = new Set(['already_a_seller', 'order_closed', 'paid_with_seller_credits', 'payouts_outstanding', 'already_retried', 'last_api_key',
   'api_key_revoked', 'api_key_rolled']);
 
-/** Refusals of checkout sessions and carts that are about their state, not the request's shape. */
-const CHECKOUT_CONFLICTS = new Set(['session_expired', 'session_closed', 'attempts_exhausted', 'cart_not_active', 'cart_changed', 'price_changed', 'total_changed']);
+/** Refusals of checkout sessions and carts that are about their state, not the request's shape (the hosted pages' too). */
+export const CHECKOUT_CONFLICTS: ReadonlySet<string> = new Set(['session_expired', 'session_closed', 'attempts_exhausted', 'cart_not_active', 'cart_changed', 'price_changed', 'total_changed']);
 
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;

@@ -7,6 +7,7 @@ import type { Address } from '../../domain/order';
 import { PricingError } from '../../domain/pricing';
 import { TemporalUnavailable } from '../../services/temporal';
 import { isDatabaseUnavailable } from '../../stores';
+import { CHECKOUT_CONFLICTS } from '../errors';
 import { errorPage, html } from './html';
 
 /** Largest form or JSON body a page posts. */
@@ -130,16 +131,13 @@ export function ensureCustomer(req: Request, res: Response, make: () => string):
 
 // --- failures --------------------------------------------------------------------------------------------------
 
-/** Refusals that are a conflict with the state of things rather than bad input. */
-const CONFLICTS = new Set(['price_changed', 'total_changed', 'cart_not_active', 'cart_changed', 'attempts_exhausted', 'idempotency_key_reused']);
-
 function pageErrorOf(err: unknown): PageError {
   if (err instanceof PageError) return err;
   if (err instanceof CheckoutError || err instanceof CartError || err instanceof PricingError) {
     if (err.code === 'session_expired' || err.code === 'session_closed' || err.code === 'offer_expired') return new PageError(410, err.code, err.message, err.param);
     if (err.code === 'offer_invalid') return new PageError(400, err.code, err.message, err.param);
     if (err.code === 'unknown_merchant') return new PageError(404, err.code, err.message, err.param);
-    return new PageError(CONFLICTS.has(err.code) ? 409 : 422, err.code, err.message, err.param);
+    return new PageError(CHECKOUT_CONFLICTS.has(err.code) ? 409 : 422, err.code, err.message, err.param);
   }
   if (err instanceof TemporalUnavailable || isDatabaseUnavailable(err)) {
     return new PageError(503, 'service_unavailable', 'We cannot take this right now. Nothing was charged; try again in a few seconds.');
