@@ -13,14 +13,10 @@
   if (cartData) {
     var cart = JSON.parse(cartData.textContent);
     if (cart.state === 'purchasing') {
-      var watch = function () {
-        setTimeout(function () {
-          P.getJson('/carts/' + encodeURIComponent(cart.cartId) + '/status.json').then(function (s) {
-            if (s.state === 'purchasing') watch();
-            else window.location.reload();
-          }).catch(watch);
-        }, 1000);
-      };
+      var watch = P.pollEvery('/carts/' + encodeURIComponent(cart.cartId) + '/status.json', function (s) {
+        if (s.state === 'purchasing') watch();
+        else window.location.reload();
+      });
       watch();
     }
     return;
@@ -33,9 +29,6 @@
   var form = document.getElementById('cart-checkout');
   var pay = document.getElementById('pay');
   var base = '/carts/' + encodeURIComponent(data.cartId);
-  var expectedTotalMinor = data.totalMinor;
-  var seq = 0;
-  var timer = null;
 
   function choice() {
     var shipping = {};
@@ -53,8 +46,8 @@
     return c;
   }
 
+  /** Shows a quote; returns the total it shows. */
   function showQuote(q) {
-    expectedTotalMinor = q.totalMinor;
     document.querySelectorAll('[data-grand-total]').forEach(function (el) { el.textContent = q.total; });
     q.parts.forEach(function (p) {
       document.querySelectorAll('[data-part]').forEach(function (el) {
@@ -67,55 +60,32 @@
     });
     // (the server made and escaped this fragment)
     document.getElementById('changes').innerHTML = q.changesHtml;
-    form.setAttribute('data-quoted', String(seq));
+    return q.totalMinor;
   }
 
-  var inflight = null;
-  function quote() {
-    var n = ++seq;
-    timer = null;
-    inflight = P.postJson(base + '/quote', choice()).then(function (r) {
-      if (n !== seq) return;
-      if (!timer) form.removeAttribute('aria-busy');
-      if (r.status === 200) showQuote(r.body.quote);
-      else say((r.body.error && r.body.error.message) || 'These choices cannot be priced.', 'error');
-    }).catch(function () {
-      form.removeAttribute('aria-busy');
-      say('The totals could not be updated; check your connection.', 'error');
-    });
-    return inflight;
-  }
-
-  /** Once the totals of the customer's last change are shown (a change waiting for its quote is quoted now). */
-  function quoted() {
-    if (timer) {
-      clearTimeout(timer);
-      return quote();
-    }
-    return inflight || Promise.resolve();
-  }
+  var priced = P.pricedForm({
+    form: form, pay: pay, quoteUrl: base + '/quote', choice: choice, totalMinor: data.totalMinor, totalSelector: '[data-grand-total]',
+    processorUrl: data.processorUrl,
+    show: function (body) { return showQuote(body.quote); },
+    send: function (c) {
+      return P.postJson(base + '/purchase', c).then(function (r) {
+        if (r.status === 200 && r.body.priceChanged) {
+          priced.shown(showQuote(r.body.priceChanged.quote));
+          priced.fail(r.body.priceChanged.message + ' New total: ' + r.body.priceChanged.quote.total + '. Press Pay again to confirm it.');
+          return;
+        }
+        if (r.status === 200) return outcome(r.body);
+        priced.fail((r.body.error && r.body.error.message) || 'The purchase could not be made. Try again.');
+      });
+    },
+  });
 
   form.addEventListener('change', function (e) {
     var t = e.target;
-    if (/^ship-/.test(t.name) || t.name === 'country' || t.name === 'region') {
-      clearTimeout(timer);
-      form.setAttribute('aria-busy', 'true'); // (the totals are being updated)
-      timer = setTimeout(quote, 150);
-    }
+    if (/^ship-/.test(t.name) || t.name === 'country' || t.name === 'region') priced.requote();
   });
 
-  function fail(message) {
-    say(message, 'error');
-    pay.disabled = false;
-  }
-
-  var polling = null;
-  function poll() {
-    clearTimeout(polling);
-    polling = setTimeout(function () {
-      P.getJson(base + '/status.json').then(outcome).catch(poll);
-    }, 1000);
-  }
+  var poll = P.pollEvery(base + '/status.json', outcome);
 
   function outcome(s) {
     form.setAttribute('data-outcome', s.state);
@@ -133,48 +103,12 @@
       return;
     }
     if (s.lastError) {
-      fail(s.lastError.message);
+      priced.fail(s.lastError.message);
       document.getElementById('card-number').focus();
       return;
     }
-    fail('The cart cannot be bought now (' + s.state + ').');
+    priced.fail('The cart cannot be bought now (' + s.state + ').');
   }
-
-  form.addEventListener('submit', function (e) {
-    e.preventDefault();
-    if (pay.disabled) return;
-    if (!form.checkValidity()) {
-      form.reportValidity();
-      say('Some fields need your attention.', 'error');
-      return;
-    }
-    pay.disabled = true;
-    var seen = expectedTotalMinor;
-    // (a total still being updated for the last change is shown first; the customer pays only a total they saw)
-    quoted().then(function () {
-      if (expectedTotalMinor !== seen) {
-        var shown = document.querySelector('[data-grand-total]');
-        throw new Error('The total is now ' + (shown ? shown.textContent : '') + ' for your choices; press Pay again to pay it.');
-      }
-      say('Checking your card…', 'waiting');
-      return P.tokenize(data.processorUrl);
-    }).then(function (token) {
-      var c = choice();
-      c.token = token;
-      c.billingPostalCode = value('billing-postal');
-      c.expectedTotalMinor = expectedTotalMinor;
-      say('Paying…', 'waiting');
-      return P.postJson(base + '/purchase', c).then(function (r) {
-        if (r.status === 200 && r.body.priceChanged) {
-          showQuote(r.body.priceChanged.quote);
-          fail(r.body.priceChanged.message + ' New total: ' + r.body.priceChanged.quote.total + '. Press Pay again to confirm it.');
-          return;
-        }
-        if (r.status === 200) return outcome(r.body);
-        fail((r.body.error && r.body.error.message) || 'The purchase could not be made. Try again.');
-      }, function () { fail('We could not reach the payment service; check your connection and try again.'); });
-    }, function (err) { fail(err.message); });
-  });
 
   if (data.state === 'purchasing') poll();
 })();

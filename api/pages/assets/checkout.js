@@ -6,8 +6,6 @@
   var form = document.getElementById('checkout');
   var pay = document.getElementById('pay');
   var base = '/checkout/' + encodeURIComponent(data.sessionId);
-  var quoteTimer = null;
-  var quoteSeq = 0;
 
   var P = window.PaybrokerPage;
   var say = P.say;
@@ -34,56 +32,27 @@
     });
   }
 
-  var shownTotalMinor = data.totalMinor;
-  var inflight = null;
-  function quote() {
-    var seq = ++quoteSeq;
-    var c = choice();
-    quoteTimer = null;
-    inflight = P.postJson(base + '/quote', c).then(function (r) {
-      if (seq !== quoteSeq) return; // (an answer to an older choice)
-      if (!quoteTimer) form.removeAttribute('aria-busy');
-      if (r.status === 200) {
-        showTotals(r.body.totals);
-        shownTotalMinor = r.body.totals.totalMinor;
-        form.setAttribute('data-quoted', String(seq));
-      } else {
-        say((r.body.error && r.body.error.message) || 'These choices cannot be priced.', 'error');
-      }
-    }).catch(function () {
-      form.removeAttribute('aria-busy');
-      say('The totals could not be updated; check your connection.', 'error');
-    });
-    return inflight;
-  }
-
-  function requote() {
-    clearTimeout(quoteTimer);
-    form.setAttribute('aria-busy', 'true'); // (the totals are being updated)
-    quoteTimer = setTimeout(quote, 150);
-  }
-
-  /** Once the totals of the customer's last change are shown (a change waiting for its quote is quoted now). */
-  function quoted() {
-    if (quoteTimer) {
-      clearTimeout(quoteTimer);
-      return quote();
-    }
-    return inflight || Promise.resolve();
-  }
+  var priced = P.pricedForm({
+    form: form, pay: pay, quoteUrl: base + '/quote', choice: choice, totalMinor: data.totalMinor, totalSelector: '[data-total="total"]',
+    processorUrl: data.processorUrl,
+    show: function (body) {
+      showTotals(body.totals);
+      return body.totals.totalMinor;
+    },
+    send: function (c) {
+      return P.postJson(base + '/pay', c).then(function (r) {
+        if (r.status === 200) outcome(r.body);
+        else priced.fail((r.body.error && r.body.error.message) || 'The payment could not be made. Try again.');
+      });
+    },
+  });
 
   form.addEventListener('change', function (e) {
     var t = e.target;
-    if (t.name === 'shippingOptionId' || t.name === 'optionIds' || t.name === 'country' || t.name === 'region' || t.name === 'billingCountry') requote();
+    if (t.name === 'shippingOptionId' || t.name === 'optionIds' || t.name === 'country' || t.name === 'region' || t.name === 'billingCountry') priced.requote();
   });
 
-  var polling = null;
-  function poll() {
-    clearTimeout(polling);
-    polling = setTimeout(function () {
-      P.getJson(base + '/status').then(outcome).catch(poll);
-    }, 1000);
-  }
+  var poll = P.pollEvery(base + '/status', outcome);
 
   function outcome(r) {
     var o = r.outcome;
@@ -109,42 +78,6 @@
     say(o.message || 'This checkout can take no payment now.', 'error');
     pay.disabled = o.kind === 'expired' || o.kind === 'failed';
   }
-
-  function fail(message) {
-    say(message, 'error');
-    pay.disabled = false;
-  }
-
-  form.addEventListener('submit', function (e) {
-    e.preventDefault();
-    if (pay.disabled) return;
-    if (!form.checkValidity()) {
-      form.reportValidity();
-      say('Some fields need your attention.', 'error');
-      return;
-    }
-    pay.disabled = true;
-    var seen = shownTotalMinor;
-    // (a total still being updated for the last change is shown first; the customer pays only a total they saw)
-    quoted().then(function () {
-      if (shownTotalMinor !== seen) {
-        var shown = document.querySelector('[data-total="total"]');
-        throw new Error('The total is now ' + (shown ? shown.textContent : '') + ' for your choices; press Pay again to pay it.');
-      }
-      say('Checking your card…', 'waiting');
-      return P.tokenize(data.processorUrl);
-    }).then(function (token) {
-      var c = choice();
-      c.token = token;
-      c.billingPostalCode = value('billing-postal');
-      if (typeof shownTotalMinor === 'number') c.expectedTotalMinor = shownTotalMinor;
-      say('Paying…', 'waiting');
-      return P.postJson(base + '/pay', c).then(function (r) {
-        if (r.status === 200) outcome(r.body);
-        else fail((r.body.error && r.body.error.message) || 'The payment could not be made. Try again.');
-      }, function () { fail('We could not reach the payment service; check your connection and try again.'); });
-    }, function (err) { fail(err.message); });
-  });
 
   if (data.state === 'processing') poll();
 })();
