@@ -115,15 +115,14 @@ export class CheckoutService {
    */
   async pay(row: CheckoutSessionRow, req: PayRequest, expectedTotalMinor?: number): Promise<{ session: CheckoutSessionView; order: OrderWithBatches | null }> {
     const { temporal } = this.deps;
-    const state = row.view?.state ?? 'open';
-    // a reload or a double click while the payment decides, or after it: the same order, and no second update
-    if (state === 'completed' || state === 'processing') return this.status(row);
-    if (state === 'expired' || (state === 'open' && this.deps.clock() >= Date.parse(row.input.expiresAt))) {
-      throw new CheckoutError('session_expired', 'This checkout session has expired');
-    }
-    if (state === 'failed') throw new CheckoutError('attempts_exhausted', 'This checkout session takes no more payments');
-    // (a choice that does not price is refused here, before any workflow; so is one priced otherwise than the customer saw)
-    const { totalMinor } = priceCheckout(row.input, req);
+    // The session's own rules on the state it last saved, before any workflow: a reload or a double click while the
+    // payment decides, or after it, is the same order (no second update); an ended session, or a choice that does not
+    // price, is refused; so is one priced otherwise than the customer saw.
+    const saved = new CheckoutSession(row.input);
+    saved.state = row.view?.state ?? 'open';
+    const priced = saved.admitPay(req, this.deps.clock());
+    if (!priced) return this.status(row);
+    const { totalMinor } = priced;
     if (expectedTotalMinor !== undefined && expectedTotalMinor !== totalMinor) {
       throw new CheckoutError('total_changed', `These choices total ${totalMinor}, not the ${expectedTotalMinor} shown; confirm the new total`, 'expectedTotalMinor');
     }
