@@ -5,6 +5,7 @@ import type { ProcessorClient } from '../processors/client';
 import { DeliveryService } from '../services/delivery';
 import { EventService } from '../services/events';
 import { createStores } from '../stores';
+import { createBidActivities } from './bids';
 import { createCheckoutActivities } from './checkout';
 import { createDeliveryActivities, type DeliverySettings } from './delivery';
 import { createOrderActivities, createOrderBooksActivity } from './orders';
@@ -39,6 +40,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPayoutActivities({ payouts: stores.payouts, ledger: stores.ledger, processor, problems: stores.problems, events }),
     ...createReconciliationActivities({ reconciliation: stores.reconciliation, processor, problems: stores.problems }),
     ...createCheckoutActivities({ checkout: stores.checkout, orders: stores.orders, events }),
+    ...createBidActivities({ bids: stores.bids, events }),
     ...createDeliveryActivities({ messages: stores.delivery, problems: stores.problems, settings: deps.delivery }),
     ...events,
   };

@@ -17,6 +17,7 @@ import { type RateLimit, TokenBuckets } from './rateLimit';
 import { mount, type Operation, operation } from './operations';
 import type { HealthChecks } from '../services/health';
 import { checkoutOperations } from './routes/checkout';
+import { bidOperations } from './routes/bids';
 import { eventOperations } from './routes/events';
 import { apiKeyOperations } from './routes/apiKeys';
 import { auditOperations } from './routes/audit';
@@ -59,6 +60,7 @@ export function operations(deps: AppDeps): { open: Operation[]; authenticated: O
     ...settlementOperations(services),
     ...payoutOperations(services),
     ...checkoutOperations(services),
+    ...bidOperations(services),
     ...reconciliationOperations(services),
     ...webhookOperations(services),
     ...eventOperations(services),

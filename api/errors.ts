@@ -1,6 +1,7 @@
 // The one error shape of the API: { error: { type, code, message, param } } with one status per code. The
 // refusals of the layers below (stores, services, domain rules) are mapped here.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { BidRoundError } from '../domain/bids';
 import { CartError } from '../domain/cart';
 import { CheckoutError } from '../domain/checkout';
 import { PricingError } from '../domain/pricing';
@@ -9,6 +10,7 @@ import { OrderError } from '../services/orders';
 import { TermsChanging } from '../services/recorder';
 import { SettlementError } from '../services/settlement';
 import { TemporalUnavailable } from '../services/temporal';
+import { BidRefusal } from '../stores/bids';
 import { DeliveryError } from '../stores/delivery';
 import { StoreRefusal } from '../stores/refusal';
 import type { Logger } from '../runtime/log';
@@ -74,8 +76,18 @@ const CONFLICTS = new Set(['already_a_seller', 'order_closed', 'paid_with_seller
 /** Refusals of checkout sessions and carts that are about their state, not the request's shape (the hosted pages' too). */
 export const CHECKOUT_CONFLICTS: ReadonlySet<string> = new Set(['session_expired', 'session_closed', 'attempts_exhausted', 'cart_not_active', 'cart_changed', 'price_changed', 'total_changed']);
 
+/** Refusals of bid rounds, purchases and quotes that are about the round's state, not the request's shape. */
+const BID_CONFLICTS: ReadonlySet<string> = new Set(['round_closed', 'too_many_bids', 'quote_expired', 'quote_not_ready', 'no_quote', 'round_ended']);
+
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof BidRoundError || err instanceof BidRefusal) {
+    const param = err.param;
+    if (err.code === 'idempotency_key_reused') return new ApiError(422, 'idempotency_error', err.code, err.message, param);
+    if (err.code === 'round_not_found') return notFound('bid round');
+    if (err.code === 'item_class_not_found') return notFound('item class');
+    return BID_CONFLICTS.has(err.code) ? conflict(err.code, err.message, param) : unprocessable(err.code, err.message, param);
+  }
   if (err instanceof StoreRefusal || err instanceof PricingError || err instanceof SettlementError || err instanceof DeliveryError) {
     const param = 'param' in err ? err.param : undefined;
     if (err instanceof SettlementError && err.code === 'period_not_frozen') return conflict(err.code, err.message, param);

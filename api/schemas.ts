@@ -17,6 +17,24 @@ export const clientId = z.string().regex(PATTERNS.clientId, 'letters, digits, _ 
 export const category = z.string().regex(/^[a-z0-9_-]{1,40}$/, 'lower-case letters, digits, _ and -, at most 40');
 export const itemId = z.string().regex(PATTERNS.itemId, 'letters, digits, _ . and -, at most 100');
 export const ruleSetToken = z.string().regex(PATTERNS.ruleSetToken, 'a rule-set token (rst_...)');
+export const postalCode = z.string().regex(/^[A-Za-z0-9 -]{2,12}$/);
+export const country = z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166 alpha-2 code such as US');
+export const region = z.string().regex(/^[A-Z0-9]{1,3}$/);
+/** A shipping address. */
+export const address = z.strictObject({
+  name: z.string().max(200).optional(),
+  line1: z.string().min(1).max(200),
+  line2: z.string().max(200).optional(),
+  city: z.string().min(1).max(100),
+  region: region.optional(),
+  postalCode,
+  country,
+});
+/** A card as the processor tokenized it, and the postal code AVS checks. */
+export const cardPayment = z.strictObject({
+  token: z.string().regex(/^tok_[A-Za-z0-9_-]{1,100}$/).meta({ description: "The processor's card token" }),
+  billingPostalCode: postalCode.meta({ description: 'Checked by AVS' }),
+});
 export const isoTime = z.iso.datetime({ offset: true });
 /** An integer amount in minor units, as JSON numbers carry them exactly. */
 export const minor = z.number().int();

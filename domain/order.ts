@@ -57,6 +57,16 @@ export interface OrderInput {
   sharedAuthorization?: { id: string; amountMinor: number; avsCode: string; expiresAt: string };
   /** A workflow (a checkout session) told once the authorization is decided (orderDecidedSignal). */
   parentWorkflowId?: string;
+  /**
+   * The workflow that holds the shared authorization (a bid round): it hears of the order's first capture, and a
+   * cancel before any capture hands the share back to it (authorizationShareSignal) instead of voiding it.
+   */
+  authorizationOwner?: string;
+  /**
+   * What the merchant is owed per unit of each line (a bid round's winning bid): the broker keeps the rest of each
+   * capture (its spread) as its fee, instead of policy.feeBps.
+   */
+  supplyUnitMinor?: Record<string, number>;
 }
 
 export interface Units { sku: string; quantity: number }
@@ -357,12 +367,16 @@ export class Order {
     return a;
   }
 
-  feeFor(amountMinor: number): number {
-    return applyBps(amountMinor, this.input.policy.feeBps);
+  /** The broker's fee on a capture of these units: its policy's share, or (supply-priced) all but what the merchant is owed. */
+  feeFor(amountMinor: number, units: Units[]): number {
+    const supply = this.input.supplyUnitMinor;
+    if (!supply) return applyBps(amountMinor, this.input.policy.feeBps);
+    return amountMinor - units.reduce((s, u) => s + (supply[u.sku] ?? 0) * u.quantity, 0);
   }
 
-  captured(c: { id: string; authorizationId: string; amountMinor: number; shipmentId: string | null }, atMs: number): CaptureRecord {
-    const rec = { ...c, feeMinor: this.feeFor(c.amountMinor), refundedMinor: 0, feeRefundedMinor: 0 };
+  captured(c: { id: string; authorizationId: string; amountMinor: number; shipmentId: string | null; units: Units[] }, atMs: number): CaptureRecord {
+    const { units, ...capture } = c;
+    const rec = { ...capture, feeMinor: this.feeFor(c.amountMinor, units), refundedMinor: 0, feeRefundedMinor: 0 };
     this.captures.push(rec);
     this.lastCaptureMs = atMs;
     return rec;
@@ -431,7 +445,8 @@ export class Order {
       const take = Math.min(room, left);
       if (take === 0) continue;
       const feeLeft = c.feeMinor - c.feeRefundedMinor;
-      const fee = take === room ? feeLeft : Math.min(feeLeft, applyBps(take, this.input.policy.feeBps));
+      const share = this.input.supplyUnitMinor ? Math.floor((take * c.feeMinor) / c.amountMinor) : applyBps(take, this.input.policy.feeBps);
+      const fee = take === room ? feeLeft : Math.min(feeLeft, share);
       parts.push({ captureId: c.id, amountMinor: take, feeMinor: fee });
       left -= take;
     }

@@ -3,6 +3,7 @@
 import type { Client } from '@temporalio/client';
 import type { Database } from '../ledger/db';
 import { createStores, type Stores } from '../stores';
+import { BidService } from './bids';
 import { CartService } from './carts';
 import { CheckoutService } from './checkout';
 import { DeliveryService } from './delivery';
@@ -43,6 +44,7 @@ export interface Services {
   reconciliation: ReconciliationService;
   checkout: CheckoutService;
   carts: CartService;
+  bids: BidService;
   /** Where customers reach the hosted pages, and where their browsers reach the processor's tokenization. */
   pages: { publicUrl: string; processorPublicUrl: string };
   temporal: Client;
@@ -64,6 +66,7 @@ export async function createServices(database: Database, temporal: Client, setti
     timing: settings.orders, publicUrl, clock });
   return {
     stores, temporal, orders, payouts, delivery, clock, checkout, carts, pages: settings.pages,
+    bids: new BidService({ bids: stores.bids, temporal, taskQueue, timing: settings.orders, clock }),
     problems: new ProblemService({ problems: stores.problems, orders, payouts, payoutStore: stores.payouts, delivery }),
     recorder: new Recorder(stores.parties, stores.micropayments),
     grants: await GrantSigner.load(stores.grants),

@@ -12,6 +12,7 @@ export { isDatabaseUnavailable } from '../ledger/unavailable';
 export type { RecordedPayment } from '../ledger/micropayments';
 export type { Credit, Invoice, Period } from '../ledger/periods';
 import { AuditStore } from './audit';
+import { BidStore } from './bids';
 import { CheckoutStore } from './checkout';
 import { GrantStore } from './grants';
 import { IdempotencyStore } from './idempotency';
@@ -42,6 +43,7 @@ export interface Stores {
   grants: GrantStore;
   audit: AuditStore;
   checkout: CheckoutStore;
+  bids: BidStore;
 }
 
 /** `clock` (ms since the epoch; tests drive it) decides when rolled API keys expire and stamps keys' uses. */
@@ -64,5 +66,6 @@ export function createStores({ db, statements }: Database, clock: () => number =
     grants: new GrantStore(db),
     audit: new AuditStore(db),
     checkout: new CheckoutStore(db),
+    bids: new BidStore(db),
   };
 }

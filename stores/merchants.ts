@@ -21,6 +21,8 @@ export interface MerchantSettings {
   payoutMinimumMinor?: number;
   reserveBps?: number;
   reserveDays?: number;
+  /** Hundredths of a star, 0 to 500 (bid rounds' tie-break). */
+  rating?: number;
 }
 
 export interface MerchantConfig extends MerchantPricing {
@@ -34,6 +36,7 @@ export interface MerchantConfig extends MerchantPricing {
   payoutMinimumMinor: number;
   reserveBps: number;
   reserveDays: number;
+  rating: number;
   createdAt: Date;
 }
 
@@ -52,6 +55,7 @@ export function settingsColumns(s: MerchantSettings): Record<string, unknown> {
   if (s.payoutMinimumMinor !== undefined) cols.payout_minimum_minor = s.payoutMinimumMinor;
   if (s.reserveBps !== undefined) cols.reserve_bps = s.reserveBps;
   if (s.reserveDays !== undefined) cols.reserve_days = s.reserveDays;
+  if (s.rating !== undefined) cols.rating = s.rating;
   return cols;
 }
 
@@ -59,7 +63,7 @@ const merchantOf = (r: Record<string, any>): MerchantConfig => ({
   id: r.id, name: r.name, currency: r.currency, feeBps: r.fee_bps, avsPolicy: { ...DEFAULT_AVS_POLICY, ...r.avs_policy },
   shippingOptions: r.shipping_options, taxRatesBps: r.tax_rates_bps, reviewTimeoutSeconds: r.review_timeout_seconds,
   payoutDestination: r.payout_destination, payoutSchedule: { interval: r.payout_interval, weeklyAnchor: r.payout_weekly_anchor },
-  payoutMinimumMinor: Number(r.payout_minimum_minor), reserveBps: r.reserve_bps, reserveDays: r.reserve_days,
+  payoutMinimumMinor: Number(r.payout_minimum_minor), reserveBps: r.reserve_bps, reserveDays: r.reserve_days, rating: r.rating,
   createdAt: r.created_at,
 });
 

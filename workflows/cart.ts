@@ -13,7 +13,7 @@ import {
   addAllUpdate, addUpdate, type CartInput, cartClientOrderId, cartQuery, type PurchaseRequest, purchaseUpdate, quantityUpdate,
 } from './cart.contract';
 import { startOnce } from './children';
-import { processorRefusal } from './processorFailures';
+import { reachable as reachableBy } from './reachable';
 import { refusedAs } from './refusal';
 import { orderStartAttributes, type OrderWorkflow, orderWorkflowId } from './order.contract';
 
@@ -112,29 +112,13 @@ export async function cartWorkflow(input: CartInput): Promise<CartView> {
     cart.purchased(orders.map((o, i) => ({ merchantId: o.merchantId, orderId: o.orderId, amountMinor: shares[i].amountMinor })), req.lines, Date.now());
   }
 
-  /**
-   * A processor call, waiting out an unreachable processor (the cart says so meanwhile) until the deadline; a refusal,
-   * or the deadline, as why not.
-   */
-  async function reachable<T>(call: () => Promise<T>): Promise<T | { failed: string; message: string }> {
-    const deadline = Date.now() + (input.processorDeadlineMs ?? CART_PROCESSOR_DEADLINE_MS);
-    for (let backoffMs = 1000; ; backoffMs = Math.min(backoffMs * 2, 60_000)) {
-      try {
-        return await call();
-      } catch (err) {
-        const refusal = processorRefusal(err);
-        if (refusal) return { failed: refusal.code, message: `The processor refused the payment: ${refusal.message}` };
-        if (Date.now() >= deadline) {
-          return { failed: 'processor_unreachable', message: 'The card network could not be reached in time. Try again later; a hold on your card, if any, is released.' };
-        }
-        if (cart.purchase?.state === 'authorizing') {
-          cart.purchase = { ...cart.purchase, state: 'awaiting_processor' };
-          await books.saveCart(cart.view());
-        }
-        await wf.sleep(Math.min(backoffMs, deadline - Date.now()));
-      }
+  /** A processor call, waiting out an unreachable processor (the cart says so meanwhile) until the deadline; else why not. */
+  const reachable = <T>(call: () => Promise<T>) => reachableBy(call, input.processorDeadlineMs ?? CART_PROCESSOR_DEADLINE_MS, async () => {
+    if (cart.purchase?.state === 'authorizing') {
+      cart.purchase = { ...cart.purchase, state: 'awaiting_processor' };
+      await books.saveCart(cart.view());
     }
-  }
+  });
 
   const save = async () => {
     if (!dirty) return;

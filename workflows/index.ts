@@ -9,3 +9,4 @@ export { payoutRunWorkflow, payoutWorkflow } from './payout';
 export { reconciliationWorkflow } from './reconciliation';
 export { checkoutSessionWorkflow } from './checkoutSession';
 export { cartWorkflow } from './cart';
+export { bidRoundWorkflow } from './bidRound';

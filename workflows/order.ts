@@ -11,10 +11,10 @@ import type { BusinessEvent } from '../activities/webhookEvents';
 import { avsDecision } from '../domain/avs';
 import { unitsAmount } from '../domain/pricing';
 import {
-  type CommandOutcome, Order, type OrderCommand, orderCommand, OrderRuleError, type OrderInput, type OrderView, type RefundRequest,
+  type CommandOutcome, Order, type OrderCommand, orderCommand, OrderRuleError, type OrderInput, type OrderView, type RefundRequest, type Units,
 } from '../domain/order';
 import {
-  cancelUpdate, orderDecidedSignal, type OrderReply, refundUpdate, resolveUpdate, reviewUpdate, shipUpdate, statusQuery, submitUpdate,
+  type AuthorizationShareReport, authorizationShareSignal, cancelUpdate, orderDecidedSignal, type OrderReply, refundUpdate, resolveUpdate, reviewUpdate, shipUpdate, statusQuery, submitUpdate,
 } from './order.contract';
 import { causeOf, processorRefusal } from './processorFailures';
 import { refusedAs } from './refusal';
@@ -131,9 +131,20 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
     }
   }
 
+  /** Tells the workflow that holds the shared authorization (a bid round), if it is still there to hear. */
+  const report = (event: AuthorizationShareReport['event']) => wf.getExternalWorkflowHandle(input.authorizationOwner!)
+    .signal(authorizationShareSignal, { orderId: id, event }).catch(() => undefined);
+
   async function voidActive(reason: string, message: string): Promise<boolean> {
     const auth = order.authorization;
     if (!auth) return true;
+    if (input.authorizationOwner && order.captures.length === 0) {
+      // (nothing captured: the share goes back whole to its owner, which gives it to another merchant or voids it)
+      order.voided(reason, message);
+      emit('order.voided', auth.id, { authorizationId: auth.id, reason, handedBack: true });
+      await report('released');
+      return true;
+    }
     const share = order.releasableMinor(); // (a share of a shared authorization: only what is left of it)
     const result = share === 0 ? null
       : await withProcessor(() => processor.voidAuthorization(auth.id, `${id}:void:${auth.id}`, share)).catch(rejection);
@@ -146,7 +157,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
     return true;
   }
 
-  async function capture(amountMinor: number, shipmentId: string | null): Promise<CommandOutcome> {
+  async function capture(amountMinor: number, shipmentId: string | null, units: Units[]): Promise<CommandOutcome> {
     const auth = order.assertCapturable(amountMinor);
     const key = `${id}:capture:${shipmentId ?? 'soft-goods'}`;
     const result = await withProcessor(() => processor.capture(auth.id, amountMinor, key)).catch(rejection);
@@ -155,7 +166,8 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
       await problem('capture_failed', message, { key: shipmentId ?? 'soft-goods' });
       return { ok: false, code: result === UNREACHABLE ? 'processor_unreachable' : result.code, message };
     }
-    const rec = order.captured({ id: result.id, authorizationId: auth.id, amountMinor, shipmentId }, Date.now());
+    const rec = order.captured({ id: result.id, authorizationId: auth.id, amountMinor, shipmentId, units }, Date.now());
+    if (input.authorizationOwner && order.captures.length === 1) await report('captured');
     postCapture({ orderId: id, merchantId: input.merchantId, captureId: rec.id, currency: order.priced.currency,
       amountMinor, feeMinor: rec.feeMinor });
     emit('order.captured', rec.id, { captureId: rec.id, amountMinor, currency: order.priced.currency, shipmentId });
@@ -166,7 +178,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
     const soft = order.softUnits();
     if (soft.length === 0) return;
     const amount = unitsAmount(order.priced, soft);
-    if (amount > 0 && (await capture(amount, null)).ok) order.softGoodsCaptured();
+    if (amount > 0 && (await capture(amount, null, soft)).ok) order.softGoodsCaptured();
     await save();
   }
 
@@ -202,7 +214,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
           return { ok: true };
         case 'ship': {
           const amount = order.shipmentAmount(cmd.req.items);
-          const captured = await capture(amount, cmd.req.shipmentId);
+          const captured = await capture(amount, cmd.req.shipmentId, cmd.req.items);
           if (!captured.ok) return captured;
           order.shipped({ id: cmd.req.shipmentId, items: cmd.req.items, trackingNumber: cmd.req.trackingNumber, amountMinor: amount,
             captureId: order.captures[order.captures.length - 1].id });

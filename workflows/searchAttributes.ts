@@ -7,6 +7,10 @@ export const MerchantId = defineSearchAttributeKey('MerchantId', SearchAttribute
 export const CustomerId = defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD);
 export const OrderTotalMinor = defineSearchAttributeKey('OrderTotalMinor', SearchAttributeType.INT);
 export const NeedsAttention = defineSearchAttributeKey('NeedsAttention', SearchAttributeType.BOOL);
+/** Bid rounds: their item class, mode (sell_first, quote_first) and state. */
+export const ItemClass = defineSearchAttributeKey('ItemClass', SearchAttributeType.KEYWORD);
+export const BidRoundMode = defineSearchAttributeKey('BidRoundMode', SearchAttributeType.KEYWORD);
+export const BidRoundState = defineSearchAttributeKey('BidRoundState', SearchAttributeType.KEYWORD);
 
 /** name → type as the Temporal CLI spells it in `--search-attribute name=Type`. */
 export const SEARCH_ATTRIBUTES: Record<string, 'Keyword' | 'Int' | 'Bool'> = {
@@ -15,4 +19,7 @@ export const SEARCH_ATTRIBUTES: Record<string, 'Keyword' | 'Int' | 'Bool'> = {
   CustomerId: 'Keyword',
   OrderTotalMinor: 'Int',
   NeedsAttention: 'Bool',
+  ItemClass: 'Keyword',
+  BidRoundMode: 'Keyword',
+  BidRoundState: 'Keyword',
 };

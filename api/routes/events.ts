@@ -23,8 +23,8 @@ export function eventOperations(services: Services): Operation[] {
   const { events } = services.stores;
   return [
     operation({
-      method: 'get', path: '/events', allow: ['merchant', 'operator'],
-      summary: "Events, newest first, a page at a time: the merchant's own (operators: every merchant's, or one's)",
+      method: 'get', path: '/events', allow: ['merchant', 'buyer_app', 'operator'],
+      summary: "Events, newest first, a page at a time: your own (a merchant's or a buyer app's; operators: everyone's, or one's)",
       description: `Each event as its webhooks carry it (id, type, createdAt, data) with its merchantId; kept ${EVENT_RETENTION_DAYS} days.`,
       query: z.strictObject({
         ...pageQuery,
@@ -38,7 +38,7 @@ export function eventOperations(services: Services): Operation[] {
       },
     }),
     operation({
-      method: 'get', path: '/events/:id', allow: ['merchant', 'operator'],
+      method: 'get', path: '/events/:id', allow: ['merchant', 'buyer_app', 'operator'],
       summary: `An event (its merchant, operators); 404 once it is older than ${EVENT_RETENTION_DAYS} days and purged`,
       responses: { 200: { description: 'OK', schema: eventSchema } },
       async handler({ res, principal, params }) {

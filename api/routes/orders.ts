@@ -13,22 +13,10 @@ import { assertCanSee } from '../auth';
 import { badRequest, unprocessable } from '../errors';
 import { type Operation, operation } from '../operations';
 import { listedFor, listOperation, pageAnswer, pageRequest } from '../paging';
-import { clientId, nullableTimestamp, pageOf, pageQuery, timestamp } from '../schemas';
+import { address, clientId, country, nullableTimestamp, pageOf, pageQuery, postalCode, region, timestamp } from '../schemas';
 
 const sku = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : and -, at most 64');
 const units = z.array(z.strictObject({ sku, quantity: z.number().int().min(1).max(MAX_QUANTITY) })).min(1).max(MAX_LINE_ITEMS);
-const postalCode = z.string().regex(/^[A-Za-z0-9 -]{2,12}$/);
-const country = z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166 alpha-2 code such as US');
-const region = z.string().regex(/^[A-Z0-9]{1,3}$/);
-const address = z.strictObject({
-  name: z.string().max(200).optional(),
-  line1: z.string().min(1).max(200),
-  line2: z.string().max(200).optional(),
-  city: z.string().min(1).max(100),
-  region: region.optional(),
-  postalCode,
-  country,
-});
 const kind = z.enum(['hard', 'soft']).meta({ description: 'hard goods are captured per shipment, soft goods at authorization' });
 const orderBody = z.strictObject({
   clientOrderId: clientId.optional().meta({ description: 'Names the order; required unless an Idempotency-Key header names it. A repeat returns the same order' }),

@@ -1,6 +1,7 @@
 // Merchants (with their order settings) and buyer apps, made by operators with a first API key each; and "who am I".
 import { z } from 'zod';
 import { AVS_CODES } from '../../domain/avs';
+import { MAX_RATING } from '../../domain/bids';
 import { PAYOUT_INTERVALS } from '../../domain/payouts';
 import type { MerchantConfig } from '../../stores/merchants';
 import type { Stores } from '../../stores';
@@ -43,6 +44,8 @@ export const merchantSettings = {
     .meta({ description: 'Rolling reserve: held back from each payout\'s net sales, in basis points' }),
   reserveDays: z.number().int().min(0).max(365).optional()
     .meta({ description: 'How many days a reserve is held before a payout releases it (0: no reserve)' }),
+  rating: z.number().int().min(0).max(MAX_RATING).optional()
+    .meta({ description: 'Hundredths of a star (0 to 5 stars): in bid rounds, a better rating wins a tie of price and delivery' }),
 };
 
 export const merchantSchema = z.object({
@@ -50,14 +53,15 @@ export const merchantSchema = z.object({
   avsPolicy: z.record(z.enum(AVS_CODES), avsDecision), shippingOptions: z.array(z.object(shippingOption.shape)),
   taxRatesBps: z.record(z.string(), z.number().int()), reviewTimeoutSeconds: z.number().int(),
   payoutDestination: z.string().nullable(), payoutSchedule: z.object({ interval: z.enum(PAYOUT_INTERVALS), weeklyAnchor: z.number().int() }),
-  payoutMinimumMinor: z.number().int(), reserveBps: z.number().int(), reserveDays: z.number().int(), createdAt: timestamp,
+  payoutMinimumMinor: z.number().int(), reserveBps: z.number().int(), reserveDays: z.number().int(), rating: z.number().int(),
+  createdAt: timestamp,
 }).meta({ id: 'Merchant' });
 
 export const merchantView = (m: MerchantConfig): z.infer<typeof merchantSchema> => ({
   id: m.id, object: 'merchant', name: m.name, currency: m.currency, feeBps: m.feeBps, avsPolicy: m.avsPolicy,
   shippingOptions: m.shippingOptions, taxRatesBps: m.taxRatesBps, reviewTimeoutSeconds: m.reviewTimeoutSeconds,
   payoutDestination: m.payoutDestination, payoutSchedule: m.payoutSchedule, payoutMinimumMinor: m.payoutMinimumMinor,
-  reserveBps: m.reserveBps, reserveDays: m.reserveDays, createdAt: m.createdAt.toISOString(),
+  reserveBps: m.reserveBps, reserveDays: m.reserveDays, rating: m.rating, createdAt: m.createdAt.toISOString(),
 });
 
 const view = (p: { id: string; kind: z.infer<typeof principalView>['object']; name: string; createdAt?: Date }) =>

@@ -56,7 +56,7 @@ const deadLetterView = (m: DeadLetter): z.infer<typeof deadLetterSchema> => ({
 
 export function webhookOperations(services: Services): Operation[] {
   const { delivery: store } = services.stores;
-  const mine = (p: { kind: string; id: string }) => (p.kind === 'merchant' ? p.id : undefined);
+  const mine = (p: { kind: string; id: string }) => (p.kind === 'operator' ? undefined : p.id);
   /** The endpoint, when this principal may see it (else 404). */
   const visibleEndpoint = async (principal: Principal, id: string): Promise<Endpoint & { merchantId: string }> => {
     const e = await store.getEndpoint(id);
@@ -65,8 +65,8 @@ export function webhookOperations(services: Services): Operation[] {
   };
   return [
     operation({
-      method: 'post', path: '/webhook-endpoints', allow: ['merchant'], idempotency: 'stored',
-      summary: 'Register a webhook endpoint (merchant); the response carries its signing secret, shown once',
+      method: 'post', path: '/webhook-endpoints', allow: ['merchant', 'buyer_app'], idempotency: 'stored',
+      summary: 'Register a webhook endpoint (a merchant, or a buyer app for its purchases and quotes); the response carries its signing secret, shown once',
       description: `Events: ${EVENT_TYPES.join(', ')}. Deliveries carry Standard Webhooks headers (webhook-id, webhook-timestamp, `
         + 'webhook-signature: v1,HMAC-SHA256 over id.timestamp.body); a redelivery keeps its webhook-id. Events of one order arrive in '
         + 'order. URLs must be http(s), without credentials; URLs on private or loopback addresses are refused unless the deployment '
@@ -88,9 +88,9 @@ export function webhookOperations(services: Services): Operation[] {
       },
     }),
     listOperation({ path: '/webhook-endpoints', summary: "The merchant's endpoints, newest first, a page at a time (operators: all)",
-      allow: ['merchant', 'operator'], schema: endpointSchema, list: (req, principal) => store.listEndpoints(mine(principal), req), view: endpointView }),
+      allow: ['merchant', 'buyer_app', 'operator'], schema: endpointSchema, list: (req, principal) => store.listEndpoints(mine(principal), req), view: endpointView }),
     operation({
-      method: 'patch', path: '/webhook-endpoints/:id', allow: ['merchant', 'operator'],
+      method: 'patch', path: '/webhook-endpoints/:id', allow: ['merchant', 'buyer_app', 'operator'],
       summary: 'Change an endpoint: its URL, description, event types, dead-letter policy, give-up time, or enable or disable it',
       description: 'What is absent stays as it is. Messages already queued go to the URL as it is when they are tried. Enabling '
         + `counts against the ${MAX_ENDPOINTS_PER_MERCHANT} active endpoints a merchant may have.`,
@@ -111,7 +111,7 @@ export function webhookOperations(services: Services): Operation[] {
       },
     }),
     operation({
-      method: 'delete', path: '/webhook-endpoints/:id', summary: 'Disable an endpoint', allow: ['merchant', 'operator'],
+      method: 'delete', path: '/webhook-endpoints/:id', summary: 'Disable an endpoint', allow: ['merchant', 'buyer_app', 'operator'],
       responses: { 200: { description: 'Disabled', schema: endpointSchema } },
       async handler({ res, principal, params }) {
         const e = await visibleEndpoint(principal, params.id);
@@ -120,7 +120,7 @@ export function webhookOperations(services: Services): Operation[] {
       },
     }),
     operation({
-      method: 'post', path: '/webhook-endpoints/:id/rotate-secret', allow: ['merchant', 'operator'], idempotency: 'stored', bodyRequired: false,
+      method: 'post', path: '/webhook-endpoints/:id/rotate-secret', allow: ['merchant', 'buyer_app', 'operator'], idempotency: 'stored', bodyRequired: false,
       summary: 'Replace the signing secret; the response carries the new one, shown once',
       description: 'Deliveries are signed with both the new and the old secret (two space-separated v1 signatures in webhook-signature) '
         + 'for overlapSeconds, then with the new one alone. A rotation during an overlap ends the older secret\'s at once.',
@@ -139,7 +139,7 @@ export function webhookOperations(services: Services): Operation[] {
       },
     }),
     operation({
-      method: 'post', path: '/webhook-endpoints/:id/test', allow: ['merchant', 'operator'], idempotency: 'stored', bodyRequired: false,
+      method: 'post', path: '/webhook-endpoints/:id/test', allow: ['merchant', 'buyer_app', 'operator'], idempotency: 'stored', bodyRequired: false,
       summary: `Send a ${TEST_EVENT_TYPE} event to this endpoint alone`,
       description: 'The event goes through the same ordered delivery as every event (its attempts are listed with the endpoint\'s), '
         + 'whatever event types the endpoint subscribes to; its data is { endpointId }. A disabled endpoint is refused (409 endpoint_disabled).',
@@ -153,7 +153,7 @@ export function webhookOperations(services: Services): Operation[] {
       },
     }),
     operation({
-      method: 'get', path: '/webhook-endpoints/:id/attempts', allow: ['merchant', 'operator'],
+      method: 'get', path: '/webhook-endpoints/:id/attempts', allow: ['merchant', 'buyer_app', 'operator'],
       summary: "The endpoint's delivery attempts, newest first, a page at a time (its merchant, operators)",
       query: z.strictObject(pageQuery),
       responses: { 200: { description: 'OK', schema: pageOf(attemptSchema) } },
@@ -162,12 +162,12 @@ export function webhookOperations(services: Services): Operation[] {
         res.json(pageAnswer(await store.attempts(e.id, pageRequest(query)), attemptView));
       },
     }),
-    listOperation({ path: '/dead-letters', allow: ['merchant', 'operator'],
+    listOperation({ path: '/dead-letters', allow: ['merchant', 'buyer_app', 'operator'],
       summary: 'Messages that could not be delivered, newest first (operators: all; merchants: their endpoints)',
       description: 'A page at a time like every list; the created range is of when they became dead letters.',
       schema: deadLetterSchema, list: (req, principal) => store.deadLetters(mine(principal), req), view: deadLetterView }),
     ...(['redeliver', 'drop'] as const).map((action) => operation({
-      method: 'post', path: `/dead-letters/:id/${action}`, allow: ['merchant', 'operator'], bodyRequired: false,
+      method: 'post', path: `/dead-letters/:id/${action}`, allow: ['merchant', 'buyer_app', 'operator'], bodyRequired: false,
       summary: action === 'redeliver' ? 'Deliver a dead letter again (a held group then goes on in order)'
         : 'Drop a dead letter (a held group goes on without it)',
       responses: { 200: { description: action === 'redeliver' ? 'Queued' : 'Dropped', schema: z.object({

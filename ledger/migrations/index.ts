@@ -24,6 +24,7 @@ import * as m020 from './020_period_lists';
 import * as m021 from './021_micro_payment_lists';
 import * as m022 from './022_lookups';
 import * as m023 from './023_checkout_and_carts';
+import * as m024 from './024_bid_rounds';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -51,6 +52,7 @@ const migrations: Array<[string, Migration]> = [
   ['021_micro_payment_lists', m021],
   ['022_lookups', m022],
   ['023_checkout_and_carts', m023],
+  ['024_bid_rounds', m024],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -55,7 +55,7 @@ function captureSoft(o: Order): number {
     return s + (l.unitPriceMinor + l.unitTaxMinor) * u.quantity;
   }, 0);
   const auth = o.assertCapturable(amount);
-  o.captured({ id: 'cap_soft', authorizationId: auth.id, amountMinor: amount, shipmentId: null }, AT_MS);
+  o.captured({ id: 'cap_soft', authorizationId: auth.id, amountMinor: amount, shipmentId: null, units: [] }, AT_MS);
   o.softGoodsCaptured();
   return amount;
 }
@@ -64,7 +64,7 @@ function captureSoft(o: Order): number {
 function ship(o: Order, id: string, items: Units[]): number {
   const amount = o.shipmentAmount(items);
   const auth = o.assertCapturable(amount);
-  const c = o.captured({ id: `cap_${id}`, authorizationId: auth.id, amountMinor: amount, shipmentId: id }, AT_MS);
+  const c = o.captured({ id: `cap_${id}`, authorizationId: auth.id, amountMinor: amount, shipmentId: id, units: [] }, AT_MS);
   o.shipped({ id, items, trackingNumber: `TRK-${id}`, amountMinor: amount, captureId: c.id });
   return amount;
 }
@@ -271,7 +271,7 @@ describe('Order captures and shipments', () => {
     const left = TOTAL - EBOOK_UNIT;
     expect(ruleError(() => o.assertCapturable(left + 1))).toEqual({ code: 'over_capture' });
     expect(o.assertCapturable(left)).toBe(o.authorization);
-    o.captured({ id: 'cap_rest', authorizationId: 'auth_1', amountMinor: left, shipmentId: null }, AT_MS);
+    o.captured({ id: 'cap_rest', authorizationId: 'auth_1', amountMinor: left, shipmentId: null, units: [] }, AT_MS);
     expect(ruleError(() => o.assertCapturable(1))).toEqual({ code: 'over_capture' });
   });
 
@@ -285,11 +285,11 @@ describe('Order captures and shipments', () => {
   it('records the broker fee of each capture, rounded half up', () => {
     const o = authorizedOrder();
     // 250 bps: 1287 → 32.175 → 32; 2680 → 67; 200 → 5
-    expect(o.captured({ id: 'c1', authorizationId: 'auth_1', amountMinor: 1287, shipmentId: null }, AT_MS).feeMinor).toBe(32);
-    expect(o.captured({ id: 'c2', authorizationId: 'auth_1', amountMinor: 2680, shipmentId: 's' }, AT_MS).feeMinor).toBe(67);
-    expect(o.feeFor(200)).toBe(5);
-    expect(o.feeFor(20)).toBe(1); // 0.5 → 1
-    expect(o.feeFor(19)).toBe(0); // 0.475 → 0
+    expect(o.captured({ id: 'c1', authorizationId: 'auth_1', amountMinor: 1287, shipmentId: null, units: [] }, AT_MS).feeMinor).toBe(32);
+    expect(o.captured({ id: 'c2', authorizationId: 'auth_1', amountMinor: 2680, shipmentId: 's', units: [] }, AT_MS).feeMinor).toBe(67);
+    expect(o.feeFor(200, [])).toBe(5);
+    expect(o.feeFor(20, [])).toBe(1); // 0.5 → 1
+    expect(o.feeFor(19, [])).toBe(0); // 0.475 → 0
   });
 
   it('shipped() moves the order to partially_shipped and then to shipped once every hard unit is out', () => {
