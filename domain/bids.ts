@@ -81,8 +81,20 @@ export function saleUnitPrice(pricing: SalePricing, recentWinningUnitBids: numbe
 /** A quote's unit price: the winning bid plus the broker's margin. */
 export const quoteUnitPrice = (bidUnitMinor: number, marginBps: number) => bidUnitMinor + applyBps(bidUnitMinor, marginBps);
 
+/** A bid above this many times the class's reference price (its list price or ceiling) is absurd: refused, not ranked. */
+export const ABSURD_PRICE_FACTOR = 10;
+
 /** The largest unit price a bid may name in a round of this quantity (its total stays a safe order total). */
 export const maxUnitPrice = (quantity: number) => Math.floor(MAX_ORDER_TOTAL_MINOR / quantity);
+
+/**
+ * The largest unit price a round takes: ABSURD_PRICE_FACTOR times the class's reference price (sell first: the sale's
+ * unit price), within what an order can total.
+ */
+export function roundMaxUnitPrice(c: ItemClass, quantity: number, saleUnitMinor: number | null): number {
+  const reference = saleUnitMinor ?? (c.pricing.kind === 'list' ? c.pricing.listPriceMinor : c.pricing.ceilingMinor);
+  return Math.min(maxUnitPrice(quantity), reference * ABSURD_PRICE_FACTOR);
+}
 
 /** A bid as the round reads it at its close. */
 export interface Bid {

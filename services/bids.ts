@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { canonical } from '../domain/canonical';
 import {
-  BidRoundError, checkRoundRequest, DEFAULT_QUOTE_WINDOW_SECONDS, type ItemClass, MAX_BIDS_PER_MERCHANT, maxUnitPrice, RECENT_WINNING_BIDS,
+  BidRoundError, checkRoundRequest, DEFAULT_QUOTE_WINDOW_SECONDS, type ItemClass, MAX_BIDS_PER_MERCHANT, maxUnitPrice, RECENT_WINNING_BIDS, roundMaxUnitPrice,
   type RoundMode, type RoundState, type RoundView, saleUnitPrice,
 } from '../domain/bids';
 import { MAX_ORDER_TOTAL_MINOR } from '../domain/pricing';
@@ -239,7 +239,7 @@ export class BidService {
     const { row, claim } = await this.deps.bids.claimRound({
       id, mode, itemClassId: c.id, currency: c.currency, quantity: req.quantity, requesterId, idempotencyKey,
       requestSha256: sha256(canonical({ mode, ...req })), input, state: mode === 'sell_first' ? 'authorizing' : 'open',
-      maxUnitPriceMinor: maxUnitPrice(req.quantity), enoughBids: c.enoughBids,
+      maxUnitPriceMinor: roundMaxUnitPrice(c, req.quantity, terms.saleUnitPriceMinor), enoughBids: c.enoughBids,
     });
     if (claim === 'different') {
       throw new BidRoundError('idempotency_key_reused', 'A round exists under this Idempotency-Key with a different request', 'Idempotency-Key');

@@ -37,7 +37,7 @@ const itemClassBody = z.strictObject({
   windowSeconds: z.number().int().min(MIN_SELL_WINDOW_SECONDS).max(MAX_SELL_WINDOW_SECONDS).default(DEFAULT_SELL_WINDOW_SECONDS)
     .meta({ description: 'Sell first: how long a round is open (a round reopened for want of an acceptable bid: twice as long)' }),
   enoughBids: z.number().int().min(1).max(1000).nullable().default(null).meta({ description: 'A round closes early once this many bids are in' }),
-  quoteLifetimeSeconds: z.number().int().min(10).max(MAX_QUOTE_LIFETIME_SECONDS).default(DEFAULT_QUOTE_LIFETIME_SECONDS)
+  quoteLifetimeSeconds: z.number().int().min(1).max(MAX_QUOTE_LIFETIME_SECONDS).default(DEFAULT_QUOTE_LIFETIME_SECONDS)
     .meta({ description: 'Quote first: how long a quote can be accepted' }),
   maxQuantity: quantity.default(MAX_ROUND_QUANTITY),
 });
