@@ -13,6 +13,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { ROOT_DIR } from '../../config';
 import { createActivities } from '../../activities';
+import type { ItemClass } from '../../domain/bids';
 import { microFee, type PaymentToRecord } from '../../domain/micropayments';
 import { type Database, type Db, openDatabase } from '../../ledger/db';
 import { HttpProcessorClient } from '../../processors/http-client';
@@ -20,8 +21,10 @@ import { startScratchStack } from '../../scripts/scratch-stack';
 import { createServices, type Services } from '../../services';
 import { DeliveryService } from '../../services/delivery';
 import { createStores, type Stores } from '../../stores';
+import type { AutoBid } from '../../stores/bids';
 import { newWebhookSecret } from '../../webhooks/signature';
 import { workerOptions } from '../../workers/options';
+import { bidRoundWorkflowId } from '../../workflows/bidRound.contract';
 import { cartWorkflowId } from '../../workflows/cart.contract';
 import { checkoutSessionWorkflowId } from '../../workflows/checkoutSession.contract';
 import { deliveryGroupWorkflowId } from '../../workflows/deliveryGroup.contract';
@@ -265,6 +268,54 @@ const scenarios: Scenario[] = [
       return c.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId, { followRuns: false });
     },
   },
+  {
+    // sell first: two bids close the round early; the winner cancels before shipping, the award falls to the next, which ships
+    name: 'bidRound-sell-first-winner-withdrew-then-fulfilled',
+    async start(c) {
+      const { roundId, bidders } = await soldRound(c, 'withdrew', 2);
+      const first = await c.services.bids.waitFor((await c.services.bids.round(roundId))!, ['authorizing', 'open'], 20_000);
+      await c.client.workflow.getHandle(first.awards[0].orderId).executeUpdate(cancelUpdate, { args: [{ cancelId: 'withdraw' }] });
+      const second = await until(async () => (await c.services.bids.current((await c.services.bids.round(roundId))!)).awards[1]);
+      if (second.merchantId !== bidders[1]) throw new Error(`the award fell to ${second.merchantId}, not ${bidders[1]}`);
+      await ship(c.client.workflow.getHandle(second.orderId), 'all', [{ sku: 'history-isbn-withdrew', quantity: 1 }]);
+      return c.client.workflow.getHandle(bidRoundWorkflowId(roundId));
+    },
+  },
+  {
+    // sell first with no acceptable bid: reopened once, then the authorization voided
+    name: 'bidRound-sell-first-no-award',
+    async start(c) {
+      const { roundId } = await soldRound(c, 'no-award', 0, 1);
+      return c.client.workflow.getHandle(bidRoundWorkflowId(roundId));
+    },
+  },
+  {
+    // quote first: auto-bids quoted; an acceptance declined, the next authorized and awarded (soft goods: captured at once)
+    name: 'bidRound-quote-first-declined-then-accepted',
+    async start(c) {
+      const itemClass = await historyClass(c, 'quote', 'soft', 60);
+      for (const price of [900, 800]) await optedIn(c, itemClass, `quote-${price}`, { unitPriceMinor: price, deliveryDays: 0, maxQuantity: null });
+      const app = (await c.stores.principals.create('buyer_app', 'History storefront')).principal.id;
+      const { round } = await c.services.bids.quote(app, 'history-quote', { itemClass: itemClass.id, quantity: 2, customerId: 'history', windowSeconds: 1 });
+      await c.services.bids.waitFor((await c.services.bids.round(round.id))!, ['open'], 20_000);
+      for (const card of ['4000000000000002', '4242424242424242']) {
+        const token = (await c.processor.tokenize({ cardNumber: card, expMonth: 12, expYear: 2099 }, `tok-quote-${card}`)).token;
+        await c.services.bids.accept((await c.services.bids.round(round.id))!, { payment: { token, billingPostalCode: '94107' }, address: null });
+      }
+      return c.client.workflow.getHandle(bidRoundWorkflowId(round.id));
+    },
+  },
+  {
+    // a bid round's order whose merchant cancels before capturing: it hands its share back to the round, nothing voided
+    name: 'order-of-bid-round-handed-back',
+    async start(c) {
+      const { roundId } = await soldRound(c, 'handed-back', 1);
+      const awarded = await c.services.bids.waitFor((await c.services.bids.round(roundId))!, ['authorizing', 'open'], 20_000);
+      const h = c.client.workflow.getHandle(awarded.awards[0].orderId);
+      await h.executeUpdate(cancelUpdate, { args: [{ cancelId: 'withdraw' }] });
+      return h;
+    },
+  },
 ];
 
 const SESSION_ITEMS = [{ sku: 'ebook', title: 'E-book', quantity: 1, unitPriceMinor: 1299, kind: 'soft' as const }];
@@ -293,6 +344,40 @@ async function boughtCart(c: Ctx, name: string, merchants: number, kind: 'hard' 
   const token = (await c.processor.tokenize({ cardNumber: '4242424242424242', expMonth: 12, expYear: 2099 }, `tok-cart-${name}`)).token;
   const bought = await c.services.carts.purchase(view, { shipping, address, token, billingPostalCode: '94107', expectedTotalMinor: quote.totalMinor });
   return { cartId, orders: bought.orders };
+}
+
+async function historyClass(c: Ctx, name: string, kind: 'hard' | 'soft', windowSeconds: number, enoughBids: number | null = null): Promise<ItemClass> {
+  return (await c.services.bids.putItemClass({ id: `history-isbn-${name}`, name: `History ${name}`, currency: 'USD', kind,
+    pricing: { kind: 'list', listPriceMinor: 2500 }, minMarginMinor: 200, quoteMarginBps: 1000, windowSeconds, enoughBids,
+    quoteLifetimeSeconds: 600, maxQuantity: 10 })).itemClass;
+}
+async function optedIn(c: Ctx, itemClass: ItemClass, name: string, autoBid: AutoBid | null = null): Promise<string> {
+  const { merchant } = await c.stores.merchants.create(`History bidder ${name}`, MERCHANT_SETTINGS);
+  await c.services.bids.optIn(itemClass.id, merchant.id, autoBid);
+  return merchant.id;
+}
+/** A sell-first purchase of one unit with `bids` bids (2000, 2100, ...: all acceptable), closing once they are in. */
+async function soldRound(c: Ctx, name: string, bids: number, windowSeconds = 3600): Promise<{ roundId: string; bidders: string[] }> {
+  const itemClass = await historyClass(c, name, 'hard', windowSeconds, bids || null);
+  const bidders: string[] = [];
+  for (let i = 0; i < Math.max(bids, 1); i++) bidders.push(await optedIn(c, itemClass, `${name}-${i}`));
+  const app = (await c.stores.principals.create('buyer_app', 'History storefront')).principal.id;
+  const token = (await c.processor.tokenize({ cardNumber: '4242424242424242', expMonth: 12, expYear: 2099 }, `tok-round-${name}`)).token;
+  const { round } = await c.services.bids.purchase(app, `history-${name}`, { itemClass: itemClass.id, quantity: 1, customerId: 'history',
+    shipping: { address: { line1: '1 Main St', city: 'Austin', region: 'TX', postalCode: '73301', country: 'US' } },
+    payment: { token, billingPostalCode: '73301' } });
+  for (const [i, merchantId] of bidders.slice(0, bids).entries()) {
+    await c.services.bids.placeBid(round.id, merchantId, `history-bid-${i}`, { unitPriceMinor: 2000 + 100 * i, currency: 'USD', deliveryDays: 2 });
+  }
+  return { roundId: round.id, bidders };
+}
+async function until<T>(f: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const v = await f();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('timed out');
 }
 
 const serviceSettings = (taskQueue: string) => ({
