@@ -9,6 +9,8 @@ export interface RoundOpening {
   itemClassId: string;
   quantity: number;
   closesAt: string;
+  /** The bids that close it early (null: only its timer does). */
+  enoughBids: number | null;
   /** What each merchant the round is opened to is told (bid_round.opened), its merchant filled in per merchant. */
   told: Omit<BusinessEvent, 'merchantId' | 'eventKey'> & { eventKey: string };
 }
@@ -18,7 +20,7 @@ export function createBidActivities(deps: { bids: BidStore; events: WebhookEvent
   return {
     /** Opens the round to the class's bidders (their auto-bids placed) and tells each; the merchants and the bids in. */
     async openRound(o: RoundOpening): Promise<{ merchants: string[]; bidCount: number }> {
-      const opened = await bids.openRound(o.roundId, o.itemClassId, o.quantity, new Date(o.closesAt));
+      const opened = await bids.openRound(o.roundId, o.itemClassId, o.quantity, new Date(o.closesAt), o.enoughBids);
       for (const merchantId of opened.merchants) {
         await events.emitEvent({ ...o.told, merchantId, eventKey: `${o.told.eventKey}:${merchantId}` });
       }

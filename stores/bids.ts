@@ -124,13 +124,14 @@ export class BidStore {
   }
 
   /**
-   * Opens (or reopens) the round until closesAt to the class's bidders (a reopening: to those it was opened to and any
+   * Opens (or reopens) the round until closesAt (early once enoughBids are in, when given) to the class's bidders (a reopening: to those it was opened to and any
    * new ones), and places the auto-bids of those whose rule covers the quantity. Answers the merchants it is open to
    * and how many bids it holds. Safe to repeat.
    */
-  async openRound(roundId: string, itemClassId: string, quantity: number, closesAt: Date): Promise<{ merchants: string[]; bidCount: number }> {
+  async openRound(roundId: string, itemClassId: string, quantity: number, closesAt: Date, enoughBids: number | null):
+  Promise<{ merchants: string[]; bidCount: number }> {
     return this.db.transaction(async (trx) => {
-      await trx('bid_rounds').where({ id: roundId }).update({ closes_at: closesAt, closed_at: null, state: 'open' });
+      await trx('bid_rounds').where({ id: roundId }).update({ closes_at: closesAt, closed_at: null, state: 'open', enough_bids: enoughBids });
       await trx.raw(`
         INSERT INTO bid_round_merchants (round_id, merchant_id)
         SELECT ?, merchant_id FROM item_class_bidders WHERE item_class_id = ? ON CONFLICT DO NOTHING`, [roundId, itemClassId]);

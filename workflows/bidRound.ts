@@ -131,13 +131,15 @@ export async function bidRoundWorkflow(input: BidRoundInput): Promise<RoundView>
       const closesAtMs = round.opened(from);
       const closesAt = new Date(closesAtMs).toISOString();
       const maxAcceptable = input.mode === 'sell_first' ? round.saleUnitMinor! - itemClass.minMarginMinor : null;
-      const { bidCount } = await books.openRound({ roundId, itemClassId: itemClass.id, quantity: input.quantity, closesAt,
+      // (a reopened round runs its whole window: the bids that were not acceptable do not count toward enough)
+      const enoughBids = round.opening === 1 ? itemClass.enoughBids : null;
+      const { bidCount } = await books.openRound({ roundId, itemClassId: itemClass.id, quantity: input.quantity, closesAt, enoughBids,
         told: { groupKey: roundId, type: 'bid_round.opened', eventKey: `${roundId}:bid_round.opened:${round.opening}`,
           data: { roundId, mode: input.mode, itemClassId: itemClass.id, quantity: input.quantity, currency: itemClass.currency, closesAt,
             opening: round.opening, maxAcceptableUnitPriceMinor: maxAcceptable } } });
       await save();
-      if (itemClass.enoughBids !== null && bidCount >= itemClass.enoughBids) closeEarly = true; // (auto-bids alone are enough)
-      await wf.condition(() => closeEarly, Math.max(1, closesAtMs - Date.now()));
+      if (enoughBids !== null && bidCount >= enoughBids) closeEarly = true; // (auto-bids alone are enough)
+      await wf.condition(() => closeEarly && enoughBids !== null, Math.max(1, closesAtMs - Date.now()));
       closeEarly = false;
       const outcome = round.closed(await books.closeRound(roundId), Date.now());
       if (outcome !== 'reopen') return;
