@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { canonical } from '../domain/canonical';
 import {
-  BidRoundError, checkRoundRequest, DEFAULT_QUOTE_WINDOW_SECONDS, type ItemClass, MAX_BIDS_PER_MERCHANT, maxUnitPrice, RECENT_WINNING_BIDS, roundMaxUnitPrice,
+  BidRoundError, checkRoundRequest, DEFAULT_QUOTE_WINDOW_SECONDS, FINAL_ROUND_STATES, type ItemClass, MAX_BIDS_PER_MERCHANT, maxUnitPrice, RECENT_WINNING_BIDS, roundMaxUnitPrice,
   type RoundMode, type RoundState, type RoundView, saleUnitPrice,
 } from '../domain/bids';
 import { MAX_ORDER_TOTAL_MINOR } from '../domain/pricing';
@@ -190,7 +190,7 @@ export class BidService {
   /** The round as it stands: its saved view once final, else its workflow's (briefly), else as saved. */
   async current(row: RoundRow): Promise<RoundView> {
     const saved = row.view;
-    if (saved && ['fulfilling', 'no_award', 'no_quote', 'expired', 'failed'].includes(saved.state)) return saved;
+    if (saved && FINAL_ROUND_STATES.has(saved.state)) return saved;
     try {
       return await withinDeadline(this.deps.temporal, () => this.deps.temporal.workflow.getHandle(bidRoundWorkflowId(row.id)).query(roundQuery), 1000);
     } catch {

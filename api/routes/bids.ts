@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import {
-  DEFAULT_QUOTE_LIFETIME_SECONDS, DEFAULT_SELL_WINDOW_SECONDS, type ItemClass, MAX_BIDS_PER_MERCHANT, MAX_CONDITIONS_LENGTH,
+  DEFAULT_QUOTE_LIFETIME_SECONDS, DEFAULT_SELL_WINDOW_SECONDS, FINAL_ROUND_STATES, type ItemClass, MAX_BIDS_PER_MERCHANT, MAX_CONDITIONS_LENGTH,
   MAX_DELIVERY_DAYS, MAX_QUOTE_LIFETIME_SECONDS, MAX_QUOTE_WINDOW_SECONDS, MAX_ROUND_QUANTITY, MAX_SELL_WINDOW_SECONDS,
   MIN_QUOTE_WINDOW_SECONDS, MIN_SELL_WINDOW_SECONDS, type RoundView,
 } from '../../domain/bids';
@@ -139,7 +139,7 @@ export function bidOperations(services: Services): Operation[] {
     const mine = principal.kind === 'merchant' ? await bids.bid(row.id, principal.id) : undefined;
     const awards = v.awards.filter((a) => a.merchantId === principal.id);
     const mineNow = awards.at(-1);
-    const decided = v.awards.length > 0 || ['fulfilling', 'no_award', 'no_quote', 'expired', 'failed'].includes(v.state);
+    const decided = v.awards.length > 0 || FINAL_ROUND_STATES.has(v.state);
     const outcome = mineNow ? (mineNow.outcome === 'released' ? 'withdrawn' : 'won') : decided && v.state !== 'awarded' ? 'lost' : 'pending';
     const input = row.input as { saleUnitPriceMinor: number | null; itemClass: ItemClass };
     const open = row.closedAt === null && row.closesAt !== null && row.closesAt.getTime() > Date.now();
