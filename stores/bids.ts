@@ -151,14 +151,19 @@ export class BidStore {
   }
 
   /**
-   * Closes the round (once: a repeat finds it closed) and answers its bids with their merchants' ratings now. The
-   * close waits for a bid being placed meanwhile, which is then read; a later one finds the round closed.
+   * Closes the round (once: a repeat finds it closed) and answers its bids with their merchants' ratings as they were
+   * at the close (a repeat answers the same). The close waits for a bid being placed meanwhile, which is then read; a
+   * later one finds the round closed.
    */
   async closeRound(roundId: string): Promise<Bid[]> {
     return this.db.transaction(async (trx) => {
-      await trx('bid_rounds').where({ id: roundId }).whereNull('closed_at').update({ closed_at: trx.raw('clock_timestamp()') });
-      const rows = await trx('bids as b').join('merchants as m', 'm.id', 'b.merchant_id').where('b.round_id', roundId)
-        .select('b.merchant_id', 'b.unit_price_minor', 'b.delivery_days', 'b.conditions', 'b.seq', 'm.rating');
+      const closing = await trx('bid_rounds').where({ id: roundId }).whereNull('closed_at').update({ closed_at: trx.raw('clock_timestamp()') });
+      if (closing > 0) {
+        // (kept with the bids: a repeated close reads the ratings this one ranked by, though an operator changed one since)
+        await trx.raw('UPDATE bids b SET rating_at_close = m.rating FROM merchants m WHERE m.id = b.merchant_id AND b.round_id = ?', [roundId]);
+      }
+      const rows = await trx('bids as b').where('b.round_id', roundId)
+        .select('b.merchant_id', 'b.unit_price_minor', 'b.delivery_days', 'b.conditions', 'b.seq', 'b.rating_at_close as rating');
       return rows.map((r): Bid => ({ merchantId: r.merchant_id, unitPriceMinor: Number(r.unit_price_minor), deliveryDays: r.delivery_days,
         rating: r.rating, seq: Number(r.seq), conditions: r.conditions }));
     });

@@ -210,7 +210,7 @@ export async function bidRoundWorkflow(input: BidRoundInput): Promise<RoundView>
 
   const end = round.view();
   const last = end.awards.at(-1);
-  const told: BusinessEvent[] = round.losers().map((m) => toMerchant(m, 'bid_round.lost', 'end', { outcome: end.state }));
+  const told: BusinessEvent[] = round.losers().map((m) => toMerchant(m, 'bid_round.lost', `end:${m}`, { outcome: end.state }));
   if (end.state === 'fulfilling') told.push(toRequester('purchase.fulfilling', { orderId: last!.orderId }));
   else if (end.state === 'failed') told.push(toRequester('purchase.authorization_failed', { failure: end.failure }));
   else if (end.state === 'no_award') told.push(toRequester('purchase.cancelled', { failure: end.failure }));

@@ -75,6 +75,9 @@ export async function up(db: Knex): Promise<void> {
       -- the order bids arrived in (a replacement keeps its place)
       seq               bigserial NOT NULL,
       placed_at         timestamptz NOT NULL DEFAULT clock_timestamp(),
+      -- the merchant's rating when the round closed: a close repeated (its worker killed before the workflow recorded
+      -- it) ranks by the same ratings, so it picks the same winner
+      rating_at_close   integer,
       updated_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
       PRIMARY KEY (round_id, merchant_id)
     );

@@ -1,0 +1,83 @@
+// The bid store on PostgreSQL: a bid is taken only while its round is open to its merchant, a bid racing the close is
+// either read by it or refused, a close repeated (its worker killed before the workflow recorded it) reads the same bids
+// with the same ratings though an operator changed one since, and the enough-th bid is said to be enough once.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ItemClass } from '../../domain/bids';
+import { BidStore, type BidRequest } from '../../stores/bids';
+import { testDatabase, uid } from '../support/env';
+import { MERCHANT_SETTINGS } from '../support/order-input';
+
+const { db, stores, close } = testDatabase(4);
+const store = new BidStore(db);
+let requester: string;
+beforeAll(async () => {
+  requester = (await stores.principals.create('buyer_app', 'Bid store storefront')).principal.id;
+});
+afterAll(() => close());
+
+const itemClass = (): ItemClass => ({ id: uid('cls-'), name: 'A book', currency: 'USD', kind: 'soft', pricing: { kind: 'list', listPriceMinor: 1000 },
+  minMarginMinor: 0, quoteMarginBps: 0, windowSeconds: 60, enoughBids: null, quoteLifetimeSeconds: 60, maxQuantity: 10 });
+
+async function openRound(merchants: number, opts: { enoughBids?: number; closesInMs?: number } = {}) {
+  const c = itemClass();
+  await store.putItemClass(c);
+  const ids: string[] = [];
+  for (let i = 0; i < merchants; i++) {
+    const { merchant } = await stores.merchants.create(`Bidder ${i}`, { ...MERCHANT_SETTINGS, rating: 300 });
+    await store.optIn(c.id, merchant.id, null);
+    ids.push(merchant.id);
+  }
+  const id = uid('rnd_');
+  await store.claimRound({ id, mode: 'quote_first', itemClassId: c.id, currency: 'USD', quantity: 1, requesterId: requester, idempotencyKey: id,
+    requestSha256: Buffer.alloc(32), input: {}, state: 'open', maxUnitPriceMinor: 10_000, enoughBids: opts.enoughBids ?? null });
+  const opened = await store.openRound(id, c.id, 1, new Date(Date.now() + (opts.closesInMs ?? 60_000)), opts.enoughBids ?? null);
+  expect(opened.merchants.sort()).toEqual([...ids].sort());
+  return { id, merchants: ids };
+}
+const request = (roundId: string, merchantId: string, unitPriceMinor: number, key = randomUUID()): BidRequest =>
+  ({ roundId, merchantId, currency: 'USD', unitPriceMinor, deliveryDays: 2, conditions: null, idempotencyKey: key, requestSha256: Buffer.from(`${unitPriceMinor}`) });
+
+describe('the bid store', () => {
+  it('a close repeated after an operator changed a rating reads the ratings of the first close: the same winner', async () => {
+    const { id, merchants: [a, b] } = await openRound(2);
+    await store.placeBid(request(id, a, 500), 10);
+    await store.placeBid(request(id, b, 500), 10);
+    await stores.merchants.update(a, { rating: 400 });
+    const first = await store.closeRound(id);
+    await stores.merchants.update(a, { rating: 100 });
+    const again = await store.closeRound(id);
+    expect(again).toEqual(first);
+    expect(first.find((x) => x.merchantId === a)?.rating).toBe(400);
+  });
+
+  it('bids racing the close: each is read by the close or refused as late, none lost', async () => {
+    const { id, merchants } = await openRound(8);
+    const placing = merchants.map((m, i) => store.placeBid(request(id, m, 100 + i), 10).then(() => m, (err) => {
+      expect(err.code).toBe('round_closed');
+      return null;
+    }));
+    const read = await store.closeRound(id);
+    const placed = (await Promise.all(placing)).filter((m): m is string => m !== null);
+    expect(read.map((b) => b.merchantId).sort()).toEqual(placed.sort());
+    await expect(store.placeBid(request(id, merchants[0], 1), 10)).rejects.toMatchObject({ code: 'round_closed' });
+  });
+
+  it('the enough-th bid, and only it, says the round may close; a replacement does not count', async () => {
+    const { id, merchants: [a, b, c] } = await openRound(3, { enoughBids: 2 });
+    expect((await store.placeBid(request(id, a, 500), 10)).enough).toBe(false);
+    expect((await store.placeBid(request(id, a, 490), 10)).enough).toBe(false);
+    expect((await store.placeBid(request(id, b, 480), 10)).enough).toBe(true);
+    expect((await store.placeBid(request(id, b, 470), 10)).enough).toBe(false);
+    expect((await store.placeBid(request(id, c, 460), 10)).enough).toBe(true);
+  });
+
+  it('a round not open to the merchant, or past its closing time, refuses the bid; nothing is written', async () => {
+    const { id } = await openRound(1, { closesInMs: -1 });
+    const { merchant: outsider } = await stores.merchants.create('Outsider', MERCHANT_SETTINGS);
+    await expect(store.placeBid(request(id, outsider.id, 500), 10)).rejects.toMatchObject({ code: 'round_not_found' });
+    const [m] = (await db('bid_round_merchants').where({ round_id: id })).map((r) => r.merchant_id);
+    await expect(store.placeBid(request(id, m, 500), 10)).rejects.toMatchObject({ code: 'round_closed' });
+    expect(await db('bids').where({ round_id: id })).toEqual([]);
+  });
+});
