@@ -18,11 +18,13 @@ export function createCheckoutActivities(deps: { checkout: CheckoutStore; orders
      */
     async claimCheckoutOrders(claims: Array<{ input: OrderInput; about: Record<string, string> }>): Promise<void> {
       for (const { input, about } of claims) {
-        await orders.claim({
+        const claim = await orders.claim({
           id: input.orderId, merchantId: input.merchantId, clientOrderId: input.clientOrderId, customerId: input.customerId,
           requestSha256: createHash('sha256').update(canonical(input)).digest(), currency: input.priced.currency,
           totalMinor: input.priced.totalMinor, input,
         });
+        // (the broker's order names are refused to merchants, so another order under this id is a broken invariant)
+        if (claim === 'different') throw new Error(`order ${input.orderId} exists with another request: the broker's order ids are not unique`);
         // (in the order's own group, so it reaches the merchant before the order's events)
         await events.emitEvent({ merchantId: input.merchantId, groupKey: input.orderId, type: 'order.created', eventKey: `${input.orderId}:order.created:created`,
           data: { ...about, orderId: input.orderId, clientOrderId: input.clientOrderId, totalMinor: input.priced.totalMinor, currency: input.priced.currency } });

@@ -77,7 +77,7 @@ const CONFLICTS = new Set(['already_a_seller', 'order_closed', 'paid_with_seller
 export const CHECKOUT_CONFLICTS: ReadonlySet<string> = new Set(['session_expired', 'session_closed', 'attempts_exhausted', 'cart_not_active', 'cart_changed', 'price_changed', 'total_changed']);
 
 /** Refusals of bid rounds, purchases and quotes that are about the round's state, not the request's shape. */
-const BID_CONFLICTS: ReadonlySet<string> = new Set(['round_closed', 'too_many_bids', 'quote_expired', 'quote_not_ready', 'no_quote', 'round_ended']);
+const BID_CONFLICTS: ReadonlySet<string> = new Set(['round_closed', 'too_many_bids', 'bid_replaced', 'too_many_bidders', 'quote_expired', 'quote_not_ready', 'no_quote', 'round_ended']);
 
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;

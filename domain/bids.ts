@@ -44,7 +44,8 @@ export interface ItemClass {
 export const MAX_ROUND_QUANTITY = 1000;
 export const DEFAULT_SELL_WINDOW_SECONDS = 3600;
 export const MIN_SELL_WINDOW_SECONDS = 1;
-export const MAX_SELL_WINDOW_SECONDS = 7 * 24 * 3600;
+/** A day: with its one reopening (twice as long) a round ends within three, well inside an authorization's validity. */
+export const MAX_SELL_WINDOW_SECONDS = 24 * 3600;
 /** A round that found no acceptable bid reopens once, for this many times its window. */
 export const REOPEN_FACTOR = 2;
 export const DEFAULT_QUOTE_WINDOW_SECONDS = 5;
@@ -60,6 +61,10 @@ export const MAX_CONDITIONS_LENGTH = 500;
 export const RECENT_WINNING_BIDS = 20;
 /** Merchants' ratings: hundredths of a star, 0 to 5 stars. */
 export const MAX_RATING = 500;
+/** Merchants that may bid on one class: each round is opened to (and reads the bids of) at most this many. */
+export const MAX_BIDDERS_PER_CLASS = 1000;
+/** An item class's id: it is the sku of its orders' line. */
+export const ITEM_CLASS_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export class BidRoundError extends Error {
   constructor(readonly code: string, message: string, readonly param?: string) {
@@ -89,12 +94,16 @@ export const maxUnitPrice = (quantity: number) => Math.floor(MAX_ORDER_TOTAL_MIN
 
 /**
  * The largest unit price a round takes: ABSURD_PRICE_FACTOR times the class's reference price (sell first: the sale's
- * unit price), within what an order can total.
+ * unit price), within what an order can total (quote first: with the broker's margin on top).
  */
 export function roundMaxUnitPrice(c: ItemClass, quantity: number, saleUnitMinor: number | null): number {
   const reference = saleUnitMinor ?? (c.pricing.kind === 'list' ? c.pricing.listPriceMinor : c.pricing.ceilingMinor);
-  return Math.min(maxUnitPrice(quantity), reference * ABSURD_PRICE_FACTOR);
+  const fits = saleUnitMinor !== null ? maxUnitPrice(quantity) : Math.floor((maxUnitPrice(quantity) * 10_000) / (10_000 + c.quoteMarginBps));
+  return Math.min(fits, reference * ABSURD_PRICE_FACTOR);
 }
+
+/** Sell first: the highest unit bid that can win (the sale's unit price less the class's minimum margin). */
+export const maxAcceptableUnit = (c: ItemClass, saleUnitMinor: number) => saleUnitMinor - c.minMarginMinor;
 
 /** A bid as the round reads it at its close. */
 export interface Bid {
@@ -136,6 +145,15 @@ export function checkRoundRequest(c: ItemClass, quantity: number, hasAddress: bo
   }
   if (c.kind === 'hard' && !hasAddress) throw new BidRoundError('shipping_required', `${c.id} ships: a shipping address is required`, 'shipping');
   if (c.kind === 'soft' && hasAddress) throw new BidRoundError('shipping_not_applicable', `${c.id} is a soft good: it does not ship`, 'shipping');
+}
+
+/** Quote first: an acceptance gives an address exactly for goods that ship, in the country the quote was for. */
+export function checkAcceptance(c: ItemClass, destination: { country: string } | null, address: Address | null): void {
+  if (c.kind === 'hard' && !address) throw new BidRoundError('shipping_required', 'The item ships: give a shipping address', 'shipping');
+  if (c.kind === 'soft' && address) throw new BidRoundError('shipping_not_applicable', 'A soft good does not ship', 'shipping');
+  if (address && destination && address.country !== destination.country) {
+    throw new BidRoundError('address_outside_destination', `The quote was for delivery in ${destination.country}`, 'shipping.address.country');
+  }
 }
 
 export type RoundState = 'authorizing' | 'open' | 'quoted' | 'accepting' | 'awarded' | 'fulfilling' | 'no_award' | 'no_quote' | 'expired' | 'failed';
@@ -193,7 +211,6 @@ export interface AwardOrder {
   merchantId: string;
   priced: PricedOrder;
   supplyUnitMinor: Record<string, number>;
-  bid: Bid;
 }
 
 export class BidRound {
@@ -265,7 +282,7 @@ export class BidRound {
     this.bidders = bids.map((b) => b.merchantId).sort();
     const c = this.terms.itemClass;
     if (this.terms.mode === 'sell_first') {
-      this.ranking = rankBids(bids, this.saleUnitMinor! - c.minMarginMinor);
+      this.ranking = rankBids(bids, maxAcceptableUnit(c, this.saleUnitMinor!));
       if (this.ranking.length > 0) return 'award';
       if (this.opening < 2) return 'reopen';
       this.state = 'no_award';
@@ -326,15 +343,23 @@ export class BidRound {
       orderId: orderIdOf(bid.merchantId, this.awards.length + 1), outcome: 'awaiting_fulfilment' });
     this.state = 'awarded';
     return { merchantId: bid.merchantId, priced: roundPriced(this.terms.itemClass, this.terms.quantity, this.saleUnitMinor!),
-      supplyUnitMinor: { [sku]: bid.unitPriceMinor }, bid };
+      supplyUnitMinor: { [sku]: bid.unitPriceMinor } };
   }
 
-  /** The awarded order captured (the winner is fulfilling: the round is done) or handed its share back (next bid). */
-  orderReported(orderId: string, what: 'captured' | 'released'): boolean {
+  /**
+   * The awarded order captured (the winner is fulfilling: the round is done), handed its share back (the next bid may
+   * have it), or voided it (nothing left to award: the round ends).
+   */
+  orderReported(orderId: string, what: 'captured' | 'released' | 'voided'): boolean {
     const award = this.award;
     if (!award || award.orderId !== orderId || award.outcome !== 'awaiting_fulfilment') return false;
     award.outcome = what === 'captured' ? 'fulfilling' : 'released';
     if (what === 'captured') this.state = 'fulfilling';
+    if (what === 'voided') {
+      this.ranking = [];
+      this.state = 'no_award';
+      this.failure = { code: 'award_voided', message: "The merchant's order voided the authorization; nothing was charged" };
+    }
     return true;
   }
 
@@ -354,13 +379,4 @@ export class BidRound {
       awards: this.awards.map((a) => ({ ...a })), failure: this.failure,
     };
   }
-}
-
-/** What a sell-first purchase asks for (the API checks it against the class and prices it). */
-export interface PurchaseRequest {
-  itemClassId: string;
-  quantity: number;
-  customerId: string;
-  address: Address | null;
-  payment: { token: string; billingPostalCode: string };
 }

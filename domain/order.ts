@@ -371,7 +371,10 @@ export class Order {
   feeFor(amountMinor: number, units: Units[]): number {
     const supply = this.input.supplyUnitMinor;
     if (!supply) return applyBps(amountMinor, this.input.policy.feeBps);
-    return amountMinor - units.reduce((s, u) => s + (supply[u.sku] ?? 0) * u.quantity, 0);
+    return amountMinor - units.reduce((s, u) => {
+      if (supply[u.sku] === undefined) throw new Error(`order ${this.input.orderId}: no supply price for ${u.sku}`); // (a broken invariant)
+      return s + supply[u.sku] * u.quantity;
+    }, 0);
   }
 
   captured(c: { id: string; authorizationId: string; amountMinor: number; shipmentId: string | null; units: Units[] }, atMs: number): CaptureRecord {

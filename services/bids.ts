@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { canonical } from '../domain/canonical';
 import {
-  BidRoundError, checkRoundRequest, DEFAULT_QUOTE_WINDOW_SECONDS, FINAL_ROUND_STATES, type ItemClass, MAX_BIDS_PER_MERCHANT, maxUnitPrice, RECENT_WINNING_BIDS, roundMaxUnitPrice,
+  BidRound, BidRoundError, checkAcceptance, checkRoundRequest, DEFAULT_QUOTE_WINDOW_SECONDS, FINAL_ROUND_STATES, type ItemClass, MAX_BIDDERS_PER_CLASS, MAX_BIDS_PER_MERCHANT, maxUnitPrice, RECENT_WINNING_BIDS, roundMaxUnitPrice,
   type RoundMode, type RoundState, type RoundView, saleUnitPrice,
 } from '../domain/bids';
 import { MAX_ORDER_TOTAL_MINOR } from '../domain/pricing';
@@ -82,7 +82,9 @@ export class BidService {
     if (autoBid && autoBid.unitPriceMinor > maxUnitPrice(autoBid.maxQuantity ?? c.maxQuantity)) {
       throw new BidRoundError('price_too_high', `autoBid.unitPriceMinor may be at most ${maxUnitPrice(autoBid.maxQuantity ?? c.maxQuantity)}`, 'autoBid.unitPriceMinor');
     }
-    await this.deps.bids.optIn(itemClassId, merchantId, autoBid);
+    if (!(await this.deps.bids.optIn(itemClassId, merchantId, autoBid, MAX_BIDDERS_PER_CLASS))) {
+      throw new BidRoundError('too_many_bidders', `${MAX_BIDDERS_PER_CLASS} merchants already bid on this class`);
+    }
     return { itemClassId, autoBid };
   }
 
@@ -131,11 +133,7 @@ export class BidService {
   async accept(row: RoundRow, req: AcceptRequest): Promise<RoundView> {
     const { temporal } = this.deps;
     const input = row.input as BidRoundInput;
-    if (input.itemClass.kind === 'hard' && !req.address) throw new BidRoundError('shipping_required', 'The item ships: give a shipping address', 'shipping');
-    if (input.itemClass.kind === 'soft' && req.address) throw new BidRoundError('shipping_not_applicable', 'A soft good does not ship', 'shipping');
-    if (req.address && input.destination && req.address.country !== input.destination.country) {
-      throw new BidRoundError('address_outside_destination', `The quote was for delivery in ${input.destination.country}`, 'shipping.address.country');
-    }
+    checkAcceptance(input.itemClass, input.destination, req.address);
     const saved = row.view;
     if (saved?.state === 'expired' || (saved?.quoteExpiresAt && Date.parse(saved.quoteExpiresAt) <= this.deps.clock())) {
       throw new BidRoundError('quote_expired', `The quote expired at ${saved.quoteExpiresAt}; ask for a new one`);
@@ -184,7 +182,7 @@ export class BidService {
 
   /** The round as its row was last saved (as its input says, before its workflow saved it). */
   saved(row: RoundRow): RoundView {
-    return row.view ?? pendingView(row);
+    return row.view ?? { ...new BidRound(row.input as BidRoundInput).view(), state: row.state as RoundState };
   }
 
   /** The round as it stands: its saved view once final, else its workflow's (briefly), else as saved. */
@@ -195,7 +193,7 @@ export class BidService {
       return await withinDeadline(this.deps.temporal, () => this.deps.temporal.workflow.getHandle(bidRoundWorkflowId(row.id)).query(roundQuery), 1000);
     } catch {
       const again = await this.deps.bids.round(row.id);
-      return again?.view ?? saved ?? pendingView(row);
+      return again?.view ?? this.saved(row);
     }
   }
 
@@ -261,13 +259,3 @@ export class BidService {
   }
 }
 
-/** A round whose workflow has not saved it yet, as its row's input says. */
-function pendingView(row: RoundRow): RoundView {
-  const i = row.input as BidRoundInput;
-  return {
-    id: row.id, mode: i.mode, itemClassId: i.itemClass.id, currency: i.itemClass.currency, quantity: i.quantity, state: row.state as RoundState,
-    requesterId: i.requesterId, customerId: i.customerId, opening: 0, closesAt: null, closedAt: null,
-    sale: i.saleUnitPriceMinor === null ? null : { unitPriceMinor: i.saleUnitPriceMinor, totalMinor: i.saleUnitPriceMinor * i.quantity },
-    quoteExpiresAt: null, bidCount: 0, authorizationId: null, awards: [], failure: null,
-  };
-}

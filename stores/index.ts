@@ -66,6 +66,6 @@ export function createStores({ db, statements }: Database, clock: () => number =
     grants: new GrantStore(db),
     audit: new AuditStore(db),
     checkout: new CheckoutStore(db),
-    bids: new BidStore(db),
+    bids: new BidStore(db, statements),
   };
 }

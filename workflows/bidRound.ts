@@ -11,7 +11,7 @@ import type { CheckoutActivities } from '../activities/checkout';
 import type { OrderActivities } from '../activities/orders';
 import type { BusinessEvent } from '../activities/webhookEvents';
 import { avsDecision } from '../domain/avs';
-import { BidRound, BidRoundError, type RoundView } from '../domain/bids';
+import { BidRound, BidRoundError, maxAcceptableUnit, type RoundView } from '../domain/bids';
 import { CART_AVS_POLICY } from '../domain/cart';
 import type { OrderInput } from '../domain/order';
 import {
@@ -130,7 +130,7 @@ export async function bidRoundWorkflow(input: BidRoundInput): Promise<RoundView>
       const from = input.mode === 'quote_first' && round.opening === 0 && now - input.requestedAtMs < 1000 ? input.requestedAtMs : now;
       const closesAtMs = round.opened(from);
       const closesAt = new Date(closesAtMs).toISOString();
-      const maxAcceptable = input.mode === 'sell_first' ? round.saleUnitMinor! - itemClass.minMarginMinor : null;
+      const maxAcceptable = input.mode === 'sell_first' ? maxAcceptableUnit(itemClass, round.saleUnitMinor!) : null;
       // (a reopened round runs its whole window: the bids that were not acceptable do not count toward enough)
       const enoughBids = round.opening === 1 ? itemClass.enoughBids : null;
       const { bidCount } = await books.openRound({ roundId, itemClassId: itemClass.id, quantity: input.quantity, closesAt, enoughBids,
@@ -171,7 +171,7 @@ export async function bidRoundWorkflow(input: BidRoundInput): Promise<RoundView>
       await wf.condition(() => reports.some((r) => r.orderId === a.orderId));
       const report = reports.find((r) => r.orderId === a.orderId)!;
       round.orderReported(report.orderId, report.event);
-      if (round.state === 'fulfilling') return;
+      if (round.state === 'fulfilling' || round.state === 'no_award') return; // (voided by the order: nothing to release)
     }
   }
 
@@ -189,7 +189,8 @@ export async function bidRoundWorkflow(input: BidRoundInput): Promise<RoundView>
       await save([toRequester('quote.ready', { unitPriceMinor: round.saleUnitMinor, totalMinor: round.saleTotalMinor,
         currency: itemClass.currency, expiresAt: round.view().quoteExpiresAt })]);
     }
-    while (round.state === 'quoted') {
+    // (an acceptance taken while the round saved a declined one is waiting: 'accepting')
+    while (round.state === 'quoted' || round.state === 'accepting') {
       await wf.condition(() => asked !== null, Math.max(1, round.quoteExpiresAtMs! - Date.now()));
       const req = asked as AcceptRequest | null; // (set by the update's handler meanwhile)
       asked = null;

@@ -20,8 +20,11 @@ export const resolveUpdate = wf.defineUpdate<OrderReply, [ResolveRequest]>('reso
 /** Sent to the order's parent (input.parentWorkflowId), once: the authorization's outcome is known. */
 export interface OrderDecision { orderId: string; state: string; failure: { code: string; message: string } | null }
 export const orderDecidedSignal = wf.defineSignal<[OrderDecision]>('orderDecided');
-/** Sent to the order's authorizationOwner: its first capture (the share is the order's now), or its share handed back. */
-export interface AuthorizationShareReport { orderId: string; event: 'captured' | 'released' }
+/**
+ * Sent to the order's authorizationOwner: its first capture (the share is the order's now), its share handed back whole,
+ * or voided at the processor (the owner gone meanwhile, or a capture in doubt): nothing is left to hand on.
+ */
+export interface AuthorizationShareReport { orderId: string; event: 'captured' | 'released' | 'voided' }
 export const authorizationShareSignal = wf.defineSignal<[AuthorizationShareReport]>('authorizationShare');
 export const statusQuery = wf.defineQuery<OrderView>('status');
 

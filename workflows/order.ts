@@ -131,18 +131,19 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
     }
   }
 
-  /** Tells the workflow that holds the shared authorization (a bid round), if it is still there to hear. */
+  /** Tells the workflow that holds the shared authorization (a bid round); false when it is not there to hear. */
   const report = (event: AuthorizationShareReport['event']) => wf.getExternalWorkflowHandle(input.authorizationOwner!)
-    .signal(authorizationShareSignal, { orderId: id, event }).catch(() => undefined);
+    .signal(authorizationShareSignal, { orderId: id, event }).then(() => true, () => false);
 
   async function voidActive(reason: string, message: string): Promise<boolean> {
     const auth = order.authorization;
     if (!auth) return true;
-    if (input.authorizationOwner && order.captures.length === 0) {
-      // (nothing captured: the share goes back whole to its owner, which gives it to another merchant or voids it)
+    // Nothing captured (nor a capture tried whose answer was lost): the share goes back whole to its owner, which
+    // gives it to another merchant or voids it. An owner gone, or a capture in doubt: voided here, and the owner told.
+    const handBack = input.authorizationOwner && order.captures.length === 0 && !order.attentionReasons.includes('capture_failed');
+    if (handBack && await report('released')) {
       order.voided(reason, message);
       emit('order.voided', auth.id, { authorizationId: auth.id, reason, handedBack: true });
-      await report('released');
       return true;
     }
     const share = order.releasableMinor(); // (a share of a shared authorization: only what is left of it)
@@ -154,6 +155,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
     }
     order.voided(reason, message);
     emit('order.voided', auth.id, { authorizationId: auth.id, reason });
+    if (input.authorizationOwner) await report('voided');
     return true;
   }
 

@@ -6,7 +6,7 @@ import { processorRefusal } from './processorFailures';
 
 export interface NotDone { failed: string; message: string }
 
-export const UNREACHABLE_MESSAGE = 'The card network could not be reached in time. Try again later; a hold on your card, if any, is released.';
+export const UNREACHABLE_MESSAGE = 'The card network could not be reached in time. Try again later.';
 
 /** The call's result, or why not; `whileWaiting` runs before each pause (to say the payment is waiting). */
 export async function reachable<T>(call: () => Promise<T>, deadlineMs: number, whileWaiting?: () => Promise<void>): Promise<T | NotDone> {

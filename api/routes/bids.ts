@@ -4,9 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import {
-  DEFAULT_QUOTE_LIFETIME_SECONDS, DEFAULT_SELL_WINDOW_SECONDS, FINAL_ROUND_STATES, type ItemClass, MAX_BIDS_PER_MERCHANT, MAX_CONDITIONS_LENGTH,
+  DEFAULT_QUOTE_LIFETIME_SECONDS, DEFAULT_SELL_WINDOW_SECONDS, FINAL_ROUND_STATES, ITEM_CLASS_ID, type ItemClass, MAX_BIDS_PER_MERCHANT, MAX_CONDITIONS_LENGTH,
   MAX_DELIVERY_DAYS, MAX_QUOTE_LIFETIME_SECONDS, MAX_QUOTE_WINDOW_SECONDS, MAX_ROUND_QUANTITY, MAX_SELL_WINDOW_SECONDS,
-  MIN_QUOTE_WINDOW_SECONDS, MIN_SELL_WINDOW_SECONDS, type RoundView,
+  maxAcceptableUnit, MIN_QUOTE_WINDOW_SECONDS, MIN_SELL_WINDOW_SECONDS, type RoundView,
 } from '../../domain/bids';
 import { MAX_ORDER_TOTAL_MINOR } from '../../domain/pricing';
 import type { Services } from '../../services';
@@ -14,12 +14,16 @@ import { MAX_WAIT_SECONDS } from '../../services/bids';
 import type { PlacedBid, RoundRow } from '../../stores/bids';
 import type { Principal } from '../../stores/principals';
 import { assertCanSee } from '../auth';
-import { notFound } from '../errors';
+import { badRequest, notFound } from '../errors';
 import { type Operation, operation } from '../operations';
 import { pageAnswer, pageRequest } from '../paging';
-import { address, cardPayment, clientId, country, currency, name, nullableTimestamp, pageOf, pageQuery, postalCode, region, timestamp } from '../schemas';
+import {
+  address, cardPayment, clientId, country, currency, name, nullableTimestamp, pageOf, pageQuery, PATTERNS, postalCode, region, timestamp,
+} from '../schemas';
 
 const price = z.number().int().min(1).max(MAX_ORDER_TOTAL_MINOR);
+const itemClassId = z.string().regex(ITEM_CLASS_ID, 'letters, digits, _ and -, at most 64');
+const classPath = { id: itemClassId };
 const kind = z.enum(['hard', 'soft']).meta({ description: 'hard goods ship (captured per shipment by the winner), soft goods do not' });
 const quantity = z.number().int().min(1).max(MAX_ROUND_QUANTITY);
 const bps = z.number().int().min(0).max(10_000);
@@ -65,6 +69,16 @@ const bidBody = z.strictObject({
   deliveryDays: z.number().int().min(0).max(MAX_DELIVERY_DAYS),
   conditions: z.string().max(MAX_CONDITIONS_LENGTH).optional().meta({ description: 'Free text shown to operators' }),
 });
+const BID_KEYS = new Set(['unitPriceMinor', 'currency', 'deliveryDays', 'conditions']);
+/** A well-formed bid, checked without zod (the hot path; else zod parses it and names the first problem). */
+function isWellFormedBid(x: unknown): boolean {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
+  const b = x as Record<string, unknown>;
+  for (const k in b) if (!BID_KEYS.has(k)) return false;
+  const int = (v: unknown, min: number, max: number) => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
+  return int(b.unitPriceMinor, 1, MAX_ORDER_TOTAL_MINOR) && typeof b.currency === 'string' && PATTERNS.currency.test(b.currency)
+    && int(b.deliveryDays, 0, MAX_DELIVERY_DAYS) && (b.conditions === undefined || (typeof b.conditions === 'string' && b.conditions.length <= MAX_CONDITIONS_LENGTH));
+}
 const bidSchema = z.object({
   object: z.literal('bid'), roundId: z.string(), merchantId: z.string(), unitPriceMinor: z.number().int(), deliveryDays: z.number().int(),
   conditions: z.string().nullable(), placed: z.number().int().meta({ description: `Bids placed in the round (at most ${MAX_BIDS_PER_MERCHANT})` }),
@@ -117,7 +131,7 @@ function purchaseView(row: RoundRow, v: RoundView) {
 }
 
 const purchaseBody = z.strictObject({
-  itemClass: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/).meta({ description: 'The item class to buy' }),
+  itemClass: itemClassId.meta({ description: 'The item class to buy' }),
   quantity, customerId: clientId.meta({ description: "The buyer app's name for the customer" }),
   shipping: z.strictObject({ address }).optional().meta({ description: 'Required when the class ships (hard goods)' }),
   payment: cardPayment,
@@ -146,7 +160,7 @@ export function bidOperations(services: Services): Operation[] {
     return {
       id: row.id, object: 'bid_round' as const, mode: row.mode, itemClassId: row.itemClassId, quantity: row.quantity, currency: row.currency,
       state: v.state, biddingOpen: open, closesAt: row.closesAt?.toISOString() ?? null,
-      maxAcceptableUnitPriceMinor: row.mode === 'sell_first' && input.saleUnitPriceMinor !== null ? input.saleUnitPriceMinor - input.itemClass.minMarginMinor : null,
+      maxAcceptableUnitPriceMinor: row.mode === 'sell_first' && input.saleUnitPriceMinor !== null ? maxAcceptableUnit(input.itemClass, input.saleUnitPriceMinor) : null,
       yourBid: mine ? bidView(mine) : null, outcome: principal.kind === 'merchant' ? outcome : 'pending' as const,
       orderId: mineNow && mineNow.outcome !== 'released' ? mineNow.orderId : null,
       ...(principal.kind === 'operator' ? { bids: (await bids.bids(row.id)).map(bidView), awards: v.awards } : {}),
@@ -180,7 +194,7 @@ export function bidOperations(services: Services): Operation[] {
   return [
     // --- the catalogue -------------------------------------------------------------------------------
     operation({
-      method: 'put', path: '/item-classes/:id', allow: ['operator'], body: itemClassBody,
+      method: 'put', path: '/item-classes/:id', params: classPath, allow: ['operator'], body: itemClassBody,
       summary: 'Define (or redefine) a biddable item class (operator); rounds already begun keep the terms they began with',
       responses: { 201: { description: 'Defined', schema: itemClassSchema }, 200: { description: 'Redefined', schema: itemClassSchema } },
       async handler({ res, params, body }) {
@@ -196,7 +210,7 @@ export function bidOperations(services: Services): Operation[] {
       },
     }),
     operation({
-      method: 'get', path: '/item-classes/:id', allow: 'any', summary: 'An item class',
+      method: 'get', path: '/item-classes/:id', params: classPath, allow: 'any', summary: 'An item class',
       responses: { 200: { description: 'OK', schema: itemClassSchema } },
       async handler({ res, params }) {
         const c = await bids.itemClass(params.id);
@@ -205,7 +219,7 @@ export function bidOperations(services: Services): Operation[] {
       },
     }),
     operation({
-      method: 'put', path: '/item-classes/:id/bidding', allow: ['merchant'], body: z.strictObject({ autoBid: autoBid.nullable().default(null) }),
+      method: 'put', path: '/item-classes/:id/bidding', params: classPath, allow: ['merchant'], body: z.strictObject({ autoBid: autoBid.nullable().default(null) }),
       bodyRequired: false,
       summary: "Opt in to bid on the class's rounds (merchant), with an optional auto-bid placed for you as each round opens",
       responses: { 200: { description: 'OK', schema: biddingSchema } },
@@ -215,7 +229,7 @@ export function bidOperations(services: Services): Operation[] {
       },
     }),
     operation({
-      method: 'get', path: '/item-classes/:id/bidding', allow: ['merchant'], summary: "Whether you bid on the class's rounds, and your auto-bid",
+      method: 'get', path: '/item-classes/:id/bidding', params: classPath, allow: ['merchant'], summary: "Whether you bid on the class's rounds, and your auto-bid",
       responses: { 200: { description: 'OK', schema: biddingSchema } },
       async handler({ res, principal, params }) {
         const b = await bids.bidder(params.id, principal.id);
@@ -224,7 +238,7 @@ export function bidOperations(services: Services): Operation[] {
       },
     }),
     operation({
-      method: 'delete', path: '/item-classes/:id/bidding', allow: ['merchant'], summary: "Opt out: rounds opening from now on are not opened to you",
+      method: 'delete', path: '/item-classes/:id/bidding', params: classPath, allow: ['merchant'], summary: "Opt out: rounds opening from now on are not opened to you",
       responses: { 200: { description: 'OK', schema: z.object({ object: z.literal('bidding'), itemClassId: z.string(), deleted: z.boolean() }) } },
       async handler({ res, principal, params }) {
         res.json({ object: 'bidding', itemClassId: params.id, deleted: await bids.optOut(params.id, principal.id) });
@@ -252,7 +266,7 @@ export function bidOperations(services: Services): Operation[] {
       },
     }),
     operation({
-      method: 'post', path: '/bid-rounds/:id/bids', allow: ['merchant'], idempotency: 'names', body: bidBody,
+      method: 'post', path: '/bid-rounds/:id/bids', allow: ['merchant'], idempotency: 'names', body: bidBody, fastBody: isWellFormedBid,
       // (the bid's row is its record: who, when, under which key, how many times replaced)
       audit: false,
       summary: 'Bid to supply a round (merchant): placed, or replacing your bid, while the round is open',
@@ -262,7 +276,11 @@ export function bidOperations(services: Services): Operation[] {
         + 'currency 422 currency_mismatch; too many bids 409 too_many_bids.',
       responses: { 201: { description: 'Placed', schema: bidSchema }, 200: { description: 'The same bid again', schema: bidSchema } },
       async handler({ req, res, principal, params, body }) {
-        const key = req.get('idempotency-key') ?? `bid_${randomBytes(12).toString('base64url')}`;
+        const given = req.get('idempotency-key');
+        if (given !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(given)) {
+          throw badRequest('parameter_invalid', 'Idempotency-Key: letters, digits, _ and -, at most 64', 'Idempotency-Key');
+        }
+        const key = given ?? `bid_${randomBytes(12).toString('base64url')}`;
         const { bid, replayed } = await bids.placeBid(params.id, principal.id, key, body);
         res.status(replayed ? 200 : 201).json(bidView(bid));
       },

@@ -17,9 +17,13 @@ import { address, clientId, country, nullableTimestamp, pageOf, pageQuery, posta
 
 const sku = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : and -, at most 64');
 const units = z.array(z.strictObject({ sku, quantity: z.number().int().min(1).max(MAX_QUANTITY) })).min(1).max(MAX_LINE_ITEMS);
+/** A client order id the merchant may choose: not one of the broker's names for the orders it starts. */
+const RESERVED_FREE_CLIENT_ID = /^(?!(round|cart|checkout)-)[A-Za-z0-9_-]{1,64}$/;
 const kind = z.enum(['hard', 'soft']).meta({ description: 'hard goods are captured per shipment, soft goods at authorization' });
 const orderBody = z.strictObject({
-  clientOrderId: clientId.optional().meta({ description: 'Names the order; required unless an Idempotency-Key header names it. A repeat returns the same order' }),
+  clientOrderId: z.string().regex(RESERVED_FREE_CLIENT_ID, 'letters, digits, _ and -, at most 64, not starting with round-, cart- or checkout-').optional()
+    .meta({ description: 'Names the order; required unless an Idempotency-Key header names it. A repeat returns the same order. Names starting '
+      + 'with round-, cart- or checkout- are the broker\'s (the orders its bid rounds, carts and checkout sessions start)' }),
   customerId: clientId,
   items: z.array(z.strictObject({
     sku,
@@ -122,6 +126,9 @@ export function orderOperations(services: Services): Operation[] {
       responses: { 201: order('Created'), 200: order('The existing order'), 202: pending },
       async handler({ req, res, principal, body }) {
         const name = commandName(body.clientOrderId, req.get('idempotency-key'), 'clientOrder');
+        if (!RESERVED_FREE_CLIENT_ID.test(name)) {
+          throw unprocessable('client_order_id_reserved', 'Order names starting with round-, cart- or checkout- are the broker\'s', 'Idempotency-Key');
+        }
         const answer = await orders.create(principal.id, name, body);
         send(res, answer, answer.created ? 201 : 200);
       },

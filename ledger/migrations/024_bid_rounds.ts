@@ -68,8 +68,11 @@ export async function up(db: Knex): Promise<void> {
       unit_price_minor  bigint NOT NULL CHECK (unit_price_minor >= 1),
       delivery_days     integer NOT NULL CHECK (delivery_days BETWEEN 0 AND 365),
       conditions        text CHECK (length(conditions) <= 500),
+      -- the latest placement's key and request (a repeat of it answers it again), and every placement's key (an earlier
+      -- one repeated is refused: its bid was replaced)
       idempotency_key   text NOT NULL,
       request_sha256    bytea NOT NULL,
+      idempotency_keys  text[] NOT NULL,
       -- bids placed by the merchant in this round: its first and its replacements
       placed            integer NOT NULL DEFAULT 1,
       -- the order bids arrived in (a replacement keeps its place)

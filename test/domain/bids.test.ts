@@ -47,10 +47,15 @@ describe('the sale price', () => {
       }));
   });
 
-  it('a round refuses bids above ten times the reference price, and any whose total no order could carry', () => {
+  it('a round refuses bids above ten times the reference price, and any whose total (quote first: with the margin) no order could carry', () => {
     expect(roundMaxUnitPrice(itemClass(), 2, 2500)).toBe(25_000);
     expect(roundMaxUnitPrice(itemClass({ pricing: { kind: 'recent_bids', marginBps: 0, floorMinor: 10, ceilingMinor: 700 } }), 1, null)).toBe(7000);
-    expect(roundMaxUnitPrice(itemClass({ pricing: { kind: 'list', listPriceMinor: MAX_ORDER_TOTAL_MINOR } }), 4, null)).toBe(MAX_ORDER_TOTAL_MINOR / 4);
+    // quote first: the bid plus the broker's 10 % must still be an order's total
+    const big = itemClass({ pricing: { kind: 'list', listPriceMinor: MAX_ORDER_TOTAL_MINOR } });
+    const most = roundMaxUnitPrice(big, 4, null);
+    expect(most).toBe(Math.floor((MAX_ORDER_TOTAL_MINOR / 4) * 10_000 / 11_000));
+    expect(quoteUnitPrice(most, big.quoteMarginBps) * 4).toBeLessThanOrEqual(MAX_ORDER_TOTAL_MINOR);
+    expect(roundMaxUnitPrice(big, 4, MAX_ORDER_TOTAL_MINOR)).toBe(MAX_ORDER_TOTAL_MINOR / 4); // (sell first: the sale is the total)
   });
 
   it('the order of an award is one line at the unit price: no separate shipping or tax', () => {
@@ -134,6 +139,17 @@ describe('a sell-first round', () => {
     expect(r.nextAward(orderId)).toBeNull(); // c's 2400 is above the sale less the margin
     expect(r.view()).toMatchObject({ state: 'no_award', failure: { code: 'awards_released' } });
     expect(r.losers()).toEqual(['c']);
+  });
+
+  it('an award whose order voided the authorization itself (its owner unheard, or a capture in doubt) ends the round', () => {
+    const r = new BidRound(terms());
+    r.authorized('auth_1');
+    r.opened(0);
+    r.closed([bid('a', 2000), bid('b', 2100)], 60_000);
+    r.nextAward(orderId);
+    expect(r.orderReported(orderId('a', 1), 'voided')).toBe(true);
+    expect(r.view()).toMatchObject({ state: 'no_award', failure: { code: 'award_voided' } });
+    expect(r.nextAward(orderId)).toBeNull();
   });
 
   it('no acceptable bid: reopened once for twice the window, then no award', () => {

@@ -250,6 +250,8 @@ describe('bad input, each a clear 4xx with nothing written', () => {
     await refused(bid(m.key, p.id, 1999, 3, key), 422, 'idempotency_key_reused');
     for (let i = 2; i <= MAX_BIDS_PER_MERCHANT; i++) expect((await bid(m.key, p.id, 2000 - i)).status).toBe(201);
     await refused(bid(m.key, p.id, 1000), 409, 'too_many_bids');
+    await refused(bid(m.key, p.id, 2000, 3, key), 409, 'bid_replaced'); // (a retry of the first bid, replaced since)
+    await refused(bid(m.key, p.id, 1000, 3, 'not a key!'), 400, 'parameter_invalid');
     const kept = await call(svc.base, `/bid-rounds/${p.id}`, { key: m.key });
     expect(kept.body.yourBid).toMatchObject({ unitPriceMinor: 2000 - MAX_BIDS_PER_MERCHANT, placed: MAX_BIDS_PER_MERCHANT });
     expect(await count()).toBe(1);
@@ -264,6 +266,10 @@ describe('bad input, each a clear 4xx with nothing written', () => {
       pricing: { kind: 'list', listPriceMinor: 100 }, minMarginMinor: 100 } }), 422, 'parameter_invalid');
     await refused(call(svc.base, `/item-classes/${classId}`, { method: 'PUT', key: m.key, body: {} }), 403, 'forbidden');
     await refused(call(svc.base, '/item-classes/no-such-class/bidding', { method: 'PUT', key: m.key, body: {} }), 404, 'resource_missing');
+    // the broker's own order names are not the merchants' to take (a round's award would find its order taken)
+    const order = { customerId: 'c', items: [{ sku: 'x', quantity: 1, unitPriceMinor: 100, kind: 'soft' }], payment: { token: 'tok_x', billingPostalCode: '73301' } };
+    await refused(call(svc.base, '/orders', { key: m.key, body: { ...order, clientOrderId: `round-${p.id}-1` } }), 400, 'parameter_invalid');
+    await refused(call(svc.base, '/orders', { key: m.key, idem: `cart-${p.id}`, body: order }), 422, 'client_order_id_reserved');
     expect(await db('bid_rounds').where({ requester_id: (await call(svc.base, '/me', { key: app })).body.id }).count({ n: '*' })).toEqual([{ n: '1' }]);
   });
 });

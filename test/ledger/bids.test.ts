@@ -4,12 +4,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ItemClass } from '../../domain/bids';
-import { BidStore, type BidRequest } from '../../stores/bids';
+import type { BidRequest } from '../../stores/bids';
 import { testDatabase, uid } from '../support/env';
 import { MERCHANT_SETTINGS } from '../support/order-input';
 
 const { db, stores, close } = testDatabase(4);
-const store = new BidStore(db);
+const store = stores.bids;
 let requester: string;
 beforeAll(async () => {
   requester = (await stores.principals.create('buyer_app', 'Bid store storefront')).principal.id;
@@ -25,7 +25,7 @@ async function openRound(merchants: number, opts: { enoughBids?: number; closesI
   const ids: string[] = [];
   for (let i = 0; i < merchants; i++) {
     const { merchant } = await stores.merchants.create(`Bidder ${i}`, { ...MERCHANT_SETTINGS, rating: 300 });
-    await store.optIn(c.id, merchant.id, null);
+    await store.optIn(c.id, merchant.id, null, 1000);
     ids.push(merchant.id);
   }
   const id = uid('rnd_');
@@ -70,6 +70,17 @@ describe('the bid store', () => {
     expect((await store.placeBid(request(id, b, 480), 10)).enough).toBe(true);
     expect((await store.placeBid(request(id, b, 470), 10)).enough).toBe(false);
     expect((await store.placeBid(request(id, c, 460), 10)).enough).toBe(true);
+  });
+
+  it('a class takes bidders up to its limit, and refuses one past it; one already in may change its auto-bid', async () => {
+    const c = itemClass();
+    await store.putItemClass(c);
+    const [a, b, extra] = await Promise.all([1, 2, 3].map(async (i) => (await stores.merchants.create(`Limit ${i}`, MERCHANT_SETTINGS)).merchant.id));
+    expect(await store.optIn(c.id, a, null, 2)).toBe(true);
+    expect(await store.optIn(c.id, b, null, 2)).toBe(true);
+    expect(await store.optIn(c.id, extra, null, 2)).toBe(false);
+    expect(await store.optIn(c.id, b, { unitPriceMinor: 5, deliveryDays: 1, maxQuantity: null }, 2)).toBe(true);
+    expect(await db('item_class_bidders').where({ item_class_id: c.id }).orderBy('merchant_id').pluck('merchant_id')).toEqual([a, b].sort());
   });
 
   it('a round not open to the merchant, or past its closing time, refuses the bid; nothing is written', async () => {
