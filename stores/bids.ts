@@ -165,17 +165,10 @@ export class BidStore {
    * later one finds the round closed.
    */
   async closeRound(roundId: string): Promise<Bid[]> {
-    return this.db.transaction(async (trx) => {
-      const closing = await trx('bid_rounds').where({ id: roundId }).whereNull('closed_at').update({ closed_at: trx.raw('clock_timestamp()') });
-      if (closing > 0) {
-        // (kept with the bids: a repeated close reads the ratings this one ranked by, though an operator changed one since)
-        await trx.raw('UPDATE bids b SET rating_at_close = m.rating FROM merchants m WHERE m.id = b.merchant_id AND b.round_id = ?', [roundId]);
-      }
-      const rows = await trx('bids as b').where('b.round_id', roundId)
-        .select('b.merchant_id', 'b.unit_price_minor', 'b.delivery_days', 'b.conditions', 'b.seq', 'b.rating_at_close as rating');
-      return rows.map((r): Bid => ({ merchantId: r.merchant_id, unitPriceMinor: Number(r.unit_price_minor), deliveryDays: r.delivery_days,
-        rating: r.rating, seq: Number(r.seq), conditions: r.conditions }));
-    });
+    // (one call of a function, close_bid_round in migration 024: its statements each see what committed before them)
+    const rows = await this.statements.query<Record<string, any>>('close_bid_round', 'SELECT * FROM close_bid_round($1)', [roundId]);
+    return rows.map((r): Bid => ({ merchantId: r.merchant_id, unitPriceMinor: Number(r.unit_price_minor), deliveryDays: r.delivery_days,
+      rating: r.rating, seq: Number(r.seq), conditions: r.conditions }));
   }
 
   /** The round as its workflow now shows it; a fulfilled round's winning bid joins the class's pricing history. */

@@ -6,7 +6,7 @@
 // merchant cancels before capturing, the award falls to the next bid; with none left the authorization is voided.
 // The rules live in domain/bids.ts.
 import * as wf from '@temporalio/workflow';
-import type { BidActivities } from '../activities/bids';
+import type { BidActivities, RoundOpening } from '../activities/bids';
 import type { CheckoutActivities } from '../activities/checkout';
 import type { OrderActivities } from '../activities/orders';
 import type { BusinessEvent } from '../activities/webhookEvents';
@@ -29,6 +29,14 @@ export const BID_ROUND_PROCESSOR_DEADLINE_MS = 10 * 60_000;
 const processor = wf.proxyLocalActivities<OrderActivities>({
   startToCloseTimeout: '15 seconds',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 3, nonRetryableErrorTypes: ['ProcessorRejected'] },
+});
+/**
+ * A round's quote written by an activity after the task that decided it: the caller waiting for the quote has it as
+ * soon as it is decided, not once its books are written (a local activity keeps its task open until it is done).
+ */
+const afterwards = wf.proxyActivities<BidActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity },
 });
 /** The books (the round's row and bids, orders' rows, events, problems): retried until written. */
 const books = wf.proxyLocalActivities<BidActivities & CheckoutActivities & OrderActivities>({
@@ -74,12 +82,12 @@ export async function bidRoundWorkflow(input: BidRoundInput): Promise<RoundView>
     merchantId, groupKey: roundId, type, eventKey: `${roundId}:${type}:${key}`, data: { roundId, itemClassId: itemClass.id, ...data },
   });
   let shownState = round.state;
-  const save = async (events: BusinessEvent[] = []) => {
+  const save = async (events: BusinessEvent[] = [], by: Pick<BidActivities, 'saveRound'> = books) => {
     if (round.state !== shownState) {
       shownState = round.state;
       wf.upsertSearchAttributes([{ key: BidRoundState, value: round.state }]);
     }
-    await books.saveRound(round.view(), events);
+    await by.saveRound(round.view(), events);
   };
 
   // --- the customer's card ---------------------------------------------------------------------------
@@ -133,13 +141,25 @@ export async function bidRoundWorkflow(input: BidRoundInput): Promise<RoundView>
       const maxAcceptable = input.mode === 'sell_first' ? maxAcceptableUnit(itemClass, round.saleUnitMinor!) : null;
       // (a reopened round runs its whole window: the bids that were not acceptable do not count toward enough)
       const enoughBids = round.opening === 1 ? itemClass.enoughBids : null;
-      const { bidCount } = await books.openRound({ roundId, itemClassId: itemClass.id, quantity: input.quantity, closesAt, enoughBids,
+      const opening: RoundOpening = { roundId, itemClassId: itemClass.id, quantity: input.quantity, closesAt, enoughBids,
         told: { groupKey: roundId, type: 'bid_round.opened', eventKey: `${roundId}:bid_round.opened:${round.opening}`,
           data: { roundId, mode: input.mode, itemClassId: itemClass.id, quantity: input.quantity, currency: itemClass.currency, closesAt,
-            opening: round.opening, maxAcceptableUnitPriceMinor: maxAcceptable } } });
-      await save();
-      if (enoughBids !== null && bidCount >= enoughBids) closeEarly = true; // (auto-bids alone are enough)
-      await wf.condition(() => closeEarly && enoughBids !== null, Math.max(1, closesAtMs - Date.now()));
+            opening: round.opening, maxAcceptableUnitPriceMinor: maxAcceptable } } };
+      const enough = ({ bidCount }: { bidCount: number }) => {
+        if (enoughBids !== null && bidCount >= enoughBids) closeEarly = true; // (auto-bids alone are enough)
+      };
+      const closed = () => wf.condition(() => closeEarly && enoughBids !== null, Math.max(1, closesAtMs - Date.now()));
+      if (input.mode === 'quote_first') {
+        // A window of seconds: opened by activities beside its timer, which the server starts once this task completes
+        // (local ones would hold the task, and so start the timer late by the time they took: the quote too).
+        const opened = Promise.all([afterwards.openRound(opening).then(enough), save([], afterwards)]);
+        await closed();
+        await opened;
+      } else {
+        enough(await books.openRound(opening));
+        await save();
+        await closed();
+      }
       closeEarly = false;
       const outcome = round.closed(await books.closeRound(roundId), Date.now());
       if (outcome !== 'reopen') return;
@@ -187,7 +207,7 @@ export async function bidRoundWorkflow(input: BidRoundInput): Promise<RoundView>
     await collect();
     if (round.state === 'quoted') {
       await save([toRequester('quote.ready', { unitPriceMinor: round.saleUnitMinor, totalMinor: round.saleTotalMinor,
-        currency: itemClass.currency, expiresAt: round.view().quoteExpiresAt })]);
+        currency: itemClass.currency, expiresAt: round.view().quoteExpiresAt })], afterwards);
     }
     // (an acceptance taken while the round saved a declined one is waiting: 'accepting')
     while (round.state === 'quoted' || round.state === 'accepting') {

@@ -84,12 +84,27 @@ export async function up(db: Knex): Promise<void> {
       updated_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
       PRIMARY KEY (round_id, merchant_id)
     );
+
+    -- Closes a round (once: a repeat finds it closed) and answers its bids with the ratings they are ranked by, in one
+    -- call. Each statement of a function takes its own snapshot: the close waits for the bids holding the round's row,
+    -- and the statements after it read them.
+    CREATE FUNCTION close_bid_round(round text)
+    RETURNS TABLE (merchant_id text, unit_price_minor bigint, delivery_days integer, conditions text, seq bigint, rating integer)
+    LANGUAGE plpgsql VOLATILE AS $$
+    BEGIN
+      UPDATE bid_rounds SET closed_at = clock_timestamp() WHERE id = round AND closed_at IS NULL;
+      IF FOUND THEN
+        UPDATE bids b SET rating_at_close = m.rating FROM merchants m WHERE m.id = b.merchant_id AND b.round_id = round;
+      END IF;
+      RETURN QUERY SELECT b.merchant_id, b.unit_price_minor, b.delivery_days, b.conditions, b.seq, b.rating_at_close
+        FROM bids b WHERE b.round_id = round;
+    END $$;
   `);
 }
 
 export async function down(db: Knex): Promise<void> {
   await db.raw(`
-    DROP TABLE bids; DROP TABLE bid_round_merchants; DROP TABLE bid_rounds; DROP TABLE item_class_bidders; DROP TABLE item_classes;
+    DROP FUNCTION close_bid_round(text); DROP TABLE bids; DROP TABLE bid_round_merchants; DROP TABLE bid_rounds; DROP TABLE item_class_bidders; DROP TABLE item_classes;
     ALTER TABLE delivery_destinations DROP CONSTRAINT delivery_destinations_owner_fkey;
     ALTER TABLE delivery_destinations ADD CONSTRAINT delivery_destinations_merchant_id_fkey FOREIGN KEY (merchant_id) REFERENCES merchants (id);
     ALTER TABLE merchants DROP COLUMN rating;
