@@ -14,7 +14,8 @@ import {
   type CommandOutcome, Order, type OrderCommand, orderCommand, OrderRuleError, type OrderInput, type OrderView, type RefundRequest, type Units,
 } from '../domain/order';
 import {
-  type AuthorizationShareReport, authorizationShareSignal, cancelUpdate, orderDecidedSignal, type OrderReply, refundUpdate, resolveUpdate, reviewUpdate, shipUpdate, statusQuery, submitUpdate,
+  type AuthorizationShareReport, authorizationShareSignal, cancelUpdate, orderDecidedSignal, type OrderReply, refundUpdate, resolveUpdate,
+  reviewUpdate, shipUpdate, statusQuery, submitUpdate,
 } from './order.contract';
 import { causeOf, processorRefusal } from './processorFailures';
 import { refusedAs } from './refusal';
