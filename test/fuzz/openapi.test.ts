@@ -1,6 +1,6 @@
 // The API fuzzed from its own OpenAPI document: schemathesis (test/fuzz/requirements.txt, installed into .tools/venv
 // by the bootstrap) runs every operation of the live /v1/openapi.json against the real services, once with an
-// operator's key and once with a merchant's, from a fixed seed and a bounded number of examples per operation, with
+// operator's key, once with a merchant's and once with a buyer app's (purchases, quotes), from a fixed seed and a bounded number of examples per operation, with
 // its checks for server errors, response-schema conformance, status-code conformance, content types, and that a
 // request the document admits is not refused as malformed. Any failure fails the test; schemathesis's summary is
 // printed either way.
@@ -28,7 +28,7 @@ const HOOKS_DIR = fileURLToPath(new URL('.', import.meta.url));
 
 let database: Awaited<ReturnType<typeof freshDatabase>>;
 let svc: Services;
-const keys: Record<'operator' | 'merchant', string> = { operator: '', merchant: '' };
+const keys: Record<'operator' | 'merchant' | 'buyer_app', string> = { operator: '', merchant: '', buyer_app: '' };
 let scratch: string;
 
 beforeAll(async () => {
@@ -44,6 +44,9 @@ beforeAll(async () => {
   const merchant = await call(svc.base, '/merchants', { key: keys.operator, idem: uid(), body: { name: 'Fuzz shop' } });
   expect(merchant.status).toBe(201);
   keys.merchant = merchant.body.apiKey;
+  const app = await call(svc.base, '/buyer-apps', { key: keys.operator, idem: uid(), body: { name: 'Fuzz storefront' } });
+  expect(app.status).toBe(201);
+  keys.buyer_app = app.body.apiKey;
 });
 afterAll(async () => {
   await svc?.stopAll();
@@ -89,7 +92,7 @@ const section = (output: string, title: string) => {
 };
 
 describe('the OpenAPI document, fuzzed against the live API', () => {
-  it.each(['operator', 'merchant'] as const)('every operation with the %s key: no server error, every answer as documented', async (who) => {
+  it.each(['operator', 'merchant', 'buyer_app'] as const)('every operation with the %s key: no server error, every answer as documented', async (who) => {
     const document = (await call(svc.base, '/openapi.json')).body as { paths: Record<string, object> };
     const operations = Object.values(document.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
     const { code, output } = await schemathesis(keys[who]);
