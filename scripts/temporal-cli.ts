@@ -122,6 +122,25 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
+const INDEXED_TYPES = { Keyword: 2, Int: 3, Bool: 5 } as const; // (temporal.api.enums.v1.IndexedValueType)
+
+/**
+ * Adds the search attributes the server lacks. The dev server registers --search-attribute only when it creates its
+ * database: one kept under .data from before a new attribute came would refuse every workflow that sets it.
+ */
+async function registerSearchAttributes(address: string, namespace: string): Promise<void> {
+  const conn = await Connection.connect({ address, connectTimeout: 1000 });
+  try {
+    const { customAttributes } = await conn.operatorService.listSearchAttributes({ namespace });
+    const missing = Object.entries(SEARCH_ATTRIBUTES).filter(([name]) => !customAttributes?.[name]);
+    if (missing.length === 0) return;
+    await conn.operatorService.addSearchAttributes({ namespace,
+      searchAttributes: Object.fromEntries(missing.map(([name, type]) => [name, INDEXED_TYPES[type]])) });
+  } finally {
+    await conn.close();
+  }
+}
+
 export async function startTemporalDevServer(opts: DevServerOptions): Promise<DevServer> {
   if (!(await isPortFree(opts.port))) throw new PortInUseError('The Temporal dev server', opts.port, 'PAYBROKER_TEMPORAL_PORT');
   if (opts.uiPort !== undefined && !(await isPortFree(opts.uiPort))) {
@@ -167,6 +186,7 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
     }
   }, 120_000, 250);
   await Promise.race([ready, diedAtStart]).catch((err) => { child.kill('SIGKILL'); throw err; });
+  await registerSearchAttributes(address, opts.namespace ?? 'default').catch((err) => { child.kill('SIGKILL'); throw err; });
 
   return {
     address,

@@ -3,10 +3,12 @@ import { createServer, type Server } from 'node:net';
 import { existsSync, mkdtempSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { startPrivateCluster } from '../../scripts/postgres';
 import { freePort } from '../../scripts/ports';
 import { buildTemporalCli, findTemporalCli, startTemporalDevServer, TEMPORAL_CLI_MODULE, TEMPORAL_CLI_VERSION } from '../../scripts/temporal-cli';
+import { SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
 
 const saved = { ...process.env };
 afterEach(() => { process.env = { ...saved }; });
@@ -50,6 +52,31 @@ describe('port clashes', () => {
       server.close();
     }
   });
+});
+
+describe('the dev server kept under .data', () => {
+  it('is given the search attributes it lacks at start (its database predates them), so workflows that set them start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pb-attrs-'));
+    const start = async () => startTemporalDevServer({ cli: inject('temporalCliPath'), port: await freePort(), dbFile: join(dir, 'temporal.db'),
+      logFile: join(dir, 'temporal.log'), fast: true });
+    try {
+      let server = await start();
+      let conn = await Connection.connect({ address: server.address });
+      // (as a database made before bid rounds: without their attributes)
+      await conn.operatorService.removeSearchAttributes({ namespace: 'default', searchAttributes: ['ItemClass', 'BidRoundState'] });
+      expect(Object.keys((await conn.operatorService.listSearchAttributes({ namespace: 'default' })).customAttributes ?? {})).not.toContain('ItemClass');
+      await conn.close();
+      await server.stop();
+      server = await start();
+      conn = await Connection.connect({ address: server.address });
+      const attrs = (await conn.operatorService.listSearchAttributes({ namespace: 'default' })).customAttributes ?? {};
+      expect(Object.keys(attrs)).toEqual(expect.arrayContaining(Object.keys(SEARCH_ATTRIBUTES)));
+      await conn.close();
+      await server.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('Temporal CLI build', () => {
