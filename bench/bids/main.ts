@@ -44,7 +44,7 @@ import { intEnv } from '../support/env';
 import { JsonClient, type JsonReply, REQUEST_TIMEOUT_MS } from '../support/http';
 import { LoadClient, type LoadResult } from '../support/load';
 import { MERCHANT_SETTINGS, ORDER_ADDRESS, tokenizeCards } from '../support/orders';
-import { spawnService } from '../support/processes';
+import { startEcho } from '../support/processes';
 import { machineLine, met, printOutputTail, RULE, runTimeLines, trialBalanceCheck } from '../support/report';
 import { benchMain, type BenchStack } from '../support/stack';
 import { closedLoop, fmtSummary, median, ms, openLoop, summarize } from '../support/stats';
@@ -193,11 +193,7 @@ async function run(b: BenchStack): Promise<boolean> {
   const echoProblem = (r: BidRequest, status: number, text: string): string | undefined =>
     (status === 200 && text.includes(`"unitPriceMinor":${r.priceMinor}`) ? undefined : `${status} ${text.slice(0, 300)}`);
 
-  const echo = spawnService('echo', 'bench/micropayments/echo.ts', {});
-  b.onStop('echo server', () => echo.stop());
-  await echo.waitForOutput(/echo listening on http:\/\/[\d.:]+/);
-  const echoOrigin = /echo listening on (http:\/\/[\d.:]+)/.exec(echo.output())![1];
-  const cpu = b.cpu.with({ echo: echo.child.pid });
+  const { origin: echoOrigin, cpu } = await startEcho(b);
   const apiOrigin = new URL(b.apiBase).origin;
 
   const echoClient = new LoadClient(echoOrigin, S.concurrency);

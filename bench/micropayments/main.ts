@@ -40,7 +40,7 @@ import { LoadClient, type LoadResult } from '../support/load';
 import {
   type BenchBuyer, type BenchItem, type BenchSeller, BENCH_ITEMS, createBuyer, createSeller, feeBpsOf, startMicroRun, tokenizeCard,
 } from '../support/micro';
-import { spawnService } from '../support/processes';
+import { startEcho } from '../support/processes';
 import { benchMain, type BenchStack } from '../support/stack';
 import { codeVersion } from '../support/version';
 import { closedLoop, fmtSummary, median, summarize } from '../support/stats';
@@ -123,11 +123,7 @@ async function run(b: BenchStack): Promise<boolean> {
   // the rows of batches (for the plain INSERTs of the ceiling)
   const rawRows = (tag: string, n: number) => Array.from({ length: n }, (_, k) => batchOf(tag, k));
 
-  const echo = spawnService('echo', 'bench/micropayments/echo.ts', {});
-  b.onStop('echo server', () => echo.stop());
-  await echo.waitForOutput(/echo listening on http:\/\/[\d.:]+/);
-  const echoOrigin = /echo listening on (http:\/\/[\d.:]+)/.exec(echo.output())![1];
-  const cpu = b.cpu.with({ echo: echo.child.pid });
+  const { origin: echoOrigin, cpu } = await startEcho(b);
   const apiOrigin = new URL(b.apiBase).origin;
 
   log(`building request bodies (untimed): ${S.warmup + S.rounds * S.single} single, ${S.batchWarmup + S.rounds * batches} batches ...`);

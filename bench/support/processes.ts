@@ -2,6 +2,7 @@
 // them: `node --import tsx <entry>` with the environment given, output kept for the error report.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ROOT_DIR } from '../../config';
+import type { CpuMeter } from './cpu';
 
 /** Output kept per process for the error report, in characters. */
 const MAX_OUTPUT_CHARS = 64 * 1024;
@@ -51,4 +52,15 @@ export function spawnService(name: string, entry: string, env: Record<string, st
       }
     },
   };
+}
+
+/**
+ * The bare express echo (bench/micropayments/echo.ts: the ceiling an endpoint is compared with), started beside the
+ * stack and stopped with it: its origin, and the stack's CPU meter with the echo counted.
+ */
+export async function startEcho(b: { onStop(what: string, run: () => unknown): void; cpu: CpuMeter }): Promise<{ origin: string; cpu: CpuMeter }> {
+  const echo = spawnService('echo', 'bench/micropayments/echo.ts', {});
+  b.onStop('echo server', () => echo.stop());
+  await echo.waitForOutput(/echo listening on http:\/\/[\d.:]+/);
+  return { origin: /echo listening on (http:\/\/[\d.:]+)/.exec(echo.output())![1], cpu: b.cpu.with({ echo: echo.child.pid }) };
 }
