@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { canonical } from '../domain/canonical';
 import {
-  BidRound, BidRoundError, checkAcceptance, checkRoundRequest, DEFAULT_QUOTE_WINDOW_SECONDS, FINAL_ROUND_STATES, type ItemClass, MAX_BIDDERS_PER_CLASS, MAX_BIDS_PER_MERCHANT, maxUnitPrice, RECENT_WINNING_BIDS, roundMaxUnitPrice,
+  BidRound, BidRoundError, checkAcceptance, checkRoundRequest, DEFAULT_QUOTE_WINDOW_SECONDS, FINAL_ROUND_STATES, type ItemClass, MAX_BIDDERS_PER_CLASS, MAX_BIDS_PER_MERCHANT, maxAcceptableUnit, maxUnitPrice, RECENT_WINNING_BIDS, roundMaxUnitPrice,
   type RoundMode, type RoundState, type RoundView, saleUnitPrice,
 } from '../domain/bids';
 import { MAX_ORDER_TOTAL_MINOR } from '../domain/pricing';
@@ -238,6 +238,7 @@ export class BidService {
       id, mode, itemClassId: c.id, currency: c.currency, quantity: req.quantity, requesterId, idempotencyKey,
       requestSha256: sha256(canonical({ mode, ...req })), input, state: mode === 'sell_first' ? 'authorizing' : 'open',
       maxUnitPriceMinor: roundMaxUnitPrice(c, req.quantity, terms.saleUnitPriceMinor), enoughBids: c.enoughBids,
+      acceptableMaxMinor: terms.saleUnitPriceMinor === null ? null : maxAcceptableUnit(c, terms.saleUnitPriceMinor),
     });
     if (claim === 'different') {
       throw new BidRoundError('idempotency_key_reused', 'A round exists under this Idempotency-Key with a different request', 'Idempotency-Key');

@@ -115,12 +115,14 @@ export class BidStore {
 
   /** Writes a round's row once per requester and key: the new row, or the existing one with whether it is the same request. */
   async claimRound(r: { id: string; mode: RoundMode; itemClassId: string; currency: string; quantity: number; requesterId: string;
-    idempotencyKey: string; requestSha256: Buffer; input: unknown; state: string; maxUnitPriceMinor: number; enoughBids: number | null }):
+    idempotencyKey: string; requestSha256: Buffer; input: unknown; state: string; maxUnitPriceMinor: number; enoughBids: number | null;
+    /** Sell first: the highest unit bid that can win (only those count toward enoughBids); quote first: null. */
+    acceptableMaxMinor: number | null }):
   Promise<{ row: RoundRow; claim: 'created' | 'same' | 'different' }> {
     const [inserted] = await this.db('bid_rounds').insert({
       id: r.id, mode: r.mode, item_class_id: r.itemClassId, currency: r.currency, quantity: r.quantity, requester_id: r.requesterId,
       idempotency_key: r.idempotencyKey, request_sha256: r.requestSha256, input: JSON.stringify(r.input), state: r.state,
-      max_unit_price_minor: r.maxUnitPriceMinor, enough_bids: r.enoughBids,
+      max_unit_price_minor: r.maxUnitPriceMinor, enough_bids: r.enoughBids, acceptable_max_minor: r.acceptableMaxMinor,
     }).onConflict(['requester_id', 'idempotency_key']).ignore().returning('*');
     if (inserted) return { row: roundOf(inserted), claim: 'created' };
     const existing = await this.db('bid_rounds').where({ requester_id: r.requesterId, idempotency_key: r.idempotencyKey }).first();
@@ -154,8 +156,7 @@ export class BidStore {
         ON CONFLICT DO NOTHING`, [roundId, roundId, itemClassId, quantity]);
       const merchants = (await trx('bid_round_merchants').where({ round_id: roundId }).orderBy('merchant_id').select('merchant_id'))
         .map((r) => r.merchant_id as string);
-      const [{ n }] = await trx('bids').where({ round_id: roundId }).count({ n: '*' });
-      return { merchants, bidCount: Number(n) };
+      return { merchants, bidCount: await acceptableBids(trx, roundId) };
     });
   }
 
@@ -215,7 +216,7 @@ export class BidStore {
 
   /**
    * Places (or replaces) the merchant's bid in one statement, while the round is open to it. Answers the bid, whether
-   * it is a replay of the same request, and whether it is the bid that makes the round's enough (it may close early).
+   * it is a replay of the same request, and whether the round now has enough bids that could win (it may close early).
    */
   async placeBid(b: BidRequest, maxPlaced: number): Promise<{ bid: PlacedBid; replayed: boolean; enough: boolean }> {
     // (a prepared statement: planned once per connection; knex and a plan per bid cost bench:bids a third of its rate)
@@ -224,10 +225,10 @@ export class BidStore {
     const row = rows[0];
     if (row) {
       let enough = false;
-      if (row.inserted && row.enough_bids !== null) {
-        // (counted after the insert committed: of bids racing to be the enough-th, the last to count sees them all)
-        const [{ n }] = await this.db('bids').where({ round_id: b.roundId }).count({ n: '*' });
-        enough = Number(n) >= row.enough_bids;
+      if (row.enough_bids !== null) {
+        // (counted after the bid committed: of bids racing to be the enough-th, the last to count sees them all; a
+        // replacement counts too, as it may make a bid acceptable)
+        enough = (await acceptableBids(this.db, b.roundId)) >= row.enough_bids;
       }
       return { bid: bidOf(b.roundId, row), replayed: false, enough };
     }
@@ -263,6 +264,14 @@ export class BidStore {
     if (r.placed >= maxPlaced) throw new BidRefusal('too_many_bids', `A merchant may place ${maxPlaced} bids in a round (its first and replacements)`);
     throw new BidRefusal('round_closed', 'The round closed while the bid was placed');
   }
+}
+
+/** The round's bids that could win (sell first: at most its acceptable price; quote first: all). */
+async function acceptableBids(db: Db, roundId: string): Promise<number> {
+  const { rows: [{ n }] } = await db.raw(`
+    SELECT count(*) AS n FROM bids b JOIN bid_rounds r ON r.id = b.round_id
+    WHERE b.round_id = ? AND (r.acceptable_max_minor IS NULL OR b.unit_price_minor <= r.acceptable_max_minor)`, [roundId]);
+  return Number(n);
 }
 
 /**

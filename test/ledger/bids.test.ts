@@ -1,6 +1,6 @@
 // The bid store on PostgreSQL: a bid is taken only while its round is open to its merchant, a bid racing the close is
 // either read by it or refused, a close repeated (its worker killed before the workflow recorded it) reads the same bids
-// with the same ratings though an operator changed one since, and the enough-th bid is said to be enough once.
+// with the same ratings though an operator changed one since, and enough is counted in bids that could win.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ItemClass } from '../../domain/bids';
@@ -19,7 +19,7 @@ afterAll(() => close());
 const itemClass = (): ItemClass => ({ id: uid('cls-'), name: 'A book', currency: 'USD', kind: 'soft', pricing: { kind: 'list', listPriceMinor: 1000 },
   minMarginMinor: 0, quoteMarginBps: 0, windowSeconds: 60, enoughBids: null, quoteLifetimeSeconds: 60, maxQuantity: 10 });
 
-async function openRound(merchants: number, opts: { enoughBids?: number; closesInMs?: number } = {}) {
+async function openRound(merchants: number, opts: { enoughBids?: number; closesInMs?: number; acceptableMaxMinor?: number } = {}) {
   const c = itemClass();
   await store.putItemClass(c);
   const ids: string[] = [];
@@ -30,7 +30,8 @@ async function openRound(merchants: number, opts: { enoughBids?: number; closesI
   }
   const id = uid('rnd_');
   await store.claimRound({ id, mode: 'quote_first', itemClassId: c.id, currency: 'USD', quantity: 1, requesterId: requester, idempotencyKey: id,
-    requestSha256: Buffer.alloc(32), input: {}, state: 'open', maxUnitPriceMinor: 10_000, enoughBids: opts.enoughBids ?? null });
+    requestSha256: Buffer.alloc(32), input: {}, state: 'open', maxUnitPriceMinor: 10_000, enoughBids: opts.enoughBids ?? null,
+    acceptableMaxMinor: opts.acceptableMaxMinor ?? null });
   const opened = await store.openRound(id, c.id, 1, new Date(Date.now() + (opts.closesInMs ?? 60_000)), opts.enoughBids ?? null);
   expect(opened.merchants.sort()).toEqual([...ids].sort());
   return { id, merchants: ids };
@@ -63,13 +64,15 @@ describe('the bid store', () => {
     await expect(store.placeBid(request(id, merchants[0], 1), 10)).rejects.toMatchObject({ code: 'round_closed' });
   });
 
-  it('the enough-th bid, and only it, says the round may close; a replacement does not count', async () => {
-    const { id, merchants: [a, b, c] } = await openRound(3, { enoughBids: 2 });
-    expect((await store.placeBid(request(id, a, 500), 10)).enough).toBe(false);
-    expect((await store.placeBid(request(id, a, 490), 10)).enough).toBe(false);
-    expect((await store.placeBid(request(id, b, 480), 10)).enough).toBe(true);
-    expect((await store.placeBid(request(id, b, 470), 10)).enough).toBe(false);
+  it('enough is counted in bids that could win: one above the acceptable price does not count until replaced below it', async () => {
+    const { id, merchants: [a, b, c] } = await openRound(3, { enoughBids: 2, acceptableMaxMinor: 480 });
+    expect((await store.placeBid(request(id, a, 500), 10)).enough).toBe(false); // (not acceptable)
+    expect((await store.placeBid(request(id, b, 480), 10)).enough).toBe(false);
+    expect((await store.placeBid(request(id, a, 470), 10)).enough).toBe(true); // (a's replacement is acceptable now)
     expect((await store.placeBid(request(id, c, 460), 10)).enough).toBe(true);
+    const any = await openRound(2, { enoughBids: 2 }); // (quote first: every bid counts)
+    expect((await store.placeBid(request(any.id, any.merchants[0], 9000), 10)).enough).toBe(false);
+    expect((await store.placeBid(request(any.id, any.merchants[1], 9000), 10)).enough).toBe(true);
   });
 
   it('a class takes bidders up to its limit, and refuses one past it; one already in may change its auto-bid', async () => {
