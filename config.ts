@@ -68,6 +68,12 @@ export const VARIABLES = {
   PAYBROKER_SIM_AUTH_VALIDITY_SECONDS: variable(int(7 * 24 * 3600, 1, 366 * 24 * 3600), '604800 (7 days)',
     "how long the simulator's authorizations can be captured"),
   PROCESSOR_URL: variable(text(), 'http://127.0.0.1:3100', 'where the worker reaches the processor'),
+  PAYBROKER_MESSAGING_PORT: variable(port(3200), '3200', 'messaging gateway simulator port'),
+  PAYBROKER_MESSAGING_ADMIN_PORT: variable(optionalPort(), 'messaging port + 1', "the messaging gateway's admin API (the customer's phone, fault controls)"),
+  PAYBROKER_MESSAGING_URL: variable(text(), 'http://127.0.0.1:3200', 'where Paybroker reaches the messaging gateway'),
+  PAYBROKER_MESSAGING_API_KEY: variable(textOr('msgk_dev_paybroker'), '`msgk_dev_paybroker`', "Paybroker's API key at the messaging gateway (the simulator serves the account of this key)"),
+  PAYBROKER_MESSAGING_WEBHOOK_SECRET: variable(textOr('gwsec_dev_paybroker'), '`gwsec_dev_paybroker`', "shared secret of the messaging gateway's signed webhooks (HMAC-SHA256)"),
+  PAYBROKER_MESSAGING_WEBHOOK_URL: variable(text(), 'none', "where the messaging gateway delivers receipts and replies (also settable per account: `PUT /v1/account`)"),
   PAYBROKER_PUBLIC_URL: variable(text(), 'http://127.0.0.1:PORT', 'where customers reach the hosted checkout and cart pages (links in sessions and offers)'),
   PAYBROKER_PROCESSOR_PUBLIC_URL: variable(text(), 'PROCESSOR_URL', "where customers' browsers reach the processor's card tokenization (the hosted pages send card numbers there)"),
   PAYBROKER_SETTLEMENT_INTERVAL: variable(duration('1 day'), '1 day', 'how often captures are submitted in settlement batches'),
@@ -132,6 +138,8 @@ export interface Config {
   simulatorAdminPort: number;
   simulatorAuthValiditySeconds: number;
   simulatorUrl: string;
+  /** The messaging gateway (simulator): its ports, where Paybroker reaches it, the account's key and webhooks. */
+  messaging: { port: number; adminPort: number; url: string; apiKey: string; webhookSecret: string; webhookUrl: string | undefined };
   dataDir: string;
   /** How often captures are submitted in settlement batches (a Temporal Schedule). */
   settlementIntervalMs: number;
@@ -207,6 +215,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     simulatorAdminPort: v.PAYBROKER_SIMULATOR_ADMIN_PORT ?? v.PAYBROKER_SIMULATOR_PORT + 1,
     simulatorAuthValiditySeconds: v.PAYBROKER_SIM_AUTH_VALIDITY_SECONDS,
     simulatorUrl: v.PROCESSOR_URL ?? `http://127.0.0.1:${v.PAYBROKER_SIMULATOR_PORT}`,
+    messaging: {
+      port: v.PAYBROKER_MESSAGING_PORT,
+      adminPort: v.PAYBROKER_MESSAGING_ADMIN_PORT ?? v.PAYBROKER_MESSAGING_PORT + 1,
+      url: (v.PAYBROKER_MESSAGING_URL ?? `http://127.0.0.1:${v.PAYBROKER_MESSAGING_PORT}`).replace(/\/+$/, ''),
+      apiKey: v.PAYBROKER_MESSAGING_API_KEY,
+      webhookSecret: v.PAYBROKER_MESSAGING_WEBHOOK_SECRET,
+      webhookUrl: v.PAYBROKER_MESSAGING_WEBHOOK_URL,
+    },
     dataDir: v.PAYBROKER_DATA_DIR ?? join(ROOT_DIR, '.data'),
     settlementIntervalMs: v.PAYBROKER_SETTLEMENT_INTERVAL,
     periodMs: v.PAYBROKER_SETTLEMENT_PERIOD,

@@ -40,7 +40,7 @@ const itemClassBody = z.strictObject({
   quoteMarginBps: bps.default(500).meta({ description: 'Quote first: the quote is the winning unit bid plus this share of it (basis points)' }),
   windowSeconds: z.number().int().min(MIN_SELL_WINDOW_SECONDS).max(MAX_SELL_WINDOW_SECONDS).default(DEFAULT_SELL_WINDOW_SECONDS)
     .meta({ description: 'Sell first: how long a round is open (a round reopened for want of an acceptable bid: twice as long)' }),
-  enoughBids: z.number().int().min(1).max(1000).nullable().default(null).meta({ description: 'A round closes early once this many bids are in' }),
+  enoughBids: z.number().int().min(1).max(1000).nullable().default(null).meta({ description: 'A round closes early once this many bids that could win are in (sell first: at most the acceptable price)' }),
   quoteLifetimeSeconds: z.number().int().min(1).max(MAX_QUOTE_LIFETIME_SECONDS).default(DEFAULT_QUOTE_LIFETIME_SECONDS)
     .meta({ description: 'Quote first: how long a quote can be accepted' }),
   maxQuantity: quantity.default(MAX_ROUND_QUANTITY),
