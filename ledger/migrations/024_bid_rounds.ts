@@ -45,8 +45,6 @@ export async function up(db: Knex): Promise<void> {
       closed_at             timestamptz,
       max_unit_price_minor  bigint NOT NULL CHECK (max_unit_price_minor >= 1),
       enough_bids           integer,
-      -- sell first: the highest unit bid that can win (only those count toward enough_bids); quote first: null, any
-      acceptable_max_minor  bigint,
       -- the winning bid (a unit price) once the winner fulfils: what recent_bids pricing reads
       won_unit_minor        bigint,
       won_at                timestamptz,

@@ -25,6 +25,7 @@ import * as m021 from './021_micro_payment_lists';
 import * as m022 from './022_lookups';
 import * as m023 from './023_checkout_and_carts';
 import * as m024 from './024_bid_rounds';
+import * as m025 from './025_bid_round_lists';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -53,6 +54,7 @@ const migrations: Array<[string, Migration]> = [
   ['022_lookups', m022],
   ['023_checkout_and_carts', m023],
   ['024_bid_rounds', m024],
+  ['025_bid_round_lists', m025],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
