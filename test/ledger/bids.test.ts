@@ -86,6 +86,31 @@ describe('the bid store', () => {
     expect(await db('item_class_bidders').where({ item_class_id: c.id }).orderBy('merchant_id').pluck('merchant_id')).toEqual([a, b].sort());
   });
 
+  it("a merchant's open rounds are read from the open rounds' index, without a sort, among 20,000 closed ones opened to it", async () => {
+    const { id: open, merchants: [m] } = await openRound(1);
+    const c = (await db('bid_rounds').where({ id: open }).first('item_class_id')).item_class_id;
+    await db.raw(`
+      INSERT INTO bid_rounds (id, mode, item_class_id, currency, quantity, requester_id, idempotency_key, request_sha256, input, state,
+        closes_at, closed_at, max_unit_price_minor)
+      SELECT 'rnd_closed_' || g || '_' || ?, 'quote_first', ?, 'USD', 1, ?, 'closed-' || g || '-' || ?, '\\x', '{}', 'no_quote',
+        now() - interval '1 hour', now() - interval '1 hour', 10000 FROM generate_series(1, 20000) g`, [open, c, requester, open]);
+    await db.raw(`INSERT INTO bid_round_merchants (round_id, merchant_id) SELECT 'rnd_closed_' || g || '_' || ?, ? FROM generate_series(1, 20000) g`, [open, m]);
+    await db.raw('ANALYZE bid_rounds; ANALYZE bid_round_merchants');
+    const queries: Array<{ sql: string; bindings: unknown[] }> = [];
+    const seen = (q: { sql: string; bindings: unknown[] }) => { if (/from "bid_rounds"/.test(q.sql) && /order by/.test(q.sql)) queries.push(q); };
+    db.on('query', seen);
+    try {
+      const page = await store.listRounds({ limit: 10, openTo: m });
+      expect(page.data.map((r) => r.id)).toEqual([open]);
+    } finally {
+      db.off('query', seen);
+    }
+    const [{ 'QUERY PLAN': plan }] = (await db.raw(`EXPLAIN (FORMAT JSON) ${queries[0].sql.replace(/\$\d+/g, '?')}`, queries[0].bindings as never[])).rows;
+    const text = JSON.stringify(plan);
+    expect(text, text).toContain('"Index Name":"bid_rounds_open_idx"');
+    expect(text, text).not.toContain('"Node Type":"Sort"');
+  });
+
   it('a round not open to the merchant, or past its closing time, refuses the bid; nothing is written', async () => {
     const { id } = await openRound(1, { closesInMs: -1 });
     const { merchant: outsider } = await stores.merchants.create('Outsider', MERCHANT_SETTINGS);
