@@ -1,6 +1,6 @@
-// A private PostgreSQL, Temporal dev server and processor simulator on free ports in a temporary directory, with
-// the schema migrated and the workflows bundled, with fast non-durable settings: the stack of the tests' global
-// setup, the benchmarks and `npm run histories:record`.
+// A private PostgreSQL, Temporal dev server, processor simulator and messaging gateway simulator on free ports in a
+// temporary directory, with the schema migrated and the workflows bundled, with fast non-durable settings: the stack
+// of the tests' global setup, the benchmarks and `npm run histories:record`.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -10,7 +10,12 @@ import { startPrivateCluster } from './postgres';
 import { freePort } from './ports';
 import { ensureTemporalCli, startTemporalDevServer } from './temporal-cli';
 
+import { startMessagingGateway } from '../processors/messaging/server';
 import { startSimulator } from '../processors/simulator/server';
+
+/** The account of the messaging gateway the run shares (tests that set faults start their own). */
+export const SCRATCH_MESSAGING_API_KEY = 'msgk_test_scratch';
+export const SCRATCH_MESSAGING_WEBHOOK_SECRET = 'gwsec_test_scratch';
 
 export interface ScratchStack {
   dir: string;
@@ -21,6 +26,9 @@ export interface ScratchStack {
   /** A processor simulator shared by the run: tests that set faults start their own instead. */
   simulatorUrl: string;
   simulatorAdminUrl: string;
+  /** A messaging gateway simulator shared by the run, serving the account of SCRATCH_MESSAGING_API_KEY. */
+  messagingUrl: string;
+  messagingAdminUrl: string;
   stop: () => Promise<void>;
 }
 
@@ -51,6 +59,9 @@ export async function startScratchStack(log: (msg: string) => void): Promise<Scr
   await migrate(db);
   await db.destroy();
   const simulator = await startSimulator({ databaseUrl: cluster.url, port: 0 });
+  const messaging = await startMessagingGateway({
+    databaseUrl: cluster.url, port: 0, apiKey: SCRATCH_MESSAGING_API_KEY, webhookSecret: SCRATCH_MESSAGING_WEBHOOK_SECRET,
+  });
   const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: [WORKFLOW_INTERCEPTORS_PATH], logger: quietLogger });
   const workflowBundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(workflowBundlePath, code);
@@ -58,7 +69,9 @@ export async function startScratchStack(log: (msg: string) => void): Promise<Scr
   return {
     dir, databaseUrl: cluster.url, temporalAddress: temporal.address, workflowBundlePath, temporalCliPath: cli,
     simulatorUrl: simulator.url, simulatorAdminUrl: simulator.adminUrl,
+    messagingUrl: messaging.url, messagingAdminUrl: messaging.adminUrl,
     async stop() {
+      await messaging.stop();
       await simulator.stop();
       await temporal.stop();
       cluster.stop();

@@ -176,6 +176,8 @@ async function main(): Promise<void> {
   await requirePortFree('The API', config.apiPort, 'PORT');
   await requirePortFree('The processor simulator', config.simulatorPort, 'PAYBROKER_SIMULATOR_PORT');
   await requirePortFree("The processor simulator's admin API", config.simulatorAdminPort, 'PAYBROKER_SIMULATOR_ADMIN_PORT');
+  await requirePortFree('The messaging gateway', config.messaging.port, 'PAYBROKER_MESSAGING_PORT');
+  await requirePortFree("The messaging gateway's admin API", config.messaging.adminPort, 'PAYBROKER_MESSAGING_ADMIN_PORT');
 
   let databaseUrl = config.databaseUrl;
   if (databaseUrl) {
@@ -202,12 +204,14 @@ async function main(): Promise<void> {
 
   const env = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress };
   await supervisor.start(processPart('simulator', 'processors/simulator/main.ts', env));
+  await supervisor.start(processPart('messaging', 'processors/messaging/main.ts', env));
   await supervisor.start(processPart('worker', 'workers/main.ts', env));
   await supervisor.start(processPart('api', 'api/main.ts', env));
 
   const api = `http://127.0.0.1:${config.apiPort}/v1`;
   const ui = `http://127.0.0.1:${config.temporalUiPort}`;
   await waitFor('the processor simulator', () => ok(`${config.simulatorUrl}/health`), 60_000, 200);
+  await waitFor('the messaging gateway', () => ok(`http://127.0.0.1:${config.messaging.port}/health`), 60_000, 200);
   await waitFor('the API (health green)', () => ok(`${api}/health`), 120_000, 250);
   if (!externalTemporal) await waitFor('the Temporal Web UI', () => ok(ui), 30_000, 250);
   await pingThroughWorker(temporalAddress);
@@ -220,6 +224,7 @@ async function main(): Promise<void> {
     Temporal UI    ${externalTemporal ? '(external Temporal: ' + temporalAddress + ')' : ui}
     Temporal gRPC  ${temporalAddress}
     Simulator      ${config.simulatorUrl}         (admin, fault controls: http://127.0.0.1:${config.simulatorAdminPort}/admin/faults)
+    Messaging      http://127.0.0.1:${config.messaging.port}         (admin, phones and faults: http://127.0.0.1:${config.messaging.adminPort}/admin/phones/<E.164>/messages)
     PostgreSQL     ${databaseUrl!.replace(/:[^:@/]*@/, ':***@')}
     Logs           ${logDir}
 

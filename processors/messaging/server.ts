@@ -194,7 +194,8 @@ export async function startMessagingGateway(opts: MessagingGatewayOptions): Prom
       res.locals.accountId = id;
       next();
     };
-    v1.use(fault, auth, jsonOnly, express.json({ limit: MAX_BODY_BYTES, strict: true }));
+    // the body is read before the fault, so a slow call whose client has given up still takes effect
+    v1.use(jsonOnly, express.json({ limit: MAX_BODY_BYTES, strict: true }), fault, auth);
     v1.post('/senders', count('senders'), async (req, res) => {
       const { id } = parse(senderBody, req.body ?? {});
       const r = await bookSender(db, res.locals.accountId!, id);

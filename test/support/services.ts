@@ -1,18 +1,24 @@
-// The three service processes `npm start` runs (API, worker, processor simulator), spawned on free ports
+// The service processes `npm start` runs (API, worker, processor simulator, messaging gateway), spawned on free ports
 // against the run's PostgreSQL and Temporal, each restartable and killable for real.
 import { join } from 'node:path';
 import { freePort } from '../../scripts/ports';
 import { HttpProcessorClient, SimulatorAdmin } from '../../processors/http-client';
+import { HttpMessagingGateway, MessagingGatewayAdmin } from '../../processors/messaging/client';
 import { uid } from './env';
 import { spawnService, type ServiceProcess } from './processes';
 
-export type ServiceName = 'api' | 'worker' | 'simulator';
+export type ServiceName = 'api' | 'worker' | 'simulator' | 'messaging';
 
 const ENTRY: Record<ServiceName, { entry: string; ready: RegExp }> = {
   api: { entry: 'api/main.ts', ready: /API listening/ },
   worker: { entry: 'workers/main.ts', ready: /worker polling/ },
   simulator: { entry: 'processors/simulator/main.ts', ready: /simulator listening/ },
+  messaging: { entry: 'processors/messaging/main.ts', ready: /messaging gateway listening/ },
 };
+
+/** The messaging gateway account of a services run (its own key: its own senders, messages and webhooks). */
+export const MESSAGING_API_KEY = 'msgk_test_services';
+export const MESSAGING_WEBHOOK_SECRET = 'gwsec_test_services';
 
 export interface Services {
   base: string;
@@ -20,6 +26,10 @@ export interface Services {
   admin: SimulatorAdmin;
   /** A processor client of the simulator (for card tokens). */
   processor: HttpProcessorClient;
+  messagingUrl: string;
+  /** The messaging gateway as Paybroker calls it (the account of MESSAGING_API_KEY), and its admin API. */
+  messaging: HttpMessagingGateway;
+  messagingAdmin: MessagingGatewayAdmin;
   taskQueue: string;
   proc: Record<ServiceName, ServiceProcess>;
   start(name: ServiceName): Promise<void>;
@@ -35,10 +45,14 @@ export interface Services {
 export async function startServices(extraEnv: Record<string, string> = {},
   opts: { perService?: Partial<Record<ServiceName, Record<string, string>>>; logDir?: string } = {}): Promise<Services> {
   const [apiPort, simPort, simAdminPort] = [await freePort(), await freePort(), await freePort()];
+  const [msgPort, msgAdminPort] = [await freePort(), await freePort()];
   const taskQueue = uid('svc-');
   const env = {
     PORT: String(apiPort), PAYBROKER_SIMULATOR_PORT: String(simPort), PAYBROKER_SIMULATOR_ADMIN_PORT: String(simAdminPort),
-    PROCESSOR_URL: `http://127.0.0.1:${simPort}`, PAYBROKER_TASK_QUEUE: taskQueue, ...extraEnv,
+    PROCESSOR_URL: `http://127.0.0.1:${simPort}`, PAYBROKER_TASK_QUEUE: taskQueue,
+    PAYBROKER_MESSAGING_PORT: String(msgPort), PAYBROKER_MESSAGING_ADMIN_PORT: String(msgAdminPort),
+    PAYBROKER_MESSAGING_URL: `http://127.0.0.1:${msgPort}`, PAYBROKER_MESSAGING_API_KEY: MESSAGING_API_KEY,
+    PAYBROKER_MESSAGING_WEBHOOK_SECRET: MESSAGING_WEBHOOK_SECRET, ...extraEnv,
   };
   const proc = {} as Record<ServiceName, ServiceProcess>;
   const s: Services = {
@@ -46,6 +60,9 @@ export async function startServices(extraEnv: Record<string, string> = {},
     simulatorUrl: `http://127.0.0.1:${simPort}`,
     admin: new SimulatorAdmin({ adminUrl: `http://127.0.0.1:${simAdminPort}` }),
     processor: new HttpProcessorClient({ baseUrl: `http://127.0.0.1:${simPort}` }),
+    messagingUrl: `http://127.0.0.1:${msgPort}`,
+    messaging: new HttpMessagingGateway({ baseUrl: `http://127.0.0.1:${msgPort}`, apiKey: extraEnv.PAYBROKER_MESSAGING_API_KEY ?? MESSAGING_API_KEY }),
+    messagingAdmin: new MessagingGatewayAdmin({ adminUrl: `http://127.0.0.1:${msgAdminPort}` }),
     taskQueue,
     proc,
     async start(name) {
@@ -58,6 +75,6 @@ export async function startServices(extraEnv: Record<string, string> = {},
       await Promise.all(Object.values(proc).map((p) => p.stop('SIGKILL')));
     },
   };
-  await Promise.all((['simulator', 'worker', 'api'] as const).map((n) => s.start(n)));
+  await Promise.all((['simulator', 'messaging', 'worker', 'api'] as const).map((n) => s.start(n)));
   return s;
 }
