@@ -1,12 +1,13 @@
 // Bid rounds as clients see them: operators define item classes, merchants opt in and bid, buyer apps buy (sell
 // first) or ask for quotes and accept them (quote first). A round's row is written before its workflow starts; a bid
-// is a row (one statement, no workflow task) and only the enough-th bid of a round wakes its workflow.
+// is a row (one statement, no workflow task): only a bid that brings its round to enough bids that could win wakes it.
 import { createHash, randomBytes } from 'node:crypto';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { canonical } from '../domain/canonical';
 import {
-  BidRound, BidRoundError, checkAcceptance, checkRoundRequest, DEFAULT_QUOTE_WINDOW_SECONDS, FINAL_ROUND_STATES, type ItemClass, MAX_BIDDERS_PER_CLASS, MAX_BIDS_PER_MERCHANT, maxAcceptableUnit, maxUnitPrice, RECENT_WINNING_BIDS, roundMaxUnitPrice,
-  type RoundMode, type RoundState, type RoundView, saleUnitPrice,
+  BidRound, BidRoundError, checkAcceptance, checkRoundRequest, DEFAULT_QUOTE_WINDOW_SECONDS, FINAL_ROUND_STATES, type ItemClass,
+  MAX_BIDDERS_PER_CLASS, MAX_BIDS_PER_MERCHANT, maxAcceptableUnit, maxUnitPrice, RECENT_WINNING_BIDS, roundMaxUnitPrice, type RoundMode,
+  type RoundState, type RoundView, saleUnitPrice,
 } from '../domain/bids';
 import { MAX_ORDER_TOTAL_MINOR } from '../domain/pricing';
 import { CART_AVS_POLICY } from '../domain/cart';
@@ -200,8 +201,9 @@ export class BidService {
   // --- bids ------------------------------------------------------------------------------------------
 
   /**
-   * Places (or replaces) the merchant's bid: one statement, which the database refuses once the round is closed. The
-   * enough-th bid of a round that closes early wakes its workflow (the only bid that costs a workflow task).
+   * Places (or replaces) the merchant's bid: one statement, which the database refuses once the round is closed. A bid
+   * that brings a round that closes early to enough bids that could win wakes its workflow (the only bids that cost
+   * a workflow task).
    */
   async placeBid(roundId: string, merchantId: string, idempotencyKey: string, body: BidBody): Promise<{ bid: PlacedBid; replayed: boolean }> {
     const { bid, replayed, enough } = await this.deps.bids.placeBid({

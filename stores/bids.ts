@@ -226,7 +226,7 @@ export class BidStore {
     if (row) {
       let enough = false;
       if (row.enough_bids !== null) {
-        // (counted after the bid committed: of bids racing to be the enough-th, the last to count sees them all; a
+        // (counted after the bid committed: of bids racing to be the last needed, the last to count sees them all; a
         // replacement counts too, as it may make a bid acceptable)
         enough = (await acceptableBids(this.db, b.roundId)) >= row.enough_bids;
       }
