@@ -11,12 +11,12 @@ import {
   type ChargeLine, type ChargeLineResult, type Payout, type PayoutLine, type PayoutLineResult, type ProcessorClient, type ProcessorRecord, type Refund,
   type SettlementBatch, type VoidResult,
 } from './client';
+import { type CallFailures, callJson, type Json } from './jsonCall';
 import type { FaultSettings, FaultState } from './simulator/faults';
 import type { SimulatorConfig, SimulatorStats } from './simulator/server';
 
 export const DEFAULT_PROCESSOR_TIMEOUT_MS = 10_000;
 
-type Json = Record<string, unknown>;
 
 export interface HttpProcessorClientOptions {
   /** The processor's base URL without /v1, e.g. http://127.0.0.1:3100. */
@@ -25,11 +25,10 @@ export interface HttpProcessorClientOptions {
   timeoutMs?: number;
 }
 
-function describe(err: unknown): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'timed out';
-  return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
-}
+const PROCESSOR_FAILURES: CallFailures = {
+  unavailable: (message) => new ProcessorUnavailableError(message),
+  rejected: (code, message, status) => new ProcessorRejectedError(code, message, status),
+};
 
 export class HttpProcessorClient implements ProcessorClient {
   private readonly baseUrl: string;
@@ -121,51 +120,13 @@ export class HttpProcessorClient implements ProcessorClient {
     return this.call('POST', path, body, idempotencyKey);
   }
 
-  private async call(method: 'GET' | 'POST', path: string, body?: unknown, idempotencyKey?: string): Promise<Json> {
-    const what = `processor ${method} /v1${path}`;
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
-    let status: number;
-    let text: string;
-    try {
-      const res = await fetch(`${this.baseUrl}/v1${path}`, {
-        method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      status = res.status;
-      text = await res.text();
-    } catch (err) {
-      throw new ProcessorUnavailableError(`${what}: no response (${describe(err)})`);
-    }
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    if (status >= 500) {
-      const e = errorOf(parsed);
-      throw new ProcessorUnavailableError(`${what}: ${status}${e ? ` ${e.code}: ${e.message}` : ''}`);
-    }
-    if (status >= 400) {
-      const e = errorOf(parsed) ?? { code: `http_${status}`, message: text.slice(0, 200) || `HTTP ${status}` };
-      throw new ProcessorRejectedError(e.code, `${what}: ${e.message}`, status);
-    }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      // the call may have taken effect: retrying with the same key returns its result
-      throw new ProcessorUnavailableError(`${what}: ${status} with an unreadable body`);
-    }
-    return parsed as Json;
+  private call(method: 'GET' | 'POST', path: string, body?: unknown, idempotencyKey?: string): Promise<Json> {
+    return callJson(`processor ${method} /v1${path}`, `${this.baseUrl}/v1${path}`,
+      { method, body, headers: idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey }, timeoutMs: this.timeoutMs }, PROCESSOR_FAILURES);
   }
 }
 
 const enc = encodeURIComponent;
-
-function errorOf(body: unknown): { code: string; message: string } | undefined {
-  const e = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-  if (!e || typeof e.code !== 'string') return undefined;
-  return { code: e.code, message: typeof e.message === 'string' ? e.message : e.code };
-}
 
 const malformed = (field: string) => new ProcessorUnavailableError(`processor response lacks a valid '${field}'`);
 

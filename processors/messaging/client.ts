@@ -1,26 +1,17 @@
 // MessagingGateway: what Paybroker needs of an SMS gateway (real gateways plug in behind it), its HTTP client over
 // the simulator's API (processors/messaging/server.ts), and MessagingGatewayAdmin over the simulator's admin API
 // (the customer's phone and the faults) for tests and scripts.
-// Failure mapping, as processors/http-client.ts does for the processor: no answer (network error, connection
-// refused or closed, timeout), a 5xx or an unreadable success → MessagingUnavailableError (retry with the same
-// idempotency key); a 4xx → MessagingRejectedError(code, message, status).
+// Failure mapping (processors/jsonCall.ts, as for the processor): no answer, a 5xx or an unreadable success →
+// MessagingUnavailableError (retry with the same idempotency key); a 4xx → MessagingRejectedError(code, message, status).
+import { type CallFailures, callJson, type Json } from '../jsonCall';
+import type { Message, MessageStatus } from './gateway';
 import type { MessagingFaultSettings, MessagingFaultState } from './server';
 
 export const DEFAULT_MESSAGING_TIMEOUT_MS = 10_000;
 
-export type MessageStatus = 'queued' | 'sent' | 'delivered' | 'received';
-
-export interface GatewayMessage {
-  id: string;
-  direction: 'outbound' | 'inbound';
-  from: string;
-  to: string;
-  body: string;
-  status: MessageStatus;
-  createdAt: string;
-  sentAt: string | null;
-  deliveredAt: string | null;
-}
+export type { MessageStatus } from './gateway';
+/** A message as the gateway's API shows it. */
+export type GatewayMessage = Omit<Message, 'object'>;
 
 export interface BookedSender {
   id: string;
@@ -52,50 +43,10 @@ export class MessagingRejectedError extends Error {
   }
 }
 
-type Json = Record<string, unknown>;
-
-function describe(err: unknown): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'timed out';
-  return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
-}
-
-function errorOf(body: unknown): { code: string; message: string } | undefined {
-  const e = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-  return e && typeof e.code === 'string' ? { code: e.code, message: typeof e.message === 'string' ? e.message : '' } : undefined;
-}
-
-async function call(what: string, url: string, init: { method: string; headers: Record<string, string>; body?: unknown }, timeoutMs: number): Promise<Json> {
-  const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
-  if (init.body !== undefined) headers['content-type'] = 'application/json';
-  let status: number;
-  let text: string;
-  try {
-    const res = await fetch(url, {
-      method: init.method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body), signal: AbortSignal.timeout(timeoutMs),
-    });
-    status = res.status;
-    text = await res.text();
-  } catch (err) {
-    throw new MessagingUnavailableError(`${what}: no response (${describe(err)})`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  if (status >= 500) {
-    const e = errorOf(parsed);
-    throw new MessagingUnavailableError(`${what}: ${status}${e ? ` ${e.code}: ${e.message}` : ''}`);
-  }
-  if (status >= 400) {
-    const e = errorOf(parsed);
-    throw new MessagingRejectedError(e?.code ?? `http_${status}`, `${what}: ${status} ${e?.message ?? text.slice(0, 200)}`, status);
-  }
-  if (!parsed || typeof parsed !== 'object') throw new MessagingUnavailableError(`${what}: ${status} with an unreadable body`);
-  return parsed as Json;
-}
+const MESSAGING_FAILURES: CallFailures = {
+  unavailable: (message) => new MessagingUnavailableError(message),
+  rejected: (code, message, status) => new MessagingRejectedError(code, message, status),
+};
 
 function toMessage(b: Json): GatewayMessage {
   for (const k of ['id', 'from', 'to', 'body', 'status', 'direction', 'createdAt'] as const) {
@@ -149,8 +100,8 @@ export class HttpMessagingGateway implements MessagingGateway {
   }
 
   private call(method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<Json> {
-    return call(`messaging gateway ${method} /v1${path}`, `${this.baseUrl}/v1${path}`,
-      { method, body, headers: { authorization: `Bearer ${this.opts.apiKey}`, ...extra } }, this.timeoutMs);
+    return callJson(`messaging gateway ${method} /v1${path}`, `${this.baseUrl}/v1${path}`,
+      { method, body, headers: { authorization: `Bearer ${this.opts.apiKey}`, ...extra }, timeoutMs: this.timeoutMs }, MESSAGING_FAILURES);
   }
 }
 
@@ -188,6 +139,7 @@ export class MessagingGatewayAdmin {
   }
 
   private call(method: string, path: string, body?: unknown): Promise<Json> {
-    return call(`messaging gateway admin ${method} ${path}`, `${this.adminUrl}${path}`, { method, body, headers: {} }, this.timeoutMs);
+    return callJson(`messaging gateway admin ${method} ${path}`, `${this.adminUrl}${path}`, { method, body, timeoutMs: this.timeoutMs },
+      MESSAGING_FAILURES);
   }
 }

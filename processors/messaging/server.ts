@@ -27,8 +27,8 @@
 //     down: the public API answers 503; slow: each public call waits latencyMs first; lost_receipts: messages
 //     accepted meanwhile are delivered but send no receipt webhook
 //   GET  /admin/stats[?scope=database]   GET /health
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
+import { close, listen, urlHost } from '../serve';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { createDb } from '../../ledger/db';
@@ -133,24 +133,6 @@ declare module 'express-serve-static-core' {
   }
 }
 
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-function close(server: Server): Promise<void> {
-  if (!server.listening) return Promise.resolve();
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeAllConnections();
-  return closed;
-}
-
-const urlHost = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host);
 
 /** Migrates the gateway's schema, ensures its account, serves both APIs and runs the pump until stop(). */
 export async function startMessagingGateway(opts: MessagingGatewayOptions): Promise<RunningMessagingGateway> {

@@ -50,8 +50,8 @@
 //   GET /admin/charges?reference=X   GET /admin/payouts?reference=X (batch file lines)   GET /health
 //   POST /admin/records/:id/tamper {amountMinor} | {drop: true}   (stats: voids counts every void, partial ones too)
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
+import { close, listen, urlHost } from '../serve';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import type { Knex } from 'knex';
 import { z } from 'zod';
@@ -451,25 +451,6 @@ class Simulator {
   }
 }
 
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-function close(server: Server): Promise<void> {
-  if (!server.listening) return Promise.resolve();
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeAllConnections();
-  return closed;
-}
-
-const urlHost = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host);
 
 /** Migrates the simulator's schema, then serves the public API on port and the admin API on adminPort. */
 export async function startSimulator(opts: SimulatorOptions): Promise<RunningSimulator> {
