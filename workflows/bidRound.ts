@@ -17,6 +17,7 @@ import type { OrderInput } from '../domain/order';
 import {
   type AcceptRequest, acceptUpdate, type BidRoundInput, closeEarlySignal, leftStatesUpdate, type Payment, roundClientOrderId, roundQuery,
 } from './bidRound.contract';
+import { PROCESSOR_CALL, UNTIL_WRITTEN } from './activityOptions';
 import { startOnce } from './children';
 import { authorizationShareSignal, type AuthorizationShareReport, orderStartAttributes, type OrderWorkflow, orderWorkflowId } from './order.contract';
 import { notDone, reachable } from './reachable';
@@ -26,23 +27,14 @@ import { BidRoundState } from './searchAttributes';
 /** How long an authorization waits out an unreachable processor before the customer is told it failed. */
 export const BID_ROUND_PROCESSOR_DEADLINE_MS = 10 * 60_000;
 
-const processor = wf.proxyLocalActivities<OrderActivities>({
-  startToCloseTimeout: '15 seconds',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 3, nonRetryableErrorTypes: ['ProcessorRejected'] },
-});
+const processor = wf.proxyLocalActivities<OrderActivities>(PROCESSOR_CALL);
 /**
  * A round's quote written by an activity after the task that decided it: the caller waiting for the quote has it as
  * soon as it is decided, not once its books are written (a local activity keeps its task open until it is done).
  */
-const afterwards = wf.proxyActivities<BidActivities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity },
-});
+const afterwards = wf.proxyActivities<BidActivities>(UNTIL_WRITTEN);
 /** The books (the round's row and bids, orders' rows, events, problems): retried until written. */
-const books = wf.proxyLocalActivities<BidActivities & CheckoutActivities & OrderActivities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity },
-});
+const books = wf.proxyLocalActivities<BidActivities & CheckoutActivities & OrderActivities>(UNTIL_WRITTEN);
 
 export async function bidRoundWorkflow(input: BidRoundInput): Promise<RoundView> {
   const round = new BidRound(input);

@@ -12,6 +12,7 @@ import type { OrderInput } from '../domain/order';
 import {
   addAllUpdate, addUpdate, type CartInput, cartClientOrderId, cartQuery, type PurchaseRequest, purchaseUpdate, quantityUpdate,
 } from './cart.contract';
+import { PROCESSOR_CALL, UNTIL_WRITTEN } from './activityOptions';
 import { startOnce } from './children';
 import { reachable as reachableBy } from './reachable';
 import { refusedAs } from './refusal';
@@ -22,20 +23,11 @@ export const MAX_CART_UPDATES_PER_RUN = 200;
 /** How long a purchase waits out an unreachable processor before it gives the cart back to the customer. */
 export const CART_PROCESSOR_DEADLINE_MS = 10 * 60_000;
 
-const processor = wf.proxyLocalActivities<OrderActivities>({
-  startToCloseTimeout: '15 seconds',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 3, nonRetryableErrorTypes: ['ProcessorRejected'] },
-});
+const processor = wf.proxyLocalActivities<OrderActivities>(PROCESSOR_CALL);
 /** The problems log: written until it is. */
-const problems = wf.proxyLocalActivities<OrderActivities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity },
-});
+const problems = wf.proxyLocalActivities<OrderActivities>(UNTIL_WRITTEN);
 /** The books (rows, events): retried until written; once the customer's card is authorized, its orders must follow. */
-const books = wf.proxyLocalActivities<CheckoutActivities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity },
-});
+const books = wf.proxyLocalActivities<CheckoutActivities>(UNTIL_WRITTEN);
 
 export async function cartWorkflow(input: CartInput): Promise<CartView> {
   const cart = new Cart(input.cartId, { ...input.carried, updatedAtMs: input.carried?.updatedAtMs ?? Date.now() });

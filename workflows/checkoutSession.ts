@@ -7,16 +7,14 @@ import type { BusinessEvent } from '../activities/webhookEvents';
 import { CheckoutError, CheckoutSession, type CheckoutSessionInput, type CheckoutSessionView, type PayRequest } from '../domain/checkout';
 import type { OrderInput } from '../domain/order';
 import type { PricedOrder } from '../domain/pricing';
+import { UNTIL_WRITTEN } from './activityOptions';
 import { startOnce } from './children';
 import { refusedAs } from './refusal';
 import { payUpdate, sessionQuery } from './checkoutSession.contract';
 import { orderDecidedSignal, orderStartAttributes, type OrderWorkflow, orderWorkflowId } from './order.contract';
 
 /** The session's books (its row, the order's row, webhook events): PostgreSQL writes, retried until they are done. */
-const books = wf.proxyLocalActivities<CheckoutActivities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity },
-});
+const books = wf.proxyLocalActivities<CheckoutActivities>(UNTIL_WRITTEN);
 
 /** What the merchant hears when the session ends, by how it ended. */
 const ENDED = { completed: 'checkout.session.completed', expired: 'checkout.session.expired', failed: 'checkout.session.failed' } as const;

@@ -7,6 +7,7 @@
 import * as wf from '@temporalio/workflow';
 import type { DeliveryActivities } from '../activities/delivery';
 import { backoffMs, DeliveryGroup, type QueuedMessage } from '../domain/delivery';
+import { UNTIL_WRITTEN } from './activityOptions';
 import {
   CONTINUE_AS_NEW_AFTER, type DeliveryGroupInput, type DeliveryGroupStatus, enqueueSignal, groupStatusQuery, resolveSignal,
 } from './deliveryGroup.contract';
@@ -23,10 +24,7 @@ const { deliver } = wf.proxyActivities<DeliveryActivities>({
   // One try per activity: the workflow owns the retry schedule (durable timers, give-up time, dead letters).
   retry: { maximumAttempts: 1 },
 });
-const books = wf.proxyActivities<DeliveryActivities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity },
-});
+const books = wf.proxyActivities<DeliveryActivities>(UNTIL_WRITTEN);
 
 export async function deliveryGroupWorkflow(input: DeliveryGroupInput): Promise<DeliveryGroupStatus> {
   const group = new DeliveryGroup<QueuedMessage>(input.snapshot);

@@ -17,6 +17,7 @@ import {
   type AuthorizationShareReport, authorizationShareSignal, cancelUpdate, orderDecidedSignal, type OrderReply, refundUpdate, resolveUpdate,
   reviewUpdate, shipUpdate, statusQuery, submitUpdate,
 } from './order.contract';
+import { PROCESSOR_CALL, UNTIL_WRITTEN } from './activityOptions';
 import { causeOf, processorRefusal } from './processorFailures';
 import { refusedAs } from './refusal';
 import { NeedsAttention, OrderState } from './searchAttributes';
@@ -28,20 +29,14 @@ import { NeedsAttention, OrderState } from './searchAttributes';
  * first result. A few quick tries inside the activity; longer outages are waited out by the workflow
  * (withProcessor).
  */
-const processor = wf.proxyLocalActivities<OrderActivities>({
-  startToCloseTimeout: '15 seconds',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 3,
-    nonRetryableErrorTypes: ['ProcessorRejected'] },
-});
+const processor = wf.proxyLocalActivities<OrderActivities>(PROCESSOR_CALL);
 
 /**
  * The books (ledger postings, webhook events, the read model, the problems log) must be written: retried until
  * they are. Local activities too: short PostgreSQL writes, one per step (commitOrderBooks).
  */
 const books = wf.proxyLocalActivities<OrderActivities & OrderBooksActivity>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: Infinity,
-    nonRetryableErrorTypes: ['LedgerError', 'DeliveryError'] },
+  ...UNTIL_WRITTEN, retry: { ...UNTIL_WRITTEN.retry, nonRetryableErrorTypes: ['LedgerError', 'DeliveryError'] },
 });
 
 const UNREACHABLE = Symbol('unreachable');
