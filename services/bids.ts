@@ -104,7 +104,7 @@ export class BidService {
    * Sell first: prices the item by its class, writes the round and starts its workflow, which authorizes the card
    * and then opens the round. Answers once the authorization is decided, or after PURCHASE_REPLY_WAIT_MS.
    */
-  async purchase(requesterId: string, idempotencyKey: string, req: PurchaseRequest): Promise<{ round: RoundView; created: boolean }> {
+  async purchase(requesterId: string, idempotencyKey: string, req: PurchaseRequest): Promise<{ row: RoundRow; round: RoundView; created: boolean }> {
     const c = await this.requireClass(req.itemClass);
     checkRoundRequest(c, req.quantity, !!req.shipping);
     const unit = saleUnitPrice(c.pricing, await this.deps.bids.recentWinningUnitBids(c.id, RECENT_WINNING_BIDS));
@@ -113,18 +113,18 @@ export class BidService {
       saleUnitPriceMinor: unit, windowMs: c.windowSeconds * 1000, payment: req.payment, address: req.shipping?.address ?? null, destination: null,
     });
     const round = await this.waitFor(row, ['authorizing'], created ? PURCHASE_REPLY_WAIT_MS : 0);
-    return { round, created };
+    return { row, round, created };
   }
 
   /** Quote first: writes the round and starts its workflow, which collects bids for the window and quotes. */
-  async quote(requesterId: string, idempotencyKey: string, req: QuoteRequest): Promise<{ round: RoundView; created: boolean }> {
+  async quote(requesterId: string, idempotencyKey: string, req: QuoteRequest): Promise<{ row: RoundRow; round: RoundView; created: boolean }> {
     const c = await this.requireClass(req.itemClass);
     checkRoundRequest(c, req.quantity, !!req.destination);
     const { row, created } = await this.claim(requesterId, idempotencyKey, req, c, 'quote_first', {
       saleUnitPriceMinor: null, windowMs: (req.windowSeconds ?? DEFAULT_QUOTE_WINDOW_SECONDS) * 1000, payment: null, address: null,
       destination: req.destination ?? null,
     });
-    return { round: await this.current(row), created };
+    return { row, round: await this.current(row), created };
   }
 
   /**

@@ -296,8 +296,8 @@ export function bidOperations(services: Services): Operation[] {
         + 'is voided (purchase.cancelled): nothing is charged.',
       responses: { 201: { description: 'Created', schema: purchaseSchema } },
       async handler({ req, res, principal, body }) {
-        const { round } = await bids.purchase(principal.id, req.get('idempotency-key')!, body);
-        res.status(201).json(purchaseView((await bids.round(round.id))!, round));
+        const { row, round } = await bids.purchase(principal.id, req.get('idempotency-key')!, body);
+        res.status(201).json(purchaseView(row, round));
       },
     }),
     purchases('sell_first', '/purchases', 'Purchases'),
@@ -316,8 +316,8 @@ export function bidOperations(services: Services): Operation[] {
         + '(quote.unavailable when no merchant bid). Accept it before quoteExpiresAt with POST /v1/quotes/{id}/accept.',
       responses: { 201: { description: 'Created', schema: purchaseSchema } },
       async handler({ req, res, principal, body }) {
-        const { round } = await bids.quote(principal.id, req.get('idempotency-key')!, body);
-        res.status(201).json(purchaseView((await bids.round(round.id))!, round));
+        const { row, round } = await bids.quote(principal.id, req.get('idempotency-key')!, body);
+        res.status(201).json(purchaseView(row, round));
       },
     }),
     purchases('quote_first', '/quotes', 'Quotes'),
