@@ -135,10 +135,6 @@ export class BidService {
     const { temporal } = this.deps;
     const input = row.input as BidRoundInput;
     checkAcceptance(input.itemClass, input.destination, req.address);
-    const saved = row.view;
-    if (saved?.state === 'expired' || (saved?.quoteExpiresAt && Date.parse(saved.quoteExpiresAt) <= this.deps.clock())) {
-      throw new BidRoundError('quote_expired', `The quote expired at ${saved.quoteExpiresAt}; ask for a new one`);
-    }
     try {
       return await withinDeadline(temporal, () => temporal.workflow.getHandle(bidRoundWorkflowId(row.id)).executeUpdate(acceptUpdate, { args: [req] }), 30_000);
     } catch (err) {
