@@ -29,9 +29,17 @@ export interface AuthorizeRequest {
 }
 
 export interface Authorization {
+  /** With status authentication_required: the transaction reference the broker passes on to the authentication. */
   id: string;
-  status: 'approved' | 'declined';
-  /** Set when declined: card_declined, insufficient_funds, expired_card, invalid_token, ... */
+  /**
+   * authentication_required: the card asks for step-up authentication (3-D Secure) before the processor decides;
+   * completeAuthentication gives the outcome. A caller that accepts only 'approved' fails it with its declineCode.
+   */
+  status: 'approved' | 'declined' | 'authentication_required';
+  /**
+   * Set unless approved: card_declined, insufficient_funds, expired_card, invalid_token, authentication_failed, ...;
+   * with status authentication_required, 'authentication_required'.
+   */
   declineCode?: string;
   avsCode: AvsCode;
   amountMinor: number;
@@ -39,6 +47,8 @@ export interface Authorization {
   /** ISO timestamp after which the authorization can no longer be captured (approved only). */
   expiresAt?: string;
   reference: string;
+  /** The step-up authentication that completed it (completeAuthentication), if one did. */
+  authenticationId?: string;
 }
 
 export interface Capture {
@@ -98,7 +108,10 @@ export interface ChargeLineResult {
   status: 'succeeded' | 'failed';
   /** Set when succeeded. */
   chargeId?: string;
-  /** Set when failed: card_declined, insufficient_funds, invalid_token, expired_card, idempotency_key_reused, ... */
+  /**
+   * Set when failed: card_declined, insufficient_funds, invalid_token, expired_card, idempotency_key_reused,
+   * authentication_required (a card that requires step-up authentication: a batch charge cannot step up), ...
+   */
   declineCode?: string;
   amountMinor: number;
   currency: string;
@@ -156,7 +169,19 @@ export interface ProcessorClient {
   void(authorizationId: string, idempotencyKey: string, amountMinor?: number): Promise<VoidResult>;
   /** Partial refunds, up to the captured amount less earlier refunds. */
   refund(captureId: string, amountMinor: number, idempotencyKey: string): Promise<Refund>;
-  /** A new authorization for amountMinor on the same card (the old one is left as it is). */
+  /**
+   * Completes the step-up authentication an authorization awaits (status authentication_required) with the
+   * cardholder's outcome: authenticated, the card decides (approved with expiresAt, or declined); not, it is
+   * declined authentication_failed. One already completed is returned as it stands, whatever result says (a retry
+   * under a new key is harmless); unknown: rejected 404 resource_missing; one that never awaited authentication:
+   * rejected 409 authentication_not_required.
+   */
+  completeAuthentication(authorizationId: string, result: { authenticated: boolean; authenticationId: string }, idempotencyKey: string): Promise<Authorization>;
+  /**
+   * A new authorization for amountMinor on the same card (the old one is left as it is). Merchant-initiated: a card
+   * that requires step-up authentication is not asked for it, but the old authorization must have been authenticated
+   * (else rejected 409 authorization_not_authenticated).
+   */
   reauthorize(authorizationId: string, amountMinor: number, idempotencyKey: string): Promise<Authorization>;
   /** Submits captures for settlement; a capture can be in one batch only. */
   settleBatch(captureIds: string[], idempotencyKey: string): Promise<SettlementBatch>;

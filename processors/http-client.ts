@@ -3,8 +3,8 @@
 // Failure mapping: no answer (network error, connection refused, connection closed without a response,
 // timeout), a 5xx or an unreadable success → ProcessorUnavailableError (retry with the same idempotency key);
 // a 4xx → ProcessorRejectedError(code, message, status). A decline is not an error: it is an Authorization
-// with status 'declined' (an unknown token is declined 'invalid_token'); a failed line of a batch file is a
-// result with status 'failed'.
+// with status 'declined' (an unknown token is declined 'invalid_token'), and so is a request for step-up
+// authentication (status 'authentication_required'); a failed line of a batch file is a result with status 'failed'.
 import {
   ProcessorRejectedError, ProcessorUnavailableError,
   type Authorization, type AuthorizeRequest, type AvsCode, type BatchFileResult, type CardInput, type CardToken, type Capture,
@@ -62,6 +62,12 @@ export class HttpProcessorClient implements ProcessorClient {
   async refund(captureId: string, amountMinor: number, idempotencyKey: string): Promise<Refund> {
     const b = await this.post(`/captures/${enc(captureId)}/refunds`, { amountMinor }, idempotencyKey);
     return { id: str(b, 'id'), captureId: str(b, 'captureId'), amountMinor: int(b, 'amountMinor'), currency: str(b, 'currency') };
+  }
+
+  async completeAuthentication(authorizationId: string, result: { authenticated: boolean; authenticationId: string },
+    idempotencyKey: string): Promise<Authorization> {
+    const { authenticated, authenticationId } = result;
+    return toAuthorization(await this.post(`/authorizations/${enc(authorizationId)}/authentication`, { authenticated, authenticationId }, idempotencyKey));
   }
 
   async reauthorize(authorizationId: string, amountMinor: number, idempotencyKey: string): Promise<Authorization> {
@@ -144,13 +150,14 @@ function int(b: Json, field: string): number {
 
 function toAuthorization(b: Json): Authorization {
   const status = str(b, 'status');
-  if (status !== 'approved' && status !== 'declined') throw malformed('status');
+  if (status !== 'approved' && status !== 'declined' && status !== 'authentication_required') throw malformed('status');
   const a: Authorization = {
     id: str(b, 'id'), status, avsCode: str(b, 'avsCode') as AvsCode, amountMinor: int(b, 'amountMinor'),
     currency: str(b, 'currency'), reference: str(b, 'reference'),
   };
   if (typeof b.declineCode === 'string') a.declineCode = b.declineCode;
   if (typeof b.expiresAt === 'string') a.expiresAt = b.expiresAt;
+  if (typeof b.authenticationId === 'string') a.authenticationId = b.authenticationId;
   return a;
 }
 

@@ -7,6 +7,15 @@
 //   4000000000009995  visa        declined  insufficient_funds
 //   4000000000000069  visa        declined  expired_card (at authorization; it tokenizes fine)
 //   5555555555554444  mastercard  approved
+//   4000002760003184  visa        authentication_required, then approved once authenticated
+//   4000008260003178  visa        authentication_required, then declined insufficient_funds once authenticated
+// The two step-up cards behave like 3-D Secure test cards: every authorization on them answers status
+// authentication_required (declineCode authentication_required, no expiry), and the broker completes it with the
+// outcome of the cardholder's authentication (POST /v1/authorizations/:id/authentication). Authenticated, the card
+// then decides as it would otherwise (AVS by postal code, expiry, its decline); not authenticated, it is declined
+// authentication_failed. A charge line of a batch file on them fails authentication_required (a batch charge has
+// no cardholder to step up). A reauthorization is merchant-initiated, so it is not asked for authentication: the
+// card decides as after one (see processor.ts, reauthorize).
 // Any other number that passes the Luhn check is approved. A card whose real expiry date has passed is
 // refused at tokenization (400 invalid_card) and declined expired_card at authorization.
 //
@@ -18,8 +27,13 @@ import type { AvsCode } from '../client';
 
 export interface TestCard {
   brand: string;
-  /** undefined approves; otherwise the decline code every authorization on this card gets. */
+  /**
+   * undefined approves; otherwise the decline code every authorization on this card gets (on a card that requires
+   * authentication: once authenticated).
+   */
   declineCode?: string;
+  /** Every cardholder-initiated authorization asks for step-up authentication first (3-D Secure). */
+  requiresAuthentication?: boolean;
 }
 
 export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
@@ -28,6 +42,8 @@ export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
   '4000000000009995': { brand: 'visa', declineCode: 'insufficient_funds' },
   '4000000000000069': { brand: 'visa', declineCode: 'expired_card' },
   '5555555555554444': { brand: 'mastercard' },
+  '4000002760003184': { brand: 'visa', requiresAuthentication: true },
+  '4000008260003178': { brand: 'visa', requiresAuthentication: true, declineCode: 'insufficient_funds' },
 };
 
 export const AVS_BY_POSTAL_CODE: Readonly<Record<string, AvsCode>> = {

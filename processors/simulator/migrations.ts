@@ -187,10 +187,48 @@ const m003: Migration = {
   },
 };
 
+// Step-up authentication (3-D Secure test cards): a token remembers that its card asks for authentication, an
+// authorization may await it (status authentication_required, decline code authentication_required, no expiry), and
+// keeps the id of the authentication that completed it. Existing rows keep their meaning: their cards ask for none.
+const m004: Migration = {
+  async up(db) {
+    // the status check written unnamed in 001, found by its definition
+    const { rows } = await db.raw(`SELECT conname FROM pg_constraint
+      WHERE conrelid = 'processor_sim.authorizations'::regclass AND contype = 'c'
+        AND pg_get_constraintdef(oid) LIKE '%status = ANY%'`) as { rows: Array<{ conname: string }> };
+    if (rows.length !== 1) throw new Error(`004_step_up_authentication: expected one status check, found ${rows.length}`);
+    await db.raw(`
+      ALTER TABLE processor_sim.card_tokens ADD COLUMN requires_authentication boolean NOT NULL DEFAULT false;
+
+      ALTER TABLE processor_sim.authorizations
+        ADD COLUMN authentication_id text CHECK (authentication_id ~ '^[A-Za-z0-9_-]{1,100}$'),
+        DROP CONSTRAINT ${rows[0].conname},
+        ADD CONSTRAINT authorizations_status_check CHECK (status IN ('approved', 'declined', 'authentication_required')),
+        ADD CONSTRAINT authorizations_awaiting_authentication_check
+          CHECK ((status = 'authentication_required') = (decline_code IS NOT DISTINCT FROM 'authentication_required')),
+        ADD CONSTRAINT authorizations_authenticated_once_check
+          CHECK (authentication_id IS NULL OR status <> 'authentication_required');
+    `);
+  },
+  async down(db) {
+    // (refused while an authorization awaits authentication: its status has no meaning before 004)
+    await db.raw(`
+      ALTER TABLE processor_sim.authorizations
+        DROP CONSTRAINT authorizations_authenticated_once_check,
+        DROP CONSTRAINT authorizations_awaiting_authentication_check,
+        DROP CONSTRAINT authorizations_status_check,
+        ADD CHECK (status IN ('approved', 'declined')),
+        DROP COLUMN authentication_id;
+      ALTER TABLE processor_sim.card_tokens DROP COLUMN requires_authentication;
+    `);
+  },
+};
+
 const migrations: Array<[string, Migration]> = [
   ['001_processor_sim', m001],
   ['002_batch_files', m002],
   ['003_partial_voids', m003],
+  ['004_step_up_authentication', m004],
 ];
 
 export const simulatorMigrationSource: Knex.MigrationSource<[string, Migration]> = {

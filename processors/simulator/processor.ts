@@ -22,6 +22,8 @@ const conflict = (code: string, message: string) => new SimError(409, code, mess
 /** Effects a call applied, counted by GET /admin/stats once its transaction has committed. */
 export const EFFECT_NAMES = [
   'tokens', 'authorizations', 'approvedAuthorizations', 'captures', 'voids', 'refunds', 'reauthorizations', 'batches', 'payouts',
+  // step-up authentications completed (an approval that follows one also counts as an approved authorization)
+  'authentications',
   // batch files, and the lines they applied (a repeated or refused line is not applied)
   'chargeFiles', 'chargeLines', 'succeededChargeLines', 'payoutFiles', 'payoutLines', 'paidPayoutLines',
 ] as const;
@@ -56,7 +58,8 @@ export function authorizationView(r: Row) {
     amountMinor: num(r.amount_minor), currency: r.currency, expiresAt: iso(r.expires_at), reference: r.reference,
     capturedMinor: num(r.captured_minor), voided: r.voided_at !== null,
     releasedMinor: r.released_minor === null ? undefined : num(r.released_minor), voidedAt: iso(r.voided_at),
-    reauthorizedFrom: r.reauthorized_from ?? undefined, createdAt: iso(r.created_at),
+    reauthorizedFrom: r.reauthorized_from ?? undefined, authenticationId: r.authentication_id ?? undefined,
+    createdAt: iso(r.created_at),
   };
 }
 
@@ -109,9 +112,15 @@ export async function tokenize(trx: Knex.Transaction, card: { cardNumber: string
   const [row] = await trx(T('card_tokens')).insert({
     token: newId('tok'), last4: card.cardNumber.slice(-4), brand: brandOf(card.cardNumber),
     exp_month: card.expMonth, exp_year: card.expYear, decline_code: TEST_CARDS[card.cardNumber]?.declineCode ?? null,
+    requires_authentication: TEST_CARDS[card.cardNumber]?.requiresAuthentication ?? false,
   }).returning('*');
   return { status: 201, body: tokenView(row), effects: ['tokens'] };
 }
+
+/** Status of an authorization that awaits the cardholder's step-up authentication, and its decline code. */
+const AUTHENTICATION_REQUIRED = 'authentication_required';
+/** Decline code of an authorization whose cardholder failed (or abandoned) step-up authentication. */
+const AUTHENTICATION_FAILED = 'authentication_failed';
 
 interface NewAuthorization {
   token: string;
@@ -119,12 +128,26 @@ interface NewAuthorization {
   currency: string;
   postalCode: string;
   reference: string;
+  /** Set on a reauthorization: merchant-initiated, so the card does not ask for step-up authentication. */
   reauthorizedFrom?: string;
 }
 
-/** The card decides: unknown token, the test card's decline, a card past its expiry date, else null (approved). */
-function declineCodeOf(card: Row | undefined, nowMs: number): string | null {
+/** The status an authorization gets from the card's decision (declineCodeOf). */
+const statusOf = (declineCode: string | null) =>
+  declineCode === null ? 'approved' : declineCode === AUTHENTICATION_REQUIRED ? AUTHENTICATION_REQUIRED : 'declined';
+
+/** When an approved authorization stops being capturable: validitySeconds from now, by the database clock. */
+const expiryFrom = (trx: Knex.Transaction, validitySeconds: number) =>
+  trx.raw('clock_timestamp() + make_interval(secs => ?)', [validitySeconds]);
+
+/**
+ * The card decides: unknown token, a card that asks for step-up authentication (askStepUp false: the cardholder
+ * has authenticated, or none takes part, as in a merchant-initiated reauthorization), the test card's decline, a
+ * card past its expiry date, else null (approved).
+ */
+function declineCodeOf(card: Row | undefined, nowMs: number, askStepUp = true): string | null {
   if (!card) return 'invalid_token';
+  if (card.requires_authentication && askStepUp) return AUTHENTICATION_REQUIRED;
   if (card.decline_code) return card.decline_code;
   if (cardExpired(card.exp_month, card.exp_year, nowMs)) return 'expired_card';
   return null;
@@ -132,13 +155,12 @@ function declineCodeOf(card: Row | undefined, nowMs: number): string | null {
 
 async function insertAuthorization(trx: Knex.Transaction, a: NewAuthorization, validitySeconds: number): Promise<Row> {
   const card = await trx(T('card_tokens')).where({ token: a.token }).first();
-  const declineCode = declineCodeOf(card, Date.now());
-  const approved = declineCode === null;
+  const declineCode = declineCodeOf(card, Date.now(), a.reauthorizedFrom === undefined);
   const [row] = await trx(T('authorizations')).insert({
     id: newId('auth'), token: a.token, amount_minor: a.amountMinor, currency: a.currency, postal_code: a.postalCode,
-    reference: a.reference, status: approved ? 'approved' : 'declined', decline_code: declineCode,
+    reference: a.reference, status: statusOf(declineCode), decline_code: declineCode,
     avs_code: card ? avsCodeFor(a.postalCode) : 'U',
-    expires_at: approved ? trx.raw('clock_timestamp() + make_interval(secs => ?)', [validitySeconds]) : null,
+    expires_at: declineCode === null ? expiryFrom(trx, validitySeconds) : null,
     reauthorized_from: a.reauthorizedFrom ?? null,
   }).returning('*');
   return row;
@@ -158,12 +180,17 @@ async function lockAuthorization(trx: Knex.Transaction, id: string): Promise<Row
   return row;
 }
 
+/** Capture and void of an authorization that is not approved: declined, or still awaiting authentication. */
+const notApproved = (auth: Row) => conflict('authorization_declined', auth.status === AUTHENTICATION_REQUIRED
+  ? `Authorization ${auth.id} awaits authentication; it is not approved`
+  : `Authorization ${auth.id} was declined`);
+
 /** What is left to capture or release: the authorized amount less what was captured and what was released. */
 const leftOn = (auth: Row) => BigInt(auth.amount_minor) - BigInt(auth.captured_minor) - BigInt(auth.released_minor ?? 0);
 
 export async function capture(trx: Knex.Transaction, authorizationId: string, amountMinor: number): Promise<Outcome> {
   const auth = await lockAuthorization(trx, authorizationId);
-  if (auth.status !== 'approved') throw conflict('authorization_declined', `Authorization ${auth.id} was declined`);
+  if (auth.status !== 'approved') throw notApproved(auth);
   if (auth.voided_at) throw conflict('authorization_voided', `Authorization ${auth.id} was voided`);
   if (auth.expired) throw conflict('authorization_expired', `Authorization ${auth.id} expired at ${iso(auth.expires_at)}`);
   const remaining = leftOn(auth);
@@ -183,7 +210,7 @@ export async function capture(trx: Knex.Transaction, authorizationId: string, am
  */
 export async function voidAuthorization(trx: Knex.Transaction, authorizationId: string, amountMinor?: number): Promise<Outcome> {
   const auth = await lockAuthorization(trx, authorizationId);
-  if (auth.status !== 'approved') throw conflict('authorization_declined', `Authorization ${auth.id} was declined`);
+  if (auth.status !== 'approved') throw notApproved(auth);
   if (auth.voided_at) throw conflict('already_voided', `Authorization ${auth.id} was already voided`);
   const left = leftOn(auth);
   const released = amountMinor === undefined ? left : BigInt(amountMinor);
@@ -217,11 +244,20 @@ export async function refund(trx: Knex.Transaction, captureId: string, amountMin
   return { status: 201, body: refundView(row), effects: ['refunds'] };
 }
 
+/**
+ * A new authorization on the old one's card. It is merchant-initiated (no cardholder present), so a card that
+ * requires step-up authentication does not ask for it: the card decides as after an authentication. That exemption
+ * rests on the cardholder having authenticated the original, so an authorization still awaiting authentication, or
+ * whose authentication failed, is refused (409 authorization_not_authenticated) rather than approved behind it.
+ */
 export async function reauthorize(trx: Knex.Transaction, authorizationId: string, amountMinor: number, validitySeconds: number): Promise<Outcome> {
-  // FOR SHARE: a concurrent void of the old authorization waits for (or precedes) this reauthorization
+  // FOR SHARE: a concurrent void (or completed authentication) of the old authorization waits for (or precedes) this reauthorization
   const old = await trx(T('authorizations')).where({ id: authorizationId }).forShare().first();
   if (!old) throw notFound('authorization', authorizationId);
   if (old.voided_at) throw conflict('authorization_voided', `Authorization ${old.id} was voided`);
+  if (old.status === AUTHENTICATION_REQUIRED || old.decline_code === AUTHENTICATION_FAILED) {
+    throw conflict('authorization_not_authenticated', `Authorization ${old.id} was not authenticated by the cardholder`);
+  }
   const row = await insertAuthorization(trx, {
     token: old.token, amountMinor, currency: old.currency, postalCode: old.postal_code, reference: old.reference,
     reauthorizedFrom: old.id,
@@ -229,6 +265,33 @@ export async function reauthorize(trx: Knex.Transaction, authorizationId: string
   const effects: EffectName[] = ['authorizations', 'reauthorizations'];
   if (row.status === 'approved') effects.push('approvedAuthorizations');
   return { status: 201, body: authorizationView(row), effects };
+}
+
+/**
+ * Completes the step-up authentication an authorization awaits, with its outcome: authenticated, the card decides as
+ * it would have without the step-up (approved with an expiry, or its decline); not authenticated, it is declined
+ * authentication_failed. The authentication's id is kept on the authorization. An authorization already completed
+ * answers as it stands, whatever the new outcome says (a retry under a new key is harmless); one that never awaited
+ * authentication is refused 409 authentication_not_required.
+ */
+export async function completeAuthentication(trx: Knex.Transaction, authorizationId: string,
+  result: { authenticated: boolean; authenticationId: string }, validitySeconds: number): Promise<Outcome> {
+  const auth = await lockAuthorization(trx, authorizationId);
+  if (auth.status !== AUTHENTICATION_REQUIRED) {
+    if (auth.authentication_id !== null) return { status: 200, body: authorizationView(auth), effects: [] };
+    throw conflict('authentication_not_required', `Authorization ${auth.id} does not await authentication`);
+  }
+  let declineCode: string | null = AUTHENTICATION_FAILED;
+  if (result.authenticated) {
+    const card = await trx(T('card_tokens')).where({ token: auth.token }).first();
+    declineCode = declineCodeOf(card, Date.now(), false);
+  }
+  const [row] = await trx(T('authorizations')).where({ id: auth.id }).update({
+    status: statusOf(declineCode), decline_code: declineCode, authentication_id: result.authenticationId,
+    expires_at: declineCode === null ? expiryFrom(trx, validitySeconds) : null,
+  }).returning('*');
+  const effects: EffectName[] = declineCode === null ? ['authentications', 'approvedAuthorizations'] : ['authentications'];
+  return { status: 200, body: authorizationView(row), effects };
 }
 
 export async function settleBatch(trx: Knex.Transaction, captureIds: string[]): Promise<Outcome> {
@@ -310,6 +373,7 @@ const CHARGES: BatchKind<ChargeLine> = {
     const { rows: cards } = await trx.raw(`SELECT * FROM ${T('card_tokens')} WHERE token = ANY(?::text[])`, [tokens]);
     const cardOf = new Map<string, Row>((cards as Row[]).map((c) => [c.token, c]));
     const now = Date.now();
+    // a card that requires step-up authentication fails authentication_required: no cardholder is there to step up
     return lines.map((l) => declineCodeOf(cardOf.get(l.token), now));
   },
 };
@@ -428,6 +492,7 @@ export async function databaseStats(db: Knex): Promise<Record<EffectName, number
       (SELECT count(*) FROM processor_sim.authorizations WHERE reauthorized_from IS NOT NULL) AS reauthorizations,
       (SELECT count(*) FROM processor_sim.settlement_batches) AS batches,
       (SELECT count(*) FROM processor_sim.payouts) AS payouts,
+      (SELECT count(*) FROM processor_sim.authorizations WHERE authentication_id IS NOT NULL) AS authentications,
       (SELECT count(*) FROM processor_sim.batch_files WHERE kind = 'charge') AS charge_files,
       (SELECT count(*) FROM processor_sim.charges) AS charge_lines,
       (SELECT count(*) FROM processor_sim.charges WHERE status = 'succeeded') AS succeeded_charge_lines,
@@ -437,7 +502,7 @@ export async function databaseStats(db: Knex): Promise<Record<EffectName, number
   return {
     tokens: num(r.tokens), authorizations: num(r.authorizations), approvedAuthorizations: num(r.approved_authorizations),
     captures: num(r.captures), voids: num(r.voids), refunds: num(r.refunds), reauthorizations: num(r.reauthorizations),
-    batches: num(r.batches), payouts: num(r.payouts),
+    batches: num(r.batches), payouts: num(r.payouts), authentications: num(r.authentications),
     chargeFiles: num(r.charge_files), chargeLines: num(r.charge_lines), succeededChargeLines: num(r.succeeded_charge_lines),
     payoutFiles: num(r.payout_files), payoutLines: num(r.payout_lines), paidPayoutLines: num(r.paid_payout_lines),
   };

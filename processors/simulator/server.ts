@@ -11,23 +11,37 @@
 //                                                Idempotent-Replayed. No other endpoint sends CORS headers.
 //   POST /v1/authorizations                      {token, amountMinor, currency, postalCode, reference}
 //                                                201 authorization (declines are 201 with status 'declined';
-//                                                an unknown token is declined invalid_token, AVS U)
+//                                                an unknown token is declined invalid_token, AVS U; a card that
+//                                                requires step-up authentication answers 201 with status and
+//                                                declineCode 'authentication_required' and no expiresAt)
+//   POST /v1/authorizations/:id/authentication   {authenticated, authenticationId}   200 the authorization, completed:
+//                                                authenticated, decided by the card (approved with expiresAt, or
+//                                                declined); not, declined authentication_failed; authenticationId
+//                                                (1-100 of [A-Za-z0-9_-]) kept and shown. One already completed
+//                                                answers 200 as it stands (a retry under a new key is harmless);
+//                                                409 authentication_not_required if it never awaited authentication.
+//                                                Counted, and faulted, as the 'authorize' operation
 //   POST /v1/authorizations/:id/captures         {amountMinor}   201 capture, up to amount - captured - released;
 //                                                409 over_capture, authorization_expired, authorization_voided,
-//                                                authorization_declined
+//                                                authorization_declined (also while it awaits authentication)
 //   POST /v1/authorizations/:id/void             {amountMinor?}  200 {authorizationId, releasedMinor, remainingMinor};
 //                                                409 already_voided, over_release, authorization_declined. Without
 //                                                amountMinor it releases all that is left and voids the authorization;
 //                                                with it (a partial void) it releases that much of what is left
 //                                                (amount - captured - released) and the rest stays capturable;
 //                                                a release that leaves nothing voids it
-//   POST /v1/authorizations/:id/reauthorize      {amountMinor}   201 a new authorization on the same card; 409 authorization_voided
+//   POST /v1/authorizations/:id/reauthorize      {amountMinor}   201 a new authorization on the same card; 409 authorization_voided.
+//                                                Merchant-initiated: a card that requires authentication is not
+//                                                asked for it (decided as after one), but the original must have been
+//                                                authenticated: 409 authorization_not_authenticated while it awaits
+//                                                authentication or after its authentication failed
 //   POST /v1/captures/:id/refunds                {amountMinor}   201 refund; 409 over_refund
 //   POST /v1/settlement-batches                  {captureIds}    201 batch; 409 capture_already_settled; 404 unknown capture
 //   POST /v1/payouts                             {destination, amountMinor, currency}   201 payout
 //   POST /v1/charge-batches                      {lines: [{idempotencyKey, token, amountMinor, currency, reference}]}
 //                                                201 {id, results}: one direct sale (no authorize/capture) per line,
-//                                                decided by the card like an authorization; results in line order
+//                                                decided by the card like an authorization; results in line order;
+//                                                a card that requires authentication fails authentication_required
 //   POST /v1/payout-batches                      {lines: [{idempotencyKey, destination, amountMinor, currency, reference}]}
 //                                                201 {id, results}: a destination starting fail_ fails destination_rejected
 //   (a batch file has 1 to MAX_BATCH_FILE_LINES lines, else 400, in a body of up to MAX_BATCH_FILE_BODY_BYTES.
@@ -130,6 +144,7 @@ const authorizeBody = z.strictObject({
 });
 const amountBody = z.strictObject({ amountMinor });
 const voidBody = z.strictObject({ amountMinor: amountMinor.optional() });
+const authenticationBody = z.strictObject({ authenticated: z.boolean(), authenticationId: objectId });
 const batchBody = z.strictObject({ captureIds: z.array(objectId).min(1).max(MAX_BATCH_CAPTURES) });
 const payoutBody = z.strictObject({ destination: z.string().min(1).max(200), amountMinor, currency });
 /** A batch file line's own idempotency key: like the Idempotency-Key header. */
@@ -351,6 +366,9 @@ class Simulator {
       this.mutate(req, res, 'tokenize', tokenBody, (trx, b) => p.tokenize(trx, b)));
     post('/authorizations', 'authorize', (req, res) =>
       this.mutate(req, res, 'authorize', authorizeBody, (trx, b) => p.authorize(trx, b, validity())));
+    // completing an authentication is the authorization's own decision, made late: it is the 'authorize' operation
+    post('/authorizations/:id/authentication', 'authorize', (req, res) =>
+      this.mutate(req, res, 'authorize', authenticationBody, (trx, b) => p.completeAuthentication(trx, pathId(req, 'id'), b, validity())));
     post('/authorizations/:id/captures', 'capture', (req, res) =>
       this.mutate(req, res, 'capture', amountBody, (trx, b) => p.capture(trx, pathId(req, 'id'), b.amountMinor)));
     post('/authorizations/:id/void', 'void', (req, res) =>

@@ -1,13 +1,15 @@
 // The processor simulator over real HTTP and PostgreSQL, driven through HttpProcessorClient and SimulatorAdmin:
-// card decisions, AVS, capture/void/refund/reauthorize limits, expiry, settlement, idempotency under
-// concurrency, every fault mode, and state that outlives the process.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+// card decisions, AVS, step-up authentication, capture/void/refund/reauthorize limits, expiry, settlement,
+// idempotency under concurrency, every fault mode, state that outlives the process, and a schema upgraded in place.
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createDb } from '../../ledger/db';
 import type { Authorization, AvsCode } from '../../processors/client';
 import { HttpProcessorClient, type SimulatorAdmin } from '../../processors/http-client';
+import { SIM_SCHEMA, simulatorMigrationSource } from '../../processors/simulator/migrations';
 import {
-  AVS_BY_POSTAL_CODE, MAX_BATCH_CAPTURES, MAX_BODY_BYTES, TEST_CARDS, type RunningSimulator,
+  AVS_BY_POSTAL_CODE, MAX_BATCH_CAPTURES, MAX_BODY_BYTES, startSimulator, TEST_CARDS, type RunningSimulator,
 } from '../../processors/simulator/server';
-import { uid } from '../support/env';
+import { testDb, uid } from '../support/env';
 import {
   effectsOf as effectsAt, key, openSimulator, postRaw, rejected, startPrivateSimulator as start, testCard as card, unavailable,
 } from '../support/processor-calls';
@@ -128,7 +130,7 @@ describe('authorization decisions', () => {
   });
 
   it('declines the declining test cards with their codes (201, not an error) and no expiry', async () => {
-    const declining = Object.entries(TEST_CARDS).filter(([, c]) => c.declineCode);
+    const declining = Object.entries(TEST_CARDS).filter(([, c]) => c.declineCode && !c.requiresAuthentication);
     expect(declining.map(([, c]) => c.declineCode).sort()).toEqual(['card_declined', 'expired_card', 'insufficient_funds']);
     for (const [number, c] of declining) {
       const a = await authorizeCard(number);
@@ -150,6 +152,149 @@ describe('authorization decisions', () => {
       const a = await client.authorize({ token, amountMinor: 100, currency: 'USD', postalCode, reference: uid() }, key());
       expect(a.avsCode, postalCode).toBe(avs);
     }
+  });
+});
+
+describe('step-up authentication (3-D Secure test cards)', () => {
+  const STEP_UP = '4000002760003184';
+  const STEP_UP_INSUFFICIENT = '4000008260003178';
+  const authenticated = (authenticationId = uid('3ds_')) => ({ authenticated: true, authenticationId });
+  const failed = (authenticationId = uid('3ds_')) => ({ authenticated: false, authenticationId });
+
+  it('answers authentication_required on both step-up cards: its declineCode, no expiry, an id to authenticate against', async () => {
+    expect(Object.entries(TEST_CARDS).filter(([, c]) => c.requiresAuthentication).map(([n]) => n).sort()).toEqual([STEP_UP, STEP_UP_INSUFFICIENT]);
+    for (const number of [STEP_UP, STEP_UP_INSUFFICIENT]) {
+      let a!: Authorization;
+      const d = await effectsOf(async () => { a = await authorizeCard(number, 1_000, '22222'); });
+      expect(a).toMatchObject({ status: 'authentication_required', declineCode: 'authentication_required', avsCode: 'Z', amountMinor: 1_000 });
+      expect(a.id).toMatch(/^auth_/);
+      expect(a.expiresAt).toBeUndefined();
+      expect(a.authenticationId).toBeUndefined();
+      expect(d).toMatchObject({ authorizations: 1, approvedAuthorizations: 0, authentications: 0 });
+      expect(await client.getTransaction(a.id)).toMatchObject({ object: 'authorization', status: 'authentication_required' });
+    }
+  });
+
+  it('approves 4000002760003184 once authenticated: expiresAt as for an approval, AVS by postal code, the authentication id kept, capturable', async () => {
+    const a = await authorizeCard(STEP_UP, 1_000, '22222');
+    let done!: Authorization;
+    const d = await effectsOf(async () => { done = await client.completeAuthentication(a.id, authenticated('3ds_abc-123'), key()); });
+    expect(done).toMatchObject({ id: a.id, status: 'approved', avsCode: 'Z', amountMinor: 1_000, authenticationId: '3ds_abc-123' });
+    expect(done.declineCode).toBeUndefined();
+    const days = (Date.parse(done.expiresAt!) - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(6.9);
+    expect(days).toBeLessThanOrEqual(7);
+    expect(d).toMatchObject({ authentications: 1, approvedAuthorizations: 1, authorizations: 0 });
+    expect(await client.getTransaction(a.id)).toMatchObject({ status: 'approved', authenticationId: '3ds_abc-123' });
+    expect((await client.capture(a.id, 1_000, key())).amountMinor).toBe(1_000);
+  });
+
+  it('declines 4000008260003178 insufficient_funds once authenticated, and either card authentication_failed when not authenticated', async () => {
+    const insufficient = await authorizeCard(STEP_UP_INSUFFICIENT);
+    const done = await client.completeAuthentication(insufficient.id, authenticated(), key());
+    expect(done).toMatchObject({ status: 'declined', declineCode: 'insufficient_funds' });
+    expect(done.expiresAt).toBeUndefined();
+    for (const number of [STEP_UP, STEP_UP_INSUFFICIENT]) {
+      const a = await authorizeCard(number);
+      const d = await effectsOf(async () => {
+        const f = await client.completeAuthentication(a.id, failed('3ds_failed'), key());
+        expect(f).toMatchObject({ status: 'declined', declineCode: 'authentication_failed', authenticationId: '3ds_failed' });
+        expect(f.expiresAt).toBeUndefined();
+      });
+      expect(d).toMatchObject({ authentications: 1, approvedAuthorizations: 0 });
+      await rejected(client.capture(a.id, 100, key()), 'authorization_declined', 409);
+    }
+  });
+
+  it('replays a completion repeated with its key, refuses the key with another outcome, and answers a completed one as it stands under a new key', async () => {
+    const a = await authorizeCard(STEP_UP);
+    const k = key();
+    const path = `/v1/authorizations/${a.id}/authentication`;
+    const body = JSON.stringify({ authenticated: true, authenticationId: '3ds_once' });
+    let first!: Authorization;
+    const d = await effectsOf(async () => {
+      first = await client.completeAuthentication(a.id, authenticated('3ds_once'), k);
+      expect(await client.completeAuthentication(a.id, authenticated('3ds_once'), k)).toEqual(first);
+      const again = await raw(path, { body, idem: k });
+      expect([again.status, again.headers.get('idempotent-replayed')]).toEqual([200, 'true']);
+      // a new key, even with the opposite outcome, changes nothing: the first completion stands
+      expect(await client.completeAuthentication(a.id, failed('3ds_other'), key())).toEqual(first);
+    });
+    expect(first).toMatchObject({ status: 'approved', authenticationId: '3ds_once' });
+    expect(d).toMatchObject({ authentications: 1, approvedAuthorizations: 1 });
+    await rejected(client.completeAuthentication(a.id, failed('3ds_once'), k), 'idempotency_key_reused', 422);
+    expect(await client.getTransaction(a.id)).toMatchObject({ status: 'approved', authenticationId: '3ds_once' });
+  });
+
+  it('refuses an unknown authorization (404 resource_missing) and one that never awaited authentication (409 authentication_not_required)', async () => {
+    await rejected(client.completeAuthentication('auth_doesnotexist', authenticated(), key()), 'resource_missing', 404);
+    const approved = await authorizeCard(VISA);
+    const declined = await authorizeCard('4000000000000002');
+    for (const a of [approved, declined]) {
+      await rejected(client.completeAuthentication(a.id, authenticated(), key()), 'authentication_not_required', 409);
+      expect(await client.getTransaction(a.id)).toMatchObject({ status: a.status });
+      expect(await client.getTransaction(a.id)).not.toHaveProperty('authenticationId');
+    }
+  });
+
+  it('refuses to capture or void an authorization that awaits authentication (409 authorization_declined)', async () => {
+    const a = await authorizeCard(STEP_UP);
+    await rejected(client.capture(a.id, 100, key()), 'authorization_declined', 409);
+    await rejected(client.void(a.id, key()), 'authorization_declined', 409);
+    expect(await admin.capturesByAuthorization(a.id)).toEqual([]);
+  });
+
+  it('fails a charge batch line on either step-up card with authentication_required (a batch charge cannot step up)', async () => {
+    const tokens = await Promise.all([STEP_UP, STEP_UP_INSUFFICIENT, VISA].map(async (n) => (await client.tokenize(card(n), key())).token));
+    const reference = uid('micro-');
+    const lines = tokens.map((token) => ({ idempotencyKey: key(), token, amountMinor: 50, currency: 'USD', reference }));
+    const file = await client.submitChargeBatch(lines, key());
+    expect(file.results.map((r) => [r.status, r.declineCode])).toEqual([
+      ['failed', 'authentication_required'], ['failed', 'authentication_required'], ['succeeded', undefined],
+    ]);
+  });
+
+  it('reauthorizes an authenticated authorization without asking again (merchant-initiated), and refuses one not authenticated (409 authorization_not_authenticated)', async () => {
+    const a = await authorizeCard(STEP_UP, 1_000, '11111');
+    await client.completeAuthentication(a.id, authenticated(), key());
+    const fresh = await client.reauthorize(a.id, 1_500, key());
+    expect(fresh).toMatchObject({ status: 'approved', amountMinor: 1_500, avsCode: 'A' });
+    expect(fresh.expiresAt).toBeDefined();
+    expect(fresh.authenticationId).toBeUndefined();
+    // a reauthorization of a reauthorization stays merchant-initiated; it never awaits authentication
+    expect(await client.reauthorize(fresh.id, 500, key())).toMatchObject({ status: 'approved' });
+    await rejected(client.completeAuthentication(fresh.id, authenticated(), key()), 'authentication_not_required', 409);
+
+    const insufficient = await authorizeCard(STEP_UP_INSUFFICIENT);
+    await client.completeAuthentication(insufficient.id, authenticated(), key());
+    expect(await client.reauthorize(insufficient.id, 100, key())).toMatchObject({ status: 'declined', declineCode: 'insufficient_funds' });
+
+    const awaiting = await authorizeCard(STEP_UP);
+    await rejected(client.reauthorize(awaiting.id, 1_000, key()), 'authorization_not_authenticated', 409);
+    await client.completeAuthentication(awaiting.id, failed(), key());
+    await rejected(client.reauthorize(awaiting.id, 1_000, key()), 'authorization_not_authenticated', 409);
+  });
+
+  it('validates the completion: authenticated a boolean, authenticationId 1 to 100 of [A-Za-z0-9_-], no other field, an Idempotency-Key', async () => {
+    const a = await authorizeCard(STEP_UP);
+    const path = `/v1/authorizations/${a.id}/authentication`;
+    const cases: Array<[Parameters<typeof raw>[1], number, string]> = [
+      [{ body: '{"authenticated":true}', idem: key() }, 400, 'parameter_missing'],
+      [{ body: '{"authenticationId":"3ds_1"}', idem: key() }, 400, 'parameter_missing'],
+      [{ body: '{"authenticated":"true","authenticationId":"3ds_1"}', idem: key() }, 400, 'parameter_invalid'],
+      [{ body: '{"authenticated":true,"authenticationId":""}', idem: key() }, 400, 'parameter_invalid'],
+      [{ body: '{"authenticated":true,"authenticationId":"3ds 1"}', idem: key() }, 400, 'parameter_invalid'],
+      [{ body: JSON.stringify({ authenticated: true, authenticationId: 'x'.repeat(101) }), idem: key() }, 400, 'parameter_invalid'],
+      [{ body: '{"authenticated":true,"authenticationId":"3ds_1","eci":"05"}', idem: key() }, 400, 'unknown_parameter'],
+      [{ body: '{"authenticated":true,"authenticationId":"3ds_1"}' }, 400, 'idempotency_key_missing'],
+    ];
+    for (const [init, status, code] of cases) {
+      const r = await raw(path, init);
+      expect([r.status, r.body.error?.code], init?.body?.slice(0, 60)).toEqual([status, code]);
+    }
+    expect(await client.getTransaction(a.id)).toMatchObject({ status: 'authentication_required' });
+    const longest = 'x'.repeat(100);
+    expect(await client.completeAuthentication(a.id, authenticated(longest), key())).toMatchObject({ status: 'approved', authenticationId: longest });
   });
 });
 
@@ -503,6 +648,55 @@ describe('faults', () => {
     expect(retried).toMatchObject({ status: 'approved', amountMinor: 4_200 });
     const stats = await admin.stats();
     expect(stats.requests.authorize).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('schema upgrade', () => {
+  it('upgrades a database at 003 in place: its authorizations and tokens keep working, and step-up cards work on it', async () => {
+    const main = testDb(1);
+    const name = uid('simupgrade_');
+    await main.raw(`CREATE DATABASE ${name}`);
+    const url = inject('databaseUrl').replace(/\/[^/]*$/, `/${name}`);
+    try {
+      // the schema as it was before step-up authentication, with a token and an approved authorization on it
+      const old = createDb(url);
+      let authId: string;
+      try {
+        await old.raw(`CREATE SCHEMA ${SIM_SCHEMA}`);
+        const config = { migrationSource: simulatorMigrationSource, tableName: 'processor_sim_migrations', schemaName: SIM_SCHEMA };
+        for (let i = 0; i < 3; i++) await old.migrate.up(config);
+        const [completed] = await old.migrate.list(config) as [Array<{ name: string }>, unknown[]];
+        expect(completed.map((m) => m.name)).toEqual(['001_processor_sim', '002_batch_files', '003_partial_voids']);
+        await old.raw(`INSERT INTO ${SIM_SCHEMA}.card_tokens (token, last4, brand, exp_month, exp_year) VALUES ('tok_old', '4242', 'visa', 12, 2099)`);
+        const [row] = await old(`${SIM_SCHEMA}.authorizations`).insert({
+          id: 'auth_old', token: 'tok_old', amount_minor: 1_000, currency: 'USD', postal_code: '12345', reference: 'order-old',
+          status: 'approved', avs_code: 'Y', expires_at: old.raw("now() + interval '1 day'"),
+        }).returning('id');
+        authId = row.id as string;
+      } finally {
+        await old.destroy();
+      }
+
+      const upgraded = await startSimulator({ databaseUrl: url, port: 0, adminPort: 0 });
+      try {
+        const c = new HttpProcessorClient({ baseUrl: upgraded.url });
+        expect(await c.getTransaction(authId)).toMatchObject({ status: 'approved', capturedMinor: 0 });
+        expect(await c.getTransaction(authId)).not.toHaveProperty('authenticationId');
+        expect((await c.capture(authId, 400, key())).amountMinor).toBe(400);
+        await rejected(c.completeAuthentication(authId, { authenticated: true, authenticationId: '3ds_1' }, key()), 'authentication_not_required', 409);
+        expect(await c.authorize({ token: 'tok_old', amountMinor: 100, currency: 'USD', postalCode: '1', reference: uid() }, key()))
+          .toMatchObject({ status: 'approved' });
+        const { token } = await c.tokenize(card('4000002760003184'), key());
+        const a = await c.authorize({ token, amountMinor: 100, currency: 'USD', postalCode: '1', reference: uid() }, key());
+        expect(a.status).toBe('authentication_required');
+        expect(await c.completeAuthentication(a.id, { authenticated: true, authenticationId: '3ds_1' }, key())).toMatchObject({ status: 'approved' });
+      } finally {
+        await upgraded.stop();
+      }
+    } finally {
+      await main.raw(`DROP DATABASE ${name} WITH (FORCE)`);
+      await main.destroy();
+    }
   });
 });
 
