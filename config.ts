@@ -73,7 +73,7 @@ export const VARIABLES = {
   PAYBROKER_MESSAGING_URL: variable(text(), 'http://127.0.0.1:3200', 'where Paybroker reaches the messaging gateway'),
   PAYBROKER_MESSAGING_API_KEY: variable(textOr('msgk_dev_paybroker'), '`msgk_dev_paybroker`', "Paybroker's API key at the messaging gateway (the simulator serves the account of this key)"),
   PAYBROKER_MESSAGING_WEBHOOK_SECRET: variable(textOr('gwsec_dev_paybroker'), '`gwsec_dev_paybroker`', "shared secret of the messaging gateway's signed webhooks (HMAC-SHA256)"),
-  PAYBROKER_MESSAGING_WEBHOOK_URL: variable(text(), 'none', "where the messaging gateway delivers receipts and replies (also settable per account: `PUT /v1/account`)"),
+  PAYBROKER_MESSAGING_WEBHOOK_URL: variable(text(), 'the API\'s `/v1/messaging/webhooks`', "where the messaging gateway delivers receipts and replies (also settable per account: `PUT /v1/account`)"),
   PAYBROKER_PUBLIC_URL: variable(text(), 'http://127.0.0.1:PORT', 'where customers reach the hosted checkout and cart pages (links in sessions and offers)'),
   PAYBROKER_PROCESSOR_PUBLIC_URL: variable(text(), 'PROCESSOR_URL', "where customers' browsers reach the processor's card tokenization (the hosted pages send card numbers there)"),
   PAYBROKER_SETTLEMENT_INTERVAL: variable(duration('1 day'), '1 day', 'how often captures are submitted in settlement batches'),
@@ -89,6 +89,9 @@ export const VARIABLES = {
   PAYBROKER_PROCESSOR_MAX_BACKOFF: variable(duration('5 minutes'), '5 minutes', 'the longest pause between tries while it waits'),
   PAYBROKER_REAUTH_LEAD: variable(duration('1 day'), '1 day', 'reauthorize unshipped orders this long before the authorization expires'),
   PAYBROKER_REFUND_WINDOW: variable(duration('90 days'), '90 days', 'an order stays open for refunds this long after its last capture'),
+  PAYBROKER_CONFIRMATION_TIMEOUT: variable(duration('15 minutes'), '15 minutes', "how long a customer has to reply to an order's offer by message (from when the gateway accepted it)"),
+  PAYBROKER_CONFIRMATION_SEND_DEADLINE: variable(duration('1 hour'), '1 hour', 'how long an offer is tried while the messaging gateway is unreachable; then the order is cancelled'),
+  PAYBROKER_AUTHENTICATION_TIMEOUT: variable(duration('10 minutes'), '10 minutes', 'how long a customer has to answer a step-up authentication on their device'),
   PAYBROKER_WEBHOOK_ALLOW_PRIVATE: variable(bool(false), 'false', 'accept webhook endpoints on private and loopback addresses'),
   PAYBROKER_DELIVERY_TIMEOUT: variable(duration('10s'), '10s', 'HTTP timeout of one delivery attempt'),
   PAYBROKER_DELIVERY_GIVE_UP: variable(duration('3 days'), '3 days', 'default give-up time of new endpoints (then a message is a dead letter)'),
@@ -139,7 +142,7 @@ export interface Config {
   simulatorAuthValiditySeconds: number;
   simulatorUrl: string;
   /** The messaging gateway (simulator): its ports, where Paybroker reaches it, the account's key and webhooks. */
-  messaging: { port: number; adminPort: number; url: string; apiKey: string; webhookSecret: string; webhookUrl: string | undefined };
+  messaging: { port: number; adminPort: number; url: string; apiKey: string; webhookSecret: string; webhookUrl: string };
   dataDir: string;
   /** How often captures are submitted in settlement batches (a Temporal Schedule). */
   settlementIntervalMs: number;
@@ -160,6 +163,10 @@ export interface Config {
   reauthLeadMs: number;
   /** Orders stay open for refunds this long after their last capture. */
   refundWindowMs: number;
+  /** Orders asking their customer: the reply's deadline, how long an offer is tried, the device answer's deadline. */
+  confirmationTimeoutMs: number;
+  confirmationSendDeadlineMs: number;
+  authenticationTimeoutMs: number;
   delivery: {
     /** Webhook endpoints on private or loopback addresses are refused unless this is true. */
     allowPrivate: boolean;
@@ -221,7 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       url: (v.PAYBROKER_MESSAGING_URL ?? `http://127.0.0.1:${v.PAYBROKER_MESSAGING_PORT}`).replace(/\/+$/, ''),
       apiKey: v.PAYBROKER_MESSAGING_API_KEY,
       webhookSecret: v.PAYBROKER_MESSAGING_WEBHOOK_SECRET,
-      webhookUrl: v.PAYBROKER_MESSAGING_WEBHOOK_URL,
+      webhookUrl: v.PAYBROKER_MESSAGING_WEBHOOK_URL ?? `http://127.0.0.1:${v.PORT}/v1/messaging/webhooks`,
     },
     dataDir: v.PAYBROKER_DATA_DIR ?? join(ROOT_DIR, '.data'),
     settlementIntervalMs: v.PAYBROKER_SETTLEMENT_INTERVAL,
@@ -235,6 +242,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     processorMaxBackoffMs: v.PAYBROKER_PROCESSOR_MAX_BACKOFF,
     reauthLeadMs: v.PAYBROKER_REAUTH_LEAD,
     refundWindowMs: v.PAYBROKER_REFUND_WINDOW,
+    confirmationTimeoutMs: v.PAYBROKER_CONFIRMATION_TIMEOUT,
+    confirmationSendDeadlineMs: v.PAYBROKER_CONFIRMATION_SEND_DEADLINE,
+    authenticationTimeoutMs: v.PAYBROKER_AUTHENTICATION_TIMEOUT,
     delivery: {
       allowPrivate: v.PAYBROKER_WEBHOOK_ALLOW_PRIVATE,
       timeoutMs: v.PAYBROKER_DELIVERY_TIMEOUT,

@@ -2,11 +2,15 @@
 import type { Client } from '@temporalio/client';
 import type { Database } from '../ledger/db';
 import type { ProcessorClient } from '../processors/client';
+import type { MessagingGateway } from '../processors/messaging/client';
+import { AuthenticationService } from '../services/authentications';
 import { DeliveryService } from '../services/delivery';
 import { EventService } from '../services/events';
 import { createStores } from '../stores';
+import { createAuthenticationActivities } from './authentications';
 import { createBidActivities } from './bids';
 import { createCheckoutActivities } from './checkout';
+import { createConfirmationActivities } from './confirmations';
 import { createDeliveryActivities, type DeliverySettings } from './delivery';
 import { createOrderActivities, createOrderBooksActivity } from './orders';
 import { createPayoutActivities } from './payouts';
@@ -19,6 +23,8 @@ import { createWebhookEventActivities } from './webhookEvents';
 export interface ActivityDeps {
   database: Database;
   processor: ProcessorClient;
+  /** The messaging gateway (confirmation offers). */
+  messaging: MessagingGateway;
   /** For enqueuing outbound messages (signal-with-start of delivery groups). */
   temporal: Client;
   taskQueue: string;
@@ -41,6 +47,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createReconciliationActivities({ reconciliation: stores.reconciliation, processor, problems: stores.problems }),
     ...createCheckoutActivities({ checkout: stores.checkout, orders: stores.orders, events }),
     ...createBidActivities({ bids: stores.bids, events }),
+    ...createConfirmationActivities({ confirmations: stores.confirmations, phones: stores.phones, merchants: stores.merchants, messaging: deps.messaging }),
+    ...createAuthenticationActivities({ authentications: new AuthenticationService({ devices: stores.devices, merchants: stores.merchants,
+      refusals: stores.refusals, temporal: deps.temporal }) }),
     ...createDeliveryActivities({ messages: stores.delivery, problems: stores.problems, settings: deps.delivery }),
     ...events,
   };

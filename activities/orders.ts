@@ -5,6 +5,8 @@ import type { OrderView } from '../domain/order';
 import { accounts } from '../ledger/accounts';
 import type { Ledger } from '../ledger/ledger';
 import type { Authorization, AuthorizeRequest, Capture, ProcessorClient, Refund, VoidResult } from '../processors/client';
+
+export type { Authorization } from '../processors/client';
 import type { OrderStore } from '../stores/orders';
 import type { ProblemInput, ProblemStore } from '../stores/problems';
 import { processorCall } from './processorCall';
@@ -48,6 +50,10 @@ export function createOrderActivities(deps: OrderActivityDeps) {
     },
     async reauthorize(authorizationId: string, amountMinor: number, idempotencyKey: string): Promise<Authorization> {
       return processorCall(() => processor.reauthorize(authorizationId, amountMinor, idempotencyKey));
+    },
+    /** The customer's step-up authentication ended: the processor approves or declines the authorization with the result. */
+    async completeAuthentication(authorizationId: string, result: { authenticated: boolean; authenticationId: string }, idempotencyKey: string): Promise<Authorization> {
+      return processorCall(() => processor.completeAuthentication(authorizationId, result, idempotencyKey));
     },
 
     /** Cash in transit at the processor, owed to the merchant less the broker's fee; and the capture's row. */

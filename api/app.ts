@@ -18,6 +18,7 @@ import { mount, type Operation, operation } from './operations';
 import type { HealthChecks } from '../services/health';
 import { checkoutOperations } from './routes/checkout';
 import { bidOperations } from './routes/bids';
+import { customerOperations } from './routes/customers';
 import { eventOperations } from './routes/events';
 import { apiKeyOperations } from './routes/apiKeys';
 import { auditOperations } from './routes/audit';
@@ -49,6 +50,7 @@ export interface AppDeps {
 /** Every operation of the API, public ones first. */
 export function operations(deps: AppDeps): { open: Operation[]; authenticated: Operation[] } {
   const { services } = deps;
+  const customers = customerOperations(services);
   const authenticated = [
     // (first: the busiest; express tries routes in turn)
     ...micropaymentOperations(services),
@@ -65,8 +67,9 @@ export function operations(deps: AppDeps): { open: Operation[]; authenticated: O
     ...webhookOperations(services),
     ...eventOperations(services),
     ...auditOperations(services.stores.audit),
+    ...customers.authenticated,
   ];
-  const open = healthOperations(deps.health);
+  const open = [...healthOperations(deps.health), ...customers.open];
   let document: object | undefined;
   open.push(operation({
     method: 'get', path: '/openapi.json', summary: 'This document', allow: 'public',
@@ -109,6 +112,8 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
   v1.use('/micropayments/batch', jsonBody(MAX_BATCH_BODY_BYTES));
+  // (a signed webhook is verified over its body exactly as it arrived)
+  v1.use('/messaging/webhooks', jsonBody(MAX_BODY_BYTES, { keepRaw: true }));
   v1.use(jsonBody());
   // (one check for every route: a string PostgreSQL cannot store, or a body nested too deep, is a 400, never a 5xx)
   v1.use(rejectUnacceptableInput);

@@ -6,6 +6,8 @@ import { CartError } from '../domain/cart';
 import { CheckoutError } from '../domain/checkout';
 import { PricingError } from '../domain/pricing';
 import { isDatabaseUnavailable, LedgerError } from '../stores';
+import { AuthenticationRefused } from '../services/authentications';
+import { WebhookRefused } from '../services/confirmations';
 import { OrderError } from '../services/orders';
 import { TermsChanging } from '../services/recorder';
 import { SettlementError } from '../services/settlement';
@@ -71,7 +73,12 @@ const unavailable = (code: string, message: string) =>
 
 /** Refusals whose code means a conflict with what exists (409) rather than a request the rules refuse (422). */
 const CONFLICTS = new Set(['already_a_seller', 'order_closed', 'paid_with_seller_credits', 'payouts_outstanding', 'already_retried', 'last_api_key',
-  'api_key_revoked', 'api_key_rolled']);
+  'api_key_revoked', 'api_key_rolled', 'order_awaiting_customer', 'too_many_open_confirmations']);
+
+/** The error type of a refusal of a device or a gateway webhook, by its status. */
+const REFUSAL_TYPES: Record<number, ErrorType> = {
+  401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error', 409: 'conflict_error', 410: 'conflict_error', 422: 'unprocessable_error',
+};
 
 /** Refusals of checkout sessions and carts that are about their state, not the request's shape (the hosted pages' too). */
 export const CHECKOUT_CONFLICTS: ReadonlySet<string> = new Set(['session_expired', 'session_closed', 'attempts_exhausted', 'cart_not_active', 'cart_changed', 'price_changed', 'total_changed']);
@@ -81,6 +88,9 @@ const BID_CONFLICTS: ReadonlySet<string> = new Set(['round_closed', 'too_many_bi
 
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof WebhookRefused || err instanceof AuthenticationRefused) {
+    return new ApiError(err.status, REFUSAL_TYPES[err.status] ?? 'invalid_request_error', err.code, err.message);
+  }
   if (err instanceof BidRoundError || err instanceof BidRefusal) {
     const param = err.param;
     if (err.code === 'idempotency_key_reused') return new ApiError(422, 'idempotency_error', err.code, err.message, param);

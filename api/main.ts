@@ -39,7 +39,9 @@ async function main(): Promise<void> {
     const services = await createServices(database, temporal, {
       taskQueue: config.taskQueue,
       orders: { processorDeadlineMs: config.processorDeadlineMs, processorMaxBackoffMs: config.processorMaxBackoffMs,
-        reauthLeadMs: config.reauthLeadMs, refundWindowMs: config.refundWindowMs },
+        reauthLeadMs: config.reauthLeadMs, refundWindowMs: config.refundWindowMs, confirmationTimeoutMs: config.confirmationTimeoutMs,
+        confirmationSendDeadlineMs: config.confirmationSendDeadlineMs, authenticationTimeoutMs: config.authenticationTimeoutMs },
+      messaging: config.messaging,
       periods: { graceMs: config.periodGraceMs, dunningDelaysMs: config.dunningDelaysMs },
       payoutRetryDelaysMs: config.payoutRetryDelaysMs,
       webhooks: { allowPrivate: config.delivery.allowPrivate, giveUpMs: config.delivery.giveUpMs },

@@ -1,7 +1,7 @@
 // Business events merchants receive at their webhook endpoints, and the serialization group each belongs to.
 
 export const ORDER_EVENT_TYPES = ['order.created', 'order.authorized', 'order.authorization_failed', 'order.captured', 'order.voided', 'order.refunded', 'order.needs_attention',
-  'order.needs_attention_resolved'] as const;
+  'order.needs_attention_resolved', 'order.awaiting_customer', 'order.cancelled'] as const;
 export const SETTLEMENT_EVENT_TYPES = ['settlement.credit_paid'] as const;
 export const PAYOUT_EVENT_TYPES = ['payout.paid', 'payout.failed'] as const;
 export const CHECKOUT_EVENT_TYPES = ['checkout.session.completed', 'checkout.session.expired', 'checkout.session.failed'] as const;

@@ -29,3 +29,30 @@ export function isBalanced(lines: ReadonlyArray<{ amountMinor: bigint | number; 
   for (const s of sumByCurrency(lines).values()) if (s !== 0n) return false;
   return true;
 }
+
+// --- formatting ----------------------------------------------------------------------------------------------
+
+const formatters = new Map<string, Intl.NumberFormat>();
+
+function formatter(currency: string): Intl.NumberFormat {
+  let f = formatters.get(currency);
+  if (!f) {
+    try {
+      f = new Intl.NumberFormat('en-US', { style: 'currency', currency });
+    } catch {
+      f = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    }
+    formatters.set(currency, f);
+  }
+  return f;
+}
+
+/** The currency's minor digits (JPY 0, USD 2, KWD 3), as Intl knows them. */
+export function minorDigits(currency: string): number {
+  return formatter(currency).resolvedOptions().maximumFractionDigits ?? 2;
+}
+
+/** An amount of integer minor units, formatted for its currency ("$12.34", "¥1,200"): pages and messages to customers. */
+export function formatMoney(amountMinor: number, currency: string): string {
+  return formatter(currency).format(amountMinor / 10 ** minorDigits(currency));
+}

@@ -8,12 +8,16 @@
 //             → partially_shipped → shipped → partially_refunded|refunded / partially_returned|returned
 //   voided (cancelled before any capture, AVS rejected, review rejected or timed out)
 //   awaiting_processor while the processor is unreachable (then back to the state before it)
+// Before any of it, an order the customer must confirm by message waits in awaiting_confirmation (→ confirmed, or
+// cancelled); an authorization the processor asks to authenticate waits in requires_authentication (→ authorized,
+// or failed_authorization).
 import { applyBps, type PricedOrder, unitsAmount } from './pricing';
 import type { AvsDecision, AvsPolicy } from './avs';
+import { CONFIRMATION_FAILURE, type ConfirmationOutcome, type ConfirmationReason, type ConfirmationState } from './confirmation';
 
 export type OrderState =
-  | 'confirmed' | 'awaiting_processor' | 'authorized_plus_avs' | 'authorized_minus_avs' | 'failed_authorization'
-  | 'partially_shipped' | 'shipped' | 'voided'
+  | 'awaiting_confirmation' | 'confirmed' | 'requires_authentication' | 'awaiting_processor' | 'authorized_plus_avs' | 'authorized_minus_avs'
+  | 'failed_authorization' | 'partially_shipped' | 'shipped' | 'voided' | 'cancelled'
   | 'partially_refunded' | 'refunded' | 'partially_returned' | 'returned';
 
 export interface OrderPolicy {
@@ -29,6 +33,19 @@ export interface OrderPolicy {
   reauthLeadMs: number;
   /** The order stays open for refunds this long after its last capture. */
   refundWindowMs: number;
+  /** How long the customer has to answer a step-up authentication on their device (unset: AUTHENTICATION_TIMEOUT_MS). */
+  authenticationTimeoutMs?: number;
+}
+
+/** The customer confirms the order by message before it is authorized (the number itself stays in the phone store). */
+export interface ConfirmationInput {
+  channel: 'sms';
+  phoneToken: string;
+  phoneMasked: string;
+  reason: ConfirmationReason;
+  /** How long the customer has to reply once the offer is sent, and how long the offer is tried. */
+  timeoutMs: number;
+  sendDeadlineMs: number;
 }
 
 export interface Address {
@@ -67,6 +84,8 @@ export interface OrderInput {
    * capture (its spread) as its fee, instead of policy.feeBps.
    */
   supplyUnitMinor?: Record<string, number>;
+  /** The customer must confirm by message first. */
+  confirmation?: ConfirmationInput;
 }
 
 export interface Units { sku: string; quantity: number }
@@ -162,7 +181,42 @@ export interface OrderView {
   review: { decision: 'approve' | 'reject' | 'timeout' } | null;
   /** When an AVS review undecided by then ends in 'timeout' (null: the order was never held for review). */
   reviewDeadline: string | null;
+  /** The customer's confirmation by message (null: none asked). */
+  confirmation: ConfirmationView | null;
+  /** The step-up authentication the processor asked for (null: none). */
+  authentication: AuthenticationView | null;
 }
+
+export interface ConfirmationView {
+  channel: 'sms';
+  /** The number, masked. */
+  phone: string;
+  reason: ConfirmationReason;
+  state: ConfirmationState;
+  offerSentAt: string | null;
+  /** The reply is awaited until then (set once the offer is sent). */
+  deadline: string | null;
+}
+
+/** How a step-up authentication ended (or stands). */
+export type AuthenticationState = 'starting' | 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled' | 'no_device';
+
+export interface AuthenticationView {
+  /** The authentication request sent to the customer's devices (null until it is made). */
+  id: string | null;
+  /** The processor's transaction reference the authentication is bound to. */
+  reference: string;
+  state: AuthenticationState;
+  deadline: string | null;
+}
+
+/** The order's failure when its step-up authentication does not end approved. */
+export const AUTHENTICATION_FAILURE: Record<Exclude<AuthenticationState, 'starting' | 'pending' | 'approved'>, { code: string; message: string }> = {
+  rejected: { code: 'authentication_failed', message: 'The customer rejected the payment on their device' },
+  no_device: { code: 'authentication_failed', message: 'The card asks for authentication and the customer has no registered device' },
+  expired: { code: 'authentication_timeout', message: 'The customer did not answer on their device before the deadline' },
+  cancelled: { code: 'cancelled', message: 'Cancelled by the merchant while the customer was asked' },
+};
 
 /** The attention reason of an order held for an operator's AVS review. */
 export const AVS_REVIEW = 'avs_review';
@@ -174,10 +228,10 @@ export class OrderRuleError extends Error {
   }
 }
 
-export const FINAL_STATES: ReadonlySet<OrderState> = new Set(['failed_authorization', 'voided', 'refunded', 'returned']);
+export const FINAL_STATES: ReadonlySet<OrderState> = new Set(['failed_authorization', 'voided', 'cancelled', 'refunded', 'returned']);
 
 export class Order {
-  state: OrderState = 'confirmed';
+  state: OrderState;
   private stateBeforeOutage: OrderState | null = null;
   authorizations: AuthorizationRecord[] = [];
   captures: CaptureRecord[] = [];
@@ -194,8 +248,18 @@ export class Order {
   private readonly queue: OrderCommand[] = [];
   private readonly outcomes = new Map<string, CommandOutcome>();
   private running: string | null = null;
+  confirmation: ConfirmationView | null = null;
+  authentication: AuthenticationView | null = null;
+  /** The customer's answer, as its message (signal) brought it, while the order waits for it. */
+  private customerAnswer: ConfirmationOutcome | AuthenticationState | null = null;
+  /** The customer was asked (the offer sent, the authentication request made): the creating request can be answered. */
+  private customerAsked = false;
 
-  constructor(readonly input: OrderInput) {}
+  constructor(readonly input: OrderInput) {
+    const c = input.confirmation;
+    this.state = c ? 'awaiting_confirmation' : 'confirmed';
+    if (c) this.confirmation = { channel: c.channel, phone: c.phoneMasked, reason: c.reason, state: 'sending', offerSentAt: null, deadline: null };
+  }
 
   get priced(): PricedOrder { return this.input.priced; }
   get authorization(): AuthorizationRecord | undefined { return this.authorizations.find((a) => a.status === 'active'); }
@@ -230,6 +294,73 @@ export class Order {
   /** What is still to be captured: unshipped goods, and shipping with tax until the first shipment. */
   uncapturedOrderMinor(): number {
     return this.priced.totalMinor - this.capturedMinor;
+  }
+
+  // --- the customer's confirmation and authentication ------------------------------------------------
+
+  /** Waiting for the customer (a reply by message, an answer on their device): only a cancel is taken meanwhile. */
+  get awaitingCustomer(): boolean {
+    return this.state === 'awaiting_confirmation' || this.state === 'requires_authentication';
+  }
+
+  offerSent(sentAtMs: number, deadlineMs: number): void {
+    this.confirmation = { ...this.confirmation!, state: 'pending', offerSentAt: new Date(sentAtMs).toISOString(), deadline: new Date(deadlineMs).toISOString() };
+    this.customerAsked = true;
+  }
+
+  /** The customer's answer arrived (a signal): taken while the order waits for one, else ignored. */
+  customerAnswered(outcome: ConfirmationOutcome | AuthenticationState): void {
+    if (this.awaitingCustomer && this.customerAnswer === null) this.customerAnswer = outcome;
+  }
+
+  /** The answer the order waits for, once it came. */
+  get answerFromCustomer(): ConfirmationOutcome | AuthenticationState | null {
+    return this.customerAnswer;
+  }
+
+  /** The confirmation ended: accepted, the order goes on to authorization; otherwise it is cancelled, nothing authorized. */
+  confirmationEnded(outcome: ConfirmationOutcome): void {
+    this.confirmation = { ...this.confirmation!, state: outcome };
+    this.customerAnswer = null;
+    if (outcome === 'accepted') {
+      this.state = 'confirmed';
+      return;
+    }
+    this.state = 'cancelled';
+    this.failure = CONFIRMATION_FAILURE[outcome];
+    this.authorizationDecided = true;
+  }
+
+  /** The processor asks the customer to authenticate the authorization `reference` on their device. */
+  requireAuthentication(reference: string): void {
+    this.leaveAwaitingProcessor();
+    this.state = 'requires_authentication';
+    this.authentication = { id: null, reference, state: 'starting', deadline: null };
+  }
+
+  authenticationRequested(id: string, deadlineMs: number): void {
+    this.authentication = { ...this.authentication!, id, state: 'pending', deadline: new Date(deadlineMs).toISOString() };
+    this.customerAsked = true;
+  }
+
+  /**
+   * The authentication ended. Approved: the processor is to complete the authorization (authorized() or
+   * authorizationFailed() follow); otherwise the order fails (or, cancelled by the merchant, is cancelled) with nothing authorized.
+   */
+  authenticationEnded(outcome: Exclude<AuthenticationState, 'starting' | 'pending'>): void {
+    this.authentication = { ...this.authentication!, state: outcome };
+    this.customerAnswer = null;
+    if (outcome === 'approved') {
+      this.state = 'confirmed';
+      return;
+    }
+    if (outcome === 'cancelled') {
+      this.state = 'cancelled';
+      this.failure = AUTHENTICATION_FAILURE.cancelled;
+      this.authorizationDecided = true;
+      return;
+    }
+    this.authorizationFailed(AUTHENTICATION_FAILURE[outcome].code, AUTHENTICATION_FAILURE[outcome].message);
   }
 
   // --- authorization ---------------------------------------------------------------------------------
@@ -501,6 +632,9 @@ export class Order {
     if (this.outcomes.size + this.queue.length >= MAX_COMMANDS_PER_ORDER) {
       throw new OrderRuleError('too_many_updates', `An order accepts at most ${MAX_COMMANDS_PER_ORDER} commands`);
     }
+    if (this.awaitingCustomer && cmd.kind !== 'cancel') {
+      throw new OrderRuleError('order_awaiting_customer', `The order waits for its customer (${this.state}); only a cancel is taken meanwhile`);
+    }
     if (cmd.kind === 'ship') this.shipmentAmount(cmd.req.items);
     if (cmd.kind === 'refund') this.refundAmount(cmd.req);
     // (a final order runs no more commands, whatever their kind: its workflow is closing, and one queued now would wait forever)
@@ -537,7 +671,7 @@ export class Order {
 
   /** What the creating request (submit) answers now; undefined while the authorization is undecided. */
   submitAnswer(): Answer | undefined {
-    if (this.authorizationDecided) return { outcome: 'done' };
+    if (this.authorizationDecided || this.customerAsked) return { outcome: 'done' };
     return this.state === 'awaiting_processor' ? { outcome: 'pending' } : undefined;
   }
 
@@ -592,6 +726,7 @@ export class Order {
       shipments: this.shipments, refunds: this.refunds, failure: this.failure,
       needsAttention: this.needsAttention, attentionReasons: this.attentionReasons, review: this.review,
       reviewDeadline: this.reviewDeadlineMs === null ? null : new Date(this.reviewDeadlineMs).toISOString(),
+      confirmation: this.confirmation, authentication: this.authentication,
     };
   }
 }

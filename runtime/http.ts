@@ -15,4 +15,5 @@ export function baseApp(): express.Express {
 }
 
 /** The JSON body parser: strict (objects and arrays only), within a limit. */
-export const jsonBody = (limit = MAX_BODY_BYTES) => express.json({ limit, strict: true });
+export const jsonBody = (limit = MAX_BODY_BYTES, o: { keepRaw?: boolean } = {}) => express.json({ limit, strict: true,
+  ...(o.keepRaw ? { verify: (req: unknown, _res: unknown, buf: Buffer) => { (req as { rawBody?: Buffer }).rawBody = buf; } } : {}) });

@@ -2,10 +2,13 @@
 // them with Temporal. Built once per process by its entry point.
 import type { Client } from '@temporalio/client';
 import type { Database } from '../ledger/db';
+import { HttpMessagingGateway } from '../processors/messaging/client';
 import { createStores, type Stores } from '../stores';
+import { AuthenticationService } from './authentications';
 import { BidService } from './bids';
 import { CartService } from './carts';
 import { CheckoutService } from './checkout';
+import { ConfirmationService } from './confirmations';
 import { DeliveryService } from './delivery';
 import { type EndpointSettings, WebhookEndpoints } from './endpoints';
 import { EventService } from './events';
@@ -26,6 +29,8 @@ export interface ServiceSettings {
   webhooks: EndpointSettings;
   /** Where customers reach the hosted pages, and where their browsers reach the processor's tokenization. */
   pages: { publicUrl: string; processorPublicUrl: string };
+  /** The messaging gateway (polite answers to customers' replies): where, the broker's key, and the secret of its webhooks. */
+  messaging: { url: string; apiKey: string; webhookSecret: string };
   /** Milliseconds since the epoch (default Date.now; tests drive it): API keys' expiry and use, rate limits. */
   clock?: () => number;
 }
@@ -45,6 +50,8 @@ export interface Services {
   checkout: CheckoutService;
   carts: CartService;
   bids: BidService;
+  confirmations: ConfirmationService;
+  authentications: AuthenticationService;
   /** Where customers reach the hosted pages, and where their browsers reach the processor's tokenization. */
   pages: { publicUrl: string; processorPublicUrl: string };
   temporal: Client;
@@ -56,7 +63,7 @@ export async function createServices(database: Database, temporal: Client, setti
   const stores = createStores(database, clock);
   const { taskQueue } = settings;
   const delivery = new DeliveryService(stores.delivery, temporal, taskQueue);
-  const orders = new OrderService({ orders: stores.orders, merchants: stores.merchants, temporal, taskQueue, timing: settings.orders });
+  const orders = new OrderService({ ...stores, temporal, taskQueue, timing: settings.orders });
   const payouts = new PayoutService({ payouts: stores.payouts, merchants: stores.merchants, parties: stores.parties, temporal, taskQueue,
     retryDelaysMs: settings.payoutRetryDelaysMs });
   const { publicUrl } = settings.pages;
@@ -67,6 +74,9 @@ export async function createServices(database: Database, temporal: Client, setti
   return {
     stores, temporal, orders, payouts, delivery, clock, checkout, carts, pages: settings.pages,
     bids: new BidService({ bids: stores.bids, temporal, taskQueue, timing: settings.orders, clock }),
+    confirmations: new ConfirmationService({ ...stores, temporal, webhookSecret: settings.messaging.webhookSecret,
+      gateway: new HttpMessagingGateway({ baseUrl: settings.messaging.url, apiKey: settings.messaging.apiKey }) }),
+    authentications: new AuthenticationService({ ...stores, temporal }),
     problems: new ProblemService({ problems: stores.problems, orders, payouts, payoutStore: stores.payouts, delivery }),
     recorder: new Recorder(stores.parties, stores.micropayments),
     grants: await GrantSigner.load(stores.grants),

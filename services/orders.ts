@@ -9,11 +9,16 @@ import {
 } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import { canonical } from '../domain/canonical';
+import {
+  type ConfirmationReason, DEFAULT_CONFIRMATION_SEND_DEADLINE_MS, DEFAULT_CONFIRMATION_TIMEOUT_MS, MAX_OPEN_CONFIRMATIONS_PER_PHONE, policyReason,
+} from '../domain/confirmation';
 import { type Address, Order, type OrderInput, type OrderView } from '../domain/order';
 import { type LineItemInput, priceOrder } from '../domain/pricing';
-import type { MerchantStore } from '../stores/merchants';
+import type { ConfirmationStore } from '../stores/confirmations';
+import type { MerchantConfig, MerchantStore } from '../stores/merchants';
 import type { OrderRow, OrderStore } from '../stores/orders';
 import type { Page, PageRequest } from '../stores/page';
+import type { PhoneStore } from '../stores/phones';
 import { isTemporalUnavailable, TemporalUnavailable, temporalReachable, updateRefusal, withinDeadline } from './temporal';
 import {
   cancelUpdate, type OrderReply, orderStartAttributes, type OrderWorkflow, orderWorkflowId, type RefundRequest, refundUpdate, type ResolveRequest, resolveUpdate,
@@ -41,6 +46,11 @@ export interface OrderTiming {
   processorMaxBackoffMs: number;
   reauthLeadMs: number;
   refundWindowMs: number;
+  /** How long a customer has to reply to an offer, and how long an offer is tried (defaults: 15 minutes, 1 hour). */
+  confirmationTimeoutMs?: number;
+  confirmationSendDeadlineMs?: number;
+  /** How long a customer has to answer a step-up authentication on their device (default 10 minutes). */
+  authenticationTimeoutMs?: number;
 }
 
 export interface OrderRequest {
@@ -50,6 +60,11 @@ export interface OrderRequest {
   items: LineItemInput[];
   shipping?: { optionId: string; address: Address };
   payment: { token: string; billingPostalCode: string; billingCountry?: string; billingRegion?: string };
+  /**
+   * The customer confirms by message from this phone before the order is authorized: always (required, the default),
+   * or only when the merchant's policy asks (required: false).
+   */
+  confirmation?: { channel: 'sms'; phone: string; required?: boolean };
 }
 
 /** An order as the API shows it: its view, with each capture's settlement batch. */
@@ -68,7 +83,9 @@ export class OrderError extends Error {
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
 export class OrderService {
-  constructor(private readonly deps: { orders: OrderStore; merchants: MerchantStore; temporal: Client; taskQueue: string; timing: OrderTiming }) {}
+  constructor(private readonly deps: {
+    orders: OrderStore; merchants: MerchantStore; phones: PhoneStore; confirmations: ConfirmationStore; temporal: Client; taskQueue: string; timing: OrderTiming;
+  }) {}
 
   /**
    * Prices the order by the merchant's settings, writes its row (with the workflow's input) and starts its workflow,
@@ -85,13 +102,24 @@ export class OrderService {
       ? { country: req.payment.billingCountry, region: req.payment.billingRegion } : null);
     const priced = priceOrder(req.items, req.shipping?.optionId ?? null, dest, merchant);
     const id = orderWorkflowId(merchantId, clientOrderId);
+    const { confirmationTimeoutMs, confirmationSendDeadlineMs, authenticationTimeoutMs, ...timing } = this.deps.timing;
     const fresh: OrderInput = {
       orderId: id, merchantId, customerId: req.customerId, clientOrderId, priced,
       shipping: req.shipping ? { optionId: req.shipping.optionId, address: req.shipping.address } : null,
       payment: { token: req.payment.token, billingPostalCode: req.payment.billingPostalCode },
       policy: { avsPolicy: merchant.avsPolicy, feeBps: merchant.feeBps, reviewTimeoutMs: merchant.reviewTimeoutSeconds * 1000,
-        ...this.deps.timing },
+        ...timing, ...(authenticationTimeoutMs === undefined ? {} : { authenticationTimeoutMs }) },
     };
+    const reason = await this.confirmationReason(merchant, id, req, priced.totalMinor);
+    if (reason) {
+      const phone = await this.deps.phones.tokenize(req.confirmation!.phone);
+      fresh.confirmation = { channel: 'sms', phoneToken: phone.token, phoneMasked: phone.masked, reason,
+        timeoutMs: confirmationTimeoutMs ?? DEFAULT_CONFIRMATION_TIMEOUT_MS, sendDeadlineMs: confirmationSendDeadlineMs ?? DEFAULT_CONFIRMATION_SEND_DEADLINE_MS };
+      if (await this.deps.confirmations.countOpen(phone.token) >= MAX_OPEN_CONFIRMATIONS_PER_PHONE && !await orders.get(id)) {
+        throw new OrderError('too_many_open_confirmations', `The phone has ${MAX_OPEN_CONFIRMATIONS_PER_PHONE} orders waiting for its reply; `
+          + 'retry once some are decided', 'confirmation.phone');
+      }
+    }
     const claim = await orders.claim({
       id, merchantId, clientOrderId, customerId: req.customerId, requestSha256: sha256(canonical({ ...req, clientOrderId })),
       currency: priced.currency, totalMinor: priced.totalMinor, input: fresh,
@@ -117,6 +145,23 @@ export class OrderService {
         return { outcome: 'done' as const, order: await this.view((await orders.get(id))!) };
       });
     return { ...await this.withBatches(reply), created: false };
+  }
+
+  /**
+   * Why the customer must confirm this order by message: the merchant asked (confirmation given, required), or its
+   * policy (the amount, a customer's first order) for an order that names a phone; null: no confirmation. An order
+   * the policy asks to confirm that names no phone is refused (confirmation_required).
+   */
+  private async confirmationReason(merchant: MerchantConfig, id: string, req: OrderRequest, totalMinor: number): Promise<ConfirmationReason | null> {
+    if (req.confirmation && req.confirmation.required !== false) return 'requested';
+    const policy = merchant.confirmationPolicy;
+    const firstOrder = policy.firstOrders && !await this.deps.orders.customerHasOrders(merchant.id, req.customerId, id);
+    const reason = policyReason(policy, totalMinor, firstOrder);
+    if (reason && !req.confirmation) {
+      throw new OrderError('confirmation_required', `The merchant's policy asks this order (${reason === 'amount' ? 'its amount' : "the customer's first"}) `
+        + 'to be confirmed by the customer: send confirmation {channel: sms, phone}', 'confirmation');
+    }
+    return reason;
   }
 
   /**
@@ -249,7 +294,8 @@ export class OrderService {
     // (orders without captures have nothing to read)
     const captured = views.filter((v) => v.captures.length > 0).map((v) => v.id);
     const batches = captured.length ? await this.deps.orders.captureBatches(...captured) : new Map<string, string | null>();
-    return views.map((order) => ({ ...order, reviewDeadline: order.reviewDeadline ?? null, // (views saved before it had one)
+    return views.map((order) => ({ ...order, reviewDeadline: order.reviewDeadline ?? null, // (views saved before these were kept)
+      confirmation: order.confirmation ?? null, authentication: order.authentication ?? null,
       captures: order.captures.map((c) => ({ ...c, batchId: batches.get(c.id) ?? null })) }));
   }
 }

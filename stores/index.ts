@@ -14,16 +14,20 @@ export type { Credit, Invoice, Period } from '../ledger/periods';
 import { AuditStore } from './audit';
 import { BidStore } from './bids';
 import { CheckoutStore } from './checkout';
+import { ConfirmationStore } from './confirmations';
+import { DeviceStore } from './devices';
 import { GrantStore } from './grants';
 import { IdempotencyStore } from './idempotency';
 import { MerchantStore } from './merchants';
 import { OrderStore } from './orders';
 import { PayoutStore } from './payouts';
+import { PhoneStore } from './phones';
 import { SettlementLists } from './settlementLists';
 import { PartyStore } from './parties';
 import { PrincipalStore } from './principals';
 import { ProblemStore } from './problems';
 import { ReconciliationStore } from './reconciliation';
+import { RefusalStore } from './refusals';
 
 export interface Stores {
   ledger: Ledger;
@@ -44,6 +48,10 @@ export interface Stores {
   audit: AuditStore;
   checkout: CheckoutStore;
   bids: BidStore;
+  phones: PhoneStore;
+  confirmations: ConfirmationStore;
+  refusals: RefusalStore;
+  devices: DeviceStore;
 }
 
 /** `clock` (ms since the epoch; tests drive it) decides when rolled API keys expire and stamps keys' uses. */
@@ -67,5 +75,9 @@ export function createStores({ db, statements }: Database, clock: () => number =
     audit: new AuditStore(db),
     checkout: new CheckoutStore(db),
     bids: new BidStore(db, statements),
+    phones: new PhoneStore(db),
+    confirmations: new ConfirmationStore(db),
+    refusals: new RefusalStore(db),
+    devices: new DeviceStore(db),
   };
 }

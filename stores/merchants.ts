@@ -1,6 +1,7 @@
 // Merchants and their order settings (currency, broker fee, AVS policy, shipping options, tax rates, review
 // timeout): written by operators, read by every new order.
 import { type AvsPolicy, DEFAULT_AVS_POLICY } from '../domain/avs';
+import type { ConfirmationPolicy } from '../domain/confirmation';
 import type { PayoutSchedule } from '../domain/payouts';
 import type { MerchantPricing, ShippingOption } from '../domain/pricing';
 import type { Db } from '../ledger/db';
@@ -23,6 +24,10 @@ export interface MerchantSettings {
   reserveDays?: number;
   /** Hundredths of a star, 0 to 500 (bid rounds' tie-break). */
   rating?: number;
+  /** The sender id the merchant's offers come from (unique among merchants); null: the broker's. */
+  smsSenderId?: string | null;
+  /** Which orders must be confirmed by their customer by message. */
+  confirmationPolicy?: Partial<ConfirmationPolicy>;
 }
 
 export interface MerchantConfig extends MerchantPricing {
@@ -37,6 +42,8 @@ export interface MerchantConfig extends MerchantPricing {
   reserveBps: number;
   reserveDays: number;
   rating: number;
+  smsSenderId: string | null;
+  confirmationPolicy: ConfirmationPolicy;
   createdAt: Date;
 }
 
@@ -56,6 +63,9 @@ export function settingsColumns(s: MerchantSettings): Record<string, unknown> {
   if (s.reserveBps !== undefined) cols.reserve_bps = s.reserveBps;
   if (s.reserveDays !== undefined) cols.reserve_days = s.reserveDays;
   if (s.rating !== undefined) cols.rating = s.rating;
+  if (s.smsSenderId !== undefined) cols.sms_sender_id = s.smsSenderId;
+  if (s.confirmationPolicy?.aboveMinor !== undefined) cols.confirm_above_minor = s.confirmationPolicy.aboveMinor;
+  if (s.confirmationPolicy?.firstOrders !== undefined) cols.confirm_first_orders = s.confirmationPolicy.firstOrders;
   return cols;
 }
 
@@ -64,8 +74,26 @@ const merchantOf = (r: Record<string, any>): MerchantConfig => ({
   shippingOptions: r.shipping_options, taxRatesBps: r.tax_rates_bps, reviewTimeoutSeconds: r.review_timeout_seconds,
   payoutDestination: r.payout_destination, payoutSchedule: { interval: r.payout_interval, weeklyAnchor: r.payout_weekly_anchor },
   payoutMinimumMinor: Number(r.payout_minimum_minor), reserveBps: r.reserve_bps, reserveDays: r.reserve_days, rating: r.rating,
+  smsSenderId: r.sms_sender_id ?? null,
+  confirmationPolicy: { aboveMinor: r.confirm_above_minor === null ? null : Number(r.confirm_above_minor), firstOrders: r.confirm_first_orders },
   createdAt: r.created_at,
 });
+
+/** Another merchant has booked the sender id. */
+export class SenderIdTakenError extends Error {
+  constructor(readonly senderId: string) {
+    super(`Sender id ${senderId} is another merchant's`);
+    this.name = 'SenderIdTakenError';
+  }
+}
+
+/** A unique sender id is the database's to decide: its refusal becomes SenderIdTakenError. */
+function senderIdClash(settings: MerchantSettings) {
+  return (err: unknown): never => {
+    if ((err as { constraint?: string }).constraint === 'merchants_sms_sender_id_key') throw new SenderIdTakenError(settings.smsSenderId!);
+    throw err;
+  };
+}
 
 export class MerchantStore {
   constructor(private readonly db: Db) {}
@@ -77,7 +105,7 @@ export class MerchantStore {
       const [row] = await t('merchants').insert({ id: principal.id, name, ...settingsColumns(settings) }).returning('*');
       return { merchant: merchantOf(row), apiKey };
     };
-    return trx ? write(trx) : this.db.transaction(write);
+    return (trx ? write(trx) : this.db.transaction(write)).catch(senderIdClash(settings));
   }
 
   /** A page of merchants, newest first (operators). */
@@ -103,6 +131,6 @@ export class MerchantStore {
         ? await trx('merchants').where({ id }).update(cols).returning('*')
         : [await trx('merchants').where({ id }).first()];
       return row && merchantOf(row);
-    });
+    }).catch(senderIdClash(change));
   }
 }

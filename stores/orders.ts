@@ -46,11 +46,16 @@ export class OrderStore {
   async claim(o: NewOrder): Promise<'created' | 'same' | 'different'> {
     const inserted = await this.db('orders').insert({
       id: o.id, merchant_id: o.merchantId, client_order_id: o.clientOrderId, customer_id: o.customerId, request_sha256: o.requestSha256,
-      currency: o.currency, total_minor: o.totalMinor, state: 'confirmed', input: JSON.stringify(o.input),
+      currency: o.currency, total_minor: o.totalMinor, state: o.input.confirmation ? 'awaiting_confirmation' : 'confirmed', input: JSON.stringify(o.input),
     }).onConflict('id').ignore().returning('id');
     if (inserted.length) return 'created';
     const existing = await this.db('orders').where({ id: o.id }).first('request_sha256');
     return (existing.request_sha256 as Buffer).equals(o.requestSha256) ? 'same' : 'different';
+  }
+
+  /** Whether the merchant has an order of the customer other than `exceptId` (is this one its first?). */
+  async customerHasOrders(merchantId: string, customerId: string, exceptId: string): Promise<boolean> {
+    return (await this.db('orders').where({ merchant_id: merchantId, customer_id: customerId }).whereNot({ id: exceptId }).first('id')) !== undefined;
   }
 
   async get(id: string): Promise<OrderRow | undefined> {

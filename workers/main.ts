@@ -6,6 +6,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { deliverySettings, loadConfig } from '../config';
 import { HttpProcessorClient } from '../processors/http-client';
+import { HttpMessagingGateway } from '../processors/messaging/client';
 import { ensurePayoutSchedule, ensureReconciliationSchedule, ensureSettlementPeriodSchedule, ensureSettlementSchedule } from './schedules';
 import { createActivities } from '../activities';
 import { openDatabase } from '../ledger/db';
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
       taskQueue: config.taskQueue,
       activities: createActivities({
         database, processor: new HttpProcessorClient({ baseUrl: config.simulatorUrl }), temporal: client, taskQueue: config.taskQueue,
+        messaging: new HttpMessagingGateway({ baseUrl: config.messaging.url, apiKey: config.messaging.apiKey }),
         delivery: deliverySettings(config),
       }),
       workflowBundlePath: config.workflowBundlePath,

@@ -3,6 +3,7 @@
 import * as wf from '@temporalio/workflow';
 import type { SearchAttributePair } from '@temporalio/common';
 import { CustomerId, MerchantId, NeedsAttention, OrderState, OrderTotalMinor } from './searchAttributes';
+import type { ConfirmationOutcome } from '../domain/confirmation';
 import type { CancelRequest, OrderInput, OrderView, RefundRequest, ResolveRequest, ReviewRequest, ShipRequest } from '../domain/order';
 
 export type { CancelRequest, OrderInput, OrderView, RefundRequest, ResolveRequest, ReviewRequest, ShipRequest } from '../domain/order';
@@ -26,6 +27,12 @@ export const orderDecidedSignal = wf.defineSignal<[OrderDecision]>('orderDecided
  */
 export interface AuthorizationShareReport { orderId: string; event: 'captured' | 'released' | 'voided' }
 export const authorizationShareSignal = wf.defineSignal<[AuthorizationShareReport]>('authorizationShare');
+/**
+ * The customer's answer, as the database decided it (services/confirmations.ts, services/authentications.ts): a reply
+ * by message to the offer, or the device's answer to the authentication request. The order takes the first.
+ */
+export interface CustomerAnswer { outcome: ConfirmationOutcome | 'approved' | 'rejected' | 'expired' }
+export const customerAnswerSignal = wf.defineSignal<[CustomerAnswer]>('customerAnswer');
 export const statusQuery = wf.defineQuery<OrderView>('status');
 
 export type OrderWorkflow = (input: OrderInput) => Promise<OrderView>;
@@ -35,6 +42,6 @@ export const orderWorkflowId = (merchantId: string, clientOrderId: string) => `o
 /** The search attributes an order starts with (the API's orders and the orders a checkout or a cart starts). */
 export const orderStartAttributes = (input: OrderInput): SearchAttributePair[] => [
   { key: MerchantId, value: input.merchantId }, { key: CustomerId, value: input.customerId },
-  { key: OrderTotalMinor, value: input.priced.totalMinor }, { key: OrderState, value: 'confirmed' },
+  { key: OrderTotalMinor, value: input.priced.totalMinor }, { key: OrderState, value: input.confirmation ? 'awaiting_confirmation' : 'confirmed' },
   { key: NeedsAttention, value: false },
 ];

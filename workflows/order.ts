@@ -4,18 +4,26 @@
 // The rules (which commands are accepted, in what order they run, what an update answers, when the order
 // wakes up by itself) live in domain/order.ts; this file is the story. Every processor call carries an
 // idempotency key derived from the order id and the step, so a retried activity never charges twice.
+// Before the processor sees it, an order may ask its customer: to confirm it by message (confirmByMessage), or, when
+// the processor asks, to authenticate on their device (authenticate); either waits durably for the answer, a
+// merchant's cancel or the deadline, and the database decides which came first.
 import type { UpdateDefinition } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
-import type { CapturePosting, OrderActivities, OrderBooks, OrderBooksActivity, RefundPosting } from '../activities/orders';
+import type { AuthenticationActivities } from '../activities/authentications';
+import type { ConfirmationActivities } from '../activities/confirmations';
+import type { Authorization, CapturePosting, OrderActivities, OrderBooks, OrderBooksActivity, RefundPosting } from '../activities/orders';
 import type { BusinessEvent } from '../activities/webhookEvents';
 import { avsDecision } from '../domain/avs';
+import type { ConfirmationOutcome } from '../domain/confirmation';
 import { unitsAmount } from '../domain/pricing';
 import {
-  type CommandOutcome, Order, type OrderCommand, orderCommand, OrderRuleError, type OrderInput, type OrderView, type RefundRequest, type Units,
+  type AuthenticationState, type CommandOutcome, Order, type OrderCommand, orderCommand, OrderRuleError, type OrderInput, type OrderView, type RefundRequest,
+  type Units,
 } from '../domain/order';
+import { AUTHENTICATION_TIMEOUT_MS } from '../domain/stepUp';
 import {
-  type AuthorizationShareReport, authorizationShareSignal, cancelUpdate, orderDecidedSignal, type OrderReply, refundUpdate, resolveUpdate,
-  reviewUpdate, shipUpdate, statusQuery, submitUpdate,
+  type AuthorizationShareReport, authorizationShareSignal, cancelUpdate, customerAnswerSignal, orderDecidedSignal, type OrderReply, refundUpdate,
+  resolveUpdate, reviewUpdate, shipUpdate, statusQuery, submitUpdate,
 } from './order.contract';
 import { PROCESSOR_CALL, UNTIL_WRITTEN } from './activityOptions';
 import { causeOf, processorRefusal } from './processorFailures';
@@ -38,6 +46,9 @@ const processor = wf.proxyLocalActivities<OrderActivities>(PROCESSOR_CALL);
 const books = wf.proxyLocalActivities<OrderActivities & OrderBooksActivity>({
   ...UNTIL_WRITTEN, retry: { ...UNTIL_WRITTEN.retry, nonRetryableErrorTypes: ['LedgerError', 'DeliveryError'] },
 });
+
+/** What the customer's questions write (an offer's row, an authentication request, how each ended): retried until written. */
+const customerBooks = wf.proxyLocalActivities<ConfirmationActivities & AuthenticationActivities>(UNTIL_WRITTEN);
 
 const UNREACHABLE = Symbol('unreachable');
 
@@ -69,6 +80,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
   wire(refundUpdate, orderCommand.refund);
   wire(reviewUpdate, orderCommand.review);
   wire(resolveUpdate, orderCommand.resolve);
+  wf.setHandler(customerAnswerSignal, ({ outcome }) => order.customerAnswered(outcome));
 
   // --- the books -------------------------------------------------------------------------------------
   let shownState = order.state;
@@ -252,15 +264,89 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
     }
   }
 
+  // --- the customer --------------------------------------------------------------------------------
+  /**
+   * Waits for the customer's answer, a merchant's cancel (the only command taken meanwhile) or the deadline. A cancel
+   * or the deadline closes the question in the database, which returns how it ended (an answer may have come first).
+   */
+  async function customerAnswer<O extends string>(deadlineMs: number, close: (why: 'expired' | 'cancelled') => Promise<O>) {
+    await wf.condition(() => order.answerFromCustomer !== null || order.hasQueuedCommand, Math.max(1, deadlineMs - Date.now()));
+    const answer = order.answerFromCustomer as O | null;
+    if (answer !== null) return { outcome: answer, cancel: undefined };
+    const cancel = order.startNextCommand();
+    return { outcome: await close(cancel ? 'cancelled' : 'expired'), cancel };
+  }
+
+  /** The customer confirms by message: the offer is sent (tried until its deadline), then the reply is awaited. */
+  async function confirmByMessage(): Promise<void> {
+    const c = input.confirmation!;
+    const offers = wf.proxyActivities<ConfirmationActivities>({
+      startToCloseTimeout: '30 seconds', scheduleToCloseTimeout: c.sendDeadlineMs,
+      retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['OfferRefused'] },
+    });
+    const sent = await offers.sendConfirmationOffer({ orderId: id, merchantId: input.merchantId, phoneToken: c.phoneToken,
+      amountMinor: order.priced.totalMinor, currency: order.priced.currency, timeoutMs: c.timeoutMs })
+      .catch((err: unknown) => { if (err instanceof wf.ActivityFailure) return null; throw err; });
+    let outcome: ConfirmationOutcome;
+    let cancel: OrderCommand | undefined;
+    if (sent === null) {
+      outcome = await customerBooks.closeConfirmation(id, 'not_sent');
+    } else {
+      order.offerSent(Date.parse(sent.offerSentAt), Date.parse(sent.deadline));
+      emit('order.awaiting_customer', 'confirmation', { channel: 'sms', deadline: sent.deadline });
+      await save();
+      ({ outcome, cancel } = await customerAnswer(Date.parse(sent.deadline), (why) => customerBooks.closeConfirmation(id, why)));
+    }
+    order.confirmationEnded(cancel ? 'cancelled' : outcome);
+    if (cancel) order.commandDone(cancel, { ok: true });
+  }
+
+  /**
+   * The processor asks the customer to authenticate `required` on their device: an authentication request goes to the
+   * customer's registered devices and the answer is awaited; the processor then completes the authorization with the
+   * result. Returns its answer when the customer approved, or null when the order ended here (failed or cancelled).
+   */
+  async function authenticate(required: Authorization): Promise<Authorization | Rejection | typeof UNREACHABLE | null> {
+    order.requireAuthentication(required.id);
+    const asked = await customerBooks.startAuthentication({ orderId: id, merchantId: input.merchantId, customerId: input.customerId,
+      amountMinor: order.priced.totalMinor, currency: order.priced.currency, reference: required.id,
+      timeoutMs: policy.authenticationTimeoutMs ?? AUTHENTICATION_TIMEOUT_MS });
+    let outcome: AuthenticationState = asked.state;
+    let cancel: OrderCommand | undefined;
+    if (asked.state !== 'no_device') {
+      order.authenticationRequested(asked.id, Date.parse(asked.expiresAt));
+      emit('order.awaiting_customer', 'authentication', { channel: 'device', authenticationId: asked.id, deadline: asked.expiresAt });
+      await save();
+      if (asked.state === 'pending') {
+        ({ outcome, cancel } = await customerAnswer(Date.parse(asked.expiresAt), (why) => customerBooks.closeAuthentication(id, why)));
+      }
+    }
+    const approved = outcome === 'approved' && !cancel;
+    const completion = () => processor.completeAuthentication(required.id, { authenticated: approved, authenticationId: asked.id ?? 'none' },
+      `${id}:authenticate`);
+    if (!approved) {
+      await completion().catch(() => undefined); // (the processor closes the authorization; if it cannot hear now, it expires there)
+      order.authenticationEnded(cancel ? 'cancelled' : outcome as Parameters<Order['authenticationEnded']>[0]);
+      if (cancel) order.commandDone(cancel, { ok: true });
+      return null;
+    }
+    order.authenticationEnded('approved');
+    return withProcessor(completion).catch(rejection);
+  }
+
   // --- the story -------------------------------------------------------------------------------------
+  if (input.confirmation) await confirmByMessage();
   // (a part of a purchase across merchants starts on its share of the purchase's authorization)
-  const auth = input.sharedAuthorization ? { ...input.sharedAuthorization, status: 'approved' as const, declineCode: null }
+  let auth = order.state === 'cancelled' ? null : input.sharedAuthorization ? { ...input.sharedAuthorization, status: 'approved' as const, declineCode: null }
     : await withProcessor(() => processor.authorize({
       token: input.payment.token, amountMinor: order.priced.totalMinor, currency: order.priced.currency,
       postalCode: input.payment.billingPostalCode, reference: id,
     }, `${id}:authorize`)).catch(rejection);
+  if (auth !== null && auth !== UNREACHABLE && !isRejection(auth) && auth.status === 'authentication_required') auth = await authenticate(auth);
 
-  if (auth === UNREACHABLE) {
+  if (auth === null) {
+    if (order.state === 'cancelled') emit('order.cancelled', 'customer', { code: order.failure?.code ?? 'cancelled', message: order.failure?.message ?? null });
+  } else if (auth === UNREACHABLE) {
     order.authorizationFailed('processor_unreachable', 'The processor could not be reached before the deadline');
     await problem('authorization_failed', 'The processor was unreachable until the deadline; the order failed');
   } else if (isRejection(auth)) {

@@ -42,32 +42,7 @@ export function jsonData(id: string, data: unknown): Html {
 
 // --- money ---------------------------------------------------------------------------------------------------
 
-const formatters = new Map<string, Intl.NumberFormat>();
-
-function formatter(currency: string): Intl.NumberFormat {
-  let f = formatters.get(currency);
-  if (!f) {
-    try {
-      f = new Intl.NumberFormat('en-US', { style: 'currency', currency });
-    } catch {
-      f = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-    }
-    formatters.set(currency, f);
-  }
-  return f;
-}
-
-/** The currency's minor digits (JPY 0, USD 2, KWD 3), as Intl knows them. */
-export function minorDigits(currency: string): number {
-  return formatter(currency).resolvedOptions().maximumFractionDigits ?? 2;
-}
-
-/** An amount of integer minor units, formatted for its currency ("$12.34", "¥1,200"). */
-export function money(amountMinor: number, currency: string): string {
-  const digits = minorDigits(currency);
-  const major = amountMinor / 10 ** digits;
-  return formatter(currency).format(major);
-}
+export { formatMoney as money, minorDigits } from '../../domain/money';
 
 // --- the page frame ------------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
 import type { Response } from 'express';
 import { z } from 'zod';
 import { AVS_CODES } from '../../domain/avs';
+import { E164, maskPhone } from '../../domain/confirmation';
 import { MAX_LINE_ITEMS, MAX_ORDER_TOTAL_MINOR, MAX_QUANTITY } from '../../domain/pricing';
 import type { Services } from '../../services';
 import type { OrderAnswer } from '../../services/orders';
@@ -39,16 +40,23 @@ const orderBody = z.strictObject({
     billingCountry: country.optional().meta({ description: 'Tax destination of an order without shipping' }),
     billingRegion: region.optional(),
   }),
+  confirmation: z.strictObject({
+    channel: z.literal('sms'),
+    phone: z.string().regex(E164, 'an E.164 number such as +14155550100').meta({ description: "The customer's phone (kept encrypted; shown masked)" }),
+    required: z.boolean().default(true).meta({ description: "true: always confirm this order; false: only when the merchant's confirmation policy asks" }),
+  }).optional().meta({ description: 'The customer confirms the order by replying to a message (YES or NO and a one-time code) before it is authorized; '
+    + 'the order waits in awaiting_confirmation' }),
 });
 const commandId = clientId.optional();
 
 // --- what the API answers ---------------------------------------------------------------------------------
 const pricedLine = z.object({ sku: z.string(), description: z.string().optional(), quantity: z.number().int(),
   unitPriceMinor: z.number().int(), kind, unitTaxMinor: z.number().int() });
+const confirmationStates = ['sending', 'pending', 'accepted', 'rejected', 'failed', 'expired', 'cancelled', 'not_sent'] as const;
 const orderSchema = z.object({
   id: z.string(), object: z.literal('order'), merchantId: z.string(), customerId: z.string(), clientOrderId: z.string(),
-  state: z.enum(['confirmed', 'awaiting_processor', 'authorized_plus_avs', 'authorized_minus_avs', 'failed_authorization',
-    'partially_shipped', 'shipped', 'voided', 'partially_refunded', 'refunded', 'partially_returned', 'returned']),
+  state: z.enum(['awaiting_confirmation', 'confirmed', 'requires_authentication', 'awaiting_processor', 'authorized_plus_avs', 'authorized_minus_avs',
+    'failed_authorization', 'partially_shipped', 'shipped', 'voided', 'cancelled', 'partially_refunded', 'refunded', 'partially_returned', 'returned']),
   currency: z.string(), totalMinor: z.number().int(), authorizedMinor: z.number().int(), capturedMinor: z.number().int(),
   refundedMinor: z.number().int(),
   priced: z.object({ currency: z.string(), lines: z.array(pricedLine), shippingOptionId: z.string().nullable(), shippingMinor: z.number().int(),
@@ -69,6 +77,18 @@ const orderSchema = z.object({
   attentionReasons: z.array(z.string()).meta({ description: 'Why it needs attention: a problem kind, or avs_review while an operator is to decide' }),
   review: z.object({ decision: z.enum(['approve', 'reject', 'timeout']) }).nullable(),
   reviewDeadline: nullableTimestamp.meta({ description: 'Held for AVS review: undecided by then, the review ends in timeout (the order is voided)' }),
+  confirmation: z.object({
+    channel: z.literal('sms'), phone: z.string().meta({ description: 'Masked: +*******0100' }),
+    reason: z.enum(['requested', 'amount', 'first_order']).meta({ description: "Why: the order asked, or the merchant's policy (its amount, a first order)" }),
+    state: z.enum(confirmationStates).meta({ description: 'sending the offer, pending the reply, then how it ended' }),
+    offerSentAt: nullableTimestamp, deadline: nullableTimestamp.meta({ description: 'The reply is awaited until then' }),
+  }).nullable().meta({ description: 'The confirmation by message (null: none asked)' }),
+  authentication: z.object({
+    id: z.string().nullable().meta({ description: 'The authentication request (GET /v1/authentications/:id)' }),
+    reference: z.string().meta({ description: "The processor's transaction reference it is bound to" }),
+    state: z.enum(['starting', 'pending', 'approved', 'rejected', 'expired', 'cancelled', 'no_device']),
+    deadline: nullableTimestamp,
+  }).nullable().meta({ description: 'The step-up authentication the card asked for (null: none)' }),
 }).meta({ id: 'Order' });
 
 const reviewSchema = z.object({
@@ -122,13 +142,18 @@ export function orderOperations(services: Services): Operation[] {
       method: 'post', path: '/orders', allow: ['merchant'], idempotency: 'names', body: orderBody,
       summary: 'Create a card order (merchant). The client order id (or the Idempotency-Key) names the order: a repeat returns the same order (200).',
       description: 'Answers 201 with the authorization outcome (state authorized_plus_avs, authorized_minus_avs or '
-        + 'failed_authorization), or 202 with a Location while the processor is unreachable (state awaiting_processor).',
+        + 'failed_authorization), or 202 with a Location while the processor is unreachable (state awaiting_processor). An order '
+        + 'its customer must confirm answers 201 in awaiting_confirmation once the offer is sent; one whose card asks for step-up '
+        + 'authentication answers 201 in requires_authentication once the request is sent to the customer\'s devices (or fails '
+        + 'with authentication_failed when there is none). Either goes on by itself: poll the order or listen for its events.',
       responses: { 201: order('Created'), 200: order('The existing order'), 202: pending },
       async handler({ req, res, principal, body }) {
         const name = commandName(body.clientOrderId, req.get('idempotency-key'), 'clientOrder');
         if (!RESERVED_FREE_CLIENT_ID.test(name)) {
           throw unprocessable('client_order_id_reserved', 'Order names starting with round-, cart- or checkout- are the broker\'s', 'Idempotency-Key');
         }
+        // (the phone is personal data: the audit log keeps the request masked)
+        if (body.confirmation) req.body.confirmation.phone = maskPhone(body.confirmation.phone);
         const answer = await orders.create(principal.id, name, body);
         send(res, answer, answer.created ? 201 : 200);
       },

@@ -1,12 +1,13 @@
 // Merchants (with their order settings) and buyer apps, made by operators with a first API key each; and "who am I".
 import { z } from 'zod';
 import { AVS_CODES } from '../../domain/avs';
+import { isSenderId } from '../../domain/confirmation';
 import { MAX_RATING } from '../../domain/bids';
 import { PAYOUT_INTERVALS } from '../../domain/payouts';
-import type { MerchantConfig } from '../../stores/merchants';
+import { type MerchantConfig, SenderIdTakenError } from '../../stores/merchants';
 import type { Stores } from '../../stores';
 import { assertCanSee } from '../auth';
-import { notFound } from '../errors';
+import { conflict, notFound } from '../errors';
 import { type Operation, operation } from '../operations';
 import { listOperation } from '../paging';
 import { currency, name, principalView, shownOnce, timestamp } from '../schemas';
@@ -46,6 +47,13 @@ export const merchantSettings = {
     .meta({ description: 'How many days a reserve is held before a payout releases it (0: no reserve)' }),
   rating: z.number().int().min(0).max(MAX_RATING).optional()
     .meta({ description: 'Hundredths of a star (0 to 5 stars): in bid rounds, a better rating wins a tie of price and delivery' }),
+  smsSenderId: z.string().refine(isSenderId, 'alphanumeric, 1 to 11 characters with a letter among them, or an E.164 number').nullable().optional()
+    .meta({ description: "The sender id the merchant's confirmation offers come from, unique among merchants (null: the broker's, PAYBROKER)" }),
+  confirmationPolicy: z.strictObject({
+    aboveMinor: z.number().int().min(0).max(1_000_000_000_000).nullable().optional()
+      .meta({ description: 'Orders above this total must be confirmed by their customer by message (null: no threshold)' }),
+    firstOrders: z.boolean().optional().meta({ description: "A customer's first order with the merchant must be confirmed by message" }),
+  }).optional().meta({ description: 'Which orders must carry a confirmation phone (else they are refused with confirmation_required)' }),
 };
 
 export const merchantSchema = z.object({
@@ -54,6 +62,7 @@ export const merchantSchema = z.object({
   taxRatesBps: z.record(z.string(), z.number().int()), reviewTimeoutSeconds: z.number().int(),
   payoutDestination: z.string().nullable(), payoutSchedule: z.object({ interval: z.enum(PAYOUT_INTERVALS), weeklyAnchor: z.number().int() }),
   payoutMinimumMinor: z.number().int(), reserveBps: z.number().int(), reserveDays: z.number().int(), rating: z.number().int(),
+  smsSenderId: z.string().nullable(), confirmationPolicy: z.object({ aboveMinor: z.number().int().nullable(), firstOrders: z.boolean() }),
   createdAt: timestamp,
 }).meta({ id: 'Merchant' });
 
@@ -61,8 +70,14 @@ export const merchantView = (m: MerchantConfig): z.infer<typeof merchantSchema> 
   id: m.id, object: 'merchant', name: m.name, currency: m.currency, feeBps: m.feeBps, avsPolicy: m.avsPolicy,
   shippingOptions: m.shippingOptions, taxRatesBps: m.taxRatesBps, reviewTimeoutSeconds: m.reviewTimeoutSeconds,
   payoutDestination: m.payoutDestination, payoutSchedule: m.payoutSchedule, payoutMinimumMinor: m.payoutMinimumMinor,
-  reserveBps: m.reserveBps, reserveDays: m.reserveDays, rating: m.rating, createdAt: m.createdAt.toISOString(),
+  reserveBps: m.reserveBps, reserveDays: m.reserveDays, rating: m.rating,
+  smsSenderId: m.smsSenderId, confirmationPolicy: m.confirmationPolicy, createdAt: m.createdAt.toISOString(),
 });
+
+const senderTaken = (err: unknown): never => {
+  if (err instanceof SenderIdTakenError) throw conflict('sms_sender_id_taken', err.message, 'smsSenderId');
+  throw err;
+};
 
 const view = (p: { id: string; kind: z.infer<typeof principalView>['object']; name: string; createdAt?: Date }) =>
   ({ id: p.id, object: p.kind, name: p.name, createdAt: p.createdAt?.toISOString() });
@@ -76,7 +91,7 @@ export function principalOperations(stores: Stores): Operation[] {
       body: z.strictObject({ name, ...merchantSettings }),
       responses: { 201: { description: 'Created', schema: z.object({ ...merchantSchema.shape, apiKey: shownOnce('The new API key') }) } },
       async handler({ res, body: { name: merchantName, ...settings } }) {
-        const { merchant, apiKey } = await merchants.create(merchantName, settings);
+        const { merchant, apiKey } = await merchants.create(merchantName, settings).catch(senderTaken);
         res.locals.redactFields = ['apiKey'];
         res.status(201).json({ ...merchantView(merchant), apiKey });
       },
@@ -101,7 +116,7 @@ export function principalOperations(stores: Stores): Operation[] {
         const old = await merchants.get(params.id);
         if (!old) throw notFound('merchant');
         res.locals.auditBefore = merchantView(old);
-        const m = await merchants.update(params.id, body);
+        const m = await merchants.update(params.id, body).catch(senderTaken);
         if (!m) throw notFound('merchant');
         res.json(merchantView(m));
       },

@@ -26,6 +26,7 @@ import * as m022 from './022_lookups';
 import * as m023 from './023_checkout_and_carts';
 import * as m024 from './024_bid_rounds';
 import * as m025 from './025_bid_round_lists';
+import * as m026 from './026_customer_confirmation';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -55,6 +56,7 @@ const migrations: Array<[string, Migration]> = [
   ['023_checkout_and_carts', m023],
   ['024_bid_rounds', m024],
   ['025_bid_round_lists', m025],
+  ['026_customer_confirmation', m026],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

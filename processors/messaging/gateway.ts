@@ -8,10 +8,7 @@ import type { Db } from '../../ledger/db';
 import { signGatewayWebhook } from './signature';
 
 export const MAX_MESSAGE_BODY_CHARS = 1600;
-/** A sender id: alphanumeric, 1 to 11 characters with at least one letter, or an E.164 number. */
-export const ALPHANUMERIC_SENDER = /^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$/;
-export const E164 = /^\+[1-9]\d{6,14}$/;
-export const isSenderId = (s: string) => ALPHANUMERIC_SENDER.test(s) || E164.test(s);
+export { E164, isSenderId } from '../../domain/confirmation';
 
 /** Messages moved per pump tick, and webhooks leased per tick. */
 export const PUMP_BATCH = 200;

@@ -11,7 +11,7 @@ import { PrincipalStore } from '../../stores/principals';
 import { ORDER_REPLY_WAIT_MS } from '../../services/orders';
 import { TEMPORAL_PROBE_DEADLINE_MS } from '../../services/temporal';
 import { testApp } from '../support/app';
-import { startWorker, testDatabase, uid } from '../support/env';
+import { startWorker, testDatabase, testMessaging, uid } from '../support/env';
 import { call, listen } from '../support/http';
 import { MERCHANT_SETTINGS } from '../support/order-input';
 import { createActivities } from '../../activities';
@@ -89,7 +89,7 @@ describe('an order accepted while the Temporal server was away', () => {
     const connection = await Connection.connect({ address: inject('temporalAddress') });
     const temporal = new Client({ connection });
     const taskQueue = uid('tq-repair-');
-    const worker = await startWorker(createActivities({ database, processor, temporal, taskQueue, delivery: TEST_DELIVERY }), taskQueue);
+    const worker = await startWorker(createActivities({ database, processor, messaging: testMessaging(), temporal, taskQueue, delivery: TEST_DELIVERY }), taskQueue);
     try {
       const { services } = await testApp(database, temporal, { taskQueue });
       expect(await services.orders.startStranded(0)).toBeGreaterThanOrEqual(1);

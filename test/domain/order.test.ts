@@ -582,7 +582,7 @@ describe('Order attention and view', () => {
       refunds: [{ id: 'ref_1', kind: 'refund', amountMinor: 100, items: null,
         parts: [{ captureId: 'cap_shp_1', processorRefundId: 're_ref_1_cap_shp_1', amountMinor: 100, feeMinor: 3 }] }],
       failure: null, needsAttention: true, attentionReasons: ['refund_failed'], review: { decision: 'approve' },
-      reviewDeadline: new Date(AT_MS + POLICY.reviewTimeoutMs).toISOString(),
+      reviewDeadline: new Date(AT_MS + POLICY.reviewTimeoutMs).toISOString(), confirmation: null, authentication: null,
     });
   });
 });

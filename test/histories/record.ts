@@ -17,7 +17,8 @@ import type { ItemClass } from '../../domain/bids';
 import { microFee, type PaymentToRecord } from '../../domain/micropayments';
 import { type Database, type Db, openDatabase } from '../../ledger/db';
 import { HttpProcessorClient } from '../../processors/http-client';
-import { startScratchStack } from '../../scripts/scratch-stack';
+import { HttpMessagingGateway } from '../../processors/messaging/client';
+import { SCRATCH_MESSAGING_API_KEY, SCRATCH_MESSAGING_WEBHOOK_SECRET, startScratchStack } from '../../scripts/scratch-stack';
 import { createServices, type Services } from '../../services';
 import { DeliveryService } from '../../services/delivery';
 import { createStores, type Stores } from '../../stores';
@@ -384,6 +385,7 @@ const serviceSettings = (taskQueue: string) => ({
   taskQueue, orders: { processorDeadlineMs: 60_000, processorMaxBackoffMs: 1_000, reauthLeadMs: 60_000, refundWindowMs: 1_000 },
   periods: { graceMs: 0, dunningDelaysMs: [50] }, payoutRetryDelaysMs: [50], webhooks: { allowPrivate: true, giveUpMs: 60_000 },
   pages: { publicUrl: 'http://127.0.0.1', processorPublicUrl: 'http://127.0.0.1' },
+  messaging: { url: stack.messagingUrl, apiKey: SCRATCH_MESSAGING_API_KEY, webhookSecret: SCRATCH_MESSAGING_WEBHOOK_SECRET },
 });
 
 /** A new merchant paid to `destination`, with one order shipped in full (captured): the merchant's id. */
@@ -416,6 +418,7 @@ if (toRecord.length === 0) {
 }
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const stack = await startScratchStack(say);
+const messaging = new HttpMessagingGateway({ baseUrl: stack.messagingUrl, apiKey: SCRATCH_MESSAGING_API_KEY });
 const database = openDatabase(stack.databaseUrl);
 const { db } = database;
 const stores = createStores(database);
@@ -443,7 +446,7 @@ try {
   };
   const worker = await Worker.create(workerOptions({
     connection: workerConnection, namespace: 'default', taskQueue,
-    activities: createActivities({ database, processor, temporal: client, taskQueue,
+    activities: createActivities({ database, processor, temporal: client, taskQueue, messaging,
       delivery: { allowPrivate: true, timeoutMs: 2_000, perDestinationInFlight: 8, backoff: { initialMs: 100, maxMs: 1_000 } } }),
     workflowBundlePath: stack.workflowBundlePath,
   }));

@@ -1,10 +1,12 @@
 // The API app in-process over a test database and Temporal client, as api/main.ts builds it (with test timing).
+import { inject } from 'vitest';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../api/app';
 import type { RateLimit } from '../../api/rateLimit';
 import { loadConfig } from '../../config';
 import type { Database } from '../../ledger/db';
 import { createLogger } from '../../runtime/log';
+import { SCRATCH_MESSAGING_API_KEY, SCRATCH_MESSAGING_WEBHOOK_SECRET } from '../../scripts/scratch-stack';
 import { createServices, type Services } from '../../services';
 import { type HealthChecks, healthChecks } from '../../services/health';
 
@@ -32,6 +34,7 @@ export async function testApp(database: Database, temporal: Client, o: TestAppOp
     payoutRetryDelaysMs: o.payoutRetryDelaysMs ?? [50, 50],
     webhooks: { allowPrivate: o.allowPrivateWebhooks ?? false, giveUpMs: 60_000 }, clock: o.clock,
     pages: o.pages ?? { publicUrl: 'http://127.0.0.1', processorPublicUrl: 'http://127.0.0.1' },
+    messaging: { url: inject('messagingUrl'), apiKey: SCRATCH_MESSAGING_API_KEY, webhookSecret: SCRATCH_MESSAGING_WEBHOOK_SECRET },
   });
   const app = createApp({
     services,

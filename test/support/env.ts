@@ -1,6 +1,8 @@
 // Helpers every layer's tests share: the run's database, Temporal client and a worker on a private task queue.
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
+import { HttpMessagingGateway } from '../../processors/messaging/client';
+import { SCRATCH_MESSAGING_API_KEY } from '../../scripts/scratch-stack';
 import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { createDb, type Database, type Db, openDatabase } from '../../ledger/db';
@@ -21,6 +23,9 @@ export function quietRuntime(): void {
     telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, console: {} } },
   });
 }
+
+/** The messaging gateway the run shares, as Paybroker calls it (the scratch account). */
+export const testMessaging = () => new HttpMessagingGateway({ baseUrl: inject('messagingUrl'), apiKey: SCRATCH_MESSAGING_API_KEY });
 
 export const uid = (prefix = '') => `${prefix}${randomUUID().replace(/-/g, '').slice(0, 12)}`;
 

@@ -10,7 +10,7 @@ import { HttpProcessorClient, SimulatorAdmin } from '../../processors/http-clien
 import { createStores, type Stores } from '../../stores';
 import type { SettlementPeriodResult } from '../../workflows/settlementPeriod.contract';
 import { testApp } from './app';
-import { startWorker, temporalClient, uid } from './env';
+import { startWorker, temporalClient, testMessaging, uid } from './env';
 import { call, type Call, listen } from './http';
 import { TEST_DELIVERY } from './orders';
 import { tokenizeCard } from './processor-calls';
@@ -66,7 +66,7 @@ export async function microHarness(opts: { dunningDelaysMs?: number[]; worker?: 
   const temporal = await temporalClient();
   const taskQueue = uid('tq-micro-');
   const worker = opts.worker === false ? undefined : await startWorker(createActivities({
-    database, processor, temporal: temporal.client, taskQueue, delivery: TEST_DELIVERY,
+    database, processor, messaging: testMessaging(), temporal: temporal.client, taskQueue, delivery: TEST_DELIVERY,
   }), taskQueue);
   const { app } = await testApp(database, temporal.client, { taskQueue, allowPrivateWebhooks: true, dunningDelaysMs: opts.dunningDelaysMs });
   const server = await listen(app);

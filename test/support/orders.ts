@@ -14,7 +14,7 @@ import type { OrderWorkflow } from '../../workflows/order.contract';
 import { buildOrderInput, insertOrderRow, MERCHANT_SETTINGS } from './order-input';
 
 export { HARD_ITEMS } from './order-input';
-import { startWorker, temporalClient, testDatabase, uid } from './env';
+import { startWorker, temporalClient, testDatabase, testMessaging, uid } from './env';
 import { tokenizeCard } from './processor-calls';
 
 export const POSTAL = { Y: '94107', N: '00000', A: '11111', Z: '22222' };
@@ -60,7 +60,7 @@ export async function orderHarness(opts: { privateSimulator?: boolean; authValid
   const admin = new SimulatorAdmin({ adminUrl: simulator?.adminUrl ?? inject('simulatorAdminUrl') });
   const temporal = await temporalClient();
   const taskQueue = uid('tq-');
-  const worker = await startWorker(createActivities({ database, processor, temporal: temporal.client, taskQueue,
+  const worker = await startWorker(createActivities({ database, processor, messaging: testMessaging(), temporal: temporal.client, taskQueue,
     delivery: { ...TEST_DELIVERY, perDestinationInFlight: opts.perDestinationInFlight ?? TEST_DELIVERY.perDestinationInFlight } }), taskQueue);
   const merchantId = (await stores.merchants.create('Order test merchant', MERCHANT_SETTINGS)).merchant.id;
   const tokenize = (card?: string) => tokenizeCard(processor, card);

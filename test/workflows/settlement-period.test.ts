@@ -10,7 +10,7 @@ import {
   MAX_FILES_PER_RUN, settlementPeriodWorkflowId, type SettlementPeriodWorkflow,
 } from '../../workflows/settlementPeriod.contract';
 import { TEST_DELIVERY } from '../support/orders';
-import { uid } from '../support/env';
+import { testMessaging, uid } from '../support/env';
 import { microHarness, type MicroHarness } from '../support/micro';
 import { CARD } from '../support/processor-calls';
 import { Receiver } from '../support/receiver';
@@ -46,7 +46,7 @@ describe('a period close with hundreds of buyers and sellers', () => {
     }
     // one seller also has card-order captures in the period (the real capture activity books them)
     const cardSeller = sellers[0];
-    const acts = createActivities({ database: h.database, processor: h.processor, temporal: h.client, taskQueue: h.taskQueue, delivery: TEST_DELIVERY });
+    const acts = createActivities({ database: h.database, processor: h.processor, messaging: testMessaging(), temporal: h.client, taskQueue: h.taskQueue, delivery: TEST_DELIVERY });
     const postCapture = (p: Parameters<typeof acts.postCapture>[0]) => acts.postCapture(p);
     const orderId = uid('order-');
     await h.db('orders').insert({ id: orderId, merchant_id: cardSeller.id, client_order_id: uid(), customer_id: 'c1', request_sha256: Buffer.from('x'),
@@ -290,7 +290,7 @@ describe('refunds across periods, card orders, and a failed close', () => {
 
   it('credits a seller its card-order captures less card refunds, net of fees', async () => {
     const s = await h.seller({ items: [{ id: 'x', priceMinor: 5 }] });
-    const acts = createActivities({ database: h.database, processor: h.processor, temporal: h.client, taskQueue: h.taskQueue, delivery: TEST_DELIVERY });
+    const acts = createActivities({ database: h.database, processor: h.processor, messaging: testMessaging(), temporal: h.client, taskQueue: h.taskQueue, delivery: TEST_DELIVERY });
     const orderId = uid('order-');
     await h.db('orders').insert({ id: orderId, merchant_id: s.id, client_order_id: uid(), customer_id: 'c', request_sha256: Buffer.from('x'),
       currency: 'USD', total_minor: 10_000, state: 'shipped' });
