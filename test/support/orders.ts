@@ -46,6 +46,8 @@ export interface StartOrder {
   postalCode?: string;
   policy?: Partial<OrderPolicy>;
   shipping?: string | null;
+  /** Fields of the input to set (a customer, a confirmation) over what is built. */
+  input?: Partial<OrderInput>;
 }
 
 /** A private simulator (own ports, same database) when the test sets faults or its clock. */
@@ -69,7 +71,7 @@ export async function orderHarness(opts: { privateSimulator?: boolean; authValid
     db, database, stores, ledger: new Ledger(db), client: temporal.client, processor, admin, taskQueue: worker.taskQueue, merchantId, simulator,
     tokenize,
     async start(o: StartOrder) {
-      const input = buildOrderInput({ ...o, merchantId, clientOrderId: uid('co-'), token: o.token ?? await tokenize(o.card) });
+      const input = { ...buildOrderInput({ ...o, merchantId, clientOrderId: uid('co-'), token: o.token ?? await tokenize(o.card) }), ...o.input };
       await insertOrderRow(db, input);
       await temporal.client.workflow.start<OrderWorkflow>('orderWorkflow', { workflowId: input.orderId, taskQueue: worker.taskQueue, args: [input] });
       return { id: input.orderId, input };
