@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_AVS_POLICY } from '../../domain/avs';
-import { Order, orderCommand, type OrderInput, type OrderPolicy, OrderRuleError, type Units } from '../../domain/order';
+import { AUTHENTICATION_FAILURE, Order, orderCommand, type OrderInput, type OrderPolicy, OrderRuleError, type Units } from '../../domain/order';
 import { type LineItemInput, type MerchantPricing, priceOrder, type PricedOrder } from '../../domain/pricing';
+import { CONFIRMATION_FAILURE } from '../../domain/confirmation';
 
 const MERCHANT: MerchantPricing = {
   currency: 'USD',
@@ -606,5 +607,239 @@ describe('Order guards found by review', () => {
     const approved = authorizedOrder('review');
     approved.reviewed('approve');
     expect(approved.shipmentAmount([{ sku: 'lamp', quantity: 1 }])).toBe(LAMP_UNIT + SHIPPING);
+  });
+});
+
+describe('Order waiting for its customer (confirmation by message, step-up authentication)', () => {
+  const CONFIRMATION: NonNullable<OrderInput['confirmation']> = {
+    channel: 'sms', phoneToken: 'ph_1', phoneMasked: '+*******0100', reason: 'requested', timeoutMs: 900_000, sendDeadlineMs: 3_600_000,
+  };
+  const NOT_ACCEPTED = ['rejected', 'failed', 'expired', 'cancelled', 'not_sent'] as const;
+  const confirmingOrder = () => new Order({ ...input(), confirmation: CONFIRMATION });
+  /** A plain order the processor asked to authenticate. */
+  const authenticatingOrder = () => {
+    const o = new Order(input());
+    o.requireAuthentication('ref_1');
+    return o;
+  };
+  const cancel = orderCommand.cancel({ cancelId: 'c1' });
+  const others = [
+    orderCommand.ship({ shipmentId: 'shp_1', items: [{ sku: 'book', quantity: 1 }], trackingNumber: 'TRK-1' }),
+    orderCommand.refund({ refundId: 'rf_1', kind: 'refund', amountMinor: 100 }),
+    orderCommand.resolve({ problemId: '7', kind: 'capture_failed' }),
+  ];
+
+  it('an order with a confirmation starts awaiting_confirmation, its offer being sent; without one it starts confirmed', () => {
+    const o = confirmingOrder();
+    expect(o.state).toBe('awaiting_confirmation');
+    expect(o.awaitingCustomer).toBe(true);
+    expect(o.isFinal).toBe(false);
+    expect(o.confirmation).toEqual({ channel: 'sms', phone: '+*******0100', reason: 'requested', state: 'sending', offerSentAt: null, deadline: null });
+    expect(o.authentication).toBeNull();
+    expect(o.answerFromCustomer).toBeNull();
+    const plain = new Order(input());
+    expect(plain.state).toBe('confirmed');
+    expect(plain.awaitingCustomer).toBe(false);
+    expect(plain.confirmation).toBeNull();
+  });
+
+  it('the confirmation view never shows the phone token, only the masked number', () => {
+    expect(JSON.stringify(confirmingOrder().view())).not.toContain('ph_1');
+  });
+
+  it('offerSent makes the confirmation pending with when it was sent and its deadline, the order still waiting', () => {
+    const o = confirmingOrder();
+    o.offerSent(AT_MS, AT_MS + 900_000);
+    expect(o.state).toBe('awaiting_confirmation');
+    expect(o.confirmation).toEqual({
+      channel: 'sms', phone: '+*******0100', reason: 'requested', state: 'pending',
+      offerSentAt: new Date(AT_MS).toISOString(), deadline: new Date(AT_MS + 900_000).toISOString(),
+    });
+  });
+
+  it("customerAnswered takes the customer's first answer while the order waits; later ones are ignored", () => {
+    const o = confirmingOrder();
+    o.offerSent(AT_MS, AT_MS + 900_000);
+    o.customerAnswered('rejected');
+    o.customerAnswered('accepted');
+    expect(o.answerFromCustomer).toBe('rejected');
+    const a = authenticatingOrder();
+    a.customerAnswered('approved');
+    a.customerAnswered('rejected');
+    expect(a.answerFromCustomer).toBe('approved');
+  });
+
+  it('customerAnswered is ignored when the order is not waiting for its customer (before, and after the wait ended)', () => {
+    const plain = new Order(input());
+    plain.customerAnswered('accepted');
+    expect(plain.answerFromCustomer).toBeNull();
+    const o = confirmingOrder();
+    o.customerAnswered('accepted');
+    o.confirmationEnded('accepted');
+    expect(o.answerFromCustomer).toBeNull();
+    o.customerAnswered('rejected');
+    expect(o.answerFromCustomer).toBeNull();
+  });
+
+  it('an accepted confirmation makes the order confirmed, with no failure, the authorization still to come', () => {
+    const o = confirmingOrder();
+    o.offerSent(AT_MS, AT_MS + 900_000);
+    o.confirmationEnded('accepted');
+    expect(o.state).toBe('confirmed');
+    expect(o.confirmation?.state).toBe('accepted');
+    expect(o.confirmation?.offerSentAt).toBe(new Date(AT_MS).toISOString());
+    expect(o.failure).toBeNull();
+    expect(o.isFinal).toBe(false);
+    expect(o.awaitingCustomer).toBe(false);
+    expect(o.authorizationDecided).toBe(false);
+  });
+
+  it('any other end of the confirmation cancels the order, final, with the failure of that outcome', () => {
+    for (const outcome of NOT_ACCEPTED) {
+      const o = confirmingOrder();
+      o.offerSent(AT_MS, AT_MS + 900_000);
+      o.customerAnswered(outcome);
+      o.confirmationEnded(outcome);
+      expect(o.state, outcome).toBe('cancelled');
+      expect(o.isFinal, outcome).toBe(true);
+      expect(o.confirmation?.state, outcome).toBe(outcome);
+      expect(o.failure, outcome).toEqual(CONFIRMATION_FAILURE[outcome]);
+      expect(o.authorizationDecided, outcome).toBe(true);
+      expect(o.answerFromCustomer, outcome).toBeNull();
+    }
+    expect(CONFIRMATION_FAILURE.rejected.code).toBe('confirmation_rejected');
+    expect(CONFIRMATION_FAILURE.expired.code).toBe('confirmation_expired');
+  });
+
+  it('requireAuthentication moves the order to requires_authentication, the request not made yet', () => {
+    const o = authenticatingOrder();
+    expect(o.state).toBe('requires_authentication');
+    expect(o.awaitingCustomer).toBe(true);
+    expect(o.authentication).toEqual({ id: null, reference: 'ref_1', state: 'starting', deadline: null });
+  });
+
+  it('requireAuthentication during a processor outage leaves the outage', () => {
+    const o = new Order(input());
+    o.enterAwaitingProcessor();
+    o.requireAuthentication('ref_1');
+    expect(o.state).toBe('requires_authentication');
+    expect(o.settledState).toBe('requires_authentication');
+  });
+
+  it('authenticationRequested records the request and its deadline, pending', () => {
+    const o = authenticatingOrder();
+    o.authenticationRequested('authn_1', AT_MS + 300_000);
+    expect(o.state).toBe('requires_authentication');
+    expect(o.authentication).toEqual({ id: 'authn_1', reference: 'ref_1', state: 'pending', deadline: new Date(AT_MS + 300_000).toISOString() });
+  });
+
+  it('an approved authentication makes the order confirmed again, not final, no failure', () => {
+    const o = authenticatingOrder();
+    o.authenticationRequested('authn_1', AT_MS + 300_000);
+    o.customerAnswered('approved');
+    o.authenticationEnded('approved');
+    expect(o.state).toBe('confirmed');
+    expect(o.authentication?.state).toBe('approved');
+    expect(o.failure).toBeNull();
+    expect(o.isFinal).toBe(false);
+    expect(o.awaitingCustomer).toBe(false);
+    expect(o.answerFromCustomer).toBeNull();
+  });
+
+  it('a rejected authentication, or none possible (no device), fails the authorization: authentication_failed', () => {
+    for (const outcome of ['rejected', 'no_device'] as const) {
+      const o = authenticatingOrder();
+      o.authenticationEnded(outcome);
+      expect(o.state, outcome).toBe('failed_authorization');
+      expect(o.failure?.code, outcome).toBe('authentication_failed');
+      expect(o.authentication?.state, outcome).toBe(outcome);
+      expect(o.isFinal, outcome).toBe(true);
+      expect(o.authorizationDecided, outcome).toBe(true);
+    }
+  });
+
+  it('an expired authentication fails the authorization: authentication_timeout', () => {
+    const o = authenticatingOrder();
+    o.authenticationRequested('authn_1', AT_MS + 300_000);
+    o.authenticationEnded('expired');
+    expect(o.state).toBe('failed_authorization');
+    expect(o.failure).toEqual(AUTHENTICATION_FAILURE.expired);
+    expect(o.failure?.code).toBe('authentication_timeout');
+    expect(o.isFinal).toBe(true);
+  });
+
+  it('an authentication cancelled by the merchant cancels the order, final', () => {
+    const o = authenticatingOrder();
+    o.authenticationRequested('authn_1', AT_MS + 300_000);
+    o.authenticationEnded('cancelled');
+    expect(o.state).toBe('cancelled');
+    expect(o.authentication?.state).toBe('cancelled');
+    expect(o.failure?.code).toBe('cancelled');
+    expect(o.isFinal).toBe(true);
+    expect(o.submitAnswer()).toEqual({ outcome: 'done' });
+  });
+
+  it('while the order awaits its customer it admits a cancel and refuses every other command (order_awaiting_customer)', () => {
+    const sent = confirmingOrder();
+    sent.offerSent(AT_MS, AT_MS + 900_000);
+    const requested = authenticatingOrder();
+    requested.authenticationRequested('authn_1', AT_MS + 300_000);
+    for (const o of [confirmingOrder(), sent, authenticatingOrder(), requested]) {
+      expect(() => o.admit(cancel), o.state).not.toThrow();
+      for (const cmd of others) expect(ruleError(() => o.admit(cmd)), `${o.state} ${cmd.kind}`).toEqual({ code: 'order_awaiting_customer' });
+      // (a review is refused too: there is nothing to review yet)
+      expect(() => o.admit(orderCommand.review({ decision: 'approve' }))).toThrow(OrderRuleError);
+    }
+  });
+
+  it('once the customer accepted, commands are admitted again by the usual rules', () => {
+    const o = confirmingOrder();
+    o.offerSent(AT_MS, AT_MS + 900_000);
+    o.confirmationEnded('accepted');
+    expect(() => o.admit(orderCommand.resolve({ problemId: '7', kind: 'capture_failed' }))).not.toThrow();
+    expect(ruleError(() => o.admit(others[0]))).toEqual({ code: 'order_not_shippable' });
+  });
+
+  it('submitAnswer waits while the offer is unsent and answers done once it is sent', () => {
+    const o = confirmingOrder();
+    expect(o.submitAnswer()).toBeUndefined();
+    o.offerSent(AT_MS, AT_MS + 900_000);
+    expect(o.submitAnswer()).toEqual({ outcome: 'done' });
+    o.confirmationEnded('accepted');
+    expect(o.submitAnswer()).toEqual({ outcome: 'done' });
+  });
+
+  it('submitAnswer answers done when the confirmation ended before its offer could be sent', () => {
+    const o = confirmingOrder();
+    o.confirmationEnded('not_sent');
+    expect(o.submitAnswer()).toEqual({ outcome: 'done' });
+  });
+
+  it('submitAnswer waits until the authentication request is made, then answers done', () => {
+    const o = authenticatingOrder();
+    expect(o.submitAnswer()).toBeUndefined();
+    o.authenticationRequested('authn_1', AT_MS + 300_000);
+    expect(o.submitAnswer()).toEqual({ outcome: 'done' });
+  });
+
+  it('submitAnswer answers done when the authentication ended before any request was made (no device)', () => {
+    const o = authenticatingOrder();
+    o.authenticationEnded('no_device');
+    expect(o.submitAnswer()).toEqual({ outcome: 'done' });
+  });
+
+  it('view() carries the confirmation and the authentication', () => {
+    const o = confirmingOrder();
+    expect(o.view()).toMatchObject({ state: 'awaiting_confirmation', confirmation: { state: 'sending', phone: '+*******0100' }, authentication: null });
+    o.offerSent(AT_MS, AT_MS + 900_000);
+    o.confirmationEnded('accepted');
+    o.requireAuthentication('ref_1');
+    o.authenticationRequested('authn_1', AT_MS + 300_000);
+    const v = o.view();
+    expect(v.state).toBe('requires_authentication');
+    expect(v.confirmation).toEqual(o.confirmation);
+    expect(v.confirmation?.state).toBe('accepted');
+    expect(v.authentication).toEqual({ id: 'authn_1', reference: 'ref_1', state: 'pending', deadline: new Date(AT_MS + 300_000).toISOString() });
+    expect(new Order(input()).view()).toMatchObject({ confirmation: null, authentication: null });
   });
 });
