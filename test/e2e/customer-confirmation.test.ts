@@ -198,7 +198,8 @@ describe('confirmation by message', () => {
 
 describe('the messaging gateway\'s webhooks', () => {
   const post = (body: string, headers: Record<string, string>) => fetch(`${svc.base}/messaging/webhooks`, {
-    method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } })
+    .then(async (r) => ({ status: r.status, body: await r.json() as { outcome?: string; reason?: string; error: { code: string } } }));
 
   it('refuses unsigned, forged, stale and replayed deliveries and counts them; a reply from an unknown number is refused and counted', async () => {
     const before = await refusals();

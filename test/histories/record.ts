@@ -17,7 +17,10 @@ import type { ItemClass } from '../../domain/bids';
 import { microFee, type PaymentToRecord } from '../../domain/micropayments';
 import { type Database, type Db, openDatabase } from '../../ledger/db';
 import { HttpProcessorClient } from '../../processors/http-client';
-import { HttpMessagingGateway } from '../../processors/messaging/client';
+import { HttpMessagingGateway, MessagingGatewayAdmin } from '../../processors/messaging/client';
+import { signGatewayWebhook } from '../../processors/messaging/signature';
+import { generateDeviceKeys, signAnswer } from '../../processors/devices/signatures';
+import type { OrderInput } from '../../domain/order';
 import { SCRATCH_MESSAGING_API_KEY, SCRATCH_MESSAGING_WEBHOOK_SECRET, startScratchStack } from '../../scripts/scratch-stack';
 import { createServices, type Services } from '../../services';
 import { DeliveryService } from '../../services/delivery';
@@ -38,7 +41,7 @@ interface Scenario {
   /** Starts the workflow; returns its handle. */
   start(ctx: Ctx): Promise<WorkflowHandle>;
   /** Drives the running workflow (updates) before its result is awaited. */
-  drive?(h: WorkflowHandle): Promise<void>;
+  drive?(h: WorkflowHandle, ctx: Ctx): Promise<void>;
 }
 
 interface Ctx {
@@ -56,8 +59,27 @@ interface Ctx {
   services: Services;
   /** The history merchant. */
   merchantId: string;
-  order(name: string, spec?: Partial<OrderSpec> & { card?: string }): Promise<WorkflowHandle>;
+  order(name: string, spec?: Partial<OrderSpec> & { card?: string; input?: Partial<OrderInput> }): Promise<WorkflowHandle>;
+  /** The messaging gateway's admin API (the customer's phone). */
+  phones: MessagingGatewayAdmin;
 }
+
+/** An order its customer confirms by message from `phone` (reply deadline timeoutMs). */
+async function confirmed(c: Ctx, phone: string, timeoutMs = 60_000): Promise<Partial<OrderInput>> {
+  const { token, masked } = await c.stores.phones.tokenize(phone);
+  return { confirmation: { channel: 'sms', phoneToken: token, phoneMasked: masked, reason: 'requested', timeoutMs, sendDeadlineMs: 60_000 } };
+}
+
+/** The customer's reply to the offer on the phone, as the gateway delivers it (signed) to the confirmation service. */
+async function replyToOffer(c: Ctx, phone: string, word: 'YES' | 'NO'): Promise<void> {
+  let offer;
+  while (!(offer = (await c.phones.phoneMessages(phone)).find((m) => /YES \d{6}/.test(m.body)))) await new Promise((r) => setTimeout(r, 100));
+  const code = /YES (\d{6})/.exec(offer.body)![1];
+  const raw = JSON.stringify({ type: 'message.inbound', data: { from: phone, to: offer.from, body: `${word} ${code}` } });
+  await c.services.confirmations.receive(signGatewayWebhook(SCRATCH_MESSAGING_WEBHOOK_SECRET, `evt_history_${phone}`, raw, Date.now()), raw, Date.now());
+}
+
+const SOFT_SONG = [{ sku: 'song', quantity: 1, unitPriceMinor: 129, kind: 'soft' as const }];
 
 const ship = (h: WorkflowHandle, shipmentId: string, items: Array<{ sku: string; quantity: number }>) =>
   h.executeUpdate(shipUpdate, { args: [{ shipmentId, items, trackingNumber: `TRK-${shipmentId}` }] });
@@ -79,6 +101,26 @@ const scenarios: Scenario[] = [
     async drive(h) { await h.executeUpdate(submitUpdate); },
   },
   { name: 'order-declined', start: (c) => c.order('declined', { card: '4000000000000002' }) },
+  {
+    name: 'order-confirmed-by-reply', start: async (c) => c.order('confirmed-by-reply', { items: SOFT_SONG, shipping: null, input: await confirmed(c, '+15550100001') }),
+    async drive(_h, c) { await replyToOffer(c, '+15550100001', 'YES'); },
+  },
+  { name: 'order-confirmation-expired', start: async (c) => c.order('confirmation-expired', { items: SOFT_SONG, shipping: null, input: await confirmed(c, '+15550100002', 1_000) }) },
+  {
+    name: 'order-authenticated-on-device',
+    async start(c) {
+      const keys = generateDeviceKeys('ed25519');
+      const { code } = await c.services.authentications.createRegistration(c.merchantId, 'history-device-customer');
+      const { device } = await c.services.authentications.register({ registrationCode: code, algorithm: 'ed25519', publicKey: keys.publicKey });
+      const h = await c.order('authenticated-on-device', { items: SOFT_SONG, shipping: null, card: '4000002760003184', input: { customerId: 'history-device-customer' } });
+      let a;
+      while (!(a = await c.stores.devices.authenticationOfOrder(h.workflowId))) await new Promise((r) => setTimeout(r, 100));
+      await c.services.authentications.respond(a.id, signAnswer('ed25519', keys.privateKey, {
+        authenticationId: a.id, deviceId: device.id, decision: 'approve', challenge: a.request.challenge, amountMinor: a.request.amountMinor,
+        currency: a.request.currency, merchantId: a.merchantId, reference: a.request.reference, signedAt: new Date().toISOString() }), Date.now());
+      return h;
+    },
+  },
   { name: 'order-avs-rejected', start: (c) => c.order('avs-rejected', { postalCode: '00000' }) },
   {
     name: 'order-avs-review-approved', start: (c) => c.order('review', { postalCode: '11111' }),
@@ -437,9 +479,11 @@ try {
   const ctx: Ctx = {
     client, processor, taskQueue, db, stores, delivery: new DeliveryService(stores.delivery, client, taskQueue), receiver, endpointId, database,
     services: await createServices(database, client, serviceSettings(taskQueue)), merchantId: principal.id,
+    phones: new MessagingGatewayAdmin({ adminUrl: stack.messagingAdminUrl }),
     async order(name, spec = {}) {
       const token = (await processor.tokenize({ cardNumber: spec.card ?? '4242424242424242', expMonth: 12, expYear: 2099 }, `tok-${name}`)).token;
-      const input = buildOrderInput({ ...spec, merchantId: principal.id, clientOrderId: `history-${name}`, token, policy: { refundWindowMs: 1000, ...spec.policy } });
+      const input = { ...buildOrderInput({ ...spec, merchantId: principal.id, clientOrderId: `history-${name}`, token, policy: { refundWindowMs: 1000, ...spec.policy } }),
+        ...spec.input };
       await insertOrderRow(db, input);
       return client.workflow.start('orderWorkflow', { taskQueue, workflowId: input.orderId, args: [input] });
     },
@@ -453,7 +497,7 @@ try {
   await worker.runUntil(async () => {
     for (const s of toRecord) {
       const handle = await s.start(ctx);
-      await s.drive?.(handle);
+      await s.drive?.(handle, ctx);
       await handle.result().catch((err) => { if (!(err instanceof WorkflowContinuedAsNewError)) throw err; });
       const file = fileOf(s.name);
       writeFileSync(file, historyToJSON(await handle.fetchHistory()) + '\n');

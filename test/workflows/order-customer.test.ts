@@ -3,6 +3,7 @@
 // step-up authentication's requests and answers go through the authenticating server with real keys. Every new
 // transition: confirmed, rejected, timed out, cancelled while asked; authenticated, failed, no device, deadline.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { inject } from 'vitest';
 import type { ConfirmationInput, OrderView } from '../../domain/order';
 import { signGatewayWebhook } from '../../processors/messaging/signature';
@@ -69,6 +70,11 @@ describe('confirmation by message', () => {
     const done: OrderView = await stateOf(id, 'shipped');
     expect(done.confirmation?.state).toBe('accepted');
     expect(await h.admin.authorizationsByReference(id)).toHaveLength(1);
+    // the number is personal data: the history has its token and its masked form, never the number
+    const history = historyToJSON(await handle(id).fetchHistory());
+    const payloads = [...history.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1], 'base64').toString('utf8')).join('\n');
+    expect(payloads).toContain(`+*******${phone.slice(-4)}`);
+    expect(payloads).not.toContain(phone.slice(2));
   });
 
   it('awaiting_confirmation → NO → cancelled, nothing authorized; the workflow closes', async () => {
