@@ -58,7 +58,7 @@ export const CONFIRMATION_FAILURE: Record<Exclude<ConfirmationOutcome, 'accepted
 
 export interface Reply { decision: 'accept' | 'reject'; code: string }
 
-/** A reply "YES 123456" or "no 123456" (any case, spaces or a colon between, a final full stop); else null. */
+/** A reply "YES 123456" or "no 123456" (any case; spaces, a colon, a comma, a dash or nothing between; a final . or !); else null. */
 export function parseReply(body: string): Reply | null {
   const m = /^\s*(yes|no)\s*[:,-]?\s*(\d{6})\s*[.!]?\s*$/i.exec(body);
   if (!m) return null;
@@ -70,12 +70,15 @@ export function maskPhone(e164: string): string {
   return `+${'*'.repeat(Math.max(0, e164.length - 5))}${e164.slice(-4)}`;
 }
 
-const minutes = (ms: number) => Math.max(1, Math.round(ms / 60_000));
+const minutes = (ms: number) => {
+  const n = Math.max(1, Math.round(ms / 60_000));
+  return n === 1 ? '1 minute' : `${n} minutes`;
+};
 
 /** The offer: who asks, how much (formatted), the code and how to reply. */
 export function offerText(o: { merchantName: string; amount: string; code: string; timeoutMs: number }): string {
   return `${o.merchantName} asks you to confirm a payment of ${o.amount}. Reply YES ${o.code} to confirm or NO ${o.code} to decline. `
-    + `The code expires in ${minutes(o.timeoutMs)} minutes.`;
+    + `The code expires in ${minutes(o.timeoutMs)}.`;
 }
 
 /** The answer to a reply that came too late. */
@@ -132,6 +135,8 @@ export function decideReply(candidates: ReplyCandidate[], reply: Reply | null, n
     if (match.deadlineAtMs !== null && nowMs >= match.deadlineAtMs) return { kind: 'late', orderId: match.orderId, outcome: 'expired', expiredNow: true };
     return { kind: 'decided', orderId: match.orderId, outcome: reply.decision === 'accept' ? 'accepted' : 'rejected' };
   }
-  if (open.length === 0) return { kind: 'nothing_open' };
-  return { kind: 'wrong_code', counted: open.map((c) => c.orderId), failed: open.filter((c) => c.wrongCodes + 1 >= MAX_WRONG_CODES).map((c) => c.orderId) };
+  // (a confirmation past its deadline is expiring, not guessed at: a wrong code does not count against it)
+  const live = open.filter((c) => c.deadlineAtMs === null || nowMs < c.deadlineAtMs);
+  if (live.length === 0) return { kind: 'nothing_open' };
+  return { kind: 'wrong_code', counted: live.map((c) => c.orderId), failed: live.filter((c) => c.wrongCodes + 1 >= MAX_WRONG_CODES).map((c) => c.orderId) };
 }

@@ -286,3 +286,17 @@ describe('E164 and isSenderId', () => {
     expect(isSenderId('+1234567890123456')).toBe(false);
   });
 });
+
+describe('decideReply and the texts, after review', () => {
+  it('a wrong code does not count against a confirmation already past its deadline (it is expiring, not guessed at)', () => {
+    const due = candidate({ orderId: 'ord_due', code: '111111', deadlineAtMs: NOW, wrongCodes: MAX_WRONG_CODES - 1 });
+    expect(decideReply([due], { decision: 'accept', code: '999999' }, NOW)).toEqual({ kind: 'nothing_open' });
+    const live = candidate({ orderId: 'ord_live', code: '222222', deadlineAtMs: NOW + 1 });
+    expect(decideReply([due, live], { decision: 'accept', code: '999999' }, NOW)).toEqual({ kind: 'wrong_code', counted: ['ord_live'], failed: [] });
+  });
+
+  it('the offer says "1 minute" for a one-minute deadline and "15 minutes" for fifteen', () => {
+    expect(offerText({ merchantName: 'Acme', amount: '$1.00', code: '123456', timeoutMs: 60_000 })).toContain('expires in 1 minute.');
+    expect(offerText({ merchantName: 'Acme', amount: '$1.00', code: '123456', timeoutMs: 15 * 60_000 })).toContain('expires in 15 minutes.');
+  });
+});
