@@ -37,7 +37,10 @@ export function outcomeOf(row: CheckoutSessionRow, session: CheckoutSessionView,
           successUrl: safeUrl(row.input.successUrl), receiptUrl }
         : { kind: 'approved', message: 'Payment approved. Thank you!', successUrl: safeUrl(row.input.successUrl), receiptUrl };
     case 'processing':
-      return { kind: 'waiting', message: 'We are waiting for the card network… This page updates by itself; nothing more to do.' };
+      return order?.state === 'requires_authentication'
+        ? { kind: 'waiting', message: 'Approve on your device: your bank asks you to confirm this payment in the app on your phone. '
+          + 'This page updates by itself once you have.' }
+        : { kind: 'waiting', message: 'We are waiting for the card network… This page updates by itself; nothing more to do.' };
     case 'expired':
       return { kind: 'expired', message: 'This checkout has expired; nothing was charged.' };
     case 'failed':

@@ -93,7 +93,10 @@ export function cardFields(): Html {
 export const statusRegion = (text = '') => html`<div id="status" class="status" role="status" aria-live="polite">${text}</div>`;
 
 export const ORDER_STATE_WORDS: Record<string, string> = {
+  awaiting_confirmation: 'Waiting for your reply to our text message',
   confirmed: 'Received; the payment is being checked',
+  requires_authentication: 'Waiting for your approval on your device',
+  cancelled: 'Cancelled; nothing was charged',
   awaiting_processor: 'Waiting for the card network',
   authorized_plus_avs: 'Paid; being prepared for shipping',
   authorized_minus_avs: 'Paid; held for an address check',
@@ -118,6 +121,9 @@ const DECLINES: Record<string, string> = {
   avs_rejected: 'The billing address does not match the card. Check the postal code or use another card.',
   processor_unreachable: 'The card network could not be reached; nothing was charged. Try again in a few minutes.',
   fraudulent: 'Your card was declined. Try another card.',
+  authentication_failed: 'The payment was not approved on your device (or you have none registered). Nothing was charged.',
+  authentication_timeout: 'The payment was not approved on your device in time. Nothing was charged; you can try again.',
+  authentication_required: 'Your bank asks you to approve this payment on your device, which this payment cannot do. Try another card.',
 };
 
 /** Why a payment did not go through, in words a customer can act on. */

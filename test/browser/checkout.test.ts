@@ -4,7 +4,8 @@
 // order is the merchant's, authorized. A declined card says so and the form stays usable. No console errors and no
 // CSP violations on any page.
 import type { Browser } from 'puppeteer-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DeviceSimulator } from '../../processors/devices/simulator';
 import type { Db } from '../../ledger/db';
 import type { Stores } from '../../stores';
 import { launchBrowser } from '../support/browser';
@@ -160,6 +161,34 @@ describe('the hosted checkout page', () => {
     const session = await call(svc.base, `/checkout-sessions/${s.id}`, { key: m.key });
     expect(session.body).toMatchObject({ state: 'completed' });
     expect(session.body.attempts).toHaveLength(1);
+    expectClean(problems);
+    await page.close();
+  }, 60_000);
+
+  it('a card that asks for step-up: the page says to approve on the device, and shows the approval once the device has', async () => {
+    const m = await merchant(stores, 'Careful shop');
+    const customerId = uid('cus-');
+    const reg = await call(svc.base, '/device-registrations', { method: 'POST', key: m.key, body: { customerId } });
+    const device = await DeviceSimulator.register(site, reg.body.code);
+    const s = await newSession(m, { ...sessionBody, customerId, items: [{ sku: 'ebook', title: 'An e-book', quantity: 1, unitPriceMinor: 1000, kind: 'soft' }],
+      options: [] });
+    const { page, problems } = await openPage(browser);
+    await page.goto(s.url);
+    await waitForText(page, '#totals [data-total="total"]', /^\$10\.00$/);
+    await fillCard(page, '4000002760003184');
+    await page.click('#pay');
+    expect(await waitForText(page, '#status', /Approve on your device/, 15_000)).toMatch(/^Approve on your device/);
+    await snap(page, 'checkout-5-approve-on-your-device');
+    const request = await vi.waitFor(async () => {
+      const [r] = await device.pending();
+      expect(r).toBeDefined();
+      return r;
+    }, { timeout: 15_000, interval: 100 });
+    expect(request.amountMinor).toBe(1000);
+    await device.respond(request, 'approve');
+    expect(await waitForText(page, '#status', /Payment approved/, 30_000)).toMatch(/Payment approved/);
+    const session = await call(svc.base, `/checkout-sessions/${s.id}`, { key: m.key });
+    expect(session.body).toMatchObject({ state: 'completed' });
     expectClean(problems);
     await page.close();
   }, 60_000);
