@@ -72,6 +72,7 @@ export const VARIABLES = {
   PAYBROKER_MESSAGING_ADMIN_PORT: variable(optionalPort(), 'messaging port + 1', "the messaging gateway's admin API (the customer's phone, fault controls)"),
   PAYBROKER_MESSAGING_URL: variable(text(), 'http://127.0.0.1:3200', 'where Paybroker reaches the messaging gateway'),
   PAYBROKER_MESSAGING_API_KEY: variable(textOr('msgk_dev_paybroker'), '`msgk_dev_paybroker`', "Paybroker's API key at the messaging gateway (the simulator serves the account of this key)"),
+  PAYBROKER_MESSAGING_SENDER_ID: variable(textOr('PAYBROKER'), '`PAYBROKER`', "the sender id offers come from when a merchant has not booked its own"),
   PAYBROKER_MESSAGING_WEBHOOK_SECRET: variable(textOr('gwsec_dev_paybroker'), '`gwsec_dev_paybroker`', "shared secret of the messaging gateway's signed webhooks (HMAC-SHA256)"),
   PAYBROKER_MESSAGING_WEBHOOK_URL: variable(text(), 'the API\'s `/v1/messaging/webhooks`', "where the messaging gateway delivers receipts and replies (also settable per account: `PUT /v1/account`)"),
   PAYBROKER_PUBLIC_URL: variable(text(), 'http://127.0.0.1:PORT', 'where customers reach the hosted checkout and cart pages (links in sessions and offers)'),
@@ -142,7 +143,7 @@ export interface Config {
   simulatorAuthValiditySeconds: number;
   simulatorUrl: string;
   /** The messaging gateway (simulator): its ports, where Paybroker reaches it, the account's key and webhooks. */
-  messaging: { port: number; adminPort: number; url: string; apiKey: string; webhookSecret: string; webhookUrl: string };
+  messaging: { port: number; adminPort: number; url: string; apiKey: string; senderId: string; webhookSecret: string; webhookUrl: string };
   dataDir: string;
   /** How often captures are submitted in settlement batches (a Temporal Schedule). */
   settlementIntervalMs: number;
@@ -227,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       adminPort: v.PAYBROKER_MESSAGING_ADMIN_PORT ?? v.PAYBROKER_MESSAGING_PORT + 1,
       url: (v.PAYBROKER_MESSAGING_URL ?? `http://127.0.0.1:${v.PAYBROKER_MESSAGING_PORT}`).replace(/\/+$/, ''),
       apiKey: v.PAYBROKER_MESSAGING_API_KEY,
+      senderId: v.PAYBROKER_MESSAGING_SENDER_ID,
       webhookSecret: v.PAYBROKER_MESSAGING_WEBHOOK_SECRET,
       webhookUrl: v.PAYBROKER_MESSAGING_WEBHOOK_URL ?? `http://127.0.0.1:${v.PORT}/v1/messaging/webhooks`,
     },

@@ -21,8 +21,10 @@ export interface OfferRequest {
 /** The offer was accepted by the gateway: the reply is awaited until the deadline (ISO 8601). */
 export interface OfferSent { offerSentAt: string; deadline: string }
 
-export function createConfirmationActivities(deps: { confirmations: ConfirmationStore; phones: PhoneStore; merchants: MerchantStore; messaging: MessagingGateway }) {
-  const { confirmations, phones, merchants, messaging } = deps;
+export function createConfirmationActivities(deps: {
+  confirmations: ConfirmationStore; phones: PhoneStore; merchants: MerchantStore; messaging: MessagingGateway; defaultSender?: string;
+}) {
+  const { confirmations, phones, merchants, messaging, defaultSender = DEFAULT_SENDER_ID } = deps;
   return {
     /**
      * Sends the order's offer from the merchant's sender id. The gateway unreachable: retried (the deadline has not
@@ -32,7 +34,7 @@ export function createConfirmationActivities(deps: { confirmations: Confirmation
       const merchant = await merchants.get(r.merchantId);
       if (!merchant) throw ApplicationFailure.nonRetryable(`no merchant ${r.merchantId}`, 'OfferRefused');
       const row = await confirmations.open({
-        orderId: r.orderId, merchantId: r.merchantId, phoneToken: r.phoneToken, sender: merchant.smsSenderId ?? DEFAULT_SENDER_ID,
+        orderId: r.orderId, merchantId: r.merchantId, phoneToken: r.phoneToken, sender: merchant.smsSenderId ?? defaultSender,
         bodyFor: (code) => offerText({ merchantName: merchant.name, amount: formatMoney(r.amountMinor, r.currency), code, timeoutMs: r.timeoutMs }),
       });
       let sent = row;

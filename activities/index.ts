@@ -23,8 +23,9 @@ import { createWebhookEventActivities } from './webhookEvents';
 export interface ActivityDeps {
   database: Database;
   processor: ProcessorClient;
-  /** The messaging gateway (confirmation offers). */
+  /** The messaging gateway (confirmation offers), and the sender id of merchants without their own (default PAYBROKER). */
   messaging: MessagingGateway;
+  messagingSender?: string;
   /** For enqueuing outbound messages (signal-with-start of delivery groups). */
   temporal: Client;
   taskQueue: string;
@@ -47,7 +48,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createReconciliationActivities({ reconciliation: stores.reconciliation, processor, problems: stores.problems }),
     ...createCheckoutActivities({ checkout: stores.checkout, orders: stores.orders, events }),
     ...createBidActivities({ bids: stores.bids, events }),
-    ...createConfirmationActivities({ confirmations: stores.confirmations, phones: stores.phones, merchants: stores.merchants, messaging: deps.messaging }),
+    ...createConfirmationActivities({ confirmations: stores.confirmations, phones: stores.phones, merchants: stores.merchants, messaging: deps.messaging,
+      defaultSender: deps.messagingSender }),
     ...createAuthenticationActivities({ authentications: new AuthenticationService({ devices: stores.devices, merchants: stores.merchants,
       refusals: stores.refusals, temporal: deps.temporal }) }),
     ...createDeliveryActivities({ messages: stores.delivery, problems: stores.problems, settings: deps.delivery }),

@@ -6,9 +6,13 @@
 
 /** A phone number in E.164: a plus, a country code and at most 15 digits in all. */
 export const E164 = /^\+[1-9]\d{6,14}$/;
-/** A sender id: alphanumeric, 1 to 11 characters with at least one letter, or an E.164 number. */
-const ALPHANUMERIC_SENDER = /^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$/;
-export const isSenderId = (s: string) => ALPHANUMERIC_SENDER.test(s) || E164.test(s);
+/**
+ * A sender id: alphanumeric, 1 to 11 characters with at least one letter, or an E.164 number. Written without a
+ * lookahead (k digits, a letter, at most 10 - k more), so the OpenAPI document's pattern says exactly this to any tool.
+ */
+export const SENDER_ID = new RegExp(`^(?:${Array.from({ length: 11 }, (_, k) => `[0-9]{${k}}[A-Za-z][A-Za-z0-9]{0,${10 - k}}`).join('|')}`
+  + '|\\+[1-9][0-9]{6,14})$');
+export const isSenderId = (s: string) => SENDER_ID.test(s);
 /** The sender id of a merchant that has not booked its own. */
 export const DEFAULT_SENDER_ID = 'PAYBROKER';
 

@@ -1,6 +1,6 @@
 // The messaging gateway's signed webhooks: delivery receipts of offers, and customers' replies to them. A delivery
-// is verified (signature over the raw body, timestamp within the tolerance, an id never seen before: the database
-// remembers ids) before anything else; a reply is decided by the database (stores/confirmations.ts) and then told to
+// is verified (signature over the raw body, timestamp within the tolerance) before anything else, and its id is
+// remembered in the transaction of what it does (a replay is refused 409); a reply is decided by the database (stores/confirmations.ts) and then told to
 // its order (customerAnswerSignal). A reply too late, or one the broker cannot read, is answered politely by message.
 // Every refusal is counted (stores/refusals.ts) and thrown as WebhookRefused for the API to log and answer.
 import type { Client } from '@temporalio/client';
@@ -10,7 +10,7 @@ import type { MessagingGateway } from '../processors/messaging/client';
 import {
   DEFAULT_GATEWAY_WEBHOOK_TOLERANCE_SECONDS, GatewayWebhookError, verifyGatewayWebhook,
 } from '../processors/messaging/signature';
-import type { ConfirmationStore } from '../stores/confirmations';
+import type { ConfirmationStore, SeenWebhook } from '../stores/confirmations';
 import type { PhoneStore } from '../stores/phones';
 import type { RefusalStore } from '../stores/refusals';
 import { customerAnswerSignal } from '../workflows/order.contract';
@@ -56,27 +56,30 @@ export class ConfirmationService {
     }
     const payload = verified.payload as { type?: unknown; data?: Record<string, unknown> };
     const type = typeof payload.type === 'string' ? payload.type.slice(0, 64) : 'unknown';
-    if (!await confirmations.rememberWebhook(verified.id, type, REMEMBER_MS)) {
-      throw await this.refused('gateway_webhook', 'replayed', 409, 'webhook_replayed', `Webhook ${verified.id} was received before`);
-    }
+    // (the id is recorded as seen with what the webhook does, in one transaction: a crash before it commits leaves the
+    // gateway's redelivery to be handled, not refused as a replay)
+    const seen: SeenWebhook = { id: verified.id, type, keepMs: REMEMBER_MS };
     const data = payload.data ?? {};
+    let out: WebhookOutcome | 'replayed';
     if (type === 'message.delivered' && typeof data.messageId === 'string') {
-      await confirmations.offerDelivered(data.messageId);
-      return { outcome: 'receipt' };
+      out = await confirmations.offerDelivered(data.messageId, seen) === 'replayed' ? 'replayed' : { outcome: 'receipt' };
+    } else if (type !== 'message.inbound' || typeof data.from !== 'string' || typeof data.to !== 'string' || typeof data.body !== 'string') {
+      out = await confirmations.rememberWebhook(seen) === 'replayed' ? 'replayed' : { outcome: 'ignored' };
+    } else {
+      out = await this.reply(data.from, data.to, data.body, seen);
     }
-    if (type !== 'message.inbound' || typeof data.from !== 'string' || typeof data.to !== 'string' || typeof data.body !== 'string') {
-      return { outcome: 'ignored' };
-    }
-    return this.reply(data.from, data.to, data.body, verified.id);
+    if (out === 'replayed') throw await this.refused('gateway_webhook', 'replayed', 409, 'webhook_replayed', `Webhook ${verified.id} was received before`);
+    return out;
   }
 
   /** A customer's reply from `phone` to the sender id `to`. */
-  private async reply(phone: string, to: string, body: string, webhookId: string): Promise<WebhookOutcome> {
+  private async reply(phone: string, to: string, body: string, seen: SeenWebhook): Promise<WebhookOutcome | 'replayed'> {
     const token = E164.test(phone) ? await this.deps.phones.find(phone) : undefined;
-    if (!token) return this.refusedReply('unknown_number');
+    if (!token) return await this.deps.confirmations.rememberWebhook(seen) === 'replayed' ? 'replayed' : this.refusedReply('unknown_number');
     const reply = parseReply(body);
-    const decision = await this.deps.confirmations.decideReply(token, reply);
-    const answer = (text: string) => this.deps.gateway.sendMessage(to, phone, text, `reply:${webhookId}`).then(() => undefined,
+    const decision = await this.deps.confirmations.decideReply(token, reply, seen);
+    if (decision === 'replayed') return decision;
+    const answer = (text: string) => this.deps.gateway.sendMessage(to, phone, text, `reply:${seen.id}`).then(() => undefined,
       (err: unknown) => `the answer to the customer was not sent: ${(err as Error).message}`);
     switch (decision.kind) {
       case 'decided':

@@ -80,9 +80,13 @@ export class ConfirmationStore {
     return row ? rowOf(row) : (await this.get(orderId))!;
   }
 
-  /** The gateway's receipt: the offer reached the phone. */
-  async offerDelivered(messageId: string): Promise<boolean> {
-    return (await this.db('confirmations').where({ message_id: messageId }).whereNull('delivered_at').update({ delivered_at: this.db.fn.now() })) > 0;
+  /** The gateway's receipt (webhook `webhook`): the offer reached the phone. 'replayed' when the webhook was seen before. */
+  async offerDelivered(messageId: string, webhook: SeenWebhook): Promise<'recorded' | 'replayed'> {
+    return this.db.transaction(async (trx) => {
+      if (!await firstSight(trx, webhook)) return 'replayed';
+      await trx('confirmations').where({ message_id: messageId }).whereNull('delivered_at').update({ delivered_at: trx.fn.now() });
+      return 'recorded';
+    });
   }
 
   /**
@@ -100,10 +104,12 @@ export class ConfirmationStore {
 
   /**
    * Decides a reply from the phone (null: unreadable) in one transaction, with the phone's open confirmations and the
-   * newest ended ones with its code locked: records the decision, an expiry it finds due, or the wrong code.
+   * newest ended ones with its code locked: records the decision, an expiry it finds due, or the wrong code, and the
+   * webhook that brought it as seen (a redelivery after a crash before the commit is decided then; one after it is a replay).
    */
-  async decideReply(phoneToken: string, reply: Reply | null): Promise<ReplyDecision & { code?: string }> {
+  async decideReply(phoneToken: string, reply: Reply | null, webhook: SeenWebhook): Promise<(ReplyDecision & { code?: string }) | 'replayed'> {
     return this.db.transaction(async (trx) => {
+      if (!await firstSight(trx, webhook)) return 'replayed';
       const { rows } = await trx.raw(`
         SELECT order_id, code, state, deadline_at, wrong_codes, now() AS db_now FROM confirmations
         WHERE order_id IN (
@@ -127,14 +133,22 @@ export class ConfirmationStore {
   }
 
   /**
-   * Remembers a gateway webhook's id: false when it was seen before (a replay). Ids older than the signature's
-   * tolerance can go (a replay of one is refused as stale): those older than `keepMs` are dropped now and then.
+   * Remembers a gateway webhook that changes nothing here (a reply from a number with nothing waiting): 'replayed'
+   * when it was seen before.
    */
-  async rememberWebhook(id: string, type: string, keepMs: number): Promise<boolean> {
-    const inserted = await this.db('gateway_webhooks').insert({ id, type }).onConflict('id').ignore().returning('id');
-    if (Math.random() < 0.01) {
-      await this.db('gateway_webhooks').where('received_at', '<', this.db.raw('now() - make_interval(secs => ?)', [keepMs / 1000])).delete();
-    }
-    return inserted.length === 1;
+  async rememberWebhook(webhook: SeenWebhook): Promise<'recorded' | 'replayed'> {
+    return (await firstSight(this.db, webhook)) ? 'recorded' : 'replayed';
   }
+}
+
+/** A verified gateway webhook: its id, its type, and how long ids are kept (a replay of an older one is refused as stale). */
+export interface SeenWebhook { id: string; type: string; keepMs: number }
+
+/** Records the webhook's id (inside the transaction of what it does): false when it was seen before. Old ids go now and then. */
+async function firstSight(db: Db, w: SeenWebhook): Promise<boolean> {
+  const inserted = await db('gateway_webhooks').insert({ id: w.id, type: w.type }).onConflict('id').ignore().returning('id');
+  if (Math.random() < 0.01) {
+    await db('gateway_webhooks').where('received_at', '<', db.raw('now() - make_interval(secs => ?)', [w.keepMs / 1000])).delete();
+  }
+  return inserted.length === 1;
 }

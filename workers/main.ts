@@ -36,7 +36,7 @@ async function main(): Promise<void> {
       taskQueue: config.taskQueue,
       activities: createActivities({
         database, processor: new HttpProcessorClient({ baseUrl: config.simulatorUrl }), temporal: client, taskQueue: config.taskQueue,
-        messaging: new HttpMessagingGateway({ baseUrl: config.messaging.url, apiKey: config.messaging.apiKey }),
+        messaging: new HttpMessagingGateway({ baseUrl: config.messaging.url, apiKey: config.messaging.apiKey }), messagingSender: config.messaging.senderId,
         delivery: deliverySettings(config),
       }),
       workflowBundlePath: config.workflowBundlePath,

@@ -291,6 +291,10 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
     let cancel: OrderCommand | undefined;
     if (sent === null) {
       outcome = await customerBooks.closeConfirmation(id, 'not_sent');
+      if (outcome === 'not_sent') {
+        await problem('confirmation_not_sent', 'The offer could not be sent to the customer (the messaging gateway refused it, or was unreachable '
+          + 'until the deadline); the order is cancelled, nothing authorized');
+      }
     } else {
       order.offerSent(Date.parse(sent.offerSentAt), Date.parse(sent.deadline));
       emit('order.awaiting_customer', 'confirmation', { channel: 'sms', deadline: sent.deadline });

@@ -1,7 +1,7 @@
 // Merchants (with their order settings) and buyer apps, made by operators with a first API key each; and "who am I".
 import { z } from 'zod';
 import { AVS_CODES } from '../../domain/avs';
-import { isSenderId } from '../../domain/confirmation';
+import { SENDER_ID } from '../../domain/confirmation';
 import { MAX_RATING } from '../../domain/bids';
 import { PAYOUT_INTERVALS } from '../../domain/payouts';
 import { type MerchantConfig, SenderIdTakenError } from '../../stores/merchants';
@@ -47,7 +47,7 @@ export const merchantSettings = {
     .meta({ description: 'How many days a reserve is held before a payout releases it (0: no reserve)' }),
   rating: z.number().int().min(0).max(MAX_RATING).optional()
     .meta({ description: 'Hundredths of a star (0 to 5 stars): in bid rounds, a better rating wins a tie of price and delivery' }),
-  smsSenderId: z.string().refine(isSenderId, 'alphanumeric, 1 to 11 characters with a letter among them, or an E.164 number').nullable().optional()
+  smsSenderId: z.string().regex(SENDER_ID, 'alphanumeric, 1 to 11 characters with a letter among them, or an E.164 number').nullable().optional()
     .meta({ description: "The sender id the merchant's confirmation offers come from, unique among merchants (null: the broker's, PAYBROKER)" }),
   confirmationPolicy: z.strictObject({
     aboveMinor: z.number().int().min(0).max(1_000_000_000_000).nullable().optional()

@@ -97,7 +97,7 @@ describe('confirmation by message', () => {
     expect(await authorizations(created.body.id)).toHaveLength(0);
 
     const { code, from } = await offerCode(phone);
-    expect(from).toBe('PAYBROKER');
+    expect(from).toBe(svc.messagingSender);
     expect((await messageOn(phone, /YES/)).body).toContain(m.name);
     await svc.messagingAdmin.reply(phone, from, `yes ${code}`);
     const order = await orderIn(m.key, created.body.id, 'shipped'); // (soft goods: captured at authorization)
@@ -129,8 +129,8 @@ describe('confirmation by message', () => {
     const codeA = (await offerCode(phone, /\$11\.11/)).code;
     const codeB = (await offerCode(phone, /\$22\.22/)).code;
     expect(codeA).not.toBe(codeB);
-    await svc.messagingAdmin.reply(phone, 'PAYBROKER', `NO ${codeB}`);
-    await svc.messagingAdmin.reply(phone, 'PAYBROKER', `YES ${codeA}`);
+    await svc.messagingAdmin.reply(phone, svc.messagingSender, `NO ${codeB}`);
+    await svc.messagingAdmin.reply(phone, svc.messagingSender, `YES ${codeA}`);
     await orderIn(m.key, a.body.id, 'shipped');
     await orderIn(m.key, b.body.id, 'cancelled');
     expect(await authorizations(a.body.id)).toHaveLength(1);
@@ -143,9 +143,9 @@ describe('confirmation by message', () => {
     const created = await placeOrder(m.key, { phone });
     const { code } = await offerCode(phone);
     const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
-    await svc.messagingAdmin.reply(phone, 'PAYBROKER', 'maybe later');
+    await svc.messagingAdmin.reply(phone, svc.messagingSender, 'maybe later');
     await messageOn(phone, /could not read your reply/);
-    for (let i = 0; i < MAX_WRONG_CODES; i++) await svc.messagingAdmin.reply(phone, 'PAYBROKER', `YES ${wrong}`);
+    for (let i = 0; i < MAX_WRONG_CODES; i++) await svc.messagingAdmin.reply(phone, svc.messagingSender, `YES ${wrong}`);
     const order = await orderIn(m.key, created.body.id, 'cancelled');
     expect(order.failure.code).toBe('confirmation_failed');
     expect(await authorizations(order.id)).toHaveLength(0);
@@ -162,7 +162,7 @@ describe('confirmation by message', () => {
       return o;
     }, { timeout: (REPLY_TIMEOUT_S + 20) * 1000, interval: 250 });
     expect(order.failure.code).toBe('confirmation_expired');
-    await svc.messagingAdmin.reply(phone, 'PAYBROKER', `YES ${code}`);
+    await svc.messagingAdmin.reply(phone, svc.messagingSender, `YES ${code}`);
     expect((await messageOn(phone, /has expired/)).body).toContain(code);
     expect(await authorizations(order.id)).toHaveLength(0);
     expect((await getOrder(m.key, order.id)).state).toBe('cancelled');

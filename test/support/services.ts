@@ -16,8 +16,11 @@ const ENTRY: Record<ServiceName, { entry: string; ready: RegExp }> = {
   messaging: { entry: 'processors/messaging/main.ts', ready: /messaging gateway listening/ },
 };
 
-/** The messaging gateway account of a services run (its own key: its own senders, messages and webhooks). */
-export const MESSAGING_API_KEY = 'msgk_test_services';
+/**
+ * The secret of a services run's messaging gateway account. Each run has its own account (its own key: its own
+ * senders, messages and webhook URL): runs in parallel share the gateway's tables, and a shared account's webhooks
+ * would reach whichever run's API wrote its URL last.
+ */
 export const MESSAGING_WEBHOOK_SECRET = 'gwsec_test_services';
 
 export interface Services {
@@ -27,9 +30,11 @@ export interface Services {
   /** A processor client of the simulator (for card tokens). */
   processor: HttpProcessorClient;
   messagingUrl: string;
-  /** The messaging gateway as Paybroker calls it (the account of MESSAGING_API_KEY), and its admin API. */
+  /** The messaging gateway as Paybroker calls it (the run's own account), and its admin API. */
   messaging: HttpMessagingGateway;
   messagingAdmin: MessagingGatewayAdmin;
+  /** The sender id of the run's offers (merchants without their own). */
+  messagingSender: string;
   taskQueue: string;
   proc: Record<ServiceName, ServiceProcess>;
   start(name: ServiceName): Promise<void>;
@@ -47,11 +52,14 @@ export async function startServices(extraEnv: Record<string, string> = {},
   const [apiPort, simPort, simAdminPort] = [await freePort(), await freePort(), await freePort()];
   const [msgPort, msgAdminPort] = [await freePort(), await freePort()];
   const taskQueue = uid('svc-');
+  const messagingKey = extraEnv.PAYBROKER_MESSAGING_API_KEY ?? uid('msgk_test_');
+  // (sender ids are the gateway's, across its accounts: each run books its own)
+  const messagingSender = extraEnv.PAYBROKER_MESSAGING_SENDER_ID ?? `PB${uid().slice(0, 9)}`;
   const env = {
     PORT: String(apiPort), PAYBROKER_SIMULATOR_PORT: String(simPort), PAYBROKER_SIMULATOR_ADMIN_PORT: String(simAdminPort),
     PROCESSOR_URL: `http://127.0.0.1:${simPort}`, PAYBROKER_TASK_QUEUE: taskQueue,
     PAYBROKER_MESSAGING_PORT: String(msgPort), PAYBROKER_MESSAGING_ADMIN_PORT: String(msgAdminPort),
-    PAYBROKER_MESSAGING_URL: `http://127.0.0.1:${msgPort}`, PAYBROKER_MESSAGING_API_KEY: MESSAGING_API_KEY,
+    PAYBROKER_MESSAGING_URL: `http://127.0.0.1:${msgPort}`, PAYBROKER_MESSAGING_API_KEY: messagingKey, PAYBROKER_MESSAGING_SENDER_ID: messagingSender,
     PAYBROKER_MESSAGING_WEBHOOK_SECRET: MESSAGING_WEBHOOK_SECRET, ...extraEnv,
   };
   const proc = {} as Record<ServiceName, ServiceProcess>;
@@ -61,8 +69,9 @@ export async function startServices(extraEnv: Record<string, string> = {},
     admin: new SimulatorAdmin({ adminUrl: `http://127.0.0.1:${simAdminPort}` }),
     processor: new HttpProcessorClient({ baseUrl: `http://127.0.0.1:${simPort}` }),
     messagingUrl: `http://127.0.0.1:${msgPort}`,
-    messaging: new HttpMessagingGateway({ baseUrl: `http://127.0.0.1:${msgPort}`, apiKey: extraEnv.PAYBROKER_MESSAGING_API_KEY ?? MESSAGING_API_KEY }),
+    messaging: new HttpMessagingGateway({ baseUrl: `http://127.0.0.1:${msgPort}`, apiKey: messagingKey }),
     messagingAdmin: new MessagingGatewayAdmin({ adminUrl: `http://127.0.0.1:${msgAdminPort}` }),
+    messagingSender,
     taskQueue,
     proc,
     async start(name) {
