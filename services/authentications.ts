@@ -6,7 +6,7 @@
 // passes (the device is one asked, its signature, the binding, the time) and the database finds the request still
 // pending; then the order hears it (customerAnswerSignal). Every refusal is counted and nothing else changes.
 import { randomBytes } from 'node:crypto';
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import {
   answerBindingMismatch, DEVICE_CLOCK_TOLERANCE_MS, type DeviceAlgorithm, pollSigningInput, REGISTRATION_CODE_TTL_MS,
   type SignedAuthenticationRequest, type SignedDeviceAnswer,
@@ -18,7 +18,7 @@ import {
 import { type AuthenticationRow, type DeviceRow, type DeviceStore, requestFor } from '../stores/devices';
 import type { MerchantStore } from '../stores/merchants';
 import type { RefusalStore } from '../stores/refusals';
-import { customerAnswerSignal } from '../workflows/order.contract';
+import { tellOrder } from './confirmations';
 
 /** Requests one poll returns at most. */
 export const MAX_PENDING_PER_POLL = 20;
@@ -165,24 +165,13 @@ export class AuthenticationService {
       throw await this.refused('device_answer', 'replayed', 409, `The authentication request was already ${now.state === 'pending' ? 'answered' : now.state}`);
     }
     const decided = (await this.deps.devices.authentication(id))!;
-    return { authentication: decided, warning: await this.tell(a.orderId, state === 'approved' ? 'approved' : 'rejected') };
+    return { authentication: decided, warning: await tellOrder(this.deps.temporal, a.orderId, { outcome: state === 'approved' ? 'approved' : 'rejected' }) };
   }
 
   private async activeDevice(id: string, kind: string): Promise<DeviceRow> {
     const device = typeof id === 'string' ? await this.deps.devices.device(id) : undefined;
     if (!device || device.revokedAt) throw await this.refused(kind, 'unknown_device', 401, 'No such device (or it was revoked)');
     return device;
-  }
-
-  /** The order hears the answer; if it cannot now, it reads the request's state when its deadline closes it. */
-  private async tell(orderId: string, outcome: 'approved' | 'rejected'): Promise<string | undefined> {
-    try {
-      await this.deps.temporal.workflow.getHandle(orderId).signal(customerAnswerSignal, { outcome });
-      return undefined;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return undefined;
-      return `order ${orderId} was not told now (${(err as Error).message}); it reads the outcome at its deadline`;
-    }
   }
 
   private async refused(kind: string, reason: string, status: number, message: string): Promise<AuthenticationRefused> {

@@ -13,7 +13,7 @@ import {
 import type { ConfirmationStore, SeenWebhook } from '../stores/confirmations';
 import type { PhoneStore } from '../stores/phones';
 import type { RefusalStore } from '../stores/refusals';
-import { customerAnswerSignal } from '../workflows/order.contract';
+import { type CustomerAnswer, customerAnswerSignal } from '../workflows/order.contract';
 
 /** A webhook delivery refused: nothing changed. The status and code are the API's answer. */
 export class WebhookRefused extends Error {
@@ -109,22 +109,27 @@ export class ConfirmationService {
     return { outcome: 'refused', reason };
   }
 
-  /**
-   * Tells the order how its confirmation ended. The database has decided already: if the order cannot hear now (the
-   * Temporal server away), it learns it when its deadline closes the confirmation; a closed order needs nothing.
-   */
-  private async tell(orderId: string, outcome: ConfirmationOutcome): Promise<string | undefined> {
-    try {
-      await this.deps.temporal.workflow.getHandle(orderId).signal(customerAnswerSignal, { outcome });
-      return undefined;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return undefined;
-      return `order ${orderId} was not told now (${(err as Error).message}); it reads the outcome at its deadline`;
-    }
+  private tell(orderId: string, outcome: ConfirmationOutcome): Promise<string | undefined> {
+    return tellOrder(this.deps.temporal, orderId, { outcome });
   }
 
   private async refused(kind: string, reason: string, status: number, code: string, message: string): Promise<WebhookRefused> {
     await this.deps.refusals.count(kind, reason);
     return new WebhookRefused(status, code, message);
+  }
+}
+
+/**
+ * Tells an order its customer's answer (how a confirmation or an authentication ended). The database has decided
+ * already: if the order cannot hear now (the Temporal server away), it reads the outcome when its deadline closes the
+ * question; a closed order needs nothing. Returns a warning for the log, or undefined.
+ */
+export async function tellOrder(temporal: Client, orderId: string, answer: CustomerAnswer): Promise<string | undefined> {
+  try {
+    await temporal.workflow.getHandle(orderId).signal(customerAnswerSignal, answer);
+    return undefined;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    return `order ${orderId} was not told now (${(err as Error).message}); it reads the outcome at its deadline`;
   }
 }

@@ -5,7 +5,8 @@
 // waits for the device's signed answer; approved it is authorized, rejected or unanswered it fails. Forged, replayed,
 // misdirected and stale inputs are refused and counted, and change no order.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { MAX_WRONG_CODES } from '../../domain/confirmation';
+import { MAX_OPEN_CONFIRMATIONS_PER_PHONE, MAX_WRONG_CODES } from '../../domain/confirmation';
+import { MAX_DEVICES_PER_CUSTOMER } from '../../domain/stepUp';
 import { signGatewayWebhook } from '../../processors/messaging/signature';
 import { createPrivateKey } from 'node:crypto';
 import type { DeviceDecision, SignedAuthenticationRequest, SignedDeviceAnswer } from '../../domain/stepUp';
@@ -50,7 +51,7 @@ async function merchant(settings: Record<string, unknown> = {}) {
   return { id: m.id, name: m.name, key: apiKey };
 }
 
-async function placeOrder(key: string, o: { phone?: string; required?: boolean; card?: string; customerId?: string; unitPriceMinor?: number }) {
+async function placeOrder(key: string, o: { phone?: string; required?: boolean; card?: string; customerId?: string; unitPriceMinor?: number; idem?: string }) {
   const token = await tokenizeCard(svc.processor, o.card);
   const body: Record<string, unknown> = {
     customerId: o.customerId ?? uid('cus-'),
@@ -58,7 +59,7 @@ async function placeOrder(key: string, o: { phone?: string; required?: boolean; 
     payment: { token, billingPostalCode: '94107', billingCountry: 'US' },
   };
   if (o.phone) body.confirmation = { channel: 'sms', phone: o.phone, ...(o.required === undefined ? {} : { required: o.required }) };
-  return call(svc.base, '/orders', { key, idem: uid('co-'), body });
+  return call(svc.base, '/orders', { key, idem: o.idem ?? uid('co-'), body });
 }
 
 const getOrder = async (key: string, id: string) => (await call(svc.base, `/orders/${id}`, { key })).body;
@@ -103,6 +104,12 @@ describe('confirmation by message', () => {
     const order = await orderIn(m.key, created.body.id, 'shipped'); // (soft goods: captured at authorization)
     expect(order.confirmation.state).toBe('accepted');
     expect(await authorizations(order.id)).toHaveLength(1);
+    // the number is personal data: the audit log keeps the request with it masked, the order's row only its token
+    const audit = await call(svc.base, `/audit-events?principalId=${m.id}`, { key: operator });
+    expect(JSON.stringify(audit.body)).toContain(`+*******${phone.slice(-4)}`);
+    expect(JSON.stringify(audit.body)).not.toContain(phone.slice(2));
+    const [row] = (await stores.orders.list({ limit: 1, merchantId: m.id })).data;
+    expect(JSON.stringify(row)).not.toContain(phone.slice(2));
   });
 
   it('NO cancels the order with nothing authorized; a repeated YES afterwards is answered that nothing waits', async () => {
@@ -193,6 +200,28 @@ describe('confirmation by message', () => {
     expect(cancel.status).toBe(200);
     expect(cancel.body).toMatchObject({ state: 'cancelled', confirmation: { state: 'cancelled' } });
     expect(await authorizations(created.body.id)).toHaveLength(0);
+  });
+});
+
+describe('limits', () => {
+  it(`a phone takes ${MAX_OPEN_CONFIRMATIONS_PER_PHONE} orders waiting for its reply; one more is refused (409), a repeat of a waiting one is not`, async () => {
+    const m = await merchant();
+    const phone = newPhone();
+    const idems = Array.from({ length: MAX_OPEN_CONFIRMATIONS_PER_PHONE }, () => uid('co-'));
+    for (const idem of idems) expect((await placeOrder(m.key, { phone, idem })).body.state).toBe('awaiting_confirmation');
+    const refused = await placeOrder(m.key, { phone });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: 'too_many_open_confirmations', param: 'confirmation.phone' });
+    expect((await placeOrder(m.key, { phone, idem: idems[0] })).status).not.toBe(409);
+  });
+
+  it(`a customer has at most ${MAX_DEVICES_PER_CUSTOMER} devices; one more is refused (409 too_many_devices)`, async () => {
+    const m = await merchant();
+    const customerId = uid('cus-');
+    const code = async () => (await call(svc.base, '/device-registrations', { method: 'POST', key: m.key, body: { customerId } })).body.code as string;
+    for (let i = 0; i < MAX_DEVICES_PER_CUSTOMER; i++) await DeviceSimulator.register(apiUrl, await code());
+    await expect(DeviceSimulator.register(apiUrl, await code())).rejects.toMatchObject({ status: 409, code: 'too_many_devices' });
+    expect((await call(svc.base, `/customers/${customerId}/devices`, { key: m.key })).body.data).toHaveLength(MAX_DEVICES_PER_CUSTOMER);
   });
 });
 
