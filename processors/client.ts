@@ -53,9 +53,119 @@ export interface Authorization {
 
 export interface Capture {
   id: string;
+  /** The authorization captured; '' on a capture of a reservation (captureReservation gives its reservationId). */
   authorizationId: string;
   amountMinor: number;
   currency: string;
+  /**
+   * The processor's fee for this capture (interchange and scheme fees), lower when the capture carried line items
+   * (level 2/3 data). Absent in an answer replayed from before fees were reported.
+   */
+  feeMinor?: number;
+}
+
+/** Level 2/3 purchase data for the issuer: one line of what was sold. The issuer lowers the fee for captures that carry it. */
+export interface LineItem {
+  /** 1-26 characters: the product's code at the merchant. */
+  productCode: string;
+  /** 1-100 characters. */
+  description: string;
+  /** 1..10_000. */
+  quantity: number;
+  unitAmountMinor: number;
+  /** Tax included in the line's amount; default 0. */
+  taxMinor?: number;
+}
+
+/** Line items per capture the processor accepts (and the broker sends). */
+export const MAX_LINE_ITEMS = 100;
+
+/** A debit or prepaid card's funds at its issuer (a credit card has none: 409 balance_not_available). */
+export interface Balance {
+  token: string;
+  kind: 'debit' | 'prepaid';
+  availableMinor: number;
+  currency: string;
+}
+
+export interface ReserveRequest {
+  token: string;
+  amountMinor: number;
+  currency: string;
+  reference: string;
+  /** How long the issuer keeps the funds reserved: 60 s to MAX_RESERVATION_SECONDS. */
+  expiresInSeconds: number;
+}
+
+/** The longest a reservation can be placed or extended for: 7 days. */
+export const MAX_RESERVATION_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Funds reserved at the issuer (a hold). Declined (insufficient_funds, card_declined, expired_card, invalid_token,
+ * authentication_required, currency_mismatch) is a status, not an error. While active, captures take from it (each a
+ * Capture, refundable and settled like an authorization's); a release or its expiry gives the rest back; fully captured
+ * it is 'captured'.
+ */
+export interface Reservation {
+  id: string;
+  status: 'active' | 'declined' | 'captured' | 'released' | 'expired';
+  declineCode?: string;
+  amountMinor: number;
+  currency: string;
+  reference: string;
+  capturedMinor: number;
+  releasedMinor: number;
+  /** Not on a declined one. */
+  expiresAt?: string;
+  /** When it stopped being active (captured in full, released, expired). */
+  endedAt?: string;
+}
+
+export type DisputeReason = 'fraudulent' | 'product_not_received' | 'product_unacceptable' | 'provisioning_failed'
+  | 'duplicate' | 'credit_not_processed' | 'general';
+export const DISPUTE_REASONS: readonly DisputeReason[] = ['fraudulent', 'product_not_received', 'product_unacceptable',
+  'provisioning_failed', 'duplicate', 'credit_not_processed', 'general'];
+
+/**
+ * A chargeback on a capture, as the processor knows it. needs_response until evidence is submitted or the merchant
+ * accepts; under_review while the issuer decides; then won, lost (accepted is lost), or refunded (resolved by a
+ * refund the issuer allowed instead: no fee).
+ */
+export interface Dispute {
+  id: string;
+  captureId: string;
+  amountMinor: number;
+  currency: string;
+  /** What the processor charges the merchant for the dispute; 0 once waived (refunded). */
+  feeMinor: number;
+  reason: DisputeReason;
+  status: 'needs_response' | 'under_review' | 'won' | 'lost' | 'refunded';
+  /** ISO time by which the processor must have the evidence. */
+  evidenceDueBy: string;
+  createdAt: string;
+}
+
+/** Evidence for a dispute: bounded text fields and references; the processor refuses a body over 64 KiB. */
+export interface DisputeEvidence {
+  productDescription?: string;
+  customerCommunication?: string;
+  trackingNumber?: string;
+  shippingCarrier?: string;
+  deliveryProof?: string;
+  provisioningLog?: string;
+  refundPolicy?: string;
+  uncategorized?: string;
+}
+
+/** A loyalty reward tied to a purchase, forwarded to the card's issuer. */
+export interface LoyaltySignal {
+  id: string;
+  captureId: string;
+  /** 1-64 characters: the merchant's loyalty programme. */
+  program: string;
+  /** Points (or the programme's units) awarded, 1..10_000_000. */
+  points: number;
+  createdAt: string;
 }
 
 export interface VoidResult {
@@ -160,8 +270,11 @@ export const MAX_REPORT_PAGE = 1000;
 export interface ProcessorClient {
   tokenize(card: CardInput, idempotencyKey: string): Promise<CardToken>;
   authorize(req: AuthorizeRequest, idempotencyKey: string): Promise<Authorization>;
-  /** Partial and multiple captures, up to the authorized amount, before expiry. */
-  capture(authorizationId: string, amountMinor: number, idempotencyKey: string): Promise<Capture>;
+  /**
+   * Partial and multiple captures, up to the authorized amount, before expiry. Line items (at most MAX_LINE_ITEMS,
+   * adding up to the amount) lower the processor's fee.
+   */
+  capture(authorizationId: string, amountMinor: number, idempotencyKey: string, lineItems?: LineItem[]): Promise<Capture>;
   /**
    * Releases the uncaptured remainder of an authorization, or only amountMinor of it (a partial void: the rest
    * stays capturable; over_release if more than is left).
@@ -194,6 +307,26 @@ export interface ProcessorClient {
   submitChargeBatch(lines: ChargeLine[], idempotencyKey: string): Promise<BatchFileResult<ChargeLineResult>>;
   /** Pays out up to MAX_BATCH_FILE_LINES lines in one file, with the same per-line idempotency as charges. */
   submitPayoutBatch(lines: PayoutLine[], idempotencyKey: string): Promise<BatchFileResult<PayoutLineResult>>;
+  /** The card's available funds at its issuer; 409 balance_not_available for a credit card, 404 for an unknown token. */
+  balance(token: string): Promise<Balance>;
+  /** Reserves funds at the issuer (a declined one is a Reservation with status 'declined'). */
+  reserve(req: ReserveRequest, idempotencyKey: string): Promise<Reservation>;
+  /** Moves an active reservation's expiry to expiresInSeconds from now (at most MAX_RESERVATION_SECONDS after it was placed); 409 reservation_ended. */
+  extendReservation(reservationId: string, expiresInSeconds: number, idempotencyKey: string): Promise<Reservation>;
+  /** Captures part or all of what is left of an active reservation; 409 over_capture, reservation_ended (expired included). */
+  captureReservation(reservationId: string, amountMinor: number, idempotencyKey: string, lineItems?: LineItem[]): Promise<Capture & { reservationId: string }>;
+  /** Gives back what is left of an active reservation; one already ended is returned as it stands. */
+  releaseReservation(reservationId: string, idempotencyKey: string): Promise<Reservation>;
+  getReservation(reservationId: string): Promise<Reservation | undefined>;
+  getDispute(disputeId: string): Promise<Dispute | undefined>;
+  /** Submits the evidence (once: 409 evidence_already_submitted; after evidenceDueBy: 409 evidence_past_due). */
+  submitDisputeEvidence(disputeId: string, evidence: DisputeEvidence, idempotencyKey: string): Promise<Dispute>;
+  /** The merchant does not contest: lost at once. */
+  acceptDispute(disputeId: string, idempotencyKey: string): Promise<Dispute>;
+  /** Tells the issuer the purchase behind a capture could not be provisioned (after the broker refunded it). */
+  reportProvisioningFailure(captureId: string, idempotencyKey: string): Promise<{ captureId: string; reportedAt: string }>;
+  /** Forwards a loyalty reward tied to a capture to the card's issuer. */
+  sendLoyalty(captureId: string, reward: { program: string; points: number }, idempotencyKey: string): Promise<LoyaltySignal>;
   /** Any transaction by id (authorization, capture, refund, batch, payout), or undefined. */
   getTransaction(id: string): Promise<Record<string, unknown> | undefined>;
   /** A page of the records made in [from, to), oldest first, after the cursor a previous page gave (next). */

@@ -6,10 +6,11 @@
 // with status 'declined' (an unknown token is declined 'invalid_token'), and so is a request for step-up
 // authentication (status 'authentication_required'); a failed line of a batch file is a result with status 'failed'.
 import {
-  ProcessorRejectedError, ProcessorUnavailableError,
-  type Authorization, type AuthorizeRequest, type AvsCode, type BatchFileResult, type CardInput, type CardToken, type Capture,
-  type ChargeLine, type ChargeLineResult, type Payout, type PayoutLine, type PayoutLineResult, type ProcessorClient, type ProcessorRecord, type Refund,
-  type SettlementBatch, type VoidResult,
+  DISPUTE_REASONS, ProcessorRejectedError, ProcessorUnavailableError,
+  type Authorization, type AuthorizeRequest, type AvsCode, type Balance, type BatchFileResult, type CardInput, type CardToken, type Capture,
+  type ChargeLine, type ChargeLineResult, type Dispute, type DisputeEvidence, type DisputeReason, type LineItem, type LoyaltySignal,
+  type Payout, type PayoutLine, type PayoutLineResult, type ProcessorClient, type ProcessorRecord, type Refund, type Reservation,
+  type ReserveRequest, type SettlementBatch, type VoidResult,
 } from './client';
 import { type CallFailures, callJson, type Json } from './jsonCall';
 import type { FaultSettings, FaultState } from './simulator/faults';
@@ -49,9 +50,9 @@ export class HttpProcessorClient implements ProcessorClient {
     return toAuthorization(await this.post('/authorizations', { token, amountMinor, currency, postalCode, reference }, idempotencyKey));
   }
 
-  async capture(authorizationId: string, amountMinor: number, idempotencyKey: string): Promise<Capture> {
-    const b = await this.post(`/authorizations/${enc(authorizationId)}/captures`, { amountMinor }, idempotencyKey);
-    return { id: str(b, 'id'), authorizationId: str(b, 'authorizationId'), amountMinor: int(b, 'amountMinor'), currency: str(b, 'currency') };
+  async capture(authorizationId: string, amountMinor: number, idempotencyKey: string, lineItems?: LineItem[]): Promise<Capture> {
+    const b = await this.post(`/authorizations/${enc(authorizationId)}/captures`, captureBody(amountMinor, lineItems), idempotencyKey);
+    return { ...toCapture(b), authorizationId: str(b, 'authorizationId') };
   }
 
   async void(authorizationId: string, idempotencyKey: string, amountMinor?: number): Promise<VoidResult> {
@@ -99,9 +100,69 @@ export class HttpProcessorClient implements ProcessorClient {
     return { id: str(b, 'id'), results: resultsOf(b, lines.length).map(toPayoutLineResult) };
   }
 
+  async balance(token: string): Promise<Balance> {
+    const b = await this.call('GET', `/tokens/${enc(token)}/balance`);
+    const kind = str(b, 'kind');
+    if (kind !== 'debit' && kind !== 'prepaid') throw malformed('kind');
+    return { token: str(b, 'token'), kind, availableMinor: int(b, 'availableMinor'), currency: str(b, 'currency') };
+  }
+
+  async reserve(req: ReserveRequest, idempotencyKey: string): Promise<Reservation> {
+    const { token, amountMinor, currency, reference, expiresInSeconds } = req;
+    return toReservation(await this.post('/reservations', { token, amountMinor, currency, reference, expiresInSeconds }, idempotencyKey));
+  }
+
+  async extendReservation(reservationId: string, expiresInSeconds: number, idempotencyKey: string): Promise<Reservation> {
+    return toReservation(await this.post(`/reservations/${enc(reservationId)}/extend`, { expiresInSeconds }, idempotencyKey));
+  }
+
+  async captureReservation(reservationId: string, amountMinor: number, idempotencyKey: string,
+    lineItems?: LineItem[]): Promise<Capture & { reservationId: string }> {
+    const b = await this.post(`/reservations/${enc(reservationId)}/captures`, captureBody(amountMinor, lineItems), idempotencyKey);
+    // (a capture of a reservation has no authorization: authorizationId is empty)
+    return { ...toCapture(b), authorizationId: '', reservationId: str(b, 'reservationId') };
+  }
+
+  async releaseReservation(reservationId: string, idempotencyKey: string): Promise<Reservation> {
+    return toReservation(await this.post(`/reservations/${enc(reservationId)}/release`, {}, idempotencyKey));
+  }
+
+  async getReservation(reservationId: string): Promise<Reservation | undefined> {
+    const b = await this.getOrUndefined(`/reservations/${enc(reservationId)}`);
+    return b && toReservation(b);
+  }
+
+  async getDispute(disputeId: string): Promise<Dispute | undefined> {
+    const b = await this.getOrUndefined(`/disputes/${enc(disputeId)}`);
+    return b && toDispute(b);
+  }
+
+  async submitDisputeEvidence(disputeId: string, evidence: DisputeEvidence, idempotencyKey: string): Promise<Dispute> {
+    return toDispute(await this.post(`/disputes/${enc(disputeId)}/evidence`, evidence, idempotencyKey));
+  }
+
+  async acceptDispute(disputeId: string, idempotencyKey: string): Promise<Dispute> {
+    return toDispute(await this.post(`/disputes/${enc(disputeId)}/accept`, {}, idempotencyKey));
+  }
+
+  async reportProvisioningFailure(captureId: string, idempotencyKey: string): Promise<{ captureId: string; reportedAt: string }> {
+    const b = await this.post(`/captures/${enc(captureId)}/provisioning-failures`, {}, idempotencyKey);
+    return { captureId: str(b, 'captureId'), reportedAt: str(b, 'reportedAt') };
+  }
+
+  async sendLoyalty(captureId: string, reward: { program: string; points: number }, idempotencyKey: string): Promise<LoyaltySignal> {
+    const b = await this.post(`/captures/${enc(captureId)}/loyalty`, { program: reward.program, points: reward.points }, idempotencyKey);
+    return { id: str(b, 'id'), captureId: str(b, 'captureId'), program: str(b, 'program'), points: int(b, 'points'), createdAt: str(b, 'createdAt') };
+  }
+
   async getTransaction(id: string): Promise<Record<string, unknown> | undefined> {
+    return this.getOrUndefined(`/transactions/${enc(id)}`);
+  }
+
+  /** A GET whose 404 resource_missing means "no such object". */
+  private async getOrUndefined(path: string): Promise<Json | undefined> {
     try {
-      return await this.call('GET', `/transactions/${enc(id)}`);
+      return await this.call('GET', path);
     } catch (err) {
       if (err instanceof ProcessorRejectedError && err.status === 404 && err.code === 'resource_missing') return undefined;
       throw err;
@@ -146,6 +207,44 @@ function int(b: Json, field: string): number {
   const v = b[field];
   if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw malformed(field);
   return v;
+}
+
+const captureBody = (amountMinor: number, lineItems: LineItem[] | undefined) =>
+  (lineItems === undefined ? { amountMinor } : { amountMinor, lineItems });
+
+/** A capture's common fields (the caller adds what it was a capture of). */
+function toCapture(b: Json): Omit<Capture, 'authorizationId'> {
+  const c: Omit<Capture, 'authorizationId'> = { id: str(b, 'id'), amountMinor: int(b, 'amountMinor'), currency: str(b, 'currency') };
+  if (b.feeMinor !== undefined) c.feeMinor = int(b, 'feeMinor');
+  return c;
+}
+
+const RESERVATION_STATUSES: ReadonlyArray<Reservation['status']> = ['active', 'declined', 'captured', 'released', 'expired'];
+
+function toReservation(b: Json): Reservation {
+  const status = str(b, 'status') as Reservation['status'];
+  if (!RESERVATION_STATUSES.includes(status)) throw malformed('status');
+  const r: Reservation = {
+    id: str(b, 'id'), status, amountMinor: int(b, 'amountMinor'), currency: str(b, 'currency'), reference: str(b, 'reference'),
+    capturedMinor: int(b, 'capturedMinor'), releasedMinor: int(b, 'releasedMinor'),
+  };
+  if (typeof b.declineCode === 'string') r.declineCode = b.declineCode;
+  if (typeof b.expiresAt === 'string') r.expiresAt = b.expiresAt;
+  if (typeof b.endedAt === 'string') r.endedAt = b.endedAt;
+  return r;
+}
+
+const DISPUTE_STATUSES: ReadonlyArray<Dispute['status']> = ['needs_response', 'under_review', 'won', 'lost', 'refunded'];
+
+function toDispute(b: Json): Dispute {
+  const status = str(b, 'status') as Dispute['status'];
+  if (!DISPUTE_STATUSES.includes(status)) throw malformed('status');
+  const reason = str(b, 'reason') as DisputeReason;
+  if (!DISPUTE_REASONS.includes(reason)) throw malformed('reason');
+  return {
+    id: str(b, 'id'), captureId: str(b, 'captureId'), amountMinor: int(b, 'amountMinor'), currency: str(b, 'currency'),
+    feeMinor: int(b, 'feeMinor'), reason, status, evidenceDueBy: str(b, 'evidenceDueBy'), createdAt: str(b, 'createdAt'),
+  };
 }
 
 function toAuthorization(b: Json): Authorization {
@@ -208,8 +307,19 @@ export interface SimulatorAuthorization extends Authorization {
 
 export interface SimulatorCapture extends Capture {
   object: 'capture';
+  /** Set on a capture of a reservation (authorizationId is then absent). */
+  reservationId?: string;
   refundedMinor: number;
   batchId?: string;
+  lineItems?: LineItem[];
+  createdAt: string;
+}
+
+/** A reservation as the simulator keeps it. */
+export interface SimulatorReservation extends Reservation {
+  object: 'reservation';
+  token: string;
+  extensions: number;
   createdAt: string;
 }
 
@@ -266,7 +376,8 @@ export class SimulatorAdmin {
     return this.call('POST', '/admin/reset-faults');
   }
 
-  setConfig(config: SimulatorConfig): Promise<SimulatorConfig> {
+  /** Changes the given settings; the others stay. */
+  setConfig(config: Partial<SimulatorConfig>): Promise<SimulatorConfig> {
     return this.call('PUT', '/admin/config', config);
   }
 
@@ -285,6 +396,24 @@ export class SimulatorAdmin {
 
   async capturesByAuthorization(authorizationId: string): Promise<SimulatorCapture[]> {
     return (await this.call<{ data: SimulatorCapture[] }>('GET', `/admin/captures?authorizationId=${enc(authorizationId)}`)).data;
+  }
+
+  async capturesByReservation(reservationId: string): Promise<SimulatorCapture[]> {
+    return (await this.call<{ data: SimulatorCapture[] }>('GET', `/admin/captures?reservationId=${enc(reservationId)}`)).data;
+  }
+
+  async reservationsByReference(reference: string): Promise<SimulatorReservation[]> {
+    return (await this.call<{ data: SimulatorReservation[] }>('GET', `/admin/reservations?reference=${enc(reference)}`)).data;
+  }
+
+  /** Sets a debit or prepaid card's available balance at its issuer (a credit card's token is refused: 409). */
+  setBalance(token: string, availableMinor: number): Promise<Balance> {
+    return this.call('PUT', `/admin/tokens/${enc(token)}/balance`, { availableMinor });
+  }
+
+  /** The issuer ends an active reservation before its expiry (reservation.expired); 409 if it has ended. */
+  expireReservation(reservationId: string): Promise<SimulatorReservation> {
+    return this.call('POST', `/admin/reservations/${enc(reservationId)}/expire`);
   }
 
   /** Charge lines (of batch files) with this reference, as applied (a repeated line adds none). */

@@ -1,5 +1,6 @@
 // The simulator's card rules: Luhn and expiry checks at tokenization, brand by number prefix, the
-// deterministic test cards that decide authorizations, and AVS codes by billing postal code.
+// deterministic test cards that decide authorizations (and reservations), the debit and prepaid test cards with a
+// balance at their issuer, and AVS codes by billing postal code.
 //
 // Test cards (any future expiry, any CVC):
 //   4242424242424242  visa        approved
@@ -19,6 +20,17 @@
 // Any other number that passes the Luhn check is approved. A card whose real expiry date has passed is
 // refused at tokenization (400 invalid_card) and declined expired_card at authorization.
 //
+// Test cards with a balance at their issuer (approved like 4242424242424242 otherwise):
+//   4000056655665556  visa        debit    50000 minor units available (USD)
+//   5105105105105100  mastercard  prepaid  10000 minor units available (USD)
+// A balance belongs to the token: each tokenization of one of these cards starts a balance of its own at the card's
+// initial amount (tests set it with PUT /admin/tokens/:token/balance). A balance inquiry answers it; a reservation
+// takes its amount from it (declined insufficient_funds when less is available, nothing reserved), a capture of the
+// reservation keeps what it captures, and a release or an expiry gives the rest back (see reservations.ts). Every
+// other card is a credit card: it has no balance (an inquiry answers 409 balance_not_available) and a reservation on
+// it is limited by nothing, as a credit line. The declining and step-up cards above decline reservations as they do
+// authorizations; a step-up card declines authentication_required (a reservation has no step-up).
+//
 // AVS by billing postal code:
 //   00000 → N (no match)     11111 → A (address only)   22222 → Z (postal code only)
 //   33333 → U (unavailable)  44444 → S (not supported)  55555 → R (retry)   anything else → Y (full match)
@@ -34,6 +46,16 @@ export interface TestCard {
   declineCode?: string;
   /** Every cardholder-initiated authorization asks for step-up authentication first (3-D Secure). */
   requiresAuthentication?: boolean;
+  /** A debit or prepaid card: the balance each of its tokens starts with at the issuer. Absent: a credit card. */
+  funds?: CardFunds;
+}
+
+export type FundsKind = 'debit' | 'prepaid';
+
+export interface CardFunds {
+  kind: FundsKind;
+  initialMinor: number;
+  currency: string;
 }
 
 export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
@@ -44,6 +66,8 @@ export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
   '5555555555554444': { brand: 'mastercard' },
   '4000002760003184': { brand: 'visa', requiresAuthentication: true },
   '4000008260003178': { brand: 'visa', requiresAuthentication: true, declineCode: 'insufficient_funds' },
+  '4000056655665556': { brand: 'visa', funds: { kind: 'debit', initialMinor: 50_000, currency: 'USD' } },
+  '5105105105105100': { brand: 'mastercard', funds: { kind: 'prepaid', initialMinor: 10_000, currency: 'USD' } },
 };
 
 export const AVS_BY_POSTAL_CODE: Readonly<Record<string, AvsCode>> = {

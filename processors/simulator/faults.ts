@@ -5,6 +5,8 @@ import { z } from 'zod';
 
 export const OPERATIONS = [
   'tokenize', 'authorize', 'capture', 'void', 'refund', 'reauthorize', 'settle', 'payout', 'query', 'charge_batch', 'payout_batch',
+  // placing, extending and releasing a reservation (its captures are 'capture', reading it or a balance 'query')
+  'reserve',
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 

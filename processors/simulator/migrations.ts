@@ -2,7 +2,8 @@
 // listed here explicitly, like ledger/migrations/index.ts; append new ones, never edit applied ones.
 // The tables enforce the money rules themselves: what is captured and released together never exceeds the
 // authorized amount, a refund total never exceeds its capture, a capture is in at most one settlement batch, a batch file line's idempotency
-// key is applied at most once.
+// key is applied at most once, a card's available balance is never negative, and what a reservation captured and
+// gave back never exceeds what it reserved (all of it once it has ended).
 import knex, { type Knex } from 'knex';
 import type { Db } from '../../ledger/db';
 
@@ -224,11 +225,92 @@ const m004: Migration = {
   },
 };
 
+// The issuer's side of debit and prepaid cards: a token of such a card has a balance (its kind, what is available,
+// its currency; a credit card's token has none), and reservations (holds of funds) are taken from it. A capture of a
+// reservation is a capture like any other (refunds, settlement batches and reports take it as they take an
+// authorization's), made of exactly one of an authorization or a reservation, with the line items it was sent. Every
+// capture made from now on carries the processor's fee.
+const m005: Migration = {
+  async up(db) {
+    await db.raw(`
+      ALTER TABLE processor_sim.card_tokens
+        ADD COLUMN funds_kind text CHECK (funds_kind IN ('debit', 'prepaid')),
+        ADD COLUMN available_minor bigint CHECK (available_minor >= 0),
+        ADD COLUMN balance_currency text CHECK (balance_currency ~ '^[A-Z]{3}$'),
+        ADD CONSTRAINT card_tokens_balance_check
+          CHECK ((funds_kind IS NULL) = (available_minor IS NULL) AND (funds_kind IS NULL) = (balance_currency IS NULL));
+
+      CREATE TABLE processor_sim.reservations (
+        id              text PRIMARY KEY,
+        token           text NOT NULL,  -- no foreign key: an unknown token is recorded as a decline
+        amount_minor    bigint NOT NULL CHECK (amount_minor > 0),
+        currency        text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
+        reference       text NOT NULL,
+        status          text NOT NULL CHECK (status IN ('active', 'declined', 'captured', 'released', 'expired')),
+        decline_code    text,
+        -- taken from the card's balance (debit, prepaid): what it does not capture goes back there when it ends
+        from_balance    boolean NOT NULL,
+        captured_minor  bigint NOT NULL DEFAULT 0 CHECK (captured_minor >= 0),
+        -- given back by a release or an expiry: all that was not captured
+        released_minor  bigint NOT NULL DEFAULT 0 CHECK (released_minor >= 0),
+        extensions      integer NOT NULL DEFAULT 0 CHECK (extensions >= 0),
+        expires_at      timestamptz,
+        -- when it stopped being active (fully captured, released, expired)
+        ended_at        timestamptz,
+        created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+        CONSTRAINT reservations_declined_check CHECK ((status = 'declined') = (decline_code IS NOT NULL)),
+        CONSTRAINT reservations_expiry_check CHECK ((status = 'declined') = (expires_at IS NULL)),
+        CONSTRAINT reservations_declined_empty_check
+          CHECK (status <> 'declined' OR (NOT from_balance AND captured_minor = 0 AND extensions = 0)),
+        CONSTRAINT reservations_within_amount_check CHECK (captured_minor + released_minor <= amount_minor),
+        CONSTRAINT reservations_ended_check CHECK ((status IN ('active', 'declined')) = (ended_at IS NULL)),
+        CONSTRAINT reservations_settled_check
+          CHECK (status IN ('active', 'declined') OR captured_minor + released_minor = amount_minor),
+        CONSTRAINT reservations_nothing_released_check CHECK (status IN ('released', 'expired') OR released_minor = 0),
+        -- MAX_RESERVATION_SECONDS: placed or extended, a hold lasts at most 7 days from its placement
+        CONSTRAINT reservations_max_hold_check CHECK (expires_at <= created_at + interval '7 days')
+      );
+      CREATE INDEX reservations_reference_idx ON processor_sim.reservations (reference);
+      -- the active ones of a card that are due (each call on the card), and every due one (the periodic sweep)
+      CREATE INDEX reservations_active_token_idx ON processor_sim.reservations (token, expires_at) WHERE status = 'active';
+      CREATE INDEX reservations_active_expiry_idx ON processor_sim.reservations (expires_at) WHERE status = 'active';
+
+      ALTER TABLE processor_sim.captures
+        ALTER COLUMN authorization_id DROP NOT NULL,
+        ADD COLUMN reservation_id text REFERENCES processor_sim.reservations (id),
+        ADD COLUMN line_items jsonb CHECK (jsonb_typeof(line_items) = 'array' AND jsonb_array_length(line_items) > 0),
+        -- the processor's fee (fees.ts); null on a capture made before fees were kept
+        ADD COLUMN fee_minor bigint CHECK (fee_minor >= 0),
+        ADD CONSTRAINT captures_of_one_check CHECK ((authorization_id IS NULL) <> (reservation_id IS NULL));
+      CREATE INDEX captures_reservation_idx ON processor_sim.captures (reservation_id) WHERE reservation_id IS NOT NULL;
+    `);
+  },
+  async down(db) {
+    // (refused while a capture of a reservation exists: its authorization_id is null)
+    await db.raw(`
+      DROP INDEX processor_sim.captures_reservation_idx;
+      ALTER TABLE processor_sim.captures
+        DROP CONSTRAINT captures_of_one_check,
+        DROP COLUMN fee_minor,
+        DROP COLUMN line_items,
+        DROP COLUMN reservation_id,
+        ALTER COLUMN authorization_id SET NOT NULL;
+      DROP TABLE processor_sim.reservations;
+      ALTER TABLE processor_sim.card_tokens
+        DROP CONSTRAINT card_tokens_balance_check,
+        DROP COLUMN balance_currency,
+        DROP COLUMN available_minor,
+        DROP COLUMN funds_kind;
+    `);
+  },
+};
+
 const migrations: Array<[string, Migration]> = [
   ['001_processor_sim', m001],
   ['002_batch_files', m002],
   ['003_partial_voids', m003],
   ['004_step_up_authentication', m004],
+  ['005_balances_and_reservations', m005],
 ];
 
 export const simulatorMigrationSource: Knex.MigrationSource<[string, Migration]> = {

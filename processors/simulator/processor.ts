@@ -1,51 +1,20 @@
 // The simulator's processor operations over PostgreSQL. Each runs inside the caller's short transaction (the
 // one that also claims the Idempotency-Key and stores the response), locks the rows it changes, and checks
 // every business rule before it writes, so a refusal (SimError, 4xx) leaves nothing behind but the stored
-// response. Amounts are bigint in the database and safe integers on the wire.
-import { randomBytes } from 'node:crypto';
+// response. Amounts are bigint in the database and safe integers on the wire. The issuer's side (balances and
+// reservations of debit and prepaid cards) is in reservations.ts, over the same helpers.
 import type { Knex } from 'knex';
-import type { ChargeLine, PayoutLine } from '../client';
+import type { ChargeLine, LineItem, PayoutLine } from '../client';
 export { MAX_REPORT_PAGE } from '../client';
 import { avsCodeFor, brandOf, cardExpired, luhnValid, TEST_CARDS } from './cards';
+import { captureFeeMinor } from './fees';
 
-/** A refusal or fault with its HTTP status and code: { error: { code, message } }. */
-export class SimError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
-    super(message);
-    this.name = 'SimError';
-  }
-}
-
-export const notFound = (what: string, id: string) => new SimError(404, 'resource_missing', `No such ${what}: ${id}`);
-const conflict = (code: string, message: string) => new SimError(409, code, message);
-
-/** Effects a call applied, counted by GET /admin/stats once its transaction has committed. */
-export const EFFECT_NAMES = [
-  'tokens', 'authorizations', 'approvedAuthorizations', 'captures', 'voids', 'refunds', 'reauthorizations', 'batches', 'payouts',
-  // step-up authentications completed (an approval that follows one also counts as an approved authorization)
-  'authentications',
-  // batch files, and the lines they applied (a repeated or refused line is not applied)
-  'chargeFiles', 'chargeLines', 'succeededChargeLines', 'payoutFiles', 'payoutLines', 'paidPayoutLines',
-] as const;
-export type EffectName = (typeof EFFECT_NAMES)[number];
-
-export interface Outcome {
-  status: number;
-  body: Record<string, unknown>;
-  /** One each. */
-  effects: EffectName[];
-  /** Many of a kind (a batch file's lines). */
-  counts?: Partial<Record<EffectName, number>>;
-}
-
-const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
-const T = (table: string) => `processor_sim.${table}`;
-const num = (v: string | number | bigint) => Number(v);
-const iso = (d: Date | null | undefined) => (d ? d.toISOString() : undefined);
+export {
+  conflict, EFFECT_NAMES, iso, newId, notFound, num, SimError, T, type EffectName, type Outcome, type Row,
+} from './common';
+import { conflict, iso, newId, notFound, num, SimError, T, type EffectName, type Outcome, type Row } from './common';
 
 // ---- views (the JSON objects; GET /v1/transactions/:id returns the same ones) ----
-
-type Row = Record<string, any>;
 
 export function tokenView(r: Row) {
   return { object: 'card_token', token: r.token, last4: r.last4, brand: r.brand, expMonth: r.exp_month, expYear: r.exp_year,
@@ -63,9 +32,24 @@ export function authorizationView(r: Row) {
   };
 }
 
+/**
+ * A capture of an authorization (authorizationId) or of a reservation (reservationId), with the processor's fee (none
+ * on a capture made before fees were kept) and the line items it was sent.
+ */
 export function captureView(r: Row) {
-  return { object: 'capture', id: r.id, authorizationId: r.authorization_id, amountMinor: num(r.amount_minor),
-    currency: r.currency, refundedMinor: num(r.refunded_minor), batchId: r.batch_id ?? undefined, createdAt: iso(r.created_at) };
+  return { object: 'capture', id: r.id, authorizationId: r.authorization_id ?? undefined, reservationId: r.reservation_id ?? undefined,
+    amountMinor: num(r.amount_minor), currency: r.currency, feeMinor: r.fee_minor === null ? undefined : num(r.fee_minor),
+    refundedMinor: num(r.refunded_minor), batchId: r.batch_id ?? undefined, lineItems: r.line_items ?? undefined, createdAt: iso(r.created_at) };
+}
+
+/** A reservation (hold of funds at the issuer; see reservations.ts). */
+export function reservationView(r: Row) {
+  return {
+    object: 'reservation', id: r.id, status: r.status, declineCode: r.decline_code ?? undefined, token: r.token,
+    amountMinor: num(r.amount_minor), currency: r.currency, reference: r.reference, capturedMinor: num(r.captured_minor),
+    releasedMinor: num(r.released_minor), extensions: r.extensions, expiresAt: iso(r.expires_at), endedAt: iso(r.ended_at),
+    createdAt: iso(r.created_at),
+  };
 }
 
 export function refundView(r: Row) {
@@ -109,16 +93,19 @@ export function batchFileView(r: Row) {
 export async function tokenize(trx: Knex.Transaction, card: { cardNumber: string; expMonth: number; expYear: number; cvc?: string }): Promise<Outcome> {
   if (!luhnValid(card.cardNumber)) throw new SimError(400, 'invalid_card', 'The card number is not valid');
   if (cardExpired(card.expMonth, card.expYear, Date.now())) throw new SimError(400, 'invalid_card', 'The card has expired');
+  const known = TEST_CARDS[card.cardNumber];
   const [row] = await trx(T('card_tokens')).insert({
     token: newId('tok'), last4: card.cardNumber.slice(-4), brand: brandOf(card.cardNumber),
-    exp_month: card.expMonth, exp_year: card.expYear, decline_code: TEST_CARDS[card.cardNumber]?.declineCode ?? null,
-    requires_authentication: TEST_CARDS[card.cardNumber]?.requiresAuthentication ?? false,
+    exp_month: card.expMonth, exp_year: card.expYear, decline_code: known?.declineCode ?? null,
+    requires_authentication: known?.requiresAuthentication ?? false,
+    // a debit or prepaid card: this token's own balance, from the card's initial amount
+    funds_kind: known?.funds?.kind ?? null, available_minor: known?.funds?.initialMinor ?? null, balance_currency: known?.funds?.currency ?? null,
   }).returning('*');
   return { status: 201, body: tokenView(row), effects: ['tokens'] };
 }
 
 /** Status of an authorization that awaits the cardholder's step-up authentication, and its decline code. */
-const AUTHENTICATION_REQUIRED = 'authentication_required';
+export const AUTHENTICATION_REQUIRED = 'authentication_required';
 /** Decline code of an authorization whose cardholder failed (or abandoned) step-up authentication. */
 const AUTHENTICATION_FAILED = 'authentication_failed';
 
@@ -145,7 +132,7 @@ const expiryFrom = (trx: Knex.Transaction, validitySeconds: number) =>
  * has authenticated, or none takes part, as in a merchant-initiated reauthorization), the test card's decline, a
  * card past its expiry date, else null (approved).
  */
-function declineCodeOf(card: Row | undefined, nowMs: number, askStepUp = true): string | null {
+export function declineCodeOf(card: Row | undefined, nowMs: number, askStepUp = true): string | null {
   if (!card) return 'invalid_token';
   if (card.requires_authentication && askStepUp) return AUTHENTICATION_REQUIRED;
   if (card.decline_code) return card.decline_code;
@@ -188,7 +175,8 @@ const notApproved = (auth: Row) => conflict('authorization_declined', auth.statu
 /** What is left to capture or release: the authorized amount less what was captured and what was released. */
 const leftOn = (auth: Row) => BigInt(auth.amount_minor) - BigInt(auth.captured_minor) - BigInt(auth.released_minor ?? 0);
 
-export async function capture(trx: Knex.Transaction, authorizationId: string, amountMinor: number): Promise<Outcome> {
+export async function capture(trx: Knex.Transaction, authorizationId: string, amountMinor: number, lineItems?: LineItem[]): Promise<Outcome> {
+  checkLineItems(amountMinor, lineItems);
   const auth = await lockAuthorization(trx, authorizationId);
   if (auth.status !== 'approved') throw notApproved(auth);
   if (auth.voided_at) throw conflict('authorization_voided', `Authorization ${auth.id} was voided`);
@@ -198,10 +186,31 @@ export async function capture(trx: Knex.Transaction, authorizationId: string, am
     throw conflict('over_capture', `Capturing ${amountMinor} exceeds the ${remaining} left on authorization ${auth.id}`);
   }
   await trx(T('authorizations')).where({ id: auth.id }).increment('captured_minor', amountMinor);
-  const [row] = await trx(T('captures')).insert({
-    id: newId('cap'), authorization_id: auth.id, amount_minor: amountMinor, currency: auth.currency,
-  }).returning('*');
+  const row = await insertCapture(trx, { authorizationId: auth.id, amountMinor, currency: auth.currency, lineItems });
   return { status: 201, body: captureView(row), effects: ['captures'] };
+}
+
+/** Refuses line items whose lines do not add up to the capture's amount (400 line_items_mismatch). */
+export function checkLineItems(amountMinor: number, lineItems: LineItem[] | undefined): void {
+  if (lineItems === undefined) return;
+  const sum = lineItems.reduce((s, l) => s + BigInt(l.quantity) * BigInt(l.unitAmountMinor), 0n);
+  if (sum !== BigInt(amountMinor)) {
+    throw new SimError(400, 'line_items_mismatch', `The line items add up to ${sum}, not to the amount ${amountMinor}`);
+  }
+}
+
+/**
+ * The capture's row, of an authorization or of a reservation, with the processor's fee (lower with line items, see
+ * fees.ts) and the line items it was sent. The caller has checked and booked the amount on what it captures.
+ */
+export async function insertCapture(trx: Knex.Transaction,
+  c: { authorizationId?: string; reservationId?: string; amountMinor: number; currency: string; lineItems?: LineItem[] }): Promise<Row> {
+  const [row] = await trx(T('captures')).insert({
+    id: newId('cap'), authorization_id: c.authorizationId ?? null, reservation_id: c.reservationId ?? null,
+    amount_minor: c.amountMinor, currency: c.currency, fee_minor: captureFeeMinor(c.amountMinor, c.lineItems !== undefined),
+    line_items: c.lineItems === undefined ? null : JSON.stringify(c.lineItems),
+  }).returning('*');
+  return row;
 }
 
 /**
@@ -448,6 +457,7 @@ const BY_PREFIX: Array<[string, string, (r: Row) => Record<string, unknown>]> = 
   ['ch_', 'charges', chargeView],
   ['bpo_', 'batch_payouts', batchPayoutView],
   ['chf_', 'batch_files', batchFileView],
+  ['rsv_', 'reservations', reservationView],
   ['pof_', 'batch_files', batchFileView],
 ];
 
@@ -479,6 +489,11 @@ export async function capturesByAuthorization(db: Knex, authorizationId: string)
   return rows.map(captureView);
 }
 
+export async function capturesByReservation(db: Knex, reservationId: string) {
+  const rows = await db(T('captures')).where({ reservation_id: reservationId }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
+  return rows.map(captureView);
+}
+
 /** Effect counts over the whole database (every simulator process that shares it, since it was created). */
 export async function databaseStats(db: Knex): Promise<Record<EffectName, number>> {
   const { rows: [r] } = await db.raw(`
@@ -498,13 +513,22 @@ export async function databaseStats(db: Knex): Promise<Record<EffectName, number
       (SELECT count(*) FROM processor_sim.charges WHERE status = 'succeeded') AS succeeded_charge_lines,
       (SELECT count(*) FROM processor_sim.batch_files WHERE kind = 'payout') AS payout_files,
       (SELECT count(*) FROM processor_sim.batch_payouts) AS payout_lines,
-      (SELECT count(*) FROM processor_sim.batch_payouts WHERE status = 'paid') AS paid_payout_lines`);
+      (SELECT count(*) FROM processor_sim.batch_payouts WHERE status = 'paid') AS paid_payout_lines,
+      (SELECT count(*) FROM processor_sim.reservations) AS reservations,
+      (SELECT count(*) FROM processor_sim.reservations WHERE status <> 'declined') AS placed_reservations,
+      (SELECT coalesce(sum(extensions), 0) FROM processor_sim.reservations) AS reservation_extensions,
+      (SELECT count(*) FROM processor_sim.captures WHERE reservation_id IS NOT NULL) AS reservation_captures,
+      (SELECT count(*) FROM processor_sim.reservations WHERE status = 'released') AS reservation_releases,
+      (SELECT count(*) FROM processor_sim.reservations WHERE status = 'expired') AS reservation_expiries`);
   return {
     tokens: num(r.tokens), authorizations: num(r.authorizations), approvedAuthorizations: num(r.approved_authorizations),
     captures: num(r.captures), voids: num(r.voids), refunds: num(r.refunds), reauthorizations: num(r.reauthorizations),
     batches: num(r.batches), payouts: num(r.payouts), authentications: num(r.authentications),
     chargeFiles: num(r.charge_files), chargeLines: num(r.charge_lines), succeededChargeLines: num(r.succeeded_charge_lines),
     payoutFiles: num(r.payout_files), payoutLines: num(r.payout_lines), paidPayoutLines: num(r.paid_payout_lines),
+    reservations: num(r.reservations), placedReservations: num(r.placed_reservations),
+    reservationExtensions: num(r.reservation_extensions), reservationCaptures: num(r.reservation_captures),
+    reservationReleases: num(r.reservation_releases), reservationExpiries: num(r.reservation_expiries),
   };
 }
 

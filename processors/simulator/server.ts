@@ -21,9 +21,15 @@
 //                                                answers 200 as it stands (a retry under a new key is harmless);
 //                                                409 authentication_not_required if it never awaited authentication.
 //                                                Counted, and faulted, as the 'authorize' operation
-//   POST /v1/authorizations/:id/captures         {amountMinor}   201 capture, up to amount - captured - released;
+//   POST /v1/authorizations/:id/captures         {amountMinor, lineItems?}   201 capture, up to amount - captured - released;
 //                                                409 over_capture, authorization_expired, authorization_voided,
-//                                                authorization_declined (also while it awaits authentication)
+//                                                authorization_declined (also while it awaits authentication).
+//                                                Every capture (of an authorization or a reservation) carries the
+//                                                processor's feeMinor: 2.9% + 30, or 1.9% + 30 with line items
+//                                                (fees.ts). lineItems: 1 to MAX_LINE_ITEMS of {productCode (1-26),
+//                                                description (1-100), quantity (1-10000), unitAmountMinor >= 0,
+//                                                taxMinor? >= 0} whose quantity × unitAmountMinor add up to amountMinor
+//                                                (else 400 line_items_mismatch); kept on the capture (lineItems)
 //   POST /v1/authorizations/:id/void             {amountMinor?}  200 {authorizationId, releasedMinor, remainingMinor};
 //                                                409 already_voided, over_release, authorization_declined. Without
 //                                                amountMinor it releases all that is left and voids the authorization;
@@ -49,6 +55,30 @@
 //   before, in this file or an earlier one, returns its first result without a second effect; with a different
 //   token/destination, amount or currency, the line fails idempotency_key_reused (the reference is not compared).
 //   A failed line is a result, not an error. /admin/stats counts files and applied lines.)
+// the issuer's side (reservations.ts; debit and prepaid test cards in cards.ts):
+//   GET  /v1/tokens/:token/balance               200 {object: 'balance', token, kind: 'debit'|'prepaid', availableMinor,
+//                                                currency}; 409 balance_not_available (a credit card); 404 unknown token
+//   POST /v1/reservations                        {token, amountMinor, currency, reference, expiresInSeconds (60 to
+//                                                604800)}   201 reservation (status 'active', or 'declined' with
+//                                                declineCode: insufficient_funds when the balance is short (nothing
+//                                                reserved), the test card's code, expired_card, invalid_token,
+//                                                authentication_required (a step-up card: a reservation has no step-up),
+//                                                currency_mismatch (the balance is in another currency)). A placed one
+//                                                takes its amount from a debit or prepaid card's available balance
+//   POST /v1/reservations/:id/extend             {expiresInSeconds}   200 reservation, its expiry moved to that long
+//                                                from now; 409 extension_too_long (past 7 days after its placement),
+//                                                reservation_ended, reservation_declined
+//   POST /v1/reservations/:id/captures           {amountMinor, lineItems?}   201 capture {reservationId, ...}, part or all
+//                                                of what is left, as often as wanted; all of it ends it 'captured';
+//                                                409 over_capture, reservation_ended (expired included), reservation_declined
+//   POST /v1/reservations/:id/release            {}   200 reservation 'released': what was not captured goes back to
+//                                                the balance; one already ended (or declined) is answered as it stands
+//   GET  /v1/reservations/:id                    200 reservation or 404
+//                                                A reservation past its expiresAt is expired (status 'expired', the rest
+//                                                given back) by the next call touching it or its card, or by the
+//                                                pump's periodic sweep, whichever comes first. Faults: placing,
+//                                                extending and releasing are the 'reserve' operation, captures 'capture',
+//                                                reads 'query'
 //   GET  /v1/transactions/:id                    any object by id (its `object` field names the kind) or 404
 //   GET  /v1/reports/records?from&to[&cursor][&limit]   POST /v1/reports/records/lookup {ids}
 //                                                the records of money moved (captures, refunds, charges, payouts,
@@ -60,7 +90,10 @@
 //
 // admin API (its own port, loopback, no auth), so "down" can close the public listener while admin stays up:
 //   GET|PUT /admin/faults   POST /admin/reset-faults   GET|PUT /admin/config   GET /admin/stats[?scope=database]
-//   GET /admin/authorizations?reference=X   GET /admin/captures?authorizationId=X
+//   GET /admin/authorizations?reference=X   GET /admin/captures?authorizationId=X|reservationId=X
+//   GET /admin/reservations?reference=X   PUT /admin/tokens/:token/balance {availableMinor}   200 balance (409 a credit card)
+//   POST /admin/reservations/:id/expire   200 the reservation, expired early by its issuer (the rest given back);
+//                                         409 reservation_ended
 //   GET /admin/charges?reference=X   GET /admin/payouts?reference=X (batch file lines)   GET /health
 //   POST /admin/records/:id/tamper {amountMinor} | {drop: true}   (stats: voids counts every void, partial ones too)
 import { createHash } from 'node:crypto';
@@ -70,11 +103,13 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler, t
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { createDb, type Db } from '../../ledger/db';
-import { MAX_BATCH_FILE_LINES } from '../client';
+import { MAX_BATCH_FILE_LINES, MAX_LINE_ITEMS, MAX_RESERVATION_SECONDS } from '../client';
 import { Faults, faultSettingsSchema, FaultSettingsError, OPERATIONS, type Operation } from './faults';
 import { migrateSimulator } from './migrations';
 import * as p from './processor';
 import { EFFECT_NAMES, SimError, type EffectName, type Outcome } from './processor';
+import { DEFAULT_PUMP_INTERVAL_MS, Pump } from './pump';
+import * as r from './reservations';
 
 export { AVS_BY_POSTAL_CODE, TEST_CARDS } from './cards';
 
@@ -103,6 +138,8 @@ export interface SimulatorOptions {
   /** Interface of the admin API; default 127.0.0.1 (loopback only: it has no authentication). */
   adminHost?: string;
   authValiditySeconds?: number;
+  /** Pause between the background pump's ticks (expiry sweep); default DEFAULT_PUMP_INTERVAL_MS. */
+  pumpIntervalMs?: number;
 }
 
 export interface RunningSimulator {
@@ -143,6 +180,22 @@ const authorizeBody = z.strictObject({
   reference: z.string().min(1).max(255),
 });
 const amountBody = z.strictObject({ amountMinor });
+/** Level 2/3 data of a capture: what was sold, line by line (their quantity × unit amount adds up to the amount). */
+const lineItems = z.array(z.strictObject({
+  productCode: z.string().min(1).max(26),
+  description: z.string().min(1).max(100),
+  quantity: z.number().int().min(1).max(10_000),
+  unitAmountMinor: z.number().int().min(0),
+  taxMinor: z.number().int().min(0).optional(),
+})).min(1).max(MAX_LINE_ITEMS);
+const captureBody = z.strictObject({ amountMinor, lineItems: lineItems.optional() });
+const holdSeconds = z.number().int().min(r.MIN_RESERVATION_SECONDS).max(MAX_RESERVATION_SECONDS);
+const reserveBody = z.strictObject({
+  token: z.string().min(1).max(100), amountMinor, currency, reference: z.string().min(1).max(255), expiresInSeconds: holdSeconds,
+});
+const extendBody = z.strictObject({ expiresInSeconds: holdSeconds });
+const emptyBody = z.strictObject({});
+const balanceBody = z.strictObject({ availableMinor: z.number().int().min(0) });
 const voidBody = z.strictObject({ amountMinor: amountMinor.optional() });
 const authenticationBody = z.strictObject({ authenticated: z.boolean(), authenticationId: objectId });
 const batchBody = z.strictObject({ captureIds: z.array(objectId).min(1).max(MAX_BATCH_CAPTURES) });
@@ -292,6 +345,17 @@ class Simulator {
     };
   }
 
+  /** Counts what a call (or the pump) applied outside mutate. */
+  count(effects: EffectName[]): void {
+    for (const e of effects) this.effects[e] += 1;
+  }
+
+  /** Answers a read's outcome, counting the effects it applied (expiries by time). */
+  answer(res: Response, out: Outcome): void {
+    this.count(out.effects);
+    reply(res, out.status, out.body);
+  }
+
   /**
    * One mutating call: claims the Idempotency-Key, applies the effect and stores the response in one short
    * transaction. A concurrent request with the same key waits on the key's unique index until the first
@@ -325,9 +389,10 @@ class Simulator {
       try {
         out = await run(trx, body);
       } catch (err) {
-        // refusals are checked before any write, so the transaction holds only the key: store the refusal too
+        // refusals are checked before any write (but an expiry by time, which err.effects counts), so the
+        // transaction holds only the key: store the refusal too
         if (!(err instanceof SimError) || err.status >= 500) throw err;
-        out = { status: err.status, body: errorBody(err.code, err.message), effects: [] };
+        out = { status: err.status, body: errorBody(err.code, err.message), effects: err.effects };
       }
       await trx(T).where({ key }).update({ response_status: out.status, response_body: JSON.stringify(out.body) });
       return { ...out, replayed: false };
@@ -370,7 +435,7 @@ class Simulator {
     post('/authorizations/:id/authentication', 'authorize', (req, res) =>
       this.mutate(req, res, 'authorize', authenticationBody, (trx, b) => p.completeAuthentication(trx, pathId(req, 'id'), b, validity())));
     post('/authorizations/:id/captures', 'capture', (req, res) =>
-      this.mutate(req, res, 'capture', amountBody, (trx, b) => p.capture(trx, pathId(req, 'id'), b.amountMinor)));
+      this.mutate(req, res, 'capture', captureBody, (trx, b) => p.capture(trx, pathId(req, 'id'), b.amountMinor, b.lineItems)));
     post('/authorizations/:id/void', 'void', (req, res) =>
       this.mutate(req, res, 'void', voidBody, (trx, b) => p.voidAuthorization(trx, pathId(req, 'id'), b.amountMinor)));
     post('/authorizations/:id/reauthorize', 'reauthorize', (req, res) =>
@@ -387,8 +452,27 @@ class Simulator {
       this.mutate(req, res, 'charge_batch', chargeBatchBody, (trx, b) => p.chargeBatch(trx, b.lines)), MAX_BATCH_FILE_BODY_BYTES);
     post('/payout-batches', 'payout_batch', (req, res) =>
       this.mutate(req, res, 'payout_batch', payoutBatchBody, (trx, b) => p.payoutBatch(trx, b.lines)), MAX_BATCH_FILE_BODY_BYTES);
+    // the issuer's side: balances and reservations (reservations.ts)
+    v1.get('/tokens/:token/balance', this.received('query'), this.fault('query'), async (req, res) => {
+      this.answer(res, await r.balance(this.db, pathId(req, 'token')));
+    });
+    post('/reservations', 'reserve', (req, res) => this.mutate(req, res, 'reserve', reserveBody, (trx, b) => r.reserve(trx, b)));
+    post('/reservations/:id/extend', 'reserve', (req, res) =>
+      this.mutate(req, res, 'reserve', extendBody, (trx, b) => r.extendReservation(trx, pathId(req, 'id'), b.expiresInSeconds)));
+    post('/reservations/:id/captures', 'capture', (req, res) =>
+      this.mutate(req, res, 'capture', captureBody, (trx, b) => r.captureReservation(trx, pathId(req, 'id'), b.amountMinor, b.lineItems)));
+    post('/reservations/:id/release', 'reserve', (req, res) =>
+      this.mutate(req, res, 'reserve', emptyBody, (trx) => r.releaseReservation(trx, pathId(req, 'id'))));
+    v1.get('/reservations/:id', this.received('query'), this.fault('query'), async (req, res) => {
+      this.answer(res, await r.getReservation(this.db, pathId(req, 'id')));
+    });
     v1.get('/transactions/:id', this.received('query'), this.fault('query'), async (req, res) => {
       const id = pathId(req, 'id');
+      // a reservation is expired first if it is due, as every call touching it does
+      if (id.startsWith('rsv_')) {
+        this.answer(res, await r.getReservation(this.db, id));
+        return;
+      }
       const found = await p.getTransaction(this.db, id);
       if (!found) throw p.notFound('transaction', id);
       reply(res, 200, found);
@@ -448,7 +532,25 @@ class Simulator {
       res.json({ data: await p.authorizationsByReference(this.db, query(req, 'reference')) });
     });
     app.get('/admin/captures', async (req, res) => {
+      if (req.query.reservationId !== undefined) {
+        res.json({ data: await p.capturesByReservation(this.db, query(req, 'reservationId')) });
+        return;
+      }
       res.json({ data: await p.capturesByAuthorization(this.db, query(req, 'authorizationId')) });
+    });
+    app.get('/admin/reservations', async (req, res) => {
+      res.json({ data: await r.reservationsByReference(this.db, query(req, 'reference')) });
+    });
+    app.put('/admin/tokens/:token/balance', async (req, res) => {
+      const out = await r.setBalance(this.db, pathId(req, 'token'), parse(balanceBody, req.body ?? {}).availableMinor);
+      this.count(out.effects);
+      res.status(out.status).json(out.body);
+    });
+    // the issuer ends a hold before its expiry (reservation.expired, as by time)
+    app.post('/admin/reservations/:id/expire', async (req, res) => {
+      const out = await r.expireEarly(this.db, pathId(req, 'id'));
+      this.count(out.effects);
+      res.status(out.status).json(out.body);
     });
     app.get('/admin/charges', async (req, res) => {
       res.json({ data: await p.chargesByReference(this.db, query(req, 'reference')) });
@@ -481,10 +583,12 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   const db = createDb(opts.databaseUrl, { applicationName: 'processor-simulator' });
   const publicServer = createServer();
   const adminServer = createServer();
+  let pump: Pump | undefined;
   try {
     await migrateSimulator(db);
     const sim = new Simulator(db, validity);
     publicServer.on('request', sim.publicApp());
+    pump = new Pump(db, { intervalMs: opts.pumpIntervalMs ?? DEFAULT_PUMP_INTERVAL_MS }, (effects) => sim.count(effects));
 
     let port = await listen(publicServer, opts.port, host);
     let stopped = false;
@@ -502,18 +606,21 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
     };
     adminServer.on('request', sim.adminApp(setFaults));
     const adminPort = await listen(adminServer, opts.adminPort ?? (opts.port === 0 ? 0 : opts.port + 1), adminHost);
+    pump.start();
 
     return {
       url: `http://${urlHost(host)}:${port}`,
       adminUrl: `http://${urlHost(adminHost)}:${adminPort}`,
       async stop() {
         stopped = true;
+        await pump?.stop();
         await changing;
         await Promise.all([close(publicServer), close(adminServer)]);
         await db.destroy();
       },
     };
   } catch (err) {
+    await pump?.stop();
     await Promise.all([close(publicServer), close(adminServer)]);
     await db.destroy();
     throw err;
