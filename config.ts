@@ -68,6 +68,10 @@ export const VARIABLES = {
   PAYBROKER_SIM_AUTH_VALIDITY_SECONDS: variable(int(7 * 24 * 3600, 1, 366 * 24 * 3600), '604800 (7 days)',
     "how long the simulator's authorizations can be captured"),
   PROCESSOR_URL: variable(text(), 'http://127.0.0.1:3100', 'where the worker reaches the processor'),
+  PAYBROKER_PROCESSOR_WEBHOOK_URL: variable(text(), "the API's `/v1/processor/webhooks`",
+    "where the processor simulator delivers its webhooks (disputes, expired reservations) to this broker"),
+  PAYBROKER_PROCESSOR_WEBHOOK_SECRET: variable(textOr('whsec_dev_processor'), '`whsec_dev_processor`',
+    "shared secret of the processor's signed webhooks (HMAC-SHA256)"),
   PAYBROKER_MESSAGING_PORT: variable(port(3200), '3200', 'messaging gateway simulator port'),
   PAYBROKER_MESSAGING_ADMIN_PORT: variable(optionalPort(), 'messaging port + 1', "the messaging gateway's admin API (the customer's phone, fault controls)"),
   PAYBROKER_MESSAGING_URL: variable(text(), 'http://127.0.0.1:3200', 'where Paybroker reaches the messaging gateway'),
@@ -142,6 +146,8 @@ export interface Config {
   simulatorAdminPort: number;
   simulatorAuthValiditySeconds: number;
   simulatorUrl: string;
+  /** Where the processor (simulator) delivers its signed webhooks to this broker, and their secret. */
+  processorWebhooks: { url: string; secret: string };
   /** The messaging gateway (simulator): its ports, where Paybroker reaches it, the account's key and webhooks. */
   messaging: { port: number; adminPort: number; url: string; apiKey: string; senderId: string; webhookSecret: string; webhookUrl: string };
   dataDir: string;
@@ -223,6 +229,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     simulatorAdminPort: v.PAYBROKER_SIMULATOR_ADMIN_PORT ?? v.PAYBROKER_SIMULATOR_PORT + 1,
     simulatorAuthValiditySeconds: v.PAYBROKER_SIM_AUTH_VALIDITY_SECONDS,
     simulatorUrl: v.PROCESSOR_URL ?? `http://127.0.0.1:${v.PAYBROKER_SIMULATOR_PORT}`,
+    processorWebhooks: {
+      url: v.PAYBROKER_PROCESSOR_WEBHOOK_URL ?? `http://127.0.0.1:${v.PORT}/v1/processor/webhooks`,
+      secret: v.PAYBROKER_PROCESSOR_WEBHOOK_SECRET,
+    },
     messaging: {
       port: v.PAYBROKER_MESSAGING_PORT,
       adminPort: v.PAYBROKER_MESSAGING_ADMIN_PORT ?? v.PAYBROKER_MESSAGING_PORT + 1,

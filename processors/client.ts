@@ -168,6 +168,19 @@ export interface LoyaltySignal {
   createdAt: string;
 }
 
+/**
+ * A signed webhook of the processor (verify it with verifyProcessorWebhook, processors/webhookSignature.ts): the body
+ * is this JSON, its id the same on every retry. dispute.created: a dispute opened on a capture (status
+ * needs_response); dispute.closed: it was decided (won, lost) or resolved by a refund (refunded); reservation.expired:
+ * a reservation ended by time, or early by its issuer (what it did not capture is back on the card).
+ */
+export type ProcessorWebhookEvent =
+  | { id: string; type: 'dispute.created'; createdAt: string; data: { object: Dispute } }
+  | { id: string; type: 'dispute.closed'; createdAt: string; data: { object: Dispute } }
+  | { id: string; type: 'reservation.expired'; createdAt: string; data: { object: Reservation } };
+
+export const PROCESSOR_WEBHOOK_EVENT_TYPES: ReadonlyArray<ProcessorWebhookEvent['type']> = ['dispute.created', 'dispute.closed', 'reservation.expired'];
+
 export interface VoidResult {
   authorizationId: string;
   /** Uncaptured amount released by this void. */

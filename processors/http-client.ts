@@ -9,7 +9,7 @@ import {
   DISPUTE_REASONS, ProcessorRejectedError, ProcessorUnavailableError,
   type Authorization, type AuthorizeRequest, type AvsCode, type Balance, type BatchFileResult, type CardInput, type CardToken, type Capture,
   type ChargeLine, type ChargeLineResult, type Dispute, type DisputeEvidence, type DisputeReason, type LineItem, type LoyaltySignal,
-  type Payout, type PayoutLine, type PayoutLineResult, type ProcessorClient, type ProcessorRecord, type Refund, type Reservation,
+  type Payout, type PayoutLine, type PayoutLineResult, type ProcessorClient, type ProcessorRecord, type ProcessorWebhookEvent, type Refund, type Reservation,
   type ReserveRequest, type SettlementBatch, type VoidResult,
 } from './client';
 import { type CallFailures, callJson, type Json } from './jsonCall';
@@ -323,6 +323,30 @@ export interface SimulatorReservation extends Reservation {
   createdAt: string;
 }
 
+/** A dispute as the simulator keeps it. */
+export interface SimulatorDispute extends Dispute {
+  object: 'dispute';
+  evidence?: DisputeEvidence;
+  evidenceSubmittedAt?: string;
+  closedAt?: string;
+}
+
+/** An event of the simulator's webhook outbox. */
+export interface SimulatorWebhookEvent {
+  object: 'webhook_event';
+  id: string;
+  type: ProcessorWebhookEvent['type'];
+  objectId: string;
+  /** The endpoint it goes to (absent: made by a simulator without one; never sent). */
+  url?: string;
+  attempts: number;
+  deliveredAt?: string;
+  failedAt?: string;
+  lastError?: string;
+  payload: ProcessorWebhookEvent;
+  createdAt: string;
+}
+
 /** A charge line as the simulator keeps it (a failed one has no id). */
 export interface SimulatorCharge {
   object: 'charge';
@@ -414,6 +438,24 @@ export class SimulatorAdmin {
   /** The issuer ends an active reservation before its expiry (reservation.expired); 409 if it has ended. */
   expireReservation(reservationId: string): Promise<SimulatorReservation> {
     return this.call('POST', `/admin/reservations/${enc(reservationId)}/expire`);
+  }
+
+  /**
+   * The issuer opens a dispute on a capture (dispute.created to this simulator's broker): amountMinor defaults to what
+   * is left after refunds, evidenceSeconds to the configured disputeEvidenceSeconds; outcome plans the decision.
+   */
+  openDispute(captureId: string, d: { reason: DisputeReason; amountMinor?: number; evidenceSeconds?: number; outcome?: 'won' | 'lost' }):
+    Promise<SimulatorDispute> {
+    return this.call('POST', `/admin/captures/${enc(captureId)}/disputes`, d);
+  }
+
+  async disputesOfCapture(captureId: string): Promise<SimulatorDispute[]> {
+    return (await this.call<{ data: SimulatorDispute[] }>('GET', `/admin/disputes?captureId=${enc(captureId)}`)).data;
+  }
+
+  /** The webhook events about an object (a dispute, a reservation), oldest first, with their delivery state. */
+  async webhookEvents(objectId: string): Promise<SimulatorWebhookEvent[]> {
+    return (await this.call<{ data: SimulatorWebhookEvent[] }>('GET', `/admin/webhook-events?objectId=${enc(objectId)}`)).data;
   }
 
   /** Charge lines (of batch files) with this reference, as applied (a repeated line adds none). */

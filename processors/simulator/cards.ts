@@ -1,6 +1,6 @@
 // The simulator's card rules: Luhn and expiry checks at tokenization, brand by number prefix, the
 // deterministic test cards that decide authorizations (and reservations), the debit and prepaid test cards with a
-// balance at their issuer, and AVS codes by billing postal code.
+// balance at their issuer, the cards whose captures are disputed, and AVS codes by billing postal code.
 //
 // Test cards (any future expiry, any CVC):
 //   4242424242424242  visa        approved
@@ -31,11 +31,18 @@
 // it is limited by nothing, as a credit line. The declining and step-up cards above decline reservations as they do
 // authorizations; a step-up card declines authentication_required (a reservation has no step-up).
 //
+// Test cards whose cardholder disputes every capture (approved like 4242424242424242 otherwise):
+//   4000000000000259  visa        dispute  fraudulent
+//   4000000000001976  visa        dispute  provisioning_failed
+// Right after each capture on them (of an authorization or a reservation; not a batch charge), a dispute of the
+// capture's whole amount is opened, status needs_response, and dispute.created is sent to the broker (see
+// disputes.ts). A refund covering a provisioning_failed dispute's amount resolves it 'refunded', without a fee.
+//
 // AVS by billing postal code:
 //   00000 → N (no match)     11111 → A (address only)   22222 → Z (postal code only)
 //   33333 → U (unavailable)  44444 → S (not supported)  55555 → R (retry)   anything else → Y (full match)
 // An authorization on an unknown token is declined invalid_token with AVS U.
-import type { AvsCode } from '../client';
+import type { AvsCode, DisputeReason } from '../client';
 
 export interface TestCard {
   brand: string;
@@ -48,6 +55,8 @@ export interface TestCard {
   requiresAuthentication?: boolean;
   /** A debit or prepaid card: the balance each of its tokens starts with at the issuer. Absent: a credit card. */
   funds?: CardFunds;
+  /** Its cardholder disputes every capture on it at once, for this reason (approved otherwise). */
+  disputeReason?: DisputeReason;
 }
 
 export type FundsKind = 'debit' | 'prepaid';
@@ -68,6 +77,8 @@ export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
   '4000008260003178': { brand: 'visa', requiresAuthentication: true, declineCode: 'insufficient_funds' },
   '4000056655665556': { brand: 'visa', funds: { kind: 'debit', initialMinor: 50_000, currency: 'USD' } },
   '5105105105105100': { brand: 'mastercard', funds: { kind: 'prepaid', initialMinor: 10_000, currency: 'USD' } },
+  '4000000000000259': { brand: 'visa', disputeReason: 'fraudulent' },
+  '4000000000001976': { brand: 'visa', disputeReason: 'provisioning_failed' },
 };
 
 export const AVS_BY_POSTAL_CODE: Readonly<Record<string, AvsCode>> = {

@@ -12,6 +12,11 @@ export const EFFECT_NAMES = [
   // reservations made (declined ones too) and placed; extensions, captures (each also one of captures), releases and
   // expiries of them (by time, in a call or the periodic sweep, or early by the admin API)
   'reservations', 'placedReservations', 'reservationExtensions', 'reservationCaptures', 'reservationReleases', 'reservationExpiries',
+  // disputes opened (by a test card or the admin API) and closed (decided, accepted, unanswered past due, or refunded);
+  // evidence submitted; what the merchant told the issuer
+  'disputes', 'closedDisputes', 'disputeEvidence', 'provisioningFailures', 'loyaltySignals',
+  // webhook events queued; delivered, attempts that failed, and events given up after MAX_WEBHOOK_ATTEMPTS (the pump)
+  'webhookEvents', 'webhooksDelivered', 'webhookAttemptsFailed', 'webhooksGivenUp',
 ] as const;
 export type EffectName = (typeof EFFECT_NAMES)[number];
 
@@ -53,3 +58,12 @@ export const num = (v: string | number | bigint) => Number(v);
 export const iso = (d: Date | null | undefined) => (d ? d.toISOString() : undefined);
 
 export type Row = Record<string, any>;
+
+/** What an operation needs of the process it runs in: its webhook endpoint and the dispute settings (admin config). */
+export interface IssuerContext {
+  /** The endpoint (webhook_endpoints.url) of this process's broker; null: its events are kept, never sent. */
+  webhookUrl: string | null;
+  disputeFeeMinor: number;
+  disputeEvidenceSeconds: number;
+  disputeDecisionDelayMs: number;
+}

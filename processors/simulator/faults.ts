@@ -5,8 +5,9 @@ import { z } from 'zod';
 
 export const OPERATIONS = [
   'tokenize', 'authorize', 'capture', 'void', 'refund', 'reauthorize', 'settle', 'payout', 'query', 'charge_batch', 'payout_batch',
-  // placing, extending and releasing a reservation (its captures are 'capture', reading it or a balance 'query')
-  'reserve',
+  // placing, extending and releasing a reservation (its captures are 'capture', reading it or a balance 'query');
+  // a dispute's evidence and acceptance, and a provisioning failure reported; a loyalty reward sent
+  'reserve', 'dispute', 'loyalty',
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 

@@ -305,12 +305,111 @@ const m005: Migration = {
   },
 };
 
+/** The dispute reasons, as SQL literals (DISPUTE_REASONS at the time of 006: a new reason is a new migration). */
+const REASONS = "'fraudulent', 'product_not_received', 'product_unacceptable', 'provisioning_failed', 'duplicate', 'credit_not_processed', 'general'";
+
+// Disputes (chargebacks) on captures, what the merchant tells the issuer about a capture (provisioning failures,
+// loyalty rewards), and the outbox of signed webhooks to the broker: each simulator process upserts its endpoint
+// (URL and secret) at start, and a dispute or reservation remembers the endpoint of the process that made it, so that
+// processes sharing the database each reach their own broker. A test card may dispute each capture on it. At most one
+// dispute of a capture is open at once; a dispute resolved by a refund costs no fee.
+const m006: Migration = {
+  async up(db) {
+    await db.raw(`
+      CREATE TABLE processor_sim.webhook_endpoints (
+        url         text PRIMARY KEY CHECK (url ~ '^https{0,1}://'),
+        secret      text NOT NULL CHECK (secret <> ''),
+        updated_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+      );
+
+      ALTER TABLE processor_sim.card_tokens
+        ADD COLUMN dispute_reason text CHECK (dispute_reason IN (${REASONS}));
+      ALTER TABLE processor_sim.reservations
+        ADD COLUMN webhook_url text REFERENCES processor_sim.webhook_endpoints (url);
+
+      CREATE TABLE processor_sim.disputes (
+        id                     text PRIMARY KEY,
+        capture_id             text NOT NULL REFERENCES processor_sim.captures (id),
+        amount_minor           bigint NOT NULL CHECK (amount_minor > 0),
+        currency               text NOT NULL,
+        reason                 text NOT NULL CHECK (reason IN (${REASONS})),
+        fee_minor              bigint NOT NULL CHECK (fee_minor >= 0),
+        status                 text NOT NULL CHECK (status IN ('needs_response', 'under_review', 'won', 'lost', 'refunded')),
+        evidence_due_by        timestamptz NOT NULL,
+        evidence               jsonb CHECK (jsonb_typeof(evidence) = 'object'),
+        evidence_submitted_at  timestamptz,
+        -- the outcome the test planned (admin); null: decided by the evidence
+        planned_outcome        text CHECK (planned_outcome IN ('won', 'lost')),
+        decide_at              timestamptz,
+        closed_at              timestamptz,
+        webhook_url            text REFERENCES processor_sim.webhook_endpoints (url),
+        created_at             timestamptz NOT NULL DEFAULT clock_timestamp(),
+        CONSTRAINT disputes_evidence_submitted_check CHECK ((evidence IS NULL) = (evidence_submitted_at IS NULL)),
+        CONSTRAINT disputes_review_check CHECK ((evidence IS NULL) = (decide_at IS NULL)),
+        CONSTRAINT disputes_under_review_check CHECK (status <> 'under_review' OR evidence IS NOT NULL),
+        CONSTRAINT disputes_unanswered_check CHECK (status <> 'needs_response' OR evidence IS NULL),
+        CONSTRAINT disputes_closed_check CHECK ((status IN ('needs_response', 'under_review')) = (closed_at IS NULL)),
+        CONSTRAINT disputes_refunded_free_check CHECK (status <> 'refunded' OR fee_minor = 0)
+      );
+      CREATE UNIQUE INDEX disputes_one_open_per_capture ON processor_sim.disputes (capture_id)
+        WHERE status IN ('needs_response', 'under_review');
+      CREATE INDEX disputes_capture_idx ON processor_sim.disputes (capture_id);
+      -- what the pump decides: reviews due, and disputes left unanswered past their due date (lost)
+      CREATE INDEX disputes_review_due_idx ON processor_sim.disputes (decide_at) WHERE status = 'under_review';
+      CREATE INDEX disputes_unanswered_idx ON processor_sim.disputes (evidence_due_by) WHERE status = 'needs_response';
+
+      CREATE TABLE processor_sim.provisioning_failures (
+        capture_id   text PRIMARY KEY REFERENCES processor_sim.captures (id),
+        reported_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+      );
+
+      CREATE TABLE processor_sim.loyalty_signals (
+        id          text PRIMARY KEY,
+        capture_id  text NOT NULL REFERENCES processor_sim.captures (id),
+        program     text NOT NULL CHECK (char_length(program) BETWEEN 1 AND 64),
+        points      bigint NOT NULL CHECK (points BETWEEN 1 AND 10000000),
+        created_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+      );
+      CREATE INDEX loyalty_signals_capture_idx ON processor_sim.loyalty_signals (capture_id);
+
+      -- the outbox: one row per event, delivered (or given up) by the pump of any process, to its endpoint
+      CREATE TABLE processor_sim.webhook_events (
+        id               text PRIMARY KEY,
+        type             text NOT NULL CHECK (type IN ('dispute.created', 'dispute.closed', 'reservation.expired')),
+        object_id        text NOT NULL,
+        payload          jsonb NOT NULL,
+        -- null: made by a process without an endpoint; kept, never sent
+        url              text REFERENCES processor_sim.webhook_endpoints (url),
+        attempts         integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        next_attempt_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+        delivered_at     timestamptz,
+        failed_at        timestamptz,
+        last_error       text,
+        created_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+        CONSTRAINT webhook_events_one_end_check CHECK (delivered_at IS NULL OR failed_at IS NULL)
+      );
+      CREATE INDEX webhook_events_due_idx ON processor_sim.webhook_events (next_attempt_at)
+        WHERE delivered_at IS NULL AND failed_at IS NULL AND url IS NOT NULL;
+      CREATE INDEX webhook_events_object_idx ON processor_sim.webhook_events (object_id);
+    `);
+  },
+  async down(db) {
+    await db.raw(`
+      DROP TABLE processor_sim.webhook_events, processor_sim.loyalty_signals, processor_sim.provisioning_failures, processor_sim.disputes;
+      ALTER TABLE processor_sim.reservations DROP COLUMN webhook_url;
+      ALTER TABLE processor_sim.card_tokens DROP COLUMN dispute_reason;
+      DROP TABLE processor_sim.webhook_endpoints;
+    `);
+  },
+};
+
 const migrations: Array<[string, Migration]> = [
   ['001_processor_sim', m001],
   ['002_batch_files', m002],
   ['003_partial_voids', m003],
   ['004_step_up_authentication', m004],
   ['005_balances_and_reservations', m005],
+  ['006_disputes_and_webhooks', m006],
 ];
 
 export const simulatorMigrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -7,12 +7,13 @@ import type { Knex } from 'knex';
 import type { ChargeLine, LineItem, PayoutLine } from '../client';
 export { MAX_REPORT_PAGE } from '../client';
 import { avsCodeFor, brandOf, cardExpired, luhnValid, TEST_CARDS } from './cards';
+import { disputeIfTheCardDoes, disputeView, loyaltyView, resolveByRefund } from './disputes';
 import { captureFeeMinor } from './fees';
 
 export {
-  conflict, EFFECT_NAMES, iso, newId, notFound, num, SimError, T, type EffectName, type Outcome, type Row,
+  conflict, EFFECT_NAMES, iso, newId, notFound, num, SimError, T, type EffectName, type IssuerContext, type Outcome, type Row,
 } from './common';
-import { conflict, iso, newId, notFound, num, SimError, T, type EffectName, type Outcome, type Row } from './common';
+import { conflict, type IssuerContext, iso, newId, notFound, num, SimError, T, type EffectName, type Outcome, type Row } from './common';
 
 // ---- views (the JSON objects; GET /v1/transactions/:id returns the same ones) ----
 
@@ -100,6 +101,8 @@ export async function tokenize(trx: Knex.Transaction, card: { cardNumber: string
     requires_authentication: known?.requiresAuthentication ?? false,
     // a debit or prepaid card: this token's own balance, from the card's initial amount
     funds_kind: known?.funds?.kind ?? null, available_minor: known?.funds?.initialMinor ?? null, balance_currency: known?.funds?.currency ?? null,
+    // a card that disputes each capture on it
+    dispute_reason: known?.disputeReason ?? null,
   }).returning('*');
   return { status: 201, body: tokenView(row), effects: ['tokens'] };
 }
@@ -175,7 +178,8 @@ const notApproved = (auth: Row) => conflict('authorization_declined', auth.statu
 /** What is left to capture or release: the authorized amount less what was captured and what was released. */
 const leftOn = (auth: Row) => BigInt(auth.amount_minor) - BigInt(auth.captured_minor) - BigInt(auth.released_minor ?? 0);
 
-export async function capture(trx: Knex.Transaction, authorizationId: string, amountMinor: number, lineItems?: LineItem[]): Promise<Outcome> {
+export async function capture(trx: Knex.Transaction, authorizationId: string, amountMinor: number, lineItems: LineItem[] | undefined,
+  ctx: IssuerContext): Promise<Outcome> {
   checkLineItems(amountMinor, lineItems);
   const auth = await lockAuthorization(trx, authorizationId);
   if (auth.status !== 'approved') throw notApproved(auth);
@@ -186,8 +190,8 @@ export async function capture(trx: Knex.Transaction, authorizationId: string, am
     throw conflict('over_capture', `Capturing ${amountMinor} exceeds the ${remaining} left on authorization ${auth.id}`);
   }
   await trx(T('authorizations')).where({ id: auth.id }).increment('captured_minor', amountMinor);
-  const row = await insertCapture(trx, { authorizationId: auth.id, amountMinor, currency: auth.currency, lineItems });
-  return { status: 201, body: captureView(row), effects: ['captures'] };
+  const { row, effects } = await insertCapture(trx, { authorizationId: auth.id, token: auth.token, amountMinor, currency: auth.currency, lineItems }, ctx);
+  return { status: 201, body: captureView(row), effects };
 }
 
 /** Refuses line items whose lines do not add up to the capture's amount (400 line_items_mismatch). */
@@ -201,16 +205,18 @@ export function checkLineItems(amountMinor: number, lineItems: LineItem[] | unde
 
 /**
  * The capture's row, of an authorization or of a reservation, with the processor's fee (lower with line items, see
- * fees.ts) and the line items it was sent. The caller has checked and booked the amount on what it captures.
+ * fees.ts) and the line items it was sent; then the dispute a card that disputes its captures brings at once. The
+ * caller has checked and booked the amount on what it captures.
  */
 export async function insertCapture(trx: Knex.Transaction,
-  c: { authorizationId?: string; reservationId?: string; amountMinor: number; currency: string; lineItems?: LineItem[] }): Promise<Row> {
+  c: { authorizationId?: string; reservationId?: string; token: string; amountMinor: number; currency: string; lineItems?: LineItem[] },
+  ctx: IssuerContext): Promise<{ row: Row; effects: EffectName[] }> {
   const [row] = await trx(T('captures')).insert({
     id: newId('cap'), authorization_id: c.authorizationId ?? null, reservation_id: c.reservationId ?? null,
     amount_minor: c.amountMinor, currency: c.currency, fee_minor: captureFeeMinor(c.amountMinor, c.lineItems !== undefined),
     line_items: c.lineItems === undefined ? null : JSON.stringify(c.lineItems),
   }).returning('*');
-  return row;
+  return { row, effects: ['captures', ...await disputeIfTheCardDoes(trx, row.id, c.token, ctx)] };
 }
 
 /**
@@ -250,7 +256,7 @@ export async function refund(trx: Knex.Transaction, captureId: string, amountMin
   const [row] = await trx(T('refunds')).insert({
     id: newId('re'), capture_id: cap.id, amount_minor: amountMinor, currency: cap.currency,
   }).returning('*');
-  return { status: 201, body: refundView(row), effects: ['refunds'] };
+  return { status: 201, body: refundView(row), effects: ['refunds', ...await resolveByRefund(trx, cap.id, amountMinor)] };
 }
 
 /**
@@ -458,6 +464,8 @@ const BY_PREFIX: Array<[string, string, (r: Row) => Record<string, unknown>]> = 
   ['bpo_', 'batch_payouts', batchPayoutView],
   ['chf_', 'batch_files', batchFileView],
   ['rsv_', 'reservations', reservationView],
+  ['dp_', 'disputes', disputeView],
+  ['loy_', 'loyalty_signals', loyaltyView],
   ['pof_', 'batch_files', batchFileView],
 ];
 
@@ -519,7 +527,17 @@ export async function databaseStats(db: Knex): Promise<Record<EffectName, number
       (SELECT coalesce(sum(extensions), 0) FROM processor_sim.reservations) AS reservation_extensions,
       (SELECT count(*) FROM processor_sim.captures WHERE reservation_id IS NOT NULL) AS reservation_captures,
       (SELECT count(*) FROM processor_sim.reservations WHERE status = 'released') AS reservation_releases,
-      (SELECT count(*) FROM processor_sim.reservations WHERE status = 'expired') AS reservation_expiries`);
+      (SELECT count(*) FROM processor_sim.reservations WHERE status = 'expired') AS reservation_expiries,
+      (SELECT count(*) FROM processor_sim.disputes) AS disputes,
+      (SELECT count(*) FROM processor_sim.disputes WHERE closed_at IS NOT NULL) AS closed_disputes,
+      (SELECT count(*) FROM processor_sim.disputes WHERE evidence IS NOT NULL) AS dispute_evidence,
+      (SELECT count(*) FROM processor_sim.provisioning_failures) AS provisioning_failures,
+      (SELECT count(*) FROM processor_sim.loyalty_signals) AS loyalty_signals,
+      (SELECT count(*) FROM processor_sim.webhook_events) AS webhook_events,
+      (SELECT count(*) FROM processor_sim.webhook_events WHERE delivered_at IS NOT NULL) AS webhooks_delivered,
+      -- every attempt leased but the successful ones (an attempt under way counts as failed until it ends)
+      (SELECT coalesce(sum(attempts), 0) - count(delivered_at) FROM processor_sim.webhook_events) AS webhook_attempts_failed,
+      (SELECT count(*) FROM processor_sim.webhook_events WHERE failed_at IS NOT NULL) AS webhooks_given_up`);
   return {
     tokens: num(r.tokens), authorizations: num(r.authorizations), approvedAuthorizations: num(r.approved_authorizations),
     captures: num(r.captures), voids: num(r.voids), refunds: num(r.refunds), reauthorizations: num(r.reauthorizations),
@@ -529,6 +547,9 @@ export async function databaseStats(db: Knex): Promise<Record<EffectName, number
     reservations: num(r.reservations), placedReservations: num(r.placed_reservations),
     reservationExtensions: num(r.reservation_extensions), reservationCaptures: num(r.reservation_captures),
     reservationReleases: num(r.reservation_releases), reservationExpiries: num(r.reservation_expiries),
+    disputes: num(r.disputes), closedDisputes: num(r.closed_disputes), disputeEvidence: num(r.dispute_evidence),
+    provisioningFailures: num(r.provisioning_failures), loyaltySignals: num(r.loyalty_signals), webhookEvents: num(r.webhook_events),
+    webhooksDelivered: num(r.webhooks_delivered), webhookAttemptsFailed: num(r.webhook_attempts_failed), webhooksGivenUp: num(r.webhooks_given_up),
   };
 }
 
@@ -573,7 +594,9 @@ export async function tamperRecord(db: Knex, id: string, change: { amountMinor: 
   const table = BY_PREFIX.find(([prefix]) => id.startsWith(prefix))?.[1];
   if (!table || !['captures', 'refunds', 'charges', 'batch_payouts', 'payouts'].includes(table)) return false;
   if (change === 'drop') {
-    if (table === 'captures') await db(T('refunds')).where({ capture_id: id }).delete();
+    if (table === 'captures') {
+      for (const t of ['refunds', 'disputes', 'provisioning_failures', 'loyalty_signals']) await db(T(t)).where({ capture_id: id }).delete();
+    }
     return (await db(T(table)).where({ id }).delete()) > 0;
   }
   return (await db(T(table)).where({ id }).update({ amount_minor: change.amountMinor })) > 0;

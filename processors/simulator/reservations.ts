@@ -14,7 +14,8 @@
 // reservations first, then the card's row.
 import type { Knex } from 'knex';
 import { MAX_RESERVATION_SECONDS, type LineItem } from '../client';
-import { conflict, type EffectName, newId, notFound, type Outcome, type Row, SimError, T } from './common';
+import { conflict, type EffectName, type IssuerContext, newId, notFound, type Outcome, type Row, SimError, T } from './common';
+import { queueEvents } from './events';
 import { captureView, checkLineItems, declineCodeOf, insertCapture, reservationView } from './processor';
 
 export { MAX_RESERVATION_SECONDS };
@@ -27,8 +28,8 @@ export function balanceView(card: Row) {
   return { object: 'balance', token: card.token, kind: card.funds_kind, availableMinor: Number(card.available_minor), currency: card.balance_currency };
 }
 
-/** The effect of each expiry (a SimError or an Outcome carries them). */
-const expiries = (rows: Row[]): EffectName[] => rows.map(() => 'reservationExpiries');
+/** The effects of each expiry (a SimError or an Outcome carries them): the expiry and its reservation.expired event. */
+export const expiries = (rows: Row[]): EffectName[] => rows.flatMap((): EffectName[] => ['reservationExpiries', 'webhookEvents']);
 
 /**
  * Expires active reservations and gives back what they did not capture: the due ones (expires_at passed) of a token,
@@ -63,6 +64,7 @@ export async function expireReservations(trx: Knex.Transaction,
       WHERE c.token = g.token
     )
     SELECT * FROM ended ORDER BY id`, [...params, limit]) as { rows: Row[] };
+  await queueEvents(trx, 'reservation.expired', rows.map((r) => ({ object: reservationView(r), url: r.webhook_url ?? null })));
   return rows;
 }
 
@@ -108,7 +110,7 @@ export interface NewReservation {
  * a reservation has none, so a step-up card declines authentication_required), then its balance (currency_mismatch,
  * insufficient_funds). A placed one on a debit or prepaid card takes its amount from the available balance.
  */
-export async function reserve(trx: Knex.Transaction, r: NewReservation): Promise<Outcome> {
+export async function reserve(trx: Knex.Transaction, r: NewReservation, ctx: IssuerContext): Promise<Outcome> {
   const expired = await expireReservations(trx, { token: r.token });
   const card = await trx(T('card_tokens')).where({ token: r.token }).forUpdate().first();
   let declineCode = declineCodeOf(card, Date.now());
@@ -122,6 +124,8 @@ export async function reserve(trx: Knex.Transaction, r: NewReservation): Promise
     id: newId('rsv'), token: r.token, amount_minor: r.amountMinor, currency: r.currency, reference: r.reference,
     status: placed ? 'active' : 'declined', decline_code: declineCode, from_balance: placed && fromBalance,
     expires_at: placed ? trx.raw('?::timestamptz + make_interval(secs => ?)', [now, r.expiresInSeconds]) : null, created_at: now,
+    // where its reservation.expired goes: this process's broker
+    webhook_url: ctx.webhookUrl,
   }).returning('*');
   if (placed && fromBalance) await trx(T('card_tokens')).where({ token: r.token }).decrement('available_minor', r.amountMinor);
   const effects: EffectName[] = placed ? ['reservations', 'placedReservations'] : ['reservations'];
@@ -133,7 +137,7 @@ async function lockReservation(trx: Knex.Transaction, id: string): Promise<{ row
   const found = await trx(T('reservations')).where({ id }).forUpdate().first();
   if (!found) throw notFound('reservation', id);
   const [expired] = await expireReservations(trx, { id });
-  return { row: expired ?? found, expired: expired ? ['reservationExpiries'] : [] };
+  return { row: expired ?? found, expired: expiries(expired ? [expired] : []) };
 }
 
 /** Refuses what only an active reservation takes: 409 reservation_declined, reservation_ended (expired included). */
@@ -163,7 +167,8 @@ export async function extendReservation(trx: Knex.Transaction, id: string, expir
 }
 
 /** Captures part or all of what is left of an active reservation (409 over_capture); in full, it ends 'captured'. */
-export async function captureReservation(trx: Knex.Transaction, id: string, amountMinor: number, lineItems?: LineItem[]): Promise<Outcome> {
+export async function captureReservation(trx: Knex.Transaction, id: string, amountMinor: number, lineItems: LineItem[] | undefined,
+  ctx: IssuerContext): Promise<Outcome> {
   checkLineItems(amountMinor, lineItems);
   const { row: r, expired } = await lockReservation(trx, id);
   mustBeActive(r, expired);
@@ -174,8 +179,8 @@ export async function captureReservation(trx: Knex.Transaction, id: string, amou
     captured_minor: trx.raw('captured_minor + ?', [amountMinor]),
     ...(full ? { status: 'captured', ended_at: trx.raw('clock_timestamp()') } : {}),
   });
-  const row = await insertCapture(trx, { reservationId: id, amountMinor, currency: r.currency, lineItems });
-  return { status: 201, body: captureView(row), effects: ['captures', 'reservationCaptures'] };
+  const { row, effects } = await insertCapture(trx, { reservationId: id, token: r.token, amountMinor, currency: r.currency, lineItems }, ctx);
+  return { status: 201, body: captureView(row), effects: [...effects, 'reservationCaptures'] };
 }
 
 /** Ends an active reservation and gives back what it did not capture; one already ended (or declined) answers as it stands. */
@@ -204,7 +209,7 @@ export async function expireEarly(db: Knex, id: string): Promise<Outcome> {
     mustBeActive(r, expired);
     const [row] = await expireReservations(trx, { id, early: true });
     if (!row) throw new SimError(500, 'internal_error', `reservation ${id} locked and active but not expired`);
-    return { status: 200, body: reservationView(row), effects: ['reservationExpiries'] };
+    return { status: 200, body: reservationView(row), effects: expiries([row]) };
   });
 }
 

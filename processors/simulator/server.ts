@@ -79,17 +79,60 @@
 //                                                pump's periodic sweep, whichever comes first. Faults: placing,
 //                                                extending and releasing are the 'reserve' operation, captures 'capture',
 //                                                reads 'query'
-//   GET  /v1/transactions/:id                    any object by id (its `object` field names the kind) or 404
+// disputes (disputes.ts; the test cards that dispute their captures in cards.ts):
+//   GET  /v1/disputes/:id                        200 dispute {id, captureId, amountMinor, currency, feeMinor, reason,
+//                                                status, evidenceDueBy, evidence?, evidenceSubmittedAt?, closedAt?,
+//                                                createdAt} or 404. A dispute belongs to a capture (of an authorization
+//                                                or a reservation), at most one open per capture; it is opened by the
+//                                                admin API or, right after each capture, on the cards 4000000000000259
+//                                                (fraudulent) and 4000000000001976 (provisioning_failed): amount the
+//                                                capture's less its refunds, fee disputeFeeMinor, status needs_response,
+//                                                evidence due disputeEvidenceSeconds from now (admin config)
+//   POST /v1/disputes/:id/evidence               {productDescription?, customerCommunication?, trackingNumber?,
+//                                                shippingCarrier?, deliveryProof?, provisioningLog?, refundPolicy?,
+//                                                uncategorized?} (at least one; each <= 20000 characters; a body of
+//                                                at most 64 KiB, else 413)   200 dispute, under_review, decided
+//                                                disputeDecisionDelayMs later by the pump: its planned outcome (admin),
+//                                                else lost if a field contains "losing_evidence", else won.
+//                                                409 evidence_already_submitted, evidence_past_due (after evidenceDueBy),
+//                                                dispute_closed. Unanswered past evidenceDueBy, a dispute is lost
+//   POST /v1/disputes/:id/accept                 {}   200 dispute, lost at once; 409 evidence_already_submitted
+//                                                (under review), dispute_closed
+//   POST /v1/captures/:id/provisioning-failures  {}   201 {object: 'provisioning_failure', captureId, reportedAt}: the
+//                                                purchase could not be provisioned; a repeat answers the first report
+//   POST /v1/captures/:id/loyalty                {program (1-64), points (1-10000000)}   201 loyalty signal (loy_)
+//                                                A refund of a capture whose open provisioning_failed dispute it covers
+//                                                (refund amount >= the disputed amount) closes it 'refunded', fee 0.
+//                                                Faults: evidence, accept and provisioning failures are the 'dispute'
+//                                                operation, loyalty 'loyalty', reads 'query'
+//   GET  /v1/transactions/:id                    any object by id (its `object` field names the kind: authorization,
+//                                                capture, refund, settlement_batch, payout, charge, batch_payout,
+//                                                charge_batch, payout_batch, reservation, dispute, loyalty_signal) or 404
 //   GET  /v1/reports/records?from&to[&cursor][&limit]   POST /v1/reports/records/lookup {ids}
 //                                                the records of money moved (captures, refunds, charges, payouts,
 //                                                batches) for reconciliation; voids move none and are not records
 //   GET  /health
+// webhooks to the broker (events.ts, pump.ts): dispute.created (the dispute), dispute.closed (won, lost or refunded),
+// reservation.expired (by time, or early by the admin API). POST to the endpoint of the process that made the dispute or
+// reservation (SimulatorOptions.webhook; main.ts: PAYBROKER_PROCESSOR_WEBHOOK_URL, default the API's
+// /v1/processor/webhooks), body {id, type, createdAt, data: {object}}, headers processor-webhook-id (the event id, the
+// same on every attempt), processor-webhook-timestamp (seconds), processor-webhook-signature
+// (v1=hex HMAC-SHA256(secret, "<timestamp>.<id>.<body>"); verifyProcessorWebhook in processors/webhookSignature.ts),
+// with the secret stored for that endpoint (PAYBROKER_PROCESSOR_WEBHOOK_SECRET). A non-2xx answer or none is retried
+// with a doubling pause (1 s to 60 s by default) up to MAX_WEBHOOK_ATTEMPTS (20). The pump of every process (each
+// pumpIntervalMs) also expires due reservations and decides due disputes; several processes sharing one database
+// divide that work (FOR UPDATE SKIP LOCKED) and each event still reaches its own broker.
 // Errors are { error: { code, message } }: 4xx for refusals, 5xx only for faults. An Idempotency-Key repeated
 // with the same request returns the first response (Idempotent-Replayed: true) without a second effect; with a
 // different request, 422 idempotency_key_reused. The key, the effect and the response commit in one transaction.
 //
 // admin API (its own port, loopback, no auth), so "down" can close the public listener while admin stays up:
-//   GET|PUT /admin/faults   POST /admin/reset-faults   GET|PUT /admin/config   GET /admin/stats[?scope=database]
+//   GET|PUT /admin/faults   POST /admin/reset-faults   GET /admin/stats[?scope=database] (effects, webhook deliveries)
+//   GET|PUT /admin/config   {authValiditySeconds, disputeFeeMinor (default 1500), disputeEvidenceSeconds (default 7 days),
+//                           disputeDecisionDelayMs (default 3000)}; a PUT changes the fields it sends
+//   POST /admin/captures/:id/disputes {reason, amountMinor?, evidenceSeconds?, outcome?: 'won'|'lost'}   201 dispute
+//                           (dispute.created); 409 dispute_exists, over_dispute, capture_refunded; 404 unknown capture
+//   GET /admin/disputes?captureId=X   GET /admin/webhook-events?objectId=X (the outbox, with attempts and outcome)
 //   GET /admin/authorizations?reference=X   GET /admin/captures?authorizationId=X|reservationId=X
 //   GET /admin/reservations?reference=X   PUT /admin/tokens/:token/balance {availableMinor}   200 balance (409 a credit card)
 //   POST /admin/reservations/:id/expire   200 the reservation, expired early by its issuer (the rest given back);
@@ -103,12 +146,17 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler, t
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { createDb, type Db } from '../../ledger/db';
-import { MAX_BATCH_FILE_LINES, MAX_LINE_ITEMS, MAX_RESERVATION_SECONDS } from '../client';
+import { DISPUTE_REASONS, type DisputeReason, MAX_BATCH_FILE_LINES, MAX_LINE_ITEMS, MAX_RESERVATION_SECONDS } from '../client';
+import type { IssuerContext } from './common';
+import * as d from './disputes';
+import { eventsOf } from './events';
 import { Faults, faultSettingsSchema, FaultSettingsError, OPERATIONS, type Operation } from './faults';
-import { migrateSimulator } from './migrations';
+import { migrateSimulator, SIM_SCHEMA } from './migrations';
 import * as p from './processor';
 import { EFFECT_NAMES, SimError, type EffectName, type Outcome } from './processor';
-import { DEFAULT_PUMP_INTERVAL_MS, Pump } from './pump';
+import {
+  DEFAULT_PUMP_INTERVAL_MS, DEFAULT_WEBHOOK_INITIAL_BACKOFF_MS, DEFAULT_WEBHOOK_MAX_BACKOFF_MS, DEFAULT_WEBHOOK_TIMEOUT_MS, Pump,
+} from './pump';
 import * as r from './reservations';
 
 export { AVS_BY_POSTAL_CODE, TEST_CARDS } from './cards';
@@ -138,8 +186,17 @@ export interface SimulatorOptions {
   /** Interface of the admin API; default 127.0.0.1 (loopback only: it has no authentication). */
   adminHost?: string;
   authValiditySeconds?: number;
-  /** Pause between the background pump's ticks (expiry sweep); default DEFAULT_PUMP_INTERVAL_MS. */
+  /** Pause between the background pump's ticks (expiry sweep, dispute decisions, webhooks); default DEFAULT_PUMP_INTERVAL_MS. */
   pumpIntervalMs?: number;
+  /**
+   * This process's broker: where the disputes and reservations it makes send their webhooks, and the secret they are
+   * signed with (upserted into webhook_endpoints at start). Absent: its events are kept, never sent.
+   */
+  webhook?: { url: string; secret: string };
+  /** Pause after a failed webhook attempt, doubling from initialMs to maxMs; defaults 1 s and 60 s. */
+  webhookBackoff?: { initialMs: number; maxMs: number };
+  /** One webhook attempt; default 10 s. */
+  webhookTimeoutMs?: number;
 }
 
 export interface RunningSimulator {
@@ -150,7 +207,17 @@ export interface RunningSimulator {
 
 export interface SimulatorConfig {
   authValiditySeconds: number;
+  /** What a dispute costs the merchant (default 1500). */
+  disputeFeeMinor: number;
+  /** How long a new dispute waits for evidence (default 7 days). */
+  disputeEvidenceSeconds: number;
+  /** How long after the evidence the issuer decides (default 3000 ms). */
+  disputeDecisionDelayMs: number;
 }
+
+export const MAX_DISPUTE_FEE_MINOR = 1_000_000;
+export const MAX_DISPUTE_EVIDENCE_SECONDS = 120 * 24 * 3600;
+export const MAX_DISPUTE_DECISION_DELAY_MS = 24 * 3600 * 1000;
 
 export type SimulatorStats = Record<EffectName, number> & {
   /** 'process': effects this process applied since it started; 'database': rows in the simulator's schema. */
@@ -218,7 +285,24 @@ const recordsQuery = z.strictObject({
 });
 const lookupBody = z.strictObject({ ids: z.array(objectId).min(1).max(p.MAX_REPORT_PAGE) });
 const tamperBody = z.union([z.strictObject({ amountMinor, drop: z.literal(false).optional() }), z.strictObject({ drop: z.literal(true) })]);
-const configBody = z.strictObject({ authValiditySeconds: z.number().int().min(1).max(MAX_AUTH_VALIDITY_SECONDS) });
+const configBody = z.strictObject({
+  authValiditySeconds: z.number().int().min(1).max(MAX_AUTH_VALIDITY_SECONDS).optional(),
+  disputeFeeMinor: z.number().int().min(0).max(MAX_DISPUTE_FEE_MINOR).optional(),
+  disputeEvidenceSeconds: z.number().int().min(1).max(MAX_DISPUTE_EVIDENCE_SECONDS).optional(),
+  disputeDecisionDelayMs: z.number().int().min(0).max(MAX_DISPUTE_DECISION_DELAY_MS).optional(),
+});
+const evidenceField = z.string().max(d.MAX_EVIDENCE_FIELD_CHARS).optional();
+const evidenceBody = z.strictObject({
+  productDescription: evidenceField, customerCommunication: evidenceField, trackingNumber: evidenceField, shippingCarrier: evidenceField,
+  deliveryProof: evidenceField, provisioningLog: evidenceField, refundPolicy: evidenceField, uncategorized: evidenceField,
+}).refine((e) => Object.values(e).some((v) => v !== undefined && v !== ''), 'send at least one evidence field');
+const openDisputeBody = z.strictObject({
+  reason: z.enum(DISPUTE_REASONS as [string, ...string[]]),
+  amountMinor: amountMinor.optional(),
+  evidenceSeconds: z.number().int().min(1).max(MAX_DISPUTE_EVIDENCE_SECONDS).optional(),
+  outcome: z.enum(['won', 'lost']).optional(),
+});
+const loyaltyBody = z.strictObject({ program: z.string().min(1).max(64), points: z.number().int().min(1).max(10_000_000) });
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   const result = schema.safeParse(body);
@@ -311,8 +395,17 @@ class Simulator {
   private readonly effects = Object.fromEntries(EFFECT_NAMES.map((k) => [k, 0])) as Record<EffectName, number>;
   private readonly requests = Object.fromEntries(OPERATIONS.map((op) => [op, 0])) as Record<Operation, number>;
 
-  constructor(readonly db: Db, authValiditySeconds: number) {
-    this.config = { authValiditySeconds };
+  constructor(readonly db: Db, authValiditySeconds: number, private readonly webhookUrl: string | null) {
+    this.config = {
+      authValiditySeconds, disputeFeeMinor: d.DEFAULT_DISPUTE_FEE_MINOR, disputeEvidenceSeconds: d.DEFAULT_DISPUTE_EVIDENCE_SECONDS,
+      disputeDecisionDelayMs: d.DEFAULT_DISPUTE_DECISION_DELAY_MS,
+    };
+  }
+
+  /** What operations need of this process: its webhook endpoint and the dispute settings as configured now. */
+  ctx(): IssuerContext {
+    const { disputeFeeMinor, disputeEvidenceSeconds, disputeDecisionDelayMs } = this.config;
+    return { webhookUrl: this.webhookUrl, disputeFeeMinor, disputeEvidenceSeconds, disputeDecisionDelayMs };
   }
 
   async stats(scope: 'process' | 'database'): Promise<SimulatorStats> {
@@ -435,7 +528,7 @@ class Simulator {
     post('/authorizations/:id/authentication', 'authorize', (req, res) =>
       this.mutate(req, res, 'authorize', authenticationBody, (trx, b) => p.completeAuthentication(trx, pathId(req, 'id'), b, validity())));
     post('/authorizations/:id/captures', 'capture', (req, res) =>
-      this.mutate(req, res, 'capture', captureBody, (trx, b) => p.capture(trx, pathId(req, 'id'), b.amountMinor, b.lineItems)));
+      this.mutate(req, res, 'capture', captureBody, (trx, b) => p.capture(trx, pathId(req, 'id'), b.amountMinor, b.lineItems, this.ctx())));
     post('/authorizations/:id/void', 'void', (req, res) =>
       this.mutate(req, res, 'void', voidBody, (trx, b) => p.voidAuthorization(trx, pathId(req, 'id'), b.amountMinor)));
     post('/authorizations/:id/reauthorize', 'reauthorize', (req, res) =>
@@ -456,16 +549,30 @@ class Simulator {
     v1.get('/tokens/:token/balance', this.received('query'), this.fault('query'), async (req, res) => {
       this.answer(res, await r.balance(this.db, pathId(req, 'token')));
     });
-    post('/reservations', 'reserve', (req, res) => this.mutate(req, res, 'reserve', reserveBody, (trx, b) => r.reserve(trx, b)));
+    post('/reservations', 'reserve', (req, res) => this.mutate(req, res, 'reserve', reserveBody, (trx, b) => r.reserve(trx, b, this.ctx())));
     post('/reservations/:id/extend', 'reserve', (req, res) =>
       this.mutate(req, res, 'reserve', extendBody, (trx, b) => r.extendReservation(trx, pathId(req, 'id'), b.expiresInSeconds)));
     post('/reservations/:id/captures', 'capture', (req, res) =>
-      this.mutate(req, res, 'capture', captureBody, (trx, b) => r.captureReservation(trx, pathId(req, 'id'), b.amountMinor, b.lineItems)));
+      this.mutate(req, res, 'capture', captureBody, (trx, b) => r.captureReservation(trx, pathId(req, 'id'), b.amountMinor, b.lineItems, this.ctx())));
     post('/reservations/:id/release', 'reserve', (req, res) =>
       this.mutate(req, res, 'reserve', emptyBody, (trx) => r.releaseReservation(trx, pathId(req, 'id'))));
     v1.get('/reservations/:id', this.received('query'), this.fault('query'), async (req, res) => {
       this.answer(res, await r.getReservation(this.db, pathId(req, 'id')));
     });
+    // disputes, and what the merchant tells the issuer about a capture (disputes.ts)
+    v1.get('/disputes/:id', this.received('query'), this.fault('query'), async (req, res) => {
+      const row = await d.getDispute(this.db, pathId(req, 'id'));
+      if (!row) throw p.notFound('dispute', pathId(req, 'id'));
+      reply(res, 200, d.disputeView(row));
+    });
+    post('/disputes/:id/evidence', 'dispute', (req, res) =>
+      this.mutate(req, res, 'dispute', evidenceBody, (trx, b) => d.submitEvidence(trx, pathId(req, 'id'), b, this.ctx())), d.MAX_EVIDENCE_BODY_BYTES);
+    post('/disputes/:id/accept', 'dispute', (req, res) =>
+      this.mutate(req, res, 'dispute', emptyBody, (trx) => d.acceptDispute(trx, pathId(req, 'id'))));
+    post('/captures/:id/provisioning-failures', 'dispute', (req, res) =>
+      this.mutate(req, res, 'dispute', emptyBody, (trx) => d.reportProvisioningFailure(trx, pathId(req, 'id'))));
+    post('/captures/:id/loyalty', 'loyalty', (req, res) =>
+      this.mutate(req, res, 'loyalty', loyaltyBody, (trx, b) => d.sendLoyalty(trx, pathId(req, 'id'), b)));
     v1.get('/transactions/:id', this.received('query'), this.fault('query'), async (req, res) => {
       const id = pathId(req, 'id');
       // a reservation is expired first if it is due, as every call touching it does
@@ -520,7 +627,7 @@ class Simulator {
     app.get('/admin/config', (_req, res) => { res.json(this.config); });
     app.put('/admin/config', (req, res) => {
       const body = parse(configBody, req.body ?? {});
-      this.config.authValiditySeconds = body.authValiditySeconds;
+      for (const [k, v] of Object.entries(body) as Array<[keyof SimulatorConfig, number | undefined]>) if (v !== undefined) this.config[k] = v;
       res.json(this.config);
     });
     app.get('/admin/stats', async (req, res) => {
@@ -537,6 +644,19 @@ class Simulator {
         return;
       }
       res.json({ data: await p.capturesByAuthorization(this.db, query(req, 'authorizationId')) });
+    });
+    // a chargeback the issuer opens on a capture (dispute.created to this process's broker)
+    app.post('/admin/captures/:id/disputes', async (req, res) => {
+      const b = parse(openDisputeBody, req.body ?? {});
+      const row = await this.db.transaction((trx) => d.openDispute(trx, pathId(req, 'id'), { ...b, reason: b.reason as DisputeReason }, this.ctx()));
+      this.count(['disputes', 'webhookEvents']);
+      res.status(201).json(d.disputeView(row));
+    });
+    app.get('/admin/disputes', async (req, res) => {
+      res.json({ data: await d.disputesOfCapture(this.db, query(req, 'captureId')) });
+    });
+    app.get('/admin/webhook-events', async (req, res) => {
+      res.json({ data: await eventsOf(this.db, query(req, 'objectId')) });
     });
     app.get('/admin/reservations', async (req, res) => {
       res.json({ data: await r.reservationsByReference(this.db, query(req, 'reference')) });
@@ -586,9 +706,17 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   let pump: Pump | undefined;
   try {
     await migrateSimulator(db);
-    const sim = new Simulator(db, validity);
+    if (opts.webhook) {
+      await db(`${SIM_SCHEMA}.webhook_endpoints`).insert({ url: opts.webhook.url, secret: opts.webhook.secret })
+        .onConflict('url').merge({ secret: opts.webhook.secret, updated_at: db.raw('clock_timestamp()') });
+    }
+    const sim = new Simulator(db, validity, opts.webhook?.url ?? null);
     publicServer.on('request', sim.publicApp());
-    pump = new Pump(db, { intervalMs: opts.pumpIntervalMs ?? DEFAULT_PUMP_INTERVAL_MS }, (effects) => sim.count(effects));
+    pump = new Pump(db, {
+      intervalMs: opts.pumpIntervalMs ?? DEFAULT_PUMP_INTERVAL_MS, webhookTimeoutMs: opts.webhookTimeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS,
+      initialBackoffMs: opts.webhookBackoff?.initialMs ?? DEFAULT_WEBHOOK_INITIAL_BACKOFF_MS,
+      maxBackoffMs: opts.webhookBackoff?.maxMs ?? DEFAULT_WEBHOOK_MAX_BACKOFF_MS,
+    }, (effects) => sim.count(effects));
 
     let port = await listen(publicServer, opts.port, host);
     let stopped = false;

@@ -25,7 +25,7 @@ describe('the simulator process', () => {
     try {
       await proc.waitForOutput(/processor simulator listening on/);
       expect(proc.output()).toContain(`http://127.0.0.1:${port} (admin http://127.0.0.1:${adminPort})`);
-      expect(await new SimulatorAdmin({ adminUrl: `http://127.0.0.1:${adminPort}` }).config()).toEqual({ authValiditySeconds: 3600 });
+      expect(await new SimulatorAdmin({ adminUrl: `http://127.0.0.1:${adminPort}` }).config()).toEqual({ authValiditySeconds: 3600, disputeFeeMinor: 1500, disputeEvidenceSeconds: 7 * 24 * 3600, disputeDecisionDelayMs: 3000 });
       const client = new HttpProcessorClient({ baseUrl: `http://127.0.0.1:${port}` });
       const { token } = await client.tokenize({ cardNumber: '4242424242424242', expMonth: 1, expYear: EXP_YEAR }, uid());
       const a = await client.authorize({ token, amountMinor: 100, currency: 'USD', postalCode: '1', reference: uid() }, uid());
