@@ -12,6 +12,8 @@ import { createBidActivities } from './bids';
 import { createCheckoutActivities } from './checkout';
 import { createConfirmationActivities } from './confirmations';
 import { createDeliveryActivities, type DeliverySettings } from './delivery';
+import { createDisputeActivities } from './disputes';
+import { createHoldActivities } from './holds';
 import { createOrderActivities, createOrderBooksActivity } from './orders';
 import { createPayoutActivities } from './payouts';
 import { createPlatformActivities } from './platform';
@@ -52,6 +54,8 @@ export function createActivities(deps: ActivityDeps) {
       defaultSender: deps.messagingSender }),
     ...createAuthenticationActivities({ authentications: new AuthenticationService({ devices: stores.devices, merchants: stores.merchants,
       refusals: stores.refusals, temporal: deps.temporal }) }),
+    ...createHoldActivities({ processor, ledger: stores.ledger, orders: stores.orders, holds: stores.holds, events }),
+    ...createDisputeActivities({ processor, ledger: stores.ledger, orders: stores.orders, disputes: stores.disputes, events }),
     ...createDeliveryActivities({ messages: stores.delivery, problems: stores.problems, settings: deps.delivery }),
     ...events,
   };

@@ -32,6 +32,48 @@ export interface RefundPosting extends CapturePosting {
   refundId: string;
 }
 
+/**
+ * A capture's books, an order's or a hold's alike: cash in transit at the processor, owed to the merchant less the
+ * broker's fee (one entry per capture), and the capture's row (settled, paid out and reconciled with the order's).
+ */
+export async function bookCapture(deps: { ledger: Ledger; orders: OrderStore },
+  p: Omit<CapturePosting, 'orderId'>, of: { orderId: string } | { holdId: string }): Promise<void> {
+  const { ledger, orders } = deps;
+  const a = accounts(p.currency, p.merchantId);
+  await Promise.all([ledger.openAccount(a.clearing), ledger.openAccount(a.merchant), ledger.openAccount(a.fees)]);
+  await ledger.post({
+    idempotencyKey: `capture:${p.captureId}`,
+    description: 'orderId' in of ? `capture ${p.captureId} of order ${of.orderId}` : `capture ${p.captureId} of hold ${of.holdId}`,
+    metadata: { ...of, captureId: p.captureId },
+    postings: [
+      { accountId: a.clearing.id, amountMinor: p.amountMinor, currency: p.currency },
+      { accountId: a.merchant.id, amountMinor: -(p.amountMinor - p.feeMinor), currency: p.currency },
+      { accountId: a.fees.id, amountMinor: -p.feeMinor, currency: p.currency },
+    ].filter((x) => x.amountMinor !== 0),
+  });
+  await orders.addCapture({ id: p.captureId, orderId: 'orderId' in of ? of.orderId : null, holdId: 'holdId' in of ? of.holdId : undefined,
+    merchantId: p.merchantId, currency: p.currency, amountMinor: p.amountMinor, feeMinor: p.feeMinor });
+}
+
+/** A refund's books, of an order's capture or a hold's: the reverse of the capture's entry in the refund's proportion, and its row. */
+export async function bookRefund(deps: { ledger: Ledger; orders: OrderStore }, p: Omit<RefundPosting, 'orderId'>,
+  of: { orderId: string } | { holdId: string }): Promise<void> {
+  const { ledger, orders } = deps;
+  const a = accounts(p.currency, p.merchantId);
+  await ledger.post({
+    idempotencyKey: `refund:${p.refundId}`,
+    description: `refund ${p.refundId} of capture ${p.captureId}, ${'orderId' in of ? `order ${of.orderId}` : `hold ${of.holdId}`}`,
+    metadata: { ...of, captureId: p.captureId, refundId: p.refundId },
+    postings: [
+      { accountId: a.clearing.id, amountMinor: -p.amountMinor, currency: p.currency },
+      { accountId: a.merchant.id, amountMinor: p.amountMinor - p.feeMinor, currency: p.currency },
+      { accountId: a.fees.id, amountMinor: p.feeMinor, currency: p.currency },
+    ].filter((x) => x.amountMinor !== 0),
+  });
+  await orders.addCardRefund({ id: p.refundId, captureId: p.captureId, merchantId: p.merchantId, currency: p.currency,
+    amountMinor: p.amountMinor, feeMinor: p.feeMinor });
+}
+
 export function createOrderActivities(deps: OrderActivityDeps) {
   const { processor, ledger, orders, problems } = deps;
   return {
@@ -58,37 +100,12 @@ export function createOrderActivities(deps: OrderActivityDeps) {
 
     /** Cash in transit at the processor, owed to the merchant less the broker's fee; and the capture's row. */
     async postCapture(p: CapturePosting): Promise<void> {
-      const a = accounts(p.currency, p.merchantId);
-      await Promise.all([ledger.openAccount(a.clearing), ledger.openAccount(a.merchant), ledger.openAccount(a.fees)]);
-      await ledger.post({
-        idempotencyKey: `capture:${p.captureId}`,
-        description: `capture ${p.captureId} of order ${p.orderId}`,
-        metadata: { orderId: p.orderId, captureId: p.captureId },
-        postings: [
-          { accountId: a.clearing.id, amountMinor: p.amountMinor, currency: p.currency },
-          { accountId: a.merchant.id, amountMinor: -(p.amountMinor - p.feeMinor), currency: p.currency },
-          { accountId: a.fees.id, amountMinor: -p.feeMinor, currency: p.currency },
-        ].filter((x) => x.amountMinor !== 0),
-      });
-      await orders.addCapture({ id: p.captureId, orderId: p.orderId, merchantId: p.merchantId, currency: p.currency,
-        amountMinor: p.amountMinor, feeMinor: p.feeMinor });
+      await bookCapture({ ledger, orders }, p, { orderId: p.orderId });
     },
 
     /** The reverse of a capture's posting, in the refund's proportion; and the refund's row. */
     async postRefund(p: RefundPosting): Promise<void> {
-      const a = accounts(p.currency, p.merchantId);
-      await ledger.post({
-        idempotencyKey: `refund:${p.refundId}`,
-        description: `refund ${p.refundId} of capture ${p.captureId}, order ${p.orderId}`,
-        metadata: { orderId: p.orderId, captureId: p.captureId, refundId: p.refundId },
-        postings: [
-          { accountId: a.clearing.id, amountMinor: -p.amountMinor, currency: p.currency },
-          { accountId: a.merchant.id, amountMinor: p.amountMinor - p.feeMinor, currency: p.currency },
-          { accountId: a.fees.id, amountMinor: p.feeMinor, currency: p.currency },
-        ].filter((x) => x.amountMinor !== 0),
-      });
-      await orders.addCardRefund({ id: p.refundId, captureId: p.captureId, merchantId: p.merchantId, currency: p.currency,
-        amountMinor: p.amountMinor, feeMinor: p.feeMinor });
+      await bookRefund({ ledger, orders }, p, { orderId: p.orderId });
     },
 
     async saveOrder(view: OrderView): Promise<void> {

@@ -17,6 +17,8 @@ import { type RateLimit, TokenBuckets } from './rateLimit';
 import { mount, type Operation, operation } from './operations';
 import type { HealthChecks } from '../services/health';
 import { checkoutOperations } from './routes/checkout';
+import { disputeOperations } from './routes/disputes';
+import { holdOperations } from './routes/holds';
 import { bidOperations } from './routes/bids';
 import { customerOperations } from './routes/customers';
 import { eventOperations } from './routes/events';
@@ -51,6 +53,7 @@ export interface AppDeps {
 export function operations(deps: AppDeps): { open: Operation[]; authenticated: Operation[] } {
   const { services } = deps;
   const customers = customerOperations(services);
+  const disputes = disputeOperations(services);
   const authenticated = [
     // (first: the busiest; express tries routes in turn)
     ...micropaymentOperations(services),
@@ -62,14 +65,16 @@ export function operations(deps: AppDeps): { open: Operation[]; authenticated: O
     ...settlementOperations(services),
     ...payoutOperations(services),
     ...checkoutOperations(services),
+    ...holdOperations(services),
     ...bidOperations(services),
     ...reconciliationOperations(services),
     ...webhookOperations(services),
     ...eventOperations(services),
     ...auditOperations(services.stores.audit),
     ...customers.authenticated,
+    ...disputes.authenticated,
   ];
-  const open = [...healthOperations(deps.health), ...customers.open];
+  const open = [...healthOperations(deps.health), ...customers.open, ...disputes.open];
   let document: object | undefined;
   open.push(operation({
     method: 'get', path: '/openapi.json', summary: 'This document', allow: 'public',
@@ -114,6 +119,7 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use('/micropayments/batch', jsonBody(MAX_BATCH_BODY_BYTES));
   // (a signed webhook is verified over its body exactly as it arrived)
   v1.use('/messaging/webhooks', jsonBody(MAX_BODY_BYTES, { keepRaw: true }));
+  v1.use('/processor/webhooks', jsonBody(MAX_BODY_BYTES, { keepRaw: true }));
   v1.use(jsonBody());
   // (one check for every route: a string PostgreSQL cannot store, or a body nested too deep, is a 400, never a 5xx)
   v1.use(rejectUnacceptableInput);

@@ -1,6 +1,6 @@
 // The one error shape of the API: { error: { type, code, message, param } } with one status per code. The
 // refusals of the layers below (stores, services, domain rules) are mapped here.
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { BidRoundError } from '../domain/bids';
 import { CartError } from '../domain/cart';
 import { CheckoutError } from '../domain/checkout';
@@ -8,6 +8,8 @@ import { PricingError } from '../domain/pricing';
 import { isDatabaseUnavailable, LedgerError } from '../stores';
 import { AuthenticationRefused } from '../services/authentications';
 import { WebhookRefused } from '../services/confirmations';
+import { DisputeRefused } from '../services/disputes';
+import { HoldRefused } from '../services/holds';
 import { OrderError } from '../services/orders';
 import { TermsChanging } from '../services/recorder';
 import { SettlementError } from '../services/settlement';
@@ -43,6 +45,16 @@ export const forbidden = (message = 'This API key may not do that') =>
 export const unprocessable = (code: string, message: string, param?: string) =>
   new ApiError(422, 'unprocessable_error', code, message, param);
 export const conflict = (code: string, message: string, param?: string) => new ApiError(409, 'conflict_error', code, message, param);
+
+/** Logs a refusal of a webhook or a device (its kind and code, never a phone or a key) and passes it on to the error handler. */
+export function logRefusal(res: Response, what: string) {
+  return (err: unknown): never => {
+    if (err instanceof WebhookRefused || err instanceof AuthenticationRefused) {
+      res.locals.logger?.warn({ requestId: res.locals.requestId, refused: what, code: err.code, status: err.status }, `${what} refused: ${err.message}`);
+    }
+    throw err;
+  };
+}
 
 export const notFoundRoute: RequestHandler = (req) => {
   throw new ApiError(404, 'not_found_error', 'route_not_found', `No route ${req.method} ${req.path}`);
@@ -82,6 +94,10 @@ const REFUSAL_TYPES: Record<number, ErrorType> = {
 
 /** Refusals of checkout sessions and carts that are about their state, not the request's shape (the hosted pages' too). */
 export const CHECKOUT_CONFLICTS: ReadonlySet<string> = new Set(['session_expired', 'session_closed', 'attempts_exhausted', 'cart_not_active', 'cart_changed', 'price_changed', 'total_changed']);
+/** A dispute's refusals that are about its state (409); the rest are about the request (422). */
+const DISPUTE_CONFLICTS: ReadonlySet<string> = new Set(['dispute_not_open', 'evidence_past_due']);
+/** A hold's refusals that are about its state (409); the rest are about the request (422). */
+export const HOLD_CONFLICTS: ReadonlySet<string> = new Set(['hold_not_active', 'over_capture', 'too_many_captures', 'reservation_ended']);
 
 /** Refusals of bid rounds, purchases and quotes that are about the round's state, not the request's shape. */
 const BID_CONFLICTS: ReadonlySet<string> = new Set(['round_closed', 'too_many_bids', 'bid_replaced', 'too_many_bidders', 'quote_expired', 'quote_not_ready', 'no_quote', 'round_ended']);
@@ -113,6 +129,14 @@ function toApiError(err: unknown): ApiError {
     if (err.code === 'idempotency_key_reused') return new ApiError(422, 'idempotency_error', err.code, err.message, err.param);
     if (err.code === 'unknown_merchant') return notFound('merchant');
     return CHECKOUT_CONFLICTS.has(err.code) ? conflict(err.code, err.message, err.param) : unprocessable(err.code, err.message, err.param);
+  }
+  if (err instanceof DisputeRefused) {
+    return DISPUTE_CONFLICTS.has(err.code) ? conflict(err.code, err.message, err.param) : unprocessable(err.code, err.message, err.param);
+  }
+  if (err instanceof HoldRefused) {
+    if (err.code === 'idempotency_key_reused') return new ApiError(422, 'idempotency_error', err.code, err.message, err.param);
+    if (err.code === 'unknown_merchant') return notFound('merchant');
+    return HOLD_CONFLICTS.has(err.code) ? conflict(err.code, err.message, err.param) : unprocessable(err.code, err.message, err.param);
   }
   if (err instanceof TemporalUnavailable) {
     return unavailable('temporal_unavailable', 'The workflow service cannot be reached right now; an order accepted before it went goes on when it is back. Retry the request');

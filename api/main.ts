@@ -42,6 +42,7 @@ async function main(): Promise<void> {
         reauthLeadMs: config.reauthLeadMs, refundWindowMs: config.refundWindowMs, confirmationTimeoutMs: config.confirmationTimeoutMs,
         confirmationSendDeadlineMs: config.confirmationSendDeadlineMs, authenticationTimeoutMs: config.authenticationTimeoutMs },
       messaging: config.messaging,
+      processorWebhooks: { secret: config.processorWebhooks.secret },
       periods: { graceMs: config.periodGraceMs, dunningDelaysMs: config.dunningDelaysMs },
       payoutRetryDelaysMs: config.payoutRetryDelaysMs,
       webhooks: { allowPrivate: config.delivery.allowPrivate, giveUpMs: config.delivery.giveUpMs },

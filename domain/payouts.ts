@@ -42,6 +42,8 @@ export interface PayoutFigures {
   releasedMinor: bigint;
   /** Carried from earlier payouts (negative when refunds outran sales). */
   carriedMinor: bigint;
+  /** What disputes withdrew from the balance less what they returned (won, refunded); absent: none. */
+  disputesMinor?: bigint;
 }
 
 export interface PayoutAmount {
@@ -60,7 +62,7 @@ export function reserveHold(netSalesMinor: bigint, s: Pick<PayoutSettings, 'rese
 export function payoutAmount(f: PayoutFigures, s: PayoutSettings): PayoutAmount {
   const net = f.capturesMinor - f.feesMinor - f.refundsMinor;
   const heldMinor = reserveHold(net, s);
-  const amountMinor = net - heldMinor + f.releasedMinor + f.carriedMinor;
+  const amountMinor = net - heldMinor + f.releasedMinor + f.carriedMinor - (f.disputesMinor ?? 0n);
   const due = amountMinor > 0n && amountMinor >= s.minimumMinor;
   return { heldMinor, amountMinor, state: due ? 'pending' : 'carried' };
 }

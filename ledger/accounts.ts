@@ -17,3 +17,6 @@ export const sellerPayable = (sellerId: string, currency: string): AccountInput 
 /** What a merchant's payouts hold back as a rolling reserve (owed to the merchant, released by a later payout). */
 export const merchantReserve = (merchantId: string, currency: string): AccountInput =>
   ({ id: `merchant-reserve:${merchantId}:${currency}`, kind: 'merchant_reserve', currency, ownerId: merchantId });
+/** What open disputes have withdrawn from a merchant's balance (the amounts and fees), until each closes. */
+export const disputesHeld = (merchantId: string, currency: string): AccountInput =>
+  ({ id: `disputes-held:${merchantId}:${currency}`, kind: 'disputes_held', currency, ownerId: merchantId });

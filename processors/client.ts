@@ -93,7 +93,7 @@ export interface ReserveRequest {
   amountMinor: number;
   currency: string;
   reference: string;
-  /** How long the issuer keeps the funds reserved: 60 s to MAX_RESERVATION_SECONDS. */
+  /** How long the issuer keeps the funds reserved: 1 s to MAX_RESERVATION_SECONDS. */
   expiresInSeconds: number;
 }
 

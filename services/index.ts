@@ -8,6 +8,8 @@ import { AuthenticationService } from './authentications';
 import { BidService } from './bids';
 import { CartService } from './carts';
 import { CheckoutService } from './checkout';
+import { DisputeService } from './disputes';
+import { HoldService } from './holds';
 import { ConfirmationService } from './confirmations';
 import { DeliveryService } from './delivery';
 import { type EndpointSettings, WebhookEndpoints } from './endpoints';
@@ -31,6 +33,8 @@ export interface ServiceSettings {
   pages: { publicUrl: string; processorPublicUrl: string };
   /** The messaging gateway (polite answers to customers' replies): where, the broker's key, and the secret of its webhooks. */
   messaging: { url: string; apiKey: string; webhookSecret: string };
+  /** The secret of the card processor's signed webhooks (disputes, reservations), and how often an undecided dispute asks it. */
+  processorWebhooks: { secret: string; decisionPollMs?: number };
   /** Milliseconds since the epoch (default Date.now; tests drive it): API keys' expiry and use, rate limits. */
   clock?: () => number;
 }
@@ -48,6 +52,8 @@ export interface Services {
   payouts: PayoutService;
   reconciliation: ReconciliationService;
   checkout: CheckoutService;
+  holds: HoldService;
+  disputes: DisputeService;
   carts: CartService;
   bids: BidService;
   confirmations: ConfirmationService;
@@ -69,6 +75,7 @@ export async function createServices(database: Database, temporal: Client, setti
   const { publicUrl } = settings.pages;
   const checkout = new CheckoutService({ checkout: stores.checkout, merchants: stores.merchants, orders, temporal, taskQueue, timing: settings.orders,
     publicUrl, clock });
+  const holds = new HoldService({ holds: stores.holds, merchants: stores.merchants, temporal, taskQueue });
   const carts = await CartService.create({ checkout: stores.checkout, merchants: stores.merchants, grants: stores.grants, temporal, taskQueue,
     timing: settings.orders, publicUrl, clock });
   return {
@@ -77,6 +84,8 @@ export async function createServices(database: Database, temporal: Client, setti
     confirmations: new ConfirmationService({ ...stores, temporal, webhookSecret: settings.messaging.webhookSecret,
       gateway: new HttpMessagingGateway({ baseUrl: settings.messaging.url, apiKey: settings.messaging.apiKey }) }),
     authentications: new AuthenticationService({ ...stores, temporal }),
+    holds, disputes: new DisputeService({ disputes: stores.disputes, problems: stores.problems, refusals: stores.refusals, holds, temporal, taskQueue,
+      webhookSecret: settings.processorWebhooks.secret, decisionPollMs: settings.processorWebhooks.decisionPollMs }),
     problems: new ProblemService({ problems: stores.problems, orders, payouts, payoutStore: stores.payouts, delivery }),
     recorder: new Recorder(stores.parties, stores.micropayments),
     grants: await GrantSigner.load(stores.grants),

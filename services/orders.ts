@@ -14,6 +14,8 @@ import {
 } from '../domain/confirmation';
 import { type Address, Order, type OrderInput, type OrderView } from '../domain/order';
 import { type LineItemInput, priceOrder } from '../domain/pricing';
+import type { DisputeView } from '../domain/disputes';
+import type { DisputeStore } from '../stores/disputes';
 import type { ConfirmationStore } from '../stores/confirmations';
 import type { MerchantConfig, MerchantStore } from '../stores/merchants';
 import type { OrderRow, OrderStore } from '../stores/orders';
@@ -68,7 +70,10 @@ export interface OrderRequest {
 }
 
 /** An order as the API shows it: its view, with each capture's settlement batch. */
-export type OrderWithBatches = OrderView & { captures: Array<OrderView['captures'][number] & { batchId: string | null }> };
+export type OrderWithBatches = OrderView & {
+  captures: Array<OrderView['captures'][number] & { batchId: string | null }>;
+  disputes: Array<Omit<DisputeView, 'merchantId' | 'orderId' | 'holdId'>>;
+};
 export interface OrderAnswer { outcome: 'done' | 'pending'; order: OrderWithBatches }
 
 /** A refusal of an order request or command; the API answers with the code. */
@@ -84,7 +89,8 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
 export class OrderService {
   constructor(private readonly deps: {
-    orders: OrderStore; merchants: MerchantStore; phones: PhoneStore; confirmations: ConfirmationStore; temporal: Client; taskQueue: string; timing: OrderTiming;
+    orders: OrderStore; merchants: MerchantStore; phones: PhoneStore; confirmations: ConfirmationStore; disputes: DisputeStore; temporal: Client;
+    taskQueue: string; timing: OrderTiming;
   }) {}
 
   /**
@@ -289,14 +295,23 @@ export class OrderService {
     return { outcome: reply.outcome, order: (await this.shown([reply.order]))[0] };
   }
 
-  /** Orders as the API shows them: each capture with its settlement batch (one read for them all). */
+  /**
+   * Orders as the API shows them: each capture with its settlement batch, and the disputes of their captures (an open
+   * one needs the merchant's attention); one read of each for them all.
+   */
   private async shown(views: OrderView[]): Promise<OrderWithBatches[]> {
     // (orders without captures have nothing to read)
     const captured = views.filter((v) => v.captures.length > 0).map((v) => v.id);
     const batches = captured.length ? await this.deps.orders.captureBatches(...captured) : new Map<string, string | null>();
-    return views.map((order) => ({ ...order, reviewDeadline: order.reviewDeadline ?? null, // (views saved before these were kept)
-      confirmation: order.confirmation ?? null, authentication: order.authentication ?? null,
-      captures: order.captures.map((c) => ({ ...c, batchId: batches.get(c.id) ?? null })) }));
+    const disputes = await this.deps.disputes.ofOrders(captured);
+    return views.map((order) => {
+      const own = disputes.filter((d) => d.orderId === order.id).map(({ merchantId: _m, orderId: _o, holdId: _h, ...d }) => d);
+      const open = own.some((d) => d.closedAt === null);
+      return { ...order, reviewDeadline: order.reviewDeadline ?? null, // (views saved before these were kept)
+        confirmation: order.confirmation ?? null, authentication: order.authentication ?? null,
+        captures: order.captures.map((c) => ({ ...c, batchId: batches.get(c.id) ?? null })), disputes: own,
+        needsAttention: order.needsAttention || open, attentionReasons: open ? [...order.attentionReasons, 'dispute'] : order.attentionReasons };
+    });
   }
 }
 

@@ -16,7 +16,9 @@ import { BidStore } from './bids';
 import { CheckoutStore } from './checkout';
 import { ConfirmationStore } from './confirmations';
 import { DeviceStore } from './devices';
+import { DisputeStore } from './disputes';
 import { GrantStore } from './grants';
+import { HoldStore } from './holds';
 import { IdempotencyStore } from './idempotency';
 import { MerchantStore } from './merchants';
 import { OrderStore } from './orders';
@@ -52,6 +54,8 @@ export interface Stores {
   confirmations: ConfirmationStore;
   refusals: RefusalStore;
   devices: DeviceStore;
+  holds: HoldStore;
+  disputes: DisputeStore;
 }
 
 /** `clock` (ms since the epoch; tests drive it) decides when rolled API keys expire and stamps keys' uses. */
@@ -79,5 +83,7 @@ export function createStores({ db, statements }: Database, clock: () => number =
     confirmations: new ConfirmationStore(db),
     refusals: new RefusalStore(db),
     devices: new DeviceStore(db),
+    holds: new HoldStore(db),
+    disputes: new DisputeStore(db),
   };
 }

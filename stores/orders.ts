@@ -30,7 +30,8 @@ export interface NewOrder {
   input: OrderInput;
 }
 
-export interface CaptureRow { id: string; orderId: string; merchantId: string; currency: string; amountMinor: number; feeMinor: number }
+/** A capture of an order, or of a hold (holdId, with orderId null). */
+export interface CaptureRow { id: string; orderId: string | null; holdId?: string; merchantId: string; currency: string; amountMinor: number; feeMinor: number }
 export interface CardRefundRow { id: string; captureId: string; merchantId: string; currency: string; amountMinor: number; feeMinor: number }
 export interface BatchRecord { id: string; captureIds: string[]; totals: Record<string, number> }
 
@@ -119,7 +120,7 @@ export class OrderStore {
 
   async addCapture(c: CaptureRow): Promise<void> {
     await this.db('captures').insert({
-      id: c.id, order_id: c.orderId, merchant_id: c.merchantId, currency: c.currency, amount_minor: c.amountMinor, fee_minor: c.feeMinor,
+      id: c.id, order_id: c.orderId, hold_id: c.holdId ?? null, merchant_id: c.merchantId, currency: c.currency, amount_minor: c.amountMinor, fee_minor: c.feeMinor,
     }).onConflict('id').ignore();
   }
 

@@ -24,6 +24,8 @@ export interface Payout {
   reserveHeldMinor: number;
   reserveReleasedMinor: number;
   carriedMinor: number;
+  /** What disputes withdrew from the merchant's balance since its last payout, less what they returned. */
+  disputesMinor: number;
   amountMinor: number;
   state: PayoutState;
   attempts: number;
@@ -36,7 +38,7 @@ export interface Payout {
   failedAt: Date | null;
 }
 
-export type BalanceTransactionType = 'capture' | 'refund' | 'reserve_hold' | 'reserve_release' | 'carried';
+export type BalanceTransactionType = 'capture' | 'refund' | 'reserve_hold' | 'reserve_release' | 'carried' | 'dispute';
 
 /** What a payout pays out, one line per capture, refund, reserve movement and carried payout (Stripe's balance transactions). */
 export interface BalanceTransaction {
@@ -60,6 +62,7 @@ export const payoutOf = (r: Record<string, any>): Payout => ({
   id: r.id, merchantId: r.merchant_id, currency: r.currency.trim(), periodKey: r.period_key, cutoff: r.cutoff,
   capturesMinor: num(r.captures_minor), feesMinor: num(r.fees_minor), refundsMinor: num(r.refunds_minor),
   reserveHeldMinor: num(r.reserve_held_minor), reserveReleasedMinor: num(r.reserve_released_minor), carriedMinor: num(r.carried_minor),
+  disputesMinor: num(r.disputes_minor),
   amountMinor: num(r.amount_minor), state: r.state, attempts: r.attempts, destination: r.destination,
   processorPayoutId: r.processor_payout_id, failureCode: r.failure_code, carriedInto: r.carried_into, createdAt: r.created_at,
   paidAt: r.paid_at, failedAt: r.failed_at,
@@ -111,26 +114,29 @@ export class PayoutStore {
         WHERE merchant_id = :m AND released_by IS NULL AND release_on <= :cutoff`);
       const carried = await claim(`SELECT id, currency, amount_minor FROM payouts
         WHERE merchant_id = :m AND state IN ('carried', 'failed') AND carried_into IS NULL`);
+      const disputed = await claim(`SELECT id, currency, amount_minor FROM dispute_movements
+        WHERE merchant_id = :m AND payout_id IS NULL AND created_at < :cutoff`);
       const ledger = new Ledger(trx);
       const payouts: Payout[] = [];
-      const currencies = [...new Set([...captures, ...refunds, ...released, ...carried].map((r) => r.currency))].sort();
+      const currencies = [...new Set([...captures, ...refunds, ...released, ...carried, ...disputed].map((r) => r.currency))].sort();
       for (const currency of currencies) {
         const of = (rows: Array<Record<string, any>>) => rows.filter((r) => r.currency === currency);
         const sum = (rows: Array<Record<string, any>>, f: string) => rows.reduce((t, r) => t + BigInt(r[f]), 0n);
-        const [c, r, rel, car] = [of(captures), of(refunds), of(released), of(carried)];
+        const [c, r, rel, car, dis] = [of(captures), of(refunds), of(released), of(carried), of(disputed)];
         const figures = {
           capturesMinor: sum(c, 'amount_minor'), feesMinor: sum(c, 'fee_minor') - sum(r, 'fee_minor'), refundsMinor: sum(r, 'amount_minor'),
-          releasedMinor: sum(rel, 'amount_minor'), carriedMinor: sum(car, 'amount_minor'),
+          releasedMinor: sum(rel, 'amount_minor'), carriedMinor: sum(car, 'amount_minor'), disputesMinor: -sum(dis, 'amount_minor'),
         };
         const due = payoutAmount(figures, { reserveBps: m.reserve_bps, reserveDays: m.reserve_days, minimumMinor: BigInt(m.payout_minimum_minor) });
         // only an amount carried before, and carried again: no payout (it waits, uncarried, for something new)
-        if (due.state === 'carried' && c.length + r.length + rel.length === 0) continue;
+        if (due.state === 'carried' && c.length + r.length + rel.length + dis.length === 0) continue;
         const id = newPayoutId();
         const [row] = await trx('payouts').insert({
           id, merchant_id: merchantId, currency, period_key: periodKey, cutoff,
           captures_minor: figures.capturesMinor.toString(), fees_minor: figures.feesMinor.toString(),
           refunds_minor: figures.refundsMinor.toString(), reserve_held_minor: due.heldMinor.toString(),
           reserve_released_minor: figures.releasedMinor.toString(), carried_minor: figures.carriedMinor.toString(),
+          disputes_minor: figures.disputesMinor.toString(),
           amount_minor: due.amountMinor.toString(), state: due.state,
         }).returning('*');
         const ids = (rows: Array<Record<string, any>>) => rows.map((x) => x.id as string);
@@ -138,6 +144,7 @@ export class PayoutStore {
         await trx('card_refunds').whereIn('id', ids(r)).update({ payout_id: id });
         await trx('reserves').whereIn('payout_id', ids(rel)).update({ released_by: id });
         await trx('payouts').whereIn('id', ids(car)).update({ carried_into: id });
+        await trx('dispute_movements').whereIn('id', ids(dis)).update({ payout_id: id });
         const entries: EntryInput[] = [];
         const p = { id, merchantId, currency };
         if (due.heldMinor > 0n) {
@@ -221,10 +228,10 @@ export class PayoutStore {
     // (the count over every line, before the limit)
     const { rows } = await this.db.raw(`
       SELECT *, count(*) OVER () AS n FROM (
-        SELECT id, 'capture' AS type, order_id AS source_id, amount_minor AS amount, coalesce(fee_minor, 0) AS fee, created_at
+        SELECT id, 'capture' AS type, coalesce(order_id, hold_id) AS source_id, amount_minor AS amount, coalesce(fee_minor, 0) AS fee, created_at
           FROM captures WHERE payout_id = :id
         UNION ALL
-        SELECT r.id, 'refund', c.order_id, -r.amount_minor, -r.fee_minor, r.created_at
+        SELECT r.id, 'refund', coalesce(c.order_id, c.hold_id), -r.amount_minor, -r.fee_minor, r.created_at
           FROM card_refunds r JOIN captures c ON c.id = r.capture_id WHERE r.payout_id = :id
         UNION ALL
         SELECT 'rsr_' || payout_id, 'reserve_release', payout_id, amount_minor, 0, release_on FROM reserves WHERE released_by = :id
@@ -233,6 +240,8 @@ export class PayoutStore {
           FROM reserves r JOIN payouts p ON p.id = r.payout_id WHERE r.payout_id = :id
         UNION ALL
         SELECT 'crr_' || id, 'carried', id, amount_minor, 0, created_at FROM payouts WHERE carried_into = :id
+        UNION ALL
+        SELECT id, 'dispute', dispute_id, amount_minor, 0, created_at FROM dispute_movements WHERE payout_id = :id
       ) t ORDER BY created_at, id LIMIT :limit`, { id: p.id, limit: MAX_LISTED_BALANCE_TRANSACTIONS }) as {
       rows: Array<Record<string, any>> };
     const data: BalanceTransaction[] = rows.map((r) => ({ id: r.id, type: r.type, sourceId: r.source_id, amountMinor: num(r.amount),
@@ -243,7 +252,7 @@ export class PayoutStore {
   /**
    * A merchant's statement for [from, to): what its card-order balance was at the start, each kind of movement in
    * the range as the ledger has it (captures net of fees, refunds, payouts, reserves held and released, card sales
-   * paid with seller credits), and what it was at the end; the reserve held likewise.
+   * paid with seller credits, disputes withdrawn and returned), and what it was at the end; the reserve held likewise.
    */
   async statement(merchantId: string, currency: string, from: Date, to: Date) {
     const payable = accounts(currency, merchantId).merchant.id;
@@ -274,6 +283,7 @@ export class PayoutStore {
       refundCount: Number(sales.refunds), refundedMinor: BigInt(sales.refunded),
       capturesNetMinor: moved('capture'), refundsNetMinor: moved('refund'), payoutsMinor: moved('merchant-payout'),
       sellerCreditsMinor: moved('payout'), reserveHeldMinor: moved('reserve-hold'), reserveReleasedMinor: moved('reserve-release'),
+      disputesMinor: moved('dispute'),
     };
   }
 }

@@ -10,3 +10,5 @@ export { reconciliationWorkflow } from './reconciliation';
 export { checkoutSessionWorkflow } from './checkoutSession';
 export { cartWorkflow } from './cart';
 export { bidRoundWorkflow } from './bidRound';
+export { holdWorkflow } from './hold';
+export { disputeWorkflow } from './dispute';

@@ -3,15 +3,13 @@
 // and answers) and the authentication requests sent to them, and the count of what was refused. The gateway's
 // webhooks and the devices' calls carry no API key: a signature is their credential (services/confirmations.ts,
 // services/authentications.ts), and each refusal is counted and logged (without personal data).
-import type { Response } from 'express';
 import { z } from 'zod';
 import { DEVICE_ALGORITHMS } from '../../domain/stepUp';
 import type { Services } from '../../services';
 import { MAX_PENDING_PER_POLL } from '../../services/authentications';
 import type { AuthenticationRow, DeviceRow } from '../../stores/devices';
-import { WebhookRefused } from '../../services/confirmations';
-import { AuthenticationRefused } from '../../services/authentications';
 import { assertCanSee } from '../auth';
+import { logRefusal } from '../errors';
 import { type Operation, operation } from '../operations';
 import { clientId, currency, listOf, timestamp } from '../schemas';
 
@@ -41,16 +39,6 @@ const authenticationView = (a: AuthenticationRow) => ({
   amountMinor: a.request.amountMinor, currency: a.request.currency, reference: a.request.reference, deviceIds: a.deviceIds,
   answeredBy: a.answeredBy, expiresAt: a.expiresAt.toISOString(), decidedAt: a.decidedAt?.toISOString() ?? null,
 });
-
-/** Logs a refusal (its kind and code, never a phone or a key) and passes it on to the error handler. */
-function logRefusal(res: Response, what: string) {
-  return (err: unknown): never => {
-    if (err instanceof WebhookRefused || err instanceof AuthenticationRefused) {
-      res.locals.logger?.warn({ requestId: res.locals.requestId, refused: what, code: err.code, status: err.status }, `${what} refused: ${err.message}`);
-    }
-    throw err;
-  };
-}
 
 export function customerOperations(services: Services): { open: Operation[]; authenticated: Operation[] } {
   const { confirmations, authentications, clock } = services;

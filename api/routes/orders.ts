@@ -3,6 +3,7 @@
 // refundId, or the Idempotency-Key), so a repeat returns the first result.
 import type { Response } from 'express';
 import { z } from 'zod';
+import { DISPUTE_REASONS } from '../../domain/disputes';
 import { AVS_CODES } from '../../domain/avs';
 import { E164, maskPhone } from '../../domain/confirmation';
 import { MAX_LINE_ITEMS, MAX_ORDER_TOTAL_MINOR, MAX_QUANTITY } from '../../domain/pricing';
@@ -89,6 +90,12 @@ const orderSchema = z.object({
     state: z.enum(['starting', 'pending', 'approved', 'rejected', 'expired', 'cancelled', 'no_device']),
     deadline: nullableTimestamp,
   }).nullable().meta({ description: 'The step-up authentication the card asked for (null: none)' }),
+  disputes: z.array(z.object({
+    id: z.string(), captureId: z.string(), state: z.enum(['needs_response', 'under_review', 'won', 'lost', 'refunded']),
+    resolution: z.enum(['decided', 'accepted', 'deadline', 'refunded']).nullable(), reason: z.enum(DISPUTE_REASONS), amountMinor: z.number().int(),
+    feeMinor: z.number().int(), feeChargedMinor: z.number().int().nullable(), currency: z.string(), evidenceDueBy: timestamp,
+    evidenceSubmittedAt: nullableTimestamp, refundId: z.string().nullable(), closedAt: nullableTimestamp,
+  }).meta({ id: 'OrderDispute' })).meta({ description: 'Disputes of its captures (GET /v1/disputes/:id for the whole); an open one needs attention (attentionReasons: dispute)' }),
 }).meta({ id: 'Order' });
 
 const reviewSchema = z.object({

@@ -22,7 +22,8 @@ export const payoutSchema = z.object({
   capturesMinor: z.number().int(), feesMinor: z.number().int().meta({ description: "The broker's fees on the captures less the fees refunds returned" }),
   refundsMinor: z.number().int(), reserveHeldMinor: z.number().int(), reserveReleasedMinor: z.number().int(),
   carriedMinor: z.number().int().meta({ description: 'Carried from earlier payouts (below the minimum, negative, or failed)' }),
-  amountMinor: z.number().int().meta({ description: 'captures - fees - refunds - reserveHeld + reserveReleased + carried' }),
+  disputesMinor: z.number().int().meta({ description: 'What disputes withdrew from the balance (amounts and fees) less what they returned (won, refunded)' }),
+  amountMinor: z.number().int().meta({ description: 'captures - fees - refunds - reserveHeld + reserveReleased + carried - disputes' }),
   state: z.enum(PAYOUT_STATES).meta({ description: 'pending (being sent), paid, failed (after every try; carried into the next), '
     + 'carried (below the minimum or not positive: nothing sent, carried into the next)' }),
   attempts: z.number().int(), destination: z.string().nullable(), processorPayoutId: z.string().nullable(), failureCode: z.string().nullable(),
@@ -32,8 +33,8 @@ export const payoutSchema = z.object({
 
 const balanceTransactionSchema = z.object({
   id: z.string(), object: z.literal('balance_transaction'),
-  type: z.enum(['capture', 'refund', 'reserve_hold', 'reserve_release', 'carried']),
-  sourceId: z.string().meta({ description: 'The order of a capture or refund; the payout a reserve or a carried amount came from' }),
+  type: z.enum(['capture', 'refund', 'reserve_hold', 'reserve_release', 'carried', 'dispute']),
+  sourceId: z.string().meta({ description: 'The order (or hold) of a capture or refund; the payout a reserve or a carried amount came from; the dispute of a dispute\'s movement' }),
   amountMinor: z.number().int(), feeMinor: z.number().int(), netMinor: z.number().int(), createdAt: timestamp,
 }).meta({ id: 'BalanceTransaction' });
 
@@ -53,6 +54,7 @@ const statementSchema = z.object({
   movements: z.object({
     capturesNetMinor: z.number().int(), refundsNetMinor: z.number().int(), payoutsMinor: z.number().int(),
     sellerCreditsMinor: z.number().int(), reserveHeldMinor: z.number().int(), reserveReleasedMinor: z.number().int(),
+    disputesMinor: z.number().int(),
   }).meta({ description: 'What moved the balance in the range, signed as it moved it: opening + the sum of these = closing' }),
 }).meta({ id: 'MerchantStatement' });
 
@@ -60,7 +62,7 @@ const iso = (d: Date | null) => d?.toISOString() ?? null;
 const payoutView = (p: Payout): z.infer<typeof payoutSchema> => ({
   id: p.id, object: 'payout', merchantId: p.merchantId, currency: p.currency, periodKey: p.periodKey, cutoff: p.cutoff.toISOString(),
   capturesMinor: p.capturesMinor, feesMinor: p.feesMinor, refundsMinor: p.refundsMinor, reserveHeldMinor: p.reserveHeldMinor,
-  reserveReleasedMinor: p.reserveReleasedMinor, carriedMinor: p.carriedMinor, amountMinor: p.amountMinor, state: p.state,
+  reserveReleasedMinor: p.reserveReleasedMinor, carriedMinor: p.carriedMinor, disputesMinor: p.disputesMinor, amountMinor: p.amountMinor, state: p.state,
   attempts: p.attempts, destination: p.destination, processorPayoutId: p.processorPayoutId, failureCode: p.failureCode,
   carriedInto: p.carriedInto, createdAt: p.createdAt.toISOString(), paidAt: iso(p.paidAt), failedAt: iso(p.failedAt),
 });
@@ -145,7 +147,8 @@ export function payoutOperations(services: Services): Operation[] {
           captureCount: s.captureCount, capturedMinor: n(s.capturedMinor), feesMinor: n(s.feesMinor), refundCount: s.refundCount,
           refundedMinor: n(s.refundedMinor),
           movements: { capturesNetMinor: n(s.capturesNetMinor), refundsNetMinor: n(s.refundsNetMinor), payoutsMinor: n(s.payoutsMinor),
-            sellerCreditsMinor: n(s.sellerCreditsMinor), reserveHeldMinor: n(s.reserveHeldMinor), reserveReleasedMinor: n(s.reserveReleasedMinor) },
+            sellerCreditsMinor: n(s.sellerCreditsMinor), reserveHeldMinor: n(s.reserveHeldMinor), reserveReleasedMinor: n(s.reserveReleasedMinor),
+            disputesMinor: n(s.disputesMinor) },
         });
       },
     }),

@@ -27,6 +27,8 @@ import * as m023 from './023_checkout_and_carts';
 import * as m024 from './024_bid_rounds';
 import * as m025 from './025_bid_round_lists';
 import * as m026 from './026_customer_confirmation';
+import * as m027 from './027_holds';
+import * as m028 from './028_disputes';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -57,6 +59,8 @@ const migrations: Array<[string, Migration]> = [
   ['024_bid_rounds', m024],
   ['025_bid_round_lists', m025],
   ['026_customer_confirmation', m026],
+  ['027_holds', m027],
+  ['028_disputes', m028],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -19,8 +19,8 @@ import { queueEvents } from './events';
 import { captureView, checkLineItems, declineCodeOf, insertCapture, reservationView } from './processor';
 
 export { MAX_RESERVATION_SECONDS };
-/** The shortest reservation (and extension): 60 s. */
-export const MIN_RESERVATION_SECONDS = 60;
+/** The shortest reservation (and extension): 1 s (issuers keep holds for days; tests and demos watch one expire). */
+export const MIN_RESERVATION_SECONDS = 1;
 /** Reservations expired per sweep (the pump's tick). */
 export const EXPIRY_SWEEP_BATCH = 500;
 

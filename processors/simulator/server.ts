@@ -58,7 +58,7 @@
 // the issuer's side (reservations.ts; debit and prepaid test cards in cards.ts):
 //   GET  /v1/tokens/:token/balance               200 {object: 'balance', token, kind: 'debit'|'prepaid', availableMinor,
 //                                                currency}; 409 balance_not_available (a credit card); 404 unknown token
-//   POST /v1/reservations                        {token, amountMinor, currency, reference, expiresInSeconds (60 to
+//   POST /v1/reservations                        {token, amountMinor, currency, reference, expiresInSeconds (1 to
 //                                                604800)}   201 reservation (status 'active', or 'declined' with
 //                                                declineCode: insufficient_funds when the balance is short (nothing
 //                                                reserved), the test card's code, expired_card, invalid_token,

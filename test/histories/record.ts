@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Client, Connection, WorkflowContinuedAsNewError, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { ROOT_DIR } from '../../config';
+import { loadConfig, ROOT_DIR } from '../../config';
 import { createActivities } from '../../activities';
 import type { ItemClass } from '../../domain/bids';
 import { microFee, type PaymentToRecord } from '../../domain/micropayments';
@@ -428,6 +428,7 @@ const serviceSettings = (taskQueue: string) => ({
   periods: { graceMs: 0, dunningDelaysMs: [50] }, payoutRetryDelaysMs: [50], webhooks: { allowPrivate: true, giveUpMs: 60_000 },
   pages: { publicUrl: 'http://127.0.0.1', processorPublicUrl: 'http://127.0.0.1' },
   messaging: { url: stack.messagingUrl, apiKey: SCRATCH_MESSAGING_API_KEY, webhookSecret: SCRATCH_MESSAGING_WEBHOOK_SECRET },
+  processorWebhooks: { secret: loadConfig({}).processorWebhooks.secret, decisionPollMs: 500 },
 });
 
 /** A new merchant paid to `destination`, with one order shipped in full (captured): the merchant's id. */

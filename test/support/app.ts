@@ -23,6 +23,8 @@ export interface TestAppOptions {
   rateLimit?: RateLimit;
   /** Milliseconds since the epoch as the app sees them (API keys' expiry and use, rate limits). */
   clock?: () => number;
+  /** How often an undecided dispute asks the processor (the shared simulator's webhooks reach no API here): default 500 ms. */
+  disputeDecisionPollMs?: number;
   /** Where the hosted pages are reached, and the processor's tokenization (for the pages' links and policy). */
   pages?: { publicUrl: string; processorPublicUrl: string };
 }
@@ -35,6 +37,7 @@ export async function testApp(database: Database, temporal: Client, o: TestAppOp
     webhooks: { allowPrivate: o.allowPrivateWebhooks ?? false, giveUpMs: 60_000 }, clock: o.clock,
     pages: o.pages ?? { publicUrl: 'http://127.0.0.1', processorPublicUrl: 'http://127.0.0.1' },
     messaging: { url: inject('messagingUrl'), apiKey: SCRATCH_MESSAGING_API_KEY, webhookSecret: SCRATCH_MESSAGING_WEBHOOK_SECRET },
+    processorWebhooks: { secret: loadConfig({}).processorWebhooks.secret, decisionPollMs: o.disputeDecisionPollMs ?? 500 },
   });
   const app = createApp({
     services,

@@ -1,0 +1,59 @@
+// Disputes (chargebacks). A dispute's row is written when the processor's notice arrives (its id the processor's;
+// the evidence the merchant drafts is kept on it until submitted, when the database freezes it) and keeps the view the
+// dispute's workflow saves. What a dispute moves on the merchant's balance (withdrawn when it opens, returned when it
+// is won or refunded) is a row too, which the merchant's next payout takes like a refund: a payout already paid is
+// recovered from the next one, never lost. Disputes held is a ledger account of its own.
+import type { Knex } from 'knex';
+
+export async function up(db: Knex): Promise<void> {
+  await db.raw(`
+    ALTER TABLE accounts DROP CONSTRAINT accounts_kind_check,
+      ADD CONSTRAINT accounts_kind_check CHECK (kind IN ('processor_clearing', 'merchant_payable', 'seller_payable',
+        'buyer_receivable', 'broker_fee_revenue', 'refunds', 'payouts', 'suspense', 'merchant_reserve', 'disputes_held'));
+
+    CREATE TABLE disputes (
+      id                     text PRIMARY KEY,
+      merchant_id            text NOT NULL REFERENCES merchants (id),
+      capture_id             text NOT NULL REFERENCES captures (id),
+      reason                 text NOT NULL,
+      currency               char(3) NOT NULL,
+      amount_minor           bigint NOT NULL CHECK (amount_minor > 0),
+      fee_minor              bigint NOT NULL CHECK (fee_minor >= 0),
+      state                  text NOT NULL DEFAULT 'needs_response'
+        CHECK (state IN ('needs_response', 'under_review', 'won', 'lost', 'refunded')),
+      evidence               jsonb NOT NULL DEFAULT '{}',
+      evidence_submitted_at  timestamptz,
+      evidence_due_by        timestamptz NOT NULL,
+      view                   jsonb,
+      created_at             timestamptz NOT NULL DEFAULT now(),
+      CONSTRAINT disputes_submitted_check CHECK (state <> 'under_review' OR evidence_submitted_at IS NOT NULL)
+    );
+    CREATE INDEX disputes_list_idx ON disputes (merchant_id, created_at DESC, id DESC);
+    CREATE INDEX disputes_capture_idx ON disputes (capture_id);
+
+    CREATE TABLE dispute_movements (
+      id            text PRIMARY KEY,              -- <dispute id>:<step>
+      dispute_id    text NOT NULL REFERENCES disputes (id),
+      merchant_id   text NOT NULL,
+      currency      char(3) NOT NULL,
+      -- on the merchant's balance: negative withdrawn (opened), positive returned (won, refunded)
+      amount_minor  bigint NOT NULL CHECK (amount_minor <> 0),
+      payout_id     text REFERENCES payouts (id),
+      created_at    timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX dispute_movements_unpaid_idx ON dispute_movements (merchant_id, created_at) WHERE payout_id IS NULL;
+
+    ALTER TABLE payouts ADD COLUMN disputes_minor bigint NOT NULL DEFAULT 0;
+  `);
+}
+
+export async function down(db: Knex): Promise<void> {
+  await db.raw(`
+    ALTER TABLE payouts DROP COLUMN disputes_minor;
+    DROP TABLE dispute_movements, disputes;
+    DELETE FROM accounts WHERE kind = 'disputes_held';
+    ALTER TABLE accounts DROP CONSTRAINT accounts_kind_check,
+      ADD CONSTRAINT accounts_kind_check CHECK (kind IN ('processor_clearing', 'merchant_payable', 'seller_payable',
+        'buyer_receivable', 'broker_fee_revenue', 'refunds', 'payouts', 'suspense', 'merchant_reserve'));
+  `);
+}
