@@ -4,7 +4,7 @@
 import type { OrderView } from '../domain/order';
 import { accounts } from '../ledger/accounts';
 import type { Ledger } from '../ledger/ledger';
-import type { Authorization, AuthorizeRequest, Capture, ProcessorClient, Refund, VoidResult } from '../processors/client';
+import type { Authorization, AuthorizeRequest, Capture, LineItem, ProcessorClient, Refund, VoidResult } from '../processors/client';
 
 export type { Authorization } from '../processors/client';
 import type { OrderStore } from '../stores/orders';
@@ -26,9 +26,11 @@ export interface CapturePosting {
   currency: string;
   amountMinor: number;
   feeMinor: number;
+  /** What the processor charged for the capture (the broker's cost); absent when it did not say. */
+  processorFeeMinor?: number;
 }
 
-export interface RefundPosting extends CapturePosting {
+export interface RefundPosting extends Omit<CapturePosting, 'processorFeeMinor'> {
   refundId: string;
 }
 
@@ -51,6 +53,17 @@ export async function bookCapture(deps: { ledger: Ledger; orders: OrderStore },
       { accountId: a.fees.id, amountMinor: -p.feeMinor, currency: p.currency },
     ].filter((x) => x.amountMinor !== 0),
   });
+  if (p.processorFeeMinor) {
+    // (the processor keeps its fee out of the cash it owes: a cost of the broker's, lower for captures with line items)
+    await ledger.openAccount(a.processorFees);
+    await ledger.post({
+      idempotencyKey: `processor-fee:${p.captureId}`, description: `the processor's fee on capture ${p.captureId}`, metadata: { ...of, captureId: p.captureId },
+      postings: [
+        { accountId: a.processorFees.id, amountMinor: p.processorFeeMinor, currency: p.currency },
+        { accountId: a.clearing.id, amountMinor: -p.processorFeeMinor, currency: p.currency },
+      ],
+    });
+  }
   await orders.addCapture({ id: p.captureId, orderId: 'orderId' in of ? of.orderId : null, holdId: 'holdId' in of ? of.holdId : undefined,
     merchantId: p.merchantId, currency: p.currency, amountMinor: p.amountMinor, feeMinor: p.feeMinor });
 }
@@ -80,8 +93,8 @@ export function createOrderActivities(deps: OrderActivityDeps) {
     async authorize(req: AuthorizeRequest, idempotencyKey: string): Promise<Authorization> {
       return processorCall(() => processor.authorize(req, idempotencyKey));
     },
-    async capture(authorizationId: string, amountMinor: number, idempotencyKey: string): Promise<Capture> {
-      return processorCall(() => processor.capture(authorizationId, amountMinor, idempotencyKey));
+    async capture(authorizationId: string, amountMinor: number, idempotencyKey: string, lineItems?: LineItem[]): Promise<Capture> {
+      return processorCall(() => processor.capture(authorizationId, amountMinor, idempotencyKey, lineItems));
     },
     /** The whole uncaptured rest, or amountMinor of it (a merchant's share of a shared authorization). */
     async voidAuthorization(authorizationId: string, idempotencyKey: string, amountMinor?: number): Promise<VoidResult> {

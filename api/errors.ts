@@ -10,6 +10,7 @@ import { AuthenticationRefused } from '../services/authentications';
 import { WebhookRefused } from '../services/confirmations';
 import { DisputeRefused } from '../services/disputes';
 import { HoldRefused } from '../services/holds';
+import { IssuerRefused } from '../services/issuer';
 import { OrderError } from '../services/orders';
 import { TermsChanging } from '../services/recorder';
 import { SettlementError } from '../services/settlement';
@@ -129,6 +130,10 @@ function toApiError(err: unknown): ApiError {
     if (err.code === 'idempotency_key_reused') return new ApiError(422, 'idempotency_error', err.code, err.message, err.param);
     if (err.code === 'unknown_merchant') return notFound('merchant');
     return CHECKOUT_CONFLICTS.has(err.code) ? conflict(err.code, err.message, err.param) : unprocessable(err.code, err.message, err.param);
+  }
+  if (err instanceof IssuerRefused) {
+    if (err.status === 503) return unavailable(err.code, err.message);
+    return new ApiError(err.status, REFUSAL_TYPES[err.status] ?? 'invalid_request_error', err.code, err.message, err.param);
   }
   if (err instanceof DisputeRefused) {
     return DISPUTE_CONFLICTS.has(err.code) ? conflict(err.code, err.message, err.param) : unprocessable(err.code, err.message, err.param);

@@ -43,6 +43,7 @@ async function main(): Promise<void> {
         confirmationSendDeadlineMs: config.confirmationSendDeadlineMs, authenticationTimeoutMs: config.authenticationTimeoutMs },
       messaging: config.messaging,
       processorWebhooks: { secret: config.processorWebhooks.secret },
+      processor: { url: config.simulatorUrl },
       periods: { graceMs: config.periodGraceMs, dunningDelaysMs: config.dunningDelaysMs },
       payoutRetryDelaysMs: config.payoutRetryDelaysMs,
       webhooks: { allowPrivate: config.delivery.allowPrivate, giveUpMs: config.delivery.giveUpMs },

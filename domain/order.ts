@@ -35,6 +35,8 @@ export interface OrderPolicy {
   refundWindowMs: number;
   /** How long the customer has to answer a step-up authentication on their device (unset: AUTHENTICATION_TIMEOUT_MS). */
   authenticationTimeoutMs?: number;
+  /** Captures carry their line items to the card's issuer (the merchant opted in; a lower processor fee). */
+  shareLineItems?: boolean;
 }
 
 /** The customer confirms the order by message before it is authorized (the number itself stays in the phone store). */

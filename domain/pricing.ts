@@ -116,3 +116,34 @@ export function unitsAmount(order: PricedOrder, units: Array<{ sku: string; quan
     return sum + (line.unitPriceMinor + line.unitTaxMinor) * u.quantity;
   }, 0);
 }
+
+/** Level 2/3 purchase data for the card's issuer: one line of what a capture took. */
+export interface CaptureLineItem {
+  /** 1-26 characters: the product's code at the merchant (its sku, cut to 26). */
+  productCode: string;
+  /** 1-100 characters. */
+  description: string;
+  /** 1..10_000. */
+  quantity: number;
+  /** Each unit's amount, its tax included. */
+  unitAmountMinor: number;
+  /** The line's tax (included in its amount); default 0. */
+  taxMinor?: number;
+}
+
+/**
+ * The line items of a capture of these units of the order: each sku's units at their price with tax, and what the capture
+ * takes beyond them (shipping and its tax) as one line of its own; they add up to the amount exactly. None when they
+ * cannot (the amount is less than the units', or there are too many lines).
+ */
+export function captureLineItems(order: PricedOrder, units: Array<{ sku: string; quantity: number }>, amountMinor: number): CaptureLineItem[] | undefined {
+  const lines: CaptureLineItem[] = units.filter((u) => u.quantity > 0).map((u) => {
+    const line = order.lines.find((l) => l.sku === u.sku)!;
+    return { productCode: u.sku.slice(0, 26), description: (line.description ?? line.sku).slice(0, 100), quantity: u.quantity,
+      unitAmountMinor: line.unitPriceMinor + line.unitTaxMinor, taxMinor: line.unitTaxMinor * u.quantity };
+  });
+  const rest = amountMinor - lines.reduce((s, l) => s + l.quantity * l.unitAmountMinor, 0);
+  if (rest < 0) return undefined;
+  if (rest > 0) lines.push({ productCode: 'SHIPPING', description: 'Shipping and its tax', quantity: 1, unitAmountMinor: rest });
+  return lines.length > 0 && lines.length <= MAX_LINE_ITEMS ? lines : undefined;
+}

@@ -1,11 +1,12 @@
 // Ledger account ids by role, one set per currency.
 import type { AccountInput } from './ledger';
 
-export function accounts(currency: string, merchantId: string): Record<'clearing' | 'merchant' | 'fees', AccountInput> {
+export function accounts(currency: string, merchantId: string): Record<'clearing' | 'merchant' | 'fees' | 'processorFees', AccountInput> {
   return {
     clearing: { id: `processor-clearing:${currency}`, kind: 'processor_clearing', currency, name: 'Processor clearing (cash in transit)' },
     merchant: { id: `merchant-payable:${merchantId}:${currency}`, kind: 'merchant_payable', currency, ownerId: merchantId },
     fees: { id: `broker-fees:${currency}`, kind: 'broker_fee_revenue', currency, name: 'Broker fee revenue' },
+    processorFees: { id: `processor-fees:${currency}`, kind: 'processor_fees', currency, name: "The processor's fees on captures (the broker's cost)" },
   };
 }
 

@@ -5,7 +5,7 @@ import { isBalanced, isCurrency, sumByCurrency, toMinor } from '../domain/money'
 import type { Db } from './db';
 
 export const ACCOUNT_KINDS = ['processor_clearing', 'merchant_payable', 'seller_payable', 'buyer_receivable',
-  'broker_fee_revenue', 'refunds', 'payouts', 'suspense', 'merchant_reserve', 'disputes_held'] as const;
+  'broker_fee_revenue', 'refunds', 'payouts', 'suspense', 'merchant_reserve', 'disputes_held', 'processor_fees'] as const;
 export type AccountKind = (typeof ACCOUNT_KINDS)[number];
 
 /** Postings per entry: an entry is a business event, not a batch. */

@@ -64,21 +64,10 @@ export interface Capture {
   feeMinor?: number;
 }
 
-/** Level 2/3 purchase data for the issuer: one line of what was sold. The issuer lowers the fee for captures that carry it. */
-export interface LineItem {
-  /** 1-26 characters: the product's code at the merchant. */
-  productCode: string;
-  /** 1-100 characters. */
-  description: string;
-  /** 1..10_000. */
-  quantity: number;
-  unitAmountMinor: number;
-  /** Tax included in the line's amount; default 0. */
-  taxMinor?: number;
-}
-
-/** Line items per capture the processor accepts (and the broker sends). */
-export const MAX_LINE_ITEMS = 100;
+// Level 2/3 purchase data (the issuer lowers the fee for captures that carry it): the broker's own rules say what a
+// line is (domain/pricing.ts), and the processor accepts the same.
+export { type CaptureLineItem as LineItem, MAX_LINE_ITEMS } from '../domain/pricing';
+import type { CaptureLineItem as LineItem } from '../domain/pricing';
 
 /** A debit or prepaid card's funds at its issuer (a credit card has none: 409 balance_not_available). */
 export interface Balance {
@@ -121,10 +110,8 @@ export interface Reservation {
   endedAt?: string;
 }
 
-export type DisputeReason = 'fraudulent' | 'product_not_received' | 'product_unacceptable' | 'provisioning_failed'
-  | 'duplicate' | 'credit_not_processed' | 'general';
-export const DISPUTE_REASONS: readonly DisputeReason[] = ['fraudulent', 'product_not_received', 'product_unacceptable',
-  'provisioning_failed', 'duplicate', 'credit_not_processed', 'general'];
+export { DISPUTE_REASONS, type DisputeReason } from '../domain/disputes';
+import type { DisputeReason } from '../domain/disputes';
 
 /**
  * A chargeback on a capture, as the processor knows it. needs_response until evidence is submitted or the merchant

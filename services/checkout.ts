@@ -73,7 +73,8 @@ export class CheckoutService {
       successUrl: req.successUrl, cancelUrl: req.cancelUrl,
       expiresAt: new Date(this.deps.clock() + (req.expiresInSeconds !== undefined ? req.expiresInSeconds * 1000 : DEFAULT_SESSION_TTL_MS)).toISOString(),
       customerId: req.customerId ?? `checkout-${id}`,
-      policy: { avsPolicy: merchant.avsPolicy, feeBps: merchant.feeBps, reviewTimeoutMs: merchant.reviewTimeoutSeconds * 1000, ...this.deps.timing },
+      policy: { avsPolicy: merchant.avsPolicy, feeBps: merchant.feeBps, reviewTimeoutMs: merchant.reviewTimeoutSeconds * 1000, ...this.deps.timing,
+        ...(merchant.shareLineItems ? { shareLineItems: true } : {}) },
     };
     checkSessionRequest(input);
     const { row, claim } = await this.deps.checkout.claimSession({ id, merchantId, idempotencyKey, requestSha256: sha256(canonical(req)), input });

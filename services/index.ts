@@ -9,7 +9,9 @@ import { BidService } from './bids';
 import { CartService } from './carts';
 import { CheckoutService } from './checkout';
 import { DisputeService } from './disputes';
+import { HttpProcessorClient } from '../processors/http-client';
 import { HoldService } from './holds';
+import { IssuerService } from './issuer';
 import { ConfirmationService } from './confirmations';
 import { DeliveryService } from './delivery';
 import { type EndpointSettings, WebhookEndpoints } from './endpoints';
@@ -33,6 +35,8 @@ export interface ServiceSettings {
   pages: { publicUrl: string; processorPublicUrl: string };
   /** The messaging gateway (polite answers to customers' replies): where, the broker's key, and the secret of its webhooks. */
   messaging: { url: string; apiKey: string; webhookSecret: string };
+  /** Where the API reaches the card processor (issuer assistance: loyalty rewards, provisioning failures). */
+  processor: { url: string };
   /** The secret of the card processor's signed webhooks (disputes, reservations), and how often an undecided dispute asks it. */
   processorWebhooks: { secret: string; decisionPollMs?: number };
   /** Milliseconds since the epoch (default Date.now; tests drive it): API keys' expiry and use, rate limits. */
@@ -54,6 +58,7 @@ export interface Services {
   checkout: CheckoutService;
   holds: HoldService;
   disputes: DisputeService;
+  issuer: IssuerService;
   carts: CartService;
   bids: BidService;
   confirmations: ConfirmationService;
@@ -84,6 +89,7 @@ export async function createServices(database: Database, temporal: Client, setti
     confirmations: new ConfirmationService({ ...stores, temporal, webhookSecret: settings.messaging.webhookSecret,
       gateway: new HttpMessagingGateway({ baseUrl: settings.messaging.url, apiKey: settings.messaging.apiKey }) }),
     authentications: new AuthenticationService({ ...stores, temporal }),
+    issuer: new IssuerService({ processor: new HttpProcessorClient({ baseUrl: settings.processor.url }), orders, orderStore: stores.orders }),
     holds, disputes: new DisputeService({ disputes: stores.disputes, problems: stores.problems, refusals: stores.refusals, holds, temporal, taskQueue,
       webhookSecret: settings.processorWebhooks.secret, decisionPollMs: settings.processorWebhooks.decisionPollMs }),
     problems: new ProblemService({ problems: stores.problems, orders, payouts, payoutStore: stores.payouts, delivery }),

@@ -73,6 +73,7 @@ export interface OrderRequest {
 export type OrderWithBatches = OrderView & {
   captures: Array<OrderView['captures'][number] & { batchId: string | null }>;
   disputes: Array<Omit<DisputeView, 'merchantId' | 'orderId' | 'holdId'>>;
+  loyalty: Array<{ id: string; captureId: string; program: string; points: number; createdAt: string }>;
 };
 export interface OrderAnswer { outcome: 'done' | 'pending'; order: OrderWithBatches }
 
@@ -114,7 +115,8 @@ export class OrderService {
       shipping: req.shipping ? { optionId: req.shipping.optionId, address: req.shipping.address } : null,
       payment: { token: req.payment.token, billingPostalCode: req.payment.billingPostalCode },
       policy: { avsPolicy: merchant.avsPolicy, feeBps: merchant.feeBps, reviewTimeoutMs: merchant.reviewTimeoutSeconds * 1000,
-        ...timing, ...(authenticationTimeoutMs === undefined ? {} : { authenticationTimeoutMs }) },
+        ...timing, ...(authenticationTimeoutMs === undefined ? {} : { authenticationTimeoutMs }),
+        ...(merchant.shareLineItems ? { shareLineItems: true } : {}) },
     };
     const reason = await this.confirmationReason(merchant, id, req, priced.totalMinor);
     if (reason) {
@@ -303,13 +305,15 @@ export class OrderService {
     // (orders without captures have nothing to read)
     const captured = views.filter((v) => v.captures.length > 0).map((v) => v.id);
     const batches = captured.length ? await this.deps.orders.captureBatches(...captured) : new Map<string, string | null>();
-    const disputes = await this.deps.disputes.ofOrders(captured);
+    const [disputes, loyalty] = await Promise.all([this.deps.disputes.ofOrders(captured), this.deps.orders.loyaltyOf(captured)]);
     return views.map((order) => {
       const own = disputes.filter((d) => d.orderId === order.id).map(({ merchantId: _m, orderId: _o, holdId: _h, ...d }) => d);
       const open = own.some((d) => d.closedAt === null);
       return { ...order, reviewDeadline: order.reviewDeadline ?? null, // (views saved before these were kept)
         confirmation: order.confirmation ?? null, authentication: order.authentication ?? null,
         captures: order.captures.map((c) => ({ ...c, batchId: batches.get(c.id) ?? null })), disputes: own,
+        loyalty: loyalty.filter((l) => l.orderId === order.id).map((l) => ({ id: l.id, captureId: l.captureId, program: l.program, points: l.points,
+          createdAt: l.createdAt!.toISOString() })),
         needsAttention: order.needsAttention || open, attentionReasons: open ? [...order.attentionReasons, 'dispute'] : order.attentionReasons };
     });
   }

@@ -28,6 +28,8 @@ export interface MerchantSettings {
   smsSenderId?: string | null;
   /** Which orders must be confirmed by their customer by message. */
   confirmationPolicy?: Partial<ConfirmationPolicy>;
+  /** Captures carry the order's line items to the card's issuer (a lower processor fee). */
+  shareLineItems?: boolean;
 }
 
 export interface MerchantConfig extends MerchantPricing {
@@ -44,6 +46,7 @@ export interface MerchantConfig extends MerchantPricing {
   rating: number;
   smsSenderId: string | null;
   confirmationPolicy: ConfirmationPolicy;
+  shareLineItems: boolean;
   createdAt: Date;
 }
 
@@ -66,6 +69,7 @@ export function settingsColumns(s: MerchantSettings): Record<string, unknown> {
   if (s.smsSenderId !== undefined) cols.sms_sender_id = s.smsSenderId;
   if (s.confirmationPolicy?.aboveMinor !== undefined) cols.confirm_above_minor = s.confirmationPolicy.aboveMinor;
   if (s.confirmationPolicy?.firstOrders !== undefined) cols.confirm_first_orders = s.confirmationPolicy.firstOrders;
+  if (s.shareLineItems !== undefined) cols.share_line_items = s.shareLineItems;
   return cols;
 }
 
@@ -76,6 +80,7 @@ const merchantOf = (r: Record<string, any>): MerchantConfig => ({
   payoutMinimumMinor: Number(r.payout_minimum_minor), reserveBps: r.reserve_bps, reserveDays: r.reserve_days, rating: r.rating,
   smsSenderId: r.sms_sender_id ?? null,
   confirmationPolicy: { aboveMinor: r.confirm_above_minor === null ? null : Number(r.confirm_above_minor), firstOrders: r.confirm_first_orders },
+  shareLineItems: r.share_line_items,
   createdAt: r.created_at,
 });
 

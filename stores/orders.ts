@@ -32,8 +32,15 @@ export interface NewOrder {
 
 /** A capture of an order, or of a hold (holdId, with orderId null). */
 export interface CaptureRow { id: string; orderId: string | null; holdId?: string; merchantId: string; currency: string; amountMinor: number; feeMinor: number }
+/** A loyalty reward a merchant signalled for a purchase (the processor's signal id). */
+export interface LoyaltyReward { id: string; orderId: string; merchantId: string; captureId: string; program: string; points: number; idempotencyKey: string; createdAt?: Date }
 export interface CardRefundRow { id: string; captureId: string; merchantId: string; currency: string; amountMinor: number; feeMinor: number }
 export interface BatchRecord { id: string; captureIds: string[]; totals: Record<string, number> }
+
+const loyaltyOf = (r: Record<string, any>): LoyaltyReward => ({
+  id: r.id, orderId: r.order_id, merchantId: r.merchant_id, captureId: r.capture_id, program: r.program, points: Number(r.points),
+  idempotencyKey: r.idempotency_key, createdAt: r.created_at,
+});
 
 const orderOf = (r: Record<string, any>): OrderRow => ({
   id: r.id, merchantId: r.merchant_id, clientOrderId: r.client_order_id, customerId: r.customer_id, state: r.state, view: r.view,
@@ -122,6 +129,23 @@ export class OrderStore {
     await this.db('captures').insert({
       id: c.id, order_id: c.orderId, hold_id: c.holdId ?? null, merchant_id: c.merchantId, currency: c.currency, amount_minor: c.amountMinor, fee_minor: c.feeMinor,
     }).onConflict('id').ignore();
+  }
+
+  async addLoyalty(l: LoyaltyReward): Promise<LoyaltyReward> {
+    await this.db('loyalty_rewards').insert({ id: l.id, order_id: l.orderId, merchant_id: l.merchantId, capture_id: l.captureId, program: l.program,
+      points: l.points, idempotency_key: l.idempotencyKey }).onConflict(['merchant_id', 'idempotency_key']).ignore();
+    return (await this.loyaltyByKey(l.merchantId, l.idempotencyKey))!;
+  }
+
+  async loyaltyByKey(merchantId: string, idempotencyKey: string): Promise<LoyaltyReward | undefined> {
+    const r = await this.db('loyalty_rewards').where({ merchant_id: merchantId, idempotency_key: idempotencyKey }).first();
+    return r && loyaltyOf(r);
+  }
+
+  /** The loyalty rewards of these orders, oldest first. */
+  async loyaltyOf(orderIds: string[]): Promise<LoyaltyReward[]> {
+    if (orderIds.length === 0) return [];
+    return (await this.db('loyalty_rewards').whereIn('order_id', orderIds).orderBy([{ column: 'created_at' }, { column: 'id' }])).map(loyaltyOf);
   }
 
   /** A card refund (a seller's period credit for card orders is its captures less these). */

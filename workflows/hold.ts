@@ -126,7 +126,8 @@ export async function holdWorkflow(input: HoldInput): Promise<HoldView> {
     }
     const feeMinor = hold.feeOf(c.amountMinor);
     hold.captured({ id: c.id, amountMinor: c.amountMinor, feeMinor, requestKey, capturedAt: new Date(Date.now()).toISOString() });
-    await save([{ holdId: input.holdId, merchantId: input.merchantId, captureId: c.id, currency: c.currency, amountMinor: c.amountMinor, feeMinor }],
+    await save([{ holdId: input.holdId, merchantId: input.merchantId, captureId: c.id, currency: c.currency, amountMinor: c.amountMinor, feeMinor,
+      processorFeeMinor: c.feeMinor }],
       [event('hold.captured', c.id, { captureId: c.id, captureMinor: c.amountMinor })]);
   }
 

@@ -15,7 +15,7 @@ import type { Authorization, CapturePosting, OrderActivities, OrderBooks, OrderB
 import type { BusinessEvent } from '../activities/webhookEvents';
 import { avsDecision } from '../domain/avs';
 import type { ConfirmationOutcome } from '../domain/confirmation';
-import { unitsAmount } from '../domain/pricing';
+import { captureLineItems, unitsAmount } from '../domain/pricing';
 import {
   type AuthenticationState, type CommandOutcome, Order, type OrderCommand, orderCommand, OrderRuleError, type OrderInput, type OrderView, type RefundRequest,
   type Units,
@@ -170,7 +170,9 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
   async function capture(amountMinor: number, shipmentId: string | null, units: Units[]): Promise<CommandOutcome> {
     const auth = order.assertCapturable(amountMinor);
     const key = `${id}:capture:${shipmentId ?? 'soft-goods'}`;
-    const result = await withProcessor(() => processor.capture(auth.id, amountMinor, key)).catch(rejection);
+    // (the merchant opted in: the issuer gets what the capture took, line by line, and the processor charges less)
+    const lineItems = input.policy.shareLineItems ? captureLineItems(order.priced, units, amountMinor) : undefined;
+    const result = await withProcessor(() => processor.capture(auth.id, amountMinor, key, lineItems)).catch(rejection);
     if (result === UNREACHABLE || isRejection(result)) {
       const message = `Capture of ${amountMinor} on ${auth.id} failed: ${describe(result)}`;
       await problem('capture_failed', message, { key: shipmentId ?? 'soft-goods' });
@@ -179,7 +181,7 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
     const rec = order.captured({ id: result.id, authorizationId: auth.id, amountMinor, shipmentId, units }, Date.now());
     if (input.authorizationOwner && order.captures.length === 1) await report('captured');
     postCapture({ orderId: id, merchantId: input.merchantId, captureId: rec.id, currency: order.priced.currency,
-      amountMinor, feeMinor: rec.feeMinor });
+      amountMinor, feeMinor: rec.feeMinor, processorFeeMinor: result.feeMinor });
     emit('order.captured', rec.id, { captureId: rec.id, amountMinor, currency: order.priced.currency, shipmentId });
     return { ok: true };
   }

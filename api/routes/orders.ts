@@ -96,7 +96,14 @@ const orderSchema = z.object({
     feeMinor: z.number().int(), feeChargedMinor: z.number().int().nullable(), currency: z.string(), evidenceDueBy: timestamp,
     evidenceSubmittedAt: nullableTimestamp, refundId: z.string().nullable(), closedAt: nullableTimestamp,
   }).meta({ id: 'OrderDispute' })).meta({ description: 'Disputes of its captures (GET /v1/disputes/:id for the whole); an open one needs attention (attentionReasons: dispute)' }),
+  loyalty: z.array(z.object({ id: z.string(), captureId: z.string(), program: z.string(), points: z.number().int(), createdAt: timestamp }))
+    .meta({ description: 'Loyalty rewards signalled for its purchases (POST /v1/orders/:id/loyalty)' }),
 }).meta({ id: 'Order' });
+
+const loyaltySchema = z.object({
+  object: z.literal('loyalty_reward'), id: z.string().meta({ description: "The processor's loyalty signal" }), orderId: z.string(), captureId: z.string(),
+  program: z.string(), points: z.number().int(), createdAt: timestamp,
+}).meta({ id: 'LoyaltyReward' });
 
 const reviewSchema = z.object({
   object: z.literal('review'), orderId: z.string(), merchantId: z.string(), clientOrderId: z.string(), customerId: z.string(),
@@ -212,6 +219,36 @@ export function orderOperations(services: Services): Operation[] {
         if (body.kind === 'refund' && body.amountMinor === undefined) throw unprocessable('parameter_missing', 'A refund names its amountMinor', 'amountMinor');
         if (body.kind === 'return' && !body.items) throw unprocessable('parameter_missing', 'A return names the items returned', 'items');
         send(res, await orders.refund(row, { refundId, kind: body.kind, amountMinor: body.amountMinor, items: body.items, reason: body.reason }));
+      },
+    }),
+    operation({
+      method: 'post', path: '/orders/:id/provisioning-failure', allow: ['merchant'], idempotency: 'stored', bodyRequired: false,
+      body: z.strictObject({ amountMinor: z.number().int().min(1).max(MAX_ORDER_TOTAL_MINOR).optional()
+        .meta({ description: 'What to refund; default all that is left to refund' }) }),
+      summary: 'Report a digital good that could not be provisioned: the customer is refunded and the issuer told (before any dispute)',
+      description: 'The refund is the order\'s (its id provisioning-<Idempotency-Key>, reason provisioning_failed; webhook order.refunded); then the '
+        + 'processor tells the card\'s issuer for each capture it refunded. 409 nothing_to_refund; 503 processor_unavailable: retry with the same key.',
+      responses: { 200: order('Refunded, the issuer told'), 202: pending },
+      async handler({ req, res, principal, params, body }) {
+        const row = await visible(principal, params.id);
+        send(res, await services.issuer.provisioningFailed(row!, req.get('idempotency-key')!, body?.amountMinor));
+      },
+    }),
+    operation({
+      method: 'post', path: '/orders/:id/loyalty', allow: ['merchant'], idempotency: 'stored',
+      body: z.strictObject({
+        program: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : and -, at most 64').meta({ description: "The merchant's loyalty programme" }),
+        points: z.number().int().min(1).max(10_000_000),
+        captureId: z.string().max(100).optional().meta({ description: 'The purchase (a capture of the order) it is tied to; default the latest' }),
+      }),
+      summary: 'Signal a loyalty reward tied to a purchase: forwarded to the card\'s issuer and listed on the order',
+      description: '409 order_not_captured (nothing purchased yet); 503 processor_unavailable: retry with the same Idempotency-Key.',
+      responses: { 201: { description: 'Forwarded', schema: loyaltySchema } },
+      async handler({ req, res, principal, params, body }) {
+        const row = await visible(principal, params.id);
+        const reward = await services.issuer.loyalty(row!, await orders.current(row!), req.get('idempotency-key')!, body);
+        res.status(201).json({ object: 'loyalty_reward', id: reward.id, orderId: reward.orderId, captureId: reward.captureId, program: reward.program,
+          points: reward.points, createdAt: reward.createdAt!.toISOString() });
       },
     }),
     operation({

@@ -54,6 +54,8 @@ export const merchantSettings = {
       .meta({ description: 'Orders above this total must be confirmed by their customer by message (null: no threshold)' }),
     firstOrders: z.boolean().optional().meta({ description: "A customer's first order with the merchant must be confirmed by message" }),
   }).optional().meta({ description: 'Which orders must carry a confirmation phone (else they are refused with confirmation_required)' }),
+  shareLineItems: z.boolean().optional()
+    .meta({ description: "Captures carry the order's line items to the card's issuer (level 2/3 data), for a lower processor fee; default false" }),
 };
 
 export const merchantSchema = z.object({
@@ -63,7 +65,7 @@ export const merchantSchema = z.object({
   payoutDestination: z.string().nullable(), payoutSchedule: z.object({ interval: z.enum(PAYOUT_INTERVALS), weeklyAnchor: z.number().int() }),
   payoutMinimumMinor: z.number().int(), reserveBps: z.number().int(), reserveDays: z.number().int(), rating: z.number().int(),
   smsSenderId: z.string().nullable(), confirmationPolicy: z.object({ aboveMinor: z.number().int().nullable(), firstOrders: z.boolean() }),
-  createdAt: timestamp,
+  shareLineItems: z.boolean(), createdAt: timestamp,
 }).meta({ id: 'Merchant' });
 
 export const merchantView = (m: MerchantConfig): z.infer<typeof merchantSchema> => ({
@@ -71,7 +73,7 @@ export const merchantView = (m: MerchantConfig): z.infer<typeof merchantSchema> 
   shippingOptions: m.shippingOptions, taxRatesBps: m.taxRatesBps, reviewTimeoutSeconds: m.reviewTimeoutSeconds,
   payoutDestination: m.payoutDestination, payoutSchedule: m.payoutSchedule, payoutMinimumMinor: m.payoutMinimumMinor,
   reserveBps: m.reserveBps, reserveDays: m.reserveDays, rating: m.rating,
-  smsSenderId: m.smsSenderId, confirmationPolicy: m.confirmationPolicy, createdAt: m.createdAt.toISOString(),
+  smsSenderId: m.smsSenderId, confirmationPolicy: m.confirmationPolicy, shareLineItems: m.shareLineItems, createdAt: m.createdAt.toISOString(),
 });
 
 const senderTaken = (err: unknown): never => {

@@ -29,6 +29,7 @@ import * as m025 from './025_bid_round_lists';
 import * as m026 from './026_customer_confirmation';
 import * as m027 from './027_holds';
 import * as m028 from './028_disputes';
+import * as m029 from './029_issuer_terms';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -61,6 +62,7 @@ const migrations: Array<[string, Migration]> = [
   ['026_customer_confirmation', m026],
   ['027_holds', m027],
   ['028_disputes', m028],
+  ['029_issuer_terms', m029],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -297,7 +297,7 @@ const evidenceBody = z.strictObject({
   deliveryProof: evidenceField, provisioningLog: evidenceField, refundPolicy: evidenceField, uncategorized: evidenceField,
 }).refine((e) => Object.values(e).some((v) => v !== undefined && v !== ''), 'send at least one evidence field');
 const openDisputeBody = z.strictObject({
-  reason: z.enum(DISPUTE_REASONS as [string, ...string[]]),
+  reason: z.enum(DISPUTE_REASONS),
   amountMinor: amountMinor.optional(),
   evidenceSeconds: z.number().int().min(1).max(MAX_DISPUTE_EVIDENCE_SECONDS).optional(),
   outcome: z.enum(['won', 'lost']).optional(),

@@ -128,7 +128,7 @@ async function chargedOnce(order: { id: string; totalMinor: number; capturedMino
   const captures = await svc.admin.capturesByAuthorization(auths[0].id);
   expect(captures).toHaveLength(1);
   expect(captures[0].amountMinor).toBe(order.totalMinor);
-  expect(await orderLedger(db, order.id)).toMatchObject({ clearing: BigInt(order.totalMinor), sum: 0n });
+  expect(await orderLedger(db, order.id)).toMatchObject({ captured: BigInt(order.totalMinor), sum: 0n });
 }
 
 describe('confirmation by message under faults', () => {

@@ -64,7 +64,7 @@ describe('worker killed after a lost authorization response', () => {
     const captures = await s.admin.capturesByAuthorization(auths[0].id);
     expect(captures).toHaveLength(1);
     expect(captures[0].amountMinor).toBe(shipped.body.totalMinor);
-    expect(await orderLedger(db, id)).toMatchObject({ clearing: BigInt(shipped.body.totalMinor), sum: 0n });
+    expect(await orderLedger(db, id)).toMatchObject({ captured: BigInt(shipped.body.totalMinor), sum: 0n });
   });
 
   it('a shipment sent while no worker runs is 503 order_unavailable, not 202; its repeat once one is back captures once', async () => {
@@ -88,6 +88,6 @@ describe('worker killed after a lost authorization response', () => {
       { timeout: 30_000, interval: 500 }).toBe('shipped');
     const [auth] = await s.admin.authorizationsByReference(id);
     expect(await s.admin.capturesByAuthorization(auth.id)).toHaveLength(1);
-    expect(await orderLedger(db, id)).toMatchObject({ clearing: BigInt(created.body.totalMinor), sum: 0n });
+    expect(await orderLedger(db, id)).toMatchObject({ captured: BigInt(created.body.totalMinor), sum: 0n });
   });
 });

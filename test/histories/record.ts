@@ -16,7 +16,8 @@ import { createActivities } from '../../activities';
 import type { ItemClass } from '../../domain/bids';
 import { microFee, type PaymentToRecord } from '../../domain/micropayments';
 import { type Database, type Db, openDatabase } from '../../ledger/db';
-import { HttpProcessorClient } from '../../processors/http-client';
+import { HttpProcessorClient, SimulatorAdmin } from '../../processors/http-client';
+import type { Dispute as ProcessorDispute } from '../../processors/client';
 import { HttpMessagingGateway, MessagingGatewayAdmin } from '../../processors/messaging/client';
 import { signGatewayWebhook } from '../../processors/messaging/signature';
 import { generateDeviceKeys, signAnswer } from '../../processors/devices/signatures';
@@ -32,6 +33,8 @@ import { bidRoundWorkflowId } from '../../workflows/bidRound.contract';
 import { cartWorkflowId } from '../../workflows/cart.contract';
 import { checkoutSessionWorkflowId } from '../../workflows/checkoutSession.contract';
 import { deliveryGroupWorkflowId } from '../../workflows/deliveryGroup.contract';
+import { disputeWorkflowId } from '../../workflows/dispute.contract';
+import { holdWorkflowId } from '../../workflows/hold.contract';
 import { cancelUpdate, refundUpdate, reviewUpdate, shipUpdate, submitUpdate } from '../../workflows/order.contract';
 import { buildOrderInput, insertOrderRow, MERCHANT_SETTINGS, type OrderSpec } from '../support/order-input';
 import { Receiver } from '../support/receiver';
@@ -359,6 +362,49 @@ const scenarios: Scenario[] = [
       return h;
     },
   },
+  {
+    // a debit card's hold: two captures (each posted like an order's), then the rest released by the merchant
+    name: 'hold-captured-then-released',
+    async start(c) {
+      const token = (await c.processor.tokenize({ cardNumber: '4000056655665556', expMonth: 12, expYear: 2099 }, 'tok-hold-released')).token;
+      const { hold } = await c.services.holds.create(c.merchantId, 'history-hold-released', { token, amountMinor: 20_000, currency: 'USD', expiresInSeconds: 3600 });
+      const row = async () => (await c.services.holds.hold(hold.id))!;
+      await c.services.holds.capture(await row(), 'capture-1', 6000);
+      await c.services.holds.capture(await row(), 'capture-2', 4000);
+      await c.services.holds.release(await row());
+      return c.client.workflow.getHandle(holdWorkflowId(hold.id));
+    },
+  },
+  {
+    // a hold nobody captures: its timer releases it at expiry
+    name: 'hold-expired',
+    async start(c) {
+      const token = (await c.processor.tokenize({ cardNumber: '4000056655665556', expMonth: 12, expYear: 2099 }, 'tok-hold-expired')).token;
+      const input = { holdId: 'hold_history_expired', merchantId: c.merchantId, customerId: null, token, amountMinor: 2500, currency: 'USD',
+        expiresInSeconds: 1, feeBps: 250, description: null };
+      await c.stores.holds.claim({ merchantId: c.merchantId, idempotencyKey: 'history-hold-expired', requestSha256: Buffer.alloc(32), input });
+      return c.client.workflow.start('holdWorkflow', { taskQueue: c.taskQueue, workflowId: holdWorkflowId(input.holdId), args: [input] });
+    },
+  },
+  {
+    // a dispute on a hold's capture: evidence drafted and submitted, the issuer decides for the merchant
+    name: 'dispute-won-with-evidence',
+    async start(c) {
+      const d = await disputed(c, 'won', 'product_not_received');
+      const row = async () => (await c.services.disputes.dispute(d.id))!;
+      await c.services.disputes.evidence(await row(), { trackingNumber: '1Z999AA10123456784' }, false);
+      await c.services.disputes.evidence(await row(), { deliveryProof: 'Signed for on 2026-12-01' }, true);
+      return c.client.workflow.getHandle(disputeWorkflowId(d.id));
+    },
+  },
+  {
+    // a dispute nobody answers: the deadline counts as accepted, lost
+    name: 'dispute-lost-by-deadline',
+    async start(c) {
+      const d = await disputed(c, 'deadline', 'fraudulent', 2);
+      return c.client.workflow.getHandle(disputeWorkflowId(d.id));
+    },
+  },
 ];
 
 const SESSION_ITEMS = [{ sku: 'ebook', title: 'E-book', quantity: 1, unitPriceMinor: 1299, kind: 'soft' as const }];
@@ -429,7 +475,18 @@ const serviceSettings = (taskQueue: string) => ({
   pages: { publicUrl: 'http://127.0.0.1', processorPublicUrl: 'http://127.0.0.1' },
   messaging: { url: stack.messagingUrl, apiKey: SCRATCH_MESSAGING_API_KEY, webhookSecret: SCRATCH_MESSAGING_WEBHOOK_SECRET },
   processorWebhooks: { secret: loadConfig({}).processorWebhooks.secret, decisionPollMs: 500 },
+  processor: { url: stack.simulatorUrl },
 });
+
+/** A dispute the processor opened on a new hold's capture, taken as its webhook would be. */
+async function disputed(c: Ctx, name: string, reason: ProcessorDispute['reason'], evidenceSeconds?: number): Promise<ProcessorDispute> {
+  const token = (await c.processor.tokenize({ cardNumber: '4000056655665556', expMonth: 12, expYear: 2099 }, `tok-disputed-${name}`)).token;
+  const { hold } = await c.services.holds.create(c.merchantId, `history-disputed-${name}`, { token, amountMinor: 5000, currency: 'USD', expiresInSeconds: 3600 });
+  const captured = await c.services.holds.capture((await c.services.holds.hold(hold.id))!, 'all');
+  const d = await new SimulatorAdmin({ adminUrl: stack.simulatorAdminUrl }).openDispute(captured.captures[0].id, { reason, evidenceSeconds }) as unknown as ProcessorDispute;
+  await c.services.disputes.opened(d);
+  return d;
+}
 
 /** A new merchant paid to `destination`, with one order shipped in full (captured): the merchant's id. */
 async function shippedOrderOf(c: Ctx, name: string, destination: string): Promise<string> {

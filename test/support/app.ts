@@ -38,6 +38,7 @@ export async function testApp(database: Database, temporal: Client, o: TestAppOp
     pages: o.pages ?? { publicUrl: 'http://127.0.0.1', processorPublicUrl: 'http://127.0.0.1' },
     messaging: { url: inject('messagingUrl'), apiKey: SCRATCH_MESSAGING_API_KEY, webhookSecret: SCRATCH_MESSAGING_WEBHOOK_SECRET },
     processorWebhooks: { secret: loadConfig({}).processorWebhooks.secret, decisionPollMs: o.disputeDecisionPollMs ?? 500 },
+    processor: { url: inject('simulatorUrl') },
   });
   const app = createApp({
     services,

@@ -85,17 +85,21 @@ export async function orderHarness(opts: { privateSimulator?: boolean; authValid
   };
 }
 
-/** What one order moved on each ledger account (by the entries it posted), and whether those entries balance. */
+/**
+ * What one order moved on each ledger account (by the entries it posted), and whether those entries balance: cash at
+ * the processor (clearing, net of the processor's fees), the merchant's and the broker's shares, the processor's fees,
+ * and what was captured (clearing before those fees).
+ */
 export async function orderLedger(db: Db, orderId: string) {
   const rows: Array<{ account_id: string; total: string }> = await db('postings as p')
     .join('journal_entries as e', 'e.id', 'p.entry_id')
     .whereRaw(`e.metadata->>'orderId' = ?`, [orderId])
     .groupBy('p.account_id').select('p.account_id').sum({ total: 'p.amount_minor' });
   const by = (prefix: string) => rows.filter((r) => r.account_id.startsWith(prefix)).reduce((s, r) => s + BigInt(r.total), 0n);
+  const clearing = by('processor-clearing:');
+  const processorFees = by('processor-fees:');
   return {
-    clearing: by('processor-clearing:'),
-    merchant: by('merchant-payable:'),
-    fees: by('broker-fees:'),
+    clearing, merchant: by('merchant-payable:'), fees: by('broker-fees:'), processorFees, captured: clearing + processorFees,
     sum: rows.reduce((s, r) => s + BigInt(r.total), 0n),
   };
 }

@@ -115,7 +115,7 @@ describe('carts', () => {
         { args: [{ shipmentId: 's1', items: [{ sku: `sku-${i}`, quantity: i + 1 }], trackingNumber: `TRK${i}` }] });
       expect(shipped.order).toMatchObject({ state: 'shipped', capturedMinor: o.amountMinor });
       const books = await orderLedger(h.db, o.orderId);
-      expect(books).toMatchObject({ clearing: BigInt(o.amountMinor), sum: 0n });
+      expect(books).toMatchObject({ captured: BigInt(o.amountMinor), sum: 0n });
       expect(books.merchant).toBe(-BigInt(o.amountMinor - shipped.order.captures[0].feeMinor));
     }
     const captures = await h.admin.capturesByAuthorization(auth.id);

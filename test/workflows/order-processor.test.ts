@@ -53,7 +53,7 @@ describe('processor outages', () => {
     const captures = await h.admin.capturesByAuthorization(auth.id);
     expect(captures).toHaveLength(1);
     expect(captures[0].amountMinor).toBe(input.priced.totalMinor);
-    expect((await orderLedger(h.db, id)).clearing).toBe(BigInt(input.priced.totalMinor));
+    expect((await orderLedger(h.db, id)).captured).toBe(BigInt(input.priced.totalMinor));
   });
 });
 
@@ -104,6 +104,6 @@ describe('a command repeated while it runs', () => {
     expect(repeat.order.captures).toHaveLength(1);
     const [auth] = await h.admin.authorizationsByReference(id);
     expect(await h.admin.capturesByAuthorization(auth.id)).toHaveLength(1);
-    expect((await orderLedger(h.db, id)).clearing).toBe(BigInt(input.priced.totalMinor));
+    expect((await orderLedger(h.db, id)).captured).toBe(BigInt(input.priced.totalMinor));
   });
 });

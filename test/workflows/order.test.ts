@@ -6,6 +6,7 @@ import {
   cancelUpdate, refundUpdate, reviewUpdate, shipUpdate, statusQuery, submitUpdate,
 } from '../../workflows/order.contract';
 import type { OrderView } from '../../domain/order';
+import { captureFeeMinor } from '../../processors/simulator/fees';
 import { HARD_ITEMS, orderHarness, orderLedger, POSTAL, type OrderHarness } from '../support/orders';
 import { CARD } from '../support/processor-calls';
 
@@ -111,7 +112,9 @@ describe('shipments and captures', () => {
     const books = await orderLedger(h.db, id);
     const fee = second.order.captures.reduce((s, c) => s + c.feeMinor, 0);
     expect(fee).toBeGreaterThan(0);
-    expect(books).toEqual({ clearing: BigInt(input.priced.totalMinor), merchant: -BigInt(input.priced.totalMinor - fee), fees: -BigInt(fee), sum: 0n });
+    expect(books).toMatchObject({ captured: BigInt(input.priced.totalMinor), merchant: -BigInt(input.priced.totalMinor - fee), fees: -BigInt(fee), sum: 0n });
+    // (the processor's fee on each capture, without line items: the merchant did not opt in)
+    expect(books.processorFees).toBe(BigInt(second.order.captures.reduce((s, c) => s + captureFeeMinor(c.amountMinor, false), 0)));
   });
 
   it('answers a repeated shipment with the first result and captures once', async () => {
@@ -171,7 +174,9 @@ describe('cancel, refund, return', () => {
     const rest = await handle(id).executeUpdate(refundUpdate, { args: [{ refundId: 'r3', kind: 'refund', amountMinor: total - 1001 }] });
     expect(rest.order.state).toBe('refunded');
     expect(rest.order.refundedMinor).toBe(total);
-    expect(await orderLedger(h.db, id)).toEqual({ clearing: 0n, merchant: 0n, fees: 0n, sum: 0n });
+    // (the processor keeps its fees on the captures: refunds give the customer back what was captured, no more)
+    const processorFees = BigInt(rest.order.captures.reduce((s, c) => s + captureFeeMinor(c.amountMinor, false), 0));
+    expect(await orderLedger(h.db, id)).toEqual({ clearing: -processorFees, merchant: 0n, fees: 0n, processorFees, captured: 0n, sum: 0n });
   });
 
   it('a return refunds the returned units at their price and tax', async () => {
