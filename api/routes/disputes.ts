@@ -10,7 +10,7 @@ import type { DisputeRow } from '../../stores/disputes';
 import { assertCanSee } from '../auth';
 import { logRefusal, notFound } from '../errors';
 import { type Operation, operation } from '../operations';
-import { pageRequest } from '../paging';
+import { pageAnswer, pageRequest } from '../paging';
 import { nullableTimestamp, pageOf, pageQuery, timestamp } from '../schemas';
 
 const STATES = ['needs_response', 'under_review', 'won', 'lost', 'refunded'] as const;
@@ -78,7 +78,7 @@ export function disputeOperations(services: Services): { open: Operation[]; auth
       responses: { 200: { description: 'OK', schema: pageOf(disputeSchema) } },
       async handler({ res, principal, query }) {
         const page = await disputes.list({ ...pageRequest(query), merchantId: principal.id, state: query.state });
-        res.json({ object: 'list', data: await Promise.all(page.data.map(shown)), hasMore: page.hasMore });
+        res.json(pageAnswer({ data: await Promise.all(page.data.map(shown)), hasMore: page.hasMore }, (d) => d));
       },
     }),
     operation({
