@@ -9,6 +9,7 @@ import type { Services } from '../../services';
 import { disputeWorkflowId } from '../../workflows/dispute.contract';
 import { testApp } from '../support/app';
 import { uid } from '../support/env';
+import { MERCHANT_SETTINGS } from '../support/order-input';
 import { orderHarness, type OrderHarness } from '../support/orders';
 
 let h: OrderHarness;
@@ -20,8 +21,8 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 /** A hold captured in full: its capture (5000, the broker's fee 125 at 250 bps). */
-async function capture(amountMinor = 5000): Promise<{ holdId: string; captureId: string }> {
-  const { hold } = await services.holds.create(h.merchantId, uid('idem-'), { token: await h.tokenize('4000056655665556'), amountMinor,
+async function capture(amountMinor = 5000, merchantId = h.merchantId): Promise<{ holdId: string; captureId: string }> {
+  const { hold } = await services.holds.create(merchantId, uid('idem-'), { token: await h.tokenize('4000056655665556'), amountMinor,
     currency: 'USD', expiresInSeconds: 3600 });
   const captured = await services.holds.capture((await services.holds.hold(hold.id))!, uid('cap-'));
   return { holdId: hold.id, captureId: captured.captures[0].id };
@@ -133,5 +134,24 @@ describe('disputes', () => {
     expect((await row(d.id)).evidence).toEqual({});
     await expect(services.disputes.evidence(await row(d.id), {}, true)).rejects.toMatchObject({ code: 'evidence_empty' });
     await services.disputes.accept(await row(d.id));
+  });
+
+  it('a dispute after the merchant was paid out is recovered by the next payout, never lost', async () => {
+    const { merchant } = await h.stores.merchants.create(uid('Paid out '), MERCHANT_SETTINGS);
+    const { captureId } = await capture(5000, merchant.id);
+    const [first] = await h.stores.payouts.prepare(merchant.id, new Date(Date.now() + 1000), uid('first-'));
+    expect(first).toMatchObject({ amountMinor: 5000 - 125, disputesMinor: 0, state: 'pending' });
+    const d = await dispute(captureId, 'fraudulent');
+    await services.disputes.accept(await row(d.id));
+    expect(await result(d.id)).toMatchObject({ state: 'lost' });
+    // nothing else sold: the next payout is negative, carried (nothing sent)
+    const [second] = await h.stores.payouts.prepare(merchant.id, new Date(Date.now() + 1000), uid('second-'));
+    expect(second).toMatchObject({ disputesMinor: 5000 + d.feeMinor, amountMinor: -(5000 + d.feeMinor), state: 'carried' });
+    const balance = await h.stores.payouts.balanceTransactions(second);
+    expect(balance.data).toEqual([expect.objectContaining({ type: 'dispute', sourceId: d.id, amountMinor: -(5000 + d.feeMinor) })]);
+    // a later sale: that payout takes what the dispute cost
+    await capture(10_000, merchant.id);
+    const [third] = await h.stores.payouts.prepare(merchant.id, new Date(Date.now() + 1000), uid('third-'));
+    expect(third).toMatchObject({ carriedMinor: -(5000 + d.feeMinor), disputesMinor: 0, amountMinor: 10_000 - 250 - 5000 - d.feeMinor, state: 'pending' });
   });
 });
