@@ -128,3 +128,18 @@ export function verifyProcessorWebhook(secret: string, headers: Headers, rawBody
   toleranceSeconds = DEFAULT_WEBHOOK_TOLERANCE_SECONDS): VerifiedWebhook {
   return processorScheme.verify(secret, headers, rawBody, nowMs, seen, toleranceSeconds);
 }
+
+/**
+ * Posts one signed delivery (a simulator's pump): null when the receiver took it (2xx), else why not (its status, a
+ * timeout, the connection's error code).
+ */
+export async function postSigned(url: string, body: string, signed: Record<string, string>, timeoutMs: number): Promise<string | null> {
+  try {
+    const res = await fetch(url, { method: 'POST', body, signal: AbortSignal.timeout(timeoutMs), headers: { 'content-type': 'application/json', ...signed } });
+    await res.arrayBuffer();
+    return res.status >= 200 && res.status < 300 ? null : `HTTP ${res.status}`;
+  } catch (err) {
+    const e = err as { name?: string; cause?: { code?: string }; message?: string };
+    return e.name === 'TimeoutError' ? 'timed out' : (e.cause?.code ?? e.message ?? String(err));
+  }
+}

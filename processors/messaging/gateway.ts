@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from '../../ledger/db';
+import { postSigned } from '../webhookSignature';
 import { signGatewayWebhook } from './signature';
 
 export const MAX_MESSAGE_BODY_CHARS = 1600;
@@ -223,18 +224,7 @@ export class Pump {
     [leaseSeconds, this.accountIds, PUMP_BATCH]) as { rows: Array<{ id: string; payload: unknown; attempts: number; webhook_url: string; webhook_secret: string }> };
     await Promise.all(rows.map(async (w) => {
       const body = JSON.stringify(w.payload);
-      let error: string | null = null;
-      try {
-        const res = await fetch(w.webhook_url, {
-          method: 'POST', body, signal: AbortSignal.timeout(this.s.webhookTimeoutMs),
-          headers: { 'content-type': 'application/json', ...signGatewayWebhook(w.webhook_secret, w.id, body, Date.now()) },
-        });
-        await res.arrayBuffer();
-        if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
-      } catch (err) {
-        const e = err as { name?: string; cause?: { code?: string }; message?: string };
-        error = e.name === 'TimeoutError' ? 'timed out' : (e.cause?.code ?? e.message ?? String(err));
-      }
+      const error = await postSigned(w.webhook_url, body, signGatewayWebhook(w.webhook_secret, w.id, body, Date.now()), this.s.webhookTimeoutMs);
       if (error === null) {
         await this.db(T.webhooks).where({ id: w.id }).update({ delivered_at: this.db.fn.now(), last_error: null });
         this.counts.webhooksDelivered += 1;

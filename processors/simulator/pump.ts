@@ -3,7 +3,7 @@
 // decisions on due disputes, and the delivery of the webhook outbox (events.ts) with retries. No transaction spans an
 // HTTP call: due events are leased in one short transaction, posted outside it, and each outcome recorded in another.
 import type { Knex } from 'knex';
-import { signProcessorWebhook } from '../webhookSignature';
+import { postSigned, signProcessorWebhook } from '../webhookSignature';
 import { T, type EffectName } from './common';
 import { decideDueDisputes } from './disputes';
 import { expiries, sweepExpiredReservations } from './reservations';
@@ -76,18 +76,7 @@ export class Pump {
     [leaseSeconds, WEBHOOK_BATCH]) as { rows: Array<{ id: string; payload: unknown; attempts: number; url: string; secret: string }> };
     await Promise.all(rows.map(async (w) => {
       const body = JSON.stringify(w.payload);
-      let error: string | null = null;
-      try {
-        const res = await fetch(w.url, {
-          method: 'POST', body, signal: AbortSignal.timeout(this.s.webhookTimeoutMs),
-          headers: { 'content-type': 'application/json', ...signProcessorWebhook(w.secret, w.id, body, Date.now()) },
-        });
-        await res.arrayBuffer();
-        if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
-      } catch (err) {
-        const e = err as { name?: string; cause?: { code?: string }; message?: string };
-        error = e.name === 'TimeoutError' ? 'timed out' : (e.cause?.code ?? e.message ?? String(err));
-      }
+      const error = await postSigned(w.url, body, signProcessorWebhook(w.secret, w.id, body, Date.now()), this.s.webhookTimeoutMs);
       if (error === null) {
         await this.db(T('webhook_events')).where({ id: w.id }).update({ delivered_at: this.db.raw('clock_timestamp()'), last_error: null });
         this.count(['webhooksDelivered']);
