@@ -11,6 +11,9 @@ export interface DisputeRow {
   captureId: string;
   reason: DisputeReason;
   state: DisputeState;
+  amountMinor: number;
+  feeMinor: number;
+  currency: string;
   evidence: Evidence;
   evidenceSubmittedAt: Date | null;
   evidenceDueBy: Date;
@@ -30,7 +33,8 @@ export interface CaptureOwner {
 }
 
 const disputeOf = (r: Record<string, any>): DisputeRow => ({
-  id: r.id, merchantId: r.merchant_id, captureId: r.capture_id, reason: r.reason, state: r.state, evidence: r.evidence,
+  id: r.id, merchantId: r.merchant_id, captureId: r.capture_id, reason: r.reason, state: r.state,
+  amountMinor: Number(r.amount_minor), feeMinor: Number(r.fee_minor), currency: r.currency.trim(), evidence: r.evidence,
   evidenceSubmittedAt: r.evidence_submitted_at, evidenceDueBy: r.evidence_due_by, view: r.view, createdAt: r.created_at,
 });
 

@@ -45,12 +45,13 @@ export function disputeOperations(services: Services): { open: Operation[]; auth
     assertCanSee(principal, row.merchantId, 'dispute');
     return row;
   };
-  const shown = async (row: DisputeRow) => {
-    const view = await disputes.current(row);
+  /** A dispute as its workflow has it now (live), or as it last saved it (lists: one read for the page). */
+  const shown = async (row: DisputeRow, live = true) => {
+    const view = live ? await disputes.current(row) : row.view;
     return {
       id: row.id, object: 'dispute' as const, merchantId: row.merchantId, captureId: row.captureId, orderId: view?.orderId ?? null,
       holdId: view?.holdId ?? null, state: view?.state ?? row.state, resolution: view?.resolution ?? null, reason: row.reason,
-      amountMinor: view?.amountMinor ?? 0, feeMinor: view?.feeMinor ?? 0, feeChargedMinor: view?.feeChargedMinor ?? null, currency: view?.currency ?? '',
+      amountMinor: row.amountMinor, feeMinor: row.feeMinor, feeChargedMinor: view?.feeChargedMinor ?? null, currency: row.currency,
       evidenceDueBy: row.evidenceDueBy.toISOString(), evidenceSubmittedAt: row.evidenceSubmittedAt?.toISOString() ?? null, evidence: row.evidence,
       refundId: view?.refundId ?? null, closedAt: view?.closedAt ?? null, createdAt: row.createdAt.toISOString(),
     };
@@ -78,7 +79,7 @@ export function disputeOperations(services: Services): { open: Operation[]; auth
       responses: { 200: { description: 'OK', schema: pageOf(disputeSchema) } },
       async handler({ res, principal, query }) {
         const page = await disputes.list({ ...pageRequest(query), merchantId: principal.id, state: query.state });
-        res.json(pageAnswer({ data: await Promise.all(page.data.map(shown)), hasMore: page.hasMore }, (d) => d));
+        res.json(pageAnswer({ data: await Promise.all(page.data.map((r) => shown(r, false))), hasMore: page.hasMore }, (d) => d));
       },
     }),
     operation({
