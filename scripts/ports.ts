@@ -9,8 +9,18 @@ export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
-/** A port the kernel says is free right now (for tests, which run beside `npm start`). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
+/**
+ * Ports freePort hands out: below the kernel's usual ephemeral range (32768-60999 on Linux), so an outgoing connection
+ * (a pooled database connection, say) never takes one between the choice and the listen.
+ */
+const TEST_PORTS = { from: 20_000, to: 32_000 };
+
+/** A port that is free right now (for tests, which run beside `npm start`), chosen at random below the ephemeral range. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const port = TEST_PORTS.from + Math.floor(Math.random() * (TEST_PORTS.to - TEST_PORTS.from));
+    if (await isPortFree(port, host)) return port;
+  }
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

@@ -31,8 +31,9 @@ function activities(processorAnswer: (name: string, args: unknown[]) => unknown)
 describe('processor calls as activities', () => {
   it('pass the idempotency key the workflow derived to the processor, and its answer back', async () => {
     const { acts, calls } = activities(() => ({ id: 'cap_1', authorizationId: 'auth_1', amountMinor: 500, currency: 'USD' }));
-    expect(await env.run(acts.capture, 'auth_1', 500, 'order-1:capture:s1')).toMatchObject({ id: 'cap_1' });
-    expect(calls).toEqual(['capture("auth_1", 500, "order-1:capture:s1")']);
+    const lines = [{ productCode: 'book', description: 'A book', quantity: 1, unitAmountMinor: 500 }];
+    expect(await env.run(acts.capture, 'auth_1', 500, 'order-1:capture:s1', lines)).toMatchObject({ id: 'cap_1' });
+    expect(calls).toEqual([`capture("auth_1", 500, "order-1:capture:s1", ${JSON.stringify(lines)})`]);
   });
 
   it('turn a refusal into a non-retryable ProcessorRejected failure carrying its code', async () => {

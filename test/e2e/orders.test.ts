@@ -70,7 +70,7 @@ describe('an order through its life over HTTP', () => {
     expect(over.status).toBe(422);
     expect(over.body.error.code).toBe('over_refund');
 
-    expect(await orderLedger(db, id)).toMatchObject({ clearing: 9000n, sum: 0n });
+    expect(await orderLedger(db, id)).toMatchObject({ captured: 9000n, sum: 0n });
 
     const connection = await Connection.connect({ address: inject('temporalAddress') });
     try {

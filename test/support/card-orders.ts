@@ -44,10 +44,10 @@ export async function expectCapturedOnceToTheCent(o: { base: string; key: string
     const captures = await o.admin.capturesByAuthorization(auths[0].id);
     expect(captures.map((c) => c.amountMinor), id).toEqual([order.totalMinor]);
     const books = await orderLedger(o.db, id);
-    expect(books, id).toMatchObject({ clearing: BigInt(order.totalMinor), sum: 0n });
+    expect(books, id).toMatchObject({ captured: BigInt(order.totalMinor), sum: 0n });
     api += order.totalMinor;
     processor += captures[0].amountMinor;
-    ledger += books.clearing;
+    ledger += books.captured;
   }
   expect(processor).toBe(api);
   expect(ledger).toBe(BigInt(api));
