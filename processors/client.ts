@@ -114,13 +114,16 @@ export { DISPUTE_REASONS, type DisputeReason } from '../domain/disputes';
 import type { DisputeReason } from '../domain/disputes';
 
 /**
- * A chargeback on a capture, as the processor knows it. needs_response until evidence is submitted or the merchant
- * accepts; under_review while the issuer decides; then won, lost (accepted is lost), or refunded (resolved by a
- * refund the issuer allowed instead: no fee).
+ * A chargeback on a capture or on a charge (a succeeded line of a charge batch file), as the processor knows it.
+ * needs_response until evidence is submitted or the merchant accepts; under_review while the issuer decides; then won,
+ * lost (accepted is lost), or refunded (a capture's only: resolved by a refund the issuer allowed instead, no fee).
  */
 export interface Dispute {
   id: string;
-  captureId: string;
+  /** The disputed capture; null when the dispute is of a charge (then chargeId is set). */
+  captureId: string | null;
+  /** The disputed charge of a batch file (ChargeLineResult.chargeId); null when the dispute is of a capture. */
+  chargeId: string | null;
   amountMinor: number;
   currency: string;
   /** What the processor charges the merchant for the dispute; 0 once waived (refunded). */
@@ -157,7 +160,7 @@ export interface LoyaltySignal {
 
 /**
  * A signed webhook of the processor (verify it with verifyProcessorWebhook, processors/webhookSignature.ts): the body
- * is this JSON, its id the same on every retry. dispute.created: a dispute opened on a capture (status
+ * is this JSON, its id the same on every retry. dispute.created: a dispute opened on a capture or a charge (status
  * needs_response); dispute.closed: it was decided (won, lost) or resolved by a refund (refunded); reservation.expired:
  * a reservation ended by time, or early by its issuer (what it did not capture is back on the card).
  */

@@ -203,6 +203,12 @@ function str(b: Json, field: string): string {
   return v;
 }
 
+function strOrNull(b: Json, field: string): string | null {
+  const v = b[field];
+  if (v !== null && typeof v !== 'string') throw malformed(field);
+  return v;
+}
+
 function int(b: Json, field: string): number {
   const v = b[field];
   if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw malformed(field);
@@ -241,8 +247,12 @@ function toDispute(b: Json): Dispute {
   if (!DISPUTE_STATUSES.includes(status)) throw malformed('status');
   const reason = str(b, 'reason') as DisputeReason;
   if (!DISPUTE_REASONS.includes(reason)) throw malformed('reason');
+  const captureId = strOrNull(b, 'captureId');
+  const chargeId = strOrNull(b, 'chargeId');
+  // of exactly one: a capture or a charge
+  if ((captureId === null) === (chargeId === null)) throw malformed('captureId');
   return {
-    id: str(b, 'id'), captureId: str(b, 'captureId'), amountMinor: int(b, 'amountMinor'), currency: str(b, 'currency'),
+    id: str(b, 'id'), captureId, chargeId, amountMinor: int(b, 'amountMinor'), currency: str(b, 'currency'),
     feeMinor: int(b, 'feeMinor'), reason, status, evidenceDueBy: str(b, 'evidenceDueBy'), createdAt: str(b, 'createdAt'),
   };
 }
@@ -449,8 +459,21 @@ export class SimulatorAdmin {
     return this.call('POST', `/admin/captures/${enc(captureId)}/disputes`, d);
   }
 
+  /**
+   * The issuer opens a dispute on a succeeded charge line of a batch file (its chargeId; dispute.created to this
+   * simulator's broker): amountMinor defaults to the charge's amount, at most it. 404 for an unknown id or a failed line.
+   */
+  openChargeDispute(chargeId: string, d: { reason: DisputeReason; amountMinor?: number; evidenceSeconds?: number; outcome?: 'won' | 'lost' }):
+    Promise<SimulatorDispute> {
+    return this.call('POST', `/admin/charges/${enc(chargeId)}/disputes`, d);
+  }
+
   async disputesOfCapture(captureId: string): Promise<SimulatorDispute[]> {
     return (await this.call<{ data: SimulatorDispute[] }>('GET', `/admin/disputes?captureId=${enc(captureId)}`)).data;
+  }
+
+  async disputesOfCharge(chargeId: string): Promise<SimulatorDispute[]> {
+    return (await this.call<{ data: SimulatorDispute[] }>('GET', `/admin/disputes?chargeId=${enc(chargeId)}`)).data;
   }
 
   /** The webhook events about an object (a dispute, a reservation), oldest first, with their delivery state. */

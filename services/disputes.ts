@@ -59,15 +59,18 @@ export class DisputeService {
   /** A dispute the processor opened: its row and its workflow (once), or a problem when the capture is not the broker's. */
   async opened(d: ProcessorDispute): Promise<'opened' | 'unknown_capture'> {
     const { disputes, problems } = this.deps;
-    const capture = await disputes.capture(d.captureId);
+    // a dispute of a charge (captureId null) is, for now, of a capture the broker does not know
+    const { captureId } = d;
+    const capture = captureId === null ? undefined : await disputes.capture(captureId);
     const workflowId = disputeWorkflowId(d.id);
-    if (!capture) {
+    if (captureId === null || !capture) {
+      const of = captureId === null ? `charge ${d.chargeId}` : `capture ${captureId}`;
       await problems.record({ workflowId, merchantId: null, kind: 'dispute_unknown_capture', details: { dispute: d },
-        message: `The processor opened dispute ${d.id} (${d.reason}, ${d.amountMinor} ${d.currency}) on capture ${d.captureId}, which the broker does not know` });
+        message: `The processor opened dispute ${d.id} (${d.reason}, ${d.amountMinor} ${d.currency}) on ${of}, which the broker does not know` });
       return 'unknown_capture';
     }
     const input: DisputeInput = {
-      disputeId: d.id, merchantId: capture.merchantId, captureId: d.captureId, orderId: capture.orderId, holdId: capture.holdId,
+      disputeId: d.id, merchantId: capture.merchantId, captureId, orderId: capture.orderId, holdId: capture.holdId,
       amountMinor: d.amountMinor, feeMinor: d.feeMinor, currency: d.currency,
       reason: (DISPUTE_REASONS as readonly string[]).includes(d.reason) ? d.reason : 'general', evidenceDueBy: d.evidenceDueBy,
       captureFeeMinor: capture.feeMinor, captureAmountMinor: capture.amountMinor,

@@ -34,9 +34,10 @@
 // Test cards whose cardholder disputes every capture (approved like 4242424242424242 otherwise):
 //   4000000000000259  visa        dispute  fraudulent
 //   4000000000001976  visa        dispute  provisioning_failed
-// Right after each capture on them (of an authorization or a reservation; not a batch charge), a dispute of the
-// capture's whole amount is opened, status needs_response, and dispute.created is sent to the broker (see
-// disputes.ts). A refund covering a provisioning_failed dispute's amount resolves it 'refunded', without a fee.
+// Right after each capture on them (of an authorization or a reservation; not a batch charge line: a charge is
+// disputed by the admin API only, POST /admin/charges/:id/disputes, whatever its card), a dispute of the capture's
+// whole amount is opened, status needs_response, and dispute.created is sent to the broker (see disputes.ts). A refund
+// covering a provisioning_failed dispute's amount resolves it 'refunded', without a fee.
 //
 // AVS by billing postal code:
 //   00000 → N (no match)     11111 → A (address only)   22222 → Z (postal code only)

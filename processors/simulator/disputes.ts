@@ -1,14 +1,16 @@
-// Disputes (chargebacks) on captures, as the processor runs them for the issuer, and what the merchant tells the issuer
-// about a capture (a provisioning failure, a loyalty reward). Same short transactions, helpers and refusals as
-// processor.ts.
+// Disputes (chargebacks) on captures and on charge lines, as the processor runs them for the issuer, and what the
+// merchant tells the issuer about a capture (a provisioning failure, a loyalty reward). Same short transactions, helpers
+// and refusals as processor.ts.
 //
 // A dispute is opened on a capture (of an authorization or a reservation) by the admin API, or right after each
-// capture on a card that disputes them (cards.ts); at most one of a capture is open at once (409 dispute_exists). It
-// asks for evidence by evidence_due_by (needs_response). Evidence puts it under review until decide_at, when the
-// pump decides it: its planned outcome if the admin set one, else lost when any evidence field contains
-// LOSING_EVIDENCE, else won. Accepted, or left unanswered past its due date, it is lost. A refund of the capture
-// covering the disputed amount resolves an open provisioning_failed dispute as 'refunded', with no fee. Opening and
-// closing queue dispute.created and dispute.closed (events.ts) to the endpoint of the process that opened it.
+// capture on a card that disputes them (cards.ts); or on a succeeded charge line of a batch file, by the admin API
+// only. At most one of a capture, or of a charge, is open at once (409 dispute_exists). It asks for evidence by
+// evidence_due_by (needs_response). Evidence puts it under review until decide_at, when the pump decides it: its
+// planned outcome if the admin set one, else lost when any evidence field contains LOSING_EVIDENCE, else won.
+// Accepted, or left unanswered past its due date, it is lost. A refund of the capture covering the disputed amount
+// resolves an open provisioning_failed dispute of a capture as 'refunded', with no fee (a charge has no refunds).
+// Opening and closing queue dispute.created and dispute.closed (events.ts) to the endpoint of the process that opened
+// it; the dispute object names its capture (captureId) or its charge (chargeId), the other null.
 import type { Knex } from 'knex';
 import type { DisputeEvidence, DisputeReason } from '../client';
 import { conflict, type EffectName, type IssuerContext, iso, newId, notFound, num, type Outcome, type Row, T } from './common';
@@ -29,7 +31,7 @@ const OPEN = ['needs_response', 'under_review'];
 
 export function disputeView(r: Row) {
   return {
-    object: 'dispute', id: r.id, captureId: r.capture_id, amountMinor: num(r.amount_minor), currency: r.currency,
+    object: 'dispute', id: r.id, captureId: r.capture_id ?? null, chargeId: r.charge_id ?? null, amountMinor: num(r.amount_minor), currency: r.currency,
     feeMinor: num(r.fee_minor), reason: r.reason, status: r.status, evidenceDueBy: iso(r.evidence_due_by),
     evidence: r.evidence ?? undefined, evidenceSubmittedAt: iso(r.evidence_submitted_at), closedAt: iso(r.closed_at),
     createdAt: iso(r.created_at),
@@ -38,30 +40,58 @@ export function disputeView(r: Row) {
 
 export interface OpenDispute {
   reason: DisputeReason;
-  /** Default: what is left of the capture after its refunds. */
+  /** Default: what is left of the capture after its refunds, or the whole charge. */
   amountMinor?: number;
   /** Default: the process's disputeEvidenceSeconds. */
   evidenceSeconds?: number;
   outcome?: 'won' | 'lost';
 }
 
-/** Opens a dispute on a capture (locked), and queues dispute.created. 409 dispute_exists, over_dispute, capture_refunded. */
-export async function openDispute(trx: Knex.Transaction, captureId: string, d: OpenDispute, ctx: IssuerContext): Promise<Row> {
-  const cap = await trx(T('captures')).where({ id: captureId }).forUpdate().first();
-  if (!cap) throw notFound('capture', captureId);
-  const open = await trx(T('disputes')).where({ capture_id: cap.id }).whereIn('status', OPEN).first('id');
-  if (open) throw conflict('dispute_exists', `Capture ${cap.id} already has an open dispute: ${open.id}`);
-  const left = BigInt(cap.amount_minor) - BigInt(cap.refunded_minor);
-  if (left <= 0n) throw conflict('capture_refunded', `Capture ${cap.id} is refunded in full: nothing to dispute`);
-  const amount = d.amountMinor === undefined ? left : BigInt(d.amountMinor);
-  if (amount > left) throw conflict('over_dispute', `Disputing ${amount} exceeds the ${left} left on capture ${cap.id} after its refunds`);
+/** What a dispute belongs to: exactly one of a capture or a succeeded charge line (disputes_of_one_check). */
+type DisputedRecord = { capture_id: string } | { charge_id: string };
+
+/** 409 dispute_exists when the capture or charge (locked by the caller) has an open dispute. */
+async function refuseSecondOpen(trx: Knex.Transaction, of: DisputedRecord, what: string): Promise<void> {
+  const open = await trx(T('disputes')).where(of).whereIn('status', OPEN).first('id');
+  if (open) throw conflict('dispute_exists', `${what} already has an open dispute: ${open.id}`);
+}
+
+/** The dispute of amountMinor (of the capture or charge, checked by the caller), and its dispute.created. */
+async function insertDispute(trx: Knex.Transaction, of: DisputedRecord, amountMinor: bigint, currency: string, d: OpenDispute,
+  ctx: IssuerContext): Promise<Row> {
   const [row] = await trx(T('disputes')).insert({
-    id: newId('dp'), capture_id: cap.id, amount_minor: amount.toString(), currency: cap.currency, reason: d.reason,
+    id: newId('dp'), ...of, amount_minor: amountMinor.toString(), currency, reason: d.reason,
     fee_minor: ctx.disputeFeeMinor, status: 'needs_response', planned_outcome: d.outcome ?? null, webhook_url: ctx.webhookUrl,
     evidence_due_by: trx.raw('clock_timestamp() + make_interval(secs => ?)', [d.evidenceSeconds ?? ctx.disputeEvidenceSeconds]),
   }).returning('*');
   await queueEvents(trx, 'dispute.created', [{ object: disputeView(row), url: row.webhook_url }]);
   return row;
+}
+
+/** Opens a dispute on a capture (locked), and queues dispute.created. 409 dispute_exists, over_dispute, capture_refunded. */
+export async function openDispute(trx: Knex.Transaction, captureId: string, d: OpenDispute, ctx: IssuerContext): Promise<Row> {
+  const cap = await trx(T('captures')).where({ id: captureId }).forUpdate().first();
+  if (!cap) throw notFound('capture', captureId);
+  await refuseSecondOpen(trx, { capture_id: cap.id }, `Capture ${cap.id}`);
+  const left = BigInt(cap.amount_minor) - BigInt(cap.refunded_minor);
+  if (left <= 0n) throw conflict('capture_refunded', `Capture ${cap.id} is refunded in full: nothing to dispute`);
+  const amount = d.amountMinor === undefined ? left : BigInt(d.amountMinor);
+  if (amount > left) throw conflict('over_dispute', `Disputing ${amount} exceeds the ${left} left on capture ${cap.id} after its refunds`);
+  return insertDispute(trx, { capture_id: cap.id }, amount, cap.currency, d, ctx);
+}
+
+/**
+ * Opens a dispute on a succeeded charge line of a batch file (locked), and queues dispute.created: of the charge's
+ * amount by default, never more. 404 for an unknown id (a failed line has none); 409 dispute_exists, over_dispute.
+ */
+export async function openChargeDispute(trx: Knex.Transaction, chargeId: string, d: OpenDispute, ctx: IssuerContext): Promise<Row> {
+  const ch = await trx(T('charges')).where({ id: chargeId, status: 'succeeded' }).forUpdate().first();
+  if (!ch) throw notFound('charge', chargeId);
+  await refuseSecondOpen(trx, { charge_id: ch.id }, `Charge ${ch.id}`);
+  const whole = BigInt(ch.amount_minor);
+  const amount = d.amountMinor === undefined ? whole : BigInt(d.amountMinor);
+  if (amount > whole) throw conflict('over_dispute', `Disputing ${amount} exceeds the ${whole} of charge ${ch.id}`);
+  return insertDispute(trx, { charge_id: ch.id }, amount, ch.currency, d, ctx);
 }
 
 /** The dispute a capture on this card brings at once (a test card that disputes its captures), or none. */
@@ -147,8 +177,9 @@ export async function getDispute(db: Knex, id: string): Promise<Row | undefined>
   return db(T('disputes')).where({ id }).first();
 }
 
-export async function disputesOfCapture(db: Knex, captureId: string) {
-  const rows = await db(T('disputes')).where({ capture_id: captureId }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
+/** The disputes of a capture, or of a charge line, oldest first. */
+export async function disputesOf(db: Knex, of: DisputedRecord) {
+  const rows = await db(T('disputes')).where(of).orderBy([{ column: 'created_at' }, { column: 'id' }]);
   return rows.map(disputeView);
 }
 

@@ -403,6 +403,35 @@ const m006: Migration = {
   },
 };
 
+// Disputes of charge lines: a dispute belongs to exactly one of a capture or a succeeded charge of a batch file (a
+// charge line's id is set only when it succeeded), with at most one open per charge as per capture. A refund resolves
+// only a capture's dispute ('refunded'): a charge has no refunds. Existing disputes are all of captures.
+const m007: Migration = {
+  async up(db) {
+    await db.raw(`
+      ALTER TABLE processor_sim.disputes
+        ALTER COLUMN capture_id DROP NOT NULL,
+        ADD COLUMN charge_id text REFERENCES processor_sim.charges (id),
+        ADD CONSTRAINT disputes_of_one_check CHECK ((capture_id IS NULL) <> (charge_id IS NULL)),
+        ADD CONSTRAINT disputes_refunded_capture_check CHECK (status <> 'refunded' OR capture_id IS NOT NULL);
+      CREATE UNIQUE INDEX disputes_one_open_per_charge ON processor_sim.disputes (charge_id)
+        WHERE status IN ('needs_response', 'under_review');
+      CREATE INDEX disputes_charge_idx ON processor_sim.disputes (charge_id) WHERE charge_id IS NOT NULL;
+    `);
+  },
+  async down(db) {
+    // (refused while a dispute of a charge exists: its capture_id is null)
+    await db.raw(`
+      DROP INDEX processor_sim.disputes_charge_idx, processor_sim.disputes_one_open_per_charge;
+      ALTER TABLE processor_sim.disputes
+        DROP CONSTRAINT disputes_refunded_capture_check,
+        DROP CONSTRAINT disputes_of_one_check,
+        DROP COLUMN charge_id,
+        ALTER COLUMN capture_id SET NOT NULL;
+    `);
+  },
+};
+
 const migrations: Array<[string, Migration]> = [
   ['001_processor_sim', m001],
   ['002_batch_files', m002],
@@ -410,6 +439,7 @@ const migrations: Array<[string, Migration]> = [
   ['004_step_up_authentication', m004],
   ['005_balances_and_reservations', m005],
   ['006_disputes_and_webhooks', m006],
+  ['007_charge_disputes', m007],
 ];
 
 export const simulatorMigrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -597,6 +597,7 @@ export async function tamperRecord(db: Knex, id: string, change: { amountMinor: 
     if (table === 'captures') {
       for (const t of ['refunds', 'disputes', 'provisioning_failures', 'loyalty_signals']) await db(T(t)).where({ capture_id: id }).delete();
     }
+    if (table === 'charges') await db(T('disputes')).where({ charge_id: id }).delete();
     return (await db(T(table)).where({ id }).delete()) > 0;
   }
   return (await db(T(table)).where({ id }).update({ amount_minor: change.amountMinor })) > 0;

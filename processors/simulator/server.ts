@@ -80,14 +80,17 @@
 //                                                extending and releasing are the 'reserve' operation, captures 'capture',
 //                                                reads 'query'
 // disputes (disputes.ts; the test cards that dispute their captures in cards.ts):
-//   GET  /v1/disputes/:id                        200 dispute {id, captureId, amountMinor, currency, feeMinor, reason,
-//                                                status, evidenceDueBy, evidence?, evidenceSubmittedAt?, closedAt?,
-//                                                createdAt} or 404. A dispute belongs to a capture (of an authorization
-//                                                or a reservation), at most one open per capture; it is opened by the
-//                                                admin API or, right after each capture, on the cards 4000000000000259
-//                                                (fraudulent) and 4000000000001976 (provisioning_failed): amount the
-//                                                capture's less its refunds, fee disputeFeeMinor, status needs_response,
-//                                                evidence due disputeEvidenceSeconds from now (admin config)
+//   GET  /v1/disputes/:id                        200 dispute {id, captureId, chargeId, amountMinor, currency, feeMinor,
+//                                                reason, status, evidenceDueBy, evidence?, evidenceSubmittedAt?, closedAt?,
+//                                                createdAt} or 404. A dispute belongs to exactly one of a capture (of an
+//                                                authorization or a reservation) or a succeeded charge line of a batch
+//                                                file: captureId or chargeId, the other null; at most one open per capture
+//                                                or charge. A capture's is opened by the admin API or, right after each
+//                                                capture, on the cards 4000000000000259 (fraudulent) and
+//                                                4000000000001976 (provisioning_failed): amount the capture's less its
+//                                                refunds; a charge's by the admin API only: amount the charge's. Fee
+//                                                disputeFeeMinor, status needs_response, evidence due
+//                                                disputeEvidenceSeconds from now (admin config)
 //   POST /v1/disputes/:id/evidence               {productDescription?, customerCommunication?, trackingNumber?,
 //                                                shippingCarrier?, deliveryProof?, provisioningLog?, refundPolicy?,
 //                                                uncategorized?} (at least one; each <= 20000 characters; a body of
@@ -102,7 +105,8 @@
 //                                                purchase could not be provisioned; a repeat answers the first report
 //   POST /v1/captures/:id/loyalty                {program (1-64), points (1-10000000)}   201 loyalty signal (loy_)
 //                                                A refund of a capture whose open provisioning_failed dispute it covers
-//                                                (refund amount >= the disputed amount) closes it 'refunded', fee 0.
+//                                                (refund amount >= the disputed amount) closes it 'refunded', fee 0 (a
+//                                                charge's dispute is never 'refunded': a charge has no refunds).
 //                                                Faults: evidence, accept and provisioning failures are the 'dispute'
 //                                                operation, loyalty 'loyalty', reads 'query'
 //   GET  /v1/transactions/:id                    any object by id (its `object` field names the kind: authorization,
@@ -112,10 +116,10 @@
 //                                                the records of money moved (captures, refunds, charges, payouts,
 //                                                batches) for reconciliation; voids move none and are not records
 //   GET  /health
-// webhooks to the broker (events.ts, pump.ts): dispute.created (the dispute), dispute.closed (won, lost or refunded),
-// reservation.expired (by time, or early by the admin API). POST to the endpoint of the process that made the dispute or
-// reservation (SimulatorOptions.webhook; main.ts: PAYBROKER_PROCESSOR_WEBHOOK_URL, default the API's
-// /v1/processor/webhooks), body {id, type, createdAt, data: {object}}, headers processor-webhook-id (the event id, the
+// webhooks to the broker (events.ts, pump.ts): dispute.created (the dispute, of a capture or a charge), dispute.closed
+// (won, lost or refunded), reservation.expired (by time, or early by the admin API). POST to the endpoint of the
+// process that made the dispute or reservation (SimulatorOptions.webhook; main.ts: PAYBROKER_PROCESSOR_WEBHOOK_URL,
+// default the API's /v1/processor/webhooks), body {id, type, createdAt, data: {object}}, headers processor-webhook-id (the event id, the
 // same on every attempt), processor-webhook-timestamp (seconds), processor-webhook-signature
 // (v1=hex HMAC-SHA256(secret, "<timestamp>.<id>.<body>"); verifyProcessorWebhook in processors/webhookSignature.ts),
 // with the secret stored for that endpoint (PAYBROKER_PROCESSOR_WEBHOOK_SECRET). A non-2xx answer or none is retried
@@ -132,7 +136,10 @@
 //                           disputeDecisionDelayMs (default 3000)}; a PUT changes the fields it sends
 //   POST /admin/captures/:id/disputes {reason, amountMinor?, evidenceSeconds?, outcome?: 'won'|'lost'}   201 dispute
 //                           (dispute.created); 409 dispute_exists, over_dispute, capture_refunded; 404 unknown capture
-//   GET /admin/disputes?captureId=X   GET /admin/webhook-events?objectId=X (the outbox, with attempts and outcome)
+//   POST /admin/charges/:id/disputes  (same body)   201 dispute of a succeeded charge line (dispute.created), amount
+//                           default the charge's, at most it; 409 dispute_exists, over_dispute; 404 unknown id (a failed
+//                           line has none)
+//   GET /admin/disputes?captureId=X|chargeId=X   GET /admin/webhook-events?objectId=X (the outbox, with attempts and outcome)
 //   GET /admin/authorizations?reference=X   GET /admin/captures?authorizationId=X|reservationId=X
 //   GET /admin/reservations?reference=X   PUT /admin/tokens/:token/balance {availableMinor}   200 balance (409 a credit card)
 //   POST /admin/reservations/:id/expire   200 the reservation, expired early by its issuer (the rest given back);
@@ -652,8 +659,16 @@ class Simulator {
       this.count(['disputes', 'webhookEvents']);
       res.status(201).json(d.disputeView(row));
     });
+    // ... or on a succeeded charge line of a batch file
+    app.post('/admin/charges/:id/disputes', async (req, res) => {
+      const b = parse(openDisputeBody, req.body ?? {});
+      const row = await this.db.transaction((trx) => d.openChargeDispute(trx, pathId(req, 'id'), { ...b, reason: b.reason as DisputeReason }, this.ctx()));
+      this.count(['disputes', 'webhookEvents']);
+      res.status(201).json(d.disputeView(row));
+    });
     app.get('/admin/disputes', async (req, res) => {
-      res.json({ data: await d.disputesOfCapture(this.db, query(req, 'captureId')) });
+      const of = req.query.chargeId !== undefined ? { charge_id: query(req, 'chargeId') } : { capture_id: query(req, 'captureId') };
+      res.json({ data: await d.disputesOf(this.db, of) });
     });
     app.get('/admin/webhook-events', async (req, res) => {
       res.json({ data: await eventsOf(this.db, query(req, 'objectId')) });

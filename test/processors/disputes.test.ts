@@ -1,12 +1,13 @@
 // Disputes at the processor simulator, over real HTTP and PostgreSQL, and its signed webhooks to a real receiver:
-// disputes opened by a test card after each capture and by the issuer (admin), evidence and the issuer's decision
-// after a delay, acceptance, evidence past due, a provisioning failure resolved by a refund, loyalty rewards and
-// provisioning failure reports; webhooks (dispute.created, dispute.closed, reservation.expired) signed per endpoint,
-// verifiable with verifyProcessorWebhook, retried while the receiver is down and delivered once per id; processes
-// sharing one database reaching their own brokers; and a database at 005 upgraded in place.
+// disputes opened by a test card after each capture and by the issuer (admin), on captures and on charge lines of
+// batch files, evidence and the issuer's decision after a delay, acceptance, evidence past due, a provisioning failure
+// resolved by a refund, loyalty rewards and provisioning failure reports; webhooks (dispute.created, dispute.closed,
+// reservation.expired) signed per endpoint, verifiable with verifyProcessorWebhook, retried while the receiver is down
+// and delivered once per id; processes sharing one database reaching their own brokers; and databases at 005 and 006
+// upgraded in place.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDb } from '../../ledger/db';
-import type { Capture, Dispute, ProcessorWebhookEvent } from '../../processors/client';
+import type { Capture, ChargeLineResult, Dispute, ProcessorWebhookEvent } from '../../processors/client';
 import { HttpProcessorClient, SimulatorAdmin } from '../../processors/http-client';
 import { LOSING_EVIDENCE, MAX_EVIDENCE_FIELD_CHARS } from '../../processors/simulator/disputes';
 import { SIM_SCHEMA, simulatorMigrationSource } from '../../processors/simulator/migrations';
@@ -21,6 +22,7 @@ const SECRET = 'whsec_test_disputes';
 const FRAUD = '4000000000000259';
 const PROVISIONING = '4000000000001976';
 const VISA = '4242424242424242';
+const DECLINED = '4000000000000002';
 const DAY = 86_400;
 
 let sim: RunningSimulator;
@@ -72,6 +74,20 @@ async function captureOn(number: string, amountMinor = 1_000, c = client): Promi
   return c.capture(a.id, amountMinor, key());
 }
 
+/** The one line of a charge batch file on this card, as the processor answered it. */
+async function chargeOn(number: string, amountMinor = 1_000): Promise<ChargeLineResult> {
+  const { token } = await client.tokenize(card(number), key());
+  const file = await client.submitChargeBatch([{ idempotencyKey: key(), token, amountMinor, currency: 'USD', reference: uid('period-') }], key());
+  return file.results[0];
+}
+
+/** The id of a succeeded charge line of amountMinor on a card that approves. */
+async function chargeId(amountMinor = 1_000): Promise<string> {
+  const line = await chargeOn(VISA, amountMinor);
+  expect(line).toMatchObject({ status: 'succeeded', chargeId: expect.stringMatching(/^ch_/) });
+  return line.chargeId!;
+}
+
 /** The dispute dispute.created announced for a capture. */
 async function disputeOf(captureId: string): Promise<Dispute> {
   const r = await until(`dispute.created of ${captureId}`, () =>
@@ -99,7 +115,7 @@ describe('disputes opened by the test cards', () => {
     expect(dispute.id).toMatch(/^dp_/);
     expect((Date.parse(dispute.evidenceDueBy) - Date.now()) / 1000).toBeGreaterThan(7 * DAY - 60);
     expect(await client.getDispute(dispute.id)).toEqual({
-      id: dispute.id, captureId: cap.id, amountMinor: 2_500, currency: 'USD', feeMinor: 1_500, reason: 'fraudulent', status: 'needs_response',
+      id: dispute.id, captureId: cap.id, chargeId: null, amountMinor: 2_500, currency: 'USD', feeMinor: 1_500, reason: 'fraudulent', status: 'needs_response',
       evidenceDueBy: dispute.evidenceDueBy, createdAt: dispute.createdAt,
     });
     expect(await client.getTransaction(dispute.id)).toMatchObject({ object: 'dispute', id: dispute.id });
@@ -158,9 +174,80 @@ describe('disputes opened by the issuer (admin)', () => {
   });
 });
 
+describe('disputes of charge lines (admin)', () => {
+  it('opens one on a succeeded charge line: dispute.created, signed, with its chargeId and a null captureId', async () => {
+    const id = await chargeId(1_800);
+    const d = await admin.openChargeDispute(id, { reason: 'product_not_received' });
+    expect(d).toMatchObject({
+      object: 'dispute', captureId: null, chargeId: id, amountMinor: 1_800, currency: 'USD', feeMinor: 1_500, reason: 'product_not_received',
+      status: 'needs_response',
+    });
+    const r = await delivered(d.id, 'dispute.created');
+    const event = verifyProcessorWebhook(SECRET, r.headers, r.raw, Date.now(), new Set()).payload as ProcessorWebhookEvent;
+    expect(event).toMatchObject({ type: 'dispute.created', data: { object: { id: d.id, captureId: null, chargeId: id, amountMinor: 1_800 } } });
+    expect(await client.getDispute(d.id)).toEqual({
+      id: d.id, captureId: null, chargeId: id, amountMinor: 1_800, currency: 'USD', feeMinor: 1_500, reason: 'product_not_received',
+      status: 'needs_response', evidenceDueBy: d.evidenceDueBy, createdAt: d.createdAt,
+    });
+    expect(await client.getTransaction(d.id)).toMatchObject({ object: 'dispute', captureId: null, chargeId: id });
+    expect(await admin.disputesOfCharge(id)).toMatchObject([{ id: d.id, chargeId: id }]);
+    expect(await admin.disputesOfCharge('ch_doesnotexist')).toEqual([]);
+  });
+
+  it('takes evidence, then the decision (dispute.closed won, with its chargeId); accepted, it is lost at once', async () => {
+    const id = await chargeId();
+    const d = await admin.openChargeDispute(id, { reason: 'general' });
+    expect(await client.submitDisputeEvidence(d.id, { productDescription: 'a period of metered use' }, key()))
+      .toMatchObject({ id: d.id, chargeId: id, status: 'under_review' });
+    const won = await delivered(d.id, 'dispute.closed');
+    expect(verifyProcessorWebhook(SECRET, won.headers, won.raw, Date.now(), new Set()).payload).toMatchObject({
+      type: 'dispute.closed', data: { object: { id: d.id, captureId: null, chargeId: id, status: 'won', feeMinor: 1_500 } },
+    });
+    expect(await admin.disputesOfCharge(id)).toMatchObject([{ status: 'won', evidence: { productDescription: 'a period of metered use' } }]);
+
+    const other = await chargeId();
+    const accepted = await admin.openChargeDispute(other, { reason: 'fraudulent' });
+    expect(await client.acceptDispute(accepted.id, key())).toMatchObject({ chargeId: other, status: 'lost' });
+    expect(await closed(accepted.id)).toMatchObject({ captureId: null, chargeId: other, status: 'lost' });
+  });
+
+  it('decides by the planned outcome and loses unanswered past the due date, as a capture\'s', async () => {
+    const planned = await admin.openChargeDispute(await chargeId(), { reason: 'general', outcome: 'lost' });
+    await client.submitDisputeEvidence(planned.id, { productDescription: 'fine' }, key());
+    const unanswered = await admin.openChargeDispute(await chargeId(), { reason: 'general', evidenceSeconds: 1 });
+    expect(await closed(planned.id)).toMatchObject({ status: 'lost' });
+    expect(await closed(unanswered.id)).toMatchObject({ status: 'lost' });
+    await rejected(client.submitDisputeEvidence(unanswered.id, { uncategorized: 'too late' }, key()), 'evidence_past_due', 409);
+  });
+
+  it('refuses a failed charge line (it has no id) and an unknown id: 404', async () => {
+    const failed = await chargeOn(DECLINED);
+    expect(failed).toMatchObject({ status: 'failed', declineCode: 'card_declined' });
+    expect(failed.chargeId).toBeUndefined();
+    await expect(admin.openChargeDispute(failed.idempotencyKey, { reason: 'general' })).rejects.toThrow(/404.*resource_missing/);
+    await expect(admin.openChargeDispute('ch_doesnotexist', { reason: 'general' })).rejects.toThrow(/404.*resource_missing/);
+    // a capture is not a charge
+    await expect(admin.openChargeDispute((await captureOn(VISA)).id, { reason: 'general' })).rejects.toThrow(/404/);
+    await expect(admin.openChargeDispute(await chargeId(), { reason: 'unhappy' as never })).rejects.toThrow(/400/);
+  });
+
+  it('opens one per charge at most (409 dispute_exists), of at most its amount (409 over_dispute); closed, another', async () => {
+    const id = await chargeId(1_000);
+    await expect(admin.openChargeDispute(id, { reason: 'duplicate', amountMinor: 1_001 })).rejects.toThrow(/409.*over_dispute/);
+    const d = await admin.openChargeDispute(id, { reason: 'duplicate', amountMinor: 1_000 });
+    expect(d).toMatchObject({ chargeId: id, amountMinor: 1_000 });
+    await expect(admin.openChargeDispute(id, { reason: 'general' })).rejects.toThrow(/409.*dispute_exists/);
+    await expect(admin.openChargeDispute(id, { reason: 'general', amountMinor: 1_001 })).rejects.toThrow(/409/);
+    await client.acceptDispute(d.id, key());
+    expect(await admin.openChargeDispute(id, { reason: 'general', amountMinor: 250 })).toMatchObject({ chargeId: id, amountMinor: 250 });
+    expect(await admin.disputesOfCharge(id)).toHaveLength(2);
+  });
+});
+
 describe('evidence and the decision', () => {
   it('puts it under review, then decides won after the delay (dispute.closed); evidence is taken once', async () => {
-    const d = await admin.openDispute((await captureOn(VISA)).id, { reason: 'product_not_received' });
+    const cap = await captureOn(VISA);
+    const d = await admin.openDispute(cap.id, { reason: 'product_not_received' });
     const k = key();
     const reviewed = await client.submitDisputeEvidence(d.id, { trackingNumber: '1Z999', shippingCarrier: 'UPS' }, k);
     expect(reviewed).toMatchObject({ id: d.id, status: 'under_review' });
@@ -170,7 +257,7 @@ describe('evidence and the decision', () => {
     const decided = await closed(d.id);
     expect(decided).toMatchObject({ id: d.id, status: 'won', feeMinor: 1_500 });
     expect(await client.getDispute(d.id)).toMatchObject({ status: 'won' });
-    expect(await admin.disputesOfCapture(d.captureId)).toMatchObject([{ evidence: { trackingNumber: '1Z999', shippingCarrier: 'UPS' } }]);
+    expect(await admin.disputesOfCapture(cap.id)).toMatchObject([{ evidence: { trackingNumber: '1Z999', shippingCarrier: 'UPS' } }]);
   });
 
   it(`decides lost on evidence containing "${LOSING_EVIDENCE}", unless the issuer planned the outcome`, async () => {
@@ -374,15 +461,85 @@ describe('faults and the tables', () => {
       .rejects.toThrow(/disputes_refunded_free_check/);
     await expect(db(`${SIM_SCHEMA}.disputes`).where({ id: d.id }).update({ status: 'under_review' })).rejects.toThrow(/disputes_under_review_check/);
   });
+
+  it('keeps a dispute of exactly one of a capture or a charge, one open per charge, and refunded for captures only', async () => {
+    const id = await chargeId();
+    const cap = await captureOn(VISA);
+    const d = await admin.openChargeDispute(id, { reason: 'general' });
+    const row = await db(`${SIM_SCHEMA}.disputes`).where({ id: d.id }).first();
+    expect(row).toMatchObject({ charge_id: id, capture_id: null });
+    await expect(db(`${SIM_SCHEMA}.disputes`).insert({ ...row, id: uid('dp_') })).rejects.toThrow(/disputes_one_open_per_charge/);
+    await expect(db(`${SIM_SCHEMA}.disputes`).insert({ ...row, id: uid('dp_'), status: 'lost', closed_at: db.fn.now(), capture_id: cap.id }))
+      .rejects.toThrow(/disputes_of_one_check/);
+    await expect(db(`${SIM_SCHEMA}.disputes`).insert({ ...row, id: uid('dp_'), status: 'lost', closed_at: db.fn.now(), charge_id: null }))
+      .rejects.toThrow(/disputes_of_one_check/);
+    await expect(db(`${SIM_SCHEMA}.disputes`).insert({ ...row, id: uid('dp_'), charge_id: 'ch_doesnotexist' })).rejects.toThrow(/foreign key/);
+    await expect(db(`${SIM_SCHEMA}.disputes`).where({ id: d.id }).update({ status: 'refunded', fee_minor: 0, closed_at: db.fn.now() }))
+      .rejects.toThrow(/disputes_refunded_capture_check/);
+  });
 });
 
+/** A database of its own, dropped after fn. */
+async function inFreshDatabase(fn: (url: string) => Promise<void>): Promise<void> {
+  const main = testDb(1);
+  const name = uid('simupgrade_');
+  await main.raw(`CREATE DATABASE ${name}`);
+  try {
+    await fn(inject('databaseUrl').replace(/\/[^/]*$/, `/${name}`));
+  } finally {
+    await main.raw(`DROP DATABASE ${name} WITH (FORCE)`);
+    await main.destroy();
+  }
+}
+
 describe('schema upgrade', () => {
+  it('upgrades a database at 006 in place: its disputes of captures read with a null chargeId, its charges can be disputed', async () => {
+    await inFreshDatabase(async (url) => {
+      const old = createDb(url);
+      try {
+        await old.raw(`CREATE SCHEMA ${SIM_SCHEMA}`);
+        const config = { migrationSource: simulatorMigrationSource, tableName: 'processor_sim_migrations', schemaName: SIM_SCHEMA };
+        for (let i = 0; i < 6; i++) await old.migrate.up(config);
+        await old(`${SIM_SCHEMA}.card_tokens`).insert({ token: 'tok_old', last4: '4242', brand: 'visa', exp_month: 12, exp_year: 2099 });
+        await old(`${SIM_SCHEMA}.authorizations`).insert({
+          id: 'auth_old', token: 'tok_old', amount_minor: 1_000, currency: 'USD', postal_code: '12345', reference: 'order-old',
+          status: 'approved', avs_code: 'Y', expires_at: old.raw("now() + interval '1 day'"), captured_minor: 400,
+        });
+        await old(`${SIM_SCHEMA}.captures`).insert({ id: 'cap_old', authorization_id: 'auth_old', amount_minor: 400, currency: 'USD', fee_minor: 42 });
+        await old(`${SIM_SCHEMA}.disputes`).insert({
+          id: 'dp_old', capture_id: 'cap_old', amount_minor: 400, currency: 'USD', reason: 'general', fee_minor: 1_500,
+          status: 'needs_response', evidence_due_by: old.raw("now() + interval '1 day'"),
+        });
+        await old(`${SIM_SCHEMA}.batch_files`).insert({ id: 'chf_old', kind: 'charge', line_count: 1 });
+        await old(`${SIM_SCHEMA}.charges`).insert({
+          idempotency_key: 'line-old', id: 'ch_old', file_id: 'chf_old', token: 'tok_old', amount_minor: 600, currency: 'USD',
+          reference: 'period-old', status: 'succeeded',
+        });
+      } finally {
+        await old.destroy();
+      }
+      const rcv = new Receiver();
+      await rcv.start();
+      const upgraded = await startWith(rcv.url, SECRET, url);
+      try {
+        const c = new HttpProcessorClient({ baseUrl: upgraded.url });
+        const a = new SimulatorAdmin({ adminUrl: upgraded.adminUrl });
+        expect(await c.getDispute('dp_old')).toMatchObject({ id: 'dp_old', captureId: 'cap_old', chargeId: null, status: 'needs_response' });
+        await expect(a.openDispute('cap_old', { reason: 'general' })).rejects.toThrow(/409.*dispute_exists/);
+        const d = await a.openChargeDispute('ch_old', { reason: 'general' });
+        expect(d).toMatchObject({ captureId: null, chargeId: 'ch_old', amountMinor: 600 });
+        const r = await until('dispute.created', () => deliveries(rcv, d.id, 'dispute.created')[0]);
+        expect(r.body.data.object).toMatchObject({ captureId: null, chargeId: 'ch_old' });
+        expect(await c.acceptDispute('dp_old', key())).toMatchObject({ captureId: 'cap_old', chargeId: null, status: 'lost' });
+      } finally {
+        await upgraded.stop();
+        await rcv.stop();
+      }
+    });
+  });
+
   it('upgrades a database at 005 in place: its captures can be disputed, its reservations expire (their events kept, never sent)', async () => {
-    const main = testDb(1);
-    const name = uid('simupgrade_');
-    await main.raw(`CREATE DATABASE ${name}`);
-    const url = inject('databaseUrl').replace(/\/[^/]*$/, `/${name}`);
-    try {
+    await inFreshDatabase(async (url) => {
       const old = createDb(url);
       try {
         await old.raw(`CREATE SCHEMA ${SIM_SCHEMA}`);
@@ -418,9 +575,6 @@ describe('schema upgrade', () => {
         await upgraded.stop();
         await rcv.stop();
       }
-    } finally {
-      await main.raw(`DROP DATABASE ${name} WITH (FORCE)`);
-      await main.destroy();
-    }
+    });
   });
 });
