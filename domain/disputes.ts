@@ -19,17 +19,20 @@ export type DisputeReason = (typeof DISPUTE_REASONS)[number];
 export interface DisputeInput {
   /** The processor's dispute id. */
   disputeId: string;
-  merchantId: string;
-  captureId: string;
-  /** What the capture belongs to (an order's or a hold's). */
+  /** A capture's merchant; null for a period charge's (the broker's: its operators answer). */
+  merchantId: string | null;
+  /** What is disputed: a capture (an order's or a hold's), or a period charge (a buyer's invoice of micro-payments). */
+  captureId: string | null;
   orderId: string | null;
   holdId: string | null;
+  chargeId: string | null;
+  invoice: { periodSeq: number; buyerId: string } | null;
   amountMinor: number;
   feeMinor: number;
   currency: string;
   reason: DisputeReason;
   evidenceDueBy: string;
-  /** The broker's fee on the capture, for a refund's posting (its share of it goes back). */
+  /** The broker's fee on the capture, for a refund's posting (its share of it goes back); 0 for a charge. */
   captureFeeMinor: number;
   captureAmountMinor: number;
   /** How often, while the issuer decides, the processor is asked for its decision (its webhook may be lost); default an hour. */
@@ -38,10 +41,12 @@ export interface DisputeInput {
 
 export interface DisputeView {
   id: string;
-  merchantId: string;
-  captureId: string;
+  merchantId: string | null;
+  captureId: string | null;
   orderId: string | null;
   holdId: string | null;
+  chargeId: string | null;
+  invoice: { periodSeq: number; buyerId: string } | null;
   state: DisputeState;
   resolution: DisputeResolution | null;
   reason: DisputeReason;
@@ -129,6 +134,23 @@ Array<{ account: DisputeAccount; amountMinor: number }> {
   return postings.filter((p) => p.amountMinor !== 0);
 }
 
+/**
+ * A period charge's dispute, which the broker bears as the merchant of record: the buyer's debt reopens while it is
+ * open (the buyer's receivable), the fee is the broker's cost, and both are held. At the close what the processor keeps
+ * goes to cash at the processor; won, the buyer's debt is settled again; lost, the buyer owes it (to be collected).
+ */
+export function chargeDisputePostings(step: 'opened' | 'won' | 'lost', amountMinor: number, feeMinor: number, feeChargedMinor = feeMinor):
+Array<{ account: 'buyer' | 'processorFees' | 'held' | 'clearing'; amountMinor: number }> {
+  const held = amountMinor + feeMinor;
+  const returnedAmount = step === 'won' ? amountMinor : 0;
+  const returnedFee = feeMinor - feeChargedMinor;
+  const postings = step === 'opened'
+    ? [{ account: 'buyer' as const, amountMinor }, { account: 'processorFees' as const, amountMinor: feeMinor }, { account: 'held' as const, amountMinor: -held }]
+    : [{ account: 'held' as const, amountMinor: held }, { account: 'buyer' as const, amountMinor: -returnedAmount },
+      { account: 'processorFees' as const, amountMinor: -returnedFee }, { account: 'clearing' as const, amountMinor: -(held - returnedAmount - returnedFee) }];
+  return postings.filter((p) => p.amountMinor !== 0);
+}
+
 /** The step that closes a dispute in this state (none while it is open). */
 export const closingStep = (state: DisputeState): DisputeStep | null =>
   state === 'won' || state === 'lost' || state === 'refunded' ? state : null;
@@ -157,7 +179,7 @@ export class Dispute {
   /** The merchant may accept, submit its evidence, or (a provisioning failure) refund: open and before the deadline. */
   admit(what: 'accept' | 'submit' | 'refund', nowMs: number): void {
     assertOpen({ state: this.state, evidenceDueBy: this.input.evidenceDueBy }, nowMs);
-    if (what === 'refund' && this.input.reason !== 'provisioning_failed') {
+    if (what === 'refund' && (this.input.reason !== 'provisioning_failed' || this.input.captureId === null)) {
       throw new DisputeError('not_provisioning_failure', 'Only a dispute for a failed provisioning is resolved by refunding it at once');
     }
   }
@@ -183,7 +205,8 @@ export class Dispute {
   view(): DisputeView {
     const i = this.input;
     return {
-      id: i.disputeId, merchantId: i.merchantId, captureId: i.captureId, orderId: i.orderId, holdId: i.holdId, state: this.state,
+      id: i.disputeId, merchantId: i.merchantId, captureId: i.captureId, orderId: i.orderId, holdId: i.holdId, chargeId: i.chargeId,
+      invoice: i.invoice, state: this.state,
       resolution: this.resolution, reason: i.reason, amountMinor: i.amountMinor, feeMinor: i.feeMinor,
       feeChargedMinor: this.isClosed ? this.feeChargedMinor : null,
       currency: i.currency, evidenceDueBy: i.evidenceDueBy, evidenceSubmittedAt: this.evidenceSubmittedAt, refundId: this.refundId,

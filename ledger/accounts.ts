@@ -21,3 +21,6 @@ export const merchantReserve = (merchantId: string, currency: string): AccountIn
 /** What open disputes have withdrawn from a merchant's balance (the amounts and fees), until each closes. */
 export const disputesHeld = (merchantId: string, currency: string): AccountInput =>
   ({ id: `disputes-held:${merchantId}:${currency}`, kind: 'disputes_held', currency, ownerId: merchantId });
+/** What open disputes of period charges (the broker's, as the merchant of record of buyers' invoices) hold, until each closes. */
+export const brokerDisputesHeld = (currency: string): AccountInput =>
+  ({ id: `disputes-held:broker:${currency}`, kind: 'disputes_held', currency, name: "Disputes of period charges (the broker's)" });

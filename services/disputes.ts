@@ -18,7 +18,7 @@ import {
 import { MerchantId } from '../workflows/searchAttributes';
 import type { HoldService } from './holds';
 import { WebhookRefused } from './confirmations';
-import { isTemporalUnavailable, startOnce, TemporalUnavailable, updateRefusal, withinDeadline } from './temporal';
+import { askAgain, isTemporalUnavailable, startOnce, TemporalUnavailable, updateRefusal, withinDeadline } from './temporal';
 
 /** A request about a dispute refused, with the API's code and the field it is about. */
 export class DisputeRefused extends Error {
@@ -56,31 +56,38 @@ export class DisputeService {
     }
   }
 
-  /** A dispute the processor opened: its row and its workflow (once), or a problem when the capture is not the broker's. */
-  async opened(d: ProcessorDispute): Promise<'opened' | 'unknown_capture'> {
+  /**
+   * A dispute the processor opened: its row and its workflow (once). Of a capture, its merchant's; of a period charge,
+   * the broker's (the buyer's invoice). One the broker does not know is a problem for an operator, never dropped.
+   */
+  async opened(d: ProcessorDispute): Promise<'opened' | 'unknown_capture' | 'unknown_charge'> {
     const { disputes, problems } = this.deps;
-    // a dispute of a charge (captureId null) is, for now, of a capture the broker does not know
-    const { captureId } = d;
-    const capture = captureId === null ? undefined : await disputes.capture(captureId);
     const workflowId = disputeWorkflowId(d.id);
-    if (captureId === null || !capture) {
-      const of = captureId === null ? `charge ${d.chargeId}` : `capture ${captureId}`;
-      await problems.record({ workflowId, merchantId: null, kind: 'dispute_unknown_capture', details: { dispute: d },
+    const unknown = async (kind: 'unknown_capture' | 'unknown_charge', of: string) => {
+      await problems.record({ workflowId, merchantId: null, kind: `dispute_${kind}`, details: { dispute: d },
         message: `The processor opened dispute ${d.id} (${d.reason}, ${d.amountMinor} ${d.currency}) on ${of}, which the broker does not know` });
-      return 'unknown_capture';
-    }
-    const input: DisputeInput = {
-      disputeId: d.id, merchantId: capture.merchantId, captureId, orderId: capture.orderId, holdId: capture.holdId,
-      amountMinor: d.amountMinor, feeMinor: d.feeMinor, currency: d.currency,
-      reason: (DISPUTE_REASONS as readonly string[]).includes(d.reason) ? d.reason : 'general', evidenceDueBy: d.evidenceDueBy,
-      captureFeeMinor: capture.feeMinor, captureAmountMinor: capture.amountMinor,
+      return kind;
     };
+    const reason = (DISPUTE_REASONS as readonly string[]).includes(d.reason) ? d.reason : 'general';
+    const common = { disputeId: d.id, amountMinor: d.amountMinor, feeMinor: d.feeMinor, currency: d.currency, reason, evidenceDueBy: d.evidenceDueBy };
+    let input: DisputeInput;
+    if (d.captureId !== null) {
+      const capture = await disputes.capture(d.captureId);
+      if (!capture) return unknown('unknown_capture', `capture ${d.captureId}`);
+      input = { ...common, merchantId: capture.merchantId, captureId: d.captureId, orderId: capture.orderId, holdId: capture.holdId,
+        chargeId: null, invoice: null, captureFeeMinor: capture.feeMinor, captureAmountMinor: capture.amountMinor };
+    } else {
+      const invoice = d.chargeId === null ? undefined : await disputes.invoiceOfCharge(d.chargeId);
+      if (!invoice) return unknown('unknown_charge', `charge ${d.chargeId}`);
+      input = { ...common, merchantId: null, captureId: null, orderId: null, holdId: null, chargeId: d.chargeId,
+        invoice: { periodSeq: invoice.periodSeq, buyerId: invoice.buyerId }, captureFeeMinor: 0, captureAmountMinor: 0 };
+    }
     await disputes.open(input);
     const { temporal } = this.deps;
     await startOnce(temporal, () => temporal.workflow.start<DisputeWorkflow>('disputeWorkflow', {
       workflowId, taskQueue: this.deps.taskQueue, args: [{ ...input, decisionPollMs: this.deps.decisionPollMs }],
       workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      typedSearchAttributes: [{ key: MerchantId, value: input.merchantId }],
+      ...(input.merchantId ? { typedSearchAttributes: [{ key: MerchantId, value: input.merchantId }] } : {}),
     }));
     return 'opened';
   }
@@ -102,7 +109,8 @@ export class DisputeService {
     return this.deps.disputes.dispute(id);
   }
 
-  list(req: PageRequest & { merchantId: string; state?: string }): Promise<Page<DisputeRow>> {
+  /** A merchant's disputes, or (no merchant: an operator) every dispute, newest first. */
+  list(req: PageRequest & { merchantId?: string; state?: string }): Promise<Page<DisputeRow>> {
     return this.deps.disputes.list(req);
   }
 
@@ -143,7 +151,7 @@ export class DisputeService {
   }
 
   private async ask(row: DisputeRow, update: typeof acceptUpdate): Promise<void> {
-    await withinDeadline(this.deps.temporal, () => this.deps.temporal.workflow.getHandle(disputeWorkflowId(row.id)).executeUpdate(update), 30_000)
+    await askAgain(() => withinDeadline(this.deps.temporal, () => this.deps.temporal.workflow.getHandle(disputeWorkflowId(row.id)).executeUpdate(update), 30_000))
       .catch((err: unknown) => {
         const r = updateRefusal(err);
         if (r) throw new DisputeRefused(r.code, r.message, r.param);

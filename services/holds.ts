@@ -13,7 +13,7 @@ import {
   captureUpdate, holdQuery, type HoldWorkflow, holdWorkflowId, issuerExpiredSignal, placedUpdate, releaseUpdate,
 } from '../workflows/hold.contract';
 import { MerchantId } from '../workflows/searchAttributes';
-import { isTemporalUnavailable, replyWithin, TemporalUnavailable, updateRefusal, withinDeadline } from './temporal';
+import { askAgain, isTemporalUnavailable, replyWithin, TemporalUnavailable, updateRefusal, withinDeadline } from './temporal';
 
 /** How long a request waits for the issuer (placing, a capture, the release) before answering the hold as it stands. */
 export const HOLD_REPLY_WAIT_MS = 5000;
@@ -107,7 +107,7 @@ export class HoldService {
    * ended answers by its saved view and the same rule (`admit`): a repeat of what it did, or the refusal.
    */
   private async ask(row: HoldRow, update: (h: ReturnType<HoldService['handle']>) => Promise<HoldView>, admit: (ended: Hold) => unknown): Promise<HoldView> {
-    const reply = withinDeadline(this.deps.temporal, () => update(this.handle(row)), 30_000).catch(async (err: unknown) => {
+    const reply = askAgain(() => withinDeadline(this.deps.temporal, () => update(this.handle(row)), 30_000)).catch(async (err: unknown) => {
       const refusal = updateRefusal(err);
       if (refusal) throw new HoldRefused(refusal.code, refusal.message, refusal.param);
       if (err instanceof WorkflowNotFoundError) {

@@ -1,7 +1,9 @@
 // Calls to the Temporal server that must answer within a bounded time: when the server cannot be reached (or does
 // not answer in time) they fail with TemporalUnavailable, which the API answers with 503 temporal_unavailable and
 // a Retry-After, instead of the client's own retries running on for tens of seconds.
-import { type Client, isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  type Client, isGrpcServiceError, ServiceError, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 
 /** How long a call to the Temporal server may take before the server counts as unavailable. */
@@ -109,4 +111,23 @@ export function updateRefusal(err: unknown): { code: string; message: string; pa
   if (!(err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure)) return undefined;
   const param = err.cause.details?.[0];
   return { code: err.cause.type ?? 'refused', message: err.cause.message, param: typeof param === 'string' ? param : undefined };
+}
+
+/**
+ * An update call, asked again (up to `tries` times, briefly apart) when the server ended it without an answer: a
+ * generic service error or an update RPC cut short, never a refusal, a workflow gone or an unreachable server. (A
+ * dispute's accept once answered 500 under a loaded machine, its cause not pinned down.) For the updates that are
+ * idempotent by design (a hold's capture by its request key, its release; a dispute's submit, accept, refund), so a
+ * second ask has no second effect.
+ */
+export async function askAgain<T>(fn: () => Promise<T>, tries = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const aborted = err instanceof ServiceError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError;
+      if (!aborted || i >= tries || isTemporalUnavailable(err)) throw err;
+      await new Promise((r) => setTimeout(r, 200 * i));
+    }
+  }
 }

@@ -3,12 +3,14 @@
 // by its own clock), the view its workflow saves, and what it moves on the merchant's balance for the next payout.
 import { type DisputeInput, type DisputeReason, type DisputeState, DisputeError, type DisputeView, type Evidence, mergeEvidence } from '../domain/disputes';
 import type { Db } from '../ledger/db';
-import { type Page, pageOf, type PageRequest } from './page';
+import { given, type Page, pageOf, type PageRequest } from './page';
 
 export interface DisputeRow {
   id: string;
-  merchantId: string;
-  captureId: string;
+  /** Null: a period charge's dispute (the broker's). */
+  merchantId: string | null;
+  captureId: string | null;
+  chargeId: string | null;
   reason: DisputeReason;
   state: DisputeState;
   amountMinor: number;
@@ -33,7 +35,7 @@ export interface CaptureOwner {
 }
 
 const disputeOf = (r: Record<string, any>): DisputeRow => ({
-  id: r.id, merchantId: r.merchant_id, captureId: r.capture_id, reason: r.reason, state: r.state,
+  id: r.id, merchantId: r.merchant_id, captureId: r.capture_id, chargeId: r.charge_id, reason: r.reason, state: r.state,
   amountMinor: Number(r.amount_minor), feeMinor: Number(r.fee_minor), currency: r.currency.trim(), evidence: r.evidence,
   evidenceSubmittedAt: r.evidence_submitted_at, evidenceDueBy: r.evidence_due_by, view: r.view, createdAt: r.created_at,
 });
@@ -50,7 +52,8 @@ export class DisputeStore {
   /** The dispute's row (made once: a repeated notice finds it). */
   async open(i: DisputeInput): Promise<DisputeRow> {
     await this.db('disputes').insert({
-      id: i.disputeId, merchant_id: i.merchantId, capture_id: i.captureId, reason: i.reason, currency: i.currency,
+      id: i.disputeId, merchant_id: i.merchantId, capture_id: i.captureId, charge_id: i.chargeId, period_seq: i.invoice?.periodSeq ?? null,
+      buyer_id: i.invoice?.buyerId ?? null, reason: i.reason, currency: i.currency,
       amount_minor: i.amountMinor, fee_minor: i.feeMinor, evidence_due_by: i.evidenceDueBy,
     }).onConflict('id').ignore();
     return (await this.dispute(i.disputeId))!;
@@ -69,8 +72,15 @@ export class DisputeStore {
     return rows.map((r) => r.view as DisputeView);
   }
 
-  list(req: PageRequest & { merchantId: string; state?: string }): Promise<Page<DisputeRow>> {
-    return pageOf(() => this.db('disputes').where({ merchant_id: req.merchantId, ...(req.state ? { state: req.state } : {}) }), req, disputeOf);
+  /** A merchant's disputes (or, no merchant given, every dispute), newest first. */
+  list(req: PageRequest & { merchantId?: string; state?: string }): Promise<Page<DisputeRow>> {
+    return pageOf(() => this.db('disputes').where(given({ merchant_id: req.merchantId, state: req.state })), req, disputeOf);
+  }
+
+  /** The paid invoice a period charge paid (a buyer's, of a period), if the broker made that charge. */
+  async invoiceOfCharge(chargeId: string): Promise<{ periodSeq: number; buyerId: string } | undefined> {
+    const r = await this.db('invoices').where({ charge_id: chargeId }).first('period_seq', 'buyer_id');
+    return r && { periodSeq: r.period_seq, buyerId: r.buyer_id };
   }
 
   async save(view: DisputeView): Promise<void> {

@@ -7,7 +7,7 @@ import {
 } from '../../domain/disputes';
 import type { Services } from '../../services';
 import type { DisputeRow } from '../../stores/disputes';
-import { assertCanSee } from '../auth';
+import type { Principal } from '../../stores/principals';
 import { logRefusal, notFound } from '../errors';
 import { type Operation, operation } from '../operations';
 import { pageAnswer, pageRequest } from '../paging';
@@ -23,8 +23,11 @@ const evidenceFields = {
 const evidenceSchema = z.object(evidenceFields).meta({ id: 'DisputeEvidence' });
 
 const disputeSchema = z.object({
-  id: z.string().meta({ description: "The processor's dispute id" }), object: z.literal('dispute'), merchantId: z.string(),
-  captureId: z.string(), orderId: z.string().nullable(), holdId: z.string().nullable(),
+  id: z.string().meta({ description: "The processor's dispute id" }), object: z.literal('dispute'),
+  merchantId: z.string().nullable().meta({ description: "The capture's merchant; null for a period charge's dispute (the broker's, answered by operators)" }),
+  captureId: z.string().nullable(), orderId: z.string().nullable(), holdId: z.string().nullable(),
+  chargeId: z.string().nullable().meta({ description: 'The period charge disputed (a buyer\'s invoice of micro-payments)' }),
+  invoice: z.object({ periodSeq: z.number().int(), buyerId: z.string() }).nullable(),
   state: z.enum(STATES).meta({ description: 'needs_response (evidence or acceptance awaited), under_review (evidence submitted; the issuer '
     + 'decides), won (the amount returned; the fee kept), lost (the money stays with the customer), refunded (resolved by a refund; no fee)' }),
   resolution: z.enum(['decided', 'accepted', 'deadline', 'refunded']).nullable()
@@ -39,10 +42,10 @@ const disputeSchema = z.object({
 
 export function disputeOperations(services: Services): { open: Operation[]; authenticated: Operation[] } {
   const { disputes, clock } = services;
-  const mine = async (id: string, principal: Parameters<typeof assertCanSee>[0]) => {
+  /** The dispute, if this principal may see it: a merchant its own, an operator any (a period charge's is the broker's). */
+  const mine = async (id: string, principal: Principal) => {
     const row = await disputes.dispute(id);
-    if (!row) throw notFound('dispute');
-    assertCanSee(principal, row.merchantId, 'dispute');
+    if (!row || (principal.kind !== 'operator' && row.merchantId !== principal.id)) throw notFound('dispute');
     return row;
   };
   /** A dispute as its workflow has it now (live), or as it last saved it (lists: one read for the page). */
@@ -50,7 +53,7 @@ export function disputeOperations(services: Services): { open: Operation[]; auth
     const view = live ? await disputes.current(row) : row.view;
     return {
       id: row.id, object: 'dispute' as const, merchantId: row.merchantId, captureId: row.captureId, orderId: view?.orderId ?? null,
-      holdId: view?.holdId ?? null, state: view?.state ?? row.state, resolution: view?.resolution ?? null, reason: row.reason,
+      holdId: view?.holdId ?? null, chargeId: row.chargeId, invoice: view?.invoice ?? null, state: view?.state ?? row.state, resolution: view?.resolution ?? null, reason: row.reason,
       amountMinor: row.amountMinor, feeMinor: row.feeMinor, feeChargedMinor: view?.feeChargedMinor ?? null, currency: row.currency,
       evidenceDueBy: row.evidenceDueBy.toISOString(), evidenceSubmittedAt: row.evidenceSubmittedAt?.toISOString() ?? null, evidence: row.evidence,
       refundId: view?.refundId ?? null, closedAt: view?.closedAt ?? null, createdAt: row.createdAt.toISOString(),
@@ -74,11 +77,11 @@ export function disputeOperations(services: Services): { open: Operation[]; auth
   ];
   const authenticated: Operation[] = [
     operation({
-      method: 'get', path: '/disputes', allow: ['merchant'], summary: "The merchant's disputes, newest first",
+      method: 'get', path: '/disputes', allow: ['merchant', 'operator'], summary: "The merchant's disputes (an operator's: every dispute), newest first",
       query: z.strictObject({ ...pageQuery, state: z.enum(STATES).optional() }),
       responses: { 200: { description: 'OK', schema: pageOf(disputeSchema) } },
       async handler({ res, principal, query }) {
-        const page = await disputes.list({ ...pageRequest(query), merchantId: principal.id, state: query.state });
+        const page = await disputes.list({ ...pageRequest(query), merchantId: principal.kind === 'operator' ? undefined : principal.id, state: query.state });
         res.json(pageAnswer({ data: await Promise.all(page.data.map((r) => shown(r, false))), hasMore: page.hasMore }, (d) => d));
       },
     }),
@@ -90,7 +93,7 @@ export function disputeOperations(services: Services): { open: Operation[]; auth
       },
     }),
     operation({
-      method: 'post', path: '/disputes/:id/evidence', allow: ['merchant'],
+      method: 'post', path: '/disputes/:id/evidence', allow: ['merchant', 'operator'],
       body: z.strictObject({ ...evidenceFields, submit: z.boolean().default(false)
         .meta({ description: 'true: submit the evidence as drafted (then it can no longer change)' }) }),
       summary: 'Draft (and submit) evidence for a dispute',
@@ -104,7 +107,7 @@ export function disputeOperations(services: Services): { open: Operation[]; auth
       },
     }),
     operation({
-      method: 'post', path: '/disputes/:id/accept', allow: ['merchant'], summary: 'Accept a dispute: it is lost at once, the money stays with the customer',
+      method: 'post', path: '/disputes/:id/accept', allow: ['merchant', 'operator'], summary: 'Accept a dispute: it is lost at once, the money stays with the customer',
       responses: { 200: { description: 'The closed dispute', schema: disputeSchema } },
       async handler({ res, principal, params }) {
         const row = await mine(params.id, principal);
@@ -113,7 +116,7 @@ export function disputeOperations(services: Services): { open: Operation[]; auth
       },
     }),
     operation({
-      method: 'post', path: '/disputes/:id/reprovision', allow: ['merchant'],
+      method: 'post', path: '/disputes/:id/reprovision', allow: ['merchant', 'operator'],
       body: z.strictObject({ deliveryProof: text.min(1), provisioningLog: text.optional() }),
       summary: 'A failed provisioning done again: the proof of delivery (and its log) become the evidence',
       description: 'Only for reason provisioning_failed (422 not_provisioning_failure); then submit it with POST /v1/disputes/:id/evidence {"submit": true}.',
@@ -123,7 +126,7 @@ export function disputeOperations(services: Services): { open: Operation[]; auth
       },
     }),
     operation({
-      method: 'post', path: '/disputes/:id/refund', allow: ['merchant'],
+      method: 'post', path: '/disputes/:id/refund', allow: ['merchant', 'operator'],
       summary: 'A failed provisioning refunded at once: the customer gets the disputed amount back and the issuer closes the dispute with no fee',
       description: 'Only for reason provisioning_failed (422 not_provisioning_failure), while it needs a response.',
       responses: { 200: { description: 'The dispute with its refund', schema: disputeSchema } },

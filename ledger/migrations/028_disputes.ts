@@ -1,5 +1,6 @@
-// Disputes (chargebacks). A dispute's row is written when the processor's notice arrives (its id the processor's;
-// the evidence the merchant drafts is kept on it until submitted, when the database freezes it) and keeps the view the
+// Disputes (chargebacks), of a capture (its merchant's) or of a period charge of micro-payments (the broker's, as the
+// merchant of record of buyers' invoices). A dispute's row is written when the processor's notice arrives (its id the
+// processor's; the evidence drafted is kept on it until submitted, when the database freezes it) and keeps the view the
 // dispute's workflow saves. What a dispute moves on the merchant's balance (withdrawn when it opens, returned when it
 // is won or refunded) is a row too, which the merchant's next payout takes like a refund: a payout already paid is
 // recovered from the next one, never lost. Disputes held is a ledger account of its own.
@@ -13,8 +14,13 @@ export async function up(db: Knex): Promise<void> {
 
     CREATE TABLE disputes (
       id                     text PRIMARY KEY,
-      merchant_id            text NOT NULL REFERENCES merchants (id),
-      capture_id             text NOT NULL REFERENCES captures (id),
+      -- a capture's dispute is its merchant's; a period charge's (a buyer's invoice of micro-payments) is the broker's,
+      -- as the merchant of record: its operators answer it
+      merchant_id            text REFERENCES merchants (id),
+      capture_id             text REFERENCES captures (id),
+      charge_id              text,
+      period_seq             integer,
+      buyer_id               text REFERENCES buyers (id),
       reason                 text NOT NULL,
       currency               char(3) NOT NULL,
       amount_minor           bigint NOT NULL CHECK (amount_minor > 0),
@@ -26,10 +32,14 @@ export async function up(db: Knex): Promise<void> {
       evidence_due_by        timestamptz NOT NULL,
       view                   jsonb,
       created_at             timestamptz NOT NULL DEFAULT now(),
-      CONSTRAINT disputes_submitted_check CHECK (state <> 'under_review' OR evidence_submitted_at IS NOT NULL)
+      CONSTRAINT disputes_submitted_check CHECK (state <> 'under_review' OR evidence_submitted_at IS NOT NULL),
+      CONSTRAINT disputes_of_one_check CHECK ((capture_id IS NULL) <> (charge_id IS NULL)),
+      CONSTRAINT disputes_capture_check CHECK ((capture_id IS NULL) = (merchant_id IS NULL)),
+      CONSTRAINT disputes_charge_check CHECK ((charge_id IS NULL) = (buyer_id IS NULL) AND (charge_id IS NULL) = (period_seq IS NULL))
     );
     CREATE INDEX disputes_list_idx ON disputes (merchant_id, created_at DESC, id DESC);
     CREATE INDEX disputes_capture_idx ON disputes (capture_id);
+    CREATE INDEX disputes_list_all_idx ON disputes (created_at DESC, id DESC);
 
     CREATE TABLE dispute_movements (
       id            text PRIMARY KEY,              -- <dispute id>:<step>

@@ -4,14 +4,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  Dispute, DisputeError, type DisputeInput, disputePostings, EVIDENCE_REMINDERS_MS, MAX_EVIDENCE_REFERENCE_CHARS, MAX_EVIDENCE_TEXT_CHARS,
+  chargeDisputePostings, Dispute, DisputeError, type DisputeInput, disputePostings, EVIDENCE_REMINDERS_MS, MAX_EVIDENCE_REFERENCE_CHARS, MAX_EVIDENCE_TEXT_CHARS,
   MAX_EVIDENCE_TOTAL_CHARS, mergeEvidence, refundFeeShare, reminderTimes,
 } from '../../domain/disputes';
 
 const DAY = 86_400_000;
 const DUE = '2026-12-20T00:00:00.000Z';
 const input = (over: Partial<DisputeInput> = {}): DisputeInput => ({
-  disputeId: 'dp_1', merchantId: 'm1', captureId: 'cap_1', orderId: 'order-1', holdId: null, amountMinor: 5000, feeMinor: 1500, currency: 'USD',
+  disputeId: 'dp_1', merchantId: 'm1', captureId: 'cap_1', orderId: 'order-1', holdId: null, chargeId: null, invoice: null, amountMinor: 5000, feeMinor: 1500, currency: 'USD',
   reason: 'product_not_received', evidenceDueBy: DUE, captureFeeMinor: 125, captureAmountMinor: 5000, ...over,
 });
 const code = (fn: () => unknown) => { try { fn(); return 'none'; } catch (e) { return (e as DisputeError).code; } };
@@ -42,6 +42,9 @@ describe('a dispute', () => {
     expect(code(() => d.admit('accept', Date.parse(DUE)))).toBe('evidence_past_due');
     expect(code(() => d.admit('refund', before))).toBe('not_provisioning_failure');
     expect(code(() => new Dispute(input({ reason: 'provisioning_failed' })).admit('refund', before))).toBe('none');
+    // (a period charge's is not refunded at once: there is no capture to refund)
+    const charge = input({ reason: 'provisioning_failed', merchantId: null, captureId: null, orderId: null, chargeId: 'ch_1', invoice: { periodSeq: 3, buyerId: 'b1' } });
+    expect(code(() => new Dispute(charge).admit('refund', before))).toBe('not_provisioning_failure');
     d.submitted('2026-12-10T00:00:00.000Z');
     expect(d.view()).toMatchObject({ state: 'under_review', evidenceSubmittedAt: '2026-12-10T00:00:00.000Z', feeChargedMinor: null });
     expect(code(() => d.admit('accept', before))).toBe('dispute_not_open');
@@ -77,6 +80,22 @@ describe("a dispute's postings", () => {
       { account: 'clearing', amountMinor: -1500 }]);
     expect(disputePostings('lost', 5000, 1500)).toEqual([{ account: 'held', amountMinor: 6500 }, { account: 'clearing', amountMinor: -6500 }]);
     expect(disputePostings('refunded', 5000, 1500, 0)).toEqual([{ account: 'held', amountMinor: 6500 }, { account: 'merchant', amountMinor: -6500 }]);
+  });
+
+  it("of a period charge: the buyer's debt reopens and the fee is the broker's; won settles the debt again, lost leaves it owed", () => {
+    expect(chargeDisputePostings('opened', 5000, 1500)).toEqual([{ account: 'buyer', amountMinor: 5000 }, { account: 'processorFees', amountMinor: 1500 },
+      { account: 'held', amountMinor: -6500 }]);
+    expect(chargeDisputePostings('won', 5000, 1500)).toEqual([{ account: 'held', amountMinor: 6500 }, { account: 'buyer', amountMinor: -5000 },
+      { account: 'clearing', amountMinor: -1500 }]);
+    expect(chargeDisputePostings('lost', 5000, 1500)).toEqual([{ account: 'held', amountMinor: 6500 }, { account: 'clearing', amountMinor: -6500 }]);
+    fc.assert(fc.property(fc.integer({ min: 1, max: 10_000_000 }), fc.integer({ min: 0, max: 10_000 }), fc.constantFrom('won', 'lost' as const),
+      (amount, fee, end) => {
+        const all = [...chargeDisputePostings('opened', amount, fee), ...chargeDisputePostings(end, amount, fee)];
+        const sum = (acc: string) => all.filter((x) => x.account === acc).reduce((s, x) => s + x.amountMinor, 0);
+        expect(sum('held')).toBe(0);
+        expect(sum('buyer')).toBe(end === 'lost' ? amount : 0);
+        expect(all.reduce((s, x) => s + x.amountMinor, 0)).toBe(0);
+      }));
   });
 
   it('balance at every step, and leave disputes held empty once closed', () => {

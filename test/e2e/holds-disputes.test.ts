@@ -22,7 +22,7 @@ let svc: Services;
 
 beforeAll(async () => {
   ({ stores, db, close: closeDb } = testDatabase(2));
-  svc = await startServices();
+  svc = await startServices({}, { logDir: process.env.E2E_LOG_DIR });
   // (decisions a moment after evidence)
   await svc.admin.setConfig({ disputeDecisionDelayMs: 500 });
 });
@@ -158,6 +158,7 @@ describe('disputes over HTTP', () => {
     const list = await call(svc.base, '/disputes', { key: m.key });
     expect(list.body.data.map((d: { id: string }) => d.id)).toEqual([dispute.id]);
     const accepted = await call(svc.base, `/disputes/${dispute.id}/accept`, { key: m.key, method: 'POST' });
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
     expect(accepted.body).toMatchObject({ state: 'lost', resolution: 'accepted' });
   });
 });

@@ -64,7 +64,8 @@ describe('disputes in the ledger', () => {
           if (c.refunded + amount <= c.amount) await refund(c, amount);
           continue;
         }
-        const input: DisputeInput = { disputeId: uid('dp_'), merchantId, captureId: c.id, orderId: null, holdId, amountMinor: amount, feeMinor: st.fee,
+        const input: DisputeInput = { disputeId: uid('dp_'), merchantId, captureId: c.id, orderId: null, holdId, chargeId: null, invoice: null,
+          amountMinor: amount, feeMinor: st.fee,
           currency: 'USD', reason: 'provisioning_failed', evidenceDueBy: new Date(Date.now() + 86_400_000).toISOString(),
           captureFeeMinor: c.fee, captureAmountMinor: c.amount };
         await stores.disputes.open(input);
