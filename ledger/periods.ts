@@ -85,8 +85,8 @@ export class Periods {
 
   /**
    * Freezes the period and opens the next: waits for payments being written into it (they hold the period lock
-   * shared), after which every payment lands in the next period. The sellers' card-order captures and refunds
-   * made before the freeze are assigned to it in the same transaction. Repeating it changes nothing.
+   * shared), after which every payment lands in the next period. The sellers' card-order captures and refunds, and
+   * what disputes of those captures moved, made before the freeze are assigned to it in the same transaction. Repeating it changes nothing.
    */
   async freeze(seq: number, workflowId: string): Promise<Date> {
     return this.db.transaction(async (trx) => {
@@ -100,7 +100,7 @@ export class Periods {
         return p.frozen_at as Date;
       }
       await trx('settlement_periods').insert({ seq: seq + 1, state: 'open' });
-      for (const table of ['captures', 'card_refunds']) {
+      for (const table of ['captures', 'card_refunds', 'dispute_movements']) {
         // (frozen_at compared in SQL: a JavaScript Date holds milliseconds, and a row made in the same millisecond
         // just before the freeze would fall into the next period)
         await trx.raw(`UPDATE ${table} SET period_seq = :seq WHERE period_seq IS NULL
@@ -114,7 +114,7 @@ export class Periods {
   /**
    * One invoice per buyer and one credit per seller, written once in one transaction (domain/settlement.ts's
    * arithmetic, in SQL): a buyer's purchases less refunds, a seller's sales less fees, less refunds net of their
-   * fees, plus card-order captures less card refunds, net of fees; each plus what the party's latest earlier
+   * fees, plus card-order captures less card refunds, net of fees, and what disputes of them moved; each plus what the party's latest earlier
    * invoice or credit carries (carriedInto). An invoice or credit is pending when something is due (dueState).
    */
   async aggregate(seq: number): Promise<void> {
@@ -148,7 +148,10 @@ export class Periods {
              c AS (SELECT merchant_id AS seller_id, sum(card) AS card FROM (
                      SELECT merchant_id, amount_minor - coalesce(fee_minor, 0) AS card FROM captures WHERE period_seq = :seq
                      UNION ALL
-                     SELECT merchant_id, -(amount_minor - fee_minor) FROM card_refunds WHERE period_seq = :seq) x GROUP BY merchant_id),
+                     SELECT merchant_id, -(amount_minor - fee_minor) FROM card_refunds WHERE period_seq = :seq
+                     UNION ALL
+                     -- what disputes of its card captures withdrew (negative) or returned
+                     SELECT merchant_id, amount_minor FROM dispute_movements WHERE period_seq = :seq) x GROUP BY merchant_id),
              ids AS (SELECT seller_id FROM m UNION SELECT seller_id FROM r UNION SELECT seller_id FROM c),
              prev AS (SELECT DISTINCT ON (k.seller_id) k.seller_id, least(k.amount_minor, 0) AS carried FROM seller_credits k
                       WHERE k.period_seq < :seq AND k.seller_id IN (SELECT seller_id FROM ids) ORDER BY k.seller_id, k.period_seq DESC),

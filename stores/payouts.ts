@@ -114,8 +114,7 @@ export class PayoutStore {
         WHERE merchant_id = :m AND released_by IS NULL AND release_on <= :cutoff`);
       const carried = await claim(`SELECT id, currency, amount_minor FROM payouts
         WHERE merchant_id = :m AND state IN ('carried', 'failed') AND carried_into IS NULL`);
-      const disputed = await claim(`SELECT id, currency, amount_minor FROM dispute_movements
-        WHERE merchant_id = :m AND payout_id IS NULL AND created_at < :cutoff`);
+      const disputed = await claim(`SELECT id, currency, amount_minor FROM dispute_movements WHERE ${unpaid}`);
       const ledger = new Ledger(trx);
       const payouts: Payout[] = [];
       const currencies = [...new Set([...captures, ...refunds, ...released, ...carried, ...disputed].map((r) => r.currency))].sort();

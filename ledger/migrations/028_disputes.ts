@@ -2,8 +2,8 @@
 // merchant of record of buyers' invoices). A dispute's row is written when the processor's notice arrives (its id the
 // processor's; the evidence drafted is kept on it until submitted, when the database freezes it) and keeps the view the
 // dispute's workflow saves. What a dispute moves on the merchant's balance (withdrawn when it opens, returned when it
-// is won or refunded) is a row too, which the merchant's next payout takes like a refund: a payout already paid is
-// recovered from the next one, never lost. Disputes held is a ledger account of its own.
+// is won or refunded) is a row too, which the merchant's next payout (or, a seller's, its next period credit) takes like a
+// refund: a payout already paid is recovered from the next one, never lost. Disputes held is a ledger account of its own.
 import type { Knex } from 'knex';
 
 export async function up(db: Knex): Promise<void> {
@@ -49,9 +49,12 @@ export async function up(db: Knex): Promise<void> {
       -- on the merchant's balance: negative withdrawn (opened), positive returned (won, refunded)
       amount_minor  bigint NOT NULL CHECK (amount_minor <> 0),
       payout_id     text REFERENCES payouts (id),
-      created_at    timestamptz NOT NULL DEFAULT now()
+      -- a merchant that is also a micro-payment seller is paid by period credits: the period that took it
+      period_seq    integer REFERENCES settlement_periods (seq),
+      created_at    timestamptz NOT NULL DEFAULT now(),
+      CONSTRAINT dispute_movements_taken_once_check CHECK (payout_id IS NULL OR period_seq IS NULL)
     );
-    CREATE INDEX dispute_movements_unpaid_idx ON dispute_movements (merchant_id, created_at) WHERE payout_id IS NULL;
+    CREATE INDEX dispute_movements_unpaid_idx ON dispute_movements (merchant_id, created_at) WHERE payout_id IS NULL AND period_seq IS NULL;
 
     ALTER TABLE payouts ADD COLUMN disputes_minor bigint NOT NULL DEFAULT 0;
   `);

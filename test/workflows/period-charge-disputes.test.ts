@@ -5,6 +5,7 @@
 // books follow the issuer's decision; sellers' credits are untouched.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DisputeView } from '../../domain/disputes';
+import { periodSeq } from '../../domain/micropayments';
 import type { Dispute as ProcessorDispute } from '../../processors/client';
 import { brokerDisputesHeld, buyerReceivable } from '../../ledger/accounts';
 import type { Services } from '../../services';
@@ -16,11 +17,13 @@ import { microHarness, type MicroHarness } from '../support/micro';
 let h: MicroHarness;
 let services: Services;
 const invoices: Array<{ buyerId: string; chargeId: string; amountMinor: number }> = [];
+let sellerId: string;
 
 beforeAll(async () => {
   h = await microHarness();
   services = (await testApp(h.database, h.client, { taskQueue: h.taskQueue, disputeDecisionPollMs: 300 })).services;
   const seller = await h.seller({ feeBps: 1000, items: [{ id: 'article', priceMinor: 250 }] });
+  sellerId = seller.id;
   for (let b = 0; b < 3; b++) {
     const buyer = await h.buyer();
     for (let i = 0; i < 4; i++) {
@@ -90,5 +93,21 @@ describe('disputes of period charges', () => {
     const stray = { ...d, id: uid('dp_stray_'), chargeId: uid('ch_nowhere_') };
     expect(await services.disputes.opened(stray)).toBe('unknown_charge');
     expect(await h.db('problems').where({ kind: 'dispute_unknown_charge', workflow_id: disputeWorkflowId(stray.id) }).count().first()).toEqual({ count: '1' });
+  });
+
+  it("a seller's card capture disputed and lost: its next period credit takes the amount and the fee (it has no payouts)", async () => {
+    const { hold } = await services.holds.create(sellerId, uid('idem-'), { token: await h.tokenize('4000056655665556'), amountMinor: 5000,
+      currency: 'USD', expiresInSeconds: 3600 });
+    const captured = await services.holds.capture((await services.holds.hold(hold.id))!, uid('cap-'));
+    const capture = await h.db('captures').where({ id: captured.captures[0].id }).first('fee_minor');
+    const d = await h.admin.openDispute(captured.captures[0].id, { reason: 'fraudulent' }) as unknown as ProcessorDispute;
+    expect(await services.disputes.opened(d)).toBe('opened');
+    await services.disputes.accept(await row(d.id));
+    expect(await result(d.id)).toMatchObject({ state: 'lost', merchantId: sellerId });
+    const closed = await h.closePeriod();
+    const seq = periodSeq(closed.periodId)!;
+    const credit = await h.db('seller_credits').where({ period_seq: seq, seller_id: sellerId }).first('card_minor');
+    expect(Number(credit.card_minor)).toBe(5000 - Number(capture.fee_minor) - 5000 - d.feeMinor);
+    expect(await h.db('dispute_movements').where({ dispute_id: d.id }).first('period_seq', 'payout_id')).toEqual({ period_seq: seq, payout_id: null });
   });
 });
