@@ -154,4 +154,16 @@ describe('disputes', () => {
     const [third] = await h.stores.payouts.prepare(merchant.id, new Date(Date.now() + 1000), uid('third-'));
     expect(third).toMatchObject({ carriedMinor: -(5000 + d.feeMinor), disputesMinor: 0, amountMinor: 10_000 - 250 - 5000 - d.feeMinor, state: 'pending' });
   });
+
+  it('reminds the merchant 3 days before the evidence deadline (a durable timer), while no answer has come', async () => {
+    const { captureId } = await capture();
+    // (the deadline 3 days and 2 seconds away: the first reminder is due in 2 seconds)
+    const d = await dispute(captureId, 'product_unacceptable', { evidenceSeconds: 3 * 86_400 + 2 });
+    await until(() => disputeEvents(d.id), (types) => types.includes('dispute.evidence_due_soon'));
+    const reminder = await h.db('events').whereRaw(`data->>'disputeId' = ?`, [d.id]).where({ type: 'dispute.evidence_due_soon' }).first('data');
+    expect(reminder.data).toMatchObject({ daysLeft: 3, state: 'needs_response', evidenceDueBy: d.evidenceDueBy });
+    await services.disputes.accept(await row(d.id));
+    expect(await result(d.id)).toMatchObject({ state: 'lost', resolution: 'accepted' });
+    expect(await disputeEvents(d.id)).toEqual(['dispute.created', 'dispute.evidence_due_soon', 'dispute.closed']);
+  });
 });
