@@ -79,6 +79,21 @@ export const VARIABLES = {
   PAYBROKER_MESSAGING_SENDER_ID: variable(textOr('PAYBROKER'), '`PAYBROKER`', "the sender id offers come from when a merchant has not booked its own"),
   PAYBROKER_MESSAGING_WEBHOOK_SECRET: variable(textOr('gwsec_dev_paybroker'), '`gwsec_dev_paybroker`', "shared secret of the messaging gateway's signed webhooks (HMAC-SHA256)"),
   PAYBROKER_MESSAGING_WEBHOOK_URL: variable(text(), 'the API\'s `/v1/messaging/webhooks`', "where the messaging gateway delivers receipts and replies (also settable per account: `PUT /v1/account`)"),
+  PAYBROKER_DIRECTORY_PORT: variable(port(3300), '3300', 'federation gateway directory port (`npm run federation:demo` starts it)'),
+  PAYBROKER_DIRECTORY_ADMIN_PORT: variable(optionalPort(), 'directory port + 1', "the directory's operator API (approve and revoke gateways; fault controls)"),
+  PAYBROKER_DIRECTORY_URL: variable(text(), 'http://127.0.0.1:3300', 'where the federation gateway reaches the gateway directory'),
+  PAYBROKER_DIRECTORY_ADMIN_TOKEN: variable(textOr('dirop_dev'), '`dirop_dev`', "the directory operator's bearer token (its operator API)"),
+  PAYBROKER_FEDERATION_DIR: variable(text(), '`.data/federation`', 'the federation CA certificate (`ca.pem`) and each gateway\'s key and certificate (`<gateway id>.key`, `.pem`), made by `npm run federation:ca`'),
+  PAYBROKER_GATEWAY_ID: variable(text(), 'none (federation off)', "this deployment's federation gateway id; when set the API also serves the gateway (mutual TLS) and federated payments"),
+  PAYBROKER_GATEWAY_PORT: variable(port(3400), '3400', "the federation gateway's port (HTTPS, mutual TLS)"),
+  PAYBROKER_GATEWAY_URL: variable(text(), 'https://127.0.0.1:PAYBROKER_GATEWAY_PORT', 'where other gateways reach this one (registered in the directory)'),
+  PAYBROKER_SERVICE_NAME: variable(textOr('Paybroker'), '`Paybroker`', "this payment service's name in the directory"),
+  PAYBROKER_SETTLEMENT_ACCOUNT: variable(text(), '`settlement-<gateway id>`', "this service's settlement account at the processor (where net transfers from other services arrive)"),
+  PAYBROKER_FEDERATION_DEADLINE: variable(duration('2 minutes'), '2 minutes', "how long a federated payment waits for the buyer's service (retrying while it is unreachable) before it is declined"),
+  PAYBROKER_FEDERATION_CONFIRMATION_TIMEOUT: variable(duration('10 minutes'), '10 minutes', 'how long a buyer has to approve a federated payment their rules do not cover'),
+  PAYBROKER_DIRECTORY_CACHE_TTL: variable(duration('30s'), '30s', 'how long a directory answer (a lookup, a gateway entry) may serve while the directory is unreachable'),
+  PAYBROKER_NETTING_MAX_TRANSACTIONS: variable(int(100, 1, 1_000_000), '100', 'a netting window closes after this many authorized transactions between two services ...'),
+  PAYBROKER_NETTING_PERIOD: variable(duration('1 hour'), '1 hour', '... or after this long, whichever comes first'),
   PAYBROKER_PUBLIC_URL: variable(text(), 'http://127.0.0.1:PORT', 'where customers reach the hosted checkout and cart pages (links in sessions and offers)'),
   PAYBROKER_PROCESSOR_PUBLIC_URL: variable(text(), 'PROCESSOR_URL', "where customers' browsers reach the processor's card tokenization (the hosted pages send card numbers there)"),
   PAYBROKER_SETTLEMENT_INTERVAL: variable(duration('1 day'), '1 day', 'how often captures are submitted in settlement batches'),
@@ -150,6 +165,21 @@ export interface Config {
   processorWebhooks: { url: string; secret: string };
   /** The messaging gateway (simulator): its ports, where Paybroker reaches it, the account's key and webhooks. */
   messaging: { port: number; adminPort: number; url: string; apiKey: string; senderId: string; webhookSecret: string; webhookUrl: string };
+  /** The federation gateway directory (simulator) and its operator token. */
+  directory: { port: number; adminPort: number; url: string; adminToken: string; cacheTtlMs: number };
+  /** Federation: this deployment's gateway (undefined: federation off), its credentials' folder, deadlines, netting. */
+  federation: {
+    dir: string;
+    gatewayId: string | undefined;
+    gatewayPort: number;
+    gatewayUrl: string;
+    serviceName: string;
+    settlementAccount: string | undefined;
+    deadlineMs: number;
+    confirmationTimeoutMs: number;
+    nettingMaxTransactions: number;
+    nettingPeriodMs: number;
+  };
   dataDir: string;
   /** How often captures are submitted in settlement batches (a Temporal Schedule). */
   settlementIntervalMs: number;
@@ -241,6 +271,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       senderId: v.PAYBROKER_MESSAGING_SENDER_ID,
       webhookSecret: v.PAYBROKER_MESSAGING_WEBHOOK_SECRET,
       webhookUrl: v.PAYBROKER_MESSAGING_WEBHOOK_URL ?? `http://127.0.0.1:${v.PORT}/v1/messaging/webhooks`,
+    },
+    directory: {
+      port: v.PAYBROKER_DIRECTORY_PORT,
+      adminPort: v.PAYBROKER_DIRECTORY_ADMIN_PORT ?? v.PAYBROKER_DIRECTORY_PORT + 1,
+      url: (v.PAYBROKER_DIRECTORY_URL ?? `http://127.0.0.1:${v.PAYBROKER_DIRECTORY_PORT}`).replace(/\/+$/, ''),
+      adminToken: v.PAYBROKER_DIRECTORY_ADMIN_TOKEN,
+      cacheTtlMs: v.PAYBROKER_DIRECTORY_CACHE_TTL,
+    },
+    federation: {
+      dir: v.PAYBROKER_FEDERATION_DIR ?? join(v.PAYBROKER_DATA_DIR ?? join(ROOT_DIR, '.data'), 'federation'),
+      gatewayId: v.PAYBROKER_GATEWAY_ID,
+      gatewayPort: v.PAYBROKER_GATEWAY_PORT,
+      gatewayUrl: (v.PAYBROKER_GATEWAY_URL ?? `https://127.0.0.1:${v.PAYBROKER_GATEWAY_PORT}`).replace(/\/+$/, ''),
+      serviceName: v.PAYBROKER_SERVICE_NAME,
+      settlementAccount: v.PAYBROKER_SETTLEMENT_ACCOUNT ?? (v.PAYBROKER_GATEWAY_ID && `settlement-${v.PAYBROKER_GATEWAY_ID}`),
+      deadlineMs: v.PAYBROKER_FEDERATION_DEADLINE,
+      confirmationTimeoutMs: v.PAYBROKER_FEDERATION_CONFIRMATION_TIMEOUT,
+      nettingMaxTransactions: v.PAYBROKER_NETTING_MAX_TRANSACTIONS,
+      nettingPeriodMs: v.PAYBROKER_NETTING_PERIOD,
     },
     dataDir: v.PAYBROKER_DATA_DIR ?? join(ROOT_DIR, '.data'),
     settlementIntervalMs: v.PAYBROKER_SETTLEMENT_INTERVAL,

@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type { Database } from '../ledger/db';
 import type { ProcessorClient } from '../processors/client';
+import type { FederationGatewayClient } from '../processors/federation/gateway';
 import type { MessagingGateway } from '../processors/messaging/client';
 import { AuthenticationService } from '../services/authentications';
 import { DeliveryService } from '../services/delivery';
@@ -13,6 +14,7 @@ import { createCheckoutActivities } from './checkout';
 import { createConfirmationActivities } from './confirmations';
 import { createDeliveryActivities, type DeliverySettings } from './delivery';
 import { createDisputeActivities } from './disputes';
+import { createFederationActivities } from './federation';
 import { createHoldActivities } from './holds';
 import { createOrderActivities, createOrderBooksActivity } from './orders';
 import { createPayoutActivities } from './payouts';
@@ -32,6 +34,8 @@ export interface ActivityDeps {
   temporal: Client;
   taskQueue: string;
   delivery: DeliverySettings;
+  /** Other services' federation gateways, as this deployment's gateway calls them (none: federation is off). */
+  federationGateways?: FederationGatewayClient;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -57,6 +61,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createHoldActivities({ processor, ledger: stores.ledger, orders: stores.orders, holds: stores.holds, events }),
     ...createDisputeActivities({ processor, ledger: stores.ledger, orders: stores.orders, disputes: stores.disputes, events }),
     ...createDeliveryActivities({ messages: stores.delivery, problems: stores.problems, settings: deps.delivery }),
+    ...createFederationActivities({ federation: stores.federation, micropayments: stores.micropayments, gateways: deps.federationGateways }),
     ...events,
   };
 }

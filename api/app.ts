@@ -22,6 +22,7 @@ import { holdOperations } from './routes/holds';
 import { bidOperations } from './routes/bids';
 import { customerOperations } from './routes/customers';
 import { eventOperations } from './routes/events';
+import { federationOperations } from './routes/federation';
 import { apiKeyOperations } from './routes/apiKeys';
 import { auditOperations } from './routes/audit';
 import { healthOperations } from './routes/health';
@@ -73,6 +74,7 @@ export function operations(deps: AppDeps): { open: Operation[]; authenticated: O
     ...auditOperations(services.stores.audit),
     ...customers.authenticated,
     ...disputes.authenticated,
+    ...federationOperations(services),
   ];
   const open = [...healthOperations(deps.health), ...customers.open, ...disputes.open];
   let document: object | undefined;

@@ -9,6 +9,7 @@ import { isDatabaseUnavailable, LedgerError } from '../stores';
 import { AuthenticationRefused } from '../services/authentications';
 import { WebhookRefused } from '../services/confirmations';
 import { DisputeRefused } from '../services/disputes';
+import { FederationRefused } from '../services/federation';
 import { HoldRefused } from '../services/holds';
 import { IssuerRefused } from '../services/issuer';
 import { OrderError } from '../services/orders';
@@ -130,6 +131,10 @@ function toApiError(err: unknown): ApiError {
     if (err.code === 'idempotency_key_reused') return new ApiError(422, 'idempotency_error', err.code, err.message, err.param);
     if (err.code === 'unknown_merchant') return notFound('merchant');
     return CHECKOUT_CONFLICTS.has(err.code) ? conflict(err.code, err.message, err.param) : unprocessable(err.code, err.message, err.param);
+  }
+  if (err instanceof FederationRefused) {
+    if (err.status === 503) return unavailable(err.code, err.message);
+    return new ApiError(err.status, REFUSAL_TYPES[err.status] ?? 'invalid_request_error', err.code, err.message, err.param);
   }
   if (err instanceof IssuerRefused) {
     if (err.status === 503) return unavailable(err.code, err.message);

@@ -9,6 +9,8 @@ import { createServices } from '../services';
 import { healthChecks } from '../services/health';
 import { TEMPORAL_CHANNEL_ARGS } from '../services/temporal';
 import { createApp } from './app';
+import { serveGateway } from './gateway';
+import { gatewayCredentials, registerGateway as register } from '../services/federation';
 import { PAGE_RATE_LIMITS } from './pages/carts';
 import { perCopy } from './rateLimit';
 import { serveInCopies } from '../runtime/copies';
@@ -17,6 +19,21 @@ import { requestIdClientInterceptor } from '../runtime/requestContext';
 
 const config = loadConfig();
 const logger = createLogger('api', config.logLevel);
+/** This deployment's federation gateway: its credentials (none: federation is off). */
+const gateway = config.federation.gatewayId ? gatewayCredentials(config.federation.dir, config.federation.gatewayId) : undefined;
+
+/** Registers the gateway with the directory (the same registration again changes nothing; an operator approves it). */
+async function registerGateway(): Promise<void> {
+  if (!gateway) return;
+  const f = config.federation;
+  try {
+    const entry = await register(gateway, { directoryUrl: config.directory.url, serviceName: f.serviceName, endpoint: f.gatewayUrl,
+      settlementAccount: f.settlementAccount! });
+    logger.info({ gatewayId: entry.gatewayId, status: entry.status }, `federation gateway registered with the directory (${entry.status})`);
+  } catch (err) {
+    logger.warn({ err }, 'federation gateway: registering with the directory failed; other gateways may not find this one');
+  }
+}
 
 async function main(): Promise<void> {
   const databaseUrl = config.databaseUrl;
@@ -27,11 +44,15 @@ async function main(): Promise<void> {
     prepare: async () => {
       const db = createDb(databaseUrl, { applicationName: 'paybroker-api', poolMax: 1 });
       await migrate(db).finally(() => db.destroy());
+      await registerGateway();
     },
     announce: (port) => `${listening(port)} (${config.apiProcesses} processes)`,
   }, async (alone) => {
     const database = openDatabase(databaseUrl, { applicationName: 'paybroker-api', poolMax: 20 });
-    if (alone) await migrate(database.db);
+    if (alone) {
+      await migrate(database.db);
+      await registerGateway();
+    }
     // lazy: the API serves (and answers 503 temporal_unavailable) while the Temporal server is away, and reconnects
     // within a second of its return
     const connection = Connection.lazy({ address: config.temporalAddress, channelArgs: TEMPORAL_CHANNEL_ARGS });
@@ -48,6 +69,9 @@ async function main(): Promise<void> {
       payoutRetryDelaysMs: config.payoutRetryDelaysMs,
       webhooks: { allowPrivate: config.delivery.allowPrivate, giveUpMs: config.delivery.giveUpMs },
       pages: { publicUrl: config.publicUrl, processorPublicUrl: config.processorPublicUrl },
+      federation: gateway && { gatewayId: gateway.gatewayId, keyPem: gateway.keyPem, directoryUrl: config.directory.url,
+        directoryCacheTtlMs: config.directory.cacheTtlMs, deadlineMs: config.federation.deadlineMs,
+        confirmationTimeoutMs: config.federation.confirmationTimeoutMs },
     });
     const app = createApp({
       services,
@@ -59,6 +83,9 @@ async function main(): Promise<void> {
       if (alone) logger.info(listening(config.apiPort));
     });
     server.keepAliveTimeout = 65_000;
+    const gatewayServer = gateway && services.federation
+      && serveGateway(gateway, services.federation, logger, config.federation.gatewayPort, config.bindHost);
+    if (gatewayServer && alone) logger.info(`federation gateway ${gateway!.gatewayId} listening on ${config.federation.gatewayUrl}`);
     let stopping = false;
     const stop = () => { // (SIGINT from a terminal reaches every copy, and the first process sends SIGTERM too)
       if (stopping) return;
@@ -69,6 +96,8 @@ async function main(): Promise<void> {
         process.exit(0);
       });
       server.closeIdleConnections();
+      gatewayServer?.close();
+      gatewayServer?.closeIdleConnections();
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

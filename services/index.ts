@@ -16,6 +16,8 @@ import { ConfirmationService } from './confirmations';
 import { DeliveryService } from './delivery';
 import { type EndpointSettings, WebhookEndpoints } from './endpoints';
 import { EventService } from './events';
+import { CachedDirectory, FederationService } from './federation';
+import { DirectoryClient } from '../processors/directory/client';
 import { GrantSigner } from './grants';
 import { type OrderTiming, OrderService } from './orders';
 import { PayoutService } from './payouts';
@@ -39,6 +41,8 @@ export interface ServiceSettings {
   processor: { url: string };
   /** The secret of the card processor's signed webhooks (disputes, reservations), and how often an undecided dispute asks it. */
   processorWebhooks: { secret: string; decisionPollMs?: number };
+  /** Federation: this deployment's gateway, its key (it signs the directory calls), the directory, deadlines (none: off). */
+  federation?: { gatewayId: string; keyPem: string; directoryUrl: string; directoryCacheTtlMs: number; deadlineMs: number; confirmationTimeoutMs: number };
   /** Milliseconds since the epoch (default Date.now; tests drive it): API keys' expiry and use, rate limits. */
   clock?: () => number;
 }
@@ -63,6 +67,8 @@ export interface Services {
   bids: BidService;
   confirmations: ConfirmationService;
   authentications: AuthenticationService;
+  /** The federation gateway's service (undefined: this deployment has none). */
+  federation: FederationService | undefined;
   /** Where customers reach the hosted pages, and where their browsers reach the processor's tokenization. */
   pages: { publicUrl: string; processorPublicUrl: string };
   temporal: Client;
@@ -83,8 +89,14 @@ export async function createServices(database: Database, temporal: Client, setti
   const holds = new HoldService({ holds: stores.holds, merchants: stores.merchants, temporal, taskQueue });
   const carts = await CartService.create({ checkout: stores.checkout, merchants: stores.merchants, grants: stores.grants, temporal, taskQueue,
     timing: settings.orders, publicUrl, clock });
+  const f = settings.federation;
+  const federation = f && new FederationService({
+    federation: stores.federation, parties: stores.parties, micropayments: stores.micropayments, temporal, taskQueue, clock,
+    directory: new CachedDirectory(new DirectoryClient({ baseUrl: f.directoryUrl, gatewayId: f.gatewayId, keyPem: f.keyPem }), f.directoryCacheTtlMs, clock),
+    gatewayId: f.gatewayId, deadlineMs: f.deadlineMs, confirmationTimeoutMs: f.confirmationTimeoutMs,
+  });
   return {
-    stores, temporal, orders, payouts, delivery, clock, checkout, carts, pages: settings.pages,
+    stores, temporal, orders, payouts, delivery, clock, checkout, carts, pages: settings.pages, federation,
     bids: new BidService({ bids: stores.bids, temporal, taskQueue, timing: settings.orders, clock }),
     confirmations: new ConfirmationService({ ...stores, temporal, webhookSecret: settings.messaging.webhookSecret,
       gateway: new HttpMessagingGateway({ baseUrl: settings.messaging.url, apiKey: settings.messaging.apiKey }) }),

@@ -6,6 +6,7 @@ import { Micropayments } from '../ledger/micropayments';
 import { Periods } from '../ledger/periods';
 import { DeliveryStore } from './delivery';
 import { EventStore } from './events';
+import { FederationStore } from './federation';
 // What the edge (api/) needs of the books besides the stores themselves: it imports them from here, never ledger/.
 export { LedgerError } from '../ledger/ledger';
 export { isDatabaseUnavailable } from '../ledger/unavailable';
@@ -56,6 +57,7 @@ export interface Stores {
   devices: DeviceStore;
   holds: HoldStore;
   disputes: DisputeStore;
+  federation: FederationStore;
 }
 
 /** `clock` (ms since the epoch; tests drive it) decides when rolled API keys expire and stamps keys' uses. */
@@ -85,5 +87,6 @@ export function createStores({ db, statements }: Database, clock: () => number =
     devices: new DeviceStore(db),
     holds: new HoldStore(db),
     disputes: new DisputeStore(db),
+    federation: new FederationStore(db),
   };
 }

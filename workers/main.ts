@@ -6,6 +6,8 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { deliverySettings, loadConfig } from '../config';
 import { HttpProcessorClient } from '../processors/http-client';
+import { FederationGatewayClient } from '../processors/federation/gateway';
+import { loadGatewayCredentials } from '../processors/federation/pki';
 import { HttpMessagingGateway } from '../processors/messaging/client';
 import { ensurePayoutSchedule, ensureReconciliationSchedule, ensureSettlementPeriodSchedule, ensureSettlementSchedule } from './schedules';
 import { createActivities } from '../activities';
@@ -38,6 +40,8 @@ async function main(): Promise<void> {
         database, processor: new HttpProcessorClient({ baseUrl: config.simulatorUrl }), temporal: client, taskQueue: config.taskQueue,
         messaging: new HttpMessagingGateway({ baseUrl: config.messaging.url, apiKey: config.messaging.apiKey }), messagingSender: config.messaging.senderId,
         delivery: deliverySettings(config),
+        federationGateways: config.federation.gatewayId
+          ? new FederationGatewayClient(loadGatewayCredentials(config.federation.dir, config.federation.gatewayId)) : undefined,
       }),
       workflowBundlePath: config.workflowBundlePath,
     }));

@@ -12,3 +12,4 @@ export { cartWorkflow } from './cart';
 export { bidRoundWorkflow } from './bidRound';
 export { holdWorkflow } from './hold';
 export { disputeWorkflow } from './dispute';
+export { federatedPaymentWorkflow } from './federatedPayment';

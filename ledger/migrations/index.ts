@@ -30,6 +30,7 @@ import * as m026 from './026_customer_confirmation';
 import * as m027 from './027_holds';
 import * as m028 from './028_disputes';
 import * as m029 from './029_issuer_terms';
+import * as m030 from './030_federation';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -63,6 +64,7 @@ const migrations: Array<[string, Migration]> = [
   ['027_holds', m027],
   ['028_disputes', m028],
   ['029_issuer_terms', m029],
+  ['030_federation', m030],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

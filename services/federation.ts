@@ -1,0 +1,368 @@
+// Federation: this service's gateway, in both roles. As the buyer's service (B) it keeps its buyers' aliases (bound in
+// the directory to this gateway) and decides other gateways' authorization requests, each once: from the alias and
+// the buyer's rule set, or by asking the buyer (answered through the API within a deadline); an approved one is a
+// micro-payment from the buyer to the payee service (`federation:<gateway>`), invoiced with the buyer's others. As
+// the seller's service (A) it starts a seller's federated payment: the identifier is looked up in the directory (a
+// short-lived cache serves while the directory is away), and federatedPaymentWorkflow asks the buyer's gateway.
+import { createHash, randomBytes } from 'node:crypto';
+import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import { canonical } from '../domain/canonical';
+import {
+  aliasFrom, type AuthorizationFacts, decideAuthorization, DEFAULT_ALIAS_SECONDS, type FederationRefusal, MAX_FEDERATED_MINOR,
+} from '../domain/federation';
+import { microFee, type PaymentToRecord } from '../domain/micropayments';
+import { type Micropayments, type RecordOutcome, StaleGeneration } from '../ledger/micropayments';
+import { DirectoryClient, DirectoryRefusal, DirectoryUnavailable, type PeerGateway } from '../processors/directory/client';
+import type { AuthorizationAnswer, AuthorizationRequestBody } from '../processors/federation/gateway';
+import { type GatewayCredentials, gatewayIdOf, loadGatewayCredentials, tlsServerOptions, verifyRequest } from '../processors/federation/pki';
+import type { Alias, Authorization, FederatedPayment, FederationStore } from '../stores/federation';
+import type { PartyStore } from '../stores/parties';
+import type { Page, PageRequest } from '../stores/page';
+import {
+  decidedUpdate, federatedPaymentWorkflowId, type FederatedPaymentInput, type FederatedPaymentView, type FederatedPaymentWorkflow,
+  federationParty,
+} from '../workflows/federatedPayment.contract';
+import { isTemporalUnavailable, replyWithin, TemporalUnavailable, withinDeadline } from './temporal';
+
+/** How long the API waits for a federated payment's decision (or the buyer's service asking its buyer) before answering it pending. */
+export const FEDERATED_REPLY_WAIT_MS = 10_000;
+
+/** A refusal the API answers with its status and code. */
+export class FederationRefused extends Error {
+  constructor(readonly status: 401 | 403 | 404 | 409 | 422 | 503, readonly code: string, message: string, readonly param?: string) {
+    super(message);
+    this.name = 'FederationRefused';
+  }
+}
+
+const sha256 = (x: unknown) => createHash('sha256').update(canonical(x)).digest('hex');
+
+/** What the directory said, remembered for a short while: lookups and gateway entries (the hot path's second call). */
+export class CachedDirectory {
+  private readonly lookups = new Map<string, { at: number; peer: PeerGateway | undefined }>();
+  private readonly entries = new Map<string, { at: number; entry: Awaited<ReturnType<DirectoryClient['gateway']>> }>();
+
+  constructor(readonly client: DirectoryClient, private readonly ttlMs: number, private readonly clock: () => number = Date.now) {}
+
+  /** The gateway holding an identifier (undefined: none); from the cache while fresh. Throws DirectoryUnavailable. */
+  async lookup(identifier: string): Promise<PeerGateway | undefined> {
+    return this.cached(this.lookups, identifier, async () => ({ peer: (await this.client.lookup(identifier))?.gateway }), (c) => c.peer);
+  }
+
+  /** A gateway's entry (status, certificate); from the cache while fresh. Throws DirectoryUnavailable. */
+  async gateway(gatewayId: string) {
+    return this.cached(this.entries, gatewayId, async () => ({ entry: await this.client.gateway(gatewayId) }), (c) => c.entry);
+  }
+
+  private async cached<C extends { at: number }, T>(map: Map<string, C>, key: string, load: () => Promise<Omit<C, 'at'>>, pick: (c: C) => T): Promise<T> {
+    const hit = map.get(key);
+    if (hit && this.clock() - hit.at < this.ttlMs) return pick(hit);
+    const fresh = { ...(await load()), at: this.clock() } as C;
+    if (map.size >= 10_000) map.clear();
+    map.set(key, fresh);
+    return pick(fresh);
+  }
+}
+
+/** Records one micro-payment through the ledger (caps, idempotency by buyer and clientId), reading the generation afresh when it moved. */
+export async function recordOne(micropayments: Micropayments, p: PaymentToRecord, nowMs: number): Promise<RecordOutcome> {
+  for (let attempt = 1; ; attempt++) {
+    const generation = await micropayments.generation();
+    try {
+      return (await micropayments.record([p], nowMs, generation))[0];
+    } catch (err) {
+      if (!(err instanceof StaleGeneration) || attempt >= 5) throw err;
+    }
+  }
+}
+
+export interface FederationDeps {
+  federation: FederationStore;
+  parties: PartyStore;
+  micropayments: Micropayments;
+  directory: CachedDirectory;
+  temporal: Client;
+  taskQueue: string;
+  gatewayId: string;
+  deadlineMs: number;
+  confirmationTimeoutMs: number;
+  clock: () => number;
+}
+
+export interface AliasRequest { ruleSetId: string; expiresInSeconds?: number; maxUses?: number; askAboveMinor?: number }
+
+export class FederationService {
+  constructor(private readonly deps: FederationDeps) {}
+
+  get gatewayId(): string {
+    return this.deps.gatewayId;
+  }
+
+  /**
+   * A peer gateway may talk to this one: the directory lists it as approved, with the certificate it presented (the
+   * TLS handshake already checked the CA and the validity). Throws FederationRefused: 403 gateway_not_trusted, or 503
+   * directory_unavailable when the directory cannot say (and no fresh answer is cached).
+   */
+  async trustPeer(gatewayId: string, fingerprint256: string): Promise<void> {
+    let entry;
+    try {
+      entry = await this.deps.directory.gateway(gatewayId);
+    } catch (err) {
+      throw directoryFailure(err);
+    }
+    if (!entry || entry.status !== 'approved') throw new FederationRefused(403, 'gateway_not_trusted', `Gateway ${gatewayId} is not approved in the directory`);
+    if (entry.fingerprint256 !== fingerprint256) {
+      throw new FederationRefused(403, 'gateway_not_trusted', `Gateway ${gatewayId} presented a certificate the directory does not list for it`);
+    }
+  }
+
+  /**
+   * The gateway a request comes from, having checked everything but the TLS handshake (which checked the CA and the
+   * certificate's validity): the certificate names a gateway, the request is signed by its key, recent and not seen
+   * before, and the directory lists the gateway as approved with this certificate. Throws FederationRefused (401 with
+   * the signature's fault, 403 gateway_not_trusted, 503 directory_unavailable).
+   */
+  async authenticate(r: { certDer: Buffer; fingerprint256: string; headers: Record<string, string | string[] | undefined>; method: string; path: string; body: string }):
+  Promise<string> {
+    const certPem = `-----BEGIN CERTIFICATE-----\n${r.certDer.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+    const gatewayId = gatewayIdOf(certPem);
+    if (!gatewayId) throw new FederationRefused(403, 'gateway_not_trusted', 'The certificate names no gateway');
+    const check = verifyRequest(certPem, r.headers, { method: r.method, path: r.path, body: r.body }, this.deps.clock());
+    if (!check.ok) throw new FederationRefused(401, check.reason, `The request's signature is not valid (${check.reason})`);
+    await this.trustPeer(gatewayId, r.fingerprint256);
+    if (!(await this.deps.federation.firstUse(gatewayId, check.nonce))) throw new FederationRefused(401, 'replayed', 'This request was received before');
+    return gatewayId;
+  }
+
+  // --- the buyer's service --------------------------------------------------------------------------------
+
+  /** A new alias of the buyer, bound to this gateway in the directory (nothing is kept if the directory is away). */
+  async createAlias(buyerId: string, req: AliasRequest): Promise<Alias> {
+    const alias = await this.deps.federation.createAlias({
+      alias: aliasFrom(randomBytes(16)), buyerId, ruleSetId: req.ruleSetId,
+      expiresAt: new Date(this.deps.clock() + (req.expiresInSeconds ?? DEFAULT_ALIAS_SECONDS) * 1000),
+      maxUses: req.maxUses ?? null, askAboveMinor: req.askAboveMinor ?? null,
+    });
+    try {
+      await this.deps.directory.client.bindIdentifier(alias.alias);
+    } catch (err) {
+      await this.deps.federation.revokeAlias(buyerId, alias.alias);
+      throw directoryFailure(err);
+    }
+    return alias;
+  }
+
+  aliases(buyerId: string, page: PageRequest): Promise<Page<Alias>> {
+    return this.deps.federation.aliases(buyerId, page);
+  }
+
+  /** Revokes the buyer's alias here (it pays nothing from now on) and unbinds it in the directory when it can. */
+  async revokeAlias(buyerId: string, alias: string): Promise<Alias> {
+    const revoked = await this.deps.federation.revokeAlias(buyerId, alias);
+    if (!revoked) throw new FederationRefused(404, 'resource_missing', 'No such alias');
+    await this.deps.directory.client.unbindIdentifier(alias).catch(() => { /* refused here anyway: a lookup finds an alias that pays nothing */ });
+    return revoked;
+  }
+
+  /**
+   * Another gateway's authorization request, decided once per (gateway, transaction id): a repeat with the same
+   * request answers the same decision; a transaction id reused for another request is refused.
+   */
+  async authorize(fromGateway: string, body: AuthorizationRequestBody): Promise<AuthorizationAnswer> {
+    const { federation } = this.deps;
+    const req = {
+      fromGateway, transactionId: body.transactionId, requestSha256: sha256(body), alias: body.alias,
+      counterparty: `${fromGateway}:${body.payee.sellerId}`, category: body.payee.category, currency: body.currency, amountMinor: body.amountMinor,
+    };
+    const known = await federation.authorization(fromGateway, body.transactionId);
+    if (known && known.requestSha256 !== req.requestSha256) {
+      throw new FederationRefused(409, 'transaction_id_reused', `Transaction ${body.transactionId} was asked before with another request`);
+    }
+    if (known && known.state !== 'approving') return this.answerOf(await this.expireIfDue(known));
+    const now = this.deps.clock();
+    const found = await federation.forDecision(body.alias);
+    const facts: AuthorizationFacts = { amountMinor: body.amountMinor, currency: body.currency, counterparty: req.counterparty, category: req.category, atMs: now };
+    const verdict = decideAuthorization(found?.alias, found?.buyer, found?.rules, facts);
+    if (verdict.decision === 'decline') {
+      return this.answerOf((await federation.open(req, { state: 'declined', code: verdict.code, message: verdict.message, buyerId: found?.buyer.id ?? null })).row);
+    }
+    if (verdict.decision === 'ask' && !known) {
+      return this.answerOf((await federation.open(req, { state: 'pending', expiresAt: new Date(now + this.deps.confirmationTimeoutMs), buyerId: found!.buyer.id })).row);
+    }
+    return this.answerOf(await this.approve(req, found!.alias.ruleSetId, found!.buyer.id, verdict.decision === 'approve' ? verdict.caps : NO_CAPS));
+  }
+
+  /** The payee's service gives up on a transaction: an approved one is refunded, an undecided one ends, an unseen one is refused from now on. */
+  async cancel(fromGateway: string, transactionId: string): Promise<AuthorizationAnswer> {
+    const { federation, micropayments } = this.deps;
+    const known = await federation.authorization(fromGateway, transactionId);
+    if (!known) {
+      const tomb = { fromGateway, transactionId, requestSha256: '-', alias: '-', counterparty: `${fromGateway}:-`, category: '-', currency: 'XXX', amountMinor: 1 };
+      return this.answerOf((await federation.open(tomb, { state: 'cancelled', code: null, message: 'Cancelled by the payee service', buyerId: null })).row);
+    }
+    if (known.state === 'approved') {
+      const cancelled = await federation.cancelApproved(fromGateway, transactionId);
+      if (cancelled?.paymentId) {
+        const p = await micropayments.get(cancelled.paymentId);
+        if (p && !p.refundedAt) await micropayments.refund(p, `federated transaction ${transactionId} cancelled by ${fromGateway}`);
+      }
+      return this.answerOf((await federation.authorization(fromGateway, transactionId))!);
+    }
+    if (known.state === 'approving' || known.state === 'pending') {
+      return this.answerOf(await federation.end(fromGateway, transactionId, 'cancelled', null, 'Cancelled by the payee service'));
+    }
+    return this.answerOf(known);
+  }
+
+  /** The buyer's federated transactions (those waiting for its answer: state 'pending'), newest first. */
+  async buyerTransactions(buyerId: string, state: Authorization['state'] | undefined, limit: number): Promise<Authorization[]> {
+    const rows = await this.deps.federation.buyerAuthorizations(buyerId, state, limit);
+    return Promise.all(rows.map((r) => this.expireIfDue(r)));
+  }
+
+  /** The buyer answers a transaction it was asked about: approved (within its caps), or declined. */
+  async answer(buyerId: string, fromGateway: string, transactionId: string, approve: boolean): Promise<Authorization> {
+    const { federation } = this.deps;
+    const known = await federation.authorization(fromGateway, transactionId);
+    if (!known || known.buyerId !== buyerId) throw new FederationRefused(404, 'resource_missing', 'No such federated transaction');
+    const row = await this.expireIfDue(known);
+    if (row.state !== 'pending') {
+      throw new FederationRefused(409, 'transaction_decided', `The transaction is ${row.state}${row.code ? ` (${row.code})` : ''}`);
+    }
+    if (!approve) return federation.end(fromGateway, transactionId, 'declined', 'buyer_declined', 'The buyer declined');
+    const found = await federation.forDecision(row.alias);
+    const verdict = decideAuthorization(found?.alias, found?.buyer, found?.rules, {
+      amountMinor: row.amountMinor, currency: row.currency, counterparty: row.counterparty, category: row.category, atMs: this.deps.clock(),
+    });
+    if (verdict.decision === 'decline') return federation.end(fromGateway, transactionId, 'declined', verdict.code, verdict.message);
+    return this.approve(row, found!.alias.ruleSetId, buyerId, verdict.decision === 'approve' ? verdict.caps : NO_CAPS);
+  }
+
+  /** Reserves a use of the alias, records the micro-payment (the ledger applies the caps), and approves, or declines and gives the use back. */
+  private async approve(req: Pick<Authorization, 'fromGateway' | 'transactionId' | 'requestSha256' | 'alias' | 'counterparty' | 'category' | 'currency' | 'amountMinor'>,
+    ruleSetId: string, buyerId: string, caps: PaymentToRecord['caps']): Promise<Authorization> {
+    const { federation, micropayments, clock } = this.deps;
+    const reserved = await federation.reserve(req, buyerId, clock());
+    if ('refused' in reserved) {
+      return (await federation.open(req, { state: 'declined', code: reserved.refused, message: 'The identifier cannot pay now', buyerId })).row;
+    }
+    if (reserved.row.state !== 'approving') return reserved.row;
+    const outcome = await recordOne(micropayments, {
+      buyerId, sellerId: federationParty(req.fromGateway), itemId: req.counterparty.slice(0, 100), clientId: `fed:${req.fromGateway}:${req.transactionId}`,
+      ruleSetId, currency: req.currency, amountMinor: req.amountMinor, feeMinor: 0, grantSeconds: 0, caps,
+    }, clock());
+    if (outcome.status === 'refused') return federation.end(req.fromGateway, req.transactionId, 'declined', outcome.code as FederationRefusal, outcome.message);
+    return federation.approved(req.fromGateway, req.transactionId, outcome.payment.id);
+  }
+
+  private async expireIfDue(row: Authorization): Promise<Authorization> {
+    if (row.state === 'pending' && row.expiresAt && row.expiresAt.getTime() <= this.deps.clock()) {
+      return this.deps.federation.end(row.fromGateway, row.transactionId, 'declined', 'buyer_confirmation_expired', 'The buyer did not answer in time');
+    }
+    return row;
+  }
+
+  private answerOf(a: Authorization): AuthorizationAnswer {
+    return {
+      transactionId: a.transactionId, decision: a.state === 'approving' ? 'pending' : a.state, code: a.code, message: a.message,
+      expiresAt: a.state === 'pending' || a.state === 'approving' ? (a.expiresAt?.toISOString() ?? null) : null,
+    };
+  }
+
+  // --- the seller's service -------------------------------------------------------------------------------
+
+  /**
+   * A seller's federated payment by a buyer's identifier: looked up in the directory, then asked of the buyer's
+   * service by federatedPaymentWorkflow. Answered once decided, or pending after FEDERATED_REPLY_WAIT_MS.
+   */
+  async pay(sellerId: string, req: { clientId: string; buyerIdentifier: string; itemId: string; currency: string; amountMinor?: number }):
+  Promise<{ payment: FederatedPaymentView; created: boolean }> {
+    const { parties, federation, temporal, taskQueue } = this.deps;
+    const [seller, item] = await Promise.all([parties.getSeller(sellerId), parties.getItem(sellerId, req.itemId)]);
+    if (!seller) throw new FederationRefused(422, 'unknown_seller', `No seller ${sellerId}`, 'sellerId');
+    if (!item) throw new FederationRefused(422, 'unknown_item', `Seller ${sellerId} has no item ${req.itemId}`, 'itemId');
+    if (req.currency !== item.currency) throw new FederationRefused(422, 'currency_mismatch', `The item is sold in ${item.currency}`, 'currency');
+    if (req.amountMinor !== undefined && req.amountMinor !== item.priceMinor) {
+      throw new FederationRefused(422, 'price_mismatch', `The item costs ${item.priceMinor}, not ${req.amountMinor}`, 'amountMinor');
+    }
+    if (item.priceMinor > MAX_FEDERATED_MINOR) throw new FederationRefused(422, 'amount_too_large', `A federated payment is at most ${MAX_FEDERATED_MINOR}`, 'itemId');
+    const requestSha256 = sha256(req);
+    const existing = await federation.paymentBySellerClient(sellerId, req.clientId);
+    if (existing && existing.requestSha256 !== requestSha256) {
+      throw new FederationRefused(409, 'client_id_reused', `clientId '${req.clientId}' was used for another payment`, 'clientId');
+    }
+    if (existing && existing.state !== 'pending') return { payment: viewOf(existing), created: false };
+    const peer = await this.lookupPayer(req.buyerIdentifier);
+    const { row, claim } = await federation.claimPayment({
+      id: existing?.id ?? `fp_${randomBytes(12).toString('base64url')}`, sellerId, clientId: req.clientId, requestSha256,
+      alias: req.buyerIdentifier, payeeGateway: this.deps.gatewayId, payerGateway: peer.gatewayId, itemId: item.id, category: item.category, currency: item.currency, amountMinor: item.priceMinor,
+      feeMinor: microFee(item.priceMinor, seller.feeBps),
+    });
+    if (claim === 'different') throw new FederationRefused(409, 'client_id_reused', `clientId '${req.clientId}' was used for another payment`, 'clientId');
+    const input: FederatedPaymentInput = {
+      paymentId: row.id, sellerId, itemId: row.itemId, clientId: row.clientId, alias: row.alias, payeeGateway: row.payeeGateway,
+      payer: { gatewayId: peer.gatewayId, endpoint: peer.endpoint, fingerprint256: peer.fingerprint256 },
+      currency: row.currency, amountMinor: row.amountMinor, feeMinor: row.feeMinor, category: row.category, grantSeconds: item.grantSeconds,
+      deadlineMs: this.deps.deadlineMs,
+    };
+    const reply = withinDeadline(temporal, () => temporal.workflow.executeUpdateWithStart(decidedUpdate, {
+      startWorkflowOperation: new WithStartWorkflowOperation<FederatedPaymentWorkflow>('federatedPaymentWorkflow', {
+        workflowId: federatedPaymentWorkflowId(row.id), taskQueue, args: [input], workflowIdConflictPolicy: 'USE_EXISTING',
+      }),
+    }), 30_000).catch((err: unknown) => { throw isTemporalUnavailable(err) ? new TemporalUnavailable(err) : err; });
+    const decided = await replyWithin(reply, FEDERATED_REPLY_WAIT_MS);
+    return { payment: decided ?? viewOf(row), created: claim === 'created' };
+  }
+
+  /** A federated payment as its row says (undefined: none, or another seller's). */
+  async payment(id: string): Promise<FederatedPayment | undefined> {
+    return this.deps.federation.payment(id);
+  }
+
+  payments(sellerId: string, page: PageRequest): Promise<Page<FederatedPayment>> {
+    return this.deps.federation.payments(sellerId, page);
+  }
+
+  private async lookupPayer(identifier: string): Promise<PeerGateway> {
+    let peer: PeerGateway | undefined;
+    try {
+      peer = await this.deps.directory.lookup(identifier);
+    } catch (err) {
+      throw directoryFailure(err);
+    }
+    if (!peer) throw new FederationRefused(422, 'unknown_identifier', 'No payment service holds this identifier', 'buyerIdentifier');
+    if (peer.gatewayId === this.deps.gatewayId) {
+      throw new FederationRefused(422, 'identifier_is_local', "The identifier is this service's own: record a micro-payment instead", 'buyerIdentifier');
+    }
+    return peer;
+  }
+}
+
+const NO_CAPS = { perDayMinor: null, perPeriodMinor: null };
+
+function directoryFailure(err: unknown): Error {
+  if (err instanceof DirectoryUnavailable) return new FederationRefused(503, 'directory_unavailable', 'The gateway directory cannot be reached; try again shortly');
+  if (err instanceof DirectoryRefusal) return new FederationRefused(503, 'directory_refused', `The gateway directory refused this gateway: ${err.code}`);
+  return err as Error;
+}
+
+/** This deployment's gateway credentials, from the federation folder (made by `npm run federation:ca`). */
+export const gatewayCredentials = (dir: string, gatewayId: string): GatewayCredentials => loadGatewayCredentials(dir, gatewayId);
+/** The gateway server's TLS options: mutual TLS, clients of the federation CA only. */
+export const gatewayTls = (c: GatewayCredentials) => tlsServerOptions(c);
+export type { GatewayCredentials };
+
+/** Registers this gateway with the directory (the same registration again changes nothing; an operator approves it). */
+export async function registerGateway(c: GatewayCredentials, r: { directoryUrl: string; serviceName: string; endpoint: string; settlementAccount: string }) {
+  const directory = new DirectoryClient({ baseUrl: r.directoryUrl, gatewayId: c.gatewayId, keyPem: c.keyPem });
+  return directory.register({ gatewayId: c.gatewayId, serviceName: r.serviceName, endpoint: r.endpoint, certificate: c.certPem, settlementAccount: r.settlementAccount });
+}
+
+export function viewOf(p: FederatedPayment): FederatedPaymentView {
+  return {
+    id: p.id, state: p.state, sellerId: p.sellerId, clientId: p.clientId, buyerIdentifier: p.alias, payerGateway: p.payerGateway,
+    payeeGateway: p.payeeGateway, itemId: p.itemId, currency: p.currency, amountMinor: p.amountMinor, feeMinor: p.feeMinor,
+    micropaymentId: p.paymentId === null ? null : `mp_${p.paymentId}`, failure: p.code ? { code: p.code, message: p.message ?? p.code } : null,
+    decidedAt: p.decidedAt?.toISOString() ?? null, createdAt: p.createdAt.toISOString(),
+  };
+}

@@ -1,0 +1,72 @@
+// Two Paybroker deployments and the gateway directory, as the federation tests run them: each deployment its own
+// database, task queue, API port, gateway port and keys (a CA of the run's own), the directory a process of its own
+// on the run's database (its schema). Both gateways register at their API's start and are approved here.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DirectoryAdmin } from '../../processors/directory/client';
+import { ensureFederationCredentials } from '../../scripts/federation-ca';
+import { freePort } from '../../scripts/ports';
+import { uid } from './env';
+import { freshDatabase } from './micro';
+import { spawnService, type ServiceProcess } from './processes';
+import { startServices, type Services } from './services';
+
+export const DIRECTORY_ADMIN_TOKEN = 'dirop_test';
+
+export interface Deployment extends Services {
+  gatewayId: string;
+  gatewayUrl: string;
+  databaseUrl: string;
+}
+
+export interface Federation {
+  dir: string;
+  directoryUrl: string;
+  directory: ServiceProcess;
+  admin: DirectoryAdmin;
+  a: Deployment;
+  b: Deployment;
+  startDirectory(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Deployment A (sellers) on the run's database, B (buyers) on one of its own; extraEnv reaches both. */
+export async function startFederation(extraEnv: Record<string, string> = {}): Promise<Federation> {
+  const dir = mkdtempSync(join(tmpdir(), 'paybroker-fed-'));
+  const run = uid().toLowerCase();
+  const ids = { a: `a-${run}`, b: `b-${run}` };
+  ensureFederationCredentials(dir, [ids.a, ids.b]);
+  const [dirPort, dirAdminPort] = [await freePort(), await freePort()];
+  const directoryEnv = { PAYBROKER_DIRECTORY_PORT: String(dirPort), PAYBROKER_DIRECTORY_ADMIN_PORT: String(dirAdminPort),
+    PAYBROKER_DIRECTORY_ADMIN_TOKEN: DIRECTORY_ADMIN_TOKEN, PAYBROKER_FEDERATION_DIR: dir };
+  const directoryUrl = `http://127.0.0.1:${dirPort}`;
+  const f = {
+    dir, directoryUrl,
+    admin: new DirectoryAdmin({ adminUrl: `http://127.0.0.1:${dirAdminPort}`, token: DIRECTORY_ADMIN_TOKEN }),
+    async startDirectory() {
+      f.directory = spawnService('processors/directory/main.ts', directoryEnv);
+      await f.directory.waitForOutput(/directory listening/);
+    },
+  } as Federation;
+  await f.startDirectory();
+  const bDatabase = await freshDatabase();
+  const deployment = async (gatewayId: string, databaseUrl: string | undefined, name: string): Promise<Deployment> => {
+    const gatewayPort = await freePort();
+    const gatewayUrl = `https://127.0.0.1:${gatewayPort}`;
+    const svc = await startServices({
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), PAYBROKER_GATEWAY_ID: gatewayId, PAYBROKER_GATEWAY_PORT: String(gatewayPort),
+      PAYBROKER_GATEWAY_URL: gatewayUrl, PAYBROKER_DIRECTORY_URL: directoryUrl, PAYBROKER_FEDERATION_DIR: dir, PAYBROKER_SERVICE_NAME: name,
+      PAYBROKER_API_PROCESSES: '1', ...extraEnv,
+    });
+    return Object.assign(svc, { gatewayId, gatewayUrl, databaseUrl: databaseUrl ?? '' });
+  };
+  [f.a, f.b] = await Promise.all([deployment(ids.a, undefined, 'Service A'), deployment(ids.b, bDatabase.url, 'Service B')]);
+  await f.admin.approve(ids.a);
+  await f.admin.approve(ids.b);
+  f.stop = async () => {
+    await Promise.all([f.a.stopAll(), f.b.stopAll(), f.directory.stop('SIGKILL')]);
+    await bDatabase.drop();
+  };
+  return f;
+}
