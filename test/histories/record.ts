@@ -5,7 +5,9 @@
 // made by earlier versions of the workflows and are what proves a change safe for running workflows. Name a
 // scenario to record it anew (only while no workflow of the version it recorded can be running anywhere: see
 // docs/architecture.md, "Changing a workflow").
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection, WorkflowContinuedAsNewError, type WorkflowHandle } from '@temporalio/client';
@@ -17,6 +19,8 @@ import type { ItemClass } from '../../domain/bids';
 import { microFee, type PaymentToRecord } from '../../domain/micropayments';
 import { type Database, type Db, openDatabase } from '../../ledger/db';
 import { HttpProcessorClient, SimulatorAdmin } from '../../processors/http-client';
+import { FederationGatewayClient } from '../../processors/federation/gateway';
+import { createCa, issueGatewayCert, tlsServerOptions } from '../../processors/federation/pki';
 import type { Dispute as ProcessorDispute } from '../../processors/client';
 import { HttpMessagingGateway, MessagingGatewayAdmin } from '../../processors/messaging/client';
 import { signGatewayWebhook } from '../../processors/messaging/signature';
@@ -34,6 +38,7 @@ import { cartWorkflowId } from '../../workflows/cart.contract';
 import { checkoutSessionWorkflowId } from '../../workflows/checkoutSession.contract';
 import { deliveryGroupWorkflowId } from '../../workflows/deliveryGroup.contract';
 import { disputeWorkflowId } from '../../workflows/dispute.contract';
+import { federatedPaymentWorkflowId } from '../../workflows/federatedPayment.contract';
 import { holdWorkflowId } from '../../workflows/hold.contract';
 import { cancelUpdate, refundUpdate, reviewUpdate, shipUpdate, submitUpdate } from '../../workflows/order.contract';
 import { buildOrderInput, insertOrderRow, MERCHANT_SETTINGS, type OrderSpec } from '../support/order-input';
@@ -405,7 +410,62 @@ const scenarios: Scenario[] = [
       return c.client.workflow.getHandle(disputeWorkflowId(d.id));
     },
   },
+  {
+    // a seller's payment by another service's buyer: that service asks its buyer first (pending), then approves
+    name: 'federatedPayment-asked-then-approved',
+    start: (c) => federatedPayment(c, 'fp_history_asked'),
+  },
+  {
+    // the buyer's service declines (the buyer's rules refuse the category)
+    name: 'federatedPayment-declined',
+    start: (c) => federatedPayment(c, 'fp_history_declined'),
+  },
 ];
+
+/**
+ * A federated payment of 25 to a new seller, asked of the recorder's payer gateway (payerGateway below): a real
+ * mutual-TLS server playing the buyer's service, which answers a transaction pending once and then approves it, or
+ * declines it when its id says so.
+ */
+async function federatedPayment(c: Ctx, paymentId: string): Promise<WorkflowHandle> {
+  const seller = await microSeller(c, paymentId, 500);
+  const input = {
+    paymentId, sellerId: seller.id, itemId: 'article', clientId: paymentId, alias: 'fa-history2345678abc', payeeGateway: 'history-a',
+    payer: { gatewayId: 'history-b', endpoint: payerGateway.url, fingerprint256: payerGateway.fingerprint256 },
+    currency: 'USD', amountMinor: 25, feeMinor: microFee(25, 500), category: 'news', grantSeconds: 3600, deadlineMs: 60_000,
+  };
+  await c.stores.federation.claimPayment({ id: paymentId, sellerId: seller.id, clientId: paymentId, requestSha256: paymentId, alias: input.alias,
+    payeeGateway: 'history-a', payerGateway: 'history-b', itemId: 'article', category: 'news', currency: 'USD', amountMinor: 25, feeMinor: input.feeMinor });
+  return c.client.workflow.start('federatedPaymentWorkflow', { taskQueue: c.taskQueue, workflowId: federatedPaymentWorkflowId(paymentId), args: [input] });
+}
+
+/** The payer gateway of the federated payment scenarios (mutual TLS with a CA of the recorder's own). */
+async function startPayerGateway() {
+  const ca = createCa();
+  const a = { gatewayId: 'history-a', ...issueGatewayCert(ca, 'history-a'), caPem: ca.certPem };
+  const b = { gatewayId: 'history-b', ...issueGatewayCert(ca, 'history-b'), caPem: ca.certPem };
+  const asked = new Set<string>();
+  const server = createHttpsServer(tlsServerOptions(b), (req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      const { transactionId } = JSON.parse(body) as { transactionId: string };
+      const first = !asked.has(transactionId);
+      asked.add(transactionId);
+      const answer = transactionId.includes('declined')
+        ? { transactionId, decision: 'declined', code: 'category_not_allowed', message: "The buyer's rule set does not allow category news", expiresAt: null }
+        : first ? { transactionId, decision: 'pending', code: null, message: null, expiresAt: new Date(Date.now() + 60_000).toISOString() }
+          : { transactionId, decision: 'approved', code: null, message: null, expiresAt: null };
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(answer));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, fingerprint256: new X509Certificate(b.certPem).fingerprint256,
+    client: new FederationGatewayClient(a), stop: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
 
 const SESSION_ITEMS = [{ sku: 'ebook', title: 'E-book', quantity: 1, unitPriceMinor: 1299, kind: 'soft' as const }];
 const checkoutSession = async (c: Ctx, name: string) => (await c.services.checkout.create(c.merchantId, `history-${name}`, {
@@ -523,6 +583,7 @@ const database = openDatabase(stack.databaseUrl);
 const { db } = database;
 const stores = createStores(database);
 const processor = new HttpProcessorClient({ baseUrl: stack.simulatorUrl });
+const payerGateway = await startPayerGateway();
 const workerConnection = await NativeConnection.connect({ address: stack.temporalAddress });
 const connection = await Connection.connect({ address: stack.temporalAddress });
 try {
@@ -548,7 +609,7 @@ try {
   };
   const worker = await Worker.create(workerOptions({
     connection: workerConnection, namespace: 'default', taskQueue,
-    activities: createActivities({ database, processor, temporal: client, taskQueue, messaging,
+    activities: createActivities({ database, processor, temporal: client, taskQueue, messaging, federationGateways: payerGateway.client,
       delivery: { allowPrivate: true, timeoutMs: 2_000, perDestinationInFlight: 8, backoff: { initialMs: 100, maxMs: 1_000 } } }),
     workflowBundlePath: stack.workflowBundlePath,
   }));
@@ -564,6 +625,8 @@ try {
   });
   await receiver.stop();
 } finally {
+  await payerGateway.client.close();
+  await payerGateway.stop();
   await connection.close();
   await workerConnection.close();
   await database.close();
