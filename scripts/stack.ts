@@ -2,9 +2,13 @@
 // the processor simulator, the worker and the API, each in its own process, kept running by a supervisor
 // (scripts/supervisor.ts: a part that stops on its own is started again). Prints every URL. SIGINT (Ctrl-C),
 // SIGTERM or SIGHUP stops them all, the API first and PostgreSQL last, and leaves nothing running.
+// Its parts (processPart, temporalPart, postgresPart), the supervisor and the stop are exported for the other
+// launcher, `npm run federation:demo` (scripts/federation-demo.ts); the stack itself starts only when this file is the
+// process's entry (scripts/start.mjs, or `node --import tsx scripts/stack.ts`).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig, ROOT_DIR } from '../config';
 import { type PingWorkflow, pingWorkflowId } from '../workflows/ping.contract';
@@ -24,10 +28,11 @@ export const PG_LIVENESS_INTERVAL_MS = 1_000;
 /** How long what a stopped process left in its process group may take to die once killed. */
 const GROUP_GONE_TIMEOUT_MS = 5_000;
 
-const config = loadConfig();
-const say = (msg: string) => console.log(`[paybroker] ${msg}`);
-const logDir = join(config.dataDir, 'logs');
-const supervisor = new Supervisor({ log: say });
+export const config = loadConfig();
+export const say = (msg: string) => console.log(`[paybroker] ${msg}`);
+/** Each part's log: <data dir>/logs/<part>.log. */
+export const logDir = join(config.dataDir, 'logs');
+export const supervisor = new Supervisor({ log: say });
 const partLogs: PartLog[] = [];
 let stopFollowingPostgres: (() => void) | undefined;
 
@@ -53,7 +58,7 @@ async function killGroup(pgid: number): Promise<void> {
  * terminal reaches only the launcher, which stops the parts in order, and whatever a process started (API copies,
  * tsx's esbuild service) is killed with it.
  */
-function processPart(name: string, entry: string, env: NodeJS.ProcessEnv): Part {
+export function processPart(name: string, entry: string, env: NodeJS.ProcessEnv): Part {
   const log = new PartLog(name, join(logDir, `${name}.log`));
   partLogs.push(log);
   return {
@@ -88,7 +93,7 @@ async function stopProcess(name: string, child: ChildProcess, ended: Promise<Run
 }
 
 /** The Temporal dev server as a part: a restart reuses its SQLite file and its ports. */
-function temporalPart(cli: string): Part {
+export function temporalPart(cli: string): Part {
   const prefix = terminalPrefix('temporal');
   return {
     name: 'temporal',
@@ -122,7 +127,7 @@ function isAlive(pid: number): boolean {
  * A cluster that was already running when we started is watched and restarted like ours, but left running at the
  * end: it is not ours to stop.
  */
-function postgresPart(onUrl: (url: string) => void): Part {
+export function postgresPart(onUrl: (url: string) => void): Part {
   return {
     name: 'postgres',
     async start(): Promise<Run> {
@@ -150,7 +155,8 @@ function postgresPart(onUrl: (url: string) => void): Part {
 }
 
 let stopping: Promise<void> | undefined;
-function shutdown(exitCode: number): void {
+/** Stops every part (in reverse order of their start), closes the logs and exits; a second call waits for the first. */
+export function shutdown(exitCode: number): void {
   if (!stopping) {
     process.exitCode = exitCode;
     say('stopping ...');
@@ -163,15 +169,51 @@ function shutdown(exitCode: number): void {
   void stopping.then(() => process.exit());
 }
 
-async function ok(url: string): Promise<boolean> {
+/** A 2xx from url within 2 s (waitFor's probe). */
+export async function ok(url: string): Promise<boolean> {
   const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
   return res.ok;
 }
 
-async function main(): Promise<void> {
+/**
+ * Runs a launcher's main: SIGINT, SIGTERM or SIGHUP stops everything (exit 0); a failed start is reported (unless it
+ * was the stop itself) and stops everything (exit 1).
+ */
+export function launch(main: () => Promise<void>): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => shutdown(0));
   mkdirSync(logDir, { recursive: true });
+  main().catch((err) => {
+    // (once stopping, a start refused or a wait cut short is the stop itself, not a failure to report)
+    if (!stopping) console.error(`[paybroker] ${(err as Error).message}`);
+    shutdown(1);
+  });
+}
 
+/** PostgreSQL: DATABASE_URL when set, else the private cluster started as a part (its log followed). Its URL. */
+export async function startDatabase(): Promise<string> {
+  if (config.databaseUrl) {
+    say('PostgreSQL: using DATABASE_URL');
+    return config.databaseUrl;
+  }
+  say(`starting PostgreSQL (data in ${join(config.dataDir, 'pg')}) ...`);
+  stopFollowingPostgres = followFile('postgres', clusterLogFile(config.dataDir));
+  let databaseUrl: string | undefined;
+  await supervisor.start(postgresPart((url) => { databaseUrl = url; }));
+  return databaseUrl!;
+}
+
+/** Temporal: TEMPORAL_ADDRESS when set, else the dev server started as a part. Its address, and whether it is external. */
+export async function startTemporal(cli: string): Promise<{ address: string; external: boolean }> {
+  if (config.temporalExternal) {
+    say(`Temporal: using TEMPORAL_ADDRESS=${config.temporalAddress}`);
+  } else {
+    say('starting the Temporal dev server ...');
+    await supervisor.start(temporalPart(cli));
+  }
+  return { address: config.temporalAddress, external: config.temporalExternal };
+}
+
+async function main(): Promise<void> {
   const cli = await ensureTemporalCli(say);
   await requirePortFree('The API', config.apiPort, 'PORT');
   await requirePortFree('The processor simulator', config.simulatorPort, 'PAYBROKER_SIMULATOR_PORT');
@@ -179,28 +221,14 @@ async function main(): Promise<void> {
   await requirePortFree('The messaging gateway', config.messaging.port, 'PAYBROKER_MESSAGING_PORT');
   await requirePortFree("The messaging gateway's admin API", config.messaging.adminPort, 'PAYBROKER_MESSAGING_ADMIN_PORT');
 
-  let databaseUrl = config.databaseUrl;
-  if (databaseUrl) {
-    say('PostgreSQL: using DATABASE_URL');
-  } else {
-    say(`starting PostgreSQL (data in ${join(config.dataDir, 'pg')}) ...`);
-    stopFollowingPostgres = followFile('postgres', clusterLogFile(config.dataDir));
-    await supervisor.start(postgresPart((url) => { databaseUrl = url; }));
-  }
-  const database = openDatabase(databaseUrl!, { poolMax: 2 });
+  const databaseUrl = await startDatabase();
+  const database = openDatabase(databaseUrl, { poolMax: 2 });
   const applied = await migrate(database.db);
   say(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
   const operatorKey = await ensureDevOperatorKey(createStores(database).principals, config.dataDir);
   await database.close();
 
-  const temporalAddress = config.temporalAddress;
-  const externalTemporal = config.temporalExternal;
-  if (externalTemporal) {
-    say(`Temporal: using TEMPORAL_ADDRESS=${temporalAddress}`);
-  } else {
-    say('starting the Temporal dev server ...');
-    await supervisor.start(temporalPart(cli));
-  }
+  const { address: temporalAddress, external: externalTemporal } = await startTemporal(cli);
 
   const env = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress };
   await supervisor.start(processPart('simulator', 'processors/simulator/main.ts', env));
@@ -214,7 +242,7 @@ async function main(): Promise<void> {
   await waitFor('the messaging gateway', () => ok(`http://127.0.0.1:${config.messaging.port}/health`), 60_000, 200);
   await waitFor('the API (health green)', () => ok(`${api}/health`), 120_000, 250);
   if (!externalTemporal) await waitFor('the Temporal Web UI', () => ok(ui), 30_000, 250);
-  await pingThroughWorker(temporalAddress);
+  await pingThroughWorker(temporalAddress, config.taskQueue);
 
   console.log(`
   Paybroker is running.
@@ -225,7 +253,7 @@ async function main(): Promise<void> {
     Temporal gRPC  ${temporalAddress}
     Simulator      ${config.simulatorUrl}         (admin, fault controls: http://127.0.0.1:${config.simulatorAdminPort}/admin/faults)
     Messaging      http://127.0.0.1:${config.messaging.port}         (admin, phones and faults: http://127.0.0.1:${config.messaging.adminPort}/admin/phones/<E.164>/messages)
-    PostgreSQL     ${databaseUrl!.replace(/:[^:@/]*@/, ':***@')}
+    PostgreSQL     ${databaseUrl.replace(/:[^:@/]*@/, ':***@')}
     Logs           ${logDir}
 
   Local operator API key (kept in ${join(config.dataDir, 'dev-operator-key')}):
@@ -236,24 +264,28 @@ async function main(): Promise<void> {
 `);
 }
 
-/** One workflow through the worker and the ledger database: the stack really runs work before we say so. */
-async function pingThroughWorker(address: string): Promise<void> {
+/** One workflow through the worker of taskQueue and its ledger database: the stack really runs work before we say so. */
+export async function pingThroughWorker(address: string, taskQueue: string): Promise<void> {
   const connection = await Connection.connect({ address });
   try {
     const client = new Client({ connection, namespace: config.temporalNamespace });
     const result = await client.workflow.execute<PingWorkflow>('pingWorkflow', {
-      taskQueue: config.taskQueue, workflowId: pingWorkflowId(`startup-${Date.now()}`),
+      taskQueue, workflowId: pingWorkflowId(`startup-${Date.now()}`),
       args: [{ message: 'startup', checkLedger: true }], workflowExecutionTimeout: '2 minutes',
     });
     if (result.echoed !== 'startup' || !result.ledgerReachable) throw new Error(`startup ping failed: ${JSON.stringify(result)}`);
-    say('a ping workflow ran through the worker and the ledger database');
+    say(`a ping workflow ran through the worker${taskQueue === config.taskQueue ? '' : ` of ${taskQueue}`} and the ledger database`);
   } finally {
     await connection.close();
   }
 }
 
-main().catch((err) => {
-  // (once stopping, a start refused or a wait cut short is the stop itself, not a failure to report)
-  if (!stopping) console.error(`[paybroker] ${(err as Error).message}`);
-  shutdown(1);
-});
+/** The process's entry script, symbolic links resolved (as Node resolves the modules it loads). */
+function entryScript(): string {
+  try {
+    return realpathSync(process.argv[1] ?? '');
+  } catch {
+    return '';
+  }
+}
+if ([fileURLToPath(import.meta.url), fileURLToPath(new URL('./start.mjs', import.meta.url))].includes(entryScript())) launch(main);
