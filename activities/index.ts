@@ -15,6 +15,9 @@ import { createConfirmationActivities } from './confirmations';
 import { createDeliveryActivities, type DeliverySettings } from './delivery';
 import { createDisputeActivities } from './disputes';
 import { createFederationActivities } from './federation';
+import { createNettingActivities } from './netting';
+import { type CachedDirectory, settlementAccountOf } from '../services/federation';
+import { NettingService, type NettingSettings } from '../services/netting';
 import { createHoldActivities } from './holds';
 import { createOrderActivities, createOrderBooksActivity } from './orders';
 import { createPayoutActivities } from './payouts';
@@ -34,13 +37,16 @@ export interface ActivityDeps {
   temporal: Client;
   taskQueue: string;
   delivery: DeliverySettings;
-  /** Other services' federation gateways, as this deployment's gateway calls them (none: federation is off). */
-  federationGateways?: FederationGatewayClient;
+  /** This deployment's federation gateway: other services' gateways as it calls them, the directory, netting (none: federation is off). */
+  federation?: { gatewayId: string; gateways: FederationGatewayClient; directory: CachedDirectory; netting: NettingSettings };
 }
 
 export function createActivities(deps: ActivityDeps) {
   const stores = createStores(deps.database);
   const { processor } = deps;
+  const f = deps.federation;
+  const netting = f && new NettingService({ netting: stores.netting, ledger: stores.ledger, problems: stores.problems, processor, temporal: deps.temporal,
+    taskQueue: deps.taskQueue, gatewayId: f.gatewayId, settings: f.netting, settlementAccountOf: settlementAccountOf(f.directory) });
   const orders = createOrderActivities({ processor, ledger: stores.ledger, orders: stores.orders, problems: stores.problems });
   const events = createWebhookEventActivities({
     events: new EventService(stores.events, stores.delivery, new DeliveryService(stores.delivery, deps.temporal, deps.taskQueue)) });
@@ -61,7 +67,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createHoldActivities({ processor, ledger: stores.ledger, orders: stores.orders, holds: stores.holds, events }),
     ...createDisputeActivities({ processor, ledger: stores.ledger, orders: stores.orders, disputes: stores.disputes, events }),
     ...createDeliveryActivities({ messages: stores.delivery, problems: stores.problems, settings: deps.delivery }),
-    ...createFederationActivities({ federation: stores.federation, micropayments: stores.micropayments, gateways: deps.federationGateways }),
+    ...createFederationActivities({ federation: stores.federation, micropayments: stores.micropayments, gateways: f?.gateways, netting }),
+    ...createNettingActivities(f && { me: f.gatewayId, netting: stores.netting, ledger: stores.ledger, problems: stores.problems, processor,
+      gateways: f.gateways, directory: f.directory }),
     ...events,
   };
 }

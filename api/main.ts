@@ -71,7 +71,8 @@ async function main(): Promise<void> {
       pages: { publicUrl: config.publicUrl, processorPublicUrl: config.processorPublicUrl },
       federation: gateway && { gatewayId: gateway.gatewayId, keyPem: gateway.keyPem, directoryUrl: config.directory.url,
         directoryCacheTtlMs: config.directory.cacheTtlMs, deadlineMs: config.federation.deadlineMs,
-        confirmationTimeoutMs: config.federation.confirmationTimeoutMs },
+        confirmationTimeoutMs: config.federation.confirmationTimeoutMs,
+        netting: { maxTransactions: config.federation.nettingMaxTransactions, periodMs: config.federation.nettingPeriodMs } },
     });
     const app = createApp({
       services,
@@ -83,8 +84,8 @@ async function main(): Promise<void> {
       if (alone) logger.info(listening(config.apiPort));
     });
     server.keepAliveTimeout = 65_000;
-    const gatewayServer = gateway && services.federation
-      && serveGateway(gateway, services.federation, logger, config.federation.gatewayPort, config.bindHost);
+    const gatewayServer = gateway && services.federation && services.netting
+      && serveGateway(gateway, services.federation, services.netting, logger, config.federation.gatewayPort, config.bindHost);
     if (gatewayServer && alone) logger.info(`federation gateway ${gateway!.gatewayId} listening on ${config.federation.gatewayUrl}`);
     let stopping = false;
     const stop = () => { // (SIGINT from a terminal reaches every copy, and the first process sends SIGTERM too)

@@ -138,3 +138,19 @@ export function netPositions(first: string, second: string, txs: readonly Netted
 
 /** The gateway that runs a pair's netting windows: the one whose id sorts first (both sides agree without asking). */
 export const nettingCoordinator = (a: string, b: string) => (a < b ? a : b);
+
+/**
+ * What one side posts when a window's position settles (first: the gateway the position was computed with first):
+ * its receivable from the peer (what the peer's buyers spent at its sellers) is cleared, its payable to the peer (what
+ * its buyers spent at the peer's sellers) is cleared, and the difference is the cash the net transfer moved (positive:
+ * received). The three add up to nothing.
+ */
+export function settlementPostings(me: string, first: string, p: NetPosition): { receivableMinor: number; payableMinor: number; cashMinor: number } {
+  const owedToMe = me === first ? p.owedBySecond : p.owedByFirst;
+  const owedByMe = me === first ? p.owedByFirst : p.owedBySecond;
+  return { receivableMinor: -owedToMe, payableMinor: owedByMe, cashMinor: owedToMe - owedByMe };
+}
+
+/** The idempotency key of a window's net transfer in one currency: the processor moves it once, however often asked. */
+export const nettingTransferKey = (coordinator: string, member: string, seq: number, currency: string) =>
+  `netting:${coordinator}:${member}:${seq}:${currency}`;

@@ -274,6 +274,12 @@ export class Micropayments {
     return rows[0] && { ...fromRow(rows[0]), refundedAt: rows[0].refunded_at };
   }
 
+  /** The buyer's payment recorded under clientId, if any. */
+  async byClient(buyerId: string, clientId: string): Promise<(RecordedPayment & { refundedAt: Date | null }) | undefined> {
+    const row = await this.db('micro_payments').where({ buyer_id: buyerId, client_id: clientId }).first('id');
+    return row && this.get(String(row.id));
+  }
+
   /**
    * Refunds a payment in full, in the period open now (a compact reversing entry). A second refund of the same
    * payment writes nothing and returns the first (created: false).

@@ -14,9 +14,10 @@ import { microFee, type PaymentToRecord } from '../domain/micropayments';
 import { type Micropayments, type RecordOutcome, StaleGeneration } from '../ledger/micropayments';
 import { DirectoryClient, DirectoryRefusal, DirectoryUnavailable, type PeerGateway } from '../processors/directory/client';
 import type { AuthorizationAnswer, AuthorizationRequestBody } from '../processors/federation/gateway';
-import { type GatewayCredentials, gatewayIdOf, loadGatewayCredentials, tlsServerOptions, verifyRequest } from '../processors/federation/pki';
+import { DEFAULT_SIGNATURE_TOLERANCE_MS, type GatewayCredentials, gatewayIdOf, loadGatewayCredentials, tlsServerOptions, verifyRequest } from '../processors/federation/pki';
 import type { Alias, Authorization, FederatedPayment, FederationStore } from '../stores/federation';
 import type { PartyStore } from '../stores/parties';
+import type { NettingService } from './netting';
 import type { Page, PageRequest } from '../stores/page';
 import {
   decidedUpdate, federatedPaymentWorkflowId, type FederatedPaymentInput, type FederatedPaymentView, type FederatedPaymentWorkflow,
@@ -81,6 +82,7 @@ export interface FederationDeps {
   parties: PartyStore;
   micropayments: Micropayments;
   directory: CachedDirectory;
+  netting: NettingService;
   temporal: Client;
   taskQueue: string;
   gatewayId: string;
@@ -132,6 +134,11 @@ export class FederationService {
     await this.trustPeer(gatewayId, r.fingerprint256);
     if (!(await this.deps.federation.firstUse(gatewayId, check.nonce))) throw new FederationRefused(401, 'replayed', 'This request was received before');
     return gatewayId;
+  }
+
+  /** Forgets the nonces of requests older than twice the signatures' tolerance (a request that old is refused as stale). */
+  purgeNonces(): Promise<number> {
+    return this.deps.federation.purgeNonces(2 * DEFAULT_SIGNATURE_TOLERANCE_MS);
   }
 
   // --- the buyer's service --------------------------------------------------------------------------------
@@ -192,26 +199,30 @@ export class FederationService {
     return this.answerOf(await this.approve(req, found!.alias.ruleSetId, found!.buyer.id, verdict.decision === 'approve' ? verdict.caps : NO_CAPS));
   }
 
-  /** The payee's service gives up on a transaction: an approved one is refunded, an undecided one ends, an unseen one is refused from now on. */
+  /**
+   * The payee's service gives up on a transaction: an undecided one ends cancelled, an approved one is cancelled and
+   * its micro-payment refunded, an unseen one is refused from now on. Asking again finishes what a crash left undone
+   * (the refund of a cancelled transaction's payment, if one was recorded).
+   */
   async cancel(fromGateway: string, transactionId: string): Promise<AuthorizationAnswer> {
-    const { federation, micropayments } = this.deps;
+    const { federation } = this.deps;
     const known = await federation.authorization(fromGateway, transactionId);
     if (!known) {
       const tomb = { fromGateway, transactionId, requestSha256: '-', alias: '-', counterparty: `${fromGateway}:-`, category: '-', currency: 'XXX', amountMinor: 1 };
       return this.answerOf((await federation.open(tomb, { state: 'cancelled', code: null, message: 'Cancelled by the payee service', buyerId: null })).row);
     }
-    if (known.state === 'approved') {
-      const cancelled = await federation.cancelApproved(fromGateway, transactionId);
-      if (cancelled?.paymentId) {
-        const p = await micropayments.get(cancelled.paymentId);
-        if (p && !p.refundedAt) await micropayments.refund(p, `federated transaction ${transactionId} cancelled by ${fromGateway}`);
-      }
-      return this.answerOf((await federation.authorization(fromGateway, transactionId))!);
-    }
-    if (known.state === 'approving' || known.state === 'pending') {
-      return this.answerOf(await federation.end(fromGateway, transactionId, 'cancelled', null, 'Cancelled by the payee service'));
-    }
-    return this.answerOf(known);
+    let row = known;
+    if (known.state === 'approved') row = (await federation.cancelApproved(fromGateway, transactionId)) ?? (await federation.authorization(fromGateway, transactionId))!;
+    else if (known.state === 'approving' || known.state === 'pending') row = await federation.end(fromGateway, transactionId, 'cancelled', null, 'Cancelled by the payee service');
+    if (row.state === 'cancelled') await this.refundRecorded(row);
+    return this.answerOf(row);
+  }
+
+  /** Refunds the micro-payment a cancelled transaction may have recorded (none: nothing to do; refunded before: nothing either). */
+  private async refundRecorded(row: Authorization): Promise<void> {
+    if (!row.buyerId) return;
+    const p = await this.deps.micropayments.byClient(row.buyerId, clientIdOf(row.fromGateway, row.transactionId));
+    if (p && !p.refundedAt) await this.deps.micropayments.refund(p, `federated transaction ${row.transactionId} cancelled by ${row.fromGateway}`);
   }
 
   /** The buyer's federated transactions (those waiting for its answer: state 'pending'), newest first. */
@@ -248,11 +259,18 @@ export class FederationService {
     }
     if (reserved.row.state !== 'approving') return reserved.row;
     const outcome = await recordOne(micropayments, {
-      buyerId, sellerId: federationParty(req.fromGateway), itemId: req.counterparty.slice(0, 100), clientId: `fed:${req.fromGateway}:${req.transactionId}`,
+      buyerId, sellerId: federationParty(req.fromGateway), itemId: req.counterparty.slice(0, 100), clientId: clientIdOf(req.fromGateway, req.transactionId),
       ruleSetId, currency: req.currency, amountMinor: req.amountMinor, feeMinor: 0, grantSeconds: 0, caps,
     }, clock());
     if (outcome.status === 'refused') return federation.end(req.fromGateway, req.transactionId, 'declined', outcome.code as FederationRefusal, outcome.message);
-    return federation.approved(req.fromGateway, req.transactionId, outcome.payment.id);
+    const approved = await federation.approved(req.fromGateway, req.transactionId, outcome.payment.id);
+    if (approved.state === 'cancelled') { // (the payee's service cancelled it while it was recorded: refund it)
+      await this.refundRecorded(approved);
+      return approved;
+    }
+    // (the transaction waits for its netting window in the database; this only wakes the window)
+    await this.deps.netting.note(req.fromGateway).catch(() => { /* the next transaction, or the window before, starts it */ });
+    return approved;
   }
 
   private async expireIfDue(row: Authorization): Promise<Authorization> {
@@ -338,6 +356,9 @@ export class FederationService {
   }
 }
 
+/** The clientId of the buyer's micro-payment for another gateway's transaction (what makes its recording idempotent). */
+const clientIdOf = (fromGateway: string, transactionId: string) => `fed:${fromGateway}:${transactionId}`;
+
 const NO_CAPS = { perDayMinor: null, perPeriodMinor: null };
 
 function directoryFailure(err: unknown): Error {
@@ -345,6 +366,13 @@ function directoryFailure(err: unknown): Error {
   if (err instanceof DirectoryRefusal) return new FederationRefused(503, 'directory_refused', `The gateway directory refused this gateway: ${err.code}`);
   return err as Error;
 }
+
+/** A peer's settlement account, as the directory lists it (cached). */
+export const settlementAccountOf = (directory: CachedDirectory) => async (gatewayId: string): Promise<string> => {
+  const e = await directory.gateway(gatewayId);
+  if (!e) throw new Error(`gateway ${gatewayId} is not in the directory`);
+  return e.settlementAccount;
+};
 
 /** This deployment's gateway credentials, from the federation folder (made by `npm run federation:ca`). */
 export const gatewayCredentials = (dir: string, gatewayId: string): GatewayCredentials => loadGatewayCredentials(dir, gatewayId);

@@ -16,7 +16,8 @@ import { ConfirmationService } from './confirmations';
 import { DeliveryService } from './delivery';
 import { type EndpointSettings, WebhookEndpoints } from './endpoints';
 import { EventService } from './events';
-import { CachedDirectory, FederationService } from './federation';
+import { CachedDirectory, FederationService, settlementAccountOf } from './federation';
+import { NettingService, type NettingSettings } from './netting';
 import { DirectoryClient } from '../processors/directory/client';
 import { GrantSigner } from './grants';
 import { type OrderTiming, OrderService } from './orders';
@@ -42,7 +43,8 @@ export interface ServiceSettings {
   /** The secret of the card processor's signed webhooks (disputes, reservations), and how often an undecided dispute asks it. */
   processorWebhooks: { secret: string; decisionPollMs?: number };
   /** Federation: this deployment's gateway, its key (it signs the directory calls), the directory, deadlines (none: off). */
-  federation?: { gatewayId: string; keyPem: string; directoryUrl: string; directoryCacheTtlMs: number; deadlineMs: number; confirmationTimeoutMs: number };
+  federation?: { gatewayId: string; keyPem: string; directoryUrl: string; directoryCacheTtlMs: number; deadlineMs: number; confirmationTimeoutMs: number;
+    netting: NettingSettings };
   /** Milliseconds since the epoch (default Date.now; tests drive it): API keys' expiry and use, rate limits. */
   clock?: () => number;
 }
@@ -69,6 +71,8 @@ export interface Services {
   authentications: AuthenticationService;
   /** The federation gateway's service (undefined: this deployment has none). */
   federation: FederationService | undefined;
+  /** Netting windows with other services (the gateway's part of them); undefined with federation off. */
+  netting: NettingService | undefined;
   /** Where customers reach the hosted pages, and where their browsers reach the processor's tokenization. */
   pages: { publicUrl: string; processorPublicUrl: string };
   temporal: Client;
@@ -90,13 +94,16 @@ export async function createServices(database: Database, temporal: Client, setti
   const carts = await CartService.create({ checkout: stores.checkout, merchants: stores.merchants, grants: stores.grants, temporal, taskQueue,
     timing: settings.orders, publicUrl, clock });
   const f = settings.federation;
+  const directory = f && new CachedDirectory(new DirectoryClient({ baseUrl: f.directoryUrl, gatewayId: f.gatewayId, keyPem: f.keyPem }), f.directoryCacheTtlMs, clock);
+  const netting = f && new NettingService({ netting: stores.netting, ledger: stores.ledger, problems: stores.problems, temporal, taskQueue,
+    processor: new HttpProcessorClient({ baseUrl: settings.processor.url }), gatewayId: f.gatewayId, settings: f.netting,
+    settlementAccountOf: settlementAccountOf(directory!) });
   const federation = f && new FederationService({
-    federation: stores.federation, parties: stores.parties, micropayments: stores.micropayments, temporal, taskQueue, clock,
-    directory: new CachedDirectory(new DirectoryClient({ baseUrl: f.directoryUrl, gatewayId: f.gatewayId, keyPem: f.keyPem }), f.directoryCacheTtlMs, clock),
-    gatewayId: f.gatewayId, deadlineMs: f.deadlineMs, confirmationTimeoutMs: f.confirmationTimeoutMs,
+    federation: stores.federation, parties: stores.parties, micropayments: stores.micropayments, temporal, taskQueue, clock, directory: directory!,
+    netting: netting!, gatewayId: f.gatewayId, deadlineMs: f.deadlineMs, confirmationTimeoutMs: f.confirmationTimeoutMs,
   });
   return {
-    stores, temporal, orders, payouts, delivery, clock, checkout, carts, pages: settings.pages, federation,
+    stores, temporal, orders, payouts, delivery, clock, checkout, carts, pages: settings.pages, federation, netting,
     bids: new BidService({ bids: stores.bids, temporal, taskQueue, timing: settings.orders, clock }),
     confirmations: new ConfirmationService({ ...stores, temporal, webhookSecret: settings.messaging.webhookSecret,
       gateway: new HttpMessagingGateway({ baseUrl: settings.messaging.url, apiKey: settings.messaging.apiKey }) }),

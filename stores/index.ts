@@ -7,6 +7,7 @@ import { Periods } from '../ledger/periods';
 import { DeliveryStore } from './delivery';
 import { EventStore } from './events';
 import { FederationStore } from './federation';
+import { NettingStore } from './netting';
 // What the edge (api/) needs of the books besides the stores themselves: it imports them from here, never ledger/.
 export { LedgerError } from '../ledger/ledger';
 export { isDatabaseUnavailable } from '../ledger/unavailable';
@@ -58,6 +59,7 @@ export interface Stores {
   holds: HoldStore;
   disputes: DisputeStore;
   federation: FederationStore;
+  netting: NettingStore;
 }
 
 /** `clock` (ms since the epoch; tests drive it) decides when rolled API keys expire and stamps keys' uses. */
@@ -88,5 +90,6 @@ export function createStores({ db, statements }: Database, clock: () => number =
     holds: new HoldStore(db),
     disputes: new DisputeStore(db),
     federation: new FederationStore(db),
+    netting: new NettingStore(db),
   };
 }

@@ -8,6 +8,8 @@ import { deliverySettings, loadConfig } from '../config';
 import { HttpProcessorClient } from '../processors/http-client';
 import { FederationGatewayClient } from '../processors/federation/gateway';
 import { loadGatewayCredentials } from '../processors/federation/pki';
+import { DirectoryClient } from '../processors/directory/client';
+import { CachedDirectory } from '../services/federation';
 import { HttpMessagingGateway } from '../processors/messaging/client';
 import { ensurePayoutSchedule, ensureReconciliationSchedule, ensureSettlementPeriodSchedule, ensureSettlementSchedule } from './schedules';
 import { createActivities } from '../activities';
@@ -40,8 +42,7 @@ async function main(): Promise<void> {
         database, processor: new HttpProcessorClient({ baseUrl: config.simulatorUrl }), temporal: client, taskQueue: config.taskQueue,
         messaging: new HttpMessagingGateway({ baseUrl: config.messaging.url, apiKey: config.messaging.apiKey }), messagingSender: config.messaging.senderId,
         delivery: deliverySettings(config),
-        federationGateways: config.federation.gatewayId
-          ? new FederationGatewayClient(loadGatewayCredentials(config.federation.dir, config.federation.gatewayId)) : undefined,
+        federation: federationOf(config),
       }),
       workflowBundlePath: config.workflowBundlePath,
     }));
@@ -76,6 +77,19 @@ async function main(): Promise<void> {
     await connection.close();
     await database.close();
   }
+}
+
+/** This deployment's federation gateway as its workflows' activities use it (undefined: federation is off). */
+function federationOf(config: ReturnType<typeof loadConfig>) {
+  const f = config.federation;
+  if (!f.gatewayId) return undefined;
+  const credentials = loadGatewayCredentials(f.dir, f.gatewayId);
+  return {
+    gatewayId: f.gatewayId, gateways: new FederationGatewayClient(credentials),
+    directory: new CachedDirectory(new DirectoryClient({ baseUrl: config.directory.url, gatewayId: f.gatewayId, keyPem: credentials.keyPem }),
+      config.directory.cacheTtlMs),
+    netting: { maxTransactions: f.nettingMaxTransactions, periodMs: f.nettingPeriodMs },
+  };
 }
 
 /** Runs `pass` (which handles its own errors) every `everyMs`, and at once when `now`; a tick while a pass runs is skipped. */

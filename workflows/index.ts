@@ -13,3 +13,4 @@ export { bidRoundWorkflow } from './bidRound';
 export { holdWorkflow } from './hold';
 export { disputeWorkflow } from './dispute';
 export { federatedPaymentWorkflow } from './federatedPayment';
+export { nettingWindowWorkflow } from './nettingWindow';

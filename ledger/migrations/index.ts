@@ -31,6 +31,7 @@ import * as m027 from './027_holds';
 import * as m028 from './028_disputes';
 import * as m029 from './029_issuer_terms';
 import * as m030 from './030_federation';
+import * as m031 from './031_netting';
 
 type Migration = { up(db: Knex): Promise<void>; down(db: Knex): Promise<void> };
 
@@ -65,6 +66,7 @@ const migrations: Array<[string, Migration]> = [
   ['028_disputes', m028],
   ['029_issuer_terms', m029],
   ['030_federation', m030],
+  ['031_netting', m031],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -4,6 +4,7 @@
 // is refused before anything is sent. The protocol (served by api/gateway.ts):
 //   POST /federation/v1/authorizations                     {transactionId, alias, amountMinor, currency, payee}
 //   POST /federation/v1/authorizations/:transactionId/cancel
+//   POST /federation/v1/windows/:seq/close | pay | settled     netting, from the pair's coordinator
 // Failures map as every client of ours does (processors/jsonCall.ts): no answer or a 5xx → GatewayUnavailable (the
 // call may have taken effect: ask again with the same transaction id), a 4xx → GatewayRefused with its code.
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
@@ -72,6 +73,26 @@ export class FederationGatewayClient {
 
   async cancel(peer: Peer, transactionId: string): Promise<AuthorizationAnswer> {
     return answerOf(await this.call(peer, `/federation/v1/authorizations/${encodeURIComponent(transactionId)}/cancel`, {}), peer);
+  }
+
+  /** Netting (to the pair's other member, from its coordinator): agree to a closed window's transactions. */
+  async agreeWindow(peer: Peer, seq: number, body: { transactions: unknown[]; positions: unknown[] }):
+  Promise<{ agreed: boolean; mismatches: Array<{ transactionId: string; reason: string }> }> {
+    const b = await this.call(peer, `/federation/v1/windows/${seq}/close`, body);
+    if (typeof b.agreed !== 'boolean') throw new GatewayUnavailable(`gateway ${peer.gatewayId}: an answer without agreed`);
+    return { agreed: b.agreed, mismatches: Array.isArray(b.mismatches) ? b.mismatches as Array<{ transactionId: string; reason: string }> : [] };
+  }
+
+  /** Netting: the member pays what it owes in `currency` for the window (once); the processor's transfer id. */
+  async payWindow(peer: Peer, seq: number, currency: string): Promise<string> {
+    const b = await this.call(peer, `/federation/v1/windows/${seq}/pay`, { currency });
+    if (typeof b.transferId !== 'string') throw new GatewayUnavailable(`gateway ${peer.gatewayId}: an answer without transferId`);
+    return b.transferId;
+  }
+
+  /** Netting: the window is settled; the member posts it. */
+  async windowSettled(peer: Peer, seq: number): Promise<void> {
+    await this.call(peer, `/federation/v1/windows/${seq}/settled`, {});
   }
 
   async close(): Promise<void> {

@@ -20,6 +20,8 @@ import { microFee, type PaymentToRecord } from '../../domain/micropayments';
 import { type Database, type Db, openDatabase } from '../../ledger/db';
 import { HttpProcessorClient, SimulatorAdmin } from '../../processors/http-client';
 import { FederationGatewayClient } from '../../processors/federation/gateway';
+import { DirectoryClient } from '../../processors/directory/client';
+import { CachedDirectory } from '../../services/federation';
 import { createCa, issueGatewayCert, tlsServerOptions } from '../../processors/federation/pki';
 import type { Dispute as ProcessorDispute } from '../../processors/client';
 import { HttpMessagingGateway, MessagingGatewayAdmin } from '../../processors/messaging/client';
@@ -461,9 +463,14 @@ async function startPayerGateway() {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = new FederationGatewayClient(a);
   return {
     url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, fingerprint256: new X509Certificate(b.certPem).fingerprint256,
-    client: new FederationGatewayClient(a), stop: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    client,
+    /** The recorder's side as the worker's activities see it (its netting windows are not part of these scenarios). */
+    federation: { gatewayId: 'history-a', gateways: client, netting: { maxTransactions: 1000, periodMs: 3_600_000 },
+      directory: new CachedDirectory(new DirectoryClient({ baseUrl: 'http://127.0.0.1:9', gatewayId: 'history-a', keyPem: a.keyPem }), 60_000) },
+    stop: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }
 
@@ -609,7 +616,7 @@ try {
   };
   const worker = await Worker.create(workerOptions({
     connection: workerConnection, namespace: 'default', taskQueue,
-    activities: createActivities({ database, processor, temporal: client, taskQueue, messaging, federationGateways: payerGateway.client,
+    activities: createActivities({ database, processor, temporal: client, taskQueue, messaging, federation: payerGateway.federation,
       delivery: { allowPrivate: true, timeoutMs: 2_000, perDestinationInFlight: 8, backoff: { initialMs: 100, maxMs: 1_000 } } }),
     workflowBundlePath: stack.workflowBundlePath,
   }));

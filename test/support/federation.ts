@@ -1,7 +1,7 @@
 // Two Paybroker deployments and the gateway directory, as the federation tests run them: each deployment its own
 // database, task queue, API port, gateway port and keys (a CA of the run's own), the directory a process of its own
 // on the run's database (its schema). Both gateways register at their API's start and are approved here.
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirectoryAdmin } from '../../processors/directory/client';
@@ -31,8 +31,11 @@ export interface Federation {
   stop(): Promise<void>;
 }
 
-/** Deployment A (sellers) on the run's database, B (buyers) on one of its own; extraEnv reaches both. */
-export async function startFederation(extraEnv: Record<string, string> = {}): Promise<Federation> {
+/**
+ * Deployment A (sellers) on the run's database, B (buyers) on one of its own; extraEnv reaches both. logDir (or
+ * FEDERATION_LOG_DIR): each process's output is also appended to `<logDir>/<a|b>-<name>.log`.
+ */
+export async function startFederation(extraEnv: Record<string, string> = {}, logDir = process.env.FEDERATION_LOG_DIR): Promise<Federation> {
   const dir = mkdtempSync(join(tmpdir(), 'paybroker-fed-'));
   const run = uid().toLowerCase();
   const ids = { a: `a-${run}`, b: `b-${run}` };
@@ -51,6 +54,7 @@ export async function startFederation(extraEnv: Record<string, string> = {}): Pr
   } as Federation;
   await f.startDirectory();
   const bDatabase = await freshDatabase();
+  if (logDir) for (const d of ['a', 'b']) mkdirSync(join(logDir, d), { recursive: true });
   const deployment = async (gatewayId: string, databaseUrl: string | undefined, name: string): Promise<Deployment> => {
     const gatewayPort = await freePort();
     const gatewayUrl = `https://127.0.0.1:${gatewayPort}`;
@@ -58,7 +62,7 @@ export async function startFederation(extraEnv: Record<string, string> = {}): Pr
       ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), PAYBROKER_GATEWAY_ID: gatewayId, PAYBROKER_GATEWAY_PORT: String(gatewayPort),
       PAYBROKER_GATEWAY_URL: gatewayUrl, PAYBROKER_DIRECTORY_URL: directoryUrl, PAYBROKER_FEDERATION_DIR: dir, PAYBROKER_SERVICE_NAME: name,
       PAYBROKER_API_PROCESSES: '1', ...extraEnv,
-    });
+    }, { logDir: logDir && join(logDir, name.slice(-1).toLowerCase()) });
     return Object.assign(svc, { gatewayId, gatewayUrl, databaseUrl: databaseUrl ?? '' });
   };
   [f.a, f.b] = await Promise.all([deployment(ids.a, undefined, 'Service A'), deployment(ids.b, bDatabase.url, 'Service B')]);
