@@ -31,15 +31,25 @@ export interface Federation {
   stop(): Promise<void>;
 }
 
+export interface FederationOptions {
+  /**
+   * Called once the credentials are made (the CA, each gateway's key and certificate in dir), before any process
+   * starts: a test may replace a gateway's certificate here (one that expires soon, say).
+   */
+  prepare?: (dir: string, ids: { a: string; b: string }) => void;
+}
+
 /**
  * Deployment A (sellers) on the run's database, B (buyers) on one of its own; extraEnv reaches both. logDir (or
  * FEDERATION_LOG_DIR): each process's output is also appended to `<logDir>/<a|b>-<name>.log`.
  */
-export async function startFederation(extraEnv: Record<string, string> = {}, logDir = process.env.FEDERATION_LOG_DIR): Promise<Federation> {
+export async function startFederation(extraEnv: Record<string, string> = {}, logDir = process.env.FEDERATION_LOG_DIR,
+  opts: FederationOptions = {}): Promise<Federation> {
   const dir = mkdtempSync(join(tmpdir(), 'paybroker-fed-'));
   const run = uid().toLowerCase();
   const ids = { a: `a-${run}`, b: `b-${run}` };
   ensureFederationCredentials(dir, [ids.a, ids.b]);
+  opts.prepare?.(dir, ids);
   const [dirPort, dirAdminPort] = [await freePort(), await freePort()];
   const directoryEnv = { PAYBROKER_DIRECTORY_PORT: String(dirPort), PAYBROKER_DIRECTORY_ADMIN_PORT: String(dirAdminPort),
     PAYBROKER_DIRECTORY_ADMIN_TOKEN: DIRECTORY_ADMIN_TOKEN, PAYBROKER_FEDERATION_DIR: dir };
