@@ -69,7 +69,7 @@ async function main(): Promise<void> {
       payoutRetryDelaysMs: config.payoutRetryDelaysMs,
       webhooks: { allowPrivate: config.delivery.allowPrivate, giveUpMs: config.delivery.giveUpMs },
       pages: { publicUrl: config.publicUrl, processorPublicUrl: config.processorPublicUrl },
-      federation: gateway && { gatewayId: gateway.gatewayId, keyPem: gateway.keyPem, directoryUrl: config.directory.url,
+      federation: gateway && { credentials: gateway, directoryUrl: config.directory.url,
         directoryCacheTtlMs: config.directory.cacheTtlMs, deadlineMs: config.federation.deadlineMs,
         confirmationTimeoutMs: config.federation.confirmationTimeoutMs,
         netting: { maxTransactions: config.federation.nettingMaxTransactions, periodMs: config.federation.nettingPeriodMs } },

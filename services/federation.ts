@@ -13,7 +13,7 @@ import {
 import { microFee, type PaymentToRecord } from '../domain/micropayments';
 import { type Micropayments, type RecordOutcome, StaleGeneration } from '../ledger/micropayments';
 import { DirectoryClient, DirectoryRefusal, DirectoryUnavailable, type PeerGateway } from '../processors/directory/client';
-import type { AuthorizationAnswer, AuthorizationRequestBody } from '../processors/federation/gateway';
+import { type AuthorizationAnswer, type AuthorizationRequestBody, type FederationGatewayClient, GatewayRefused } from '../processors/federation/gateway';
 import { DEFAULT_SIGNATURE_TOLERANCE_MS, type GatewayCredentials, gatewayIdOf, loadGatewayCredentials, tlsServerOptions, verifyRequest } from '../processors/federation/pki';
 import type { Alias, Authorization, FederatedPayment, FederationStore } from '../stores/federation';
 import type { PartyStore } from '../stores/parties';
@@ -25,6 +25,8 @@ import {
 } from '../workflows/federatedPayment.contract';
 import { isTemporalUnavailable, replyWithin, TemporalUnavailable, withinDeadline } from './temporal';
 
+/** How long the API waits for the buyer's service to answer at once before a workflow takes over the asking. */
+export const ASK_AT_ONCE_TIMEOUT_MS = 5_000;
 /** How long the API waits for a federated payment's decision (or the buyer's service asking its buyer) before answering it pending. */
 export const FEDERATED_REPLY_WAIT_MS = 10_000;
 
@@ -82,6 +84,8 @@ export interface FederationDeps {
   parties: PartyStore;
   micropayments: Micropayments;
   directory: CachedDirectory;
+  /** Other services' gateways as the API asks them (at once, before a workflow takes over). */
+  gateways: FederationGatewayClient;
   netting: NettingService;
   temporal: Client;
   taskQueue: string;
@@ -290,12 +294,15 @@ export class FederationService {
   // --- the seller's service -------------------------------------------------------------------------------
 
   /**
-   * A seller's federated payment by a buyer's identifier: looked up in the directory, then asked of the buyer's
-   * service by federatedPaymentWorkflow. Answered once decided, or pending after FEDERATED_REPLY_WAIT_MS.
+   * A seller's federated payment by a buyer's identifier, looked up in the directory. The buyer's service is asked at
+   * once; its decision (approved: the payment is recorded here; declined) is the answer. When it cannot decide at once
+   * (it asks its buyer, or cannot be reached), federatedPaymentWorkflow takes over and asks until the deadline: the
+   * answer is then its decision, or pending after FEDERATED_REPLY_WAIT_MS. The payment's row, written first, holds the
+   * workflow's input, so a payment whose API stopped in between is handed to its workflow by the repair loop.
    */
   async pay(sellerId: string, req: { clientId: string; buyerIdentifier: string; itemId: string; currency: string; amountMinor?: number }):
   Promise<{ payment: FederatedPaymentView; created: boolean }> {
-    const { parties, federation, temporal, taskQueue } = this.deps;
+    const { parties, federation } = this.deps;
     const [seller, item] = await Promise.all([parties.getSeller(sellerId), parties.getItem(sellerId, req.itemId)]);
     if (!seller) throw new FederationRefused(422, 'unknown_seller', `No seller ${sellerId}`, 'sellerId');
     if (!item) throw new FederationRefused(422, 'unknown_item', `Seller ${sellerId} has no item ${req.itemId}`, 'itemId');
@@ -311,25 +318,52 @@ export class FederationService {
     }
     if (existing && existing.state !== 'pending') return { payment: viewOf(existing), created: false };
     const peer = await this.lookupPayer(req.buyerIdentifier);
-    const { row, claim } = await federation.claimPayment({
-      id: existing?.id ?? `fp_${randomBytes(12).toString('base64url')}`, sellerId, clientId: req.clientId, requestSha256,
-      alias: req.buyerIdentifier, payeeGateway: this.deps.gatewayId, payerGateway: peer.gatewayId, itemId: item.id, category: item.category, currency: item.currency, amountMinor: item.priceMinor,
-      feeMinor: microFee(item.priceMinor, seller.feeBps),
-    });
-    if (claim === 'different') throw new FederationRefused(409, 'client_id_reused', `clientId '${req.clientId}' was used for another payment`, 'clientId');
-    const input: FederatedPaymentInput = {
-      paymentId: row.id, sellerId, itemId: row.itemId, clientId: row.clientId, alias: row.alias, payeeGateway: row.payeeGateway,
+    const id = existing?.id ?? `fp_${randomBytes(12).toString('base64url')}`;
+    const fresh: FederatedPaymentInput = {
+      paymentId: id, sellerId, itemId: item.id, clientId: req.clientId, alias: req.buyerIdentifier, payeeGateway: this.deps.gatewayId,
       payer: { gatewayId: peer.gatewayId, endpoint: peer.endpoint, fingerprint256: peer.fingerprint256 },
-      currency: row.currency, amountMinor: row.amountMinor, feeMinor: row.feeMinor, category: row.category, grantSeconds: item.grantSeconds,
-      deadlineMs: this.deps.deadlineMs,
+      currency: item.currency, amountMinor: item.priceMinor, feeMinor: microFee(item.priceMinor, seller.feeBps), category: item.category,
+      grantSeconds: item.grantSeconds, deadlineMs: this.deps.deadlineMs,
     };
-    const reply = withinDeadline(temporal, () => temporal.workflow.executeUpdateWithStart(decidedUpdate, {
-      startWorkflowOperation: new WithStartWorkflowOperation<FederatedPaymentWorkflow>('federatedPaymentWorkflow', {
-        workflowId: federatedPaymentWorkflowId(row.id), taskQueue, args: [input], workflowIdConflictPolicy: 'USE_EXISTING',
-      }),
-    }), 30_000).catch((err: unknown) => { throw isTemporalUnavailable(err) ? new TemporalUnavailable(err) : err; });
+    const { row, claim } = await federation.claimPayment({
+      id, sellerId, clientId: req.clientId, requestSha256, alias: fresh.alias, payeeGateway: fresh.payeeGateway, payerGateway: peer.gatewayId,
+      itemId: item.id, category: item.category, currency: item.currency, amountMinor: fresh.amountMinor, feeMinor: fresh.feeMinor,
+    }, fresh);
+    if (claim === 'different') throw new FederationRefused(409, 'client_id_reused', `clientId '${req.clientId}' was used for another payment`, 'clientId');
+    if (row.state !== 'pending') return { payment: viewOf(row), created: false };
+    const input = claim === 'created' ? fresh : { ...fresh, paymentId: row.id };
+    if (claim === 'created') {
+      const decided = await this.askOnce(input);
+      if (decided) return { payment: decided, created: true };
+    }
+    const reply = this.startWorkflow(input);
     const decided = await replyWithin(reply, FEDERATED_REPLY_WAIT_MS);
     return { payment: decided ?? viewOf(row), created: claim === 'created' };
+  }
+
+  /** Asks the buyer's service once: its decision recorded here (the view), or undefined when it cannot decide now. */
+  private async askOnce(input: FederatedPaymentInput): Promise<FederatedPaymentView | undefined> {
+    let answer: AuthorizationAnswer;
+    try {
+      answer = await this.deps.gateways.authorize(input.payer, authorizationBody(input));
+    } catch (err) {
+      if (err instanceof GatewayRefused) return declinePayment(this.deps.federation, input.paymentId, 'payer_refused', err.message);
+      return undefined; // (unreachable: the workflow asks again, with the same transaction id, until the deadline)
+    }
+    if (answer.decision === 'approved') return recordAuthorized({ ...this.deps }, input);
+    if (answer.decision === 'pending') return undefined;
+    return declinePayment(this.deps.federation, input.paymentId, answer.code ?? answer.decision, answer.message ?? `The buyer's service answered ${answer.decision}`);
+  }
+
+  /** Hands the payment to its workflow (a second start finds the first): answered by its `decided` update. */
+  private startWorkflow(input: FederatedPaymentInput): Promise<FederatedPaymentView | null> {
+    const { temporal, taskQueue, federation } = this.deps;
+    return withinDeadline(temporal, () => temporal.workflow.executeUpdateWithStart(decidedUpdate, {
+      startWorkflowOperation: new WithStartWorkflowOperation<FederatedPaymentWorkflow>('federatedPaymentWorkflow', {
+        workflowId: federatedPaymentWorkflowId(input.paymentId), taskQueue, args: [input], workflowIdConflictPolicy: 'USE_EXISTING',
+              }),
+    }), 30_000).then(async (v) => { await federation.workflowStarted(input.paymentId); return v; },
+      (err: unknown) => { throw isTemporalUnavailable(err) ? new TemporalUnavailable(err) : err; });
   }
 
   /** A federated payment as its row says (undefined: none, or another seller's). */
@@ -359,6 +393,51 @@ export class FederationService {
 /** The clientId of the buyer's micro-payment for another gateway's transaction (what makes its recording idempotent). */
 const clientIdOf = (fromGateway: string, transactionId: string) => `fed:${fromGateway}:${transactionId}`;
 
+/** What the payee's service asks the buyer's about a payment (the transaction id is the payment's). */
+export const authorizationBody = (input: FederatedPaymentInput): AuthorizationRequestBody => ({
+  transactionId: input.paymentId, alias: input.alias, amountMinor: input.amountMinor, currency: input.currency,
+  payee: { sellerId: input.sellerId, itemId: input.itemId, category: input.category },
+});
+
+/**
+ * An approved payment recorded at the payee's service: a micro-payment from the buyer's service to the seller
+ * (idempotent by its clientId; credited with the seller's others, settled by netting), the row authorized, and the
+ * netting window told (the payment waits for it in the database whatever happens to that).
+ */
+export async function recordAuthorized(deps: { federation: FederationStore; micropayments: Micropayments; netting?: NettingService },
+  input: FederatedPaymentInput): Promise<FederatedPaymentView> {
+  const outcome = await recordOne(deps.micropayments, {
+    buyerId: federationParty(input.payer.gatewayId), sellerId: input.sellerId, itemId: input.itemId, clientId: `fed:${input.paymentId}`,
+    ruleSetId: 'federation', currency: input.currency, amountMinor: input.amountMinor, feeMinor: input.feeMinor,
+    grantSeconds: input.grantSeconds, caps: NO_CAPS,
+  }, Date.now());
+  if (outcome.status === 'refused') throw new Error(`recording federated payment ${input.paymentId} was refused: ${outcome.code}`); // (no caps: cannot happen)
+  const view = viewOf(await deps.federation.decidePayment(input.paymentId, { state: 'authorized', paymentId: outcome.payment.id }));
+  await deps.netting?.note(input.payer.gatewayId).catch(() => { /* the next transaction, or the repair loop, wakes the window */ });
+  return view;
+}
+
+export async function declinePayment(federation: FederationStore, paymentId: string, code: string, message: string): Promise<FederatedPaymentView> {
+  return viewOf(await federation.decidePayment(paymentId, { state: 'declined', code, message }));
+}
+
+/**
+ * The repair loop's pass: payments neither decided at once nor handed to their workflow for olderThanMs (their API
+ * stopped in between) are handed to it now. The number handed.
+ */
+export async function startStrandedPayments(deps: { federation: FederationStore; temporal: Client; taskQueue: string }, olderThanMs = 10_000, limit = 100): Promise<number> {
+  let started = 0;
+  for (const s of await deps.federation.stranded(olderThanMs, limit)) {
+    const input = s.input as FederatedPaymentInput;
+    await withinDeadline(deps.temporal, () => deps.temporal.workflow.start<FederatedPaymentWorkflow>('federatedPaymentWorkflow', {
+      workflowId: federatedPaymentWorkflowId(input.paymentId), taskQueue: deps.taskQueue, args: [input], workflowIdConflictPolicy: 'USE_EXISTING',
+    }));
+    await deps.federation.workflowStarted(input.paymentId);
+    started++;
+  }
+  return started;
+}
+
 const NO_CAPS = { perDayMinor: null, perPeriodMinor: null };
 
 function directoryFailure(err: unknown): Error {
@@ -380,10 +459,18 @@ export const gatewayCredentials = (dir: string, gatewayId: string): GatewayCrede
 export const gatewayTls = (c: GatewayCredentials) => tlsServerOptions(c);
 export type { GatewayCredentials };
 
-/** Registers this gateway with the directory (the same registration again changes nothing; an operator approves it). */
+/**
+ * Registers this gateway with the directory (the same registration again changes nothing; an operator approves it),
+ * or, when the directory holds it with another certificate or endpoint, renews it (signed with the key it holds now).
+ */
 export async function registerGateway(c: GatewayCredentials, r: { directoryUrl: string; serviceName: string; endpoint: string; settlementAccount: string }) {
   const directory = new DirectoryClient({ baseUrl: r.directoryUrl, gatewayId: c.gatewayId, keyPem: c.keyPem });
-  return directory.register({ gatewayId: c.gatewayId, serviceName: r.serviceName, endpoint: r.endpoint, certificate: c.certPem, settlementAccount: r.settlementAccount });
+  try {
+    return await directory.register({ gatewayId: c.gatewayId, serviceName: r.serviceName, endpoint: r.endpoint, certificate: c.certPem, settlementAccount: r.settlementAccount });
+  } catch (err) {
+    if (err instanceof DirectoryRefusal && err.code === 'gateway_exists') return directory.renew(c.certPem, r.endpoint);
+    throw err;
+  }
 }
 
 export function viewOf(p: FederatedPayment): FederatedPaymentView {

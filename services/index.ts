@@ -16,7 +16,8 @@ import { ConfirmationService } from './confirmations';
 import { DeliveryService } from './delivery';
 import { type EndpointSettings, WebhookEndpoints } from './endpoints';
 import { EventService } from './events';
-import { CachedDirectory, FederationService, settlementAccountOf } from './federation';
+import { ASK_AT_ONCE_TIMEOUT_MS, CachedDirectory, FederationService, type GatewayCredentials, settlementAccountOf } from './federation';
+import { FederationGatewayClient } from '../processors/federation/gateway';
 import { NettingService, type NettingSettings } from './netting';
 import { DirectoryClient } from '../processors/directory/client';
 import { GrantSigner } from './grants';
@@ -43,7 +44,7 @@ export interface ServiceSettings {
   /** The secret of the card processor's signed webhooks (disputes, reservations), and how often an undecided dispute asks it. */
   processorWebhooks: { secret: string; decisionPollMs?: number };
   /** Federation: this deployment's gateway, its key (it signs the directory calls), the directory, deadlines (none: off). */
-  federation?: { gatewayId: string; keyPem: string; directoryUrl: string; directoryCacheTtlMs: number; deadlineMs: number; confirmationTimeoutMs: number;
+  federation?: { credentials: GatewayCredentials; directoryUrl: string; directoryCacheTtlMs: number; deadlineMs: number; confirmationTimeoutMs: number;
     netting: NettingSettings };
   /** Milliseconds since the epoch (default Date.now; tests drive it): API keys' expiry and use, rate limits. */
   clock?: () => number;
@@ -94,13 +95,15 @@ export async function createServices(database: Database, temporal: Client, setti
   const carts = await CartService.create({ checkout: stores.checkout, merchants: stores.merchants, grants: stores.grants, temporal, taskQueue,
     timing: settings.orders, publicUrl, clock });
   const f = settings.federation;
-  const directory = f && new CachedDirectory(new DirectoryClient({ baseUrl: f.directoryUrl, gatewayId: f.gatewayId, keyPem: f.keyPem }), f.directoryCacheTtlMs, clock);
+  const gatewayId = f?.credentials.gatewayId;
+  const directory = f && new CachedDirectory(new DirectoryClient({ baseUrl: f.directoryUrl, gatewayId: gatewayId!, keyPem: f.credentials.keyPem }),
+    f.directoryCacheTtlMs, clock);
   const netting = f && new NettingService({ netting: stores.netting, ledger: stores.ledger, problems: stores.problems, temporal, taskQueue,
-    processor: new HttpProcessorClient({ baseUrl: settings.processor.url }), gatewayId: f.gatewayId, settings: f.netting,
+    processor: new HttpProcessorClient({ baseUrl: settings.processor.url }), gatewayId: gatewayId!, settings: f.netting,
     settlementAccountOf: settlementAccountOf(directory!) });
   const federation = f && new FederationService({
     federation: stores.federation, parties: stores.parties, micropayments: stores.micropayments, temporal, taskQueue, clock, directory: directory!,
-    netting: netting!, gatewayId: f.gatewayId, deadlineMs: f.deadlineMs, confirmationTimeoutMs: f.confirmationTimeoutMs,
+    netting: netting!, gatewayId: gatewayId!, gateways: new FederationGatewayClient(f.credentials, ASK_AT_ONCE_TIMEOUT_MS), deadlineMs: f.deadlineMs, confirmationTimeoutMs: f.confirmationTimeoutMs,
   });
   return {
     stores, temporal, orders, payouts, delivery, clock, checkout, carts, pages: settings.pages, federation, netting,

@@ -57,14 +57,33 @@ export class NettingService {
   }) {}
 
   /**
-   * A transaction with the peer was authorized: when this gateway coordinates the pair, the open window's workflow
-   * hears of it (and starts if it has not). The transaction waits in the database whatever happens here: a failure is
-   * the caller's to log, and the next transaction (or the window before) starts the window.
+   * A transaction with the peer was authorized: when this gateway coordinates the pair, the open window counts it, and
+   * its workflow is started by the first (signal-with-start) and woken each time the count reaches a multiple of
+   * maxTransactions (it counts again in the database): one UPDATE per transaction, not a signal, which costs the
+   * Temporal server a workflow task. The transaction waits in the database whatever happens here: a failure is the
+   * caller's to log, and the repair loop (wakeWindows) starts a window whose start was lost.
    */
   async note(peer: string): Promise<void> {
-    const { gatewayId: me, netting, temporal, taskQueue, settings } = this.deps;
+    const { gatewayId: me, netting, settings } = this.deps;
     if (nettingCoordinator(me, peer) !== me) return;
-    const seq = await netting.openWindow(peer);
+    const { seq, noted } = await netting.note(peer);
+    if (noted === 1 || noted % settings.maxTransactions === 0) await this.wake(peer, seq);
+  }
+
+  /** The repair loop's pass: every open window told of a transaction has its workflow running (started if it is not). */
+  async wakeWindows(): Promise<number> {
+    let woken = 0;
+    for (const { peer, seq } of await this.deps.netting.openWithTransactions()) {
+      const described = await this.deps.temporal.workflow.getHandle(nettingWindowWorkflowId(peer, seq)).describe().catch(() => undefined);
+      if (described?.status.name === 'RUNNING' || described?.status.name === 'COMPLETED') continue;
+      await this.wake(peer, seq);
+      woken++;
+    }
+    return woken;
+  }
+
+  private async wake(peer: string, seq: number): Promise<void> {
+    const { gatewayId: me, temporal, taskQueue, settings } = this.deps;
     await temporal.workflow.signalWithStart<NettingWindowWorkflow, []>('nettingWindowWorkflow', {
       workflowId: nettingWindowWorkflowId(peer, seq), taskQueue, signal: authorizedSignal, signalArgs: [],
       args: [{ me, peer, seq, maxTransactions: settings.maxTransactions, periodMs: settings.periodMs }],

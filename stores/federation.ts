@@ -224,9 +224,9 @@ export class FederationStore {
   // --- federated payments (the seller's service) ------------------------------------------------------------
 
   /** The seller's payment under its clientId: made now, the same request's, or another request's (a reused clientId). */
-  async claimPayment(p: Omit<FederatedPayment, 'state' | 'code' | 'message' | 'paymentId' | 'decidedAt' | 'createdAt'>):
+  async claimPayment(p: Omit<FederatedPayment, 'state' | 'code' | 'message' | 'paymentId' | 'decidedAt' | 'createdAt'>, input: object):
   Promise<{ row: FederatedPayment; claim: 'created' | 'same' | 'different' }> {
-    const [inserted] = await this.db('federated_payments').insert({
+    const [inserted] = await this.db('federated_payments').insert({ input: JSON.stringify(input),
       id: p.id, seller_id: p.sellerId, client_id: p.clientId, request_sha256: p.requestSha256, alias: p.alias, payee_gateway: p.payeeGateway,
       payer_gateway: p.payerGateway, item_id: p.itemId, category: p.category, currency: p.currency, amount_minor: p.amountMinor, fee_minor: p.feeMinor,
     }).onConflict(['seller_id', 'client_id']).ignore().returning('*');
@@ -251,6 +251,17 @@ export class FederationStore {
       ? { state: 'authorized', payment_id: outcome.paymentId, decided_at: this.db.fn.now() }
       : { state: 'declined', code: outcome.code, message: outcome.message, decided_at: this.db.fn.now() });
     return (await this.payment(id))!;
+  }
+
+  /** The payment was handed to its workflow (the repair loop leaves it alone). */
+  async workflowStarted(id: string): Promise<void> {
+    await this.db('federated_payments').where({ id, workflow_started: false }).update({ workflow_started: true });
+  }
+
+  /** Payments neither decided at once nor handed to their workflow for olderThanMs (an API stopped between the two): their inputs. */
+  async stranded(olderThanMs: number, limit: number): Promise<Array<{ id: string; input: unknown }>> {
+    return this.db('federated_payments').where({ state: 'pending', workflow_started: false })
+      .where('created_at', '<', this.db.raw("now() - ?::interval", [`${olderThanMs} milliseconds`])).orderBy('created_at').limit(limit).select('id', 'input');
   }
 
   /** The seller's federated payments, newest first. */

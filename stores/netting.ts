@@ -49,6 +49,21 @@ export class NettingStore {
     return (await this.db('netting_windows').where({ peer_gateway: peer, state: 'open' }).first('seq')).seq;
   }
 
+  /** A transaction with the peer was authorized: the open window's seq, and how many it has been told of (noted). */
+  async note(peer: string): Promise<{ seq: number; noted: number }> {
+    for (;;) {
+      await this.openWindow(peer);
+      const [row] = await this.db('netting_windows').where({ peer_gateway: peer, state: 'open' }).increment('noted', 1).returning(['seq', 'noted']);
+      if (row) return row; // (else the window closed in between: the next one is open now)
+    }
+  }
+
+  /** The open windows told of a transaction: the peers and seqs whose workflows should be running. */
+  async openWithTransactions(): Promise<Array<{ peer: string; seq: number }>> {
+    return (await this.db('netting_windows').where({ state: 'open' }).where('noted', '>', 0).select('peer_gateway', 'seq'))
+      .map((r) => ({ peer: r.peer_gateway, seq: r.seq }));
+  }
+
   /** How many authorized transactions with the peer wait for a window. */
   async pending(me: string, peer: string): Promise<number> {
     const { rows } = await this.db.raw(`SELECT count(*)::int AS n FROM (${TRANSACTIONS}) t`, { me, peer, seq: null });

@@ -9,7 +9,8 @@ import { HttpProcessorClient } from '../processors/http-client';
 import { FederationGatewayClient } from '../processors/federation/gateway';
 import { loadGatewayCredentials } from '../processors/federation/pki';
 import { DirectoryClient } from '../processors/directory/client';
-import { CachedDirectory } from '../services/federation';
+import { CachedDirectory, settlementAccountOf, startStrandedPayments } from '../services/federation';
+import { NettingService } from '../services/netting';
 import { HttpMessagingGateway } from '../processors/messaging/client';
 import { ensurePayoutSchedule, ensureReconciliationSchedule, ensureSettlementPeriodSchedule, ensureSettlementSchedule } from './schedules';
 import { createActivities } from '../activities';
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
   const database = openDatabase(config.databaseUrl, { applicationName: 'paybroker-worker', poolMax: 20 });
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const client = new Client({ connection, namespace: config.temporalNamespace, interceptors: { workflow: [requestIdClientInterceptor] } });
+  const federation = federationOf(config);
   try {
     const worker = await Worker.create(workerOptions({
       connection,
@@ -42,7 +44,7 @@ async function main(): Promise<void> {
         database, processor: new HttpProcessorClient({ baseUrl: config.simulatorUrl }), temporal: client, taskQueue: config.taskQueue,
         messaging: new HttpMessagingGateway({ baseUrl: config.messaging.url, apiKey: config.messaging.apiKey }), messagingSender: config.messaging.senderId,
         delivery: deliverySettings(config),
-        federation: federationOf(config),
+        federation,
       }),
       workflowBundlePath: config.workflowBundlePath,
     }));
@@ -66,9 +68,22 @@ async function main(): Promise<void> {
     const stopPurge = every(PURGE_EVERY_MS, () => stores.events.purgeExpired()
       .then((purged) => { if (purged.events || purged.attempts) logger.info(purged, 'purged the events and delivery attempts past their retention'); })
       .catch((err: unknown) => logger.warn({ err }, 'the purge of old events failed; the next one tries again')), true);
+    // federated payments whose API stopped before handing them to their workflow, and netting windows whose start was lost
+    const processor = new HttpProcessorClient({ baseUrl: config.simulatorUrl });
+    const netting = federation && new NettingService({ netting: stores.netting, ledger: stores.ledger, problems: stores.problems, processor,
+      temporal: client, taskQueue: config.taskQueue, gatewayId: federation.gatewayId, settings: federation.netting,
+      settlementAccountOf: settlementAccountOf(federation.directory) });
+    const stopFederationRepair = netting ? every(REPAIR_EVERY_MS, () => startStrandedPayments({ federation: stores.federation, temporal: client, taskQueue: config.taskQueue })
+      .then(async (started) => {
+        if (started) logger.info({ started }, 'handed federated payments to their workflows');
+        const woken = await netting.wakeWindows();
+        if (woken) logger.info({ woken }, 'started netting windows whose start was lost');
+      })
+      .catch((err: unknown) => logger.warn({ err }, 'the federation repair pass failed; the next one tries again'))) : async () => {};
     try {
       await worker.run();
     } finally {
+      await stopFederationRepair();
       await stopRepair();
       await stopPurge();
     }

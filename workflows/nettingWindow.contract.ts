@@ -1,6 +1,7 @@
 // nettingWindowWorkflow's contract: one window of authorized transactions between this service and a peer, run by
-// the pair's coordinator (the gateway whose id sorts first). Each transaction authorized with the peer signals the
-// open window's workflow (signal-with-start); the window closes after maxTransactions or periodMs, whichever first.
+// the pair's coordinator (the gateway whose id sorts first). The first transaction of a window starts its workflow
+// (signal-with-start), and the window is woken again whenever enough may be waiting; it closes after maxTransactions
+// (counted in the database) or periodMs, whichever first.
 import * as wf from '@temporalio/workflow';
 import type { NetPosition } from '../domain/federation';
 
@@ -20,7 +21,7 @@ export interface NettingWindowResult {
   transfers: Array<{ currency: string; transferId: string }>;
 }
 
-/** A transaction with the peer was authorized (it waits for the open window). */
+/** Transactions with the peer were authorized: count what waits again. */
 export const authorizedSignal = wf.defineSignal('authorized');
 
 export type NettingWindowWorkflow = (input: NettingWindowInput) => Promise<NettingWindowResult>;

@@ -24,13 +24,13 @@ export async function nettingWindowWorkflow(input: NettingWindowInput): Promise<
   let signalled = 0;
   wf.setHandler(authorizedSignal, () => { signalled++; });
 
-  // wait: the database counts what waits; signals only say when to count again
+  // wait: the database counts what waits; a signal only says when to count again
   const closesAt = Date.now() + input.periodMs;
   let waiting = await books.pendingNetting(peer);
   while (waiting < input.maxTransactions) {
     const since = signalled;
     const remaining = closesAt - Date.now();
-    if (remaining <= 0 || !(await wf.condition(() => waiting + signalled - since >= input.maxTransactions, remaining))) break;
+    if (remaining <= 0 || !(await wf.condition(() => signalled > since, remaining))) break;
     waiting = await books.pendingNetting(peer);
   }
 

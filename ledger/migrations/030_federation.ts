@@ -2,7 +2,7 @@
 // sellers of other services, each bound to one of the buyer's rule sets; and the authorization requests other
 // services' gateways sent, one row per (gateway, transaction id), which decides each request once. At the seller's
 // service (A): the federated payments its sellers asked for, one per (seller, clientId), holding only the alias, the
-// gateways and the amounts. Both: the nonces of signed gateway requests seen (a replay is refused).
+// gateways and the amounts (and the workflow's input, should the buyer's service not decide at once). Both: the nonces of signed gateway requests seen (a replay is refused).
 //
 // An authorized federated payment is recorded as a micro-payment on both sides, so each side's own periods invoice
 // its buyers and credit its sellers as usual: at B from the buyer to the payee service (`federation:<gateway>`, a
@@ -64,11 +64,15 @@ export async function up(db: Knex): Promise<void> {
       code             text,
       message          text,
       payment_id       bigint,
+      input            jsonb NOT NULL,
+      workflow_started boolean NOT NULL DEFAULT false,
       decided_at       timestamptz,
       created_at       timestamptz NOT NULL DEFAULT now(),
       UNIQUE (seller_id, client_id)
     );
     CREATE INDEX federated_payments_seller_idx ON federated_payments (seller_id, created_at);
+    -- (the repair loop's: payments neither decided at once nor handed to their workflow)
+    CREATE INDEX federated_payments_stranded_idx ON federated_payments (created_at) WHERE state = 'pending' AND NOT workflow_started;
 
     CREATE TABLE federation_nonces (
       gateway_id       text NOT NULL,

@@ -18,6 +18,7 @@ export async function up(db: Knex): Promise<void> {
       role           text NOT NULL CHECK (role IN ('coordinator', 'member')),
       state          text NOT NULL CHECK (state IN ('open', 'closed', 'agreed', 'settled', 'mismatch')),
       transactions   integer NOT NULL DEFAULT 0,
+      noted          integer NOT NULL DEFAULT 0,
       positions      jsonb,
       transfers      jsonb NOT NULL DEFAULT '[]',
       mismatches     jsonb,
