@@ -6,10 +6,11 @@
 // go through again and the window settles with what was authorized, both ledgers agreeing.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Agent, request } from 'undici';
 import { expect, describe, inject, it } from 'vitest';
 import { accounts, buyerReceivable, sellerPayable } from '../../ledger/accounts';
 import { openDatabase, type Database } from '../../ledger/db';
-import { issueGatewayCert } from '../../processors/federation/pki';
+import { issueGatewayCert, loadGatewayCredentials, tlsClientOptions } from '../../processors/federation/pki';
 import { createStores } from '../../stores';
 import { uid } from '../support/env';
 import { type Deployment, type Federation, type FederationOptions, startFederation } from '../support/federation';
@@ -248,7 +249,7 @@ describe("the buyer's gateway certificate expiring mid-window", () => {
     let expiresAt = 0;
     const prepare = (dir: string, ids: { a: string; b: string }) => {
       const ca = { keyPem: readFileSync(join(dir, 'ca.key'), 'utf8'), certPem: readFileSync(join(dir, 'ca.pem'), 'utf8') };
-      expiresAt = Date.now() + 40_000;
+      expiresAt = Date.now() + 45_000; // past the federation's start, one payment, and some slack
       const keyPem = readFileSync(join(dir, `${ids.b}.key`), 'utf8');
       writeFileSync(join(dir, `${ids.b}.pem`), issueGatewayCert(ca, ids.b, { keyPem, notAfter: new Date(expiresAt) }).certPem);
     };
@@ -264,6 +265,11 @@ describe("the buyer's gateway certificate expiring mid-window", () => {
 
       // B's certificate expires (X.509 validity is to the second): A's client refuses it in the handshake
       await sleep(expiresAt - Date.now() + 2_000);
+      const agent = new Agent({ connect: tlsClientOptions(loadGatewayCredentials(fed.dir, fed.a.gatewayId)) });
+      const handshake = await request(`${fed.b.gatewayUrl}/federation/v1/authorizations`, { method: 'POST', dispatcher: agent, body: '{}' })
+        .then((res) => `answered ${res.statusCode}`, (err: Error & { code?: string }) => err.code ?? err.message)
+        .finally(() => agent.close());
+      expect(handshake).toBe('CERT_HAS_EXPIRED');
       const refused = await payRequest(fed.a, news, aliasOfB);
       expect([201, 202], JSON.stringify(refused.body)).toContain(refused.status);
       const declined = await decided(fed.a, news, refused.body.id, 30_000);
