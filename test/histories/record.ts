@@ -20,8 +20,7 @@ import { microFee, type PaymentToRecord } from '../../domain/micropayments';
 import { type Database, type Db, openDatabase } from '../../ledger/db';
 import { HttpProcessorClient, SimulatorAdmin } from '../../processors/http-client';
 import { FederationGatewayClient } from '../../processors/federation/gateway';
-import { DirectoryClient } from '../../processors/directory/client';
-import { CachedDirectory } from '../../services/federation';
+import type { CachedDirectory } from '../../services/federation';
 import { createCa, issueGatewayCert, tlsServerOptions } from '../../processors/federation/pki';
 import type { Dispute as ProcessorDispute } from '../../processors/client';
 import { HttpMessagingGateway, MessagingGatewayAdmin } from '../../processors/messaging/client';
@@ -40,8 +39,9 @@ import { cartWorkflowId } from '../../workflows/cart.contract';
 import { checkoutSessionWorkflowId } from '../../workflows/checkoutSession.contract';
 import { deliveryGroupWorkflowId } from '../../workflows/deliveryGroup.contract';
 import { disputeWorkflowId } from '../../workflows/dispute.contract';
-import { federatedPaymentWorkflowId } from '../../workflows/federatedPayment.contract';
+import { federatedPaymentWorkflowId, federationParty } from '../../workflows/federatedPayment.contract';
 import { holdWorkflowId } from '../../workflows/hold.contract';
+import { nettingWindowWorkflowId } from '../../workflows/nettingWindow.contract';
 import { cancelUpdate, refundUpdate, reviewUpdate, shipUpdate, submitUpdate } from '../../workflows/order.contract';
 import { buildOrderInput, insertOrderRow, MERCHANT_SETTINGS, type OrderSpec } from '../support/order-input';
 import { Receiver } from '../support/receiver';
@@ -422,7 +422,50 @@ const scenarios: Scenario[] = [
     name: 'federatedPayment-declined',
     start: (c) => federatedPayment(c, 'fp_history_declined'),
   },
+  {
+    // two payments by the payer gateway's buyers authorized here: the window (at most two) closes, the payer gateway
+    // agrees to the list, is asked to pay the net (it owes it all), both sides are told, and it is posted
+    name: 'nettingWindow-settled-peer-pays',
+    async start(c) {
+      for (const id of ['fp_history_netted_1', 'fp_history_netted_2']) await authorizedFederatedPayment(c, id);
+      const seq = await c.stores.netting.openWindow('history-b');
+      return c.client.workflow.start('nettingWindowWorkflow', { taskQueue: c.taskQueue, workflowId: nettingWindowWorkflowId('history-b', seq),
+        args: [{ me: 'history-a', peer: 'history-b', seq, maxTransactions: 2, periodMs: 60_000 }] });
+    },
+  },
+  {
+    // the payer gateway does not know a transaction of the list: the window is a mismatch, nothing moves or is posted
+    name: 'nettingWindow-mismatch',
+    async start(c) {
+      await authorizedFederatedPayment(c, 'fp_history_mismatch_1');
+      const seq = await c.stores.netting.openWindow('history-b');
+      return c.client.workflow.start('nettingWindowWorkflow', { taskQueue: c.taskQueue, workflowId: nettingWindowWorkflowId('history-b', seq),
+        args: [{ me: 'history-a', peer: 'history-b', seq, maxTransactions: 1, periodMs: 60_000 }] });
+    },
+  },
 ];
+
+/**
+ * A federated payment of 25 by a buyer of the payer gateway (history-b) to a new seller, authorized here as its
+ * workflow records it (the seller's micro-payment, the row authorized), without the workflow: it waits for a window.
+ */
+async function authorizedFederatedPayment(c: Ctx, paymentId: string): Promise<void> {
+  const seller = await microSeller(c, paymentId, 500);
+  const feeMinor = microFee(25, 500);
+  const input = {
+    paymentId, sellerId: seller.id, itemId: 'article', clientId: paymentId, alias: 'fa-history2345678abc', payeeGateway: 'history-a',
+    payer: { gatewayId: 'history-b', endpoint: payerGateway.url, fingerprint256: payerGateway.fingerprint256 },
+    currency: 'USD', amountMinor: 25, feeMinor, category: 'news', grantSeconds: 3600, deadlineMs: 60_000,
+  };
+  await c.stores.federation.claimPayment({ id: paymentId, sellerId: seller.id, clientId: paymentId, requestSha256: paymentId, alias: input.alias,
+    payeeGateway: 'history-a', payerGateway: 'history-b', itemId: 'article', category: 'news', currency: 'USD', amountMinor: 25, feeMinor }, input);
+  const { micropayments } = c.stores;
+  const [outcome] = await micropayments.record([{ buyerId: federationParty('history-b'), sellerId: seller.id, itemId: 'article', clientId: `fed:${paymentId}`,
+    ruleSetId: 'federation', currency: 'USD', amountMinor: 25, feeMinor, grantSeconds: 3600, caps: { perDayMinor: null, perPeriodMinor: null } }],
+  Date.now(), await micropayments.generation());
+  if (outcome.status === 'refused') throw new Error(`the micro-payment of ${paymentId} was refused: ${outcome.code}`);
+  await c.stores.federation.decidePayment(paymentId, { state: 'authorized', paymentId: outcome.payment.id });
+}
 
 /**
  * A federated payment of 25 to a new seller, asked of the recorder's payer gateway (payerGateway below): a real
@@ -437,7 +480,7 @@ async function federatedPayment(c: Ctx, paymentId: string): Promise<WorkflowHand
     currency: 'USD', amountMinor: 25, feeMinor: microFee(25, 500), category: 'news', grantSeconds: 3600, deadlineMs: 60_000,
   };
   await c.stores.federation.claimPayment({ id: paymentId, sellerId: seller.id, clientId: paymentId, requestSha256: paymentId, alias: input.alias,
-    payeeGateway: 'history-a', payerGateway: 'history-b', itemId: 'article', category: 'news', currency: 'USD', amountMinor: 25, feeMinor: input.feeMinor });
+    payeeGateway: 'history-a', payerGateway: 'history-b', itemId: 'article', category: 'news', currency: 'USD', amountMinor: 25, feeMinor: input.feeMinor }, input);
   return c.client.workflow.start('federatedPaymentWorkflow', { taskQueue: c.taskQueue, workflowId: federatedPaymentWorkflowId(paymentId), args: [input] });
 }
 
@@ -451,6 +494,16 @@ async function startPayerGateway() {
     let body = '';
     req.on('data', (d) => { body += d; });
     req.on('end', () => {
+      const window = /^\/federation\/v1\/windows\/(\d+)\/(close|pay|settled)$/.exec(req.url ?? '');
+      if (window) { // (the netting scenarios: the payer gateway agrees to a list unless it names a mismatch, pays, hears it settled)
+        const [, seq, call] = window;
+        const unknown = call === 'close' ? (JSON.parse(body) as { transactions: Array<{ transactionId: string }> }).transactions
+          .filter((t) => t.transactionId.includes('mismatch')).map((t) => ({ transactionId: t.transactionId, reason: 'unknown here' })) : [];
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(call === 'close' ? { agreed: unknown.length === 0, mismatches: unknown }
+          : call === 'pay' ? { transferId: `po_history_b_${seq}_${(JSON.parse(body) as { currency: string }).currency}` } : { settled: true }));
+        return;
+      }
       const { transactionId } = JSON.parse(body) as { transactionId: string };
       const first = !asked.has(transactionId);
       asked.add(transactionId);
@@ -464,12 +517,21 @@ async function startPayerGateway() {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const client = new FederationGatewayClient(a);
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const cert = new X509Certificate(b.certPem);
+  const peer = { gatewayId: 'history-b', serviceName: 'History payer service', endpoint: url, certificate: b.certPem,
+    fingerprint256: cert.fingerprint256, settlementAccount: 'acct_history_b' };
+  /** The directory as the activities use it (these two calls): the payer gateway, approved, and nothing else. */
+  const directory: Pick<CachedDirectory, 'gateway' | 'lookup'> = {
+    gateway: async (id) => (id === peer.gatewayId ? { ...peer, status: 'approved', notAfter: new Date(cert.validTo).toISOString() } : undefined),
+    lookup: async () => peer,
+  };
   return {
-    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, fingerprint256: new X509Certificate(b.certPem).fingerprint256,
+    url, fingerprint256: cert.fingerprint256,
     client,
-    /** The recorder's side as the worker's activities see it (its netting windows are not part of these scenarios). */
+    /** The recorder's side as the worker's activities see it (the netting scenarios start their windows themselves). */
     federation: { gatewayId: 'history-a', gateways: client, netting: { maxTransactions: 1000, periodMs: 3_600_000 },
-      directory: new CachedDirectory(new DirectoryClient({ baseUrl: 'http://127.0.0.1:9', gatewayId: 'history-a', keyPem: a.keyPem }), 60_000) },
+      directory: directory as CachedDirectory },
     stop: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }
