@@ -130,6 +130,11 @@ export class NettingService {
     return { settled: true };
   }
 
+  /** The windows with every peer (this service's part of them), newest first. */
+  windows(limit: number) {
+    return this.deps.netting.windows(limit);
+  }
+
   private assertCoordinator(coordinator: string): void {
     if (nettingCoordinator(this.deps.gatewayId, coordinator) !== coordinator) {
       throw new NettingRefused(403, 'not_coordinator', `${coordinator} does not coordinate netting with ${this.deps.gatewayId}`);

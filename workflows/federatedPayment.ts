@@ -45,7 +45,12 @@ export async function federatedPaymentWorkflow(input: FederatedPaymentInput): Pr
     });
     if (!answer) {
       view = await books.declineFederatedPayment(input.paymentId, 'payer_unreachable', "The buyer's payment service did not answer in time");
-      await cancelling.cancelAtPayer(input);
+      // (a cancel refused, or unheard for a week, leaves what the buyer's service may hold to the netting of the window,
+      // where a transaction one side does not know is a mismatch on both)
+      await cancelling.cancelAtPayer(input).catch((err: unknown) => {
+        if (wf.isCancellation(err)) throw err;
+        wf.log.warn('the buyer\'s service was not told to cancel', { paymentId: input.paymentId, error: String(err) });
+      });
       return view;
     }
     if (answer.decision === 'approved') {

@@ -50,6 +50,17 @@ const paymentSchema = z.object({
 const gatewayParam = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a gateway id');
 const transactionParam = z.string().regex(TRANSACTION_ID, 'a transaction id');
 
+const positionSchema = z.object({ currency: z.string(), owedByFirst: z.number().int(), owedBySecond: z.number().int(), debtor: z.string().nullable(),
+  creditor: z.string().nullable(), netMinor: z.number().int() }).meta({ description: "first: the pair's coordinator" });
+const windowSchema = z.object({
+  object: z.literal('netting_window'), peerGateway: z.string(), seq: z.number().int(),
+  role: z.enum(['coordinator', 'member']).meta({ description: 'coordinator: this service closes the window (its gateway id sorts first)' }),
+  state: z.enum(['open', 'closed', 'agreed', 'settled', 'mismatch']), transactions: z.number().int(), positions: z.array(positionSchema).nullable(),
+  transfers: z.array(z.object({ currency: z.string(), transferId: z.string() })).meta({ description: "The processor's transfer of each net amount" }),
+  mismatches: z.array(z.object({ transactionId: z.string(), reason: z.string() })).nullable(),
+  openedAt: timestamp, closedAt: nullableTimestamp, settledAt: nullableTimestamp,
+}).meta({ id: 'NettingWindow' });
+
 export function federationOperations(services: Services): Operation[] {
   const on = (): FederationService => {
     if (!services.federation) throw new ApiError(404, 'not_found_error', 'federation_not_enabled', 'This deployment runs no federation gateway');
@@ -66,6 +77,17 @@ export function federationOperations(services: Services): Operation[] {
     },
   });
   return [
+    operation({
+      method: 'get', path: '/federation/windows', allow: ['operator'], summary: 'Netting windows with other payment services, newest first (operator)',
+      query: z.strictObject({ limit: z.coerce.number().int().min(1).max(100).default(20) }),
+      responses: { 200: { description: 'OK', schema: z.object({ object: z.literal('list'), data: z.array(windowSchema) }) } },
+      async handler({ res, query }) {
+        on();
+        const windows = await services.netting!.windows(query.limit);
+        res.json({ object: 'list', data: windows.map((w) => ({ object: 'netting_window', ...w, openedAt: w.openedAt.toISOString(),
+          closedAt: w.closedAt?.toISOString() ?? null, settledAt: w.settledAt?.toISOString() ?? null })) });
+      },
+    }),
     operation({
       method: 'post', path: '/federation/aliases', allow: ['buyer'], idempotency: 'stored',
       summary: 'A temporary identifier for paying sellers of other payment services',
