@@ -172,7 +172,7 @@ describe("a netting transfer the debtor's processor fails", () => {
 });
 
 describe('processes SIGKILLed while federated payments are in flight', () => {
-  it('decides and records each payment once: workers killed on both sides, then B’s API (its gateway)', async () => {
+  it('decides and records each payment once: workers killed on both sides, B’s API (its gateway), A’s worker while its workflows ask', async () => {
     await withFederation({ PAYBROKER_FEDERATION_DEADLINE: '60s', PAYBROKER_NETTING_MAX_TRANSACTIONS: '1000' }, async (r) => {
       const { fed } = r;
       const news = await seller(fed.a, r.opA, 'A Burst', 25);
@@ -200,7 +200,8 @@ describe('processes SIGKILLed while federated payments are in flight', () => {
         expect(await r.b.db('micro_payments').where({ client_id: `fed:${fed.a.gatewayId}:${id}` }), id).toHaveLength(1);
       };
 
-      // both workers SIGKILLed right after the payments start (A's runs their workflows), then started again
+      // both workers SIGKILLed right after the payments start, then started again (A's API asks B at once; a payment
+      // it cannot decide so is its worker's workflow's)
       const first = await burst(10, async () => {
         await Promise.all([fed.a.kill('worker'), fed.b.kill('worker')]);
         await Promise.all([fed.a.start('worker'), fed.b.start('worker')]);
@@ -233,13 +234,27 @@ describe('processes SIGKILLed while federated payments are in flight', () => {
       // with a 60 s deadline and B back within seconds, every one of them got through
       expect(second.map((v) => v.state)).toEqual(Array(10).fill('authorized'));
 
+      // B's API down first, so that A's API cannot decide at once and its workflows take over the asking; A's worker
+      // SIGKILLed while they ask again, B back, then A's worker: each workflow picks up where it was
+      await fed.b.kill('api');
+      const third = await burst(10, async () => {
+        await sleep(1_500);
+        await fed.a.kill('worker');
+        await fed.b.start('api');
+        await fed.a.start('worker');
+      });
+      for (const v of third) {
+        expect(v, JSON.stringify(v)).toMatchObject({ state: 'authorized' });
+        await recordedOnce(v.id);
+      }
+
       // and nothing is approved twice at B: one row per transaction, one micro-payment per approval
-      const all = [...first, ...second].map((v) => v.id);
+      const all = [...first, ...second, ...third].map((v) => v.id);
       const rows = await r.b.db('federated_authorizations').where({ from_gateway: fed.a.gatewayId }).select('transaction_id', 'state');
       expect(rows.map((x) => x.transaction_id).sort()).toEqual([...all].sort());
-      expect(rows.filter((x) => x.state === 'approved')).toHaveLength(20);
+      expect(rows.filter((x) => x.state === 'approved')).toHaveLength(30);
       const bPayments = await r.b.db('micro_payments').where('client_id', 'like', `fed:${fed.a.gatewayId}:%`);
-      expect(bPayments).toHaveLength(20);
+      expect(bPayments).toHaveLength(30);
     });
   }, 240_000);
 });
