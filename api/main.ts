@@ -47,6 +47,7 @@ async function main(): Promise<void> {
       await registerGateway();
     },
     announce: (port) => `${listening(port)} (${config.apiProcesses} processes)`,
+    port: config.apiPort,
   }, async (alone) => {
     const database = openDatabase(databaseUrl, { applicationName: 'paybroker-api', poolMax: 20 });
     if (alone) {

@@ -10,6 +10,8 @@ export interface CopiesOptions {
   prepare?: () => Promise<void>;
   /** The line printed once every copy listens (with one copy, `serve` prints its own). */
   announce: (port: number) => string;
+  /** The port the copies are announced on, when they listen on others too (the federation gateway's): others are not counted. */
+  port?: number;
 }
 
 /** Runs `serve` (which listens and handles its own SIGTERM/SIGINT) in `o.copies` copies; `alone` is true with one. */
@@ -27,6 +29,7 @@ export async function serveInCopies(o: CopiesOptions, serve: (alone: boolean) =>
   let live = 0;
   const fork = () => { live++; cluster.fork(); };
   cluster.on('listening', (w, address) => {
+    if (o.port && address.port !== o.port) return;
     if (ready) console.log(`copy ${w.process.pid} listening (a replacement)`);
     else if (++listening === o.copies) {
       ready = true;
