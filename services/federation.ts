@@ -67,14 +67,23 @@ export class CachedDirectory {
   }
 }
 
-/** Records one micro-payment through the ledger (caps, idempotency by buyer and clientId), reading the generation afresh when it moved. */
+/** The recording generation each process last read (per books): a recording under a stale one is refused, then read again. */
+const generations = new WeakMap<Micropayments, number>();
+
+/**
+ * Records one micro-payment through the ledger (caps, idempotency by buyer and clientId). The federated payment
+ * carries its own terms (nothing cached is read), so the generation only has to be current: the last one read is
+ * tried, and read afresh when the recording refuses it.
+ */
 export async function recordOne(micropayments: Micropayments, p: PaymentToRecord, nowMs: number): Promise<RecordOutcome> {
   for (let attempt = 1; ; attempt++) {
-    const generation = await micropayments.generation();
+    let generation = generations.get(micropayments);
+    if (generation === undefined) generations.set(micropayments, generation = await micropayments.generation());
     try {
       return (await micropayments.record([p], nowMs, generation))[0];
     } catch (err) {
       if (!(err instanceof StaleGeneration) || attempt >= 5) throw err;
+      generations.delete(micropayments);
     }
   }
 }

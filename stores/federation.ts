@@ -247,10 +247,10 @@ export class FederationStore {
 
   /** The payment's outcome, written once (a decided payment keeps its first outcome). */
   async decidePayment(id: string, outcome: { state: 'authorized'; paymentId: string } | { state: 'declined'; code: string; message: string }): Promise<FederatedPayment> {
-    await this.db('federated_payments').where({ id, state: 'pending' }).update(outcome.state === 'authorized'
+    const [row] = await this.db('federated_payments').where({ id, state: 'pending' }).update(outcome.state === 'authorized'
       ? { state: 'authorized', payment_id: outcome.paymentId, decided_at: this.db.fn.now() }
-      : { state: 'declined', code: outcome.code, message: outcome.message, decided_at: this.db.fn.now() });
-    return (await this.payment(id))!;
+      : { state: 'declined', code: outcome.code, message: outcome.message, decided_at: this.db.fn.now() }).returning('*');
+    return row ? paymentOf(row) : (await this.payment(id))!;
   }
 
   /** The payment was handed to its workflow (the repair loop leaves it alone). */

@@ -52,9 +52,9 @@ export class NettingStore {
   /** A transaction with the peer was authorized: the open window's seq, and how many it has been told of (noted). */
   async note(peer: string): Promise<{ seq: number; noted: number }> {
     for (;;) {
-      await this.openWindow(peer);
       const [row] = await this.db('netting_windows').where({ peer_gateway: peer, state: 'open' }).increment('noted', 1).returning(['seq', 'noted']);
-      if (row) return row; // (else the window closed in between: the next one is open now)
+      if (row) return row;
+      await this.openWindow(peer); // (none yet, or it closed in between)
     }
   }
 

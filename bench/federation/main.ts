@@ -7,6 +7,10 @@
 //                      gateway, B decides by the buyer's rules and records it, A records it; 201 authorized
 //   b. in-service      POST /v1/micropayments at A by one of A's buyers, with its rule-set token, for the same item of
 //                      the same seller (the ceiling: the purchase without the second service)
+//   c. in-service at B POST /v1/micropayments at B by one of B's buyers, for the same item of a seller of B: what the
+//                      buyer's service must do of a cross-service payment in any design (decide by the buyer's rules
+//                      and record it). A cross-service payment does (b)'s work at A and (c)'s at B on the same cores,
+//                      so even with a free hop between them its rate is at most 1 / (1/b + 1/c): printed as the bound.
 //
 // BENCH_PAYMENTS (150) payments per phase and round, BENCH_CONCURRENCY (8) clients at once (bench/support/load.ts:
 // keep-alive connections, one request each at a time, bodies built beforehand), spread over BENCH_BUYERS (8) buyers
@@ -15,7 +19,7 @@
 // BENCH_WARMUP (30) of each go untimed. Checks: every payment answered as expected, each recorded once on each side
 // (A: from B's service to the seller, B: from the buyer to A's service; A: from its buyer to the seller), both
 // ledgers' trial balances zero. Exits non-zero on an error or a failed check, not on a missed target.
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import type { Db } from '../../ledger/db';
 import { HttpProcessorClient } from '../../processors/http-client';
 import { cpuUsed, describeCpu, otherCpuPercent } from '../support/cpu';
@@ -63,6 +67,7 @@ async function run(f: FederationBench): Promise<boolean> {
   const [opA, opB] = [(await f.a.stores.principals.create('operator', 'bench operator')).apiKey,
     (await f.b.stores.principals.create('operator', 'bench operator')).apiKey];
   const seller = await createSeller(apiA, opA, `fed-${runTag}`, FEE_BPS, [ITEM]);
+  const sellerB = await createSeller(apiB, opB, `fedb-${runTag}`, FEE_BPS, [ITEM]);
   const sim = new HttpProcessorClient({ baseUrl: f.simulatorUrl });
   const buyersA: BenchBuyer[] = new Array(S.buyers);
   const buyersB: Array<BenchBuyer & { alias: string }> = new Array(S.buyers);
@@ -91,11 +96,22 @@ async function run(f: FederationBench): Promise<boolean> {
       body: JSON.stringify({ clientId, buyerToken: buyer.ruleSetToken, sellerId: seller.id, itemId: ITEM.id, currency: 'USD', amountMinor: ITEM.priceMinor }),
     };
   });
-  const warm = { fed: federated('fedwarm', S.warmup), micro: inService('microwarm', S.warmup) };
-  const rounds = Array.from({ length: S.rounds }, (_, r) => ({ fed: federated(`fed${r}`, S.payments), micro: inService(`micro${r}`, S.payments) }));
+  const atB = (tag: string, n: number): Request[] => Array.from({ length: n }, (_, i) => {
+    const clientId = `${tag}-${runTag}-${i}`;
+    const buyer = buyersB[i % S.buyers];
+    return {
+      clientId, headers: auth(buyer.apiKey),
+      body: JSON.stringify({ clientId, buyerToken: buyer.ruleSetToken, sellerId: sellerB.id, itemId: ITEM.id, currency: 'USD', amountMinor: ITEM.priceMinor }),
+    };
+  });
+  const warm = { fed: federated('fedwarm', S.warmup), micro: inService('microwarm', S.warmup), atB: atB('bwarm', S.warmup) };
+  const rounds = Array.from({ length: S.rounds }, (_, r) => ({ fed: federated(`fed${r}`, S.payments), micro: inService(`micro${r}`, S.payments),
+    atB: atB(`b${r}`, S.payments) }));
 
   const client = new LoadClient(new URL(f.a.apiBase).origin, S.concurrency);
   f.onStop('load client', () => client.close());
+  const clientB = new LoadClient(new URL(f.b.apiBase).origin, S.concurrency);
+  f.onStop('load client of B', () => clientB.close());
   // a federated payment is right when decided at once and authorized; a micro-payment when recorded (its clientId in the answer)
   const sendFederated = (reqs: Request[]) => client.run({
     requests: reqs.length, request: (i) => ({ path: '/v1/federation/payments', body: reqs[i].body, headers: reqs[i].headers }),
@@ -107,21 +123,30 @@ async function run(f: FederationBench): Promise<boolean> {
     check: (status, text, i) => (status === 201 && text.includes(reqs[i].clientId) ? undefined : `${status} ${text.slice(0, 300)}`),
   });
 
-  log(`warming up (untimed): ${S.warmup} cross-service and ${S.warmup} in-service payments ...`);
-  const warmRes = [await sendFederated(warm.fed), await sendInService(warm.micro)];
+  const sendAtB = (reqs: Request[]) => clientB.run({
+    requests: reqs.length, request: (i) => ({ path: '/v1/micropayments', body: reqs[i].body, headers: reqs[i].headers }),
+    check: (status, text, i) => (status === 201 && text.includes(reqs[i].clientId) ? undefined : `${status} ${text.slice(0, 300)}`),
+  });
+
+  log(`warming up (untimed): ${S.warmup} cross-service and ${S.warmup} in-service payments at A and at B ...`);
+  const warmRes = [await sendFederated(warm.fed), await sendInService(warm.micro), await sendAtB(warm.atB)];
   const loadBefore = loadavg()[0];
 
-  const measured: Array<{ fed: LoadResult; micro: LoadResult; cpu: { fed: [Record<string, number>, Record<string, number>]; micro: [Record<string, number>, Record<string, number>] } }> = [];
+  type Cpu = [Record<string, number>, Record<string, number>];
+  const measured: Array<{ fed: LoadResult; micro: LoadResult; atB: LoadResult; cpu: { fed: Cpu; micro: Cpu; atB: Cpu } }> = [];
   for (const [r, reqs] of rounds.entries()) {
-    log(`round ${r + 1}/${S.rounds}: a. ${S.payments} cross-service, b. ${S.payments} in-service, ${S.concurrency} clients ...`);
+    log(`round ${r + 1}/${S.rounds}: a. ${S.payments} cross-service, b. ${S.payments} in-service at A, c. ${S.payments} at B, ${S.concurrency} clients ...`);
     const c0 = f.cpu.sample();
     const fed = await sendFederated(reqs.fed);
     const c1 = f.cpu.sample();
     const micro = await sendInService(reqs.micro);
     const c2 = f.cpu.sample();
-    measured.push({ fed, micro, cpu: { fed: [c0, c1], micro: [c1, c2] } });
+    const inB = await sendAtB(reqs.atB);
+    const c3 = f.cpu.sample();
+    measured.push({ fed, micro, atB: inB, cpu: { fed: [c0, c1], micro: [c1, c2], atB: [c2, c3] } });
   }
   await client.close();
+  await clientB.close();
   const crashed = f.crashed();
   if (crashed) throw new Error(`${crashed.name} exited during the run:\n${crashed.output()}`);
 
@@ -142,11 +167,17 @@ async function run(f: FederationBench): Promise<boolean> {
   expect('A: from B\'s service to the seller', await count(f.a.db, { buyer: `federation:${f.b.gatewayId}`, seller: seller.id }, '%'), fedIds.length);
   expect('B: from its buyers to A\'s service', await count(f.b.db, { buyer: '%', seller: `federation:${f.a.gatewayId}` }, '%'), fedIds.length);
   expect('A: from its buyers to the seller', await count(f.a.db, { buyer: 'buy_%', seller: seller.id }, `micro%-${runTag}-%`), microIds.length);
+  const atBIds = [...warm.atB, ...rounds.flatMap((x) => x.atB)];
+  expect('B: from its buyers to its seller', await count(f.b.db, { buyer: 'buy_%', seller: sellerB.id }, `b%-${runTag}-%`), atBIds.length);
   const trials = [await trialBalanceCheck(f.a.db, { emptyOk: true }), await trialBalanceCheck(f.b.db, { emptyOk: true })];
-  const failed = [...warmRes, ...measured.flatMap((x) => [x.fed, x.micro])].reduce((n, x) => n + x.failed, 0);
+  const failed = [...warmRes, ...measured.flatMap((x) => [x.fed, x.micro, x.atB])].reduce((n, x) => n + x.failed, 0);
 
   // --- report ------------------------------------------------------------------------------------------------------
   const rateRatio = median(measured.map((x) => x.fed.perSecond / x.micro.perSecond));
+  // the bound: a's work includes b's at A and c's at B on the same cores (Little's law: at the same concurrency the
+  // mean latency is the concurrency over the rate, so the latency ratio is bounded by the inverse of the rate bound)
+  const boundOf = (x: typeof measured[number]) => 1 / (1 + x.micro.perSecond / x.atB.perSecond);
+  const rateBound = median(measured.map(boundOf));
   const p50Ratio = median(measured.map((x) => summarize(x.fed.latenciesMs).p50 / summarize(x.micro.latenciesMs).p50));
   const each = (g: (x: typeof measured[number]) => string) => measured.map(g).join(', ');
   const all = (g: (x: typeof measured[number]) => number[]) => summarize(measured.flatMap(g));
@@ -178,6 +209,14 @@ b. in-service     POST /v1/micropayments at A, an A buyer's rule-set token, same
               latency ${fmtSummary(all((x) => x.micro.latenciesMs))}
               cpu (last round): ${describeCpu(...last.cpu.micro, last.micro.wallMs)}
               cpu ms per payment (last round): ${perPayment(...last.cpu.micro, last.micro.latenciesMs.length)}${failureLines(measured.map((x) => x.micro))}
+c. in-service at B  POST /v1/micropayments at B, a B buyer's rule-set token, the same item of a seller of B (201), ${S.concurrency} clients, ${S.payments} per round:
+              payments/s by round: ${each((x) => x.atB.perSecond.toFixed(0))}
+              latency ${fmtSummary(all((x) => x.atB.latenciesMs))}
+              cpu ms per payment (last round): ${perPayment(...last.cpu.atB, last.atB.latenciesMs.length)}${failureLines(measured.map((x) => x.atB))}
+
+bound (a cross-service payment does b's work at A and c's at B on the same ${availableParallelism()} cores, whatever the design)
+  rate: at most 1 / (1/b + 1/c) = ${rateBound.toFixed(3)} of in-service (median of rounds: ${each((x) => boundOf(x).toFixed(3))}); at the same concurrency the
+        p50 ratio is then at least about ${(1 / rateBound).toFixed(2)}. The targets below are ${rateBound < TARGET_RATE_RATIO ? 'OUT OF REACH here' : 'within reach'}; a reaches ${(rateRatio / rateBound * 100).toFixed(0)}% of its bound.
 
 targets (the median of the ${S.rounds} rounds' same-round ratios)
   rate: cross-service ≥ ${TARGET_RATE_RATIO * 100}% of in-service     by round: ${each((x) => (x.fed.perSecond / x.micro.perSecond).toFixed(3))}   median ${rateRatio.toFixed(3)}   ${met(rateRatio >= TARGET_RATE_RATIO)}
