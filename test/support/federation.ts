@@ -72,7 +72,7 @@ export async function startFederation(extraEnv: Record<string, string> = {}, log
       ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), PAYBROKER_GATEWAY_ID: gatewayId, PAYBROKER_GATEWAY_PORT: String(gatewayPort),
       PAYBROKER_GATEWAY_URL: gatewayUrl, PAYBROKER_DIRECTORY_URL: directoryUrl, PAYBROKER_FEDERATION_DIR: dir, PAYBROKER_SERVICE_NAME: name,
       PAYBROKER_API_PROCESSES: '1', ...extraEnv,
-    }, { logDir: logDir && join(logDir, name.slice(-1).toLowerCase()) });
+    }, { logDir: logDir && join(logDir, name.slice(-1).toLowerCase()), only: ['simulator', 'worker', 'api'] }); // (no messaging: nothing federated sends a message)
     return Object.assign(svc, { gatewayId, gatewayUrl, databaseUrl: databaseUrl ?? '' });
   };
   [f.a, f.b] = await Promise.all([deployment(ids.a, undefined, 'Service A'), deployment(ids.b, bDatabase.url, 'Service B')]);

@@ -43,12 +43,12 @@ export interface Services {
 }
 
 /**
- * extraEnv reaches every service. perService adds to one service's (a fault test points the simulator, playing an
+ * extraEnv reaches every service; only: the services to start (default all four). perService adds to one service's (a fault test points the simulator, playing an
  * outside processor, at another PostgreSQL than the broker's); logDir: each process's output is also appended to
  * `<logDir>/<name>.log`, as `npm start` keeps it under .data/logs.
  */
 export async function startServices(extraEnv: Record<string, string> = {},
-  opts: { perService?: Partial<Record<ServiceName, Record<string, string>>>; logDir?: string } = {}): Promise<Services> {
+  opts: { perService?: Partial<Record<ServiceName, Record<string, string>>>; logDir?: string; only?: ServiceName[] } = {}): Promise<Services> {
   const [apiPort, simPort, simAdminPort] = [await freePort(), await freePort(), await freePort()];
   const [msgPort, msgAdminPort] = [await freePort(), await freePort()];
   const taskQueue = uid('svc-');
@@ -84,6 +84,6 @@ export async function startServices(extraEnv: Record<string, string> = {},
       await Promise.all(Object.values(proc).map((p) => p.stop('SIGKILL')));
     },
   };
-  await Promise.all((['simulator', 'messaging', 'worker', 'api'] as const).map((n) => s.start(n)));
+  await Promise.all((opts.only ?? ['simulator', 'messaging', 'worker', 'api']).map((n) => s.start(n)));
   return s;
 }
