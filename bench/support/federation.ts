@@ -23,6 +23,8 @@ export interface BenchDeployment {
   label: 'a' | 'b';
   gatewayId: string;
   apiBase: string;
+  /** Its federation gateway (HTTPS, mutual TLS). */
+  gatewayUrl: string;
   taskQueue: string;
   databaseUrl: string;
   db: Db;
@@ -34,6 +36,8 @@ export interface FederationBench {
   test: ScratchStack;
   simulatorUrl: string;
   directoryUrl: string;
+  /** The federation credentials (the CA, each gateway's key and certificate). */
+  credentialsDir: string;
   a: BenchDeployment;
   b: BenchDeployment;
   /** Every process started (simulator, directory, each deployment's worker and API). */
@@ -109,7 +113,7 @@ export async function startFederationBench(log: (msg: string) => void, onStopRea
       const database = openDatabase(databaseUrl, { poolMax: 2, applicationName: 'paybroker-bench' });
       cleanups.push({ what: `${label}'s database pool`, run: () => database.close() });
       return {
-        label, gatewayId: ids[label], apiBase: `http://127.0.0.1:${apiPort}/v1`, taskQueue, databaseUrl, db: database.db, stores: createStores(database),
+        label, gatewayId: ids[label], apiBase: `http://127.0.0.1:${apiPort}/v1`, gatewayUrl: `https://127.0.0.1:${gatewayPort}`, taskQueue, databaseUrl, db: database.db, stores: createStores(database),
         procs: { worker, api },
       };
     };
@@ -134,7 +138,7 @@ export async function startFederationBench(log: (msg: string) => void, onStopRea
       simulator: simulator.child.pid, directory: directory.child.pid, bench: process.pid,
     });
     return {
-      test, simulatorUrl, directoryUrl, a, b, procs, cpu,
+      test, simulatorUrl, directoryUrl, credentialsDir: credentials, a, b, procs, cpu,
       crashed: () => procs.find((p) => p.child.exitCode !== null || p.child.signalCode !== null),
       onStop: (what, run) => { cleanups.push({ what, run }); },
       stop,
