@@ -9,33 +9,13 @@ import { openDatabase, type Database } from '../../ledger/db';
 import { createStores } from '../../stores';
 import { call } from '../support/http';
 import { uid } from '../support/env';
-import { startFederation, type Deployment, type Federation } from '../support/federation';
-import { tokenizeCard } from '../support/processor-calls';
+import { startFederation, type Deployment, type Federation, buyerAlias, type Party, seller } from '../support/federation';
 
 let fed: Federation;
 let dbs: { a: Database; b: Database };
 
-interface Party { id: string; key: string }
 const operatorOf = async (db: Database) => (await createStores(db).principals.create('operator', 'Netting operator')).apiKey;
 
-async function seller(d: Deployment, op: string, name: string, priceMinor: number): Promise<Party> {
-  const s = await call(d.base, '/sellers', { key: op, idem: uid('s-'), body: { name, currency: 'USD', payoutDestination: `acct_${uid()}`, feeBps: 0 } });
-  expect(s.status).toBe(201);
-  const it = await call(d.base, `/sellers/${s.body.id}/items/article`, { method: 'PUT', key: s.body.apiKey,
-    body: { title: 'Article', category: 'news', priceMinor, currency: 'USD', grantSeconds: 3600 } });
-  expect(it.status).toBeLessThan(300);
-  return { id: s.body.id, key: s.body.apiKey };
-}
-
-/** A buyer of d with an alias bound to a rule set allowing news up to 1000 a payment. */
-async function buyerAlias(d: Deployment, op: string): Promise<string> {
-  const b = await call(d.base, '/buyers', { key: op, idem: uid('b-'), body: { name: `Buyer ${uid()}`, currency: 'USD', paymentToken: await tokenizeCard(d.processor) } });
-  expect(b.status).toBe(201);
-  const rs = await call(d.base, '/rule-sets', { key: b.body.apiKey, idem: uid('rs-'), body: { rules: { maxPerPaymentMinor: 1000, allowedCategories: ['news'] } } });
-  const al = await call(d.base, '/federation/aliases', { key: b.body.apiKey, idem: uid('al-'), body: { ruleSetId: rs.body.id } });
-  expect(al.status, JSON.stringify(al.body)).toBe(201);
-  return al.body.alias;
-}
 
 async function pay(d: Deployment, s: Party, alias: string) {
   const r = await call(d.base, '/federation/payments', { key: s.key, body: { clientId: uid('c-'), buyerIdentifier: alias, itemId: 'article', currency: 'USD' } });

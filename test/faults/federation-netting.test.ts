@@ -13,11 +13,9 @@ import { openDatabase, type Database } from '../../ledger/db';
 import { issueGatewayCert, loadGatewayCredentials, tlsClientOptions } from '../../processors/federation/pki';
 import { createStores } from '../../stores';
 import { uid } from '../support/env';
-import { type Deployment, type Federation, type FederationOptions, startFederation } from '../support/federation';
+import { type Deployment, type Federation, type FederationOptions, startFederation, buyerAlias, type Party, seller } from '../support/federation';
 import { call } from '../support/http';
-import { tokenizeCard } from '../support/processor-calls';
 
-interface Party { id: string; key: string }
 interface Running { fed: Federation; a: Database; b: Database; opA: string; opB: string }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -38,24 +36,6 @@ async function withFederation(env: Record<string, string>, f: (r: Running) => Pr
   }
 }
 
-async function seller(d: Deployment, op: string, name: string, priceMinor: number): Promise<Party> {
-  const s = await call(d.base, '/sellers', { key: op, idem: uid('s-'), body: { name, currency: 'USD', payoutDestination: `acct_${uid()}`, feeBps: 0 } });
-  expect(s.status).toBe(201);
-  const it = await call(d.base, `/sellers/${s.body.id}/items/article`, { method: 'PUT', key: s.body.apiKey,
-    body: { title: 'Article', category: 'news', priceMinor, currency: 'USD', grantSeconds: 3600 } });
-  expect(it.status).toBeLessThan(300);
-  return { id: s.body.id, key: s.body.apiKey };
-}
-
-/** A buyer of d with an alias bound to a rule set allowing news up to 1000 a payment. */
-async function buyerAlias(d: Deployment, op: string): Promise<string> {
-  const b = await call(d.base, '/buyers', { key: op, idem: uid('b-'), body: { name: `Buyer ${uid()}`, currency: 'USD', paymentToken: await tokenizeCard(d.processor) } });
-  expect(b.status).toBe(201);
-  const rs = await call(d.base, '/rule-sets', { key: b.body.apiKey, idem: uid('rs-'), body: { rules: { maxPerPaymentMinor: 1000, allowedCategories: ['news'] } } });
-  const al = await call(d.base, '/federation/aliases', { key: b.body.apiKey, idem: uid('al-'), body: { ruleSetId: rs.body.id } });
-  expect(al.status, JSON.stringify(al.body)).toBe(201);
-  return al.body.alias;
-}
 
 const payRequest = (d: Deployment, s: Party, alias: string) =>
   call(d.base, '/federation/payments', { key: s.key, body: { clientId: uid('c-'), buyerIdentifier: alias, itemId: 'article', currency: 'USD' } });

@@ -4,10 +4,13 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { DirectoryAdmin } from '../../processors/directory/client';
 import { ensureFederationCredentials } from '../../scripts/federation-ca';
 import { freePort } from '../../scripts/ports';
 import { uid } from './env';
+import { call } from './http';
+import { tokenizeCard } from './processor-calls';
 import { freshDatabase } from './micro';
 import { spawnService, type ServiceProcess } from './processes';
 import { startServices, type Services } from './services';
@@ -83,4 +86,25 @@ export async function startFederation(extraEnv: Record<string, string> = {}, log
     await bDatabase.drop();
   };
   return f;
+}
+
+/** A seller of the deployment, made by its operator, with one item `article` in category news at priceMinor (no fee). */
+export interface Party { id: string; key: string }
+export async function seller(d: Deployment, op: string, name: string, priceMinor: number): Promise<Party> {
+  const s = await call(d.base, '/sellers', { key: op, idem: uid('s-'), body: { name, currency: 'USD', payoutDestination: `acct_${uid()}`, feeBps: 0 } });
+  expect(s.status).toBe(201);
+  const it = await call(d.base, `/sellers/${s.body.id}/items/article`, { method: 'PUT', key: s.body.apiKey,
+    body: { title: 'Article', category: 'news', priceMinor, currency: 'USD', grantSeconds: 3600 } });
+  expect(it.status).toBeLessThan(300);
+  return { id: s.body.id, key: s.body.apiKey };
+}
+
+/** A buyer of the deployment with an alias bound to a rule set allowing news up to 1000 a payment: the alias. */
+export async function buyerAlias(d: Deployment, op: string): Promise<string> {
+  const b = await call(d.base, '/buyers', { key: op, idem: uid('b-'), body: { name: `Buyer ${uid()}`, currency: 'USD', paymentToken: await tokenizeCard(d.processor) } });
+  expect(b.status).toBe(201);
+  const rs = await call(d.base, '/rule-sets', { key: b.body.apiKey, idem: uid('rs-'), body: { rules: { maxPerPaymentMinor: 1000, allowedCategories: ['news'] } } });
+  const al = await call(d.base, '/federation/aliases', { key: b.body.apiKey, idem: uid('al-'), body: { ruleSetId: rs.body.id } });
+  expect(al.status, JSON.stringify(al.body)).toBe(201);
+  return al.body.alias;
 }
