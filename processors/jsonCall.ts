@@ -46,6 +46,14 @@ export async function callJson(what: string, url: string, req: JsonRequest, fail
   } catch (err) {
     throw failures.unavailable(`${what}: no response (${describeFailure(err)})`);
   }
+  return answerOf(what, status, text, failures);
+}
+
+/**
+ * An answer's JSON object mapped as every client of ours maps it (a 5xx: unavailable; a 4xx: rejected with its code;
+ * a 2xx whose body is no JSON object: unavailable, since the call may have taken effect).
+ */
+export function answerOf(what: string, status: number, text: string, failures: CallFailures): Json {
   let parsed: unknown;
   try {
     parsed = text ? JSON.parse(text) : undefined;

@@ -3,7 +3,7 @@
 // DirectoryAdmin over its operator API, for the launcher, scripts and tests.
 // Failure mapping (as processors/jsonCall.ts): no answer, a 5xx (the down fault's 503 among them) or an unreadable
 // success → DirectoryUnavailable (retry, or serve from a cache); a 4xx → DirectoryRefusal(code, message, status).
-import { describeFailure, errorOf, type Json } from '../jsonCall';
+import { answerOf, type CallFailures, describeFailure, type Json } from '../jsonCall';
 import { signRequest } from '../federation/pki';
 import type { DirectoryFaultMode, DirectoryFaultState } from './server';
 import type { DirectoryEntry, GatewayStatus, IdentifierBinding, PeerGateway } from './store';
@@ -46,6 +46,11 @@ export interface LookupResult {
 
 interface Answer { status: number; body: Json | undefined }
 
+const FAILURES: CallFailures = {
+  unavailable: (message) => new DirectoryUnavailable(message),
+  rejected: (code, message, status) => new DirectoryRefusal(code, message, status),
+};
+
 /** One call: answers a 2xx with its JSON object (none for a 204), throws as the mapping above says. */
 async function call(what: string, url: string, req: { method: string; headers: Record<string, string>; body?: string; timeoutMs: number }): Promise<Answer> {
   const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
@@ -59,23 +64,7 @@ async function call(what: string, url: string, req: { method: string; headers: R
   } catch (err) {
     throw new DirectoryUnavailable(`${what}: no response (${describeFailure(err)})`);
   }
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  if (status >= 500) {
-    const e = errorOf(parsed);
-    throw new DirectoryUnavailable(`${what}: ${status}${e ? ` ${e.code}: ${e.message}` : ''}`);
-  }
-  if (status >= 400) {
-    const e = errorOf(parsed) ?? { code: `http_${status}`, message: text.slice(0, 200) || `HTTP ${status}` };
-    throw new DirectoryRefusal(e.code, `${what}: ${e.message}`, status);
-  }
-  if (status === 204) return { status, body: undefined };
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new DirectoryUnavailable(`${what}: ${status} with an unreadable body`);
-  return { status, body: parsed as Json };
+  return { status, body: status === 204 ? undefined : answerOf(what, status, text, FAILURES) };
 }
 
 const STATUSES: readonly string[] = ['pending', 'approved', 'revoked'];

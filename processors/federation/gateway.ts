@@ -9,7 +9,7 @@
 // call may have taken effect: ask again with the same transaction id), a 4xx → GatewayRefused with its code.
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { Agent, request } from 'undici';
-import { describeFailure, errorOf, type Json } from '../jsonCall';
+import { answerOf as jsonAnswer, type CallFailures, describeFailure, type Json } from '../jsonCall';
 import { type GatewayCredentials, signRequest, tlsClientOptions } from './pki';
 
 /** Another service's gateway as the directory lists it. */
@@ -28,6 +28,11 @@ export class GatewayRefused extends Error {
     this.name = 'GatewayRefused';
   }
 }
+
+const FAILURES: CallFailures = {
+  unavailable: (message) => new GatewayUnavailable(message),
+  rejected: (code, message, status) => new GatewayRefused(code, message, status),
+};
 
 /** A payee's request to the buyer's service. */
 export interface AuthorizationRequestBody {
@@ -135,16 +140,6 @@ export class FederationGatewayClient {
     } catch (err) {
       throw new GatewayUnavailable(`${what}: no response (${describeFailure(err)})`);
     }
-    let parsed: unknown;
-    try {
-      parsed = answer ? JSON.parse(answer) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    const e = errorOf(parsed);
-    if (status >= 500) throw new GatewayUnavailable(`${what}: ${status}${e ? ` ${e.code}: ${e.message}` : ''}`);
-    if (status >= 400) throw new GatewayRefused(e?.code ?? `http_${status}`, `${what}: ${e?.message ?? `HTTP ${status}`}`, status);
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new GatewayUnavailable(`${what}: ${status} with an unreadable body`);
-    return parsed as Json;
+    return jsonAnswer(what, status, answer, FAILURES);
   }
 }
