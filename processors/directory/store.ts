@@ -51,15 +51,8 @@ export const peerOf = (e: DirectoryEntry): PeerGateway => ({
   fingerprint256: e.fingerprint256, settlementAccount: e.settlementAccount,
 });
 
-export interface Registration {
-  gatewayId: string;
-  serviceName: string;
-  endpoint: string;
-  certificate: string;
-  fingerprint256: string;
-  settlementAccount: string;
-  notAfter: Date;
-}
+/** A gateway's registration: its entry's fields, the certificate's end of validity as a date. */
+export type Registration = PeerGateway & { notAfter: Date };
 
 export type RegisterOutcome =
   | { outcome: 'created' | 'unchanged'; entry: DirectoryEntry }
