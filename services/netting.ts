@@ -98,6 +98,9 @@ export class NettingService {
     const key = (ps: NetPosition[]) => JSON.stringify(ps.map((p) => [p.currency, p.owedByFirst, p.owedBySecond, p.debtor, p.creditor, p.netMinor]));
     if (key(ours) !== key(positions)) throw new NettingRefused(409, 'positions_wrong', 'The positions do not follow from the transactions');
     const answer = await netting.agree(me, coordinator, seq, txs, ours);
+    if ('waiting' in answer) {
+      throw new NettingRefused(409, 'transactions_undecided', `${answer.waiting.length} listed payment(s) are still being decided here (${answer.waiting.slice(0, 5).join(', ')}): ask again`);
+    }
     if (!answer.agreed) {
       await problems.record({ workflowId: `netting-${coordinator}-${seq}`, merchantId: null, kind: 'netting_mismatch',
         message: `Netting window ${seq} of ${coordinator}: ${answer.mismatches.length} transaction(s) do not match our records`,

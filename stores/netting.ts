@@ -94,9 +94,12 @@ export class NettingStore {
    * The member's side of closing window `seq` of the coordinator: each listed transaction must be one of its own
    * authorized ones with the coordinator, not netted in another window, with the same amount; then they are assigned
    * to the window (agreed), else nothing is assigned and the mismatches are kept. Asking again answers the same.
+   * A listed payment this service asked the coordinator about and has not decided yet (its answer is on its way:
+   * the payer records before it answers) is not a mismatch: nothing is written and the undecided ones are returned
+   * (waiting), for the coordinator to ask again.
    */
   agree(me: string, coordinator: string, seq: number, txs: NettedTransaction[], positions: NetPosition[]):
-  Promise<{ agreed: true } | { agreed: false; mismatches: Array<{ transactionId: string; reason: string }> }> {
+  Promise<{ agreed: true } | { agreed: false; mismatches: Array<{ transactionId: string; reason: string }> } | { waiting: string[] }> {
     return this.db.transaction(async (trx) => {
       await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`netting:${coordinator}`]);
       const known = await trx('netting_windows').where({ peer_gateway: coordinator, seq }).first();
@@ -107,6 +110,11 @@ export class NettingStore {
       const { rows: netted } = await trx.raw(`SELECT * FROM (${TRANSACTIONS}) t WHERE transaction_id = ANY(:ids)`,
         { me, peer: coordinator, seq, ids: txs.map((t) => t.transactionId) });
       for (const r of netted as Array<Record<string, any>>) mine.set(r.transaction_id, txOf(r));
+      const unknown = txs.map((t) => t.transactionId).filter((id) => !mine.has(id));
+      if (unknown.length > 0) {
+        const undecided: string[] = await trx('federated_payments').whereIn('id', unknown).where({ payer_gateway: coordinator, state: 'pending' }).pluck('id');
+        if (undecided.length > 0) return { waiting: undecided } as const;
+      }
       const mismatches = txs.flatMap((t) => {
         const m = mine.get(t.transactionId);
         if (!m) return [{ transactionId: t.transactionId, reason: 'unknown here (or not authorized, or netted in another window)' }];

@@ -3,7 +3,7 @@
 // creditor's settlement account, both ledgers post it and agree to the cent (what each owed the other cleared), and
 // the sellers of each side are credited through their normal period credits.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { nettingCoordinator } from '../../domain/federation';
+import { netPositions, nettingCoordinator } from '../../domain/federation';
 import { accounts, buyerReceivable, sellerPayable } from '../../ledger/accounts';
 import { openDatabase, type Database } from '../../ledger/db';
 import { createStores } from '../../stores';
@@ -62,6 +62,7 @@ describe('a netting window between two services', () => {
     const settled = await until('the window to settle at both sides', async () => {
       const [wc, wm] = [await c.db('netting_windows').where({ peer_gateway: peerOfC, seq: 1 }).first(),
         await m.db('netting_windows').where({ peer_gateway: coordinator, seq: 1 }).first()];
+      if (wc?.state === 'mismatch' || wm?.state === 'mismatch') throw new Error(`a mismatch: ${JSON.stringify([wc?.mismatches, wm?.mismatches])}`);
       return wc?.state === 'settled' && wm?.state === 'settled' ? { wc, wm } : undefined;
     });
     expect(settled.wc.transactions).toBe(3);
@@ -93,5 +94,28 @@ describe('a netting window between two services', () => {
     // A's sellers are credited through their normal credits: their payable is what B's buyer spent with them
     const credit = async (s: Party) => (await books.a.balance(sellerPayable(s.id, 'USD').id)).amountMinor;
     expect([await credit(news1), await credit(news2)]).toEqual([-25n, -40n]);
+  });
+});
+
+describe("the member's agreement to a closed window", () => {
+  it('waits for a listed payment it asked about and has not decided yet (nothing written), agrees once it is authorized', async () => {
+    const netting = createStores(dbs.a).netting;
+    const [me, coordinator, id] = [fed.a.gatewayId, `c-${uid().toLowerCase()}`, uid('fp_')];
+    await dbs.a.db('federated_payments').insert({ id, seller_id: 'sel_x', client_id: id, request_sha256: 'x', alias: 'al_x', payee_gateway: me,
+      payer_gateway: coordinator, item_id: 'article', category: 'news', currency: 'USD', amount_minor: 25, fee_minor: 0, input: '{}' });
+    const txs = [{ transactionId: id, payerGateway: coordinator, payeeGateway: me, currency: 'USD', amountMinor: 25 }];
+    const positions = netPositions(coordinator, me, txs);
+
+    expect(await netting.agree(me, coordinator, 1, txs, positions)).toEqual({ waiting: [id] });
+    expect(await dbs.a.db('netting_windows').where({ peer_gateway: coordinator })).toEqual([]);
+
+    await dbs.a.db('federated_payments').where({ id }).update({ state: 'authorized' });
+    expect(await netting.agree(me, coordinator, 1, txs, positions)).toEqual({ agreed: true });
+    expect((await dbs.a.db('federated_payments').where({ id }).first()).window_seq).toBe(1);
+
+    // one it never heard of is a mismatch, kept
+    const stranger = [{ ...txs[0], transactionId: uid('fp_') }];
+    expect(await netting.agree(me, coordinator, 2, stranger, netPositions(coordinator, me, stranger))).toMatchObject({ agreed: false });
+    expect((await dbs.a.db('netting_windows').where({ peer_gateway: coordinator, seq: 2 }).first()).state).toBe('mismatch');
   });
 });
