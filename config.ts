@@ -57,6 +57,11 @@ export const VARIABLES = {
   PAYBROKER_TEMPORAL_PORT: variable(port(7233), '7233', 'dev server gRPC port'),
   PAYBROKER_TEMPORAL_UI_PORT: variable(port(8233), '8233', 'dev server Web UI port'),
   PAYBROKER_TASK_QUEUE: variable(textOr('paybroker'), 'paybroker', "the worker's task queue"),
+  PAYBROKER_PAYLOAD_KEYS: variable(text(), 'made by `npm start` (`.data/payload-keys`)',
+    'payload encryption keys (AES-256-GCM), `id:base64-of-32-bytes`, comma-separated: the first seals, every one opens (rotate by putting a new key first); unset: payloads are plain'),
+  PAYBROKER_CODEC_PORT: variable(port(3500), '3500', "the codec server's port (decodes payloads for the Web UI)"),
+  PAYBROKER_CODEC_TOKEN: variable(text(), 'made by `npm start` (`.data/codec-token`)',
+    "the codec server's credential: `Authorization: Bearer <token>`, or the first path segment (`/<token>/decode`, how the Web UI is given it)"),
   PORT: variable(port(3000), '3000', 'API port'),
   PAYBROKER_API_PROCESSES: variable(int(CORES, 1, 64), 'one per core, at most 8', 'copies of the API process sharing its port (node:cluster)'),
   PAYBROKER_RATE_LIMIT: variable(int(1000, 1, 1_000_000), '1000',
@@ -146,6 +151,10 @@ export interface Config {
   temporalPort: number;
   temporalUiPort: number;
   taskQueue: string;
+  /** PAYBROKER_PAYLOAD_KEYS as given (runtime/payloadCodec.ts parses it); undefined: payloads are plain. */
+  payloadKeys: string | undefined;
+  codecPort: number;
+  codecToken: string | undefined;
   apiPort: number;
   /** Where customers reach the hosted pages, and where their browsers reach the processor's tokenization. */
   publicUrl: string;
@@ -249,6 +258,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalPort: v.PAYBROKER_TEMPORAL_PORT,
     temporalUiPort: v.PAYBROKER_TEMPORAL_UI_PORT,
     taskQueue: v.PAYBROKER_TASK_QUEUE,
+    payloadKeys: v.PAYBROKER_PAYLOAD_KEYS,
+    codecPort: v.PAYBROKER_CODEC_PORT,
+    codecToken: v.PAYBROKER_CODEC_TOKEN,
     apiPort: v.PORT,
     publicUrl: (v.PAYBROKER_PUBLIC_URL ?? `http://127.0.0.1:${v.PORT}`).replace(/\/+$/, ''),
     processorPublicUrl: (v.PAYBROKER_PROCESSOR_PUBLIC_URL ?? v.PROCESSOR_URL ?? `http://127.0.0.1:${v.PAYBROKER_SIMULATOR_PORT}`).replace(/\/+$/, ''),

@@ -15,6 +15,7 @@ import { PAGE_RATE_LIMITS } from './pages/carts';
 import { perCopy } from './rateLimit';
 import { serveInCopies } from '../runtime/copies';
 import { createLogger } from '../runtime/log';
+import { dataConverterOf, payloadKeysOf } from '../runtime/payloadCodec';
 import { requestIdClientInterceptor } from '../runtime/requestContext';
 
 const config = loadConfig();
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
     // lazy: the API serves (and answers 503 temporal_unavailable) while the Temporal server is away, and reconnects
     // within a second of its return
     const connection = Connection.lazy({ address: config.temporalAddress, channelArgs: TEMPORAL_CHANNEL_ARGS });
-    const temporal = new Client({ connection, namespace: config.temporalNamespace, interceptors: { workflow: [requestIdClientInterceptor] } });
+    const temporal = new Client({ connection, namespace: config.temporalNamespace, dataConverter: dataConverterOf(payloadKeysOf(config)), interceptors: { workflow: [requestIdClientInterceptor] } });
     const services = await createServices(database, temporal, {
       taskQueue: config.taskQueue,
       orders: { processorDeadlineMs: config.processorDeadlineMs, processorMaxBackoffMs: config.processorMaxBackoffMs,

@@ -11,6 +11,7 @@
 // Before any of it, an order the customer must confirm by message waits in awaiting_confirmation (→ confirmed, or
 // cancelled); an authorization the processor asks to authenticate waits in requires_authentication (→ authorized,
 // or failed_authorization).
+import { formatMoney } from './money';
 import { applyBps, type PricedOrder, unitsAmount } from './pricing';
 import type { AvsDecision, AvsPolicy } from './avs';
 import { CONFIRMATION_FAILURE, type ConfirmationOutcome, type ConfirmationReason, type ConfirmationState } from './confirmation';
@@ -731,4 +732,38 @@ export class Order {
       confirmation: this.confirmation, authentication: this.authentication,
     };
   }
+}
+
+/** The one line the Web UI shows for an order from its start (its static summary): no personal data. */
+export const orderSummary = (o: { clientOrderId: string; merchantId: string; priced: PricedOrder }) =>
+  `Order ${o.clientOrderId} of ${o.merchantId}: ${formatMoney(o.priced.totalMinor, o.priced.currency)}`;
+
+/**
+ * Where the order stands, in a phrase for the Web UI's current details: the state, why it failed or waits, and what
+ * is left to ship or refund. No personal data (a search of the Web UI is not a view of the order).
+ */
+export function orderDetails(v: OrderView): string {
+  const money = (m: number) => formatMoney(m, v.currency);
+  const attention = v.needsAttention ? ` — needs attention: ${v.attentionReasons.join(', ')}` : '';
+  const units = (xs: Units[]) => xs.reduce((n, x) => n + x.quantity, 0);
+  const ordered = v.priced.lines.filter((l) => l.kind === 'hard').reduce((n, l) => n + l.quantity, 0);
+  const shipped = v.shipments.reduce((n, s) => n + units(s.items), 0);
+  const line = ((): string => {
+    switch (v.state) {
+      case 'failed_authorization': case 'voided': case 'cancelled':
+        return v.failure ? `${v.state}: ${v.failure.code}` : v.state;
+      case 'awaiting_confirmation': return `awaiting_confirmation: waiting for the customer's reply${v.confirmation?.deadline ? ` until ${v.confirmation.deadline}` : ''}`;
+      case 'requires_authentication': return 'requires_authentication: waiting for the customer\'s device';
+      case 'awaiting_processor': return 'awaiting_processor: the processor cannot be reached; retrying';
+      case 'confirmed': return 'confirmed: authorizing';
+      case 'authorized_plus_avs': case 'authorized_minus_avs': case 'partially_shipped':
+        if (v.review && v.review.decision !== 'approve') return `${v.state}: review ${v.review.decision}`;
+        if (!v.review && v.reviewDeadline) return `${v.state}: in review until ${v.reviewDeadline}`;
+        return ordered > 0 ? `${v.state}: shipped ${shipped} of ${ordered} items, ${money(v.capturedMinor)} of ${money(v.totalMinor)} captured`
+          : `${v.state}: ${money(v.authorizedMinor)} authorized`;
+      default:
+        return `${v.state}: ${money(v.capturedMinor)} captured, ${money(v.refundedMinor)} refunded`;
+    }
+  })();
+  return line + attention;
 }

@@ -23,7 +23,7 @@ import type { PrincipalStore } from '../stores/principals';
 import { ensureDevOperatorKey } from './dev-key';
 import { ensureFederationCredentials } from './federation-ca';
 import { requirePortFree, waitFor } from './ports';
-import { config, launch, logDir, ok, pingThroughWorker, processPart, say, startDatabase, startTemporal, supervisor } from './stack';
+import { config, ensurePayloadSecrets, launch, logDir, ok, pingThroughWorker, processPart, say, startDatabase, startTemporal, supervisor } from './stack';
 import { ensureTemporalCli } from './temporal-cli';
 
 /** Service B's ports are Service A's plus this (3000 → 3010, 3400 → 3410). */
@@ -131,6 +131,8 @@ async function main(): Promise<void> {
   await requirePortFree("The messaging gateway's admin API", config.messaging.adminPort, 'PAYBROKER_MESSAGING_ADMIN_PORT');
 
   ensureFederationCredentials(federationDir, [a.gatewayId, b.gatewayId], say);
+  await requirePortFree('The codec server', config.codecPort, 'PAYBROKER_CODEC_PORT');
+  ensurePayloadSecrets();
 
   a.databaseUrl = await startDatabase();
   const bDatabase = siblingDatabaseUrl(a.databaseUrl, '_b');
@@ -147,6 +149,7 @@ async function main(): Promise<void> {
   await supervisor.start(processPart('simulator', 'processors/simulator/main.ts', { ...shared, DATABASE_URL: a.databaseUrl }));
   await supervisor.start(processPart('messaging', 'processors/messaging/main.ts', { ...shared, DATABASE_URL: a.databaseUrl }));
   await supervisor.start(processPart('directory', 'processors/directory/main.ts', { ...shared, DATABASE_URL: a.databaseUrl }));
+  await supervisor.start(processPart('codec', 'workers/codec.ts', shared));
   // the APIs register their gateways at their start: the directory answers first
   await waitFor('the gateway directory', () => ok(`${config.directory.url}/health`), 60_000, 200);
   const envOf = (d: Deployment) => ({

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfig, WORKFLOW_INTERCEPTORS_PATH, WORKFLOWS_PATH } from '../config';
 import { createDb, migrate } from '../ledger/db';
+import { newPayloadKey } from '../runtime/payloadCodec';
 import { startPrivateCluster } from './postgres';
 import { freePort } from './ports';
 import { ensureTemporalCli, startTemporalDevServer } from './temporal-cli';
@@ -29,6 +30,11 @@ export interface ScratchStack {
   /** A messaging gateway simulator shared by the run, serving the account of SCRATCH_MESSAGING_API_KEY. */
   messagingUrl: string;
   messagingAdminUrl: string;
+  /**
+   * The run's payload key, made for it (PAYBROKER_PAYLOAD_KEYS's form), also set in this process's environment so
+   * the processes it starts seal with it too; empty when started with { encryption: false } (payloads plain).
+   */
+  payloadKeys: string;
   stop: () => Promise<void>;
 }
 
@@ -37,7 +43,9 @@ const quietLogger = {
   warn: (m: string) => console.warn(m), error: (m: string) => console.error(m),
 };
 
-export async function startScratchStack(log: (msg: string) => void): Promise<ScratchStack> {
+export async function startScratchStack(log: (msg: string) => void, opts: { encryption?: boolean } = {}): Promise<ScratchStack> {
+  const payloadKeys = opts.encryption === false ? '' : newPayloadKey('run');
+  process.env.PAYBROKER_PAYLOAD_KEYS = payloadKeys;
   const base = join(loadConfig().dataDir, 'tests');
   mkdirSync(base, { recursive: true });
   const dir = mkdtempSync(join(base, 'run-'));
@@ -69,7 +77,7 @@ export async function startScratchStack(log: (msg: string) => void): Promise<Scr
   return {
     dir, databaseUrl: cluster.url, temporalAddress: temporal.address, workflowBundlePath, temporalCliPath: cli,
     simulatorUrl: simulator.url, simulatorAdminUrl: simulator.adminUrl,
-    messagingUrl: messaging.url, messagingAdminUrl: messaging.adminUrl,
+    messagingUrl: messaging.url, messagingAdminUrl: messaging.adminUrl, payloadKeys,
     async stop() {
       await messaging.stop();
       await simulator.stop();

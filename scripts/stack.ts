@@ -6,7 +6,8 @@
 // launcher, `npm run federation:demo` (scripts/federation-demo.ts); the stack itself starts only when this file is the
 // process's entry (scripts/start.mjs, or `node --import tsx scripts/stack.ts`).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
@@ -20,6 +21,7 @@ import { clusterLogFile, startPrivateCluster } from './postgres';
 import { requirePortFree, waitFor } from './ports';
 import { Supervisor, type Part, type Run, type RunEnd } from './supervisor';
 import { ensureTemporalCli, startTemporalDevServer } from './temporal-cli';
+import { dataConverterOf, newPayloadKey, payloadKeysOf } from '../runtime/payloadCodec';
 
 /** How long a process may take to stop when asked (the worker drains its in-flight tasks) before it is killed. */
 export const STOP_TIMEOUT_MS = 20_000;
@@ -104,13 +106,33 @@ export function temporalPart(cli: string): Part {
       const dev = await startTemporalDevServer({
         cli, port: config.temporalPort, uiPort: config.temporalUiPort,
         dbFile: join(config.dataDir, 'temporal', 'temporal.db'), logFile: join(logDir, 'temporal.log'),
-        namespace: config.temporalNamespace, detached: true,
+        namespace: config.temporalNamespace, detached: true, uiCodecEndpoint: codecEndpoint(),
         echo: (line) => { if (!stopping) console.log(`${prefix} ${line}`); },
       });
       return { ended: dev.exited, stop: () => { stopping = true; return dev.stop(); } };
     },
   };
 }
+
+/**
+ * The payload keys and the codec server's token: PAYBROKER_PAYLOAD_KEYS and PAYBROKER_CODEC_TOKEN when set, else
+ * made on the first start and kept under the data directory (mode 600). Set in this process's environment (every
+ * part inherits it) and its config.
+ */
+export function ensurePayloadSecrets(): void {
+  const kept = (file: string, make: () => string) => {
+    const path = join(config.dataDir, file);
+    if (!existsSync(path)) writeFileSync(path, `${make()}\n`, { mode: 0o600 });
+    return readFileSync(path, 'utf8').trim();
+  };
+  config.payloadKeys ??= kept('payload-keys', () => newPayloadKey(`k${new Date().toISOString().slice(0, 10).replace(/-/g, '')}`));
+  config.codecToken ??= kept('codec-token', () => `codec_${randomBytes(18).toString('base64url')}`);
+  process.env.PAYBROKER_PAYLOAD_KEYS = config.payloadKeys;
+  process.env.PAYBROKER_CODEC_TOKEN = config.codecToken;
+}
+
+/** Where the Web UI reaches the codec server (its token as the first path segment: the UI sends none of its own). */
+export const codecEndpoint = () => `http://127.0.0.1:${config.codecPort}/${config.codecToken}`;
 
 /** Running: its /proc entry exists and is not a zombie (a dead process its parent has not yet reaped). */
 function isAlive(pid: number): boolean {
@@ -221,6 +243,9 @@ async function main(): Promise<void> {
   await requirePortFree('The messaging gateway', config.messaging.port, 'PAYBROKER_MESSAGING_PORT');
   await requirePortFree("The messaging gateway's admin API", config.messaging.adminPort, 'PAYBROKER_MESSAGING_ADMIN_PORT');
 
+  await requirePortFree('The codec server', config.codecPort, 'PAYBROKER_CODEC_PORT');
+  ensurePayloadSecrets();
+
   const databaseUrl = await startDatabase();
   const database = openDatabase(databaseUrl, { poolMax: 2 });
   const applied = await migrate(database.db);
@@ -235,12 +260,14 @@ async function main(): Promise<void> {
   await supervisor.start(processPart('messaging', 'processors/messaging/main.ts', env));
   await supervisor.start(processPart('worker', 'workers/main.ts', env));
   await supervisor.start(processPart('api', 'api/main.ts', env));
+  await supervisor.start(processPart('codec', 'workers/codec.ts', env));
 
   const api = `http://127.0.0.1:${config.apiPort}/v1`;
   const ui = `http://127.0.0.1:${config.temporalUiPort}`;
   await waitFor('the processor simulator', () => ok(`${config.simulatorUrl}/health`), 60_000, 200);
   await waitFor('the messaging gateway', () => ok(`http://127.0.0.1:${config.messaging.port}/health`), 60_000, 200);
   await waitFor('the API (health green)', () => ok(`${api}/health`), 120_000, 250);
+  await waitFor('the codec server', () => ok(`http://127.0.0.1:${config.codecPort}/health`), 60_000, 200);
   if (!externalTemporal) await waitFor('the Temporal Web UI', () => ok(ui), 30_000, 250);
   await pingThroughWorker(temporalAddress, config.taskQueue);
 
@@ -251,6 +278,7 @@ async function main(): Promise<void> {
     Hosted pages   ${config.publicUrl}/checkout/<session id>, ${config.publicUrl}/carts/<cart id>   (a session's url, an offer's addUrl)
     Temporal UI    ${externalTemporal ? '(external Temporal: ' + temporalAddress + ')' : ui}
     Temporal gRPC  ${temporalAddress}
+    Codec server   http://127.0.0.1:${config.codecPort}         (decodes payloads for the Web UI; token in ${join(config.dataDir, 'codec-token')} unless PAYBROKER_CODEC_TOKEN is set)
     Simulator      ${config.simulatorUrl}         (admin, fault controls: http://127.0.0.1:${config.simulatorAdminPort}/admin/faults)
     Messaging      http://127.0.0.1:${config.messaging.port}         (admin, phones and faults: http://127.0.0.1:${config.messaging.adminPort}/admin/phones/<E.164>/messages)
     PostgreSQL     ${databaseUrl.replace(/:[^:@/]*@/, ':***@')}
@@ -268,7 +296,7 @@ async function main(): Promise<void> {
 export async function pingThroughWorker(address: string, taskQueue: string): Promise<void> {
   const connection = await Connection.connect({ address });
   try {
-    const client = new Client({ connection, namespace: config.temporalNamespace });
+    const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: dataConverterOf(payloadKeysOf(config)) });
     const result = await client.workflow.execute<PingWorkflow>('pingWorkflow', {
       taskQueue, workflowId: pingWorkflowId(`startup-${Date.now()}`),
       args: [{ message: 'startup', checkLedger: true }], workflowExecutionTimeout: '2 minutes',

@@ -101,6 +101,8 @@ export interface DevServerOptions {
   port: number;
   /** Web UI port; omitted → headless. */
   uiPort?: number;
+  /** The codec server the Web UI decodes payloads with (`--ui-codec-endpoint`). */
+  uiCodecEndpoint?: string;
   /** SQLite file; omitted → in memory. */
   dbFile?: string;
   /** SQLite pragmas that trade durability for speed (tests only). */
@@ -149,6 +151,7 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port),
     '--namespace', opts.namespace ?? 'default', '--log-level', 'warn', '--log-format', 'text'];
   args.push(...(opts.uiPort !== undefined ? ['--ui-port', String(opts.uiPort)] : ['--headless']));
+  if (opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   if (opts.dbFile) {
     mkdirSync(dirname(opts.dbFile), { recursive: true });
     args.push('--db-filename', opts.dbFile);

@@ -12,7 +12,7 @@ import { canonical } from '../domain/canonical';
 import {
   type ConfirmationReason, DEFAULT_CONFIRMATION_SEND_DEADLINE_MS, DEFAULT_CONFIRMATION_TIMEOUT_MS, MAX_OPEN_CONFIRMATIONS_PER_PHONE, policyReason,
 } from '../domain/confirmation';
-import { type Address, Order, type OrderInput, type OrderView } from '../domain/order';
+import { type Address, Order, type OrderInput, type OrderView, orderSummary } from '../domain/order';
 import { type LineItemInput, priceOrder } from '../domain/pricing';
 import type { DisputeView } from '../domain/disputes';
 import type { DisputeStore } from '../stores/disputes';
@@ -227,6 +227,7 @@ export class OrderService {
       workflowId: input.orderId, taskQueue: this.deps.taskQueue, args: [input] as [OrderInput],
       workflowIdConflictPolicy: 'USE_EXISTING' as const, workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
       typedSearchAttributes: orderStartAttributes(input),
+      staticSummary: orderSummary(input),
     };
   }
 

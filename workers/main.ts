@@ -19,6 +19,7 @@ import { OrderService, REPAIR_EVERY_MS } from '../services/orders';
 import { createStores } from '../stores';
 import { workerOptions } from './options';
 import { createLogger, TemporalLogger } from '../runtime/log';
+import { dataConverterOf, payloadKeysOf } from '../runtime/payloadCodec';
 import { requestIdClientInterceptor } from '../runtime/requestContext';
 
 const logger = createLogger('worker', loadConfig().logLevel);
@@ -33,7 +34,8 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new TemporalLogger(logger.child({ component: 'temporal-sdk' }, { level: sdkLevel })), shutdownSignals: ['SIGINT', 'SIGTERM'] });
   const database = openDatabase(config.databaseUrl, { applicationName: 'paybroker-worker', poolMax: 20 });
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
-  const client = new Client({ connection, namespace: config.temporalNamespace, interceptors: { workflow: [requestIdClientInterceptor] } });
+  const dataConverter = dataConverterOf(payloadKeysOf(config));
+  const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter, interceptors: { workflow: [requestIdClientInterceptor] } });
   const federation = federationOf(config);
   try {
     const worker = await Worker.create(workerOptions({
@@ -47,6 +49,7 @@ async function main(): Promise<void> {
         federation,
       }),
       workflowBundlePath: config.workflowBundlePath,
+      dataConverter,
     }));
     await ensureSettlementSchedule(client, config.taskQueue, config.settlementIntervalMs);
     await ensureSettlementPeriodSchedule(client, config.taskQueue, config.periodMs, { graceMs: config.periodGraceMs, dunningDelaysMs: config.dunningDelaysMs });

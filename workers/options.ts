@@ -11,6 +11,8 @@ export interface WorkerSetup {
   /** A prebuilt workflow bundle (tests build one for the whole run); otherwise built from WORKFLOWS_PATH. */
   workflowBundlePath?: string;
   identity?: string;
+  /** The payload codec's (runtime/payloadCodec.ts dataConverterOf): none, payloads plain. */
+  dataConverter?: WorkerOptions['dataConverter'];
 }
 
 export function workerOptions(s: WorkerSetup): WorkerOptions {
@@ -21,6 +23,7 @@ export function workerOptions(s: WorkerSetup): WorkerOptions {
     activities: s.activities,
     ...(s.workflowBundlePath ? { workflowBundle: { codePath: s.workflowBundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
     identity: s.identity ?? `paybroker-worker-${process.pid}`,
+    dataConverter: s.dataConverter,
     // (a prebuilt bundle has the workflow interceptors bundled in: scripts/scratch-stack.ts)
     interceptors: { workflowModules: [WORKFLOW_INTERCEPTORS_PATH], activity: [requestIdActivityInterceptor] },
     // Two cores: a few workflow tasks at a time keep latency low; activities wait on I/O, so more of them.

@@ -24,13 +24,15 @@ export async function nettingWindowWorkflow(input: NettingWindowInput): Promise<
   let signalled = 0;
   wf.setHandler(authorizedSignal, () => { signalled++; });
 
-  // wait: the database counts what waits; a signal only says when to count again
+  // wait: the database counts what waits; a signal only says when to count again (one that comes while it counts
+  // is a reason to count again: the signals are taken before each count, never after)
   const closesAt = Date.now() + input.periodMs;
+  let since = signalled;
   let waiting = await books.pendingNetting(peer);
   while (waiting < input.maxTransactions) {
-    const since = signalled;
     const remaining = closesAt - Date.now();
     if (remaining <= 0 || !(await wf.condition(() => signalled > since, remaining))) break;
+    since = signalled;
     waiting = await books.pendingNetting(peer);
   }
 

@@ -2,7 +2,7 @@
 // service, the history recorder, tests) import this, never the workflow itself.
 import * as wf from '@temporalio/workflow';
 import type { SearchAttributePair } from '@temporalio/common';
-import { CustomerId, MerchantId, NeedsAttention, OrderState, OrderTotalMinor } from './searchAttributes';
+import { MerchantId, NeedsAttention, OrderState, OrderTotalMinor } from './searchAttributes';
 import type { ConfirmationOutcome } from '../domain/confirmation';
 import type { CancelRequest, OrderInput, OrderView, RefundRequest, ResolveRequest, ReviewRequest, ShipRequest } from '../domain/order';
 
@@ -41,7 +41,8 @@ export const orderWorkflowId = (merchantId: string, clientOrderId: string) => `o
 
 /** The search attributes an order starts with (the API's orders and the orders a checkout or a cart starts). */
 export const orderStartAttributes = (input: OrderInput): SearchAttributePair[] => [
-  { key: MerchantId, value: input.merchantId }, { key: CustomerId, value: input.customerId },
+  // (no customer id: search attributes are stored plain, and hold no personal data)
+  { key: MerchantId, value: input.merchantId },
   { key: OrderTotalMinor, value: input.priced.totalMinor }, { key: OrderState, value: input.confirmation ? 'awaiting_confirmation' : 'confirmed' },
   { key: NeedsAttention, value: false },
 ];

@@ -17,7 +17,7 @@ import { avsDecision } from '../domain/avs';
 import type { ConfirmationOutcome } from '../domain/confirmation';
 import { captureLineItems, unitsAmount } from '../domain/pricing';
 import {
-  type AuthenticationState, type CommandOutcome, Order, type OrderCommand, orderCommand, OrderRuleError, type OrderInput, type OrderView, type RefundRequest,
+  type AuthenticationState, type CommandOutcome, Order, orderDetails, type OrderCommand, orderCommand, OrderRuleError, type OrderInput, type OrderView, type RefundRequest,
   type Units,
 } from '../domain/order';
 import { AUTHENTICATION_TIMEOUT_MS } from '../domain/stepUp';
@@ -86,6 +86,8 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
   let shownState = order.state;
   let shownAttention = false;
   const publish = () => {
+    // (the Web UI's current details: asked of the workflow when shown, never a command, so no history event)
+    wf.setCurrentDetails(orderDetails(order.view()));
     if (order.state === shownState && order.needsAttention === shownAttention) return;
     shownState = order.state;
     shownAttention = order.needsAttention;

@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { WORKFLOW_INTERCEPTORS_PATH } from '../../config';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { type Db, openDatabase } from '../../ledger/db';
+import { dataConverterOf, payloadKeysOf } from '../../runtime/payloadCodec';
 import { createStores, type Stores } from '../../stores';
 import { freePort, waitFor } from '../../scripts/ports';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../../scripts/temporal-cli';
@@ -36,6 +37,8 @@ export interface BenchStackOptions {
   temporalDynamicConfig?: string[];
   /** The API and the worker write V8 CPU profiles (--cpu-prof) into this directory when they stop. */
   profileDir?: string;
+  /** Payload encryption (the run's own key, as the tests'): on unless false, to measure what it costs. */
+  encryption?: boolean;
   /** Receives stop() at once, so a signal during the start can stop what has started so far. */
   onStopReady?: (stop: () => Promise<void>) => void;
 }
@@ -101,7 +104,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
 
   try {
     opts.log('starting PostgreSQL and the Temporal dev server (non-durable fast settings), bundling workflows ...');
-    const test = await startScratchStack(opts.log);
+    const test = await startScratchStack(opts.log, { encryption: opts.encryption });
     cleanups.push({ what: 'PostgreSQL and Temporal', run: () => test.stop() });
 
     let temporalAddress = test.temporalAddress;
@@ -147,7 +150,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     });
     return {
       test, temporalAddress, apiBase: `http://127.0.0.1:${apiPort}/v1`, simulatorUrl: `http://127.0.0.1:${simPort}`, taskQueue, procs, db: database.db, stores: createStores(database),
-      temporal: new Client({ connection, namespace: 'default' }), cpu,
+      temporal: new Client({ connection, namespace: 'default', dataConverter: dataConverterOf(payloadKeysOf({ payloadKeys: test.payloadKeys || undefined })) }), cpu,
       crashed: () => Object.values(procs).find((p) => p.child.exitCode !== null || p.child.signalCode !== null),
       onStop: (what, run) => { cleanups.push({ what, run }); },
       stop,

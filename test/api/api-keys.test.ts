@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { perCopy, TokenBuckets } from '../../api/rateLimit';
 import { LAST_USED_INTERVAL_MS, MAX_ACTIVE_KEYS_PER_PRINCIPAL, MAX_ROLL_OVERLAP_SECONDS } from '../../stores/principals';
 import { testApp } from '../support/app';
-import { testDatabase, uid } from '../support/env';
+import { testDatabase, uid, testDataConverter } from '../support/env';
 import { call, listen } from '../support/http';
 
 const database = testDatabase();
@@ -20,7 +20,7 @@ let operator: string;
 
 beforeAll(async () => {
   connection = await Connection.connect({ address: inject('temporalAddress') });
-  server = await listen((await testApp(database, new Client({ connection }), { clock })).app);
+  server = await listen((await testApp(database, new Client({ connection, dataConverter: testDataConverter() }), { clock })).app);
   base = `${server.base}/v1`;
   operator = (await stores.principals.create('operator', 'Keys operator')).apiKey;
 });
@@ -193,7 +193,7 @@ describe('last use', () => {
 
 describe('rate limits', () => {
   it('answers 429 rate_limited with Retry-After and RateLimit headers once the bucket is empty, and serves again after refill', async () => {
-    const s = await listen((await testApp(database, new Client({ connection }), { clock, rateLimit: { perSecond: 0.5, burst: 2 } })).app);
+    const s = await listen((await testApp(database, new Client({ connection, dataConverter: testDataConverter() }), { clock, rateLimit: { perSecond: 0.5, burst: 2 } })).app);
     try {
       const m = await merchant();
       const other = await merchant();

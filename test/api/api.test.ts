@@ -13,7 +13,7 @@ import type { Db } from '../../ledger/db';
 import type { Stores } from '../../stores';
 import { MAX_ACTIVE_KEYS_PER_PRINCIPAL } from '../../stores/principals';
 import { testApp } from '../support/app';
-import { startWorker, testDatabase, uid } from '../support/env';
+import { startWorker, testDatabase, uid, testDataConverter } from '../support/env';
 import { call, listen } from '../support/http';
 
 const database = testDatabase();
@@ -29,7 +29,7 @@ const appWith = async (temporal: Client, taskQueue = 'api-test') => (await testA
 
 beforeAll(async () => {
   connection = await Connection.connect({ address: inject('temporalAddress') });
-  server = await listen(await appWith(new Client({ connection })));
+  server = await listen(await appWith(new Client({ connection, dataConverter: testDataConverter() })));
   base = `${server.base}/v1`;
   operator = (await stores.principals.create('operator', 'Test operator')).apiKey;
   const a = await stores.merchants.create('Merchant A');
@@ -46,7 +46,7 @@ afterAll(async () => {
 describe('health', () => {
   it('is green when PostgreSQL and Temporal answer and a worker polls the task queue', async () => {
     const worker = await startWorker({});
-    const s = await listen(await appWith(new Client({ connection }), worker.taskQueue));
+    const s = await listen(await appWith(new Client({ connection, dataConverter: testDataConverter() }), worker.taskQueue));
     try {
       const r = await call(`${s.base}/v1`, '/health');
       expect(r.status).toBe(200);
@@ -66,7 +66,7 @@ describe('health', () => {
 
   it('is 503 and names Temporal when Temporal does not answer', async () => {
     const dead = Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 });
-    const s = await listen(await appWith(new Client({ connection: dead })));
+    const s = await listen(await appWith(new Client({ connection: dead, dataConverter: testDataConverter() })));
     try {
       const r = await call(`${s.base}/v1`, '/health');
       expect(r.status).toBe(503);

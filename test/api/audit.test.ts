@@ -5,7 +5,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { testApp } from '../support/app';
-import { testDatabase, uid } from '../support/env';
+import { testDatabase, uid, testDataConverter } from '../support/env';
 import { call, listen } from '../support/http';
 import { microHarness, type MicroHarness } from '../support/micro';
 
@@ -105,7 +105,7 @@ describe('an audit event that cannot be written', () => {
   it('does not hold back the answer of an operation that took effect', async () => {
     const database = testDatabase();
     const connection = await Connection.connect({ address: inject('temporalAddress') });
-    const { app, services } = await testApp(database, new Client({ connection }));
+    const { app, services } = await testApp(database, new Client({ connection, dataConverter: testDataConverter() }));
     services.stores.audit.record = () => Promise.reject(new Error('audit store down'));
     const s = await listen(app);
     try {

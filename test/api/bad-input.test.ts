@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { MAX_JSON_DEPTH, unacceptableValue } from '../../api/input';
 import { testApp } from '../support/app';
-import { testDatabase, uid } from '../support/env';
+import { testDatabase, uid, testDataConverter } from '../support/env';
 import { call, listen } from '../support/http';
 
 const database = testDatabase();
@@ -21,7 +21,7 @@ let merchant: { id: string; key: string };
 
 beforeAll(async () => {
   connection = await Connection.connect({ address: inject('temporalAddress') });
-  server = await listen((await testApp(database, new Client({ connection }), { taskQueue: 'bad-input-test' })).app);
+  server = await listen((await testApp(database, new Client({ connection, dataConverter: testDataConverter() }), { taskQueue: 'bad-input-test' })).app);
   base = `${server.base}/v1`;
   openApiDocument = (await call(base, '/openapi.json')).body;
   operator = (await stores.principals.create('operator', 'Bad input operator')).apiKey;

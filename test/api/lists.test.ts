@@ -5,7 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Order } from '../../domain/order';
 import { testApp } from '../support/app';
-import { testDatabase, uid } from '../support/env';
+import { testDatabase, uid, testDataConverter } from '../support/env';
 import { call, listen } from '../support/http';
 import { freshDatabase } from '../support/micro';
 import { buildOrderInput } from '../support/order-input';
@@ -34,7 +34,7 @@ async function insertOrder(merchantId: string, i: number): Promise<string> {
 
 beforeAll(async () => {
   connection = await Connection.connect({ address: inject('temporalAddress') });
-  server = await listen((await testApp(database, new Client({ connection }))).app);
+  server = await listen((await testApp(database, new Client({ connection, dataConverter: testDataConverter() }))).app);
   base = `${server.base}/v1`;
   operator = (await stores.principals.create('operator', 'Lists operator')).apiKey;
   for (const name of ['Lists A', 'Lists B']) {
@@ -286,7 +286,7 @@ describe('GET /v1/payouts, /v1/invoices, /v1/seller-credits, /v1/settlement-peri
   let apart: Awaited<ReturnType<typeof listen>>;
   beforeAll(async () => {
     fresh = await freshDatabase();
-    apart = await listen((await testApp(fresh.database, new Client({ connection }))).app);
+    apart = await listen((await testApp(fresh.database, new Client({ connection, dataConverter: testDataConverter() }))).app);
   });
   afterAll(async () => {
     await apart?.close();

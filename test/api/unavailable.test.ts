@@ -11,7 +11,7 @@ import { PrincipalStore } from '../../stores/principals';
 import { ORDER_REPLY_WAIT_MS } from '../../services/orders';
 import { TEMPORAL_PROBE_DEADLINE_MS } from '../../services/temporal';
 import { testApp } from '../support/app';
-import { startWorker, testDatabase, testMessaging, uid } from '../support/env';
+import { startWorker, testDatabase, testMessaging, uid, testDataConverter } from '../support/env';
 import { call, listen } from '../support/http';
 import { MERCHANT_SETTINGS } from '../support/order-input';
 import { createActivities } from '../../activities';
@@ -29,7 +29,7 @@ let merchant: string;
 const processor = new HttpProcessorClient({ baseUrl: inject('simulatorUrl') });
 
 beforeAll(async () => {
-  server = await listen((await testApp(database, new Client({ connection: deadTemporal }), { taskQueue: uid('tq-away-') })).app);
+  server = await listen((await testApp(database, new Client({ connection: deadTemporal, dataConverter: testDataConverter() }), { taskQueue: uid('tq-away-') })).app);
   base = `${server.base}/v1`;
   operator = (await database.stores.principals.create('operator', 'Away operator')).apiKey;
   merchant = (await database.stores.merchants.create('Away shop', MERCHANT_SETTINGS)).apiKey;
@@ -87,7 +87,7 @@ describe('an order accepted while the Temporal server was away', () => {
     const id = (await database.db('orders').where({ client_order_id: clientOrderId }).first('id')).id as string;
     // the server back: a worker and a repair pass on a client that reaches it
     const connection = await Connection.connect({ address: inject('temporalAddress') });
-    const temporal = new Client({ connection });
+    const temporal = new Client({ connection, dataConverter: testDataConverter() });
     const taskQueue = uid('tq-repair-');
     const worker = await startWorker(createActivities({ database, processor, messaging: testMessaging(), temporal, taskQueue, delivery: TEST_DELIVERY }), taskQueue);
     try {
@@ -107,7 +107,7 @@ describe('PostgreSQL away', () => {
     const dead = openDatabase('postgres://nobody@127.0.0.1:1/none', { poolMax: 2 });
     const connection = await Connection.connect({ address: inject('temporalAddress') });
     // the API's stores, with the keys' store over a database nobody listens on
-    const { services } = await testApp(database, new Client({ connection }));
+    const { services } = await testApp(database, new Client({ connection, dataConverter: testDataConverter() }));
     services.stores.principals = new PrincipalStore(dead.db, dead.statements);
     const s = await listen(createApp({ services, health: {}, logger: createLogger('api', 'silent'), rateLimit: loadConfig({}).rateLimit }));
     try {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_AVS_POLICY } from '../../domain/avs';
-import { AUTHENTICATION_FAILURE, Order, orderCommand, type OrderInput, type OrderPolicy, OrderRuleError, type Units } from '../../domain/order';
+import { AUTHENTICATION_FAILURE, Order, orderCommand, orderDetails, type OrderInput, type OrderPolicy, OrderRuleError, orderSummary, type Units } from '../../domain/order';
 import { type LineItemInput, type MerchantPricing, priceOrder, type PricedOrder } from '../../domain/pricing';
 import { CONFIRMATION_FAILURE } from '../../domain/confirmation';
 
@@ -841,5 +841,25 @@ describe('Order waiting for its customer (confirmation by message, step-up authe
     expect(v.confirmation?.state).toBe('accepted');
     expect(v.authentication).toEqual({ id: 'authn_1', reference: 'ref_1', state: 'pending', deadline: new Date(AT_MS + 300_000).toISOString() });
     expect(new Order(input()).view()).toMatchObject({ confirmation: null, authentication: null });
+  });
+});
+
+describe("an order's summary and current details (the Web UI's lines)", () => {
+  it('say where it stands with no personal data: what is left to ship, why it failed, and what needs attention', () => {
+    const o = authorizedOrder();
+    expect(orderSummary(input())).toBe('Order client-1 of mer_1: $109.37');
+    expect(orderDetails(o.view())).toBe('authorized_plus_avs: shipped 0 of 3 items, $0.00 of $109.37 captured');
+    captureSoft(o);
+    ship(o, 's1', [{ sku: 'book', quantity: 2 }]);
+    expect(orderDetails(o.view())).toBe(`partially_shipped: shipped 2 of 3 items, $${((BOOK_UNIT * 2 + SHIPPING + EBOOK_UNIT) / 100).toFixed(2)} of $109.37 captured`);
+    o.flag('capture_failed');
+    expect(orderDetails(o.view())).toMatch(/ — needs attention: capture_failed$/);
+
+    const failed = new Order(input());
+    failed.authorizationFailed('card_declined', 'Declined');
+    expect(orderDetails(failed.view())).toBe('failed_authorization: card_declined');
+    for (const v of [o.view(), failed.view()]) {
+      for (const personal of ['cus_1', '1 Main St', 'tok_1', '94107']) expect(orderDetails(v)).not.toContain(personal);
+    }
   });
 });

@@ -3,7 +3,7 @@
 // the activities that workflow runs.
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { testDatabase, uid } from '../support/env';
+import { testDatabase, uid, testDataConverter } from '../support/env';
 import { call } from '../support/http';
 import { MERCHANT_SETTINGS } from '../support/order-input';
 import { tokenizeCard } from '../support/processor-calls';
@@ -43,8 +43,10 @@ describe('a request id', () => {
 
     const connection = await Connection.connect({ address: inject('temporalAddress') });
     try {
-      const memo = (await new Client({ connection }).workflow.getHandle(r.body.id).describe()).memo;
-      expect(memo).toMatchObject({ requestId });
+      const described = await new Client({ connection, dataConverter: testDataConverter() }).workflow.getHandle(r.body.id).describe();
+      expect(described.memo).toMatchObject({ requestId });
+      // the Web UI's one line for it, sealed like every payload, opened by the client holding the key
+      expect(await described.staticSummary()).toMatch(new RegExp(`^Order ${r.body.clientOrderId} of \\S+: \\$\\d`));
     } finally {
       await connection.close();
     }

@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 import type { Db } from '../../ledger/db';
 import type { Stores } from '../../stores';
 import { settlementScheduleId } from '../../workflows/settlementBatch.contract';
-import { testDatabase, uid } from '../support/env';
+import { testDatabase, uid, testDataConverter } from '../support/env';
 import { call } from '../support/http';
 import { MERCHANT_SETTINGS } from '../support/order-input';
 import { orderLedger } from '../support/orders';
@@ -74,7 +74,7 @@ describe('an order through its life over HTTP', () => {
 
     const connection = await Connection.connect({ address: inject('temporalAddress') });
     try {
-      await new Client({ connection }).schedule.getHandle(settlementScheduleId(svc.taskQueue)).trigger();
+      await new Client({ connection, dataConverter: testDataConverter() }).schedule.getHandle(settlementScheduleId(svc.taskQueue)).trigger();
     } finally {
       await connection.close();
     }
@@ -111,7 +111,7 @@ describe('an order through its life over HTTP', () => {
     // what the server's retention does to a closed workflow, done now: its history is deleted
     const connection = await Connection.connect({ address: inject('temporalAddress') });
     try {
-      const client = new Client({ connection });
+      const client = new Client({ connection, dataConverter: testDataConverter() });
       await client.workflow.getHandle(id).terminate('the test plays retention');
       await client.workflowService.deleteWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId: id } });
       await expect.poll(() => client.workflow.getHandle(id).describe().then(() => 'there', () => 'gone'), { timeout: 60_000, interval: 500 })

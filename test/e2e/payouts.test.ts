@@ -9,7 +9,7 @@ import { accounts, merchantReserve } from '../../ledger/accounts';
 import { Ledger } from '../../ledger/ledger';
 import type { Stores } from '../../stores';
 import { payoutWorkflowId, type PayoutRunWorkflow } from '../../workflows/payout.contract';
-import { uid } from '../support/env';
+import { uid, testDataConverter } from '../support/env';
 import { call } from '../support/http';
 import { freshDatabase } from '../support/micro';
 import { MERCHANT_SETTINGS } from '../support/order-input';
@@ -30,7 +30,7 @@ beforeAll(async () => {
   ledger = new Ledger(fresh.db);
   svc = await startServices({ DATABASE_URL: fresh.url, PAYBROKER_PAYOUT_RETRY_DELAYS: '100ms, 100ms' });
   connection = await Connection.connect({ address: inject('temporalAddress') });
-  client = new Client({ connection });
+  client = new Client({ connection, dataConverter: testDataConverter() });
   operator = (await stores.principals.create('operator', 'Payouts operator')).apiKey;
 });
 afterAll(async () => {

@@ -4,7 +4,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { NeedsAttention } from '../../workflows/searchAttributes';
-import { testDatabase, uid } from '../support/env';
+import { testDatabase, uid, testDataConverter } from '../support/env';
 import { call } from '../support/http';
 import { MERCHANT_SETTINGS } from '../support/order-input';
 import { tokenizeCard } from '../support/processor-calls';
@@ -20,7 +20,7 @@ let merchant: string;
 beforeAll(async () => {
   svc = await startServices({ PAYBROKER_WEBHOOK_ALLOW_PRIVATE: 'true' });
   connection = await Connection.connect({ address: inject('temporalAddress') });
-  client = new Client({ connection });
+  client = new Client({ connection, dataConverter: testDataConverter() });
   operator = (await stores.principals.create('operator', 'Problems operator')).apiKey;
   merchant = (await stores.merchants.create('Problems shop', MERCHANT_SETTINGS)).apiKey;
 });

@@ -6,7 +6,7 @@ import { inject } from 'vitest';
 import type { Db } from '../../ledger/db';
 import type { Stores } from '../../stores';
 import { type PingWorkflow, pingWorkflowId } from '../../workflows/ping.contract';
-import { testDatabase, uid } from '../support/env';
+import { testDatabase, uid, testDataConverter } from '../support/env';
 import { call } from '../support/http';
 import { startServices, type Services } from '../support/services';
 
@@ -45,7 +45,7 @@ describe('the running stack', () => {
   it('runs a workflow through the worker process and its ledger connection', async () => {
     const connection = await Connection.connect({ address: inject('temporalAddress') });
     try {
-      const client = new Client({ connection });
+      const client = new Client({ connection, dataConverter: testDataConverter() });
       const result = await client.workflow.execute<PingWorkflow>('pingWorkflow', {
         taskQueue: svc.taskQueue, workflowId: pingWorkflowId(uid()), args: [{ message: 'e2e', checkLedger: true }],
       });

@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { inject } from 'vitest';
 import { DeliveryService } from '../../services/delivery';
 import { newWebhookSecret } from '../../webhooks/signature';
-import { testDatabase, uid } from '../support/env';
+import { testDatabase, uid, testDataConverter } from '../support/env';
 import { Receiver } from '../support/receiver';
 import { startServices } from '../support/services';
 
@@ -24,7 +24,7 @@ describe('worker killed mid-delivery', () => {
       receiver.delayMs = 1_500;
       const dest = `we_${randomBytes(8).toString('hex')}`;
       await db('delivery_destinations').insert({ id: dest, url: receiver.url, secret: receiver.secret, give_up_seconds: 3600 });
-      const delivery = new DeliveryService(stores.delivery, new Client({ connection }), svc.taskQueue);
+      const delivery = new DeliveryService(stores.delivery, new Client({ connection, dataConverter: testDataConverter() }), svc.taskQueue);
       const group = `kill-${uid()}`;
       const ids = [0, 1, 2, 3].map((seq) => `${group}-${seq}`);
       for (const [seq, id] of ids.entries()) {

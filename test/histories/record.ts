@@ -45,6 +45,7 @@ import { nettingWindowWorkflowId } from '../../workflows/nettingWindow.contract'
 import { cancelUpdate, refundUpdate, reviewUpdate, shipUpdate, submitUpdate } from '../../workflows/order.contract';
 import { buildOrderInput, insertOrderRow, MERCHANT_SETTINGS, type OrderSpec } from '../support/order-input';
 import { Receiver } from '../support/receiver';
+import { historiesDataConverter } from './payload-key';
 
 interface Scenario {
   name: string;
@@ -656,7 +657,7 @@ const payerGateway = await startPayerGateway();
 const workerConnection = await NativeConnection.connect({ address: stack.temporalAddress });
 const connection = await Connection.connect({ address: stack.temporalAddress });
 try {
-  const client = new Client({ connection });
+  const client = new Client({ connection, dataConverter: historiesDataConverter() });
   const taskQueue = 'record-histories';
   const { merchant: principal } = await stores.merchants.create('History merchant', MERCHANT_SETTINGS);
   const receiver = new Receiver();
@@ -680,7 +681,7 @@ try {
     connection: workerConnection, namespace: 'default', taskQueue,
     activities: createActivities({ database, processor, temporal: client, taskQueue, messaging, federation: payerGateway.federation,
       delivery: { allowPrivate: true, timeoutMs: 2_000, perDestinationInFlight: 8, backoff: { initialMs: 100, maxMs: 1_000 } } }),
-    workflowBundlePath: stack.workflowBundlePath,
+    workflowBundlePath: stack.workflowBundlePath, dataConverter: historiesDataConverter(),
   }));
   await worker.runUntil(async () => {
     for (const s of toRecord) {

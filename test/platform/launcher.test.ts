@@ -3,13 +3,14 @@
 // and the ledger); while Temporal is down, /v1/health says so. SIGTERM or SIGINT sent to the npm process alone
 // stops every part and leaves no process and no port behind. Each part's log is in <data dir>/logs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { dataConverterOf, EncryptionCodec, parsePayloadKeys } from '../../runtime/payloadCodec';
 import { freePort, isPortFree, waitFor } from '../../scripts/ports';
 import { type PingWorkflow, pingWorkflowId } from '../../workflows/ping.contract';
 import { uid } from '../support/env';
@@ -53,7 +54,7 @@ function postmasterPid(dataDir: string): number | undefined {
 interface Launch {
   npm: ChildProcess;
   dataDir: string;
-  ports: { api: number; simulator: number; simulatorAdmin: number; temporal: number; temporalUi: number; postgres: number };
+  ports: { api: number; simulator: number; simulatorAdmin: number; temporal: number; temporalUi: number; postgres: number; codec: number };
   output(): string;
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
   exited: Promise<number | string>;
@@ -68,19 +69,20 @@ interface Launch {
 async function launch(dataDir: string): Promise<Launch> {
   const ports = {
     api: await freePort(), simulator: await freePort(), simulatorAdmin: await freePort(),
-    temporal: await freePort(), temporalUi: await freePort(), postgres: await freePort(),
+    temporal: await freePort(), temporalUi: await freePort(), postgres: await freePort(), codec: await freePort(),
   };
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(ports.api), PAYBROKER_SIMULATOR_PORT: String(ports.simulator),
     PAYBROKER_SIMULATOR_ADMIN_PORT: String(ports.simulatorAdmin), PAYBROKER_TEMPORAL_PORT: String(ports.temporal),
     PAYBROKER_TEMPORAL_UI_PORT: String(ports.temporalUi), PAYBROKER_PG_PORT: String(ports.postgres),
-    PAYBROKER_DATA_DIR: dataDir, PAYBROKER_API_PROCESSES: '1',
+    PAYBROKER_DATA_DIR: dataDir, PAYBROKER_API_PROCESSES: '1', PAYBROKER_CODEC_PORT: String(ports.codec),
     TEMPORAL_CLI_PATH: inject('temporalCliPath'),
     // the run's bundle of the same workflow code: the worker skips bundling at each (re)start
     PAYBROKER_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
   };
-  for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'PROCESSOR_URL', 'PAYBROKER_TASK_QUEUE']) delete env[name];
+  // (the payload key and the codec token: npm start makes its own, as on a first start)
+  for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'PROCESSOR_URL', 'PAYBROKER_TASK_QUEUE', 'PAYBROKER_PAYLOAD_KEYS', 'PAYBROKER_CODEC_TOKEN']) delete env[name];
   // detached: npm in a process group of its own, so the test's signals go to npm alone, as the brief's user sends them
   const npm = spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
@@ -119,11 +121,14 @@ async function health(l: Launch): Promise<{ status: number; body: Record<'postgr
   return { status: res.status, body: await res.json() as never };
 }
 
-/** A workflow through the worker and the ledger database, the launcher's own readiness check. */
+/** The payload keys npm start made and keeps in its data directory. */
+const payloadKeys = (l: Launch) => readFileSync(join(l.dataDir, 'payload-keys'), 'utf8').trim();
+
+/** A workflow through the worker and the ledger database, the launcher's own readiness check (sealed with its key). */
 async function ping(l: Launch): Promise<void> {
   const connection = await Connection.connect({ address: `127.0.0.1:${l.ports.temporal}` });
   try {
-    const result = await new Client({ connection }).workflow.execute<PingWorkflow>('pingWorkflow', {
+    const result = await new Client({ connection, dataConverter: dataConverterOf(parsePayloadKeys(payloadKeys(l))) }).workflow.execute<PingWorkflow>('pingWorkflow', {
       taskQueue: 'paybroker', workflowId: pingWorkflowId(uid('launcher-')),
       args: [{ message: 'again', checkLedger: true }], workflowExecutionTimeout: '1 minute',
     });
@@ -179,6 +184,17 @@ describe('npm start', () => {
   it('restarts a SIGKILLed worker and Temporal dev server, says Temporal is down meanwhile, and stops on SIGTERM to npm', async () => {
     const l = current = await launch(dataDir);
     expect((await health(l)).body).toMatchObject({ status: 'ok', postgres: { ok: true }, temporal: { ok: true }, worker: { ok: true } });
+    // the codec server runs with the key and the token npm start made (mode 600): it opens what the key seals, for the token only
+    for (const f of ['payload-keys', 'codec-token']) expect(statSync(join(l.dataDir, f)).mode & 0o777, f).toBe(0o600);
+    const token = readFileSync(join(l.dataDir, 'codec-token'), 'utf8').trim();
+    const [sealed] = await new EncryptionCodec(parsePayloadKeys(payloadKeys(l))).encode([{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"hello"') }]);
+    const body = JSON.stringify({ payloads: [{ metadata: { encoding: Buffer.from(sealed.metadata!.encoding!).toString('base64'),
+      'encryption-key-id': Buffer.from(sealed.metadata!['encryption-key-id']!).toString('base64') }, data: Buffer.from(sealed.data!).toString('base64') }] });
+    const decode = (path: string) => fetch(`http://127.0.0.1:${l.ports.codec}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    expect((await decode('/decode')).status).toBe(401);
+    const opened = await (await decode(`/${token}/decode`)).json() as { payloads: Array<{ data: string }> };
+    expect(Buffer.from(opened.payloads[0].data, 'base64').toString()).toBe('"hello"');
+    expect(l.output()).toContain(`Codec server   http://127.0.0.1:${l.ports.codec}`);
 
     const worker = l.part('workers/main.ts');
     process.kill(worker, 'SIGKILL');

@@ -372,7 +372,9 @@ describe('webhook delivery', () => {
     });
     expect(eventIdOf(got)).toBe(event.id);
     expect(deliveries(receiver, d.id, 'dispute.created')).toHaveLength(1);
-    expect((await admin.stats()).webhookAttemptsFailed).toBeGreaterThanOrEqual(2);
+    // two failed attempts and the one that delivered it (the event's own count: any simulator on this database may
+    // have made them, so not this process's stats)
+    expect(event.attempts).toBeGreaterThanOrEqual(3);
   });
 
   it('retries an event the receiver answers with an error, then delivers it', async () => {

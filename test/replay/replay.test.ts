@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker } from '@temporalio/worker';
+import { ENCRYPTED_ENCODING } from '../../runtime/payloadCodec';
+import { historiesDataConverter } from '../histories/payload-key';
 import { quietRuntime } from '../support/env';
 import * as workflows from '../../workflows';
 
@@ -22,9 +24,31 @@ describe('recorded histories replay against today\'s workflows', () => {
     }
   });
 
+  it('holds every payload sealed (inputs, results, signals, updates, memos, failures), only search attributes plain', () => {
+    // (and the SDK's own bookkeeping of a local activity in its marker, `details.data`: seq, attempt, type, times)
+    const plainByDesign = /(\.searchAttributes|markerRecordedEventAttributes\.details\.data)$/;
+    for (const f of files) {
+      const encodings = new Map<string, number>();
+      const visit = (v: unknown, path: string): void => {
+        if (Array.isArray(v)) return v.forEach((x, i) => visit(x, `${path}[${i}]`));
+        if (typeof v !== 'object' || v === null || plainByDesign.test(path)) return;
+        const o = v as Record<string, unknown>;
+        const encoding = (o.metadata as Record<string, string> | undefined)?.encoding;
+        if (typeof encoding === 'string') {
+          const e = Buffer.from(encoding, 'base64').toString();
+          encodings.set(e, (encodings.get(e) ?? 0) + 1);
+          return;
+        }
+        for (const [k, x] of Object.entries(o)) visit(x, `${path}.${k}`);
+      };
+      visit(JSON.parse(readFileSync(dir + f, 'utf8')), '');
+      expect([...encodings.keys()], f).toEqual([ENCRYPTED_ENCODING]);
+    }
+  });
+
   it.each(files)('%s', async (file) => {
     const history = JSON.parse(readFileSync(dir + file, 'utf8'));
-    await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history, file);
+    await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') }, dataConverter: historiesDataConverter() }, history, file);
   });
 });
 
@@ -33,7 +57,7 @@ describe('the replay guard can fail', () => {
     const history = JSON.parse(readFileSync(dir + 'ping-echo.json', 'utf8'));
     const scheduled = history.events.find((e: { activityTaskScheduledEventAttributes?: unknown }) => e.activityTaskScheduledEventAttributes);
     scheduled.activityTaskScheduledEventAttributes.activityType.name = 'somethingElse';
-    await expect(Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history, 'altered'))
+    await expect(Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') }, dataConverter: historiesDataConverter() }, history, 'altered'))
       .rejects.toBeInstanceOf(DeterminismViolationError);
   });
 });

@@ -7,6 +7,7 @@ import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/wo
 import { Client, Connection } from '@temporalio/client';
 import { createDb, type Database, type Db, openDatabase } from '../../ledger/db';
 import { createStores, type Stores } from '../../stores';
+import { dataConverterOf, payloadKeysOf } from '../../runtime/payloadCodec';
 import { workerOptions } from '../../workers/options';
 
 let runtimeInstalled = false;
@@ -39,9 +40,12 @@ export function testDatabase(poolMax = 5): Database & { stores: Stores } {
   return { ...database, stores: createStores(database) };
 }
 
+/** The data converter of the run's clients and workers: sealed with the run's payload key (scripts/scratch-stack.ts). */
+export const testDataConverter = () => dataConverterOf(payloadKeysOf({ payloadKeys: inject('payloadKeys') || undefined }));
+
 export async function temporalClient(): Promise<{ client: Client; close(): Promise<void> }> {
   const connection = await Connection.connect({ address: inject('temporalAddress') });
-  return { client: new Client({ connection, namespace: 'default' }), close: () => connection.close() };
+  return { client: new Client({ connection, namespace: 'default', dataConverter: testDataConverter() }), close: () => connection.close() };
 }
 
 /** Starts a worker with the run's workflow bundle on a fresh task queue; stop() shuts it down and waits. */
@@ -49,7 +53,7 @@ export async function startWorker(activities: object, taskQueue = uid('tq-')) {
   quietRuntime();
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
   const worker = await Worker.create(workerOptions({
-    connection, namespace: 'default', taskQueue, activities, workflowBundlePath: inject('workflowBundlePath'),
+    connection, namespace: 'default', taskQueue, activities, workflowBundlePath: inject('workflowBundlePath'), dataConverter: testDataConverter(),
   }));
   const running = worker.run();
   return {

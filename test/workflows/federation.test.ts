@@ -192,7 +192,7 @@ interface Window {
 
 /** Mocks for one window with a new peer: closeWindow answers `txs`, agreeWithPeer `agreement`. */
 function mockWindow(txs: NettedTransaction[], over: { waiting?: number; agreement?: { agreed: boolean; mismatches: Array<{ transactionId: string; reason: string }> };
-  afterSettled?: number } = {}): Window & { txs: NettedTransaction[] } {
+  afterSettled?: number; firstCount?: (stale: number) => Promise<number> } = {}): Window & { txs: NettedTransaction[] } {
   const peer = uid('gw-p').toLowerCase(); // (sorts after ME: this side coordinates)
   const w: Window & { txs: NettedTransaction[] } = { peer, log: [], waiting: over.waiting ?? 0, at: {}, counts: [], args: {}, txs: txs.map((t) => ({
     ...t, payerGateway: t.payerGateway === 'peer' ? peer : t.payerGateway, payeeGateway: t.payeeGateway === 'peer' ? peer : t.payeeGateway })) };
@@ -203,7 +203,11 @@ function mockWindow(txs: NettedTransaction[], over: { waiting?: number; agreemen
     return f(...a);
   };
   netMocks.set(peer, {
-    pendingNetting: seen('pendingNetting', async () => { w.counts.push(w.waiting); return w.waiting; }),
+    pendingNetting: seen('pendingNetting', async () => {
+      const n = w.counts.length === 0 && over.firstCount ? await over.firstCount(w.waiting) : w.waiting;
+      w.counts.push(n);
+      return n;
+    }),
     closeWindow: seen('closeWindow', async () => { w.waiting = 0; return w.txs; }), // (every transaction waiting is the window's now)
     agreeWithPeer: seen('agreeWithPeer', async () => over.agreement ?? { agreed: true, mismatches: [] }),
     windowAgreed: seen('windowAgreed', async () => {}),
@@ -263,6 +267,20 @@ describe('nettingWindowWorkflow', () => {
     expect(w.log[closed - 1]).toBe('pendingNetting');
     expect(w.counts.at(-2), 'the count it closed on').toBe(3); // (the last count is after settling)
     expect(w.counts.slice(0, -2).every((n) => n < 3)).toBe(true);
+  });
+
+  it('counts again for signals that came while it counted (that count may predate their transactions): no wakeup lost', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    const w = mockWindow([tx('t1', 'peer', ME, 10), tx('t2', 'peer', ME, 20)], { firstCount: async (stale) => { await held; return stale; } });
+    const h = await startWindow(w, { maxTransactions: 2 });
+    await until(() => w.log.length > 0, 'the first count under way'); // (it read 0)
+    await authorized(h, w, 1);
+    await authorized(h, w, 2);
+    await signalTaken(h, 2);
+    release();
+    expect(await windowResult(h)).toMatchObject({ state: 'settled', transactions: 2 });
+    expect(w.counts.slice(0, 2)).toEqual([0, 2]);
   });
 
   it('with fewer signals than its maximum it closes at its period (not before), with what waits', async () => {
