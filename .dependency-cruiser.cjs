@@ -12,6 +12,8 @@
 //   runtime/                                  process plumbing of the entry points (copies, HTTP settings, logs)
 //   config.ts                                 configuration, read by entry points
 const layer = (name) => `^${name}/`;
+/** The metrics' one home: every layer with I/O counts through it (runtime/metrics.ts). */
+const METRICS = '^runtime/metrics\\.ts$';
 const CONTRACTS = '^workflows/([^/]+\\.contract|searchAttributes)\\.ts$';
 const STORIES = '^workflows/(?!.*\\.contract\\.ts$)(?!searchAttributes\\.ts$)';
 
@@ -44,13 +46,13 @@ module.exports = {
       from: { path: '^workflows/' },
       to: { dependencyTypes: ['npm', 'npm-dev', 'core'], pathNot: '^node_modules/@temporalio/(workflow|common)/' } },
 
-    only('ledger', layer('ledger'), [layer('domain')]),
+    only('ledger', layer('ledger'), [layer('domain'), METRICS]),
     only('stores', layer('stores'), [layer('domain'), layer('ledger')]),
-    only('processors', layer('processors'), [layer('domain'), '^ledger/db\\.ts$', '^config\\.ts$']),
+    only('processors', layer('processors'), [layer('domain'), '^ledger/db\\.ts$', '^config\\.ts$', METRICS]),
     only('webhooks', layer('webhooks'), []),
     only('services', layer('services'), [layer('domain'), layer('ledger'), layer('stores'), layer('processors'), layer('webhooks'), CONTRACTS]),
     only('activities', layer('activities'),
-      [layer('domain'), layer('ledger'), layer('stores'), layer('services'), layer('processors'), layer('webhooks'), CONTRACTS]),
+      [layer('domain'), layer('ledger'), layer('stores'), layer('services'), layer('processors'), layer('webhooks'), CONTRACTS, METRICS]),
     only('api', layer('api'), [layer('domain'), '^ledger/db\\.ts$', layer('stores'), layer('services'), layer('runtime'), CONTRACTS, '^config\\.ts$']),
     { name: 'api-no-connections', severity: 'error', comment: 'api/ routes work through stores and services; only api/main.ts opens connections',
       from: { path: layer('api'), pathNot: '^api/main\\.ts$' }, to: { path: '^ledger/db\\.ts$', dependencyTypesNot: ['type-only'] } },

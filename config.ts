@@ -127,6 +127,11 @@ export const VARIABLES = {
   PAYBROKER_DATA_DIR: variable(text(), '`.data`', 'everything `npm start` keeps'),
   PAYBROKER_LOG_LEVEL: variable(level('info', ['trace', 'debug', 'info', 'warn', 'error', 'silent']), 'info',
     "level of every process's JSON log lines (one per API request)"),
+  PAYBROKER_API_METRICS_PORT: variable(optionalPort(), 'off (`npm start`: 9464)', "the API's Prometheus metrics (`GET /metrics`, every copy's gathered)"),
+  PAYBROKER_WORKER_METRICS_PORT: variable(optionalPort(), 'off (`npm start`: 9465)', "the worker's application metrics (`GET /metrics`)"),
+  PAYBROKER_WORKER_SDK_METRICS_PORT: variable(optionalPort(), 'off (`npm start`: 9466)', "the Temporal SDK's runtime metrics of the worker (`GET /metrics`)"),
+  PAYBROKER_TEMPORAL_METRICS_PORT: variable(optionalPort(), 'off (`npm start`: 9467)', "the dev server's own metrics (`--metrics-port`, `GET /metrics`)"),
+  PAYBROKER_LAUNCHER_METRICS_PORT: variable(optionalPort(), 'off (`npm start`: 9468)', "the launcher's metrics (restarts of the parts it supervises)"),
   PAYBROKER_WORKER_LOG_LEVEL: variable(level('warn', ['trace', 'debug', 'info', 'warn', 'error']), 'WARN',
     "level of the Temporal SDK's own lines in the worker's log (`DEBUG` shows each activity, with its request id)"),
   PAYBROKER_WORKFLOW_BUNDLE: variable(text(), 'none', 'a prebuilt workflow bundle for the worker (the tests build one per run)'),
@@ -224,6 +229,8 @@ export interface Config {
   };
   logLevel: string;
   workerLogLevel: string;
+  /** Metrics ports (undefined: not served); `npm start` sets each (scripts/stack.ts METRICS_PORTS). */
+  metricsPorts: { api?: number; worker?: number; workerSdk?: number; temporal?: number; launcher?: number };
   workflowBundlePath: string | undefined;
   python: string | undefined;
   /** Chromium for the browser tests (else /usr/bin/chromium). */
@@ -328,6 +335,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     logLevel: v.PAYBROKER_LOG_LEVEL,
     workerLogLevel: v.PAYBROKER_WORKER_LOG_LEVEL,
+    metricsPorts: { api: v.PAYBROKER_API_METRICS_PORT, worker: v.PAYBROKER_WORKER_METRICS_PORT, workerSdk: v.PAYBROKER_WORKER_SDK_METRICS_PORT,
+      temporal: v.PAYBROKER_TEMPORAL_METRICS_PORT, launcher: v.PAYBROKER_LAUNCHER_METRICS_PORT },
     workflowBundlePath: v.PAYBROKER_WORKFLOW_BUNDLE,
     python: v.PAYBROKER_PYTHON,
     chromium: v.PAYBROKER_CHROMIUM,

@@ -9,6 +9,7 @@ import { guardedLookup, validateWebhookUrl, WebhookUrlError } from '../webhooks/
 import { Context } from '@temporalio/activity';
 import type { DeliveryStore } from '../stores/delivery';
 import type { ProblemStore } from '../stores/problems';
+import { metrics } from '../runtime/metrics';
 
 export interface DeliverySettings {
   /** Refuse destinations that resolve to private or loopback addresses unless true (tests, local use). */
@@ -68,7 +69,10 @@ export function createDeliveryActivities(deps: { messages: DeliveryStore; proble
           if (cause instanceof WebhookUrlError) throw cause; // refused at connect time: permanent, below
           error = cause?.code ?? (err as Error).name ?? 'network error';
         }
-        return record(messageId, { outcome: classifyStatus(status), status: status ?? undefined, error, policy }, Math.round(performance.now() - sentAt));
+        const outcome = classifyStatus(status);
+        metrics.deliveryAttempts.inc({ endpoint: m.destinationId, outcome });
+        if (outcome === 'delivered') metrics.deliveryLag.observe({ endpoint: m.destinationId }, (Date.now() - m.createdAt.getTime()) / 1000);
+        return record(messageId, { outcome, status: status ?? undefined, error, policy }, Math.round(performance.now() - sentAt));
       } catch (err) {
         if (!(err instanceof WebhookUrlError)) throw err;
         // A name that does not resolve may resolve later; a refused address or URL will not change.

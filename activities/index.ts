@@ -25,6 +25,7 @@ import { createPlatformActivities } from './platform';
 import { createReconciliationActivities } from './reconciliation';
 import { createSettlementBatchActivities } from './settlementBatches';
 import { createSettlementPeriodActivities } from './settlementPeriods';
+import { timedPhases } from '../runtime/metrics';
 import { createWebhookEventActivities } from './webhookEvents';
 
 export interface ActivityDeps {
@@ -54,9 +55,10 @@ export function createActivities(deps: ActivityDeps) {
     ...createPlatformActivities({ database: deps.database }),
     ...orders,
     ...createOrderBooksActivity(orders, events),
-    ...createSettlementBatchActivities({ processor, orders: stores.orders }),
-    ...createSettlementPeriodActivities({ periods: stores.periods, ledger: stores.ledger, processor, problems: stores.problems, events }),
-    ...createPayoutActivities({ payouts: stores.payouts, ledger: stores.ledger, processor, problems: stores.problems, events }),
+    // (each settlement phase timed: paybroker_settlement_phase_duration_seconds{phase=<activity>})
+    ...timedPhases(createSettlementBatchActivities({ processor, orders: stores.orders })),
+    ...timedPhases(createSettlementPeriodActivities({ periods: stores.periods, ledger: stores.ledger, processor, problems: stores.problems, events })),
+    ...timedPhases(createPayoutActivities({ payouts: stores.payouts, ledger: stores.ledger, processor, problems: stores.problems, events })),
     ...createReconciliationActivities({ reconciliation: stores.reconciliation, processor, problems: stores.problems }),
     ...createCheckoutActivities({ checkout: stores.checkout, orders: stores.orders, events }),
     ...createBidActivities({ bids: stores.bids, events }),

@@ -11,6 +11,7 @@ import type { OrderStore } from '../stores/orders';
 import type { ProblemInput, ProblemStore } from '../stores/problems';
 import { processorCall } from './processorCall';
 import type { BusinessEvent, WebhookEventActivities } from './webhookEvents';
+import { metrics } from '../runtime/metrics';
 
 export interface OrderActivityDeps {
   processor: ProcessorClient;
@@ -122,7 +123,9 @@ export function createOrderActivities(deps: OrderActivityDeps) {
     },
 
     async saveOrder(view: OrderView): Promise<void> {
-      await orders.save(view);
+      const previous = await orders.save(view);
+      // (a retried save finds the state it saved: counted once)
+      if (previous !== undefined && previous !== view.state) metrics.orderTransitions.inc({ from: previous, to: view.state });
     },
 
     /** Every failure that needs a person (the problems log). */

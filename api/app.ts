@@ -35,6 +35,7 @@ import { problemOperations } from './routes/problems';
 import { reconciliationOperations } from './routes/reconciliation';
 import { settlementOperations } from './routes/settlement';
 import { webhookOperations } from './routes/webhooks';
+import { metrics } from '../runtime/metrics';
 
 export { MAX_BODY_BYTES };
 
@@ -102,6 +103,11 @@ export function createApp(deps: AppDeps): express.Express {
     const started = performance.now();
     res.once('close', () => {
       const status = res.writableFinished ? res.statusCode : null; // (null: the client went before the answer)
+      // (by route pattern, never the path: ids would make a series per object)
+      const labels = { route: req.route ? `${req.baseUrl}${req.route.path as string}` : 'unmatched', method: req.method, status: String(status ?? 'aborted') };
+      metrics.httpRequests.inc(labels);
+      metrics.httpDuration.observe(labels, (performance.now() - started) / 1000);
+      if (res.get('Idempotent-Replayed') === 'true') metrics.idempotentReplays.inc({ route: labels.route });
       deps.logger[status === null || status >= 500 ? 'error' : 'info']({
         requestId, principal: res.locals.principal?.id, req: { method: req.method, url: req.originalUrl }, res: { status },
         responseTime: Math.round(performance.now() - started),

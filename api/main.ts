@@ -15,6 +15,7 @@ import { PAGE_RATE_LIMITS } from './pages/carts';
 import { perCopy } from './rateLimit';
 import { serveInCopies } from '../runtime/copies';
 import { createLogger } from '../runtime/log';
+import { recordMetrics, serveMetrics } from '../runtime/metrics';
 import { dataConverterOf, payloadKeysOf } from '../runtime/payloadCodec';
 import { requestIdClientInterceptor } from '../runtime/requestContext';
 
@@ -36,6 +37,14 @@ async function registerGateway(): Promise<void> {
   }
 }
 
+/** The API's /metrics on PAYBROKER_API_METRICS_PORT (served by the first process, every copy's gathered), when set. */
+async function metricsEndpoint(copies: boolean): Promise<void> {
+  const port = config.metricsPorts.api;
+  if (port === undefined) return;
+  await serveMetrics('api', port, config.bindHost, { copies });
+  logger.info(`API metrics on http://${config.bindHost}:${port}/metrics`);
+}
+
 async function main(): Promise<void> {
   const databaseUrl = config.databaseUrl;
   if (!databaseUrl) throw new Error('DATABASE_URL is required (npm start sets it for the private cluster)');
@@ -46,6 +55,7 @@ async function main(): Promise<void> {
       const db = createDb(databaseUrl, { applicationName: 'paybroker-api', poolMax: 1 });
       await migrate(db).finally(() => db.destroy());
       await registerGateway();
+      await metricsEndpoint(true);
     },
     announce: (port) => `${listening(port)} (${config.apiProcesses} processes)`,
     port: config.apiPort,
@@ -54,6 +64,9 @@ async function main(): Promise<void> {
     if (alone) {
       await migrate(database.db);
       await registerGateway();
+      await metricsEndpoint(false);
+    } else {
+      recordMetrics('api');
     }
     // lazy: the API serves (and answers 503 temporal_unavailable) while the Temporal server is away, and reconnects
     // within a second of its return

@@ -3,6 +3,7 @@
 // this module validates first so callers get a precise error, and makes posting idempotent per key.
 import { isBalanced, isCurrency, sumByCurrency, toMinor } from '../domain/money';
 import type { Db } from './db';
+import { metrics } from '../runtime/metrics';
 
 export const ACCOUNT_KINDS = ['processor_clearing', 'merchant_payable', 'seller_payable', 'buyer_receivable',
   'broker_fee_revenue', 'refunds', 'payouts', 'suspense', 'merchant_reserve', 'disputes_held', 'processor_fees'] as const;
@@ -110,6 +111,7 @@ export class Ledger {
     if (rows.length === 1) {
       const entry = { id: String(rows[0].id), idempotencyKey: input.idempotencyKey, description: input.description,
         metadata: JSON.parse(metadata) as Record<string, unknown>, createdAt: rows[0].created_at, postings };
+      metrics.ledgerEntries.inc();
       return { entry, created: true };
     }
     const entry = await this.entry(input.idempotencyKey);
@@ -130,7 +132,7 @@ export class Ledger {
     if (inputs.length === 0) return 0;
     if (inputs.length > MAX_ENTRIES_PER_CALL) throw new LedgerError('invalid_entry', `at most ${MAX_ENTRIES_PER_CALL} entries per call`);
     const checked = inputs.map((i) => ({ input: i, postings: validate(i) }));
-    return this.db.transaction(async (trx) => {
+    const written = await this.db.transaction(async (trx) => {
       const { rows } = await trx.raw(`
         INSERT INTO journal_entries (idempotency_key, description, metadata)
         SELECT * FROM unnest(?::text[], ?::text[], ?::jsonb[])
@@ -156,6 +158,8 @@ export class Ledger {
       if (err.code === '23503') throw new LedgerError('unknown_account', `unknown account or currency mismatch: ${err.detail}`);
       throw err;
     });
+    metrics.ledgerEntries.inc(written);
+    return written;
   }
 
   async entry(idempotencyKey: string): Promise<Entry | undefined> {

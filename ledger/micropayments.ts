@@ -8,6 +8,7 @@ import { admitWithinCaps, capWindowKey, capWindows, type CapRefusal, type CapWin
 import { Coalescer } from './coalescer';
 import { arrayLiteral, type Db, type Statements } from './db';
 import { IdBlocks } from './idBlocks';
+import { metrics } from '../runtime/metrics';
 
 /** SQLSTATE of a recording statement refused because the caller's generation is behind (migrations/007). */
 export const STALE_GENERATION_SQLSTATE = 'PBR01';
@@ -124,7 +125,7 @@ export class Micropayments {
 
   constructor(private readonly db: Db, private readonly statements: Statements) {
     const ids = new IdBlocks(statements);
-    this.inserter = new Coalescer((items) => this.insertNew(items, ids),
+    this.inserter = new Coalescer((items) => { metrics.recordingBatch.observe(items.length); return this.insertNew(items, ids); },
       { maxInFlight: 2, maxItems: MAX_BATCH_PAYMENTS, key: (i) => pairKey(i.p.buyerId, i.p.clientId) });
   }
 

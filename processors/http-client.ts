@@ -12,6 +12,7 @@ import {
   type Payout, type PayoutLine, type PayoutLineResult, type ProcessorClient, type ProcessorRecord, type ProcessorWebhookEvent, type Refund, type Reservation,
   type ReserveRequest, type SettlementBatch, type VoidResult,
 } from './client';
+import { metrics } from '../runtime/metrics';
 import { type CallFailures, callJson, type Json } from './jsonCall';
 import type { FaultSettings, FaultState } from './simulator/faults';
 import type { SimulatorConfig, SimulatorStats } from './simulator/server';
@@ -187,9 +188,21 @@ export class HttpProcessorClient implements ProcessorClient {
     return this.call('POST', path, body, idempotencyKey);
   }
 
-  private call(method: 'GET' | 'POST', path: string, body?: unknown, idempotencyKey?: string): Promise<Json> {
-    return callJson(`processor ${method} /v1${path}`, `${this.baseUrl}/v1${path}`,
-      { method, body, headers: idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey }, timeoutMs: this.timeoutMs }, PROCESSOR_FAILURES);
+  private async call(method: 'GET' | 'POST', path: string, body?: unknown, idempotencyKey?: string): Promise<Json> {
+    // (the operation is the path with its ids blanked: one series per kind of call, not per object)
+    const operation = `${method} ${path.split('?')[0].split('/').map((s) => (/[0-9_]/.test(s) ? ':id' : s)).join('/')}`;
+    const end = metrics.processorCalls.startTimer({ operation });
+    try {
+      const answer = await callJson(`processor ${method} /v1${path}`, `${this.baseUrl}/v1${path}`,
+        { method, body, headers: idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey }, timeoutMs: this.timeoutMs }, PROCESSOR_FAILURES);
+      end({ outcome: 'ok' });
+      return answer;
+    } catch (err) {
+      const kind = err instanceof ProcessorRejectedError ? 'rejected' : 'unavailable';
+      end({ outcome: kind });
+      metrics.processorErrors.inc({ operation, kind });
+      throw err;
+    }
   }
 }
 

@@ -21,6 +21,7 @@ import { clusterLogFile, startPrivateCluster } from './postgres';
 import { requirePortFree, waitFor } from './ports';
 import { Supervisor, type Part, type Run, type RunEnd } from './supervisor';
 import { ensureTemporalCli, startTemporalDevServer } from './temporal-cli';
+import { serveMetrics } from '../runtime/metrics';
 import { dataConverterOf, newPayloadKey, payloadKeysOf } from '../runtime/payloadCodec';
 
 /** How long a process may take to stop when asked (the worker drains its in-flight tasks) before it is killed. */
@@ -106,7 +107,7 @@ export function temporalPart(cli: string): Part {
       const dev = await startTemporalDevServer({
         cli, port: config.temporalPort, uiPort: config.temporalUiPort,
         dbFile: join(config.dataDir, 'temporal', 'temporal.db'), logFile: join(logDir, 'temporal.log'),
-        namespace: config.temporalNamespace, detached: true, uiCodecEndpoint: codecEndpoint(),
+        namespace: config.temporalNamespace, detached: true, uiCodecEndpoint: codecEndpoint(), metricsPort: config.metricsPorts.temporal,
         echo: (line) => { if (!stopping) console.log(`${prefix} ${line}`); },
       });
       return { ended: dev.exited, stop: () => { stopping = true; return dev.stop(); } };
@@ -130,6 +131,27 @@ export function ensurePayloadSecrets(): void {
   process.env.PAYBROKER_PAYLOAD_KEYS = config.payloadKeys;
   process.env.PAYBROKER_CODEC_TOKEN = config.codecToken;
 }
+
+/** The metrics ports `npm start` serves when their PAYBROKER_*_METRICS_PORT is unset. */
+export const METRICS_PORTS = { api: 9464, worker: 9465, workerSdk: 9466, temporal: 9467, launcher: 9468 } as const;
+const METRICS_VARIABLES = { api: 'PAYBROKER_API_METRICS_PORT', worker: 'PAYBROKER_WORKER_METRICS_PORT', workerSdk: 'PAYBROKER_WORKER_SDK_METRICS_PORT',
+  temporal: 'PAYBROKER_TEMPORAL_METRICS_PORT', launcher: 'PAYBROKER_LAUNCHER_METRICS_PORT' } as const;
+
+/** Every metrics port set (the configured one, else METRICS_PORTS's), in config and in the environment the parts inherit; each checked free. */
+export async function ensureMetricsPorts(): Promise<void> {
+  for (const [part, variable] of Object.entries(METRICS_VARIABLES) as Array<[keyof typeof METRICS_PORTS, string]>) {
+    const port = config.metricsPorts[part] ??= METRICS_PORTS[part];
+    process.env[variable] = String(port);
+    await requirePortFree(`The ${part} metrics endpoint`, port, variable);
+  }
+}
+
+/** The /metrics endpoints, one per line, for the start banner. */
+export const metricsLines = (indent: string) => [
+  `API (every copy) http://127.0.0.1:${config.metricsPorts.api}/metrics`, `worker http://127.0.0.1:${config.metricsPorts.worker}/metrics`,
+  `worker's Temporal SDK http://127.0.0.1:${config.metricsPorts.workerSdk}/metrics`,
+  `Temporal server http://127.0.0.1:${config.metricsPorts.temporal}/metrics`, `launcher (restarts) http://127.0.0.1:${config.metricsPorts.launcher}/metrics`,
+].join(`\n${indent}`);
 
 /** Where the Web UI reaches the codec server (its token as the first path segment: the UI sends none of its own). */
 export const codecEndpoint = () => `http://127.0.0.1:${config.codecPort}/${config.codecToken}`;
@@ -245,6 +267,8 @@ async function main(): Promise<void> {
 
   await requirePortFree('The codec server', config.codecPort, 'PAYBROKER_CODEC_PORT');
   ensurePayloadSecrets();
+  await ensureMetricsPorts();
+  await serveMetrics('launcher', config.metricsPorts.launcher!, '127.0.0.1');
 
   const databaseUrl = await startDatabase();
   const database = openDatabase(databaseUrl, { poolMax: 2 });
@@ -278,6 +302,7 @@ async function main(): Promise<void> {
     Hosted pages   ${config.publicUrl}/checkout/<session id>, ${config.publicUrl}/carts/<cart id>   (a session's url, an offer's addUrl)
     Temporal UI    ${externalTemporal ? '(external Temporal: ' + temporalAddress + ')' : ui}
     Temporal gRPC  ${temporalAddress}
+    Metrics        ${metricsLines('                   ')}
     Codec server   http://127.0.0.1:${config.codecPort}         (decodes payloads for the Web UI; token in ${join(config.dataDir, 'codec-token')} unless PAYBROKER_CODEC_TOKEN is set)
     Simulator      ${config.simulatorUrl}         (admin, fault controls: http://127.0.0.1:${config.simulatorAdminPort}/admin/faults)
     Messaging      http://127.0.0.1:${config.messaging.port}         (admin, phones and faults: http://127.0.0.1:${config.messaging.adminPort}/admin/phones/<E.164>/messages)

@@ -3,6 +3,7 @@
 // run stably for a minute. The stack stops only when asked: stopAll() stops the parts in the reverse order of
 // their start and cancels any pending restart. What a part is (a process, the Temporal dev server, PostgreSQL)
 // is scripts/stack.ts's business; here a part only starts, ends and stops.
+import { metrics } from '../runtime/metrics';
 
 /** Pause before the first restart of a part that stopped on its own. */
 export const RESTART_INITIAL_DELAY_MS = 1_000;
@@ -125,6 +126,7 @@ export class Supervisor {
       startedAtMs = Date.now();
       w.current = w.part.start().then((r) => {
         this.log(`${w.part.name} restarted`);
+        metrics.supervisorRestarts.inc({ part: w.part.name });
         return r;
       }, (err: unknown) => failedStart(err));
       run = await w.current;

@@ -103,6 +103,8 @@ export interface DevServerOptions {
   uiPort?: number;
   /** The codec server the Web UI decodes payloads with (`--ui-codec-endpoint`). */
   uiCodecEndpoint?: string;
+  /** The server's own Prometheus metrics (`--metrics-port`); else a random port. */
+  metricsPort?: number;
   /** SQLite file; omitted → in memory. */
   dbFile?: string;
   /** SQLite pragmas that trade durability for speed (tests only). */
@@ -152,6 +154,7 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
     '--namespace', opts.namespace ?? 'default', '--log-level', 'warn', '--log-format', 'text'];
   args.push(...(opts.uiPort !== undefined ? ['--ui-port', String(opts.uiPort)] : ['--headless']));
   if (opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
+  if (opts.metricsPort !== undefined) args.push('--metrics-port', String(opts.metricsPort));
   if (opts.dbFile) {
     mkdirSync(dirname(opts.dbFile), { recursive: true });
     args.push('--db-filename', opts.dbFile);

@@ -58,6 +58,8 @@ export interface MessageToDeliver {
   onDeadLetter: DeadLetterPolicy;
   giveUpSeconds: number;
   disabled: boolean;
+  /** When it was queued. */
+  createdAt: Date;
 }
 
 export interface DeadLetter {
@@ -227,11 +229,11 @@ export class DeliveryStore {
 
   async messageToDeliver(id: string): Promise<MessageToDeliver | undefined> {
     const m = await this.db('delivery_messages as m').join('delivery_destinations as d', 'd.id', 'm.destination_id').where('m.id', id)
-      .first('m.id', 'm.body', 'm.state', 'd.id as destination_id', 'd.url', 'd.secret', 'd.on_dead_letter', 'd.give_up_seconds', 'd.disabled_at',
+      .first('m.id', 'm.body', 'm.state', 'm.created_at', 'd.id as destination_id', 'd.url', 'd.secret', 'd.on_dead_letter', 'd.give_up_seconds', 'd.disabled_at',
         this.db.raw('CASE WHEN d.previous_secret_expires_at > now() THEN d.previous_secret END AS previous_secret'));
     return m && { id: m.id, body: m.body, state: m.state, destinationId: m.destination_id, url: m.url,
       secrets: m.previous_secret ? [m.secret, m.previous_secret] : [m.secret],
-      onDeadLetter: m.on_dead_letter, giveUpSeconds: m.give_up_seconds, disabled: m.disabled_at !== null };
+      onDeadLetter: m.on_dead_letter, giveUpSeconds: m.give_up_seconds, disabled: m.disabled_at !== null, createdAt: m.created_at };
   }
 
   /**

@@ -110,10 +110,13 @@ export class OrderStore {
   }
 
   /** The workflow's view of the order, as the read model. */
-  async save(view: OrderView): Promise<void> {
-    await this.db('orders').where({ id: view.id }).update({
-      state: view.state, needs_attention: view.needsAttention, view: JSON.stringify(view), updated_at: this.db.fn.now(),
-    });
+  /** Saves the order's view; the state it had before (undefined: no such row). */
+  async save(view: OrderView): Promise<string | undefined> {
+    const { rows } = await this.db.raw(`
+      UPDATE orders o SET state = :state, needs_attention = :attention, view = :view, updated_at = now()
+      FROM (SELECT id, state FROM orders WHERE id = :id FOR UPDATE) old WHERE o.id = old.id
+      RETURNING old.state AS previous`, { id: view.id, state: view.state, attention: view.needsAttention, view: JSON.stringify(view) });
+    return rows[0]?.previous;
   }
 
   /** The settlement batch of each of the order's captures (null while in none). */

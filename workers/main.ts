@@ -19,6 +19,7 @@ import { OrderService, REPAIR_EVERY_MS } from '../services/orders';
 import { createStores } from '../stores';
 import { workerOptions } from './options';
 import { createLogger, TemporalLogger } from '../runtime/log';
+import { serveMetrics } from '../runtime/metrics';
 import { dataConverterOf, payloadKeysOf } from '../runtime/payloadCodec';
 import { requestIdClientInterceptor } from '../runtime/requestContext';
 
@@ -31,7 +32,15 @@ async function main(): Promise<void> {
   if (!config.databaseUrl) throw new Error('DATABASE_URL is required (npm start sets it for the private cluster)');
   // the SDK's own lines (activities' included, each with its request id) at PAYBROKER_WORKER_LOG_LEVEL, warn by default
   const sdkLevel = config.workerLogLevel;
-  Runtime.install({ logger: new TemporalLogger(logger.child({ component: 'temporal-sdk' }, { level: sdkLevel })), shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  const sdkMetrics = config.metricsPorts.workerSdk;
+  Runtime.install({ logger: new TemporalLogger(logger.child({ component: 'temporal-sdk' }, { level: sdkLevel })), shutdownSignals: ['SIGINT', 'SIGTERM'],
+    // the SDK's own metrics (task slots, poll and schedule-to-start latencies, workflow and activity outcomes)
+    ...(sdkMetrics !== undefined ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `${config.bindHost}:${sdkMetrics}` } } } } : {}) });
+  const metricsServer = config.metricsPorts.worker === undefined ? undefined : await serveMetrics('worker', config.metricsPorts.worker, config.bindHost);
+  if (metricsServer) {
+    logger.info(`worker metrics on http://${config.bindHost}:${config.metricsPorts.worker}/metrics`
+      + (sdkMetrics !== undefined ? `, the SDK's on http://${config.bindHost}:${sdkMetrics}/metrics` : ''));
+  }
   const database = openDatabase(config.databaseUrl, { applicationName: 'paybroker-worker', poolMax: 20 });
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const dataConverter = dataConverterOf(payloadKeysOf(config));
@@ -89,6 +98,7 @@ async function main(): Promise<void> {
       await stopFederationRepair();
       await stopRepair();
       await stopPurge();
+      metricsServer?.close();
     }
     logger.info('worker stopped');
   } finally {

@@ -17,7 +17,8 @@
 // and orders one at a time first: the latency floor), BENCH_PROFILE=dir (V8 CPU profiles of the API and the
 // worker), and for measuring a proposed change: BENCH_WORKFLOWS=path/index.ts (the worker runs that workflows
 // entry instead of workflows/index.ts), BENCH_TEMPORAL_DYNAMIC_CONFIG=k=v,k=v (a dev server with that dynamic
-// config instead of the tests' one).
+// config instead of the tests' one), BENCH_ENCRYPTION=off (payloads plain: what the payload codec costs, by
+// comparing the ratio with a run where it is on, the default).
 import { loadavg } from 'node:os';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../../scripts/temporal-cli';
 import type { PingWorkflow } from '../../workflows/ping.contract';
@@ -45,6 +46,7 @@ const S = {
 const latencyOrders = S.rate * S.seconds;
 
 const TARGET_RATIO = 0.4;
+const ENCRYPTION = process.env.BENCH_ENCRYPTION !== 'off';
 const TARGET_CREATE_P50_MS = 25;
 
 const log = (msg: string) => console.log(`[bench] ${msg}`);
@@ -164,6 +166,7 @@ Paybroker order benchmark
               client run in this process, on the same machine.
   temporal    dev server as the tests run it: 1 history shard, dynamic config ${Object.entries(DEV_SERVER_DYNAMIC_CONFIG).map(([k, v]) => `${k}=${v}`).join(', ') || '(none)'}${
   process.env.BENCH_TEMPORAL_DYNAMIC_CONFIG ? `\n              PLUS ${process.env.BENCH_TEMPORAL_DYNAMIC_CONFIG}` : ''}
+  payloads    ${ENCRYPTION ? 'sealed (AES-256-GCM, runtime/payloadCodec.ts) by the API, the worker and the bench client' : 'PLAIN (BENCH_ENCRYPTION=off)'}
   workflows   ${process.env.BENCH_WORKFLOWS ? `BENCH_WORKFLOWS=${process.env.BENCH_WORKFLOWS} (NOT workflows/index.ts)` : 'workflows/index.ts'}
   settings    BENCH_ORDERS=${S.orders} BENCH_CONCURRENCY=${S.concurrency} BENCH_RATE=${S.rate} BENCH_SECONDS=${S.seconds} BENCH_PINGS=${S.pings} BENCH_ROUNDS=${S.rounds} BENCH_WARMUP=${S.warmup} BENCH_SERIAL=${S.serial}
   order       2 hard items + standard shipping + CA tax = 96.50 USD: POST /v1/orders (→ authorized_plus_avs),
@@ -208,5 +211,5 @@ ${RULE}`);
 // --- main --------------------------------------------------------------------------------------------------
 await benchMain({
   log, workflowsPath: process.env.BENCH_WORKFLOWS || undefined, profileDir: process.env.BENCH_PROFILE || undefined,
-  temporalDynamicConfig: process.env.BENCH_TEMPORAL_DYNAMIC_CONFIG?.split(',').filter(Boolean),
+  temporalDynamicConfig: process.env.BENCH_TEMPORAL_DYNAMIC_CONFIG?.split(',').filter(Boolean), encryption: ENCRYPTION,
 }, run);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { SIM_SCHEMA } from '../../processors/simulator/migrations';
 import { findPgBinDir } from '../../scripts/postgres';
 import { settlementScheduleId } from '../../workflows/settlementBatch.contract';
@@ -23,6 +23,7 @@ import { MERCHANT_SETTINGS } from '../support/order-input';
 import { CARD } from '../support/processor-calls';
 import { Receiver } from '../support/receiver';
 import { startServices, type Services } from '../support/services';
+import { EncryptionCodec, parsePayloadKeys } from '../../runtime/payloadCodec';
 
 const run = promisify(execFile);
 /** The card every payment of this file uses: Luhn-valid, so the scan would find it wherever it was kept. */
@@ -72,19 +73,23 @@ async function dump(url: string, file: string, args: string[]): Promise<string> 
 }
 
 /** A workflow's history exported as the repository records them (historyToJSON), with each payload's data decoded. */
-function readableHistory(json: string): string {
-  const decode = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(decode);
+async function readableHistory(json: string): Promise<string> {
+  // (payloads are sealed: opened with the run's key, as anyone holding it would read them)
+  const codec = new EncryptionCodec(parsePayloadKeys(inject('payloadKeys')));
+  const decode = async (v: unknown): Promise<unknown> => {
+    if (Array.isArray(v)) return Promise.all(v.map(decode));
     if (v === null || typeof v !== 'object') return v;
     const o = v as Record<string, unknown>;
     // a Payload: base64 data under base64 metadata values (proto3 JSON); a card number in it would be invisible
     if (typeof o.data === 'string' && o.metadata !== null && typeof o.metadata === 'object') {
-      const text = (b64: unknown) => Buffer.from(String(b64), 'base64').toString('utf8');
-      return { metadata: Object.fromEntries(Object.entries(o.metadata).map(([k, m]) => [k, text(m)])), data: text(o.data) };
+      const [opened] = await codec.decode([{ data: Buffer.from(o.data, 'base64'),
+        metadata: Object.fromEntries(Object.entries(o.metadata).map(([k, m]) => [k, Buffer.from(String(m), 'base64')])) }]);
+      const text = (b: Uint8Array | null | undefined) => Buffer.from(b ?? []).toString('utf8');
+      return { metadata: Object.fromEntries(Object.entries(opened.metadata ?? {}).map(([k, m]) => [k, text(m)])), data: text(opened.data) };
     }
-    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, decode(x)]));
+    return Object.fromEntries(await Promise.all(Object.entries(o).map(async ([k, x]) => [k, await decode(x)])));
   };
-  return JSON.stringify(decode(JSON.parse(json)));
+  return JSON.stringify(await decode(JSON.parse(json)));
 }
 
 /** Where the run's PostgreSQL and Temporal dev server write their logs (the scratch stack's directory). */
@@ -106,7 +111,7 @@ async function exportHistories(taskQueue: string): Promise<Record<string, string
     const histories: Record<string, string> = {};
     for await (const wf of temporal.client.workflow.list({ query: `TaskQueue = '${taskQueue}'` })) {
       const history = await temporal.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
-      histories[`${wf.workflowId}/${wf.runId}`] = readableHistory(historyToJSON(history));
+      histories[`${wf.workflowId}/${wf.runId}`] = await readableHistory(historyToJSON(history));
     }
     return histories;
   } finally {
@@ -164,7 +169,7 @@ describe('card data in the broker', () => {
     expect(sources['worker.log']).toContain('"activityType":"authorize"');
     expect(sources['postgres.log, every statement of the test']).toMatch(new RegExp(`parameters: .*'${flows.orderId}'`));
     expect(sources['temporal.log']).toContain('Server:');
-    // the token is in the order workflow's input only, base64 in the export: found, the payloads are decoded
+    // the token is in the order workflow's input only, sealed and base64 in the export: found, the payloads are opened
     for (const text of [flows.orderId, flows.orderToken]) expect(historyText).toContain(text);
 
     const figures: string[] = [];

@@ -54,7 +54,8 @@ function postmasterPid(dataDir: string): number | undefined {
 interface Launch {
   npm: ChildProcess;
   dataDir: string;
-  ports: { api: number; simulator: number; simulatorAdmin: number; temporal: number; temporalUi: number; postgres: number; codec: number };
+  ports: { api: number; simulator: number; simulatorAdmin: number; temporal: number; temporalUi: number; postgres: number; codec: number;
+    apiMetrics: number; workerMetrics: number; sdkMetrics: number; temporalMetrics: number; launcherMetrics: number };
   output(): string;
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
   exited: Promise<number | string>;
@@ -70,6 +71,7 @@ async function launch(dataDir: string): Promise<Launch> {
   const ports = {
     api: await freePort(), simulator: await freePort(), simulatorAdmin: await freePort(),
     temporal: await freePort(), temporalUi: await freePort(), postgres: await freePort(), codec: await freePort(),
+    apiMetrics: await freePort(), workerMetrics: await freePort(), sdkMetrics: await freePort(), temporalMetrics: await freePort(), launcherMetrics: await freePort(),
   };
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -77,6 +79,9 @@ async function launch(dataDir: string): Promise<Launch> {
     PAYBROKER_SIMULATOR_ADMIN_PORT: String(ports.simulatorAdmin), PAYBROKER_TEMPORAL_PORT: String(ports.temporal),
     PAYBROKER_TEMPORAL_UI_PORT: String(ports.temporalUi), PAYBROKER_PG_PORT: String(ports.postgres),
     PAYBROKER_DATA_DIR: dataDir, PAYBROKER_API_PROCESSES: '1', PAYBROKER_CODEC_PORT: String(ports.codec),
+    PAYBROKER_API_METRICS_PORT: String(ports.apiMetrics), PAYBROKER_WORKER_METRICS_PORT: String(ports.workerMetrics),
+    PAYBROKER_WORKER_SDK_METRICS_PORT: String(ports.sdkMetrics), PAYBROKER_TEMPORAL_METRICS_PORT: String(ports.temporalMetrics),
+    PAYBROKER_LAUNCHER_METRICS_PORT: String(ports.launcherMetrics),
     TEMPORAL_CLI_PATH: inject('temporalCliPath'),
     // the run's bundle of the same workflow code: the worker skips bundling at each (re)start
     PAYBROKER_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
@@ -196,12 +201,21 @@ describe('npm start', () => {
     expect(Buffer.from(opened.payloads[0].data, 'base64').toString()).toBe('"hello"');
     expect(l.output()).toContain(`Codec server   http://127.0.0.1:${l.ports.codec}`);
 
+    // every /metrics endpoint npm start lists answers, each with its own figures
+    const scrape = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    for (const [port, name] of [[l.ports.apiMetrics, 'paybroker_http_requests_total'], [l.ports.workerMetrics, 'paybroker_up'],
+      [l.ports.sdkMetrics, 'temporal_'], [l.ports.temporalMetrics, 'persistence_requests'], [l.ports.launcherMetrics, 'paybroker_supervisor_restarts_total']] as const) {
+      expect(l.output(), `port ${port} listed`).toContain(`http://127.0.0.1:${port}/metrics`);
+      expect(await scrape(port), `port ${port}`).toContain(name);
+    }
+
     const worker = l.part('workers/main.ts');
     process.kill(worker, 'SIGKILL');
     await l.waitForOutput(/\[paybroker\] worker stopped unexpectedly \(signal SIGKILL\) after [\d.]+ s; restarting in 1 s/);
     await replaced(l, 'workers/main.ts', worker);
     await l.waitForOutput(/\[paybroker\] worker restarted/);
     await ping(l);
+    expect(await scrape(l.ports.launcherMetrics)).toMatch(/^paybroker_supervisor_restarts_total\{part="worker"\} 1$/m);
 
     // A restarted dev server is back in about 2 s, too soon to be sure of catching health red. So the test holds
     // its port: the launcher is frozen (SIGSTOP) from the kill until the port is held, so its restart surely finds

@@ -7,7 +7,7 @@ import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/wo
 import { Client, Connection } from '@temporalio/client';
 import { createDb, type Database, type Db, openDatabase } from '../../ledger/db';
 import { createStores, type Stores } from '../../stores';
-import { dataConverterOf, payloadKeysOf } from '../../runtime/payloadCodec';
+import { dataConverterOf, EncryptionCodec, parsePayloadKeys, payloadKeysOf } from '../../runtime/payloadCodec';
 import { workerOptions } from '../../workers/options';
 
 let runtimeInstalled = false;
@@ -65,4 +65,22 @@ export async function startWorker(activities: object, taskQueue = uid('tq-')) {
       await connection.close();
     },
   };
+}
+
+/** Every payload of a history (historyToJSON's), opened with the run's key: their texts, one per line. */
+export async function openedPayloads(historyJson: string): Promise<string> {
+  const codec = new EncryptionCodec(parsePayloadKeys(inject('payloadKeys')));
+  const found: Array<{ metadata: Record<string, string>; data: string }> = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (typeof o.data === 'string' && o.metadata && typeof o.metadata === 'object') found.push(o as never);
+      else Object.values(o).forEach(walk);
+    }
+  };
+  walk(JSON.parse(historyJson));
+  const opened = await codec.decode(found.map((p) => ({ data: Buffer.from(p.data, 'base64'),
+    metadata: Object.fromEntries(Object.entries(p.metadata).map(([k, m]) => [k, Buffer.from(m, 'base64')])) })));
+  return opened.map((p) => Buffer.from(p.data ?? []).toString('utf8')).join('\n');
 }

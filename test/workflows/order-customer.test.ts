@@ -13,7 +13,7 @@ import { SCRATCH_MESSAGING_WEBHOOK_SECRET } from '../../scripts/scratch-stack';
 import { AuthenticationService } from '../../services/authentications';
 import { ConfirmationService } from '../../services/confirmations';
 import { cancelUpdate, statusQuery, submitUpdate } from '../../workflows/order.contract';
-import { testMessaging, uid } from '../support/env';
+import { openedPayloads, testMessaging, uid } from '../support/env';
 import { orderHarness, type OrderHarness } from '../support/orders';
 
 let h: OrderHarness;
@@ -72,7 +72,7 @@ describe('confirmation by message', () => {
     expect(await h.admin.authorizationsByReference(id)).toHaveLength(1);
     // the number is personal data: the history has its token and its masked form, never the number
     const history = historyToJSON(await handle(id).fetchHistory());
-    const payloads = [...history.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1], 'base64').toString('utf8')).join('\n');
+    const payloads = await openedPayloads(history);
     expect(payloads).toContain(`+*******${phone.slice(-4)}`);
     expect(payloads).not.toContain(phone.slice(2));
   });
