@@ -85,9 +85,9 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
   // --- the books -------------------------------------------------------------------------------------
   let shownState = order.state;
   let shownAttention = false;
-  const publish = () => {
+  const publish = (view: OrderView = order.view()) => {
     // (the Web UI's current details: asked of the workflow when shown, never a command, so no history event)
-    wf.setCurrentDetails(orderDetails(order.view()));
+    wf.setCurrentDetails(orderDetails(view));
     if (order.state === shownState && order.needsAttention === shownAttention) return;
     shownState = order.state;
     shownAttention = order.needsAttention;
@@ -96,8 +96,9 @@ export async function orderWorkflow(input: OrderInput): Promise<OrderView> {
   // what a step posts and emits waits here for the step's save, and is written with the order's view in one activity
   let pending: Omit<OrderBooks, 'view'> = { captures: [], refunds: [], events: [] };
   const save = async () => {
-    publish();
-    const step = { ...pending, view: order.view() };
+    const view = order.view(); // (one view a step: the details and the books both take it)
+    publish(view);
+    const step = { ...pending, view };
     pending = { captures: [], refunds: [], events: [] };
     await books.commitOrderBooks(step);
   };
