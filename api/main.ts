@@ -16,7 +16,7 @@ import { perCopy } from './rateLimit';
 import { serveInCopies } from '../runtime/copies';
 import { createLogger } from '../runtime/log';
 import { recordMetrics, serveMetrics } from '../runtime/metrics';
-import { dataConverterOf, payloadKeysOf } from '../runtime/payloadCodec';
+import { dataConverterOf } from '../runtime/payloadCodec';
 import { requestIdClientInterceptor } from '../runtime/requestContext';
 
 const config = loadConfig();
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     // lazy: the API serves (and answers 503 temporal_unavailable) while the Temporal server is away, and reconnects
     // within a second of its return
     const connection = Connection.lazy({ address: config.temporalAddress, channelArgs: TEMPORAL_CHANNEL_ARGS });
-    const temporal = new Client({ connection, namespace: config.temporalNamespace, dataConverter: dataConverterOf(payloadKeysOf(config)), interceptors: { workflow: [requestIdClientInterceptor] } });
+    const temporal = new Client({ connection, namespace: config.temporalNamespace, dataConverter: dataConverterOf(config.payloadKeys), interceptors: { workflow: [requestIdClientInterceptor] } });
     const services = await createServices(database, temporal, {
       taskQueue: config.taskQueue,
       orders: { processorDeadlineMs: config.processorDeadlineMs, processorMaxBackoffMs: config.processorMaxBackoffMs,

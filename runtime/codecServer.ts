@@ -29,33 +29,35 @@ const sameSecret = (given: string | undefined, token: string) => {
 const problem = (res: express.Response, status: number, code: string, message: string) =>
   res.status(status).json({ error: { type: status === 401 ? 'authentication_error' : 'invalid_request_error', code, message } });
 
-type JsonPayload = { metadata?: Record<string, string>; data?: string };
+/** A payload as proto3 JSON has it (histories, the codec protocol): base64 metadata values and data. */
+export type JsonPayload = { metadata?: Record<string, string>; data?: string };
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-function fromJson(body: unknown): Payload[] | string {
-  const payloads = (body as { payloads?: unknown })?.payloads;
-  if (!Array.isArray(payloads)) return 'the body is { "payloads": [...] }';
-  if (payloads.length > MAX_PAYLOADS) return `at most ${MAX_PAYLOADS} payloads at once`;
-  const out: Payload[] = [];
-  for (const p of payloads as JsonPayload[]) {
-    if (typeof p !== 'object' || p === null) return 'each payload is an object';
-    const metadata: Record<string, Uint8Array> = {};
-    for (const [k, v] of Object.entries(p.metadata ?? {})) {
-      if (typeof v !== 'string' || !BASE64.test(v)) return `metadata '${k}' is not base64`;
-      metadata[k] = Buffer.from(v, 'base64');
-    }
-    if (p.data !== undefined && (typeof p.data !== 'string' || !BASE64.test(p.data))) return 'data is not base64';
-    out.push({ metadata, data: Buffer.from(p.data ?? '', 'base64') });
-  }
-  return out;
-}
+export const payloadFromJson = (p: JsonPayload): Payload => ({
+  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+  data: Buffer.from(p.data ?? '', 'base64'),
+});
 
-const toJson = (payloads: Payload[]) => ({
+export const payloadsToJson = (payloads: Payload[]): { payloads: JsonPayload[] } => ({
   payloads: payloads.map((p) => ({
     metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? []).toString('base64')])),
     data: Buffer.from(p.data ?? []).toString('base64'),
   })),
 });
+
+function fromJson(body: unknown): Payload[] | string {
+  const payloads = (body as { payloads?: unknown })?.payloads;
+  if (!Array.isArray(payloads)) return 'the body is { "payloads": [...] }';
+  if (payloads.length > MAX_PAYLOADS) return `at most ${MAX_PAYLOADS} payloads at once`;
+  for (const p of payloads as JsonPayload[]) {
+    if (typeof p !== 'object' || p === null) return 'each payload is an object';
+    for (const [k, v] of Object.entries(p.metadata ?? {})) {
+      if (typeof v !== 'string' || !BASE64.test(v)) return `metadata '${k}' is not base64`;
+    }
+    if (p.data !== undefined && (typeof p.data !== 'string' || !BASE64.test(p.data))) return 'data is not base64';
+  }
+  return (payloads as JsonPayload[]).map(payloadFromJson);
+}
 
 export function codecApp(o: CodecServerOptions): express.Express {
   const app = baseApp();
@@ -85,7 +87,7 @@ export function codecApp(o: CodecServerOptions): express.Express {
     const payloads = fromJson(req.body);
     if (typeof payloads === 'string') return void problem(res, 400, 'bad_payloads', payloads);
     try {
-      res.json(toJson(res.locals.op === 'decode' ? await o.codec.decode(payloads) : await o.codec.encode(payloads)));
+      res.json(payloadsToJson(res.locals.op === 'decode' ? await o.codec.decode(payloads) : await o.codec.encode(payloads)));
     } catch (err) {
       problem(res, 422, 'undecodable', (err as Error).message);
     }

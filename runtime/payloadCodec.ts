@@ -80,9 +80,8 @@ export class EncryptionCodec implements PayloadCodec {
   }
 }
 
-/** The data converter of every Temporal client and worker of Paybroker: sealed with the keys, or plain when there are none. */
-export const dataConverterOf = (keys: PayloadKeys | undefined) => (keys ? { payloadCodecs: [new EncryptionCodec(keys)] } : {});
-
-/** The keys of the configuration (undefined: none, payloads plain); throws at start on a malformed list. */
-export const payloadKeysOf = (config: { payloadKeys: string | undefined }): PayloadKeys | undefined =>
-  (config.payloadKeys ? parsePayloadKeys(config.payloadKeys) : undefined);
+/**
+ * The data converter of every Temporal client and worker of Paybroker, from a key list as PAYBROKER_PAYLOAD_KEYS
+ * gives it: sealed with its keys, or plain when there is none (unset or empty). Throws on a malformed list.
+ */
+export const dataConverterOf = (keyList: string | undefined) => (keyList ? { payloadCodecs: [new EncryptionCodec(parsePayloadKeys(keyList))] } : {});

@@ -22,7 +22,7 @@ import { requirePortFree, waitFor } from './ports';
 import { Supervisor, type Part, type Run, type RunEnd } from './supervisor';
 import { ensureTemporalCli, startTemporalDevServer } from './temporal-cli';
 import { serveMetrics } from '../runtime/metrics';
-import { dataConverterOf, newPayloadKey, payloadKeysOf } from '../runtime/payloadCodec';
+import { dataConverterOf, newPayloadKey } from '../runtime/payloadCodec';
 
 /** How long a process may take to stop when asked (the worker drains its in-flight tasks) before it is killed. */
 export const STOP_TIMEOUT_MS = 20_000;
@@ -321,7 +321,7 @@ async function main(): Promise<void> {
 export async function pingThroughWorker(address: string, taskQueue: string): Promise<void> {
   const connection = await Connection.connect({ address });
   try {
-    const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: dataConverterOf(payloadKeysOf(config)) });
+    const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: dataConverterOf(config.payloadKeys) });
     const result = await client.workflow.execute<PingWorkflow>('pingWorkflow', {
       taskQueue, workflowId: pingWorkflowId(`startup-${Date.now()}`),
       args: [{ message: 'startup', checkLedger: true }], workflowExecutionTimeout: '2 minutes',

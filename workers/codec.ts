@@ -3,11 +3,11 @@
 import { loadConfig } from '../config';
 import { codecApp } from '../runtime/codecServer';
 import { createLogger } from '../runtime/log';
-import { EncryptionCodec, payloadKeysOf } from '../runtime/payloadCodec';
+import { EncryptionCodec, parsePayloadKeys } from '../runtime/payloadCodec';
 
 const config = loadConfig();
 const logger = createLogger('codec', config.logLevel);
-const keys = payloadKeysOf(config);
+const keys = config.payloadKeys ? parsePayloadKeys(config.payloadKeys) : undefined;
 if (!keys || !config.codecToken) {
   logger.error('the codec server needs PAYBROKER_PAYLOAD_KEYS and PAYBROKER_CODEC_TOKEN (npm start makes both)');
   process.exit(1);

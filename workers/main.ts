@@ -20,7 +20,7 @@ import { createStores } from '../stores';
 import { workerOptions } from './options';
 import { createLogger, TemporalLogger } from '../runtime/log';
 import { serveMetrics } from '../runtime/metrics';
-import { dataConverterOf, payloadKeysOf } from '../runtime/payloadCodec';
+import { dataConverterOf } from '../runtime/payloadCodec';
 import { requestIdClientInterceptor } from '../runtime/requestContext';
 
 const logger = createLogger('worker', loadConfig().logLevel);
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   }
   const database = openDatabase(config.databaseUrl, { applicationName: 'paybroker-worker', poolMax: 20 });
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
-  const dataConverter = dataConverterOf(payloadKeysOf(config));
+  const dataConverter = dataConverterOf(config.payloadKeys);
   const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter, interceptors: { workflow: [requestIdClientInterceptor] } });
   const federation = federationOf(config);
   try {

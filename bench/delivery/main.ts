@@ -39,7 +39,7 @@ import { benchProcess, bundleProposal, Cleanups } from '../support/stack';
 import { intEnv } from '../support/env';
 import { fmtSummary, ms, summarize } from '../support/stats';
 import { machineLine } from '../support/report';
-import { dataConverterOf, payloadKeysOf } from '../../runtime/payloadCodec';
+import { dataConverterOf } from '../../runtime/payloadCodec';
 
 // --- settings ----------------------------------------------------------------------------------------------
 
@@ -263,7 +263,7 @@ async function run(): Promise<boolean> {
 
   const connection = await Connection.connect({ address: stack.temporalAddress });
   cleanups.push({ what: 'Temporal client', run: () => connection.close() });
-  const client = new Client({ connection, namespace: 'default', dataConverter: dataConverterOf(payloadKeysOf({ payloadKeys: stack.payloadKeys || undefined })) });
+  const client = new Client({ connection, namespace: 'default', dataConverter: dataConverterOf(stack.payloadKeys) });
   // DeliveryService.enqueue's own Temporal call, timed: the rest of an enqueue is its PostgreSQL transaction.
   const swsMs = new Map<string, number>(); // by message id
   const timedClient = {

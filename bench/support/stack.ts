@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { WORKFLOW_INTERCEPTORS_PATH } from '../../config';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { type Db, openDatabase } from '../../ledger/db';
-import { dataConverterOf, payloadKeysOf } from '../../runtime/payloadCodec';
+import { dataConverterOf } from '../../runtime/payloadCodec';
 import { createStores, type Stores } from '../../stores';
 import { freePort, waitFor } from '../../scripts/ports';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../../scripts/temporal-cli';
@@ -150,7 +150,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     });
     return {
       test, temporalAddress, apiBase: `http://127.0.0.1:${apiPort}/v1`, simulatorUrl: `http://127.0.0.1:${simPort}`, taskQueue, procs, db: database.db, stores: createStores(database),
-      temporal: new Client({ connection, namespace: 'default', dataConverter: dataConverterOf(payloadKeysOf({ payloadKeys: test.payloadKeys || undefined })) }), cpu,
+      temporal: new Client({ connection, namespace: 'default', dataConverter: dataConverterOf(test.payloadKeys) }), cpu,
       crashed: () => Object.values(procs).find((p) => p.child.exitCode !== null || p.child.signalCode !== null),
       onStop: (what, run) => { cleanups.push({ what, run }); },
       stop,

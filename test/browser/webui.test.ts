@@ -53,7 +53,7 @@ describe('the Temporal Web UI with the codec server', () => {
     input.shipping = { ...input.shipping!, address: { ...input.shipping!.address, line1 } };
     const connection = await Connection.connect({ address: dev.address });
     try {
-      const client = new Client({ connection, dataConverter: dataConverterOf(parsePayloadKeys(inject('payloadKeys'))) });
+      const client = new Client({ connection, dataConverter: dataConverterOf(inject('payloadKeys')) });
       // (no worker polls this queue: the started event, with its sealed input, is what the page shows)
       const handle = await client.workflow.start('orderWorkflow', { taskQueue: uid('tq-webui-'), workflowId: input.orderId, args: [input] });
       const started = (await handle.fetchHistory()).events![0].workflowExecutionStartedEventAttributes!;

@@ -24,6 +24,7 @@ import { CARD } from '../support/processor-calls';
 import { Receiver } from '../support/receiver';
 import { startServices, type Services } from '../support/services';
 import { EncryptionCodec, parsePayloadKeys } from '../../runtime/payloadCodec';
+import { type JsonPayload, payloadFromJson } from '../../runtime/codecServer';
 
 const run = promisify(execFile);
 /** The card every payment of this file uses: Luhn-valid, so the scan would find it wherever it was kept. */
@@ -82,8 +83,7 @@ async function readableHistory(json: string): Promise<string> {
     const o = v as Record<string, unknown>;
     // a Payload: base64 data under base64 metadata values (proto3 JSON); a card number in it would be invisible
     if (typeof o.data === 'string' && o.metadata !== null && typeof o.metadata === 'object') {
-      const [opened] = await codec.decode([{ data: Buffer.from(o.data, 'base64'),
-        metadata: Object.fromEntries(Object.entries(o.metadata).map(([k, m]) => [k, Buffer.from(String(m), 'base64')])) }]);
+      const [opened] = await codec.decode([payloadFromJson(o as JsonPayload)]);
       const text = (b: Uint8Array | null | undefined) => Buffer.from(b ?? []).toString('utf8');
       return { metadata: Object.fromEntries(Object.entries(opened.metadata ?? {}).map(([k, m]) => [k, text(m)])), data: text(opened.data) };
     }

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import type { Payload } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { codecApp } from '../../runtime/codecServer';
+import { codecApp, payloadsToJson } from '../../runtime/codecServer';
 import { EncryptionCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA, newPayloadKey, parsePayloadKeys } from '../../runtime/payloadCodec';
 import { formatMoney } from '../../domain/money';
 import { uid } from '../support/env';
@@ -73,14 +73,11 @@ describe('the codec server', () => {
   });
   afterAll(() => close());
 
-  const wire = (ps: Payload[]) => ({ payloads: ps.map((p) => ({
-    metadata: Object.fromEntries(Object.entries(p.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])),
-    data: Buffer.from(p.data!).toString('base64') })) });
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(base + path, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
 
   it('opens payloads for its token, given as a bearer token or as the first path segment (how the Web UI is given it)', async () => {
-    const body = wire(await codec.encode([json({ line1: '4 Privet Drive' })]));
+    const body = payloadsToJson(await codec.encode([json({ line1: '4 Privet Drive' })]));
     for (const [path, headers] of [['/decode', { authorization: `Bearer ${token}` }], [`/${token}/decode`, {}], [`/${token}/default/decode`, {}]] as const) {
       const res = await post(path, body, headers);
       expect(res.status, path).toBe(200);
@@ -90,7 +87,7 @@ describe('the codec server', () => {
   });
 
   it('refuses without its token, or with another, before reading the body: 401, nothing opened', async () => {
-    const body = wire(await codec.encode([json('secret')]));
+    const body = payloadsToJson(await codec.encode([json('secret')]));
     for (const [path, headers] of [['/decode', {}], ['/decode', { authorization: 'Bearer wrong' }], ['/wrong/decode', {}],
       [`/x/${token}/decode`, {}], ['/encode', {}]] as const) {
       const res = await post(path, body, headers);
@@ -104,7 +101,7 @@ describe('the codec server', () => {
     expect((await post('/decode', '{nope', auth)).status).toBe(400);
     expect((await post('/decode', { payloads: 3 }, auth)).status).toBe(400);
     expect((await post('/decode', { payloads: [{ metadata: { encoding: '***' } }] }, auth)).status).toBe(400);
-    const foreign = wire(await new EncryptionCodec(parsePayloadKeys(newPayloadKey('other'))).encode([json(1)]));
+    const foreign = payloadsToJson(await new EncryptionCodec(parsePayloadKeys(newPayloadKey('other'))).encode([json(1)]));
     expect(await (await post('/decode', foreign, auth)).json()).toMatchObject({ error: { code: 'undecodable' } });
     expect((await fetch(`${base}/elsewhere`, { headers: auth })).status).toBe(404);
   });

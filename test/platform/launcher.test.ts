@@ -15,6 +15,7 @@ import { freePort, isPortFree, waitFor } from '../../scripts/ports';
 import { type PingWorkflow, pingWorkflowId } from '../../workflows/ping.contract';
 import { uid } from '../support/env';
 import { allPids, alive, cmdlineOf, statOf } from '../support/proc';
+import { payloadsToJson } from '../../runtime/codecServer';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** A fresh data directory: PostgreSQL's initdb, the Temporal database, migrations, then every part. */
@@ -133,7 +134,7 @@ const payloadKeys = (l: Launch) => readFileSync(join(l.dataDir, 'payload-keys'),
 async function ping(l: Launch): Promise<void> {
   const connection = await Connection.connect({ address: `127.0.0.1:${l.ports.temporal}` });
   try {
-    const result = await new Client({ connection, dataConverter: dataConverterOf(parsePayloadKeys(payloadKeys(l))) }).workflow.execute<PingWorkflow>('pingWorkflow', {
+    const result = await new Client({ connection, dataConverter: dataConverterOf(payloadKeys(l)) }).workflow.execute<PingWorkflow>('pingWorkflow', {
       taskQueue: 'paybroker', workflowId: pingWorkflowId(uid('launcher-')),
       args: [{ message: 'again', checkLedger: true }], workflowExecutionTimeout: '1 minute',
     });
@@ -193,8 +194,7 @@ describe('npm start', () => {
     for (const f of ['payload-keys', 'codec-token']) expect(statSync(join(l.dataDir, f)).mode & 0o777, f).toBe(0o600);
     const token = readFileSync(join(l.dataDir, 'codec-token'), 'utf8').trim();
     const [sealed] = await new EncryptionCodec(parsePayloadKeys(payloadKeys(l))).encode([{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"hello"') }]);
-    const body = JSON.stringify({ payloads: [{ metadata: { encoding: Buffer.from(sealed.metadata!.encoding!).toString('base64'),
-      'encryption-key-id': Buffer.from(sealed.metadata!['encryption-key-id']!).toString('base64') }, data: Buffer.from(sealed.data!).toString('base64') }] });
+    const body = JSON.stringify(payloadsToJson([sealed]));
     const decode = (path: string) => fetch(`http://127.0.0.1:${l.ports.codec}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
     expect((await decode('/decode')).status).toBe(401);
     const opened = await (await decode(`/${token}/decode`)).json() as { payloads: Array<{ data: string }> };

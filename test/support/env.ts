@@ -7,8 +7,9 @@ import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/wo
 import { Client, Connection } from '@temporalio/client';
 import { createDb, type Database, type Db, openDatabase } from '../../ledger/db';
 import { createStores, type Stores } from '../../stores';
-import { dataConverterOf, EncryptionCodec, parsePayloadKeys, payloadKeysOf } from '../../runtime/payloadCodec';
+import { dataConverterOf, EncryptionCodec, parsePayloadKeys } from '../../runtime/payloadCodec';
 import { workerOptions } from '../../workers/options';
+import { payloadFromJson } from '../../runtime/codecServer';
 
 let runtimeInstalled = false;
 /**
@@ -41,7 +42,7 @@ export function testDatabase(poolMax = 5): Database & { stores: Stores } {
 }
 
 /** The data converter of the run's clients and workers: sealed with the run's payload key (scripts/scratch-stack.ts). */
-export const testDataConverter = () => dataConverterOf(payloadKeysOf({ payloadKeys: inject('payloadKeys') || undefined }));
+export const testDataConverter = () => dataConverterOf(inject('payloadKeys'));
 
 export async function temporalClient(): Promise<{ client: Client; close(): Promise<void> }> {
   const connection = await Connection.connect({ address: inject('temporalAddress') });
@@ -80,7 +81,6 @@ export async function openedPayloads(historyJson: string): Promise<string> {
     }
   };
   walk(JSON.parse(historyJson));
-  const opened = await codec.decode(found.map((p) => ({ data: Buffer.from(p.data, 'base64'),
-    metadata: Object.fromEntries(Object.entries(p.metadata).map(([k, m]) => [k, Buffer.from(m, 'base64')])) })));
+  const opened = await codec.decode(found.map(payloadFromJson));
   return opened.map((p) => Buffer.from(p.data ?? []).toString('utf8')).join('\n');
 }
