@@ -51,11 +51,14 @@ export const VARIABLES = {
   DATABASE_URL: variable(text(), 'private cluster', 'PostgreSQL for the ledger; when unset `npm start` runs one under `.data/pg`'),
   PAYBROKER_PG_PORT: variable(port(55432), '55432', 'port of the private cluster'),
   PAYBROKER_PG_BIN: variable(text(), 'found', 'directory with `initdb`, `pg_ctl`, `postgres`'),
-  TEMPORAL_ADDRESS: variable(text(), 'dev server', 'an existing Temporal frontend; when unset `npm start` runs the dev server'),
+  TEMPORAL_ADDRESS: variable(text(), 'dev server', 'an existing Temporal frontend; when unset `npm start` runs one (`PAYBROKER_TEMPORAL`)'),
   TEMPORAL_NAMESPACE: variable(textOr('default'), 'default', 'namespace'),
   TEMPORAL_CLI_PATH: variable(text(), 'found', 'the `temporal` binary (else `PATH`, else `.tools/bin`, else built)'),
-  PAYBROKER_TEMPORAL_PORT: variable(port(7233), '7233', 'dev server gRPC port'),
-  PAYBROKER_TEMPORAL_UI_PORT: variable(port(8233), '8233', 'dev server Web UI port'),
+  PAYBROKER_TEMPORAL: variable(z.enum(['dev', 'cluster'], { error: 'dev or cluster' }).default('dev'), 'dev',
+    "the Temporal `npm start`, the tests and the benchmarks run when `TEMPORAL_ADDRESS` is unset: `dev`, the CLI's single-process dev server; `cluster`, the official server's frontend, history, matching and worker services as four processes on PostgreSQL (databases `temporal` and `temporal_visibility` in the same cluster) and the Web UI server (docs/operations.md)"),
+  PAYBROKER_TEMPORAL_HISTORY_SHARDS: variable(int(16, 1, 16_384), '16', "cluster mode: history shards (fixed when the cluster's databases are first set up)"),
+  PAYBROKER_TEMPORAL_PORT: variable(port(7233), '7233', "the dev server's gRPC port; in cluster mode the frontend's (history +1, matching +2, worker +6, membership -300 to -294, as Temporal's defaults)"),
+  PAYBROKER_TEMPORAL_UI_PORT: variable(port(8233), '8233', 'Web UI port'),
   PAYBROKER_TASK_QUEUE: variable(textOr('paybroker'), 'paybroker', "the worker's task queue"),
   PAYBROKER_PAYLOAD_KEYS: variable(text(), 'made by `npm start` (`.data/payload-keys`)',
     'payload encryption keys (AES-256-GCM), `id:base64-of-32-bytes`, comma-separated: the first seals, every one opens (rotate by putting a new key first); unset: payloads are plain'),
@@ -130,7 +133,7 @@ export const VARIABLES = {
   PAYBROKER_API_METRICS_PORT: variable(optionalPort(), 'off (`npm start`: 9464)', "the API's Prometheus metrics (`GET /metrics`, every copy's gathered)"),
   PAYBROKER_WORKER_METRICS_PORT: variable(optionalPort(), 'off (`npm start`: 9465)', "the worker's application metrics (`GET /metrics`)"),
   PAYBROKER_WORKER_SDK_METRICS_PORT: variable(optionalPort(), 'off (`npm start`: 9466)', "the Temporal SDK's runtime metrics of the worker (`GET /metrics`)"),
-  PAYBROKER_TEMPORAL_METRICS_PORT: variable(optionalPort(), 'off (`npm start`: 9467)', "the dev server's own metrics (`--metrics-port`, `GET /metrics`)"),
+  PAYBROKER_TEMPORAL_METRICS_PORT: variable(optionalPort(), 'off (`npm start`: 9467)', "the Temporal server's own metrics (`GET /metrics`): the dev server's (`--metrics-port`); in cluster mode the frontend's, and history's, matching's and the worker service's at +2, +3 and +4"),
   PAYBROKER_LAUNCHER_METRICS_PORT: variable(optionalPort(), 'off (`npm start`: 9468)', "the launcher's metrics (restarts of the parts it supervises)"),
   PAYBROKER_WORKER_LOG_LEVEL: variable(level('warn', ['trace', 'debug', 'info', 'warn', 'error']), 'WARN',
     "level of the Temporal SDK's own lines in the worker's log (`DEBUG` shows each activity, with its request id)"),
@@ -154,6 +157,9 @@ export interface Config {
   temporalNamespace: string;
   temporalCliPath: string | undefined;
   temporalPort: number;
+  /** What `npm start`, the tests and the benchmarks run: the dev server or the four-process cluster. */
+  temporalMode: 'dev' | 'cluster';
+  temporalHistoryShards: number;
   temporalUiPort: number;
   taskQueue: string;
   /** PAYBROKER_PAYLOAD_KEYS as given (runtime/payloadCodec.ts parses it); undefined: payloads are plain. */
@@ -263,6 +269,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalNamespace: v.TEMPORAL_NAMESPACE,
     temporalCliPath: v.TEMPORAL_CLI_PATH,
     temporalPort: v.PAYBROKER_TEMPORAL_PORT,
+    temporalMode: v.PAYBROKER_TEMPORAL,
+    temporalHistoryShards: v.PAYBROKER_TEMPORAL_HISTORY_SHARDS,
     temporalUiPort: v.PAYBROKER_TEMPORAL_UI_PORT,
     taskQueue: v.PAYBROKER_TASK_QUEUE,
     payloadKeys: v.PAYBROKER_PAYLOAD_KEYS,

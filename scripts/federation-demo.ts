@@ -140,7 +140,7 @@ async function main(): Promise<void> {
   await ensureDatabase(a.databaseUrl, siblingDatabaseUrl(a.databaseUrl, '').name, a.databaseUrl);
   await ensureDatabase(a.databaseUrl, bDatabase.name, b.databaseUrl);
 
-  const { address: temporalAddress, external: externalTemporal } = await startTemporal(cli);
+  const { address: temporalAddress, external: externalTemporal } = await startTemporal(cli, a.databaseUrl);
 
   const shared = {
     TEMPORAL_ADDRESS: temporalAddress, PROCESSOR_URL: config.simulatorUrl, PAYBROKER_MESSAGING_URL: config.messaging.url,

@@ -33,13 +33,14 @@ export class PartLog {
   private readonly file: WriteStream;
   private readonly prefix: string;
 
-  constructor(name: string, readonly path: string) {
+  /** terminal false: the file only (a chatty part the terminal would drown in, such as Temporal's services). */
+  constructor(name: string, readonly path: string, private readonly terminal = true) {
     this.prefix = terminalPrefix(name);
     this.file = createWriteStream(path, { flags: 'a' });
   }
 
   line(text: string): void {
-    console.log(`${this.prefix} ${text}`);
+    if (this.terminal) console.log(`${this.prefix} ${text}`);
     this.file.write(`${text.replace(ANSI_ESCAPE, '')}\n`);
   }
 

@@ -4,11 +4,18 @@ import { loadConfig } from '../config';
 import { CHROMIUM_MISSING_MESSAGE, findChromium } from './chromium';
 import { ensureFuzzer } from './fuzzer';
 import { ensureTemporalCli } from './temporal-cli';
+import { ensureClusterBinaries } from './temporal-cluster';
 import { findPgBinDir, PG_MISSING_MESSAGE } from './postgres';
 
 const say = (msg: string) => console.log(`[paybroker] ${msg}`);
+const forTests = process.env.npm_lifecycle_event?.startsWith('test') || process.argv.includes('--fuzzer');
 try {
   say(`Temporal CLI: ${await ensureTemporalCli(say)}`);
+  // The cluster's binaries: for PAYBROKER_TEMPORAL=cluster, and for the tests (a fault test runs a cluster of its own).
+  if (loadConfig().temporalMode === 'cluster' || forTests) {
+    const binaries = await ensureClusterBinaries(say);
+    say(`Temporal cluster: ${Object.values(binaries).join(', ')}`);
+  }
   if (loadConfig().databaseUrl) {
     say('PostgreSQL: DATABASE_URL is set; no private cluster needed');
   } else {
@@ -22,7 +29,7 @@ try {
 }
 
 // Only the tests use the fuzzer and Chromium: `npm test` and CI (.ci/run passes --fuzzer) stop without them.
-if (process.env.npm_lifecycle_event === 'test' || process.argv.includes('--fuzzer')) {
+if (forTests) {
   try {
     say(`API fuzzer: ${ensureFuzzer(say)}`);
     const chromium = findChromium();

@@ -1,6 +1,7 @@
-// A private PostgreSQL, Temporal dev server, processor simulator and messaging gateway simulator on free ports in a
-// temporary directory, with the schema migrated and the workflows bundled, with fast non-durable settings: the stack
-// of the tests' global setup, the benchmarks and `npm run histories:record`.
+// A private PostgreSQL, Temporal (the dev server, or the four-process cluster with PAYBROKER_TEMPORAL=cluster),
+// processor simulator and messaging gateway simulator on free ports in a temporary directory, with the schema
+// migrated and the workflows bundled, with fast non-durable settings: the stack of the tests' global setup, the
+// benchmarks and `npm run histories:record`.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -10,6 +11,7 @@ import { newPayloadKey } from '../runtime/payloadCodec';
 import { startPrivateCluster } from './postgres';
 import { freePort } from './ports';
 import { ensureTemporalCli, startTemporalDevServer } from './temporal-cli';
+import { startScratchTemporalCluster } from './temporal-cluster';
 
 import { startMessagingGateway } from '../processors/messaging/server';
 import { startSimulator } from '../processors/simulator/server';
@@ -24,6 +26,8 @@ export interface ScratchStack {
   temporalAddress: string;
   workflowBundlePath: string;
   temporalCliPath: string;
+  /** The Temporal that runs: the dev server, or the four-process cluster on the run's PostgreSQL. */
+  temporalMode: 'dev' | 'cluster';
   /** A processor simulator shared by the run: tests that set faults start their own instead. */
   simulatorUrl: string;
   simulatorAdminUrl: string;
@@ -43,7 +47,11 @@ const quietLogger = {
   warn: (m: string) => console.warn(m), error: (m: string) => console.error(m),
 };
 
-export async function startScratchStack(log: (msg: string) => void, opts: { encryption?: boolean } = {}): Promise<ScratchStack> {
+export async function startScratchStack(log: (msg: string) => void, opts: {
+  encryption?: boolean;
+  /** The Temporal to run; default PAYBROKER_TEMPORAL's. */
+  temporal?: 'dev' | 'cluster';
+} = {}): Promise<ScratchStack> {
   const payloadKeys = opts.encryption === false ? '' : newPayloadKey('run');
   process.env.PAYBROKER_PAYLOAD_KEYS = payloadKeys;
   const base = join(loadConfig().dataDir, 'tests');
@@ -52,9 +60,13 @@ export async function startScratchStack(log: (msg: string) => void, opts: { encr
   chmodSync(dir, 0o755); // PostgreSQL runs as its own user when we are root, and must reach its directory
 
   const cli = await ensureTemporalCli(log);
+  const temporalMode = opts.temporal ?? loadConfig().temporalMode;
+  const pgStarting = freePort().then((port) => startPrivateCluster({ dataDir: join(dir, 'postgres'), port, fast: true, log }));
   const [pgStart, temporalStart] = await Promise.allSettled([
-    freePort().then((port) => startPrivateCluster({ dataDir: join(dir, 'postgres'), port, fast: true, log })),
-    freePort().then((port) => startTemporalDevServer({ cli, port, fast: true, logFile: join(dir, 'temporal.log') })),
+    pgStarting,
+    temporalMode === 'cluster'
+      ? pgStarting.then((pgCluster) => startScratchTemporalCluster({ adminUrl: pgCluster.url, dir: join(dir, 'temporal'), log }))
+      : freePort().then((port) => startTemporalDevServer({ cli, port, fast: true, logFile: join(dir, 'temporal.log') })),
   ]);
   if (pgStart.status === 'rejected' || temporalStart.status === 'rejected') {
     if (pgStart.status === 'fulfilled') pgStart.value.stop();
@@ -75,7 +87,7 @@ export async function startScratchStack(log: (msg: string) => void, opts: { encr
   writeFileSync(workflowBundlePath, code);
 
   return {
-    dir, databaseUrl: cluster.url, temporalAddress: temporal.address, workflowBundlePath, temporalCliPath: cli,
+    dir, databaseUrl: cluster.url, temporalAddress: temporal.address, workflowBundlePath, temporalCliPath: cli, temporalMode,
     simulatorUrl: simulator.url, simulatorAdminUrl: simulator.adminUrl,
     messagingUrl: messaging.url, messagingAdminUrl: messaging.adminUrl, payloadKeys,
     async stop() {

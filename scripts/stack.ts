@@ -21,6 +21,10 @@ import { clusterLogFile, startPrivateCluster } from './postgres';
 import { requirePortFree, waitFor } from './ports';
 import { Supervisor, type Part, type Run, type RunEnd } from './supervisor';
 import { ensureTemporalCli, startTemporalDevServer } from './temporal-cli';
+import {
+  awaitClusterMetadata, awaitClusterReady, CLUSTER_BINARIES, CLUSTER_SERVICES, clusterPortsFrom, ensureClusterBinaries, serviceCommand,
+  setUpClusterDatabases, uiServerCommand, writeClusterConfig,
+} from './temporal-cluster';
 import { serveMetrics } from '../runtime/metrics';
 import { dataConverterOf, newPayloadKey } from '../runtime/payloadCodec';
 
@@ -56,20 +60,22 @@ async function killGroup(pgid: number): Promise<void> {
   while (signalGroup(pgid, 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
+/** A Node entry point (API, worker, simulator) as a part (commandPart's). */
+export const processPart = (name: string, entry: string, env: NodeJS.ProcessEnv): Part =>
+  commandPart(name, [process.execPath, ['--import', 'tsx', join(ROOT_DIR, entry)]], env);
+
 /**
- * A Node entry point (API, worker, simulator) as a part. Each runs in its own process group: a Ctrl-C in the
- * terminal reaches only the launcher, which stops the parts in order, and whatever a process started (API copies,
- * tsx's esbuild service) is killed with it.
+ * A command as a part, its output in logs/<name>.log (and the terminal unless terminal is false). Each runs in its
+ * own process group: a Ctrl-C in the terminal reaches only the launcher, which stops the parts in order, and whatever
+ * a process started (API copies, tsx's esbuild service) is killed with it.
  */
-export function processPart(name: string, entry: string, env: NodeJS.ProcessEnv): Part {
-  const log = new PartLog(name, join(logDir, `${name}.log`));
+export function commandPart(name: string, [command, args]: [string, string[]], env: NodeJS.ProcessEnv, o: { terminal?: boolean } = {}): Part {
+  const log = new PartLog(name, join(logDir, `${name}.log`), o.terminal);
   partLogs.push(log);
   return {
     name,
     async start(): Promise<Run> {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT_DIR, entry)], {
-        env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
-      });
+      const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });
       child.on('error', (err) => say(`${name}: ${err.message}`));
       log.capture(child);
@@ -150,7 +156,10 @@ export async function ensureMetricsPorts(): Promise<void> {
 export const metricsLines = (indent: string) => [
   `API (every copy) http://127.0.0.1:${config.metricsPorts.api}/metrics`, `worker http://127.0.0.1:${config.metricsPorts.worker}/metrics`,
   `worker's Temporal SDK http://127.0.0.1:${config.metricsPorts.workerSdk}/metrics`,
-  `Temporal server http://127.0.0.1:${config.metricsPorts.temporal}/metrics`, `launcher (restarts) http://127.0.0.1:${config.metricsPorts.launcher}/metrics`,
+  ...(config.temporalMode === 'cluster' && !config.temporalExternal
+    ? CLUSTER_SERVICES.map((s) => `Temporal ${s} http://127.0.0.1:${clusterPorts().metrics![s]}/metrics`)
+    : [`Temporal server http://127.0.0.1:${config.metricsPorts.temporal}/metrics`]),
+  `launcher (restarts) http://127.0.0.1:${config.metricsPorts.launcher}/metrics`,
 ].join(`\n${indent}`);
 
 /** Where the Web UI reaches the codec server (its token as the first path segment: the UI sends none of its own). */
@@ -246,15 +255,54 @@ export async function startDatabase(): Promise<string> {
   return databaseUrl!;
 }
 
-/** Temporal: TEMPORAL_ADDRESS when set, else the dev server started as a part. Its address, and whether it is external. */
-export async function startTemporal(cli: string): Promise<{ address: string; external: boolean }> {
+/**
+ * Temporal: TEMPORAL_ADDRESS when set, else the dev server or (PAYBROKER_TEMPORAL=cluster) the cluster's services,
+ * each started as a part. Its address, and whether it is external.
+ */
+export async function startTemporal(cli: string, databaseUrl: string): Promise<{ address: string; external: boolean }> {
   if (config.temporalExternal) {
     say(`Temporal: using TEMPORAL_ADDRESS=${config.temporalAddress}`);
+  } else if (config.temporalMode === 'cluster') {
+    await startClusterParts(databaseUrl);
   } else {
     say('starting the Temporal dev server ...');
     await supervisor.start(temporalPart(cli));
   }
   return { address: config.temporalAddress, external: config.temporalExternal };
+}
+
+/** Cluster mode's ports: Temporal's defaults around PAYBROKER_TEMPORAL_PORT, metrics around PAYBROKER_TEMPORAL_METRICS_PORT. */
+const clusterPorts = () => {
+  const m = config.metricsPorts.temporal;
+  return clusterPortsFrom(config.temporalPort, m === undefined ? undefined : { frontend: m, history: m + 2, matching: m + 3, worker: m + 4 });
+};
+
+/**
+ * The cluster's databases set up (created and migrated by the schema tool), its four services and the Web UI server
+ * started as parts: one that dies is started again like any other part, on the same databases.
+ */
+async function startClusterParts(adminUrl: string): Promise<void> {
+  const ports = clusterPorts();
+  for (const s of CLUSTER_SERVICES) {
+    await requirePortFree(`Temporal's ${s} service`, ports.grpc[s], 'PAYBROKER_TEMPORAL_PORT');
+    await requirePortFree(`Temporal's ${s} service (membership)`, ports.membership[s], 'PAYBROKER_TEMPORAL_PORT');
+    const metrics = ports.metrics?.[s];
+    if (metrics !== undefined && s !== 'frontend') await requirePortFree(`Temporal's ${s} service (metrics)`, metrics, 'PAYBROKER_TEMPORAL_METRICS_PORT');
+  }
+  await requirePortFree('The Temporal Web UI', config.temporalUiPort, 'PAYBROKER_TEMPORAL_UI_PORT');
+  const binaries = await ensureClusterBinaries(say);
+  say(`setting up the Temporal cluster's databases (temporal, temporal_visibility) with ${CLUSTER_BINARIES.sqlTool.name} ...`);
+  await setUpClusterDatabases({ binaries, adminUrl });
+  const plan = writeClusterConfig({ binaries, adminUrl, dir: join(config.dataDir, 'temporal-cluster'), ports,
+    historyShards: config.temporalHistoryShards, namespace: config.temporalNamespace, logDir });
+  say(`starting the Temporal cluster: ${CLUSTER_SERVICES.join(', ')} (${config.temporalHistoryShards} history shards; logs in ${join(logDir, 'temporal-*.log')}) ...`);
+  const [first, ...rest] = CLUSTER_SERVICES;
+  await supervisor.start(commandPart(`temporal-${first}`, serviceCommand(plan, first), {}, { terminal: false }));
+  await awaitClusterMetadata(plan);
+  for (const s of rest) await supervisor.start(commandPart(`temporal-${s}`, serviceCommand(plan, s), {}, { terminal: false }));
+  await awaitClusterReady(plan);
+  say(`the Temporal cluster serves namespace ${plan.namespace} with Paybroker's search attributes`);
+  await supervisor.start(commandPart('temporal-ui', uiServerCommand(plan, { port: config.temporalUiPort, codecEndpoint: codecEndpoint() }), {}, { terminal: false }));
 }
 
 async function main(): Promise<void> {
@@ -277,7 +325,7 @@ async function main(): Promise<void> {
   const operatorKey = await ensureDevOperatorKey(createStores(database).principals, config.dataDir);
   await database.close();
 
-  const { address: temporalAddress, external: externalTemporal } = await startTemporal(cli);
+  const { address: temporalAddress, external: externalTemporal } = await startTemporal(cli, databaseUrl);
 
   const env = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress };
   await supervisor.start(processPart('simulator', 'processors/simulator/main.ts', env));
@@ -301,7 +349,7 @@ async function main(): Promise<void> {
     OpenAPI        ${api}/openapi.json
     Hosted pages   ${config.publicUrl}/checkout/<session id>, ${config.publicUrl}/carts/<cart id>   (a session's url, an offer's addUrl)
     Temporal UI    ${externalTemporal ? '(external Temporal: ' + temporalAddress + ')' : ui}
-    Temporal gRPC  ${temporalAddress}
+    Temporal gRPC  ${temporalAddress}${temporalKind()}
     Metrics        ${metricsLines('                   ')}
     Codec server   http://127.0.0.1:${config.codecPort}         (decodes payloads for the Web UI; token in ${join(config.dataDir, 'codec-token')} unless PAYBROKER_CODEC_TOKEN is set)
     Simulator      ${config.simulatorUrl}         (admin, fault controls: http://127.0.0.1:${config.simulatorAdminPort}/admin/faults)
@@ -315,6 +363,15 @@ async function main(): Promise<void> {
   Try:  curl -s ${api}/me -H "Authorization: Bearer ${operatorKey}"
   A part that stops on its own is started again. Ctrl-C stops everything; data is kept for the next start.
 `);
+}
+
+/** What the banner says of the Temporal that runs (cluster mode: its services and shards). */
+export function temporalKind(): string {
+  if (config.temporalExternal) return '';
+  if (config.temporalMode === 'dev') return '   (dev server)';
+  const { grpc } = clusterPorts();
+  return `   (cluster: frontend; history :${grpc.history}, matching :${grpc.matching}, worker :${grpc.worker}; ` +
+    `${config.temporalHistoryShards} history shards on PostgreSQL)`;
 }
 
 /** One workflow through the worker of taskQueue and its ledger database: the stack really runs work before we say so. */

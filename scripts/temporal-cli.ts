@@ -1,6 +1,6 @@
 // Finding, building and running the official Temporal CLI and its dev server.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { loadConfig, ROOT_DIR } from '../config';
@@ -11,7 +11,7 @@ import { isPortFree, PortInUseError, waitFor } from './ports';
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
 /** The newest release that `go install` can build (later tags use replace directives). */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
-const TOOLS_BIN = join(ROOT_DIR, '.tools', 'bin');
+export const TOOLS_BIN = join(ROOT_DIR, '.tools', 'bin');
 
 /** TEMPORAL_CLI_PATH, then `temporal` on PATH, then .tools/bin/temporal. */
 export function findTemporalCli(): string | undefined {
@@ -35,44 +35,59 @@ export const FAILED_BUILD_OUTPUT_LINES = 100;
 export async function ensureTemporalCli(log: (msg: string) => void): Promise<string> {
   const found = findTemporalCli();
   if (found) return found;
-  const go = spawnSync('sh', ['-c', 'command -v go'], { encoding: 'utf8' }).stdout.trim();
-  if (!go) {
-    throw new Error('The Temporal CLI was not found (TEMPORAL_CLI_PATH, PATH, .tools/bin/temporal) and Go is not ' +
-      `installed to build it. Install Go >= 1.23 or put a temporal ${TEMPORAL_CLI_VERSION} binary on PATH.`);
-  }
+  const go = findGo(`The Temporal CLI was not found (TEMPORAL_CLI_PATH, PATH, .tools/bin/temporal) and Go is not ` +
+    `installed to build it. Install Go >= 1.23 or put a temporal ${TEMPORAL_CLI_VERSION} binary on PATH.`);
   log(`building the Temporal CLI ${TEMPORAL_CLI_VERSION} with 'go install' into .tools/bin (first run only; several minutes) ...`);
   return buildTemporalCli({ go, binDir: TOOLS_BIN, log });
 }
 
+/** The `go` on PATH, else an error that says what it was needed for. */
+export function findGo(missing: string): string {
+  const go = spawnSync('sh', ['-c', 'command -v go'], { encoding: 'utf8' }).stdout.trim();
+  if (!go) throw new Error(missing);
+  return go;
+}
+
+/** `go install` of the CLI into binDir (goInstall's). */
+export const buildTemporalCli = (o: { go: string; binDir: string; log: (msg: string) => void; progressIntervalMs?: number }) =>
+  goInstall({ ...o, target: `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`, what: 'the Temporal CLI', name: 'temporal' });
+
 /**
- * `go install` of the CLI into binDir. It prints a line every progressIntervalMs while it builds and keeps go's
- * own output (about 1,450 package lines with -v, which is why there is no -v) to show only when the build fails.
+ * `go install target` into binDir as `name` (go names a binary after its package's directory: two are called
+ * `server`, so each is built into a directory of its own and moved). It prints a line every progressIntervalMs while
+ * it builds and keeps go's own output (about 1,450 package lines with -v for the CLI, which is why there is no -v) to
+ * show only when the build fails.
  */
-export async function buildTemporalCli(o: {
-  go: string; binDir: string; log: (msg: string) => void; progressIntervalMs?: number;
+export async function goInstall(o: {
+  go: string; target: string; what: string; name: string; binDir: string; log: (msg: string) => void; progressIntervalMs?: number;
 }): Promise<string> {
-  mkdirSync(o.binDir, { recursive: true });
-  const target = `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`;
+  const gobin = join(o.binDir, `.build-${o.name}`);
+  rmSync(gobin, { recursive: true, force: true });
+  mkdirSync(gobin, { recursive: true });
   const startedMs = Date.now();
   const elapsed = () => `${Math.round((Date.now() - startedMs) / 1000)} s`;
-  const child = spawn(o.go, ['install', target], {
-    env: { ...process.env, GOBIN: o.binDir, GOFLAGS: [process.env.GOFLAGS, '-buildvcs=false'].filter(Boolean).join(' ') },
+  const child = spawn(o.go, ['install', o.target], {
+    env: { ...process.env, GOBIN: gobin, GOFLAGS: [process.env.GOFLAGS, '-buildvcs=false'].filter(Boolean).join(' ') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout!.on('data', (d) => { output += d; });
   child.stderr!.on('data', (d) => { output += d; });
-  const progress = setInterval(() => o.log(`still building the Temporal CLI (${elapsed()}) ...`), o.progressIntervalMs ?? BUILD_PROGRESS_INTERVAL_MS);
+  const progress = setInterval(() => o.log(`still building ${o.what} (${elapsed()}) ...`), o.progressIntervalMs ?? BUILD_PROGRESS_INTERVAL_MS);
   const ended = await new Promise<string>((resolve) => {
     child.once('error', (err) => resolve(err.message));
     child.once('close', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`));
   }).finally(() => clearInterval(progress));
-  const built = join(o.binDir, 'temporal');
-  if (ended !== 'exit code 0' || !existsSync(built)) {
+  const [binary] = existsSync(gobin) ? readdirSync(gobin) : [];
+  const built = join(o.binDir, o.name);
+  if (ended !== 'exit code 0' || !binary) {
+    rmSync(gobin, { recursive: true, force: true });
     const tail = output.trimEnd().split('\n').slice(-FAILED_BUILD_OUTPUT_LINES).join('\n');
-    throw new Error(`'go install ${target}' failed (${ended}) after ${elapsed()}; its output:\n${tail}`);
+    throw new Error(`'go install ${o.target}' failed (${ended}) after ${elapsed()}; its output:\n${tail}`);
   }
-  o.log(`Temporal CLI built in ${elapsed()}: ${built}`);
+  renameSync(join(gobin, binary), built);
+  rmSync(gobin, { recursive: true, force: true });
+  o.log(`${o.what[0]!.toUpperCase()}${o.what.slice(1)} built in ${elapsed()}: ${built}`);
   return built;
 }
 
@@ -132,7 +147,7 @@ const INDEXED_TYPES = { Keyword: 2, Int: 3, Bool: 5 } as const; // (temporal.api
  * Adds the search attributes the server lacks. The dev server registers --search-attribute only when it creates its
  * database: one kept under .data from before a new attribute came would refuse every workflow that sets it.
  */
-async function registerSearchAttributes(address: string, namespace: string): Promise<void> {
+export async function registerSearchAttributes(address: string, namespace: string): Promise<void> {
   const conn = await Connection.connect({ address, connectTimeout: 1000 });
   try {
     const { customAttributes } = await conn.operatorService.listSearchAttributes({ namespace });

@@ -18,8 +18,11 @@
 // worker), and for measuring a proposed change: BENCH_WORKFLOWS=path/index.ts (the worker runs that workflows
 // entry instead of workflows/index.ts), BENCH_TEMPORAL_DYNAMIC_CONFIG=k=v,k=v (a dev server with that dynamic
 // config instead of the tests' one), BENCH_ENCRYPTION=off (payloads plain: what the payload codec costs, by
-// comparing the ratio with a run where it is on, the default).
+// comparing the ratio with a run where it is on, the default), BENCH_TEMPORAL=cluster (the four-process Temporal
+// cluster on PostgreSQL instead of the dev server, ceiling and throughput both on it: what the production topology
+// costs on this machine).
 import { loadavg } from 'node:os';
+import { loadConfig } from '../../config';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../../scripts/temporal-cli';
 import type { PingWorkflow } from '../../workflows/ping.contract';
 import { describeCpu, otherCpuPercent } from '../support/cpu';
@@ -47,6 +50,7 @@ const latencyOrders = S.rate * S.seconds;
 
 const TARGET_RATIO = 0.4;
 const ENCRYPTION = process.env.BENCH_ENCRYPTION !== 'off';
+const TEMPORAL = process.env.BENCH_TEMPORAL === 'cluster' ? 'cluster' : 'dev';
 const TARGET_CREATE_P50_MS = 25;
 
 const log = (msg: string) => console.log(`[bench] ${msg}`);
@@ -160,11 +164,12 @@ async function run(b: BenchStack): Promise<boolean> {
 ${RULE}
 Paybroker order benchmark
   machine     ${machineLine()}; load average before phase 3: ${loadBefore.toFixed(2)}
-  stack       PostgreSQL (fsync=off, synchronous_commit=off, full_page_writes=off) and the Temporal dev server (SQLite in
-              memory, synchronous=OFF): NON-DURABLE fast settings of the tests, so the figures are upper bounds. API, worker
+  stack       PostgreSQL (fsync=off, synchronous_commit=off, full_page_writes=off) and ${TEMPORAL === 'dev'
+    ? 'the Temporal dev server (SQLite in\n              memory, synchronous=OFF)' : "the Temporal cluster (its stores in that\n              PostgreSQL)"}: NON-DURABLE fast settings of the tests, so the figures are upper bounds. API, worker
               and simulator are separate processes (worker options: workers/options.ts); load generator and Temporal
               client run in this process, on the same machine.
-  temporal    dev server as the tests run it: 1 history shard, dynamic config ${Object.entries(DEV_SERVER_DYNAMIC_CONFIG).map(([k, v]) => `${k}=${v}`).join(', ') || '(none)'}${
+  temporal    ${TEMPORAL === 'dev' ? 'dev server as the tests run it: 1 history shard'
+    : `CLUSTER (BENCH_TEMPORAL=cluster): frontend, history, matching and worker processes on the run's PostgreSQL, ${loadConfig().temporalHistoryShards} history shards`}, dynamic config ${Object.entries(DEV_SERVER_DYNAMIC_CONFIG).map(([k, v]) => `${k}=${v}`).join(', ') || '(none)'}${
   process.env.BENCH_TEMPORAL_DYNAMIC_CONFIG ? `\n              PLUS ${process.env.BENCH_TEMPORAL_DYNAMIC_CONFIG}` : ''}
   payloads    ${ENCRYPTION ? 'sealed (AES-256-GCM, runtime/payloadCodec.ts) by the API, the worker and the bench client' : 'PLAIN (BENCH_ENCRYPTION=off)'}
   workflows   ${process.env.BENCH_WORKFLOWS ? `BENCH_WORKFLOWS=${process.env.BENCH_WORKFLOWS} (NOT workflows/index.ts)` : 'workflows/index.ts'}
@@ -211,5 +216,5 @@ ${RULE}`);
 // --- main --------------------------------------------------------------------------------------------------
 await benchMain({
   log, workflowsPath: process.env.BENCH_WORKFLOWS || undefined, profileDir: process.env.BENCH_PROFILE || undefined,
-  temporalDynamicConfig: process.env.BENCH_TEMPORAL_DYNAMIC_CONFIG?.split(',').filter(Boolean), encryption: ENCRYPTION,
+  temporalDynamicConfig: process.env.BENCH_TEMPORAL_DYNAMIC_CONFIG?.split(',').filter(Boolean), encryption: ENCRYPTION, temporal: TEMPORAL,
 }, run);

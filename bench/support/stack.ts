@@ -39,6 +39,8 @@ export interface BenchStackOptions {
   profileDir?: string;
   /** Payload encryption (the run's own key, as the tests'): on unless false, to measure what it costs. */
   encryption?: boolean;
+  /** The Temporal: the dev server (default) or the four-process cluster on the run's PostgreSQL (scripts/temporal-cluster.ts). */
+  temporal?: 'dev' | 'cluster';
   /** Receives stop() at once, so a signal during the start can stop what has started so far. */
   onStopReady?: (stop: () => Promise<void>) => void;
 }
@@ -103,8 +105,9 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
   opts.onStopReady?.(stop);
 
   try {
-    opts.log('starting PostgreSQL and the Temporal dev server (non-durable fast settings), bundling workflows ...');
-    const test = await startScratchStack(opts.log, { encryption: opts.encryption });
+    const temporalMode = opts.temporal ?? 'dev';
+    opts.log(`starting PostgreSQL and the Temporal ${temporalMode === 'dev' ? 'dev server' : 'cluster'} (non-durable fast settings), bundling workflows ...`);
+    const test = await startScratchStack(opts.log, { encryption: opts.encryption, temporal: temporalMode });
     cleanups.push({ what: 'PostgreSQL and Temporal', run: () => test.stop() });
 
     let temporalAddress = test.temporalAddress;

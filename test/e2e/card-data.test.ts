@@ -13,6 +13,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { SIM_SCHEMA } from '../../processors/simulator/migrations';
 import { findPgBinDir } from '../../scripts/postgres';
+import { CLUSTER_SERVICES } from '../../scripts/temporal-cluster';
 import { settlementScheduleId } from '../../workflows/settlementBatch.contract';
 import type { SettlementPeriodResult } from '../../workflows/settlementPeriod.contract';
 import { CARD_MAX_DIGITS, findCardNumbers, luhnValid } from '../support/card-scan';
@@ -92,11 +93,13 @@ async function readableHistory(json: string): Promise<string> {
   return JSON.stringify(await decode(JSON.parse(json)));
 }
 
-/** Where the run's PostgreSQL and Temporal dev server write their logs (the scratch stack's directory). */
-async function stackLogFiles(db: NonNullable<typeof fresh>['db']): Promise<{ postgres: string; temporal: string }> {
+/** Where the run's PostgreSQL and Temporal write their logs (the scratch stack's directory): the dev server's one,
+ *  or each of the cluster's services'. */
+async function stackLogFiles(db: NonNullable<typeof fresh>['db']): Promise<{ postgres: string; temporal: string[] }> {
   const { rows } = await db.raw('SHOW data_directory'); // <run dir>/postgres/pg
   const runDir = dirname(dirname(rows[0].data_directory as string));
-  return { postgres: join(runDir, 'postgres', 'logs', 'postgres.log'), temporal: join(runDir, 'temporal.log') };
+  return { postgres: join(runDir, 'postgres', 'logs', 'postgres.log'), temporal: inject('temporalMode') === 'dev' ? [join(runDir, 'temporal.log')]
+    : CLUSTER_SERVICES.map((s) => join(runDir, 'temporal', `temporal-${s}.log`)) };
 }
 
 const sizeOf = (path: string) => statSync(path).size;
@@ -159,7 +162,7 @@ describe('card data in the broker', () => {
       'api.log': readFileSync(join(logDir, 'api.log'), 'utf8'),
       'worker.log': readFileSync(join(logDir, 'worker.log'), 'utf8'),
       'postgres.log, every statement of the test': readFrom(stackLogs.postgres, postgresLogStart),
-      'temporal.log': readFileSync(stackLogs.temporal, 'utf8'),
+      "Temporal's log": stackLogs.temporal.map((f) => readFileSync(f, 'utf8')).join('\n'),
       [`${Object.keys(histories).length} workflow histories`]: historyText,
     };
 
@@ -168,7 +171,7 @@ describe('card data in the broker', () => {
     expect(sources['api.log']).toContain('"url":"/v1/orders"');
     expect(sources['worker.log']).toContain('"activityType":"authorize"');
     expect(sources['postgres.log, every statement of the test']).toMatch(new RegExp(`parameters: .*'${flows.orderId}'`));
-    expect(sources['temporal.log']).toContain('Server:');
+    expect(sources["Temporal's log"]).toMatch(inject('temporalMode') === 'dev' ? /Server:/ : /Loading config files=.*history\.yaml/);
     // the token is in the order workflow's input only, sealed and base64 in the export: found, the payloads are opened
     for (const text of [flows.orderId, flows.orderToken]) expect(historyText).toContain(text);
 

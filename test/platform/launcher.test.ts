@@ -12,6 +12,7 @@ import { Client, Connection } from '@temporalio/client';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { dataConverterOf, EncryptionCodec, parsePayloadKeys } from '../../runtime/payloadCodec';
 import { freePort, isPortFree, waitFor } from '../../scripts/ports';
+import { CLUSTER_SERVICES } from '../../scripts/temporal-cluster';
 import { type PingWorkflow, pingWorkflowId } from '../../workflows/ping.contract';
 import { uid } from '../support/env';
 import { allPids, alive, cmdlineOf, statOf } from '../support/proc';
@@ -68,7 +69,7 @@ interface Launch {
   part(marker: string): number;
 }
 
-async function launch(dataDir: string): Promise<Launch> {
+async function launch(dataDir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Launch> {
   const ports = {
     api: await freePort(), simulator: await freePort(), simulatorAdmin: await freePort(),
     temporal: await freePort(), temporalUi: await freePort(), postgres: await freePort(), codec: await freePort(),
@@ -86,6 +87,7 @@ async function launch(dataDir: string): Promise<Launch> {
     TEMPORAL_CLI_PATH: inject('temporalCliPath'),
     // the run's bundle of the same workflow code: the worker skips bundling at each (re)start
     PAYBROKER_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+    ...extraEnv,
   };
   // (the payload key and the codec token: npm start makes its own, as on a first start)
   for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'PROCESSOR_URL', 'PAYBROKER_TASK_QUEUE', 'PAYBROKER_PAYLOAD_KEYS', 'PAYBROKER_CODEC_TOKEN']) delete env[name];
@@ -257,6 +259,38 @@ describe('npm start', () => {
     expect(log('simulator')).toMatch(/processor simulator listening on/);
     expect(log('temporal').match(/Server: +localhost:\d+/g)!.length).toBeGreaterThanOrEqual(2);
     expect(log('postgres')).toMatch(/database system is ready to accept connections/);
+  }, TEST_TIMEOUT_MS);
+
+  it('in cluster mode runs Temporal as four services and the Web UI server, restarts a SIGKILLed history service, and stops on SIGTERM', async () => {
+    const l = current = await launch(dataDir, { PAYBROKER_TEMPORAL: 'cluster', PAYBROKER_TEMPORAL_HISTORY_SHARDS: '4' });
+    const p = l.ports.temporal;
+    expect(l.output()).toContain(`Temporal gRPC  127.0.0.1:${p}   (cluster: frontend; history :${p + 1}, matching :${p + 2}, worker :${p + 6}; 4 history shards on PostgreSQL)`);
+    for (const service of CLUSTER_SERVICES) l.part(`--service ${service}`);
+    expect(l.output()).not.toContain('start-dev');
+    // each service's metrics, listed and answering (the frontend's on PAYBROKER_TEMPORAL_METRICS_PORT, the others at +2, +3, +4)
+    const m = l.ports.temporalMetrics;
+    for (const [service, port] of [['frontend', m], ['history', m + 2], ['matching', m + 3], ['worker', m + 4]] as const) {
+      expect(l.output()).toContain(`Temporal ${service} http://127.0.0.1:${port}/metrics`);
+      expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), service).toMatch(new RegExp(`^build_information\\{.*service_name="${service}"\\} 1$`, 'm'));
+    }
+    // the Web UI server runs against the cluster, decoding through the codec server
+    const ui = `http://127.0.0.1:${l.ports.temporalUi}`;
+    const settings = await (await fetch(`${ui}/api/v1/settings`)).json() as { Codec: { Endpoint: string } };
+    expect(settings.Codec.Endpoint).toBe(`http://127.0.0.1:${l.ports.codec}/${readFileSync(join(l.dataDir, 'codec-token'), 'utf8').trim()}`);
+    const listed = await (await fetch(`${ui}/api/v1/namespaces/default/workflows?query=${encodeURIComponent("WorkflowType='pingWorkflow'")}`)).json() as
+      { executions: Array<{ execution: { workflowId: string } }> };
+    expect(listed.executions.map((e) => e.execution.workflowId)).toContainEqual(expect.stringMatching(/^ping-startup-/));
+
+    const history = l.part('--service history');
+    process.kill(history, 'SIGKILL');
+    await l.waitForOutput(/\[paybroker\] temporal-history stopped unexpectedly \(signal SIGKILL\) after [\d.]+ s; restarting in 1 s/);
+    await l.waitForOutput(/\[paybroker\] temporal-history restarted/);
+    await replaced(l, '--service history', history);
+    await waitUntilGreen(l);
+    await ping(l);
+
+    await expectCleanStop(l, 'SIGTERM');
+    expect(readFileSync(join(dataDir, 'logs', 'temporal-frontend.log'), 'utf8')).toMatch(/Loading config files=.*frontend\.yaml/);
   }, TEST_TIMEOUT_MS);
 
   it('restarts PostgreSQL, the API and the simulator after a SIGKILL, and stops on SIGINT to npm', async () => {

@@ -99,7 +99,7 @@ ${outcome === 'builds' ? 'echo binary > "$GOBIN/temporal"; exit 0' : 'echo "go: 
       const built = await buildTemporalCli({ go: fakeGo(dir, 'builds'), binDir: join(dir, 'bin'), log: (m) => logged.push(m), progressIntervalMs: 100 });
       expect(built).toBe(join(dir, 'bin', 'temporal'));
       expect(existsSync(built)).toBe(true);
-      expect(logged.at(-1)).toMatch(/^Temporal CLI built in \d+ s: /);
+      expect(logged.at(-1)).toMatch(/^The Temporal CLI built in \d+ s: /);
       const progress = logged.slice(0, -1);
       expect(progress.length).toBeGreaterThan(0);
       for (const line of progress) expect(line).toMatch(/^still building the Temporal CLI \(\d+ s\) \.\.\.$/);
