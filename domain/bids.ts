@@ -13,6 +13,7 @@
 // each event does to a round. It never reads the clock: the workflow passes the time in.
 import type { Address } from './order';
 import { applyBps, type ItemKind, MAX_ORDER_TOTAL_MINOR, type PricedOrder } from './pricing';
+import { formatMoney } from './money';
 
 export type RoundMode = 'sell_first' | 'quote_first';
 
@@ -379,4 +380,12 @@ export class BidRound {
       awards: this.awards.map((a) => ({ ...a })), failure: this.failure,
     };
   }
+}
+
+/** The Web UI's current details of a bid round's workflow. */
+export function roundDetails(v: RoundView): string {
+  if (v.failure) return `${v.state}: ${v.failure.code}`;
+  const sale = v.sale ? `, sale ${formatMoney(v.sale.totalMinor, v.currency)}` : '';
+  const closes = v.closesAt && !v.closedAt ? ` until ${v.closesAt}` : '';
+  return `${v.state}${closes}: ${v.bidCount} bid${v.bidCount === 1 ? '' : 's'}, ${v.awards.length} award${v.awards.length === 1 ? '' : 's'}${sale}`;
 }

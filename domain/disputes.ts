@@ -8,6 +8,8 @@
 //   needs_response → under_review (evidence submitted) → won | lost
 //   needs_response → lost (accepted, or the deadline passed) | refunded (refunded at once)
 
+import { formatMoney } from './money';
+
 export type DisputeState = 'needs_response' | 'under_review' | 'won' | 'lost' | 'refunded';
 /** How a closed dispute ended: the issuer's decision, the merchant's acceptance, the deadline, or a refund. */
 export type DisputeResolution = 'decided' | 'accepted' | 'deadline' | 'refunded';
@@ -213,4 +215,11 @@ export class Dispute {
       closedAt: this.closedAt,
     };
   }
+}
+
+/** The Web UI's current details of a dispute's workflow. */
+export function disputeDetails(v: DisputeView): string {
+  const amount = formatMoney(v.amountMinor, v.currency);
+  if (v.closedAt) return `${v.state}${v.resolution ? ` (${v.resolution})` : ''}: ${amount}, ${v.reason}`;
+  return `${v.state}: ${amount}, ${v.reason}; ${v.evidenceSubmittedAt ? `evidence submitted ${v.evidenceSubmittedAt}` : `evidence due by ${v.evidenceDueBy}`}`;
 }

@@ -6,6 +6,7 @@
 //                      or the issuer ended the reservation first: expiredEarly)
 //   placing → declined (the balance or the card said no) | failed (the processor refused or could not be reached)
 import { applyBps } from './pricing';
+import { formatMoney } from './money';
 
 /** Shortest and longest a hold can be placed for (the issuers' own limit is 7 days). */
 export const MIN_HOLD_SECONDS = 60;
@@ -195,4 +196,12 @@ export class Hold {
       captures: [...this.captures], failure: this.failure, expiredEarly: this.expiredEarly, description: i.description, endedAt: this.endedAt,
     };
   }
+}
+
+/** The Web UI's current details of a hold's workflow (what it waits for, what has moved). */
+export function holdDetails(v: HoldView): string {
+  const money = (m: number) => formatMoney(m, v.currency);
+  if (v.failure) return `${v.state}: ${v.failure.code}`;
+  const moved = `${money(v.capturedMinor)} of ${money(v.amountMinor)} captured${v.releasedMinor ? `, ${money(v.releasedMinor)} released` : ''}`;
+  return v.expiresAt && !v.endedAt ? `${v.state}: ${moved}; releases itself at ${v.expiresAt}` : `${v.state}: ${moved}`;
 }

@@ -245,6 +245,7 @@ export class BidService {
     await startOnce(this.deps.temporal, () => this.deps.temporal.workflow.start<BidRoundWorkflow>('bidRoundWorkflow', {
       workflowId: bidRoundWorkflowId(row.id), taskQueue: this.deps.taskQueue, args: [start],
       workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'REJECT_DUPLICATE', typedSearchAttributes: roundStartAttributes(start),
+      staticSummary: `Bid round ${row.id} (${start.mode}): ${start.quantity} of ${start.itemClass.id}`,
     }));
     return { row, created: claim === 'created' };
   }

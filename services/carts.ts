@@ -226,7 +226,8 @@ export class CartService {
     try {
       return await withinDeadline(temporal, () => (start
         ? temporal.workflow.executeUpdateWithStart(def, { args: [arg] as [A], startWorkflowOperation: new WithStartWorkflowOperation<CartWorkflow>('cartWorkflow', {
-          workflowId: cartWorkflowId(cartId), taskQueue, args: [{ cartId } as CartInput], workflowIdConflictPolicy: 'USE_EXISTING' }) })
+          workflowId: cartWorkflowId(cartId), taskQueue, args: [{ cartId } as CartInput], workflowIdConflictPolicy: 'USE_EXISTING',
+          staticSummary: `Cart ${cartId}` }) })
         : temporal.workflow.getHandle(cartWorkflowId(cartId)).executeUpdate(def, { args: [arg] as [A] })), ms);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new CartError('cart_not_active', 'The cart is no longer open');

@@ -168,6 +168,7 @@ export class CheckoutService {
       workflowIdConflictPolicy: 'USE_EXISTING' as const, workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
       // (operators find a merchant's sessions in the Web UI as they find its orders)
       typedSearchAttributes: [{ key: MerchantId, value: input.merchantId }],
+      staticSummary: `Checkout session ${input.sessionId} of ${input.merchantId}: ${input.items.length} item line${input.items.length === 1 ? '' : 's'}, ${input.currency}`,
     };
   }
 }

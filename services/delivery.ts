@@ -39,6 +39,7 @@ export class DeliveryService {
     return {
       workflowId: deliveryGroupWorkflowId(destinationId, groupKey), taskQueue: this.taskQueue,
       args: [{ destinationId, groupKey }] as [DeliveryGroupInput],
+      staticSummary: `Ordered delivery to ${destinationId}, group ${groupKey}`,
     };
   }
 }

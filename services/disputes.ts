@@ -87,6 +87,7 @@ export class DisputeService {
     await startOnce(temporal, () => temporal.workflow.start<DisputeWorkflow>('disputeWorkflow', {
       workflowId, taskQueue: this.deps.taskQueue, args: [{ ...input, decisionPollMs: this.deps.decisionPollMs }],
       workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      staticSummary: `Dispute ${input.disputeId} of ${input.orderId ? `order ${input.orderId}` : input.holdId ? `hold ${input.holdId}` : `charge ${input.chargeId}`}`,
       ...(input.merchantId ? { typedSearchAttributes: [{ key: MerchantId, value: input.merchantId }] } : {}),
     }));
     return 'opened';

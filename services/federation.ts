@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import { canonical } from '../domain/canonical';
+import { formatMoney } from '../domain/money';
 import {
   aliasFrom, type AuthorizationFacts, decideAuthorization, DEFAULT_ALIAS_SECONDS, type FederationRefusal, MAX_FEDERATED_MINOR,
 } from '../domain/federation';
@@ -370,7 +371,8 @@ export class FederationService {
     return withinDeadline(temporal, () => temporal.workflow.executeUpdateWithStart(decidedUpdate, {
       startWorkflowOperation: new WithStartWorkflowOperation<FederatedPaymentWorkflow>('federatedPaymentWorkflow', {
         workflowId: federatedPaymentWorkflowId(input.paymentId), taskQueue, args: [input], workflowIdConflictPolicy: 'USE_EXISTING',
-              }),
+        staticSummary: federatedPaymentSummary(input),
+      }),
     }), 30_000).then(async (v) => { await federation.workflowStarted(input.paymentId); return v; },
       (err: unknown) => { throw isTemporalUnavailable(err) ? new TemporalUnavailable(err) : err; });
   }
@@ -440,6 +442,7 @@ export async function startStrandedPayments(deps: { federation: FederationStore;
     const input = s.input as FederatedPaymentInput;
     await withinDeadline(deps.temporal, () => deps.temporal.workflow.start<FederatedPaymentWorkflow>('federatedPaymentWorkflow', {
       workflowId: federatedPaymentWorkflowId(input.paymentId), taskQueue: deps.taskQueue, args: [input], workflowIdConflictPolicy: 'USE_EXISTING',
+      staticSummary: federatedPaymentSummary(input),
     }));
     await deps.federation.workflowStarted(input.paymentId);
     started++;
@@ -490,3 +493,7 @@ export function viewOf(p: FederatedPayment): FederatedPaymentView {
     decidedAt: p.decidedAt?.toISOString() ?? null, createdAt: p.createdAt.toISOString(),
   };
 }
+
+/** The Web UI's one line for a federated payment's workflow. */
+const federatedPaymentSummary = (i: FederatedPaymentInput) =>
+  `Federated payment ${i.paymentId}: ${formatMoney(i.amountMinor, i.currency)} from ${i.alias}@${i.payer.gatewayId} to seller ${i.sellerId}`;

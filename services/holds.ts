@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type Client, WithStartWorkflowOperation, WorkflowNotFoundError } from '@temporalio/client';
 import { canonical } from '../domain/canonical';
+import { formatMoney } from '../domain/money';
 import type { HoldInput, HoldView } from '../domain/holds';
 import { Hold, HoldError } from '../domain/holds';
 import type { HoldRow, HoldStore } from '../stores/holds';
@@ -134,6 +135,7 @@ export class HoldService {
       workflowId: holdWorkflowId(input.holdId), taskQueue: this.deps.taskQueue, args: [input] as [HoldInput],
       workflowIdConflictPolicy: 'USE_EXISTING' as const, workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
       typedSearchAttributes: [{ key: MerchantId, value: input.merchantId }],
+      staticSummary: `Hold ${input.holdId} of ${input.merchantId}: ${formatMoney(input.amountMinor, input.currency)} for up to ${input.expiresInSeconds} s`,
     };
   }
 }

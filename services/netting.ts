@@ -86,6 +86,7 @@ export class NettingService {
     const { gatewayId: me, temporal, taskQueue, settings } = this.deps;
     await temporal.workflow.signalWithStart<NettingWindowWorkflow, []>('nettingWindowWorkflow', {
       workflowId: nettingWindowWorkflowId(peer, seq), taskQueue, signal: authorizedSignal, signalArgs: [],
+      staticSummary: `Netting window ${seq} with ${peer}: net the payments between the two services, settle once`,
       args: [{ me, peer, seq, maxTransactions: settings.maxTransactions, periodMs: settings.periodMs }],
     });
   }

@@ -37,7 +37,7 @@ export class PayoutService {
     const { temporal } = this.deps;
     return startOnce(temporal, () => temporal.workflow.start<PayoutWorkflow>('payoutWorkflow', {
       workflowId: payoutWorkflowId(payoutId), taskQueue: this.deps.taskQueue, workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-      args: [{ payoutId, retryDelaysMs: this.deps.retryDelaysMs }],
+      args: [{ payoutId, retryDelaysMs: this.deps.retryDelaysMs }], staticSummary: `Payout ${payoutId}: send it, retry until it lands or fails`,
     }));
   }
 }

@@ -15,6 +15,7 @@ export class ReconciliationService {
     await this.deps.reconciliation.begin(day, workflowId);
     const started = await startOnce(temporal, () => temporal.workflow.start<ReconciliationWorkflow>('reconciliationWorkflow', {
       workflowId, taskQueue, workflowIdReusePolicy: 'ALLOW_DUPLICATE', args: [{ day }],
+      staticSummary: `Reconciliation of ${day}: the processor's report against the ledger`,
     }));
     return { day, workflowId, started };
   }

@@ -52,6 +52,7 @@ export class SettlementService {
     const { temporal } = this.deps;
     const started = await startOnce(temporal, () => temporal.workflow.start<SettlementPeriodWorkflow>('settlementPeriodWorkflow', {
       workflowId, taskQueue: this.deps.taskQueue, workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      staticSummary: `Settlement period ${periodId(seq)}: close it, charge the buyers, credit the sellers`,
       // (a frozen period's grace is over: its close resumes at once)
       args: [{ periodSeq: seq, graceMs: o.graceMs ?? (o.periodSeq !== undefined ? 0 : this.deps.settings.graceMs), fileLines: o.fileLines,
         dunningDelaysMs: this.deps.settings.dunningDelaysMs }],

@@ -11,7 +11,7 @@ import type { CheckoutActivities } from '../activities/checkout';
 import type { OrderActivities } from '../activities/orders';
 import type { BusinessEvent } from '../activities/webhookEvents';
 import { avsDecision } from '../domain/avs';
-import { BidRound, BidRoundError, maxAcceptableUnit, type RoundView } from '../domain/bids';
+import { BidRound, BidRoundError, maxAcceptableUnit, roundDetails, type RoundView } from '../domain/bids';
 import { CART_AVS_POLICY } from '../domain/cart';
 import type { OrderInput } from '../domain/order';
 import {
@@ -79,7 +79,9 @@ export async function bidRoundWorkflow(input: BidRoundInput): Promise<RoundView>
       shownState = round.state;
       wf.upsertSearchAttributes([{ key: BidRoundState, value: round.state }]);
     }
-    await by.saveRound(round.view(), events);
+    const view = round.view();
+    wf.setCurrentDetails(roundDetails(view));
+    await by.saveRound(view, events);
   };
 
   // --- the customer's card ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import * as wf from '@temporalio/workflow';
 import type { DisputeActivities } from '../activities/disputes';
 import type { OrderActivities } from '../activities/orders';
 import type { BusinessEvent } from '../domain/events';
-import { closingStep, Dispute, DisputeError, type DisputeInput, type DisputeResolution, type DisputeView, reminderTimes } from '../domain/disputes';
+import { closingStep, Dispute, DisputeError, disputeDetails, type DisputeInput, type DisputeResolution, type DisputeView, reminderTimes } from '../domain/disputes';
 import { PROCESSOR_CALL, UNTIL_WRITTEN } from './activityOptions';
 import { acceptUpdate, closedSignal, disputeQuery, refundUpdate, submitUpdate } from './dispute.contract';
 import { notDone, reachable } from './reachable';
@@ -31,6 +31,12 @@ export async function disputeWorkflow(input: DisputeInput): Promise<DisputeView>
   let closing: Closing | null = null;
 
   wf.setHandler(disputeQuery, () => d.view());
+  /** The view to save, also shown as the workflow's current details in the Web UI. */
+  const shown = () => {
+    const view = d.view();
+    wf.setCurrentDetails(disputeDetails(view));
+    return view;
+  };
   const request = (what: 'accept' | 'submit' | 'refund', answered: () => boolean) => wf.setHandler(
     what === 'accept' ? acceptUpdate : what === 'submit' ? submitUpdate : refundUpdate,
     async () => {
@@ -60,7 +66,7 @@ export async function disputeWorkflow(input: DisputeInput): Promise<DisputeView>
   /** A call that must be answered: the processor is waited out for as long as it takes. */
   const answered = <T extends object>(call: () => Promise<T>) => reachable(call, Number.MAX_SAFE_INTEGER);
 
-  await books.saveDispute(d.view(), 'opened', event('dispute.created', 'created'));
+  await books.saveDispute(shown(), 'opened', event('dispute.created', 'created'));
   await tellOperators('period_charge_disputed', `Buyer ${input.invoice?.buyerId} disputed its invoice of period ${input.invoice?.periodSeq} `
     + `(${input.amountMinor} ${input.currency}, ${input.reason}): answer with evidence or accept by ${input.evidenceDueBy}`);
 
@@ -73,7 +79,7 @@ export async function disputeWorkflow(input: DisputeInput): Promise<DisputeView>
     if (await wf.condition(() => asked !== null || closing !== null, Math.max(1, next - Date.now()))) break;
     if (reminders.length > 0) {
       const left = Math.round((dueMs - reminders.shift()!) / 86_400_000);
-      await books.saveDispute(d.view(), null, event('dispute.evidence_due_soon', `${left}d`, { daysLeft: left }));
+      await books.saveDispute(shown(), null, event('dispute.evidence_due_soon', `${left}d`, { daysLeft: left }));
     } else if (Date.now() >= dueMs) {
       resolution = 'deadline';
       break;
@@ -85,14 +91,14 @@ export async function disputeWorkflow(input: DisputeInput): Promise<DisputeView>
       const r = await answered(() => processor.submitDisputeEvidence(input.disputeId, `${id}:evidence`));
       if (!notDone(r) && r.outcome === 'submitted') {
         d.submitted(now());
-        await books.saveDispute(d.view(), null, []);
+        await books.saveDispute(shown(), null, []);
       } else resolution = 'deadline';
     } else if (asked === 'refund') {
       const r = await answered(async () => ({ refundId: await processor.refundDisputedCapture(input, `${id}:refund`) }));
       if (!notDone(r)) {
         d.refunded(r.refundId);
         resolution = 'refunded';
-        await books.saveDispute(d.view(), null, []);
+        await books.saveDispute(shown(), null, []);
       }
     } else if (asked === 'accept') resolution = 'accepted';
     if (resolution === 'accepted' || resolution === 'deadline') {
@@ -111,7 +117,7 @@ export async function disputeWorkflow(input: DisputeInput): Promise<DisputeView>
   }
   const c = closing as Closing;
   d.closed(c.status, c.status === 'refunded' ? 'refunded' : resolution === 'deadline' || resolution === 'accepted' ? resolution : 'decided', c.feeMinor, now());
-  await books.saveDispute(d.view(), closingStep(d.state), event('dispute.closed', d.state, { resolution: d.resolution, feeChargedMinor: c.feeMinor }));
+  await books.saveDispute(shown(), closingStep(d.state), event('dispute.closed', d.state, { resolution: d.resolution, feeChargedMinor: c.feeMinor }));
   if (d.state === 'lost') {
     await tellOperators('period_charge_dispute_lost', `Buyer ${input.invoice?.buyerId} won its dispute of period ${input.invoice?.periodSeq}'s invoice: `
       + `it owes ${input.amountMinor} ${input.currency} again (its receivable), to be collected`);

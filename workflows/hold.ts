@@ -6,7 +6,7 @@ import * as wf from '@temporalio/workflow';
 import type { HoldActivities, HoldCapturePosting } from '../activities/holds';
 import type { OrderActivities } from '../activities/orders';
 import type { BusinessEvent } from '../domain/events';
-import { Hold, HoldError, type HoldInput, type HoldView } from '../domain/holds';
+import { Hold, HoldError, holdDetails, type HoldInput, type HoldView } from '../domain/holds';
 import { PROCESSOR_CALL, UNTIL_WRITTEN } from './activityOptions';
 import { captureUpdate, holdQuery, issuerExpiredSignal, placedUpdate, releaseUpdate } from './hold.contract';
 import { notDone, reachable } from './reachable';
@@ -67,6 +67,7 @@ export async function holdWorkflow(input: HoldInput): Promise<HoldView> {
     const shown = JSON.stringify(view);
     if (shown === saved && captures.length === 0 && events.length === 0) return;
     saved = shown;
+    wf.setCurrentDetails(holdDetails(view));
     await books.saveHold(view, captures, events);
   };
   /** A call that must be answered (a capture, the release): the processor is waited out for as long as it takes. */

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_AVS_POLICY } from '../../domain/avs';
 import {
   type Bid, BidRound, BidRoundError, checkRoundRequest, compareBids, type ItemClass, quoteUnitPrice, rankBids, roundMaxUnitPrice,
-  roundPriced, type RoundTerms, saleUnitPrice,
+  roundDetails, roundPriced, type RoundTerms, saleUnitPrice,
 } from '../../domain/bids';
 import { Order, type OrderInput } from '../../domain/order';
 import { MAX_ORDER_TOTAL_MINOR } from '../../domain/pricing';
@@ -115,9 +115,11 @@ describe('a sell-first round', () => {
     expect(r.state).toBe('authorizing');
     r.authorized('auth_1');
     expect(r.opened(1000)).toBe(61_000);
+    expect(roundDetails(r.view())).toBe('open until 1970-01-01T00:01:01.000Z: 0 bids, 0 awards, sale $50.00');
     expect(r.closed([bid('dear', 2301), bid('ok', 2300, 5), bid('fast', 2300, 1)], 61_000)).toBe('award');
     const award = r.nextAward(orderId)!;
     expect(award).toMatchObject({ merchantId: 'fast', supplyUnitMinor: { 'isbn-1': 2300 }, priced: { totalMinor: 5000 } });
+    expect(roundDetails(r.view())).toBe('awarded: 3 bids, 1 award, sale $50.00');
     expect(r.view()).toMatchObject({ state: 'awarded', bidCount: 3, sale: { unitPriceMinor: 2500, totalMinor: 5000 },
       awards: [{ merchantId: 'fast', orderId: orderId('fast', 1), outcome: 'awaiting_fulfilment' }] });
     expect(r.orderReported('order-other', 'captured')).toBe(false);
@@ -138,6 +140,7 @@ describe('a sell-first round', () => {
     r.orderReported(orderId('b', 2), 'released');
     expect(r.nextAward(orderId)).toBeNull(); // c's 2400 is above the sale less the margin
     expect(r.view()).toMatchObject({ state: 'no_award', failure: { code: 'awards_released' } });
+    expect(roundDetails(r.view())).toBe('no_award: awards_released');
     expect(r.losers()).toEqual(['c']);
   });
 

@@ -8,7 +8,10 @@ import { captureFeeMinor } from '../../processors/simulator/fees';
 import { signProcessorWebhook } from '../../processors/webhookSignature';
 import type { Stores } from '../../stores';
 import type { Db } from '../../ledger/db';
-import { testDatabase, uid } from '../support/env';
+import { testDatabase, uid, webUiLines } from '../support/env';
+import { formatMoney } from '../../domain/money';
+import { disputeWorkflowId } from '../../workflows/dispute.contract';
+import { holdWorkflowId } from '../../workflows/hold.contract';
 import { call } from '../support/http';
 import { MERCHANT_SETTINGS } from '../support/order-input';
 import { tokenizeCard } from '../support/processor-calls';
@@ -69,6 +72,9 @@ describe('holds over HTTP', () => {
     expect((await svc.processor.balance(token)).availableMinor).toBe(30_000);
     const one = await call(svc.base, `/holds/${id}/capture`, { key: m.key, idem: uid('c-'), body: { amountMinor: 6000 } });
     expect(one).toMatchObject({ status: 200, body: { capturedMinor: 6000 } });
+    // the Web UI's lines for it: its summary, and what it has done and waits for
+    expect(await webUiLines(holdWorkflowId(id))).toEqual({ summary: `Hold ${id} of ${m.id}: $200.00 for up to 3600 s`,
+      details: `active: $60.00 of $200.00 captured; releases itself at ${placed.body.expiresAt}` });
     const over = await call(svc.base, `/holds/${id}/capture`, { key: m.key, idem: uid('c-'), body: { amountMinor: 14_001 } });
     expect(over).toMatchObject({ status: 409, body: { error: { code: 'over_capture' } } });
     const two = await call(svc.base, `/holds/${id}/capture`, { key: m.key, idem: uid('c-'), body: { amountMinor: 4000 } });
@@ -110,6 +116,8 @@ describe('disputes over HTTP', () => {
       return d.body;
     }, settle);
     expect(opened).toMatchObject({ orderId: order.id, amountMinor: order.capturedMinor, feeMinor: dispute.feeMinor, reason: 'product_not_received' });
+    expect(await webUiLines(disputeWorkflowId(dispute.id))).toEqual({ summary: `Dispute ${dispute.id} of order ${order.id}`,
+      details: `needs_response: ${formatMoney(order.capturedMinor, 'USD')}, product_not_received; evidence due by ${opened.evidenceDueBy}` });
     await vi.waitFor(async () => expect(await balance(m.id)).toBe(captured - order.capturedMinor - dispute.feeMinor), settle);
     const shown = (await call(svc.base, `/orders/${order.id}`, { key: m.key })).body;
     expect(shown).toMatchObject({ needsAttention: true, disputes: [{ id: dispute.id, state: 'needs_response' }] });

@@ -50,6 +50,19 @@ export async function temporalClient(): Promise<{ client: Client; close(): Promi
 }
 
 /** Starts a worker with the run's workflow bundle on a fresh task queue; stop() shuts it down and waits. */
+/** What the Web UI shows of a workflow at a glance: its summary (sealed like any payload) and its current details. */
+export async function webUiLines(workflowId: string): Promise<{ summary: string | undefined; details: string }> {
+  const { client, close } = await temporalClient();
+  try {
+    const handle = client.workflow.getHandle(workflowId);
+    const [summary, metadata] = await Promise.all([handle.describe().then((d) => d.staticSummary()),
+      handle.query<{ currentDetails: string }>('__temporal_workflow_metadata')]);
+    return { summary, details: metadata.currentDetails };
+  } finally {
+    await close();
+  }
+}
+
 export async function startWorker(activities: object, taskQueue = uid('tq-')) {
   quietRuntime();
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
