@@ -16,6 +16,7 @@ import { DEV_SERVER_DYNAMIC_CONFIG } from '../../scripts/temporal-cli';
 import { startScratchStack, type ScratchStack } from '../../scripts/scratch-stack';
 import { SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
 import { CpuMeter, findPid } from './cpu';
+import { CLUSTER_SERVICES } from '../../scripts/temporal-cluster';
 import { spawnService, type ServiceProcess } from './processes';
 
 export type ServiceName = 'simulator' | 'worker' | 'api';
@@ -147,8 +148,12 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     const connection = await Connection.connect({ address: temporalAddress });
     cleanups.push({ what: 'Temporal client', run: () => connection.close() });
 
+    // (the cluster's services are this process's children: each its own group, else they would count as the bench's)
+    const temporalGroups = test.temporalMode === 'cluster'
+      ? Object.fromEntries(CLUSTER_SERVICES.map((s) => [`temporal-${s}`, findPid(`${test.dir}/temporal`, `--service ${s}`)]))
+      : { temporal: findPid('start-dev', `--port ${temporalAddress.split(':')[1]} `) };
     const cpu = new CpuMeter({
-      postgres: findPid(`${test.dir}/postgres`), temporal: findPid('start-dev', `--port ${temporalAddress.split(':')[1]} `),
+      postgres: findPid(`${test.dir}/postgres`), ...temporalGroups,
       api: procs.api.child.pid, worker: procs.worker.child.pid, simulator: procs.simulator.child.pid, bench: process.pid,
     });
     return {
