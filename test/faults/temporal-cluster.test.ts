@@ -10,19 +10,12 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../config';
 import { startScratchTemporalCluster, type TemporalCluster } from '../../scripts/temporal-cluster';
 import { orderWorkflowId } from '../../workflows/order.contract';
-import { cardOrderBody, expectCapturedOnceToTheCent, shipInFull } from '../support/card-orders';
+import { cardOrderBody, expectCapturedOnceToTheCent, ORDER_LOAD, sendOrderLoad, shipInFull } from '../support/card-orders';
 import { uid } from '../support/env';
 import { call } from '../support/http';
 import { freshDatabase } from '../support/micro';
-import { MERCHANT_SETTINGS } from '../support/order-input';
 import { tokenizeCard } from '../support/processor-calls';
 import { startServices, type Services } from '../support/services';
-
-/** Orders of the load, launched LAUNCH_GAP_MS apart, each authorization held AUTHORIZE_LATENCY_MS at the processor:
- *  when history is killed, many are between the processor's answer and history recording it. */
-const ORDERS = 32;
-const LAUNCH_GAP_MS = 75;
-const AUTHORIZE_LATENCY_MS = 1500;
 
 let dir: string | undefined;
 let cluster: TemporalCluster | undefined;
@@ -53,34 +46,21 @@ describe("a Temporal cluster's history service SIGKILLed mid-load and started ag
     });
     const db = (fresh = await freshDatabase()).db;
     const s = svc = await startServices({ DATABASE_URL: fresh.url, TEMPORAL_ADDRESS: c.address, PAYBROKER_PROCESSOR_MAX_BACKOFF: '1s' });
-    const { merchant, apiKey: key } = await fresh.stores.merchants.create('Temporal cluster fault shop', MERCHANT_SETTINGS);
-    const tokens = await Promise.all(Array.from({ length: ORDERS }, () => tokenizeCard(s.processor)));
-    const bodies = tokens.map((token, i) => cardOrderBody(uid('co-'), token, i));
-    const ids = bodies.map((b) => orderWorkflowId(merchant.id, b.clientOrderId));
-    const authorized = async (of = ids) =>
-      Number((await db('orders').whereIn('id', of).where({ state: 'authorized_plus_avs' }).count({ n: '*' }).first())!.n);
-
     // the load: every order sent, a quarter of them authorized and recorded, the rest in flight
-    await s.admin.setFaults({ mode: 'slow', latencyMs: AUTHORIZE_LATENCY_MS, operations: ['authorize'] });
-    const answers = bodies.map((body, i) => new Promise((r) => setTimeout(r, i * LAUNCH_GAP_MS))
-      .then(() => call(s.base, '/orders', { key, body })));
-    await expect.poll(async () => {
-      const accepted = Number((await db('orders').whereIn('id', ids).count({ n: '*' }).first())!.n);
-      return accepted === ORDERS && (await authorized()) >= ORDERS / 4;
-    }, { timeout: 60_000, interval: 50 }).toBe(true);
+    const { merchantId, key, bodies, ids, authorized, answers } = await sendOrderLoad(s, fresh.stores, db, 'Temporal cluster fault shop');
     c.services.history.process.kill('SIGKILL');
     expect(await c.services.history.exited).toMatchObject({ signal: 'SIGKILL' });
     const killedAt = Date.now();
     const authorizedAtKill = await authorized();
-    expect(authorizedAtKill).toBeLessThan(ORDERS);
+    expect(authorizedAtKill).toBeLessThan(ORDER_LOAD.orders);
     await s.admin.clearFaults();
 
     // while it is down: a new order (with an Idempotency-Key, never retried); its answer is clean
-    const lone = cardOrderBody(uid('co-'), await tokenizeCard(s.processor), ORDERS);
-    const loneId = orderWorkflowId(merchant.id, lone.clientOrderId);
+    const lone = cardOrderBody(uid('co-'), await tokenizeCard(s.processor), ORDER_LOAD.orders);
+    const loneId = orderWorkflowId(merchantId, lone.clientOrderId);
     const post = await call(s.base, '/orders', { key, idem: uid('idem-'), body: lone });
     expectCleanAnswer(post);
-    const loadAnswers = await Promise.all(answers);
+    const loadAnswers = (await answers).map(({ r }) => r);
     for (const r of loadAnswers) expectCleanAnswer(r);
 
     // history started again on the same ports and databases: every order authorizes, the lone one too. Each as its
@@ -95,7 +75,7 @@ describe("a Temporal cluster's history service SIGKILLed mid-load and started ag
     await expect.poll(shownAuthorized, { timeout: 90_000, interval: 500 }).toBe(all.length);
     const recoveredMs = Date.now() - restartedAt;
 
-    await Promise.all(all.map((id, i) => shipInFull(s.base, key, id, i < ORDERS ? bodies[i] : lone)));
+    await Promise.all(all.map((id, i) => shipInFull(s.base, key, id, i < ORDER_LOAD.orders ? bodies[i] : lone)));
     await expect.poll(async () => Number((await db('orders').whereIn('id', all).where({ state: 'shipped' }).count({ n: '*' }).first())!.n),
       { timeout: 30_000, interval: 250 }).toBe(all.length);
     const totalMinor = await expectCapturedOnceToTheCent({ base: s.base, key, admin: s.admin, db, ids: all });
@@ -103,7 +83,7 @@ describe("a Temporal cluster's history service SIGKILLed mid-load and started ag
     for (const name of ['api', 'worker', 'simulator'] as const) expect(s.proc[name].child.exitCode, name).toBeNull();
     for (const name of ['frontend', 'matching', 'worker'] as const) expect(c.services[name].process.exitCode, name).toBeNull();
 
-    console.log(`[fault: Temporal history service] ${all.length} orders (${ORDERS} in the load, 1 sent while down: ${post.status}), `
+    console.log(`[fault: Temporal history service] ${all.length} orders (${ORDER_LOAD.orders} in the load, 1 sent while down: ${post.status}), `
       + `killed with ${authorizedAtKill} authorized; in-flight requests answered 503: ${loadAnswers.filter((r) => r.status === 503).length}; `
       + `down ${restartedAt - killedAt} ms, all authorized ${recoveredMs} ms after the restart began; captured ${totalMinor} minor units, processor = API = ledger`);
   }, 200_000);

@@ -11,19 +11,13 @@ import { loadConfig } from '../../config';
 import { freePort } from '../../scripts/ports';
 import { type DevServer, startTemporalDevServer } from '../../scripts/temporal-cli';
 import { orderWorkflowId } from '../../workflows/order.contract';
-import { cardOrderBody, expectCapturedOnceToTheCent, shipInFull } from '../support/card-orders';
+import { cardOrderBody, expectCapturedOnceToTheCent, ORDER_LOAD, sendOrderLoad, shipInFull, timed } from '../support/card-orders';
 import { uid } from '../support/env';
 import { call } from '../support/http';
 import { freshDatabase } from '../support/micro';
-import { MERCHANT_SETTINGS } from '../support/order-input';
 import { tokenizeCard } from '../support/processor-calls';
 import { startServices, type Services } from '../support/services';
 
-/** Orders of the load, launched LAUNCH_GAP_MS apart, each authorization held AUTHORIZE_LATENCY_MS at the processor:
- *  when the server is killed, many are between the processor's answer and the server recording it. */
-const ORDERS = 32;
-const LAUNCH_GAP_MS = 75;
-const AUTHORIZE_LATENCY_MS = 1500;
 /** The bound issue 13 sets on an answer while a dependency is away. */
 const UNAVAILABLE_BOUND_MS = 5000;
 
@@ -38,7 +32,6 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const timed = async <T>(f: () => Promise<T>) => { const t = Date.now(); const r = await f(); return { r, ms: Date.now() - t }; };
 const unavailable = (code: string) => ({ status: 503, body: { error: { type: 'service_unavailable_error', code } } });
 
 describe('the Temporal server SIGKILLed mid-load and restarted on the same database file', () => {
@@ -54,32 +47,18 @@ describe('the Temporal server SIGKILLed mid-load and restarted on the same datab
     const server = temporal = await startTemporal();
     const db = (fresh = await freshDatabase()).db;
     const s = svc = await startServices({ DATABASE_URL: fresh.url, TEMPORAL_ADDRESS: server.address, PAYBROKER_PROCESSOR_MAX_BACKOFF: '1s' });
-    const { merchant, apiKey: key } = await fresh.stores.merchants.create('Temporal fault shop', MERCHANT_SETTINGS);
-    const tokens = await Promise.all(Array.from({ length: ORDERS }, () => tokenizeCard(s.processor)));
-    const bodies = tokens.map((token, i) => cardOrderBody(uid('co-'), token, i));
-    const ids = bodies.map((b) => orderWorkflowId(merchant.id, b.clientOrderId));
-    const authorized = async (of = ids) =>
-      Number((await db('orders').whereIn('id', of).where({ state: 'authorized_plus_avs' }).count({ n: '*' }).first())!.n);
-
     // the load: every order sent, a quarter of them authorized and recorded, the rest in flight
-    await s.admin.setFaults({ mode: 'slow', latencyMs: AUTHORIZE_LATENCY_MS, operations: ['authorize'] });
-    const loadStarted = Date.now();
-    const answers = bodies.map((body, i) => new Promise((r) => setTimeout(r, i * LAUNCH_GAP_MS))
-      .then(() => timed(() => call(s.base, '/orders', { key, body }))));
-    await expect.poll(async () => {
-      const accepted = Number((await db('orders').whereIn('id', ids).count({ n: '*' }).first())!.n);
-      return accepted === ORDERS && (await authorized()) >= ORDERS / 4;
-    }, { timeout: 60_000, interval: 50 }).toBe(true);
+    const { merchantId, key, bodies, ids, authorized, answers, startedAt: loadStarted } = await sendOrderLoad(s, fresh.stores, db, 'Temporal fault shop');
     server.process.kill('SIGKILL');
     expect(await server.exited).toMatchObject({ signal: 'SIGKILL' });
     const killedAt = Date.now();
     const authorizedAtKill = await authorized();
-    expect(authorizedAtKill).toBeLessThan(ORDERS);
+    expect(authorizedAtKill).toBeLessThan(ORDER_LOAD.orders);
     await s.admin.clearFaults();
 
     // while it is down: a new order (with an Idempotency-Key, never retried), and reading it
-    const lone = cardOrderBody(uid('co-'), await tokenizeCard(s.processor), ORDERS);
-    const loneId = orderWorkflowId(merchant.id, lone.clientOrderId);
+    const lone = cardOrderBody(uid('co-'), await tokenizeCard(s.processor), ORDER_LOAD.orders);
+    const loneId = orderWorkflowId(merchantId, lone.clientOrderId);
     const post = await timed(() => call(s.base, '/orders', { key, idem: uid('idem-'), body: lone }));
     expect(post.r).toMatchObject(unavailable('temporal_unavailable'));
     expect(post.r.headers.get('retry-after')).toBe('5');
@@ -94,7 +73,7 @@ describe('the Temporal server SIGKILLed mid-load and restarted on the same datab
     expect(readSaved.r).toMatchObject({ status: 200, body: { id: saved, state: 'authorized_plus_avs' } });
     expect(readSaved.ms).toBeLessThanOrEqual(UNAVAILABLE_BOUND_MS);
     // the load's requests were answered too: created, pending, or 503 temporal_unavailable, never another 5xx
-    const loadAnswers = await Promise.all(answers);
+    const loadAnswers = await answers;
     for (const { r } of loadAnswers) {
       if (r.status === 503) expect(r).toMatchObject(unavailable('temporal_unavailable'));
       else expect([201, 202], JSON.stringify(r.body)).toContain(r.status);
@@ -110,14 +89,14 @@ describe('the Temporal server SIGKILLed mid-load and restarted on the same datab
     const recoveredMs = Date.now() - upAt;
     expect(s.proc.worker.output()).toMatch(/started the workflows of orders accepted while it could not be/);
 
-    await Promise.all(all.map((id, i) => shipInFull(s.base, key, id, i < ORDERS ? bodies[i] : lone)));
+    await Promise.all(all.map((id, i) => shipInFull(s.base, key, id, i < ORDER_LOAD.orders ? bodies[i] : lone)));
     await expect.poll(async () => Number((await db('orders').whereIn('id', all).where({ state: 'shipped' }).count({ n: '*' }).first())!.n),
       { timeout: 30_000, interval: 250 }).toBe(all.length);
     const totalMinor = await expectCapturedOnceToTheCent({ base: s.base, key, admin: s.admin, db, ids: all });
     // the services lived through it (none was restarted by the test)
     for (const name of ['api', 'worker', 'simulator'] as const) expect(s.proc[name].child.exitCode, name).toBeNull();
 
-    console.log(`[fault: Temporal server] ${all.length} orders (${ORDERS} in the load, 1 sent while down), killed ${killedAt - loadStarted} ms `
+    console.log(`[fault: Temporal server] ${all.length} orders (${ORDER_LOAD.orders} in the load, 1 sent while down), killed ${killedAt - loadStarted} ms `
       + `into the load with ${authorizedAtKill} authorized; in-flight requests answered 503: ${refusedInFlight.length}; while down `
       + `POST 503 in ${post.ms} ms, GET 503 in ${read.ms} ms, saved order read in ${readSaved.ms} ms; down ${restartedAt - killedAt} ms, `
       + `restart took ${upAt - restartedAt} ms, all authorized ${recoveredMs} ms after; captured ${totalMinor} minor units, processor = API = ledger`);

@@ -1,11 +1,18 @@
 // Card orders through the HTTP API for the fault tests: a body whose tax needs rounding, shipping an order in full,
-// and the check that the processor, the API and the ledger agree on every order to the cent.
+// the load the Temporal kill tests send, and the check that the processor, the API and the ledger agree on every
+// order to the cent.
 import { expect } from 'vitest';
 import type { Db } from '../../ledger/db';
 import { Ledger } from '../../ledger/ledger';
 import type { SimulatorAdmin } from '../../processors/http-client';
+import type { Stores } from '../../stores';
+import { orderWorkflowId } from '../../workflows/order.contract';
+import { uid } from './env';
 import { call } from './http';
+import { MERCHANT_SETTINGS } from './order-input';
 import { orderLedger, POSTAL } from './orders';
+import { tokenizeCard } from './processor-calls';
+import type { Services } from './services';
 
 export type CardOrderBody = ReturnType<typeof cardOrderBody>;
 
@@ -53,4 +60,34 @@ export async function expectCapturedOnceToTheCent(o: { base: string; key: string
   expect(ledger).toBe(BigInt(api));
   for (const [currency, total] of await new Ledger(o.db).trialBalance()) expect(total, currency).toBe(0n);
   return api;
+}
+
+/** The load of the Temporal kill tests: ORDER_LOAD.orders orders, launched launchGapMs apart, each authorization held
+ *  authorizeLatencyMs at the processor, so that at a kill many are between the processor's answer and Temporal
+ *  recording it. */
+export const ORDER_LOAD = { orders: 32, launchGapMs: 75, authorizeLatencyMs: 1500 } as const;
+
+export const timed = async <T>(f: () => Promise<T>) => { const t = Date.now(); const r = await f(); return { r, ms: Date.now() - t }; };
+
+/**
+ * A merchant of its own on the services' fresh database, and ORDER_LOAD sent to it: resolves once every order is
+ * accepted and a quarter are authorized, the rest in flight (the processor still slow: the caller clears its faults).
+ */
+export async function sendOrderLoad(s: Services, stores: Stores, db: Db, shop: string) {
+  const { merchant, apiKey: key } = await stores.merchants.create(shop, MERCHANT_SETTINGS);
+  const tokens = await Promise.all(Array.from({ length: ORDER_LOAD.orders }, () => tokenizeCard(s.processor)));
+  const bodies = tokens.map((token, i) => cardOrderBody(uid('co-'), token, i));
+  const ids = bodies.map((b) => orderWorkflowId(merchant.id, b.clientOrderId));
+  /** Orders of `of` whose saved view is authorized. */
+  const authorized = async (of = ids) =>
+    Number((await db('orders').whereIn('id', of).where({ state: 'authorized_plus_avs' }).count({ n: '*' }).first())!.n);
+  await s.admin.setFaults({ mode: 'slow', latencyMs: ORDER_LOAD.authorizeLatencyMs, operations: ['authorize'] });
+  const startedAt = Date.now();
+  const answers = Promise.all(bodies.map((body, i) => new Promise((r) => setTimeout(r, i * ORDER_LOAD.launchGapMs))
+    .then(() => timed(() => call(s.base, '/orders', { key, body })))));
+  await expect.poll(async () => {
+    const accepted = Number((await db('orders').whereIn('id', ids).count({ n: '*' }).first())!.n);
+    return accepted === ORDER_LOAD.orders && (await authorized()) >= ORDER_LOAD.orders / 4;
+  }, { timeout: 60_000, interval: 50 }).toBe(true);
+  return { merchantId: merchant.id, key, bodies, ids, authorized, answers, startedAt };
 }
