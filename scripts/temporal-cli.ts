@@ -133,12 +133,8 @@ export interface DevServerOptions {
   echo?: (line: string) => void;
 }
 
-export interface DevServer {
+export interface DevServer extends ServiceProcess {
   address: string;
-  process: ChildProcess;
-  /** Resolves when the server process has ended, asked to or not. */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stop(): Promise<void>;
 }
 
 const INDEXED_TYPES = { Keyword: 2, Int: 3, Bool: 5 } as const; // (temporal.api.enums.v1.IndexedValueType)
@@ -178,21 +174,10 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
   for (const [key, value] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG)) args.push('--dynamic-config-value', `${key}=${value}`);
 
-  mkdirSync(dirname(opts.logFile), { recursive: true });
-  const out = createWriteStream(opts.logFile, { flags: 'a' });
-  const child = spawn(opts.cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached });
-  // (end: false: two sources share the file, which is closed once both are)
-  child.stdout!.pipe(out, { end: false });
-  child.stderr!.pipe(out, { end: false });
-  child.once('close', () => out.end());
-  if (opts.echo) for (const stream of [child.stdout!, child.stderr!]) onLines(stream, opts.echo);
-  let exitedAs: string | undefined;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => {
-    exitedAs = `exit ${code ?? signal}`;
-    resolve({ code, signal });
-  }));
-  const diedAtStart = exited.then(() => {
-    throw new Error(`the Temporal dev server stopped at start (${exitedAs}); see ${opts.logFile}`);
+  const server = startLogged([opts.cli, args], opts.logFile, { detached: opts.detached, echo: opts.echo });
+  const child = server.process;
+  const diedAtStart = server.exited.then(({ code, signal }) => {
+    throw new Error(`the Temporal dev server stopped at start (exit ${code ?? signal}); see ${opts.logFile}`);
   });
   diedAtStart.catch(() => {});
 
@@ -209,15 +194,47 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   await Promise.race([ready, diedAtStart]).catch((err) => { child.kill('SIGKILL'); throw err; });
   await registerSearchAttributes(address, opts.namespace ?? 'default').catch((err) => { child.kill('SIGKILL'); throw err; });
 
+  return { address, ...server };
+}
+
+export interface ServiceProcess {
+  process: ChildProcess;
+  /** Resolves when the process has ended, asked to or not (or could not be started). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM, SIGKILL after STOP_GRACE_MS; resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+/** How long a Temporal server process may take to stop on SIGTERM (a history service hands its shards over). */
+const STOP_GRACE_MS = 10_000;
+
+/**
+ * A Temporal server process (the dev server, a cluster service) with its output appended to logFile (and each line
+ * to echo). Its own process group when detached.
+ */
+export function startLogged([command, args]: [string, string[]], logFile: string, o: { detached?: boolean; echo?: (line: string) => void } = {}): ServiceProcess {
+  mkdirSync(dirname(logFile), { recursive: true });
+  const out = createWriteStream(logFile, { flags: 'a' });
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: o.detached });
+  // (end: false: two sources share the file, which is closed once both are)
+  child.stdout!.pipe(out, { end: false });
+  child.stderr!.pipe(out, { end: false });
+  child.once('close', () => out.end());
+  if (o.echo) for (const stream of [child.stdout!, child.stderr!]) onLines(stream, o.echo);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', () => resolve({ code: null, signal: null }));
+  });
   return {
-    address,
     process: child,
     exited,
-    stop: () => new Promise<void>((resolve) => {
-      if (exitedAs) return resolve();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      child.once('exit', () => { clearTimeout(timer); resolve(); });
-      child.kill('SIGTERM');
-    }),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+        child.kill('SIGTERM');
+        await exited;
+        clearTimeout(timer);
+      }
+    },
   };
 }

@@ -2,8 +2,8 @@
 // history, matching and worker services as four processes on PostgreSQL (default and visibility stores, each its own
 // database in the private cluster, set up and updated by the server's schema tool), and the Web UI server against
 // the frontend. docker-compose.yml describes the same services. The binaries are built once with `go install`.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
@@ -12,7 +12,9 @@ import { loadConfig } from '../config';
 import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
 import { ensureDatabase } from './postgres';
 import { freePort, waitFor } from './ports';
-import { DEV_SERVER_DYNAMIC_CONFIG, findGo, goInstall, registerSearchAttributes, TOOLS_BIN } from './temporal-cli';
+import {
+  DEV_SERVER_DYNAMIC_CONFIG, findGo, goInstall, registerSearchAttributes, type ServiceProcess, startLogged, TOOLS_BIN,
+} from './temporal-cli';
 
 export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
 export const TEMPORAL_UI_SERVER_VERSION = 'v2.42.1';
@@ -199,41 +201,6 @@ export function uiServerCommand(plan: ClusterPlan, o: { port: number; codecEndpo
   }, null, 2));
   writeFileSync(join(dir, 'config', 'paybroker.yaml'), '{}');
   return [plan.binaries.uiServer, ['--root', dir, '--config', 'config', '--env', 'paybroker', 'start']];
-}
-
-export interface ServiceProcess {
-  process: ChildProcess;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** SIGTERM, SIGKILL after 10 s; resolves once it has exited. */
-  stop(): Promise<void>;
-}
-
-/** STOP_GRACE_MS: a history service hands its shards over on SIGTERM; ten seconds is plenty on one machine. */
-const STOP_GRACE_MS = 10_000;
-
-/** Starts a command with its output appended to logFile. */
-function startLogged([command, args]: [string, string[]], logFile: string): ServiceProcess {
-  const out = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.pipe(out, { end: false });
-  child.stderr!.pipe(out, { end: false });
-  child.once('close', () => out.end());
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-    child.once('error', () => resolve({ code: null, signal: null }));
-  });
-  return {
-    process: child,
-    exited,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-        child.kill('SIGTERM');
-        await exited;
-        clearTimeout(timer);
-      }
-    },
-  };
 }
 
 /**
